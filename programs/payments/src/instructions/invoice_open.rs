@@ -1,0 +1,96 @@
+use crate::{constants::*, error::PaymentsError, events::*, state::*};
+use anchor_lang::prelude::*;
+
+#[derive(AnchorSerialize, AnchorDeserialize, Clone, Debug)]
+pub struct InvoiceOpenArgs {
+    /// The merchant's order id, zero-padded; also the PDA seed, so one payment per order.
+    pub order_id: [u8; 32],
+    /// Token base units of the merchant's settlement mint.
+    pub amount: u64,
+    /// Unix timestamp (seconds) after which the invoice can no longer be paid.
+    pub expires_at: i64,
+}
+
+/// The merchant opens an invoice in its settlement mint. The merchant authority pays the rent
+/// and gets it back when the payment is closed.
+#[event_cpi]
+#[derive(Accounts)]
+#[instruction(args: InvoiceOpenArgs)]
+pub struct InvoiceOpen<'info> {
+    #[account(mut)]
+    pub authority: Signer<'info>,
+    #[account(seeds = [CONFIG_SEED], bump = config.bump)]
+    pub config: Box<Account<'info, Config>>,
+    #[account(
+        seeds = [MERCHANT_SEED, merchant.merchant_id.as_ref()],
+        bump = merchant.bump,
+        has_one = authority @ PaymentsError::NotMerchantAuthority,
+    )]
+    pub merchant: Box<Account<'info, Merchant>>,
+    #[account(
+        init,
+        payer = authority,
+        space = 8 + Payment::INIT_SPACE,
+        seeds = [PAYMENT_SEED, merchant.key().as_ref(), args.order_id.as_ref()],
+        bump,
+    )]
+    pub payment: Box<Account<'info, Payment>>,
+    pub system_program: Program<'info, System>,
+}
+
+impl InvoiceOpen<'_> {
+    pub fn validate(&self, args: &InvoiceOpenArgs, now: i64) -> Result<()> {
+        require!(!self.config.paused, PaymentsError::ProtocolPaused);
+        require!(self.merchant.can_transact(), PaymentsError::MerchantNotApproved);
+        require!(args.order_id != [0; 32], PaymentsError::EmptyOrderId);
+        require!(args.amount > 0, PaymentsError::ZeroAmount);
+        require!(
+            args.expires_at > now && args.expires_at <= now.saturating_add(MAX_INVOICE_LIFETIME),
+            PaymentsError::ExpiryOutOfBounds
+        );
+        Ok(())
+    }
+}
+
+#[access_control(ctx.accounts.validate(&args, Clock::get()?.unix_timestamp))]
+pub fn handler(ctx: Context<InvoiceOpen>, args: InvoiceOpenArgs) -> Result<()> {
+    let now = Clock::get()?.unix_timestamp;
+    let actor = ctx.accounts.authority.key();
+    let merchant = ctx.accounts.merchant.key();
+    let mint = ctx.accounts.merchant.settlement_mint;
+    let payment = &mut ctx.accounts.payment;
+    payment.set_inner(Payment {
+        merchant,
+        mint,
+        payer: Pubkey::default(),
+        assignee: Pubkey::default(),
+        amount: args.amount,
+        authorized: 0,
+        captured: 0,
+        released: 0,
+        refunded: 0,
+        assigned: 0,
+        status: PaymentStatus::Open,
+        status_at: now,
+        expires_at: args.expires_at,
+        authorization_expires_at: 0,
+        refund_deadline: 0,
+        dispute_deadline: 0,
+        auto_capture_at: 0,
+        seq: 0,
+        bump: ctx.bumps.payment,
+        reserved: [0; 14],
+    });
+    payment.invariant()?;
+    let seq = payment.next_seq()?;
+    let header = EventHeader::new(payment.key(), seq, actor, now);
+    emit_cpi!(InvoiceOpened {
+        header,
+        merchant,
+        order_id: args.order_id,
+        mint,
+        amount: args.amount,
+        expires_at: args.expires_at,
+    });
+    Ok(())
+}

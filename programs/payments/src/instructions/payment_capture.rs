@@ -1,0 +1,66 @@
+use super::settlement::*;
+use crate::{error::PaymentsError, events::*};
+use anchor_lang::prelude::*;
+
+/// The merchant captures part or all of the escrow; repeatable until nothing is escrowed.
+#[event_cpi]
+#[derive(Accounts)]
+pub struct PaymentCapture<'info> {
+    pub authority: Signer<'info>,
+    pub settlement: Settlement<'info>,
+}
+
+impl PaymentCapture<'_> {
+    pub fn validate(&self, amount: u64) -> Result<()> {
+        let s = &self.settlement;
+        require!(!s.config.paused, PaymentsError::ProtocolPaused);
+        require_keys_eq!(
+            self.authority.key(),
+            s.merchant.authority,
+            PaymentsError::NotMerchantAuthority
+        );
+        s.validate()?;
+        s.payment.check_capturable(amount, Clock::get()?.unix_timestamp)
+    }
+}
+
+#[access_control(ctx.accounts.validate(amount))]
+pub fn handler(ctx: Context<PaymentCapture>, amount: u64) -> Result<()> {
+    let actor = ctx.accounts.authority.key();
+    let event = capture(
+        &mut ctx.accounts.settlement,
+        ctx.bumps.settlement.escrow_authority,
+        amount,
+        actor,
+        false,
+    )?;
+    emit_cpi!(event);
+    Ok(())
+}
+
+/// Pays `amount` out of escrow and books it; returns the event to emit.
+pub(crate) fn capture(
+    s: &mut Settlement<'_>,
+    escrow_bump: u8,
+    amount: u64,
+    actor: Pubkey,
+    auto: bool,
+) -> Result<PaymentCaptured> {
+    let now = Clock::get()?.unix_timestamp;
+    let split = s.pay_out(amount, escrow_bump)?;
+    let payment = &mut s.payment;
+    payment.capture(amount, split.to_assignee, now)?;
+    payment.invariant()?;
+    let seq = payment.next_seq()?;
+    Ok(PaymentCaptured {
+        header: EventHeader::new(payment.key(), seq, actor, now),
+        merchant: payment.merchant,
+        mint: payment.mint,
+        amount,
+        fee: split.fee,
+        to_assignee: split.to_assignee,
+        to_merchant: split.to_merchant,
+        captured_total: payment.captured,
+        auto,
+    })
+}

@@ -1,0 +1,37 @@
+use super::settlement::*;
+use crate::{error::PaymentsError, events::*};
+use anchor_lang::prelude::*;
+
+/// The payer takes the escrow back once the authorization has expired uncaptured.
+#[event_cpi]
+#[derive(Accounts)]
+pub struct PaymentReclaim<'info> {
+    pub payer: Signer<'info>,
+    pub release: Release<'info>,
+}
+
+impl PaymentReclaim<'_> {
+    pub fn validate(&self) -> Result<()> {
+        require_keys_eq!(self.release.payment.payer, self.payer.key(), PaymentsError::NotPayer);
+        Ok(())
+    }
+}
+
+#[access_control(ctx.accounts.validate())]
+pub fn handler(ctx: Context<PaymentReclaim>) -> Result<()> {
+    let now = Clock::get()?.unix_timestamp;
+    let actor = ctx.accounts.payer.key();
+    let amount = ctx.accounts.release.payment.reclaim(now)?;
+    ctx.accounts.release.pay_back(amount, ctx.bumps.release.escrow_authority)?;
+    let payment = &mut ctx.accounts.release.payment;
+    payment.invariant()?;
+    let seq = payment.next_seq()?;
+    let header = EventHeader::new(payment.key(), seq, actor, now);
+    emit_cpi!(PaymentReclaimed {
+        header,
+        merchant: payment.merchant,
+        mint: payment.mint,
+        amount,
+    });
+    Ok(())
+}

@@ -1,0 +1,322 @@
+use crate::{error::PaymentsError, math::SafeMath, state::MerchantPolicy};
+use anchor_lang::prelude::*;
+
+/// Where a payment is in its lifecycle (see docs/payments.md for the diagram).
+#[derive(AnchorSerialize, AnchorDeserialize, InitSpace, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PaymentStatus {
+    /// Invoice open, waiting for the payer.
+    Open,
+    /// Funds in escrow; the merchant may capture, void or assign the receivable.
+    Authorized,
+    /// Escrow emptied with at least part captured; refunds remain possible until the deadline.
+    Captured,
+    /// Everything captured has been refunded.
+    Refunded,
+    /// The merchant returned the escrow before capturing anything.
+    Voided,
+    /// The payer took the escrow back after the authorization expired.
+    Reclaimed,
+    /// The merchant withdrew the invoice before it was paid.
+    Cancelled,
+    /// The invoice passed its expiry unpaid.
+    Expired,
+    /// The payer disputed; escrow is frozen until the arbiter resolves it.
+    Disputed,
+    /// The arbiter split the escrow between merchant and payer.
+    Resolved,
+    /// The compliance authority froze the escrow.
+    Held,
+    /// The compliance authority returned the escrow to the payer.
+    Rejected,
+}
+
+impl PaymentStatus {
+    /// No instruction other than `refund` and `close` applies any more.
+    pub fn is_terminal(self) -> bool {
+        !matches!(
+            self,
+            PaymentStatus::Open
+                | PaymentStatus::Authorized
+                | PaymentStatus::Disputed
+                | PaymentStatus::Held
+        )
+    }
+}
+
+/// One invoice and the payment against it (PDA `["payment", merchant, order_id]`).
+///
+/// Amounts are token base units of `mint`. Escrowed = `authorized - captured - released`.
+#[account]
+#[derive(InitSpace, Debug)]
+pub struct Payment {
+    pub merchant: Pubkey,
+    pub mint: Pubkey,
+    /// Default key until authorized.
+    pub payer: Pubkey,
+    /// Token account paid first from captures, while `assigned` is non-zero; default when none.
+    pub assignee: Pubkey,
+    /// Invoiced amount.
+    pub amount: u64,
+    /// What the escrow actually received at authorization (Token-2022 transfer fees deducted).
+    pub authorized: u64,
+    /// Gross captured from escrow (protocol fee and assignee share included).
+    pub captured: u64,
+    /// Returned from escrow to the payer (void, reclaim, reject, dispute share).
+    pub released: u64,
+    /// Refunded by the merchant out of its own funds.
+    pub refunded: u64,
+    /// Still owed to the assignee out of future captures.
+    pub assigned: u64,
+    pub status: PaymentStatus,
+    /// Unix timestamp (seconds) of the last status change.
+    pub status_at: i64,
+    /// Invoice expiry: it cannot be paid at or after this time.
+    pub expires_at: i64,
+    /// From this time the payer may reclaim and the merchant may no longer capture.
+    pub authorization_expires_at: i64,
+    /// Last moment a refund is accepted.
+    pub refund_deadline: i64,
+    /// Last moment the payer may dispute.
+    pub dispute_deadline: i64,
+    /// From this time anyone may capture the escrow; 0 when auto-capture is off.
+    pub auto_capture_at: i64,
+    /// Sequence number of the next event about this payment.
+    pub seq: u64,
+    pub bump: u8,
+    pub reserved: [u8; 14],
+}
+
+impl Payment {
+    /// Escrowed amount still held for this payment.
+    pub fn escrowed(&self) -> Result<u64> {
+        self.authorized.safe_sub(self.captured)?.safe_sub(self.released)
+    }
+
+    /// Captured amount that can still be refunded.
+    pub fn refundable(&self) -> Result<u64> {
+        self.captured.safe_sub(self.refunded)
+    }
+
+    /// Returns the current sequence number and advances it.
+    pub fn next_seq(&mut self) -> Result<u64> {
+        let seq = self.seq;
+        self.seq = seq.safe_add(1)?;
+        Ok(seq)
+    }
+
+    fn set_status(&mut self, status: PaymentStatus, now: i64) {
+        self.status = status;
+        self.status_at = now;
+    }
+
+    fn require_status(&self, status: PaymentStatus, error: PaymentsError) -> Result<()> {
+        if self.status == status {
+            Ok(())
+        } else {
+            Err(error.into())
+        }
+    }
+
+    /// Open → Authorized with what the escrow received.
+    pub fn authorize(
+        &mut self,
+        payer: Pubkey,
+        received: u64,
+        policy: &MerchantPolicy,
+        now: i64,
+    ) -> Result<()> {
+        if self.status == PaymentStatus::Authorized || self.authorized > 0 {
+            return err!(PaymentsError::AlreadyPaid);
+        }
+        self.require_status(PaymentStatus::Open, PaymentsError::PaymentNotOpen)?;
+        require!(now < self.expires_at, PaymentsError::InvoiceExpired);
+        require!(received > 0, PaymentsError::NothingReceived);
+        self.payer = payer;
+        self.authorized = received;
+        self.authorization_expires_at = now.safe_add(policy.authorization_window)?;
+        self.refund_deadline = now.safe_add(policy.refund_window)?;
+        self.dispute_deadline = now.safe_add(policy.dispute_window)?;
+        self.auto_capture_at = if policy.auto_capture_delay > 0 {
+            now.safe_add(policy.auto_capture_delay)?
+        } else {
+            0
+        };
+        self.set_status(PaymentStatus::Authorized, now);
+        Ok(())
+    }
+
+    /// Checks a capture of `amount` may happen now, by the merchant or the auto-capture crank.
+    pub fn check_capturable(&self, amount: u64, now: i64) -> Result<()> {
+        self.require_status(PaymentStatus::Authorized, PaymentsError::PaymentNotAuthorized)?;
+        require!(amount > 0, PaymentsError::ZeroAmount);
+        require!(
+            now < self.authorization_expires_at,
+            PaymentsError::AuthorizationExpired
+        );
+        require!(amount <= self.escrowed()?, PaymentsError::CaptureExceedsEscrow);
+        Ok(())
+    }
+
+    /// Books a capture of `amount` of which `to_assignee` went to the assignee.
+    pub fn capture(&mut self, amount: u64, to_assignee: u64, now: i64) -> Result<()> {
+        self.check_capturable(amount, now)?;
+        self.captured = self.captured.safe_add(amount)?;
+        self.assigned = self.assigned.safe_sub(to_assignee)?;
+        if self.escrowed()? == 0 {
+            self.set_status(PaymentStatus::Captured, now);
+        }
+        Ok(())
+    }
+
+    /// Returns the whole escrow to the payer and ends the authorization: `Captured` when part was
+    /// already captured, otherwise `ended`. Returns the amount released.
+    fn release_rest(&mut self, ended: PaymentStatus, now: i64) -> Result<u64> {
+        let rest = self.escrowed()?;
+        self.released = self.released.safe_add(rest)?;
+        self.assigned = 0;
+        let status = if self.captured > 0 && ended != PaymentStatus::Rejected {
+            PaymentStatus::Captured
+        } else {
+            ended
+        };
+        self.set_status(status, now);
+        Ok(rest)
+    }
+
+    /// Merchant voids what is still escrowed.
+    pub fn void(&mut self, now: i64) -> Result<u64> {
+        self.require_status(PaymentStatus::Authorized, PaymentsError::PaymentNotAuthorized)?;
+        self.release_rest(PaymentStatus::Voided, now)
+    }
+
+    /// Payer takes the escrow back once the authorization expired.
+    pub fn reclaim(&mut self, now: i64) -> Result<u64> {
+        self.require_status(PaymentStatus::Authorized, PaymentsError::PaymentNotAuthorized)?;
+        require!(
+            now >= self.authorization_expires_at,
+            PaymentsError::AuthorizationNotExpired
+        );
+        self.release_rest(PaymentStatus::Reclaimed, now)
+    }
+
+    /// Merchant-funded refund of part of what was captured.
+    pub fn refund(&mut self, amount: u64, now: i64) -> Result<()> {
+        require!(amount > 0, PaymentsError::ZeroAmount);
+        require!(
+            amount <= self.refundable()?,
+            PaymentsError::RefundExceedsCaptured
+        );
+        require!(now <= self.refund_deadline, PaymentsError::RefundWindowClosed);
+        self.refunded = self.refunded.safe_add(amount)?;
+        if self.status == PaymentStatus::Captured && self.refunded == self.captured {
+            self.set_status(PaymentStatus::Refunded, now);
+        }
+        Ok(())
+    }
+
+    /// Payer disputes the escrowed funds before the dispute deadline.
+    pub fn dispute(&mut self, now: i64) -> Result<u64> {
+        self.require_status(PaymentStatus::Authorized, PaymentsError::PaymentNotAuthorized)?;
+        require!(now <= self.dispute_deadline, PaymentsError::DisputeWindowClosed);
+        self.set_status(PaymentStatus::Disputed, now);
+        self.escrowed()
+    }
+
+    /// Arbiter splits the frozen escrow; `to_merchant` is booked as captured.
+    pub fn resolve(&mut self, to_merchant: u64, to_payer: u64, now: i64) -> Result<()> {
+        self.require_status(PaymentStatus::Disputed, PaymentsError::PaymentNotDisputed)?;
+        require!(
+            to_merchant.safe_add(to_payer)? == self.escrowed()?,
+            PaymentsError::SplitMismatch
+        );
+        self.captured = self.captured.safe_add(to_merchant)?;
+        self.released = self.released.safe_add(to_payer)?;
+        // The escrow is empty now: whatever the assignee did not receive is the credit
+        // program's shortfall to book, not an open claim on this payment.
+        self.assigned = 0;
+        self.set_status(PaymentStatus::Resolved, now);
+        Ok(())
+    }
+
+    /// Compliance freezes the escrow.
+    pub fn hold(&mut self, now: i64) -> Result<u64> {
+        self.require_status(PaymentStatus::Authorized, PaymentsError::PaymentNotAuthorized)?;
+        self.set_status(PaymentStatus::Held, now);
+        self.escrowed()
+    }
+
+    /// Compliance lifts its hold.
+    pub fn release_hold(&mut self, now: i64) -> Result<()> {
+        self.require_status(PaymentStatus::Held, PaymentsError::PaymentNotHeld)?;
+        self.set_status(PaymentStatus::Authorized, now);
+        Ok(())
+    }
+
+    /// Compliance returns the held escrow to the payer.
+    pub fn reject(&mut self, now: i64) -> Result<u64> {
+        self.require_status(PaymentStatus::Held, PaymentsError::PaymentNotHeld)?;
+        self.release_rest(PaymentStatus::Rejected, now)
+    }
+
+    /// Merchant assigns future capture proceeds, up to `amount`, to `assignee`.
+    pub fn assign(&mut self, assignee: Pubkey, amount: u64) -> Result<()> {
+        self.require_status(PaymentStatus::Authorized, PaymentsError::PaymentNotAuthorized)?;
+        require!(amount > 0, PaymentsError::ZeroAmount);
+        require!(
+            self.assignee == Pubkey::default(),
+            PaymentsError::ReceivableAlreadyAssigned
+        );
+        require!(amount <= self.escrowed()?, PaymentsError::AssignmentExceedsEscrow);
+        self.assignee = assignee;
+        self.assigned = amount;
+        Ok(())
+    }
+
+    /// Open invoice → Cancelled (merchant) or Expired (anyone, after expiry).
+    pub fn end_unpaid(&mut self, status: PaymentStatus, now: i64) -> Result<()> {
+        self.require_status(PaymentStatus::Open, PaymentsError::PaymentNotOpen)?;
+        if status == PaymentStatus::Expired {
+            require!(now >= self.expires_at, PaymentsError::InvoiceNotExpired);
+        }
+        self.set_status(status, now);
+        Ok(())
+    }
+
+    /// Whether the account can be closed now: terminal, nothing escrowed, and nothing left that
+    /// the payer could still ask back (everything refunded or the refund window over).
+    pub fn is_closable(&self, now: i64) -> Result<bool> {
+        Ok(self.status.is_terminal()
+            && self.escrowed()? == 0
+            && (self.refundable()? == 0 || now > self.refund_deadline))
+    }
+
+    pub fn invariant(&self) -> Result<()> {
+        let ok = self.authorized <= self.amount
+            && self.captured.checked_add(self.released).is_some_and(|out| out <= self.authorized)
+            && self.refunded <= self.captured
+            && self.escrowed().is_ok_and(|escrowed| self.assigned <= escrowed)
+            && (self.assigned == 0 || self.assignee != Pubkey::default())
+            && match self.status {
+                PaymentStatus::Open | PaymentStatus::Cancelled | PaymentStatus::Expired => {
+                    self.authorized == 0 && self.payer == Pubkey::default()
+                }
+                PaymentStatus::Authorized | PaymentStatus::Disputed | PaymentStatus::Held => {
+                    self.authorized > 0 && self.escrowed().is_ok_and(|e| e > 0)
+                }
+                PaymentStatus::Captured => {
+                    self.captured > 0 && self.escrowed().is_ok_and(|e| e == 0)
+                }
+                PaymentStatus::Refunded => {
+                    self.captured > 0 && self.refunded == self.captured && self.escrowed().is_ok_and(|e| e == 0)
+                }
+                PaymentStatus::Voided | PaymentStatus::Reclaimed => {
+                    self.captured == 0 && self.escrowed().is_ok_and(|e| e == 0)
+                }
+                PaymentStatus::Resolved | PaymentStatus::Rejected => {
+                    self.authorized > 0 && self.escrowed().is_ok_and(|e| e == 0)
+                }
+            };
+        require!(ok, PaymentsError::InvariantViolated);
+        Ok(())
+    }
+}

@@ -1,0 +1,195 @@
+//! Typed decoding of `kassa_payments` accounts and `emit_cpi!` events from raw bytes.
+//!
+//! An `emit_cpi!` event arrives as an inner instruction to the payments program whose data is
+//! the 8-byte event-CPI tag, the event's 8-byte discriminator, then the Borsh-encoded event.
+
+use crate::SdkError;
+use anchor_lang::{AnchorDeserialize, Discriminator};
+use kassa_payments::{events as ev, events::EventHeader, state};
+
+/// Tag that opens the data of every `emit_cpi!` inner instruction.
+pub const EVENT_IX_TAG: [u8; 8] = [0xe4, 0x45, 0xa5, 0x2e, 0x51, 0xcb, 0x9a, 0x1d];
+
+fn parse<T: AnchorDeserialize>(name: &'static str, mut body: &[u8]) -> Result<T, SdkError> {
+    let value = T::deserialize(&mut body).map_err(|e| SdkError::Decode(name, e.to_string()))?;
+    if !body.is_empty() {
+        return Err(SdkError::Decode(name, format!("{} trailing bytes", body.len())));
+    }
+    Ok(value)
+}
+
+/// Any account of the payments program.
+#[derive(Debug)]
+pub enum PaymentsAccount {
+    Config(state::Config),
+    Merchant(state::Merchant),
+    Payment(state::Payment),
+    BlocklistEntry(state::BlocklistEntry),
+}
+
+/// Decodes an account of the payments program by its discriminator.
+///
+/// Accounts may carry trailing reserved space, so only the prefix the type needs is read.
+pub fn decode_account(data: &[u8]) -> Result<PaymentsAccount, SdkError> {
+    fn body<T: AnchorDeserialize>(name: &'static str, mut body: &[u8]) -> Result<T, SdkError> {
+        T::deserialize(&mut body).map_err(|e| SdkError::Decode(name, e.to_string()))
+    }
+    if data.len() < 8 {
+        return Err(SdkError::Decode("payments account", format!("{} bytes", data.len())));
+    }
+    let (disc, rest) = data.split_at(8);
+    Ok(match disc {
+        d if d == state::Config::DISCRIMINATOR => PaymentsAccount::Config(body("Config", rest)?),
+        d if d == state::Merchant::DISCRIMINATOR => PaymentsAccount::Merchant(body("Merchant", rest)?),
+        d if d == state::Payment::DISCRIMINATOR => PaymentsAccount::Payment(body("Payment", rest)?),
+        d if d == state::BlocklistEntry::DISCRIMINATOR => {
+            PaymentsAccount::BlocklistEntry(body("BlocklistEntry", rest)?)
+        }
+        other => {
+            return Err(SdkError::Decode(
+                "payments account",
+                format!("unknown discriminator {other:02x?}"),
+            ))
+        }
+    })
+}
+
+/// Decodes a [`state::Payment`] account.
+pub fn decode_payment(data: &[u8]) -> Result<state::Payment, SdkError> {
+    match decode_account(data)? {
+        PaymentsAccount::Payment(p) => Ok(p),
+        other => Err(SdkError::Decode("Payment", format!("found {other:?}"))),
+    }
+}
+
+/// Every event of the payments program.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PaymentsEvent {
+    ConfigInitialized(ev::ConfigInitialized),
+    ConfigUpdated(ev::ConfigUpdated),
+    PayerBlocked(ev::PayerBlocked),
+    PayerUnblocked(ev::PayerUnblocked),
+    VaultOpened(ev::VaultOpened),
+    MerchantRegistered(ev::MerchantRegistered),
+    MerchantUpdated(ev::MerchantUpdated),
+    MerchantKybChanged(ev::MerchantKybChanged),
+    InvoiceOpened(ev::InvoiceOpened),
+    InvoiceCancelled(ev::InvoiceCancelled),
+    InvoiceExpired(ev::InvoiceExpired),
+    PaymentAuthorized(ev::PaymentAuthorized),
+    PaymentCaptured(ev::PaymentCaptured),
+    PaymentVoided(ev::PaymentVoided),
+    PaymentReclaimed(ev::PaymentReclaimed),
+    PaymentRefunded(ev::PaymentRefunded),
+    PaymentDisputed(ev::PaymentDisputed),
+    DisputeResolved(ev::DisputeResolved),
+    PaymentHeld(ev::PaymentHeld),
+    PaymentReleased(ev::PaymentReleased),
+    PaymentRejected(ev::PaymentRejected),
+    ReceivableAssigned(ev::ReceivableAssigned),
+    PaymentClosed(ev::PaymentClosed),
+}
+
+impl PaymentsEvent {
+    /// The common header (entity, per-entity sequence, time, actor).
+    pub fn header(&self) -> &EventHeader {
+        match self {
+            PaymentsEvent::ConfigInitialized(e) => &e.header,
+            PaymentsEvent::ConfigUpdated(e) => &e.header,
+            PaymentsEvent::PayerBlocked(e) => &e.header,
+            PaymentsEvent::PayerUnblocked(e) => &e.header,
+            PaymentsEvent::VaultOpened(e) => &e.header,
+            PaymentsEvent::MerchantRegistered(e) => &e.header,
+            PaymentsEvent::MerchantUpdated(e) => &e.header,
+            PaymentsEvent::MerchantKybChanged(e) => &e.header,
+            PaymentsEvent::InvoiceOpened(e) => &e.header,
+            PaymentsEvent::InvoiceCancelled(e) => &e.header,
+            PaymentsEvent::InvoiceExpired(e) => &e.header,
+            PaymentsEvent::PaymentAuthorized(e) => &e.header,
+            PaymentsEvent::PaymentCaptured(e) => &e.header,
+            PaymentsEvent::PaymentVoided(e) => &e.header,
+            PaymentsEvent::PaymentReclaimed(e) => &e.header,
+            PaymentsEvent::PaymentRefunded(e) => &e.header,
+            PaymentsEvent::PaymentDisputed(e) => &e.header,
+            PaymentsEvent::DisputeResolved(e) => &e.header,
+            PaymentsEvent::PaymentHeld(e) => &e.header,
+            PaymentsEvent::PaymentReleased(e) => &e.header,
+            PaymentsEvent::PaymentRejected(e) => &e.header,
+            PaymentsEvent::ReceivableAssigned(e) => &e.header,
+            PaymentsEvent::PaymentClosed(e) => &e.header,
+        }
+    }
+
+    /// The event's name as in the IDL.
+    pub fn name(&self) -> &'static str {
+        match self {
+            PaymentsEvent::ConfigInitialized(_) => "ConfigInitialized",
+            PaymentsEvent::ConfigUpdated(_) => "ConfigUpdated",
+            PaymentsEvent::PayerBlocked(_) => "PayerBlocked",
+            PaymentsEvent::PayerUnblocked(_) => "PayerUnblocked",
+            PaymentsEvent::VaultOpened(_) => "VaultOpened",
+            PaymentsEvent::MerchantRegistered(_) => "MerchantRegistered",
+            PaymentsEvent::MerchantUpdated(_) => "MerchantUpdated",
+            PaymentsEvent::MerchantKybChanged(_) => "MerchantKybChanged",
+            PaymentsEvent::InvoiceOpened(_) => "InvoiceOpened",
+            PaymentsEvent::InvoiceCancelled(_) => "InvoiceCancelled",
+            PaymentsEvent::InvoiceExpired(_) => "InvoiceExpired",
+            PaymentsEvent::PaymentAuthorized(_) => "PaymentAuthorized",
+            PaymentsEvent::PaymentCaptured(_) => "PaymentCaptured",
+            PaymentsEvent::PaymentVoided(_) => "PaymentVoided",
+            PaymentsEvent::PaymentReclaimed(_) => "PaymentReclaimed",
+            PaymentsEvent::PaymentRefunded(_) => "PaymentRefunded",
+            PaymentsEvent::PaymentDisputed(_) => "PaymentDisputed",
+            PaymentsEvent::DisputeResolved(_) => "DisputeResolved",
+            PaymentsEvent::PaymentHeld(_) => "PaymentHeld",
+            PaymentsEvent::PaymentReleased(_) => "PaymentReleased",
+            PaymentsEvent::PaymentRejected(_) => "PaymentRejected",
+            PaymentsEvent::ReceivableAssigned(_) => "ReceivableAssigned",
+            PaymentsEvent::PaymentClosed(_) => "PaymentClosed",
+        }
+    }
+}
+
+/// Decodes the data of an inner instruction to the payments program. Returns `Ok(None)` when
+/// the data is not an `emit_cpi!` event (an ordinary instruction), and an error when it is an
+/// event that cannot be decoded, so callers can park it instead of dropping it.
+pub fn decode_event_cpi(ix_data: &[u8]) -> Result<Option<PaymentsEvent>, SdkError> {
+    let Some(rest) = ix_data.strip_prefix(&EVENT_IX_TAG) else {
+        return Ok(None);
+    };
+    if rest.len() < 8 {
+        return Err(SdkError::Decode("event", format!("{} bytes after the tag", rest.len())));
+    }
+    let (disc, body) = rest.split_at(8);
+    Ok(Some(match disc {
+        d if d == ev::ConfigInitialized::DISCRIMINATOR => PaymentsEvent::ConfigInitialized(parse("ConfigInitialized", body)?),
+        d if d == ev::ConfigUpdated::DISCRIMINATOR => PaymentsEvent::ConfigUpdated(parse("ConfigUpdated", body)?),
+        d if d == ev::PayerBlocked::DISCRIMINATOR => PaymentsEvent::PayerBlocked(parse("PayerBlocked", body)?),
+        d if d == ev::PayerUnblocked::DISCRIMINATOR => PaymentsEvent::PayerUnblocked(parse("PayerUnblocked", body)?),
+        d if d == ev::VaultOpened::DISCRIMINATOR => PaymentsEvent::VaultOpened(parse("VaultOpened", body)?),
+        d if d == ev::MerchantRegistered::DISCRIMINATOR => PaymentsEvent::MerchantRegistered(parse("MerchantRegistered", body)?),
+        d if d == ev::MerchantUpdated::DISCRIMINATOR => PaymentsEvent::MerchantUpdated(parse("MerchantUpdated", body)?),
+        d if d == ev::MerchantKybChanged::DISCRIMINATOR => PaymentsEvent::MerchantKybChanged(parse("MerchantKybChanged", body)?),
+        d if d == ev::InvoiceOpened::DISCRIMINATOR => PaymentsEvent::InvoiceOpened(parse("InvoiceOpened", body)?),
+        d if d == ev::InvoiceCancelled::DISCRIMINATOR => PaymentsEvent::InvoiceCancelled(parse("InvoiceCancelled", body)?),
+        d if d == ev::InvoiceExpired::DISCRIMINATOR => PaymentsEvent::InvoiceExpired(parse("InvoiceExpired", body)?),
+        d if d == ev::PaymentAuthorized::DISCRIMINATOR => PaymentsEvent::PaymentAuthorized(parse("PaymentAuthorized", body)?),
+        d if d == ev::PaymentCaptured::DISCRIMINATOR => PaymentsEvent::PaymentCaptured(parse("PaymentCaptured", body)?),
+        d if d == ev::PaymentVoided::DISCRIMINATOR => PaymentsEvent::PaymentVoided(parse("PaymentVoided", body)?),
+        d if d == ev::PaymentReclaimed::DISCRIMINATOR => PaymentsEvent::PaymentReclaimed(parse("PaymentReclaimed", body)?),
+        d if d == ev::PaymentRefunded::DISCRIMINATOR => PaymentsEvent::PaymentRefunded(parse("PaymentRefunded", body)?),
+        d if d == ev::PaymentDisputed::DISCRIMINATOR => PaymentsEvent::PaymentDisputed(parse("PaymentDisputed", body)?),
+        d if d == ev::DisputeResolved::DISCRIMINATOR => PaymentsEvent::DisputeResolved(parse("DisputeResolved", body)?),
+        d if d == ev::PaymentHeld::DISCRIMINATOR => PaymentsEvent::PaymentHeld(parse("PaymentHeld", body)?),
+        d if d == ev::PaymentReleased::DISCRIMINATOR => PaymentsEvent::PaymentReleased(parse("PaymentReleased", body)?),
+        d if d == ev::PaymentRejected::DISCRIMINATOR => PaymentsEvent::PaymentRejected(parse("PaymentRejected", body)?),
+        d if d == ev::ReceivableAssigned::DISCRIMINATOR => PaymentsEvent::ReceivableAssigned(parse("ReceivableAssigned", body)?),
+        d if d == ev::PaymentClosed::DISCRIMINATOR => PaymentsEvent::PaymentClosed(parse("PaymentClosed", body)?),
+        other => {
+            return Err(SdkError::Decode(
+                "event",
+                format!("unknown discriminator {other:02x?}"),
+            ))
+        }
+    }))
+}

@@ -1,0 +1,453 @@
+//! Shared fixture: a fresh bank per test with the Kassa programs, the protocol roles, mints of
+//! both token programs, funded wallets, and a `send` that returns the decoded events.
+
+use anchor_lang::{prelude::Pubkey, AccountDeserialize};
+use anchor_spl::token_2022::spl_token_2022::{
+    self,
+    extension::{transfer_fee, ExtensionType, StateWithExtensions},
+    state::{Account as TokenAccountState, Mint as MintState},
+};
+use kassa_payments::{instructions::ConfigInitArgs, state::*};
+use kassa_sdk::{
+    decode::{decode_event_cpi, PaymentsEvent},
+    payments::{MintRef, OrderId, Payments, ReleaseRefs, SettlementRefs},
+    pda,
+};
+use solana_program_test::{BanksClientError, ProgramTestContext};
+use solana_system_interface::instruction as system_instruction;
+use solana_sdk::{
+    account::Account,
+    instruction::{Instruction, InstructionError},
+    signature::{Keypair, Signer},
+    transaction::{Transaction, TransactionError},
+};
+
+pub const DAY: i64 = 86_400;
+pub const FEE_BPS: u16 = 30;
+
+/// A default policy: 7-day authorization, 30-day refunds, 7-day disputes, no auto-capture.
+pub fn policy() -> MerchantPolicy {
+    MerchantPolicy {
+        authorization_window: 7 * DAY,
+        auto_capture_delay: 0,
+        refund_window: 30 * DAY,
+        dispute_window: 7 * DAY,
+        require_kyt: false,
+    }
+}
+
+/// What a successful transaction left behind.
+#[derive(Debug)]
+pub struct Landed {
+    pub events: Vec<PaymentsEvent>,
+    pub logs: Vec<String>,
+}
+
+/// A merchant set up and KYB-approved, with its settlement mint.
+#[derive(Clone, Copy, Debug)]
+pub struct MerchantFixture {
+    pub authority: Pubkey,
+    pub address: Pubkey,
+    pub mint: MintRef,
+}
+
+pub struct Env {
+    pub ctx: ProgramTestContext,
+    pub admin: Keypair,
+    pub compliance: Keypair,
+    pub arbiter: Keypair,
+    pub fee_receiver: Keypair,
+    pub p: Payments,
+    nonce: u32,
+    keys: Vec<Keypair>,
+}
+
+/// The error code a failed transaction carries, when it failed in a program with `Custom`.
+pub fn custom_code(err: &BanksClientError) -> Option<u32> {
+    match err {
+        BanksClientError::TransactionError(TransactionError::InstructionError(
+            _,
+            InstructionError::Custom(code),
+        ))
+        | BanksClientError::SimulationError {
+            err: TransactionError::InstructionError(_, InstructionError::Custom(code)),
+            ..
+        } => Some(*code),
+        _ => None,
+    }
+}
+
+/// Asserts that `result` failed with the Anchor/program error `code`.
+#[track_caller]
+pub fn assert_code<T: std::fmt::Debug>(result: Result<T, BanksClientError>, code: u32) {
+    match result {
+        Ok(v) => panic!("expected error {code}, transaction succeeded: {v:?}"),
+        Err(e) => assert_eq!(custom_code(&e), Some(code), "wrong error: {e:?}"),
+    }
+}
+
+/// Error code of a `PaymentsError` variant.
+pub fn code(err: kassa_payments::error::PaymentsError) -> u32 {
+    anchor_lang::error::ERROR_CODE_OFFSET + err as u32
+}
+
+/// Error code of an Anchor framework error.
+pub fn anchor_code(err: anchor_lang::error::ErrorCode) -> u32 {
+    err as u32
+}
+
+impl Env {
+    /// A bank with the programs loaded and the config initialized (fee 30 bps).
+    pub async fn new() -> Self {
+        let pt = kassa_localnet::program_test();
+        let ctx = pt.start_with_context().await;
+        let mut env = Self {
+            ctx,
+            admin: Keypair::new(),
+            compliance: Keypair::new(),
+            arbiter: Keypair::new(),
+            fee_receiver: Keypair::new(),
+            p: Payments::default(),
+            nonce: 0,
+            keys: Vec::new(),
+        };
+        for who in [
+            env.admin.pubkey(),
+            env.compliance.pubkey(),
+            env.arbiter.pubkey(),
+        ] {
+            env.airdrop(&who, 10_000_000_000).await;
+        }
+        let admin = env.admin.insecure_clone();
+        let ix = env
+            .p
+            .config_init(
+                &admin.pubkey(),
+                &admin.pubkey(),
+                None,
+                ConfigInitArgs {
+                    compliance_authority: env.compliance.pubkey(),
+                    arbiter: env.arbiter.pubkey(),
+                    fee_receiver: env.fee_receiver.pubkey(),
+                    protocol_fee_bps: FEE_BPS,
+                },
+            )
+            .expect("config_init builds");
+        env.send(&[ix], &[&admin]).await.expect("config_init lands");
+        env
+    }
+
+    pub fn payer(&self) -> Keypair {
+        self.ctx.payer.insecure_clone()
+    }
+
+    pub async fn now(&mut self) -> i64 {
+        self.clock().await.unix_timestamp
+    }
+
+    pub async fn clock(&mut self) -> solana_sdk::clock::Clock {
+        self.ctx
+            .banks_client
+            .get_sysvar::<solana_sdk::clock::Clock>()
+            .await
+            .expect("clock")
+    }
+
+    /// Moves the clock forward by `seconds`.
+    pub async fn warp(&mut self, seconds: i64) {
+        let mut clock = self.clock().await;
+        clock.unix_timestamp += seconds;
+        self.ctx.set_sysvar(&clock);
+    }
+
+    /// Sends `ixs` signed by the context payer (fee payer) and `signers`. The transaction is
+    /// simulated first, which is how the bank reports inner instructions (and so the
+    /// `emit_cpi!` events), then processed.
+    pub async fn send(
+        &mut self,
+        ixs: &[Instruction],
+        signers: &[&Keypair],
+    ) -> Result<Landed, BanksClientError> {
+        self.nonce = self.nonce.wrapping_add(1);
+        let mut all = vec![
+            solana_compute_budget_interface::ComputeBudgetInstruction::set_compute_unit_limit(
+                1_000_000 + self.nonce % 100_000,
+            ),
+        ];
+        all.extend_from_slice(ixs);
+        let payer = self.payer();
+        let mut keys: Vec<&Keypair> = vec![&payer];
+        keys.extend_from_slice(signers);
+        let blockhash = self.ctx.last_blockhash;
+        let tx = Transaction::new_signed_with_payer(&all, Some(&payer.pubkey()), &keys, blockhash);
+        let sim = self
+            .ctx
+            .banks_client
+            .simulate_transaction(tx.clone())
+            .await?;
+        if let Some(Err(err)) = sim.result {
+            return Err(BanksClientError::TransactionError(err));
+        }
+        let details = sim.simulation_details.expect("simulation details");
+        let account_keys = tx.message.account_keys.clone();
+        self.ctx.banks_client.process_transaction(tx).await?;
+        let mut events = Vec::new();
+        for inner in details.inner_instructions.unwrap_or_default() {
+            for ix in inner {
+                let program = account_keys[usize::from(ix.instruction.program_id_index)];
+                if program != self.p.program_id {
+                    continue;
+                }
+                if let Some(event) = decode_event_cpi(&ix.instruction.data).expect("event decodes") {
+                    events.push(event);
+                }
+            }
+        }
+        Ok(Landed {
+            events,
+            logs: details.logs,
+        })
+    }
+
+    pub async fn airdrop(&mut self, to: &Pubkey, lamports: u64) {
+        let payer = self.payer();
+        let ix = system_instruction::transfer(&payer.pubkey(), to, lamports);
+        self.send(&[ix], &[]).await.expect("airdrop");
+    }
+
+    /// A new funded wallet.
+    pub async fn wallet(&mut self) -> Keypair {
+        let k = Keypair::new();
+        self.airdrop(&k.pubkey(), 5_000_000_000).await;
+        self.keys.push(k.insecure_clone());
+        k
+    }
+
+    /// A mint with `decimals`; on Token-2022 optionally with a transfer fee (bps, max fee)
+    /// and/or a permanent delegate.
+    pub async fn mint(
+        &mut self,
+        token_program: Pubkey,
+        decimals: u8,
+        transfer_fee: Option<(u16, u64)>,
+        permanent_delegate: Option<Pubkey>,
+    ) -> MintRef {
+        let mint = Keypair::new();
+        let payer = self.payer();
+        let mut extensions = Vec::new();
+        if transfer_fee.is_some() {
+            extensions.push(ExtensionType::TransferFeeConfig);
+        }
+        if permanent_delegate.is_some() {
+            extensions.push(ExtensionType::PermanentDelegate);
+        }
+        let space = if token_program == spl_token_2022::ID {
+            ExtensionType::try_calculate_account_len::<MintState>(&extensions).expect("mint len")
+        } else {
+            82
+        };
+        let rent = self.ctx.banks_client.get_rent().await.expect("rent");
+        let mut ixs = vec![system_instruction::create_account(
+            &payer.pubkey(),
+            &mint.pubkey(),
+            rent.minimum_balance(space),
+            space as u64,
+            &token_program,
+        )];
+        if let Some((bps, max)) = transfer_fee {
+            ixs.push(
+                transfer_fee::instruction::initialize_transfer_fee_config(
+                    &token_program,
+                    &mint.pubkey(),
+                    Some(&payer.pubkey()),
+                    Some(&payer.pubkey()),
+                    bps,
+                    max,
+                )
+                .expect("fee config"),
+            );
+        }
+        if let Some(delegate) = permanent_delegate {
+            ixs.push(
+                spl_token_2022::instruction::initialize_permanent_delegate(
+                    &token_program,
+                    &mint.pubkey(),
+                    &delegate,
+                )
+                .expect("delegate"),
+            );
+        }
+        ixs.push(
+            spl_token_2022::instruction::initialize_mint2(
+                &token_program,
+                &mint.pubkey(),
+                &payer.pubkey(),
+                None,
+                decimals,
+            )
+            .expect("init mint"),
+        );
+        self.send(&ixs, &[&mint]).await.expect("create mint");
+        MintRef::new(mint.pubkey(), token_program).expect("token program")
+    }
+
+    /// Creates (if needed) the associated token account of `owner` and mints `amount` into it.
+    pub async fn fund(&mut self, mint: &MintRef, owner: &Pubkey, amount: u64) -> Pubkey {
+        let ata = mint.ata(owner);
+        let payer = self.payer();
+        let mut ixs = Vec::new();
+        if self.account(&ata).await.is_none() {
+            ixs.push(
+                anchor_spl::associated_token::spl_associated_token_account::instruction::create_associated_token_account_idempotent(
+                    &payer.pubkey(),
+                    owner,
+                    &mint.mint,
+                    &mint.token_program,
+                ),
+            );
+        }
+        if amount > 0 {
+            ixs.push(
+                spl_token_2022::instruction::mint_to(
+                    &mint.token_program,
+                    &mint.mint,
+                    &ata,
+                    &payer.pubkey(),
+                    &[],
+                    amount,
+                )
+                .expect("mint_to"),
+            );
+        }
+        if !ixs.is_empty() {
+            self.send(&ixs, &[]).await.expect("fund");
+        }
+        ata
+    }
+
+    pub async fn account(&mut self, address: &Pubkey) -> Option<Account> {
+        self.ctx
+            .banks_client
+            .get_account(*address)
+            .await
+            .expect("get_account")
+    }
+
+    /// Token balance of a token account (0 when it does not exist).
+    pub async fn balance(&mut self, address: &Pubkey) -> u64 {
+        match self.account(address).await {
+            Some(a) => StateWithExtensions::<TokenAccountState>::unpack(&a.data)
+                .expect("token account")
+                .base
+                .amount,
+            None => 0,
+        }
+    }
+
+    pub async fn supply(&mut self, mint: &MintRef) -> u64 {
+        let a = self.account(&mint.mint).await.expect("mint exists");
+        StateWithExtensions::<MintState>::unpack(&a.data)
+            .expect("mint")
+            .base
+            .supply
+    }
+
+    /// Withheld transfer fees sitting in a Token-2022 account (0 elsewhere).
+    pub async fn withheld(&mut self, address: &Pubkey) -> u64 {
+        use spl_token_2022::extension::BaseStateWithExtensions;
+        match self.account(address).await {
+            Some(a) if a.owner == spl_token_2022::ID => {
+                let state = StateWithExtensions::<TokenAccountState>::unpack(&a.data).expect("token account");
+                state
+                    .get_extension::<transfer_fee::TransferFeeAmount>()
+                    .map(|f| u64::from(f.withheld_amount))
+                    .unwrap_or(0)
+            }
+            _ => 0,
+        }
+    }
+
+    pub async fn fetch<T: AccountDeserialize>(&mut self, address: &Pubkey) -> T {
+        let a = self.account(address).await.expect("account exists");
+        T::try_deserialize(&mut a.data.as_slice()).expect("decodes")
+    }
+
+    pub async fn payment(&mut self, address: &Pubkey) -> Payment {
+        self.fetch(address).await
+    }
+
+    pub async fn vault_open(&mut self, mint: &MintRef) {
+        let payer = self.payer();
+        let ix = self.p.vault_open(&payer.pubkey(), mint).expect("builds");
+        self.send(&[ix], &[]).await.expect("vault_open");
+        // Fee receiver's account for this mint.
+        let fee_receiver = self.fee_receiver.pubkey();
+        self.fund(mint, &fee_receiver, 0).await;
+    }
+
+    pub fn vault(&self, mint: &MintRef) -> Pubkey {
+        pda::vault(&self.p.program_id, &mint.mint).0
+    }
+
+    /// Registers and KYB-approves a merchant settling in `mint` to its own wallet.
+    pub async fn merchant(&mut self, mint: &MintRef, policy: MerchantPolicy) -> (Keypair, MerchantFixture) {
+        let authority = self.wallet().await;
+        let (ix, address) = self
+            .p
+            .merchant_register(&authority.pubkey(), &mint.mint, &authority.pubkey(), policy)
+            .expect("builds");
+        self.send(&[ix], &[&authority]).await.expect("register");
+        let compliance = self.compliance.insecure_clone();
+        let ix = self
+            .p
+            .merchant_kyb_attest(&compliance.pubkey(), &address, [0xAB; 32])
+            .expect("builds");
+        self.send(&[ix], &[&compliance]).await.expect("kyb");
+        self.fund(mint, &authority.pubkey(), 0).await;
+        let fixture = MerchantFixture {
+            authority: authority.pubkey(),
+            address,
+            mint: *mint,
+        };
+        (authority, fixture)
+    }
+
+    /// Opens an invoice of `amount`, expiring in a day; returns the payment address.
+    pub async fn invoice(&mut self, m: &MerchantFixture, authority: &Keypair, order: &str, amount: u64) -> Pubkey {
+        let expires_at = self.now().await + DAY;
+        let (ix, payment) = self
+            .p
+            .invoice_open(&m.authority, &m.address, &OrderId::new(order).expect("order id"), amount, expires_at)
+            .expect("builds");
+        self.send(&[ix], &[authority]).await.expect("invoice_open");
+        payment
+    }
+
+    /// A funded payer pays `payment`.
+    pub async fn pay(&mut self, m: &MerchantFixture, payment: &Pubkey, payer: &Keypair) -> Result<Landed, BanksClientError> {
+        let ix = self
+            .p
+            .payment_pay(&payer.pubkey(), &m.address, payment, &m.mint, None)
+            .expect("builds");
+        self.send(&[ix], &[payer]).await
+    }
+
+    pub fn settlement(&self, m: &MerchantFixture, payment: &Pubkey, assignee: Option<Pubkey>) -> SettlementRefs {
+        SettlementRefs {
+            merchant: m.address,
+            payment: *payment,
+            mint: m.mint,
+            fee_receiver: self.fee_receiver.pubkey(),
+            settlement_wallet: m.authority,
+            assignee,
+        }
+    }
+
+    pub fn release(&self, m: &MerchantFixture, payment: &Pubkey, payer: &Pubkey) -> ReleaseRefs {
+        ReleaseRefs {
+            payment: *payment,
+            mint: m.mint,
+            payer: *payer,
+        }
+    }
+}
