@@ -14,7 +14,11 @@ use solana_program_test::{processor, ProgramTest};
 /// Registers every Kassa program into `program_test`.
 pub fn add_kassa_programs(program_test: &mut ProgramTest) {
     program_test.prefer_bpf(false);
-    program_test.add_program("kassa_payments", kassa_payments::ID, processor!(shim::payments));
+    program_test.add_program(
+        "kassa_payments",
+        kassa_payments::ID,
+        processor!(shim::payments),
+    );
 }
 
 /// A `ProgramTest` with every Kassa program registered and the bundled SPL programs available.

@@ -13,7 +13,10 @@ pub const EVENT_IX_TAG: [u8; 8] = [0xe4, 0x45, 0xa5, 0x2e, 0x51, 0xcb, 0x9a, 0x1
 fn parse<T: AnchorDeserialize>(name: &'static str, mut body: &[u8]) -> Result<T, SdkError> {
     let value = T::deserialize(&mut body).map_err(|e| SdkError::Decode(name, e.to_string()))?;
     if !body.is_empty() {
-        return Err(SdkError::Decode(name, format!("{} trailing bytes", body.len())));
+        return Err(SdkError::Decode(
+            name,
+            format!("{} trailing bytes", body.len()),
+        ));
     }
     Ok(value)
 }
@@ -35,12 +38,17 @@ pub fn decode_account(data: &[u8]) -> Result<PaymentsAccount, SdkError> {
         T::deserialize(&mut body).map_err(|e| SdkError::Decode(name, e.to_string()))
     }
     if data.len() < 8 {
-        return Err(SdkError::Decode("payments account", format!("{} bytes", data.len())));
+        return Err(SdkError::Decode(
+            "payments account",
+            format!("{} bytes", data.len()),
+        ));
     }
     let (disc, rest) = data.split_at(8);
     Ok(match disc {
         d if d == state::Config::DISCRIMINATOR => PaymentsAccount::Config(body("Config", rest)?),
-        d if d == state::Merchant::DISCRIMINATOR => PaymentsAccount::Merchant(body("Merchant", rest)?),
+        d if d == state::Merchant::DISCRIMINATOR => {
+            PaymentsAccount::Merchant(body("Merchant", rest)?)
+        }
         d if d == state::Payment::DISCRIMINATOR => PaymentsAccount::Payment(body("Payment", rest)?),
         d if d == state::BlocklistEntry::DISCRIMINATOR => {
             PaymentsAccount::BlocklistEntry(body("BlocklistEntry", rest)?)
@@ -49,7 +57,7 @@ pub fn decode_account(data: &[u8]) -> Result<PaymentsAccount, SdkError> {
             return Err(SdkError::Decode(
                 "payments account",
                 format!("unknown discriminator {other:02x?}"),
-            ))
+            ));
         }
     })
 }
@@ -158,38 +166,87 @@ pub fn decode_event_cpi(ix_data: &[u8]) -> Result<Option<PaymentsEvent>, SdkErro
         return Ok(None);
     };
     if rest.len() < 8 {
-        return Err(SdkError::Decode("event", format!("{} bytes after the tag", rest.len())));
+        return Err(SdkError::Decode(
+            "event",
+            format!("{} bytes after the tag", rest.len()),
+        ));
     }
     let (disc, body) = rest.split_at(8);
     Ok(Some(match disc {
-        d if d == ev::ConfigInitialized::DISCRIMINATOR => PaymentsEvent::ConfigInitialized(parse("ConfigInitialized", body)?),
-        d if d == ev::ConfigUpdated::DISCRIMINATOR => PaymentsEvent::ConfigUpdated(parse("ConfigUpdated", body)?),
-        d if d == ev::PayerBlocked::DISCRIMINATOR => PaymentsEvent::PayerBlocked(parse("PayerBlocked", body)?),
-        d if d == ev::PayerUnblocked::DISCRIMINATOR => PaymentsEvent::PayerUnblocked(parse("PayerUnblocked", body)?),
-        d if d == ev::VaultOpened::DISCRIMINATOR => PaymentsEvent::VaultOpened(parse("VaultOpened", body)?),
-        d if d == ev::MerchantRegistered::DISCRIMINATOR => PaymentsEvent::MerchantRegistered(parse("MerchantRegistered", body)?),
-        d if d == ev::MerchantUpdated::DISCRIMINATOR => PaymentsEvent::MerchantUpdated(parse("MerchantUpdated", body)?),
-        d if d == ev::MerchantKybChanged::DISCRIMINATOR => PaymentsEvent::MerchantKybChanged(parse("MerchantKybChanged", body)?),
-        d if d == ev::InvoiceOpened::DISCRIMINATOR => PaymentsEvent::InvoiceOpened(parse("InvoiceOpened", body)?),
-        d if d == ev::InvoiceCancelled::DISCRIMINATOR => PaymentsEvent::InvoiceCancelled(parse("InvoiceCancelled", body)?),
-        d if d == ev::InvoiceExpired::DISCRIMINATOR => PaymentsEvent::InvoiceExpired(parse("InvoiceExpired", body)?),
-        d if d == ev::PaymentAuthorized::DISCRIMINATOR => PaymentsEvent::PaymentAuthorized(parse("PaymentAuthorized", body)?),
-        d if d == ev::PaymentCaptured::DISCRIMINATOR => PaymentsEvent::PaymentCaptured(parse("PaymentCaptured", body)?),
-        d if d == ev::PaymentVoided::DISCRIMINATOR => PaymentsEvent::PaymentVoided(parse("PaymentVoided", body)?),
-        d if d == ev::PaymentReclaimed::DISCRIMINATOR => PaymentsEvent::PaymentReclaimed(parse("PaymentReclaimed", body)?),
-        d if d == ev::PaymentRefunded::DISCRIMINATOR => PaymentsEvent::PaymentRefunded(parse("PaymentRefunded", body)?),
-        d if d == ev::PaymentDisputed::DISCRIMINATOR => PaymentsEvent::PaymentDisputed(parse("PaymentDisputed", body)?),
-        d if d == ev::DisputeResolved::DISCRIMINATOR => PaymentsEvent::DisputeResolved(parse("DisputeResolved", body)?),
-        d if d == ev::PaymentHeld::DISCRIMINATOR => PaymentsEvent::PaymentHeld(parse("PaymentHeld", body)?),
-        d if d == ev::PaymentReleased::DISCRIMINATOR => PaymentsEvent::PaymentReleased(parse("PaymentReleased", body)?),
-        d if d == ev::PaymentRejected::DISCRIMINATOR => PaymentsEvent::PaymentRejected(parse("PaymentRejected", body)?),
-        d if d == ev::ReceivableAssigned::DISCRIMINATOR => PaymentsEvent::ReceivableAssigned(parse("ReceivableAssigned", body)?),
-        d if d == ev::PaymentClosed::DISCRIMINATOR => PaymentsEvent::PaymentClosed(parse("PaymentClosed", body)?),
+        d if d == ev::ConfigInitialized::DISCRIMINATOR => {
+            PaymentsEvent::ConfigInitialized(parse("ConfigInitialized", body)?)
+        }
+        d if d == ev::ConfigUpdated::DISCRIMINATOR => {
+            PaymentsEvent::ConfigUpdated(parse("ConfigUpdated", body)?)
+        }
+        d if d == ev::PayerBlocked::DISCRIMINATOR => {
+            PaymentsEvent::PayerBlocked(parse("PayerBlocked", body)?)
+        }
+        d if d == ev::PayerUnblocked::DISCRIMINATOR => {
+            PaymentsEvent::PayerUnblocked(parse("PayerUnblocked", body)?)
+        }
+        d if d == ev::VaultOpened::DISCRIMINATOR => {
+            PaymentsEvent::VaultOpened(parse("VaultOpened", body)?)
+        }
+        d if d == ev::MerchantRegistered::DISCRIMINATOR => {
+            PaymentsEvent::MerchantRegistered(parse("MerchantRegistered", body)?)
+        }
+        d if d == ev::MerchantUpdated::DISCRIMINATOR => {
+            PaymentsEvent::MerchantUpdated(parse("MerchantUpdated", body)?)
+        }
+        d if d == ev::MerchantKybChanged::DISCRIMINATOR => {
+            PaymentsEvent::MerchantKybChanged(parse("MerchantKybChanged", body)?)
+        }
+        d if d == ev::InvoiceOpened::DISCRIMINATOR => {
+            PaymentsEvent::InvoiceOpened(parse("InvoiceOpened", body)?)
+        }
+        d if d == ev::InvoiceCancelled::DISCRIMINATOR => {
+            PaymentsEvent::InvoiceCancelled(parse("InvoiceCancelled", body)?)
+        }
+        d if d == ev::InvoiceExpired::DISCRIMINATOR => {
+            PaymentsEvent::InvoiceExpired(parse("InvoiceExpired", body)?)
+        }
+        d if d == ev::PaymentAuthorized::DISCRIMINATOR => {
+            PaymentsEvent::PaymentAuthorized(parse("PaymentAuthorized", body)?)
+        }
+        d if d == ev::PaymentCaptured::DISCRIMINATOR => {
+            PaymentsEvent::PaymentCaptured(parse("PaymentCaptured", body)?)
+        }
+        d if d == ev::PaymentVoided::DISCRIMINATOR => {
+            PaymentsEvent::PaymentVoided(parse("PaymentVoided", body)?)
+        }
+        d if d == ev::PaymentReclaimed::DISCRIMINATOR => {
+            PaymentsEvent::PaymentReclaimed(parse("PaymentReclaimed", body)?)
+        }
+        d if d == ev::PaymentRefunded::DISCRIMINATOR => {
+            PaymentsEvent::PaymentRefunded(parse("PaymentRefunded", body)?)
+        }
+        d if d == ev::PaymentDisputed::DISCRIMINATOR => {
+            PaymentsEvent::PaymentDisputed(parse("PaymentDisputed", body)?)
+        }
+        d if d == ev::DisputeResolved::DISCRIMINATOR => {
+            PaymentsEvent::DisputeResolved(parse("DisputeResolved", body)?)
+        }
+        d if d == ev::PaymentHeld::DISCRIMINATOR => {
+            PaymentsEvent::PaymentHeld(parse("PaymentHeld", body)?)
+        }
+        d if d == ev::PaymentReleased::DISCRIMINATOR => {
+            PaymentsEvent::PaymentReleased(parse("PaymentReleased", body)?)
+        }
+        d if d == ev::PaymentRejected::DISCRIMINATOR => {
+            PaymentsEvent::PaymentRejected(parse("PaymentRejected", body)?)
+        }
+        d if d == ev::ReceivableAssigned::DISCRIMINATOR => {
+            PaymentsEvent::ReceivableAssigned(parse("ReceivableAssigned", body)?)
+        }
+        d if d == ev::PaymentClosed::DISCRIMINATOR => {
+            PaymentsEvent::PaymentClosed(parse("PaymentClosed", body)?)
+        }
         other => {
             return Err(SdkError::Decode(
                 "event",
                 format!("unknown discriminator {other:02x?}"),
-            ))
+            ));
         }
     }))
 }

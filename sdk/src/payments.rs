@@ -4,14 +4,17 @@
 //! accounts (payouts go to the associated token account of the wallet named in the config or
 //! merchant profile). Builders check what they can without the chain and never panic.
 
-use crate::{pda, SdkError};
+use crate::{SdkError, pda};
 use anchor_lang::{
-    prelude::Pubkey, solana_program::instruction::Instruction, system_program, InstructionData,
-    ToAccountMetas,
+    InstructionData, ToAccountMetas, prelude::Pubkey, solana_program::instruction::Instruction,
+    system_program,
 };
 use anchor_spl::associated_token::get_associated_token_address_with_program_id;
 use kassa_payments::{
-    accounts as acc, constants::MAX_HOOKS, constants::MAX_PROTOCOL_FEE_BPS, instruction as ix,
+    accounts as acc,
+    constants::MAX_HOOKS,
+    constants::MAX_PROTOCOL_FEE_BPS,
+    instruction as ix,
     instructions::{
         ConfigInitArgs, ConfigUpdateArgs, InvoiceOpenArgs, MerchantRegisterArgs, MerchantUpdateArgs,
     },
@@ -89,6 +92,14 @@ pub struct SettlementRefs {
     pub settlement_wallet: Pubkey,
     /// `Payment::assignee` when a receivable is assigned.
     pub assignee: Option<Pubkey>,
+}
+
+impl SettlementRefs {
+    /// The same payout with another settlement wallet (after a merchant profile change).
+    pub fn with_wallet(mut self, settlement_wallet: Pubkey) -> Self {
+        self.settlement_wallet = settlement_wallet;
+        self
+    }
 }
 
 /// What returns escrow to the payer (void, reclaim, reject).
@@ -226,7 +237,10 @@ impl Payments {
         admin: &Pubkey,
         args: ConfigUpdateArgs,
     ) -> Result<Instruction, SdkError> {
-        if let Some(bps) = args.protocol_fee_bps.filter(|bps| *bps > MAX_PROTOCOL_FEE_BPS) {
+        if let Some(bps) = args
+            .protocol_fee_bps
+            .filter(|bps| *bps > MAX_PROTOCOL_FEE_BPS)
+        {
             return Err(SdkError::FeeAboveCap(bps));
         }
         if let Some(hooks) = args.hooks.as_ref().filter(|h| h.len() > MAX_HOOKS) {
@@ -592,7 +606,11 @@ impl Payments {
     /// # use anchor_lang::prelude::Pubkey;
     /// assert!(Payments::default().invoice_expire(&Pubkey::new_unique(), &Pubkey::new_unique()).is_ok());
     /// ```
-    pub fn invoice_expire(&self, cranker: &Pubkey, payment: &Pubkey) -> Result<Instruction, SdkError> {
+    pub fn invoice_expire(
+        &self,
+        cranker: &Pubkey,
+        payment: &Pubkey,
+    ) -> Result<Instruction, SdkError> {
         Ok(self.build(
             acc::InvoiceExpire {
                 cranker: *cranker,
@@ -886,7 +904,10 @@ impl Payments {
         payment: &Pubkey,
         case_hash: [u8; 32],
     ) -> Result<Instruction, SdkError> {
-        Ok(self.build(self.hold_accounts(compliance, payment), ix::HoldPlace { case_hash }))
+        Ok(self.build(
+            self.hold_accounts(compliance, payment),
+            ix::HoldPlace { case_hash },
+        ))
     }
 
     /// Compliance releases its hold.
@@ -896,7 +917,11 @@ impl Payments {
     /// # use anchor_lang::prelude::Pubkey;
     /// assert!(Payments::default().hold_release(&Pubkey::new_unique(), &Pubkey::new_unique()).is_ok());
     /// ```
-    pub fn hold_release(&self, compliance: &Pubkey, payment: &Pubkey) -> Result<Instruction, SdkError> {
+    pub fn hold_release(
+        &self,
+        compliance: &Pubkey,
+        payment: &Pubkey,
+    ) -> Result<Instruction, SdkError> {
         Ok(self.build(self.hold_accounts(compliance, payment), ix::HoldRelease {}))
     }
 

@@ -14,13 +14,13 @@ use kassa_sdk::{
     pda,
 };
 use solana_program_test::{BanksClientError, ProgramTestContext};
-use solana_system_interface::instruction as system_instruction;
 use solana_sdk::{
     account::Account,
     instruction::{Instruction, InstructionError},
     signature::{Keypair, Signer},
     transaction::{Transaction, TransactionError},
 };
+use solana_system_interface::instruction as system_instruction;
 
 pub const DAY: i64 = 86_400;
 pub const FEE_BPS: u16 = 30;
@@ -77,6 +77,18 @@ pub fn custom_code(err: &BanksClientError) -> Option<u32> {
     }
 }
 
+/// The instruction error a failed transaction carries.
+pub fn instruction_error(err: &BanksClientError) -> Option<InstructionError> {
+    match err {
+        BanksClientError::TransactionError(TransactionError::InstructionError(_, e))
+        | BanksClientError::SimulationError {
+            err: TransactionError::InstructionError(_, e),
+            ..
+        } => Some(e.clone()),
+        _ => None,
+    }
+}
+
 /// Asserts that `result` failed with the Anchor/program error `code`.
 #[track_caller]
 pub fn assert_code<T: std::fmt::Debug>(result: Result<T, BanksClientError>, code: u32) {
@@ -89,11 +101,6 @@ pub fn assert_code<T: std::fmt::Debug>(result: Result<T, BanksClientError>, code
 /// Error code of a `PaymentsError` variant.
 pub fn code(err: kassa_payments::error::PaymentsError) -> u32 {
     anchor_lang::error::ERROR_CODE_OFFSET + err as u32
-}
-
-/// Error code of an Anchor framework error.
-pub fn anchor_code(err: anchor_lang::error::ErrorCode) -> u32 {
-    err as u32
 }
 
 impl Env {
@@ -178,7 +185,8 @@ impl Env {
         let payer = self.payer();
         let mut keys: Vec<&Keypair> = vec![&payer];
         keys.extend_from_slice(signers);
-        let blockhash = self.ctx.last_blockhash;
+        // The bank moves on by itself; always sign against its current blockhash.
+        let blockhash = self.ctx.banks_client.get_latest_blockhash().await?;
         let tx = Transaction::new_signed_with_payer(&all, Some(&payer.pubkey()), &keys, blockhash);
         let sim = self
             .ctx
@@ -198,7 +206,8 @@ impl Env {
                 if program != self.p.program_id {
                     continue;
                 }
-                if let Some(event) = decode_event_cpi(&ix.instruction.data).expect("event decodes") {
+                if let Some(event) = decode_event_cpi(&ix.instruction.data).expect("event decodes")
+                {
                     events.push(event);
                 }
             }
@@ -207,6 +216,23 @@ impl Env {
             events,
             logs: details.logs,
         })
+    }
+
+    /// Runs `ixs` without committing anything: proves a transaction would land.
+    pub async fn simulate(
+        &mut self,
+        ixs: &[Instruction],
+        signers: &[&Keypair],
+    ) -> Result<(), BanksClientError> {
+        let payer = self.payer();
+        let mut keys: Vec<&Keypair> = vec![&payer];
+        keys.extend_from_slice(signers);
+        let blockhash = self.ctx.banks_client.get_latest_blockhash().await?;
+        let tx = Transaction::new_signed_with_payer(ixs, Some(&payer.pubkey()), &keys, blockhash);
+        match self.ctx.banks_client.simulate_transaction(tx).await?.result {
+            Some(Err(err)) => Err(BanksClientError::TransactionError(err)),
+            _ => Ok(()),
+        }
     }
 
     pub async fn airdrop(&mut self, to: &Pubkey, lamports: u64) {
@@ -336,10 +362,12 @@ impl Env {
     /// Token balance of a token account (0 when it does not exist).
     pub async fn balance(&mut self, address: &Pubkey) -> u64 {
         match self.account(address).await {
-            Some(a) => StateWithExtensions::<TokenAccountState>::unpack(&a.data)
-                .expect("token account")
-                .base
-                .amount,
+            Some(a) => {
+                StateWithExtensions::<TokenAccountState>::unpack(&a.data)
+                    .expect("token account")
+                    .base
+                    .amount
+            }
             None => 0,
         }
     }
@@ -357,7 +385,8 @@ impl Env {
         use spl_token_2022::extension::BaseStateWithExtensions;
         match self.account(address).await {
             Some(a) if a.owner == spl_token_2022::ID => {
-                let state = StateWithExtensions::<TokenAccountState>::unpack(&a.data).expect("token account");
+                let state = StateWithExtensions::<TokenAccountState>::unpack(&a.data)
+                    .expect("token account");
                 state
                     .get_extension::<transfer_fee::TransferFeeAmount>()
                     .map(|f| u64::from(f.withheld_amount))
@@ -390,7 +419,11 @@ impl Env {
     }
 
     /// Registers and KYB-approves a merchant settling in `mint` to its own wallet.
-    pub async fn merchant(&mut self, mint: &MintRef, policy: MerchantPolicy) -> (Keypair, MerchantFixture) {
+    pub async fn merchant(
+        &mut self,
+        mint: &MintRef,
+        policy: MerchantPolicy,
+    ) -> (Keypair, MerchantFixture) {
         let authority = self.wallet().await;
         let (ix, address) = self
             .p
@@ -413,18 +446,35 @@ impl Env {
     }
 
     /// Opens an invoice of `amount`, expiring in a day; returns the payment address.
-    pub async fn invoice(&mut self, m: &MerchantFixture, authority: &Keypair, order: &str, amount: u64) -> Pubkey {
+    pub async fn invoice(
+        &mut self,
+        m: &MerchantFixture,
+        authority: &Keypair,
+        order: &str,
+        amount: u64,
+    ) -> Pubkey {
         let expires_at = self.now().await + DAY;
         let (ix, payment) = self
             .p
-            .invoice_open(&m.authority, &m.address, &OrderId::new(order).expect("order id"), amount, expires_at)
+            .invoice_open(
+                &m.authority,
+                &m.address,
+                &OrderId::new(order).expect("order id"),
+                amount,
+                expires_at,
+            )
             .expect("builds");
         self.send(&[ix], &[authority]).await.expect("invoice_open");
         payment
     }
 
     /// A funded payer pays `payment`.
-    pub async fn pay(&mut self, m: &MerchantFixture, payment: &Pubkey, payer: &Keypair) -> Result<Landed, BanksClientError> {
+    pub async fn pay(
+        &mut self,
+        m: &MerchantFixture,
+        payment: &Pubkey,
+        payer: &Keypair,
+    ) -> Result<Landed, BanksClientError> {
         let ix = self
             .p
             .payment_pay(&payer.pubkey(), &m.address, payment, &m.mint, None)
@@ -432,7 +482,12 @@ impl Env {
         self.send(&[ix], &[payer]).await
     }
 
-    pub fn settlement(&self, m: &MerchantFixture, payment: &Pubkey, assignee: Option<Pubkey>) -> SettlementRefs {
+    pub fn settlement(
+        &self,
+        m: &MerchantFixture,
+        payment: &Pubkey,
+        assignee: Option<Pubkey>,
+    ) -> SettlementRefs {
         SettlementRefs {
             merchant: m.address,
             payment: *payment,

@@ -7,7 +7,9 @@ use solana_sdk::signature::{Keypair, Signer};
 
 const USDC: u64 = 1_000_000;
 
-async fn setup(token_program: anchor_lang::prelude::Pubkey) -> (Env, Keypair, MerchantFixture, Keypair) {
+async fn setup(
+    token_program: anchor_lang::prelude::Pubkey,
+) -> (Env, Keypair, MerchantFixture, Keypair) {
     let mut env = Env::new().await;
     let mint = env.mint(token_program, 6, None, None).await;
     env.vault_open(&mint).await;
@@ -37,7 +39,10 @@ async fn authorize_capture_in_parts_refund_and_close() {
         let PaymentsEvent::PaymentAuthorized(ev) = only(&landed.events, "PaymentAuthorized") else {
             unreachable!()
         };
-        assert_eq!((ev.requested, ev.received, ev.header.seq), (100 * USDC, 100 * USDC, 1));
+        assert_eq!(
+            (ev.requested, ev.received, ev.header.seq),
+            (100 * USDC, 100 * USDC, 1)
+        );
         assert_eq!(ev.payer, payer.pubkey());
         assert_eq!(env.balance(&vault).await, 100 * USDC);
         assert_eq!(env.balance(&payer_ata).await, 900 * USDC);
@@ -47,46 +52,103 @@ async fn authorize_capture_in_parts_refund_and_close() {
 
         // First partial capture: 40 USDC, fee 30 bps rounded up.
         let refs = env.settlement(&m, &payment, None);
-        let ix = env.p.payment_capture(&m.authority, &refs, 40 * USDC).unwrap();
+        let ix = env
+            .p
+            .payment_capture(&m.authority, &refs, 40 * USDC)
+            .unwrap();
         let landed = env.send(&[ix], &[&authority]).await.expect("capture 1");
         let PaymentsEvent::PaymentCaptured(ev) = only(&landed.events, "PaymentCaptured") else {
             unreachable!()
         };
-        assert_eq!((ev.amount, ev.fee, ev.to_merchant, ev.captured_total), (40 * USDC, 120_000, 39_880_000, 40 * USDC));
+        assert_eq!(
+            (ev.amount, ev.fee, ev.to_merchant, ev.captured_total),
+            (40 * USDC, 120_000, 39_880_000, 40 * USDC)
+        );
         assert!(!ev.auto);
-        assert_eq!(env.payment(&payment).await.status, PaymentStatus::Authorized);
+        assert_eq!(
+            env.payment(&payment).await.status,
+            PaymentStatus::Authorized
+        );
 
         // Second capture empties the escrow.
-        let ix = env.p.payment_capture(&m.authority, &refs, 60 * USDC).unwrap();
+        let ix = env
+            .p
+            .payment_capture(&m.authority, &refs, 60 * USDC)
+            .unwrap();
         env.send(&[ix], &[&authority]).await.expect("capture 2");
         assert_eq!(env.balance(&vault).await, 0);
         assert_eq!(env.balance(&fee_ata).await, 300_000);
         assert_eq!(env.balance(&merchant_ata).await, 99_700_000);
         let p = env.payment(&payment).await;
-        assert_eq!((p.status, p.captured), (PaymentStatus::Captured, 100 * USDC));
+        assert_eq!(
+            (p.status, p.captured),
+            (PaymentStatus::Captured, 100 * USDC)
+        );
 
         // Nothing left to capture.
         let ix = env.p.payment_capture(&m.authority, &refs, 1).unwrap();
-        assert_code(env.send(&[ix], &[&authority]).await, code(E::PaymentNotAuthorized));
+        assert_code(
+            env.send(&[ix], &[&authority]).await,
+            code(E::PaymentNotAuthorized),
+        );
 
         // Closing before the refund window ends would strand the payer's refund rights.
         let cranker = env.wallet().await;
-        let ix = env.p.payment_close(&cranker.pubkey(), &m.address, &payment, &m.authority).unwrap();
-        assert_code(env.send(&[ix], &[&cranker]).await, code(E::PaymentNotClosable));
+        let ix = env
+            .p
+            .payment_close(&cranker.pubkey(), &m.address, &payment, &m.authority)
+            .unwrap();
+        assert_code(
+            env.send(&[ix], &[&cranker]).await,
+            code(E::PaymentNotClosable),
+        );
 
         // Partial then full refund, merchant-funded.
-        let ix = env.p.payment_refund(&m.authority, &m.address, &payment, &m.mint, &payer.pubkey(), 10 * USDC).unwrap();
+        let ix = env
+            .p
+            .payment_refund(
+                &m.authority,
+                &m.address,
+                &payment,
+                &m.mint,
+                &payer.pubkey(),
+                10 * USDC,
+            )
+            .unwrap();
         let landed = env.send(&[ix], &[&authority]).await.expect("refund 1");
         let PaymentsEvent::PaymentRefunded(ev) = only(&landed.events, "PaymentRefunded") else {
             unreachable!()
         };
         assert_eq!((ev.amount, ev.refunded_total), (10 * USDC, 10 * USDC));
         assert_eq!(env.balance(&payer_ata).await, 910 * USDC);
-        let ix = env.p.payment_refund(&m.authority, &m.address, &payment, &m.mint, &payer.pubkey(), 90 * USDC + 1).unwrap();
-        assert_code(env.send(&[ix], &[&authority]).await, code(E::RefundExceedsCaptured));
+        let ix = env
+            .p
+            .payment_refund(
+                &m.authority,
+                &m.address,
+                &payment,
+                &m.mint,
+                &payer.pubkey(),
+                90 * USDC + 1,
+            )
+            .unwrap();
+        assert_code(
+            env.send(&[ix], &[&authority]).await,
+            code(E::RefundExceedsCaptured),
+        );
         // The merchant needs funds of its own for the full refund (it received 99.7 net).
         env.fund(&m.mint, &m.authority, USDC).await;
-        let ix = env.p.payment_refund(&m.authority, &m.address, &payment, &m.mint, &payer.pubkey(), 90 * USDC).unwrap();
+        let ix = env
+            .p
+            .payment_refund(
+                &m.authority,
+                &m.address,
+                &payment,
+                &m.mint,
+                &payer.pubkey(),
+                90 * USDC,
+            )
+            .unwrap();
         env.send(&[ix], &[&authority]).await.expect("refund 2");
         assert_eq!(env.payment(&payment).await.status, PaymentStatus::Refunded);
         assert_eq!(env.balance(&payer_ata).await, 1_000 * USDC);
@@ -94,14 +156,20 @@ async fn authorize_capture_in_parts_refund_and_close() {
         // Close returns the rent to the merchant authority.
         let rent = env.account(&payment).await.unwrap().lamports;
         let before = env.account(&m.authority).await.unwrap().lamports;
-        let ix = env.p.payment_close(&cranker.pubkey(), &m.address, &payment, &m.authority).unwrap();
+        let ix = env
+            .p
+            .payment_close(&cranker.pubkey(), &m.address, &payment, &m.authority)
+            .unwrap();
         let landed = env.send(&[ix], &[&cranker]).await.expect("close");
         let PaymentsEvent::PaymentClosed(ev) = only(&landed.events, "PaymentClosed") else {
             unreachable!()
         };
         assert_eq!((ev.lamports, ev.header.seq), (rent, 6));
         assert!(env.account(&payment).await.is_none());
-        assert_eq!(env.account(&m.authority).await.unwrap().lamports, before + rent);
+        assert_eq!(
+            env.account(&m.authority).await.unwrap().lamports,
+            before + rent
+        );
     }
 }
 
@@ -113,35 +181,81 @@ async fn void_returns_the_rest_and_reclaim_waits_for_expiry() {
     // Void after a partial capture: the rest goes back, the payment counts as captured.
     let a = env.invoice(&m, &authority, "VOID-1", 50 * USDC).await;
     env.pay(&m, &a, &payer).await.unwrap();
-    let ix = env.p.payment_capture(&m.authority, &env.settlement(&m, &a, None), 20 * USDC).unwrap();
+    let ix = env
+        .p
+        .payment_capture(&m.authority, &env.settlement(&m, &a, None), 20 * USDC)
+        .unwrap();
     env.send(&[ix], &[&authority]).await.unwrap();
-    let ix = env.p.payment_void(&m.authority, &m.address, &env.release(&m, &a, &payer.pubkey())).unwrap();
+    let ix = env
+        .p
+        .payment_void(
+            &m.authority,
+            &m.address,
+            &env.release(&m, &a, &payer.pubkey()),
+        )
+        .unwrap();
     let landed = env.send(&[ix], &[&authority]).await.unwrap();
-    let PaymentsEvent::PaymentVoided(ev) = only(&landed.events, "PaymentVoided") else { unreachable!() };
+    let PaymentsEvent::PaymentVoided(ev) = only(&landed.events, "PaymentVoided") else {
+        unreachable!()
+    };
     assert_eq!(ev.amount, 30 * USDC);
     let p = env.payment(&a).await;
-    assert_eq!((p.status, p.captured, p.released), (PaymentStatus::Captured, 20 * USDC, 30 * USDC));
+    assert_eq!(
+        (p.status, p.captured, p.released),
+        (PaymentStatus::Captured, 20 * USDC, 30 * USDC)
+    );
     assert_eq!(env.balance(&payer_ata).await, 980 * USDC);
 
     // Void with nothing captured.
     let b = env.invoice(&m, &authority, "VOID-2", 5 * USDC).await;
     env.pay(&m, &b, &payer).await.unwrap();
-    let ix = env.p.payment_void(&m.authority, &m.address, &env.release(&m, &b, &payer.pubkey())).unwrap();
+    let ix = env
+        .p
+        .payment_void(
+            &m.authority,
+            &m.address,
+            &env.release(&m, &b, &payer.pubkey()),
+        )
+        .unwrap();
     env.send(&[ix], &[&authority]).await.unwrap();
     assert_eq!(env.payment(&b).await.status, PaymentStatus::Voided);
-    let ix = env.p.payment_void(&m.authority, &m.address, &env.release(&m, &b, &payer.pubkey())).unwrap();
-    assert_code(env.send(&[ix], &[&authority]).await, code(E::PaymentNotAuthorized));
+    let ix = env
+        .p
+        .payment_void(
+            &m.authority,
+            &m.address,
+            &env.release(&m, &b, &payer.pubkey()),
+        )
+        .unwrap();
+    assert_code(
+        env.send(&[ix], &[&authority]).await,
+        code(E::PaymentNotAuthorized),
+    );
 
     // Reclaim only after the authorization expired; capture no longer possible then.
     let c = env.invoice(&m, &authority, "RECLAIM-1", 7 * USDC).await;
     env.pay(&m, &c, &payer).await.unwrap();
-    let ix = env.p.payment_reclaim(&env.release(&m, &c, &payer.pubkey())).unwrap();
-    assert_code(env.send(&[ix.clone()], &[&payer]).await, code(E::AuthorizationNotExpired));
+    let ix = env
+        .p
+        .payment_reclaim(&env.release(&m, &c, &payer.pubkey()))
+        .unwrap();
+    assert_code(
+        env.send(&[ix.clone()], &[&payer]).await,
+        code(E::AuthorizationNotExpired),
+    );
     env.warp(7 * DAY).await;
-    let cap = env.p.payment_capture(&m.authority, &env.settlement(&m, &c, None), USDC).unwrap();
-    assert_code(env.send(&[cap], &[&authority]).await, code(E::AuthorizationExpired));
+    let cap = env
+        .p
+        .payment_capture(&m.authority, &env.settlement(&m, &c, None), USDC)
+        .unwrap();
+    assert_code(
+        env.send(&[cap], &[&authority]).await,
+        code(E::AuthorizationExpired),
+    );
     let landed = env.send(&[ix], &[&payer]).await.unwrap();
-    let PaymentsEvent::PaymentReclaimed(ev) = only(&landed.events, "PaymentReclaimed") else { unreachable!() };
+    let PaymentsEvent::PaymentReclaimed(ev) = only(&landed.events, "PaymentReclaimed") else {
+        unreachable!()
+    };
     assert_eq!(ev.amount, 7 * USDC);
     assert_eq!(env.payment(&c).await.status, PaymentStatus::Reclaimed);
     assert_eq!(env.balance(&payer_ata).await, 980 * USDC);
@@ -161,13 +275,24 @@ async fn auto_capture_is_permissionless_once_due() {
     let payment = env.invoice(&m, &authority, "AUTO-1", 10 * USDC).await;
     env.pay(&m, &payment, &payer).await.unwrap();
     let cranker = env.wallet().await;
-    let ix = env.p.payment_auto_capture(&cranker.pubkey(), &env.settlement(&m, &payment, None)).unwrap();
-    assert_code(env.send(&[ix.clone()], &[&cranker]).await, code(E::AutoCaptureNotDue));
+    let ix = env
+        .p
+        .payment_auto_capture(&cranker.pubkey(), &env.settlement(&m, &payment, None))
+        .unwrap();
+    assert_code(
+        env.send(&[ix.clone()], &[&cranker]).await,
+        code(E::AutoCaptureNotDue),
+    );
     env.warp(DAY).await;
     let landed = env.send(&[ix], &[&cranker]).await.unwrap();
-    let PaymentsEvent::PaymentCaptured(ev) = only(&landed.events, "PaymentCaptured") else { unreachable!() };
+    let PaymentsEvent::PaymentCaptured(ev) = only(&landed.events, "PaymentCaptured") else {
+        unreachable!()
+    };
     assert!(ev.auto);
-    assert_eq!((ev.amount, ev.fee, ev.header.actor), (10 * USDC, 30_000, cranker.pubkey()));
+    assert_eq!(
+        (ev.amount, ev.fee, ev.header.actor),
+        (10 * USDC, 30_000, cranker.pubkey())
+    );
     assert_eq!(env.balance(&m.mint.ata(&m.authority)).await, 9_970_000);
 
     // A merchant without auto-capture cannot be cranked.
@@ -175,8 +300,14 @@ async fn auto_capture_is_permissionless_once_due() {
     env.fund(&mint, &payer.pubkey(), 10 * USDC).await;
     let p2 = env.invoice(&m2, &authority2, "AUTO-2", USDC).await;
     env.pay(&m2, &p2, &payer).await.unwrap();
-    let ix = env.p.payment_auto_capture(&cranker.pubkey(), &env.settlement(&m2, &p2, None)).unwrap();
-    assert_code(env.send(&[ix], &[&cranker]).await, code(E::AutoCaptureDisabled));
+    let ix = env
+        .p
+        .payment_auto_capture(&cranker.pubkey(), &env.settlement(&m2, &p2, None))
+        .unwrap();
+    assert_code(
+        env.send(&[ix], &[&cranker]).await,
+        code(E::AutoCaptureDisabled),
+    );
 }
 
 #[tokio::test]
@@ -187,24 +318,58 @@ async fn dispute_freezes_escrow_until_the_arbiter_splits_it() {
     // Only the payer may dispute.
     let ix = env.p.dispute_open(&m.authority, &payment, [1; 32]).unwrap();
     assert_code(env.send(&[ix], &[&authority]).await, code(E::NotPayer));
-    let ix = env.p.dispute_open(&payer.pubkey(), &payment, [1; 32]).unwrap();
+    let ix = env
+        .p
+        .dispute_open(&payer.pubkey(), &payment, [1; 32])
+        .unwrap();
     let landed = env.send(&[ix], &[&payer]).await.unwrap();
-    let PaymentsEvent::PaymentDisputed(ev) = only(&landed.events, "PaymentDisputed") else { unreachable!() };
+    let PaymentsEvent::PaymentDisputed(ev) = only(&landed.events, "PaymentDisputed") else {
+        unreachable!()
+    };
     assert_eq!(ev.amount, 100 * USDC);
     // Frozen: no capture, no void.
     let refs = env.settlement(&m, &payment, None);
     let ix = env.p.payment_capture(&m.authority, &refs, USDC).unwrap();
-    assert_code(env.send(&[ix], &[&authority]).await, code(E::PaymentNotAuthorized));
+    assert_code(
+        env.send(&[ix], &[&authority]).await,
+        code(E::PaymentNotAuthorized),
+    );
     // Only the arbiter resolves, and the split must match the escrow.
     let arbiter = env.arbiter.insecure_clone();
-    let ix = env.p.dispute_resolve(&m.authority, &refs, &payer.pubkey(), 70 * USDC, 30 * USDC).unwrap();
+    let ix = env
+        .p
+        .dispute_resolve(&m.authority, &refs, &payer.pubkey(), 70 * USDC, 30 * USDC)
+        .unwrap();
     assert_code(env.send(&[ix], &[&authority]).await, code(E::NotArbiter));
-    let ix = env.p.dispute_resolve(&arbiter.pubkey(), &refs, &payer.pubkey(), 70 * USDC, 31 * USDC).unwrap();
+    let ix = env
+        .p
+        .dispute_resolve(
+            &arbiter.pubkey(),
+            &refs,
+            &payer.pubkey(),
+            70 * USDC,
+            31 * USDC,
+        )
+        .unwrap();
     assert_code(env.send(&[ix], &[&arbiter]).await, code(E::SplitMismatch));
-    let ix = env.p.dispute_resolve(&arbiter.pubkey(), &refs, &payer.pubkey(), 70 * USDC, 30 * USDC).unwrap();
+    let ix = env
+        .p
+        .dispute_resolve(
+            &arbiter.pubkey(),
+            &refs,
+            &payer.pubkey(),
+            70 * USDC,
+            30 * USDC,
+        )
+        .unwrap();
     let landed = env.send(&[ix], &[&arbiter]).await.unwrap();
-    let PaymentsEvent::DisputeResolved(ev) = only(&landed.events, "DisputeResolved") else { unreachable!() };
-    assert_eq!((ev.to_merchant_gross, ev.fee, ev.to_merchant, ev.to_payer), (70 * USDC, 210_000, 69_790_000, 30 * USDC));
+    let PaymentsEvent::DisputeResolved(ev) = only(&landed.events, "DisputeResolved") else {
+        unreachable!()
+    };
+    assert_eq!(
+        (ev.to_merchant_gross, ev.fee, ev.to_merchant, ev.to_payer),
+        (70 * USDC, 210_000, 69_790_000, 30 * USDC)
+    );
     assert_eq!(env.balance(&m.mint.ata(&payer.pubkey())).await, 930 * USDC);
     assert_eq!(env.balance(&m.mint.ata(&m.authority)).await, 69_790_000);
     assert_eq!(env.payment(&payment).await.status, PaymentStatus::Resolved);
@@ -214,7 +379,10 @@ async fn dispute_freezes_escrow_until_the_arbiter_splits_it() {
     env.pay(&m, &late, &payer).await.unwrap();
     env.warp(7 * DAY + 1).await;
     let ix = env.p.dispute_open(&payer.pubkey(), &late, [2; 32]).unwrap();
-    assert_code(env.send(&[ix], &[&payer]).await, code(E::DisputeWindowClosed));
+    assert_code(
+        env.send(&[ix], &[&payer]).await,
+        code(E::DisputeWindowClosed),
+    );
 }
 
 #[tokio::test]
@@ -225,28 +393,64 @@ async fn compliance_hold_release_and_reject() {
     env.pay(&m, &payment, &payer).await.unwrap();
 
     let ix = env.p.hold_place(&m.authority, &payment, [4; 32]).unwrap();
-    assert_code(env.send(&[ix], &[&authority]).await, code(E::NotComplianceAuthority));
-    let ix = env.p.hold_place(&compliance.pubkey(), &payment, [4; 32]).unwrap();
+    assert_code(
+        env.send(&[ix], &[&authority]).await,
+        code(E::NotComplianceAuthority),
+    );
+    let ix = env
+        .p
+        .hold_place(&compliance.pubkey(), &payment, [4; 32])
+        .unwrap();
     let landed = env.send(&[ix], &[&compliance]).await.unwrap();
     assert_eq!(only(&landed.events, "PaymentHeld").header().seq, 2);
     let refs = env.settlement(&m, &payment, None);
     let ix = env.p.payment_capture(&m.authority, &refs, USDC).unwrap();
-    assert_code(env.send(&[ix.clone()], &[&authority]).await, code(E::PaymentNotAuthorized));
-    let ix2 = env.p.payment_void(&m.authority, &m.address, &env.release(&m, &payment, &payer.pubkey())).unwrap();
-    assert_code(env.send(&[ix2], &[&authority]).await, code(E::PaymentNotAuthorized));
+    assert_code(
+        env.send(&[ix.clone()], &[&authority]).await,
+        code(E::PaymentNotAuthorized),
+    );
+    let ix2 = env
+        .p
+        .payment_void(
+            &m.authority,
+            &m.address,
+            &env.release(&m, &payment, &payer.pubkey()),
+        )
+        .unwrap();
+    assert_code(
+        env.send(&[ix2], &[&authority]).await,
+        code(E::PaymentNotAuthorized),
+    );
 
     let rel = env.p.hold_release(&compliance.pubkey(), &payment).unwrap();
     env.send(&[rel], &[&compliance]).await.unwrap();
-    env.send(&[ix], &[&authority]).await.expect("capture after release");
+    env.send(&[ix], &[&authority])
+        .await
+        .expect("capture after release");
 
-    let ix = env.p.hold_place(&compliance.pubkey(), &payment, [5; 32]).unwrap();
+    let ix = env
+        .p
+        .hold_place(&compliance.pubkey(), &payment, [5; 32])
+        .unwrap();
     env.send(&[ix], &[&compliance]).await.unwrap();
-    let ix = env.p.hold_reject(&compliance.pubkey(), &env.release(&m, &payment, &payer.pubkey()), [5; 32]).unwrap();
+    let ix = env
+        .p
+        .hold_reject(
+            &compliance.pubkey(),
+            &env.release(&m, &payment, &payer.pubkey()),
+            [5; 32],
+        )
+        .unwrap();
     let landed = env.send(&[ix], &[&compliance]).await.unwrap();
-    let PaymentsEvent::PaymentRejected(ev) = only(&landed.events, "PaymentRejected") else { unreachable!() };
+    let PaymentsEvent::PaymentRejected(ev) = only(&landed.events, "PaymentRejected") else {
+        unreachable!()
+    };
     assert_eq!(ev.amount, 39 * USDC);
     let p = env.payment(&payment).await;
-    assert_eq!((p.status, p.captured, p.released), (PaymentStatus::Rejected, USDC, 39 * USDC));
+    assert_eq!(
+        (p.status, p.captured, p.released),
+        (PaymentStatus::Rejected, USDC, 39 * USDC)
+    );
     assert_eq!(env.balance(&m.mint.ata(&payer.pubkey())).await, 999 * USDC);
     assert_eq!(env.balance(&env.vault(&m.mint)).await, 0);
 }
@@ -258,28 +462,68 @@ async fn assigned_receivable_is_paid_first_from_captures() {
     let assignee = env.fund(&m.mint, &lender.pubkey(), 0).await;
     let payment = env.invoice(&m, &authority, "RCV-1", 100 * USDC).await;
     // Nothing to assign before authorization.
-    let ix = env.p.receivable_assign(&m.authority, &m.address, &payment, &assignee, 50 * USDC).unwrap();
-    assert_code(env.send(&[ix.clone()], &[&authority]).await, code(E::PaymentNotAuthorized));
+    let ix = env
+        .p
+        .receivable_assign(&m.authority, &m.address, &payment, &assignee, 50 * USDC)
+        .unwrap();
+    assert_code(
+        env.send(&[ix.clone()], &[&authority]).await,
+        code(E::PaymentNotAuthorized),
+    );
     env.pay(&m, &payment, &payer).await.unwrap();
-    let too_much = env.p.receivable_assign(&m.authority, &m.address, &payment, &assignee, 100 * USDC + 1).unwrap();
-    assert_code(env.send(&[too_much], &[&authority]).await, code(E::AssignmentExceedsEscrow));
+    let too_much = env
+        .p
+        .receivable_assign(
+            &m.authority,
+            &m.address,
+            &payment,
+            &assignee,
+            100 * USDC + 1,
+        )
+        .unwrap();
+    assert_code(
+        env.send(&[too_much], &[&authority]).await,
+        code(E::AssignmentExceedsEscrow),
+    );
     let landed = env.send(&[ix.clone()], &[&authority]).await.unwrap();
-    let PaymentsEvent::ReceivableAssigned(ev) = only(&landed.events, "ReceivableAssigned") else { unreachable!() };
+    let PaymentsEvent::ReceivableAssigned(ev) = only(&landed.events, "ReceivableAssigned") else {
+        unreachable!()
+    };
     assert_eq!((ev.assignee, ev.amount), (assignee, 50 * USDC));
-    assert_code(env.send(&[ix], &[&authority]).await, code(E::ReceivableAlreadyAssigned));
+    assert_code(
+        env.send(&[ix], &[&authority]).await,
+        code(E::ReceivableAlreadyAssigned),
+    );
 
     // Capturing without the assignee account is refused.
-    let ix = env.p.payment_capture(&m.authority, &env.settlement(&m, &payment, None), 30 * USDC).unwrap();
-    assert_code(env.send(&[ix], &[&authority]).await, code(E::AssigneeMismatch));
+    let ix = env
+        .p
+        .payment_capture(&m.authority, &env.settlement(&m, &payment, None), 30 * USDC)
+        .unwrap();
+    assert_code(
+        env.send(&[ix], &[&authority]).await,
+        code(E::AssigneeMismatch),
+    );
     let refs = env.settlement(&m, &payment, Some(assignee));
-    let ix = env.p.payment_capture(&m.authority, &refs, 30 * USDC).unwrap();
+    let ix = env
+        .p
+        .payment_capture(&m.authority, &refs, 30 * USDC)
+        .unwrap();
     env.send(&[ix], &[&authority]).await.unwrap();
     assert_eq!(env.balance(&assignee).await, 29_910_000);
     assert_eq!(env.balance(&m.mint.ata(&m.authority)).await, 0);
-    let ix = env.p.payment_capture(&m.authority, &refs, 70 * USDC).unwrap();
+    let ix = env
+        .p
+        .payment_capture(&m.authority, &refs, 70 * USDC)
+        .unwrap();
     let landed = env.send(&[ix], &[&authority]).await.unwrap();
-    let PaymentsEvent::PaymentCaptured(ev) = only(&landed.events, "PaymentCaptured") else { unreachable!() };
-    assert_eq!((ev.fee, ev.to_assignee, ev.to_merchant), (210_000, 20_090_000, 49_700_000));
+    let PaymentsEvent::PaymentCaptured(ev) = only(&landed.events, "PaymentCaptured") else {
+        unreachable!()
+    };
+    assert_eq!(
+        (ev.fee, ev.to_assignee, ev.to_merchant),
+        (210_000, 20_090_000, 49_700_000)
+    );
     assert_eq!(env.balance(&assignee).await, 50 * USDC);
     assert_eq!(env.payment(&payment).await.assigned, 0);
 }
@@ -289,14 +533,23 @@ async fn invoices_cancel_expire_and_pay_exactly_once() {
     let (mut env, authority, m, payer) = setup(anchor_spl::token::ID).await;
     let a = env.invoice(&m, &authority, "ONCE-1", USDC).await;
     env.pay(&m, &a, &payer).await.unwrap();
-    let ix = env.p.payment_pay(&payer.pubkey(), &m.address, &a, &m.mint, None).unwrap();
+    let ix = env
+        .p
+        .payment_pay(&payer.pubkey(), &m.address, &a, &m.mint, None)
+        .unwrap();
     assert_code(env.send(&[ix], &[&payer]).await, code(E::AlreadyPaid));
     assert_eq!(env.balance(&m.mint.ata(&payer.pubkey())).await, 999 * USDC);
 
     let b = env.invoice(&m, &authority, "CANCEL-1", USDC).await;
     let stranger = env.wallet().await;
-    let ix = env.p.invoice_cancel(&stranger.pubkey(), &m.address, &b).unwrap();
-    assert_code(env.send(&[ix], &[&stranger]).await, code(E::NotMerchantAuthority));
+    let ix = env
+        .p
+        .invoice_cancel(&stranger.pubkey(), &m.address, &b)
+        .unwrap();
+    assert_code(
+        env.send(&[ix], &[&stranger]).await,
+        code(E::NotMerchantAuthority),
+    );
     let ix = env.p.invoice_cancel(&m.authority, &m.address, &b).unwrap();
     let landed = env.send(&[ix], &[&authority]).await.unwrap();
     only(&landed.events, "InvoiceCancelled");
@@ -304,7 +557,10 @@ async fn invoices_cancel_expire_and_pay_exactly_once() {
 
     let c = env.invoice(&m, &authority, "EXPIRE-1", USDC).await;
     let ix = env.p.invoice_expire(&stranger.pubkey(), &c).unwrap();
-    assert_code(env.send(&[ix.clone()], &[&stranger]).await, code(E::InvoiceNotExpired));
+    assert_code(
+        env.send(&[ix.clone()], &[&stranger]).await,
+        code(E::InvoiceNotExpired),
+    );
     env.warp(DAY).await;
     assert_code(env.pay(&m, &c, &payer).await, code(E::InvoiceExpired));
     let landed = env.send(&[ix], &[&stranger]).await.unwrap();
@@ -312,7 +568,10 @@ async fn invoices_cancel_expire_and_pay_exactly_once() {
     assert_eq!(env.payment(&c).await.status, PaymentStatus::Expired);
 
     // Expired and cancelled invoices close at once; the order id can then be reused.
-    let ix = env.p.payment_close(&stranger.pubkey(), &m.address, &c, &m.authority).unwrap();
+    let ix = env
+        .p
+        .payment_close(&stranger.pubkey(), &m.address, &c, &m.authority)
+        .unwrap();
     env.send(&[ix], &[&stranger]).await.unwrap();
     let again = env.invoice(&m, &authority, "EXPIRE-1", 2 * USDC).await;
     assert_eq!(again, c);
@@ -323,14 +582,18 @@ async fn invoices_cancel_expire_and_pay_exactly_once() {
 async fn token_2022_transfer_fee_books_what_escrow_received() {
     let mut env = Env::new().await;
     // 1 % transfer fee, capped at 5 tokens.
-    let mint = env.mint(anchor_spl::token_2022::ID, 6, Some((100, 5 * USDC)), None).await;
+    let mint = env
+        .mint(anchor_spl::token_2022::ID, 6, Some((100, 5 * USDC)), None)
+        .await;
     env.vault_open(&mint).await;
     let (authority, m) = env.merchant(&mint, policy()).await;
     let payer = env.wallet().await;
     env.fund(&mint, &payer.pubkey(), 100 * USDC).await;
     let payment = env.invoice(&m, &authority, "T22-1", 10 * USDC).await;
     let landed = env.pay(&m, &payment, &payer).await.unwrap();
-    let PaymentsEvent::PaymentAuthorized(ev) = only(&landed.events, "PaymentAuthorized") else { unreachable!() };
+    let PaymentsEvent::PaymentAuthorized(ev) = only(&landed.events, "PaymentAuthorized") else {
+        unreachable!()
+    };
     assert_eq!((ev.requested, ev.received), (10 * USDC, 9_900_000));
     let vault = env.vault(&mint);
     assert_eq!(env.balance(&vault).await, 9_900_000);
@@ -340,15 +603,29 @@ async fn token_2022_transfer_fee_books_what_escrow_received() {
 
     // Capturing more than was received fails; capturing what was received empties escrow.
     let refs = env.settlement(&m, &payment, None);
-    let ix = env.p.payment_capture(&m.authority, &refs, 10 * USDC).unwrap();
-    assert_code(env.send(&[ix], &[&authority]).await, code(E::CaptureExceedsEscrow));
-    let ix = env.p.payment_capture(&m.authority, &refs, 9_900_000).unwrap();
+    let ix = env
+        .p
+        .payment_capture(&m.authority, &refs, 10 * USDC)
+        .unwrap();
+    assert_code(
+        env.send(&[ix], &[&authority]).await,
+        code(E::CaptureExceedsEscrow),
+    );
+    let ix = env
+        .p
+        .payment_capture(&m.authority, &refs, 9_900_000)
+        .unwrap();
     let landed = env.send(&[ix], &[&authority]).await.unwrap();
-    let PaymentsEvent::PaymentCaptured(ev) = only(&landed.events, "PaymentCaptured") else { unreachable!() };
+    let PaymentsEvent::PaymentCaptured(ev) = only(&landed.events, "PaymentCaptured") else {
+        unreachable!()
+    };
     assert_eq!((ev.fee, ev.to_merchant), (29_700, 9_870_300));
     assert_eq!(env.balance(&vault).await, 0);
     // The merchant's account receives the payout less the 1 % transfer fee (rounded up).
-    assert_eq!(env.balance(&m.mint.ata(&m.authority)).await, 9_870_300 - 98_703);
+    assert_eq!(
+        env.balance(&m.mint.ata(&m.authority)).await,
+        9_870_300 - 98_703
+    );
 }
 
 #[tokio::test]
@@ -358,37 +635,103 @@ async fn kyb_blocklist_and_kyt_gates() {
 
     // Blocked payers cannot pay; unblocked they can.
     let payment = env.invoice(&m, &authority, "GATE-1", USDC).await;
-    let ix = env.p.blocklist_add(&compliance.pubkey(), &payer.pubkey(), [9; 32]).unwrap();
-    only(&env.send(&[ix], &[&compliance]).await.unwrap().events, "PayerBlocked");
+    let ix = env
+        .p
+        .blocklist_add(&compliance.pubkey(), &payer.pubkey(), [9; 32])
+        .unwrap();
+    only(
+        &env.send(&[ix], &[&compliance]).await.unwrap().events,
+        "PayerBlocked",
+    );
     assert_code(env.pay(&m, &payment, &payer).await, code(E::PayerBlocked));
-    let ix = env.p.blocklist_remove(&compliance.pubkey(), &payer.pubkey(), &compliance.pubkey()).unwrap();
-    only(&env.send(&[ix], &[&compliance]).await.unwrap().events, "PayerUnblocked");
-    env.pay(&m, &payment, &payer).await.expect("unblocked payer pays");
+    let ix = env
+        .p
+        .blocklist_remove(&compliance.pubkey(), &payer.pubkey(), &compliance.pubkey())
+        .unwrap();
+    only(
+        &env.send(&[ix], &[&compliance]).await.unwrap().events,
+        "PayerUnblocked",
+    );
+    env.pay(&m, &payment, &payer)
+        .await
+        .expect("unblocked payer pays");
 
     // A suspended merchant can neither open invoices nor receive payments.
     let open = env.invoice(&m, &authority, "GATE-2", USDC).await;
-    let ix = env.p.merchant_kyb_suspend(&compliance.pubkey(), &m.address, [8; 32]).unwrap();
-    only(&env.send(&[ix], &[&compliance]).await.unwrap().events, "MerchantKybChanged");
-    assert_code(env.pay(&m, &open, &payer).await, code(E::MerchantNotApproved));
+    let ix = env
+        .p
+        .merchant_kyb_suspend(&compliance.pubkey(), &m.address, [8; 32])
+        .unwrap();
+    only(
+        &env.send(&[ix], &[&compliance]).await.unwrap().events,
+        "MerchantKybChanged",
+    );
+    assert_code(
+        env.pay(&m, &open, &payer).await,
+        code(E::MerchantNotApproved),
+    );
     let expires = env.now().await + DAY;
-    let (ix, _) = env.p.invoice_open(&m.authority, &m.address, &kassa_sdk::payments::OrderId::new("GATE-3").unwrap(), USDC, expires).unwrap();
-    assert_code(env.send(&[ix], &[&authority]).await, code(E::MerchantNotApproved));
+    let (ix, _) = env
+        .p
+        .invoice_open(
+            &m.authority,
+            &m.address,
+            &kassa_sdk::payments::OrderId::new("GATE-3").unwrap(),
+            USDC,
+            expires,
+        )
+        .unwrap();
+    assert_code(
+        env.send(&[ix], &[&authority]).await,
+        code(E::MerchantNotApproved),
+    );
     // Existing escrow still settles.
-    let ix = env.p.payment_capture(&m.authority, &env.settlement(&m, &payment, None), USDC).unwrap();
-    env.send(&[ix], &[&authority]).await.expect("suspended merchant still captures");
+    let ix = env
+        .p
+        .payment_capture(&m.authority, &env.settlement(&m, &payment, None), USDC)
+        .unwrap();
+    env.send(&[ix], &[&authority])
+        .await
+        .expect("suspended merchant still captures");
 
     // KYT co-signature required by the merchant's policy.
     let mut pol = policy();
     pol.require_kyt = true;
     let (authority2, m2) = env.merchant(&m.mint, pol).await;
     let p2 = env.invoice(&m2, &authority2, "KYT-1", USDC).await;
-    assert_code(env.pay(&m2, &p2, &payer).await, code(E::KytSignatureRequired));
+    assert_code(
+        env.pay(&m2, &p2, &payer).await,
+        code(E::KytSignatureRequired),
+    );
     let impostor = env.wallet().await;
-    let ix = env.p.payment_pay(&payer.pubkey(), &m2.address, &p2, &m2.mint, Some(impostor.pubkey())).unwrap();
-    assert_code(env.send(&[ix], &[&payer, &impostor]).await, code(E::NotComplianceAuthority));
-    let ix = env.p.payment_pay(&payer.pubkey(), &m2.address, &p2, &m2.mint, Some(compliance.pubkey())).unwrap();
+    let ix = env
+        .p
+        .payment_pay(
+            &payer.pubkey(),
+            &m2.address,
+            &p2,
+            &m2.mint,
+            Some(impostor.pubkey()),
+        )
+        .unwrap();
+    assert_code(
+        env.send(&[ix], &[&payer, &impostor]).await,
+        code(E::NotComplianceAuthority),
+    );
+    let ix = env
+        .p
+        .payment_pay(
+            &payer.pubkey(),
+            &m2.address,
+            &p2,
+            &m2.mint,
+            Some(compliance.pubkey()),
+        )
+        .unwrap();
     let landed = env.send(&[ix], &[&payer, &compliance]).await.unwrap();
-    let PaymentsEvent::PaymentAuthorized(ev) = only(&landed.events, "PaymentAuthorized") else { unreachable!() };
+    let PaymentsEvent::PaymentAuthorized(ev) = only(&landed.events, "PaymentAuthorized") else {
+        unreachable!()
+    };
     assert!(ev.kyt_cosigned);
 }
 
@@ -399,13 +742,25 @@ async fn config_admin_fee_cap_pause_and_merchant_profile() {
     let admin = env.admin.insecure_clone();
     let stranger = env.wallet().await;
 
-    let args = ConfigUpdateArgs { paused: Some(true), ..Default::default() };
-    let ix = env.p.config_update(&stranger.pubkey(), args.clone()).unwrap();
+    let args = ConfigUpdateArgs {
+        paused: Some(true),
+        ..Default::default()
+    };
+    let ix = env
+        .p
+        .config_update(&stranger.pubkey(), args.clone())
+        .unwrap();
     assert_code(env.send(&[ix], &[&stranger]).await, code(E::NotAdmin));
     // The hard cap holds even if a client skips the SDK's own check.
-    let mut ix = env.p.config_update(&admin.pubkey(), ConfigUpdateArgs::default()).unwrap();
+    let mut ix = env
+        .p
+        .config_update(&admin.pubkey(), ConfigUpdateArgs::default())
+        .unwrap();
     ix.data = anchor_lang::InstructionData::data(&kassa_payments::instruction::ConfigUpdate {
-        args: ConfigUpdateArgs { protocol_fee_bps: Some(1_001), ..Default::default() },
+        args: ConfigUpdateArgs {
+            protocol_fee_bps: Some(1_001),
+            ..Default::default()
+        },
     });
     assert_code(env.send(&[ix], &[&admin]).await, code(E::FeeAboveCap));
 
@@ -414,33 +769,109 @@ async fn config_admin_fee_cap_pause_and_merchant_profile() {
     env.pay(&m, &payment, &payer).await.unwrap();
     let ix = env.p.config_update(&admin.pubkey(), args).unwrap();
     let landed = env.send(&[ix], &[&admin]).await.unwrap();
-    let PaymentsEvent::ConfigUpdated(ev) = only(&landed.events, "ConfigUpdated") else { unreachable!() };
+    let PaymentsEvent::ConfigUpdated(ev) = only(&landed.events, "ConfigUpdated") else {
+        unreachable!()
+    };
     assert!(ev.paused);
     let expires = env.now().await + DAY;
-    let (ix, _) = env.p.invoice_open(&m.authority, &m.address, &kassa_sdk::payments::OrderId::new("PAUSE-2").unwrap(), USDC, expires).unwrap();
-    assert_code(env.send(&[ix], &[&authority]).await, code(E::ProtocolPaused));
-    let ix = env.p.payment_void(&m.authority, &m.address, &env.release(&m, &payment, &payer.pubkey())).unwrap();
-    env.send(&[ix], &[&authority]).await.expect("void while paused");
-    let ix = env.p.config_update(&admin.pubkey(), ConfigUpdateArgs { paused: Some(false), protocol_fee_bps: Some(100), ..Default::default() }).unwrap();
+    let (ix, _) = env
+        .p
+        .invoice_open(
+            &m.authority,
+            &m.address,
+            &kassa_sdk::payments::OrderId::new("PAUSE-2").unwrap(),
+            USDC,
+            expires,
+        )
+        .unwrap();
+    assert_code(
+        env.send(&[ix], &[&authority]).await,
+        code(E::ProtocolPaused),
+    );
+    let ix = env
+        .p
+        .payment_void(
+            &m.authority,
+            &m.address,
+            &env.release(&m, &payment, &payer.pubkey()),
+        )
+        .unwrap();
+    env.send(&[ix], &[&authority])
+        .await
+        .expect("void while paused");
+    let ix = env
+        .p
+        .config_update(
+            &admin.pubkey(),
+            ConfigUpdateArgs {
+                paused: Some(false),
+                protocol_fee_bps: Some(100),
+                ..Default::default()
+            },
+        )
+        .unwrap();
     env.send(&[ix], &[&admin]).await.unwrap();
 
     // Admin hand-over needs both keys.
     let next = env.wallet().await;
-    let ix = env.p.config_transfer_admin(&admin.pubkey(), &next.pubkey()).unwrap();
+    let ix = env
+        .p
+        .config_transfer_admin(&admin.pubkey(), &next.pubkey())
+        .unwrap();
     env.send(&[ix], &[&admin, &next]).await.unwrap();
-    let cfg: kassa_payments::state::Config = env.fetch(&kassa_sdk::pda::config(&env.p.program_id).0).await;
-    assert_eq!((cfg.admin, cfg.protocol_fee_bps, cfg.paused), (next.pubkey(), 100, false));
+    let cfg: kassa_payments::state::Config = env
+        .fetch(&kassa_sdk::pda::config(&env.p.program_id).0)
+        .await;
+    assert_eq!(
+        (cfg.admin, cfg.protocol_fee_bps, cfg.paused),
+        (next.pubkey(), 100, false)
+    );
 
     // Merchant fee tier and profile.
-    let ix = env.p.merchant_set_fee_tier(&next.pubkey(), &m.address, Some(5)).unwrap();
+    let ix = env
+        .p
+        .merchant_set_fee_tier(&next.pubkey(), &m.address, Some(5))
+        .unwrap();
     env.send(&[ix], &[&next]).await.unwrap();
     let new_wallet = env.wallet().await;
-    let ix = env.p.merchant_update(&m.authority, &m.address, Some(new_wallet.pubkey()), None, MerchantUpdateArgs { settlement_wallet: Some(new_wallet.pubkey()), policy: None }).unwrap();
+    let ix = env
+        .p
+        .merchant_update(
+            &m.authority,
+            &m.address,
+            Some(new_wallet.pubkey()),
+            None,
+            MerchantUpdateArgs {
+                settlement_wallet: Some(new_wallet.pubkey()),
+                policy: None,
+            },
+        )
+        .unwrap();
     let landed = env.send(&[ix], &[&authority, &new_wallet]).await.unwrap();
-    let PaymentsEvent::MerchantUpdated(ev) = only(&landed.events, "MerchantUpdated") else { unreachable!() };
-    assert_eq!((ev.authority, ev.settlement_wallet, ev.fee_bps), (new_wallet.pubkey(), new_wallet.pubkey(), Some(5)));
+    let PaymentsEvent::MerchantUpdated(ev) = only(&landed.events, "MerchantUpdated") else {
+        unreachable!()
+    };
+    assert_eq!(
+        (ev.authority, ev.settlement_wallet, ev.fee_bps),
+        (new_wallet.pubkey(), new_wallet.pubkey(), Some(5))
+    );
     let mut bad = policy();
     bad.authorization_window = 10;
-    let ix = env.p.merchant_update(&new_wallet.pubkey(), &m.address, None, None, MerchantUpdateArgs { settlement_wallet: None, policy: Some(bad) }).unwrap();
-    assert_code(env.send(&[ix], &[&new_wallet]).await, code(E::AuthorizationWindowOutOfBounds));
+    let ix = env
+        .p
+        .merchant_update(
+            &new_wallet.pubkey(),
+            &m.address,
+            None,
+            None,
+            MerchantUpdateArgs {
+                settlement_wallet: None,
+                policy: Some(bad),
+            },
+        )
+        .unwrap();
+    assert_code(
+        env.send(&[ix], &[&new_wallet]).await,
+        code(E::AuthorizationWindowOutOfBounds),
+    );
 }

@@ -3,6 +3,11 @@
 
 // solana-program-test marks its API "unstable"; it is the supported way to run programs here.
 #![allow(deprecated)]
+// `&[ix.clone()]` reads better in tests than `std::slice::from_ref(&ix)`.
+#![allow(clippy::cloned_ref_to_slice_refs)]
 
+mod attacks;
+mod footprint;
 mod harness;
 mod lifecycle;
+mod randomized;

@@ -6,8 +6,9 @@
 //! compliance authority holds, releases or rejects. Every state change is an `emit_cpi!` event.
 //! See `docs/payments.md` for the lifecycle and each instruction's rules.
 #![allow(unexpected_cfgs)]
-#![deny(clippy::arithmetic_side_effects)]
-#![deny(clippy::unwrap_used)]
+// Money code: every operation checked, nothing unwrapped (tests may do both).
+#![cfg_attr(not(test), deny(clippy::arithmetic_side_effects))]
+#![cfg_attr(not(test), deny(clippy::unwrap_used))]
 
 use anchor_lang::prelude::*;
 

@@ -3,7 +3,8 @@ use anchor_lang::prelude::*;
 use anchor_lang::solana_program::bpf_loader_upgradeable;
 
 /// Owner of builtin programs (how a local node loads natively compiled programs).
-const NATIVE_LOADER_ID: Pubkey = Pubkey::from_str_const("NativeLoader1111111111111111111111111111111");
+const NATIVE_LOADER_ID: Pubkey =
+    Pubkey::from_str_const("NativeLoader1111111111111111111111111111111");
 
 #[derive(AnchorSerialize, AnchorDeserialize, Clone, Debug)]
 pub struct ConfigInitArgs {
@@ -51,12 +52,13 @@ impl ConfigInit<'_> {
                 .program_data
                 .as_ref()
                 .ok_or(PaymentsError::InvalidProgramData)?;
-            let expected = Pubkey::find_program_address(
-                &[crate::ID.as_ref()],
-                &bpf_loader_upgradeable::ID,
-            )
-            .0;
-            require_keys_eq!(program_data.key(), expected, PaymentsError::InvalidProgramData);
+            let expected =
+                Pubkey::find_program_address(&[crate::ID.as_ref()], &bpf_loader_upgradeable::ID).0;
+            require_keys_eq!(
+                program_data.key(),
+                expected,
+                PaymentsError::InvalidProgramData
+            );
             let data = program_data.try_borrow_data()?;
             let state = anchor_lang::prelude::ProgramData::try_deserialize(&mut &data[..])
                 .map_err(|_| PaymentsError::InvalidProgramData)?;

@@ -22,7 +22,11 @@ pub struct DisputeResolve<'info> {
 impl DisputeResolve<'_> {
     pub fn validate(&self, to_merchant: u64, to_payer: u64) -> Result<()> {
         let s = &self.settlement;
-        require_keys_eq!(self.arbiter.key(), s.config.arbiter, PaymentsError::NotArbiter);
+        require_keys_eq!(
+            self.arbiter.key(),
+            s.config.arbiter,
+            PaymentsError::NotArbiter
+        );
         s.validate()?;
         let payment: &Payment = &s.payment;
         require!(

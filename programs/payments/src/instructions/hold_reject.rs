@@ -21,7 +21,9 @@ pub fn handler(ctx: Context<HoldReject>, case_hash: [u8; 32]) -> Result<()> {
     let now = Clock::get()?.unix_timestamp;
     let actor = ctx.accounts.compliance_authority.key();
     let amount = ctx.accounts.release.payment.reject(now)?;
-    ctx.accounts.release.pay_back(amount, ctx.bumps.release.escrow_authority)?;
+    ctx.accounts
+        .release
+        .pay_back(amount, ctx.bumps.release.escrow_authority)?;
     let payment = &mut ctx.accounts.release.payment;
     payment.invariant()?;
     let seq = payment.next_seq()?;

@@ -41,7 +41,10 @@ pub struct InvoiceOpen<'info> {
 impl InvoiceOpen<'_> {
     pub fn validate(&self, args: &InvoiceOpenArgs, now: i64) -> Result<()> {
         require!(!self.config.paused, PaymentsError::ProtocolPaused);
-        require!(self.merchant.can_transact(), PaymentsError::MerchantNotApproved);
+        require!(
+            self.merchant.can_transact(),
+            PaymentsError::MerchantNotApproved
+        );
         require!(args.order_id != [0; 32], PaymentsError::EmptyOrderId);
         require!(args.amount > 0, PaymentsError::ZeroAmount);
         require!(

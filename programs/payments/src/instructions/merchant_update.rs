@@ -1,4 +1,6 @@
-use crate::{constants::*, error::PaymentsError, events::*, state::*, token::require_supported_mint};
+use crate::{
+    constants::*, error::PaymentsError, events::*, state::*, token::require_supported_mint,
+};
 use anchor_lang::prelude::*;
 use anchor_spl::token_interface::Mint;
 

@@ -17,8 +17,14 @@ impl PaymentAutoCapture<'_> {
         let now = Clock::get()?.unix_timestamp;
         require!(!s.config.paused, PaymentsError::ProtocolPaused);
         s.validate()?;
-        require!(s.payment.auto_capture_at != 0, PaymentsError::AutoCaptureDisabled);
-        require!(now >= s.payment.auto_capture_at, PaymentsError::AutoCaptureNotDue);
+        require!(
+            s.payment.auto_capture_at != 0,
+            PaymentsError::AutoCaptureDisabled
+        );
+        require!(
+            now >= s.payment.auto_capture_at,
+            PaymentsError::AutoCaptureNotDue
+        );
         s.payment.check_capturable(s.payment.escrowed()?, now)
     }
 }

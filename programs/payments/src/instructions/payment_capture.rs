@@ -20,7 +20,8 @@ impl PaymentCapture<'_> {
             PaymentsError::NotMerchantAuthority
         );
         s.validate()?;
-        s.payment.check_capturable(amount, Clock::get()?.unix_timestamp)
+        s.payment
+            .check_capturable(amount, Clock::get()?.unix_timestamp)
     }
 }
 

@@ -48,11 +48,14 @@ impl PaymentPay<'_> {
     pub fn validate(&self) -> Result<()> {
         require!(!self.config.paused, PaymentsError::ProtocolPaused);
         // Only verified merchants receive money.
-        require!(self.merchant.can_transact(), PaymentsError::MerchantNotApproved);
+        require!(
+            self.merchant.can_transact(),
+            PaymentsError::MerchantNotApproved
+        );
         // Blocked payers cannot pay.
         let entry = &self.payer_blocklist_entry;
         require!(
-            !(*entry.owner == crate::ID && !entry.data_is_empty()),
+            *entry.owner != crate::ID || entry.data_is_empty(),
             PaymentsError::PayerBlocked
         );
         // A co-signature, when given, must be the compliance authority's.

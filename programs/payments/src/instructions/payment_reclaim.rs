@@ -12,7 +12,11 @@ pub struct PaymentReclaim<'info> {
 
 impl PaymentReclaim<'_> {
     pub fn validate(&self) -> Result<()> {
-        require_keys_eq!(self.release.payment.payer, self.payer.key(), PaymentsError::NotPayer);
+        require_keys_eq!(
+            self.release.payment.payer,
+            self.payer.key(),
+            PaymentsError::NotPayer
+        );
         Ok(())
     }
 }
@@ -22,7 +26,9 @@ pub fn handler(ctx: Context<PaymentReclaim>) -> Result<()> {
     let now = Clock::get()?.unix_timestamp;
     let actor = ctx.accounts.payer.key();
     let amount = ctx.accounts.release.payment.reclaim(now)?;
-    ctx.accounts.release.pay_back(amount, ctx.bumps.release.escrow_authority)?;
+    ctx.accounts
+        .release
+        .pay_back(amount, ctx.bumps.release.escrow_authority)?;
     let payment = &mut ctx.accounts.release.payment;
     payment.invariant()?;
     let seq = payment.next_seq()?;

@@ -1,6 +1,4 @@
-use crate::{
-    constants::*, error::PaymentsError, events::*, state::*, token::transfer_from_signer,
-};
+use crate::{constants::*, error::PaymentsError, events::*, state::*, token::transfer_from_signer};
 use anchor_lang::prelude::*;
 use anchor_spl::token_interface::{Mint, TokenAccount, TokenInterface};
 

@@ -33,7 +33,9 @@ pub fn handler(ctx: Context<PaymentVoid>) -> Result<()> {
     let now = Clock::get()?.unix_timestamp;
     let actor = ctx.accounts.authority.key();
     let amount = ctx.accounts.release.payment.void(now)?;
-    ctx.accounts.release.pay_back(amount, ctx.bumps.release.escrow_authority)?;
+    ctx.accounts
+        .release
+        .pay_back(amount, ctx.bumps.release.escrow_authority)?;
     let payment = &mut ctx.accounts.release.payment;
     payment.invariant()?;
     let seq = payment.next_seq()?;

@@ -72,7 +72,11 @@ impl<'info> Settlement<'info> {
                 .assignee_destination
                 .as_ref()
                 .ok_or(PaymentsError::AssigneeMismatch)?;
-            require_keys_eq!(assignee.key(), self.payment.assignee, PaymentsError::AssigneeMismatch);
+            require_keys_eq!(
+                assignee.key(),
+                self.payment.assignee,
+                PaymentsError::AssigneeMismatch
+            );
             require!(!escrow_owned(assignee), PaymentsError::DestinationIsEscrow);
         }
         Ok(())
@@ -80,7 +84,9 @@ impl<'info> Settlement<'info> {
 
     /// Pays `gross` out of escrow: protocol fee, then the assignee, then the merchant.
     pub fn pay_out(&self, gross: u64, escrow_bump: u8) -> Result<CaptureSplit> {
-        let fee_bps = self.merchant.effective_fee_bps(self.config.protocol_fee_bps);
+        let fee_bps = self
+            .merchant
+            .effective_fee_bps(self.config.protocol_fee_bps);
         let split = split_capture(gross, fee_bps, self.payment.assigned)?;
         let out = EscrowOut {
             token_program: &self.token_program.to_account_info(),
@@ -94,7 +100,10 @@ impl<'info> Settlement<'info> {
         if let Some(assignee) = &self.assignee_destination {
             out.pay(&assignee.to_account_info(), split.to_assignee)?;
         }
-        out.pay(&self.merchant_destination.to_account_info(), split.to_merchant)?;
+        out.pay(
+            &self.merchant_destination.to_account_info(),
+            split.to_merchant,
+        )?;
         Ok(split)
     }
 }

@@ -38,11 +38,7 @@ pub fn fee_bps_ceil(amount: u64, bps: u16) -> Result<u64> {
     let numerator = u128::from(amount)
         .checked_mul(u128::from(bps))
         .ok_or(PaymentsError::ArithmeticOverflow)?;
-    let denominator = u128::from(BPS_DENOMINATOR);
-    let fee = numerator
-        .checked_add(denominator - 1)
-        .ok_or(PaymentsError::ArithmeticOverflow)?
-        / denominator;
+    let fee = numerator.div_ceil(u128::from(BPS_DENOMINATOR));
     u64::try_from(fee).map_err(|_| PaymentsError::ArithmeticOverflow.into())
 }
 
@@ -91,7 +87,11 @@ mod tests {
         let split = split_capture(1_000_000, 100, 500_000).unwrap();
         assert_eq!(
             split,
-            CaptureSplit { fee: 10_000, to_assignee: 500_000, to_merchant: 490_000 }
+            CaptureSplit {
+                fee: 10_000,
+                to_assignee: 500_000,
+                to_merchant: 490_000
+            }
         );
         let split = split_capture(1_000_000, 100, 2_000_000).unwrap();
         assert_eq!(split.to_assignee, 990_000);

@@ -33,7 +33,11 @@ pub struct Config {
 impl Config {
     /// Registered hook programs, in slot order.
     pub fn registered_hooks(&self) -> Vec<Pubkey> {
-        self.hooks.iter().copied().filter(|h| *h != Pubkey::default()).collect()
+        self.hooks
+            .iter()
+            .copied()
+            .filter(|h| *h != Pubkey::default())
+            .collect()
     }
 
     /// Replaces the hook registry after checking it has no duplicates or default keys.
@@ -63,7 +67,9 @@ impl Config {
         let hooks = self.registered_hooks();
         // Registered hooks are packed at the front and unique.
         require!(
-            self.hooks[hooks.len()..].iter().all(|h| *h == Pubkey::default()),
+            self.hooks[hooks.len()..]
+                .iter()
+                .all(|h| *h == Pubkey::default()),
             PaymentsError::InvariantViolated
         );
         for (i, hook) in hooks.iter().enumerate() {

@@ -104,7 +104,9 @@ impl Merchant {
     }
 
     pub fn invariant(&self) -> Result<()> {
-        self.policy.validate().map_err(|_| PaymentsError::InvariantViolated)?;
+        self.policy
+            .validate()
+            .map_err(|_| PaymentsError::InvariantViolated)?;
         require!(
             self.fee_bps.is_none_or(|bps| bps <= MAX_PROTOCOL_FEE_BPS),
             PaymentsError::InvariantViolated

@@ -86,10 +86,15 @@ pub struct Payment {
     pub reserved: [u8; 14],
 }
 
+// DESIGN.md §7: a payment account is at most 256 bytes, discriminator included.
+const _: () = assert!(8 + Payment::INIT_SPACE <= 256);
+
 impl Payment {
     /// Escrowed amount still held for this payment.
     pub fn escrowed(&self) -> Result<u64> {
-        self.authorized.safe_sub(self.captured)?.safe_sub(self.released)
+        self.authorized
+            .safe_sub(self.captured)?
+            .safe_sub(self.released)
     }
 
     /// Captured amount that can still be refunded.
@@ -147,13 +152,19 @@ impl Payment {
 
     /// Checks a capture of `amount` may happen now, by the merchant or the auto-capture crank.
     pub fn check_capturable(&self, amount: u64, now: i64) -> Result<()> {
-        self.require_status(PaymentStatus::Authorized, PaymentsError::PaymentNotAuthorized)?;
+        self.require_status(
+            PaymentStatus::Authorized,
+            PaymentsError::PaymentNotAuthorized,
+        )?;
         require!(amount > 0, PaymentsError::ZeroAmount);
         require!(
             now < self.authorization_expires_at,
             PaymentsError::AuthorizationExpired
         );
-        require!(amount <= self.escrowed()?, PaymentsError::CaptureExceedsEscrow);
+        require!(
+            amount <= self.escrowed()?,
+            PaymentsError::CaptureExceedsEscrow
+        );
         Ok(())
     }
 
@@ -185,13 +196,19 @@ impl Payment {
 
     /// Merchant voids what is still escrowed.
     pub fn void(&mut self, now: i64) -> Result<u64> {
-        self.require_status(PaymentStatus::Authorized, PaymentsError::PaymentNotAuthorized)?;
+        self.require_status(
+            PaymentStatus::Authorized,
+            PaymentsError::PaymentNotAuthorized,
+        )?;
         self.release_rest(PaymentStatus::Voided, now)
     }
 
     /// Payer takes the escrow back once the authorization expired.
     pub fn reclaim(&mut self, now: i64) -> Result<u64> {
-        self.require_status(PaymentStatus::Authorized, PaymentsError::PaymentNotAuthorized)?;
+        self.require_status(
+            PaymentStatus::Authorized,
+            PaymentsError::PaymentNotAuthorized,
+        )?;
         require!(
             now >= self.authorization_expires_at,
             PaymentsError::AuthorizationNotExpired
@@ -206,7 +223,10 @@ impl Payment {
             amount <= self.refundable()?,
             PaymentsError::RefundExceedsCaptured
         );
-        require!(now <= self.refund_deadline, PaymentsError::RefundWindowClosed);
+        require!(
+            now <= self.refund_deadline,
+            PaymentsError::RefundWindowClosed
+        );
         self.refunded = self.refunded.safe_add(amount)?;
         if self.status == PaymentStatus::Captured && self.refunded == self.captured {
             self.set_status(PaymentStatus::Refunded, now);
@@ -216,8 +236,14 @@ impl Payment {
 
     /// Payer disputes the escrowed funds before the dispute deadline.
     pub fn dispute(&mut self, now: i64) -> Result<u64> {
-        self.require_status(PaymentStatus::Authorized, PaymentsError::PaymentNotAuthorized)?;
-        require!(now <= self.dispute_deadline, PaymentsError::DisputeWindowClosed);
+        self.require_status(
+            PaymentStatus::Authorized,
+            PaymentsError::PaymentNotAuthorized,
+        )?;
+        require!(
+            now <= self.dispute_deadline,
+            PaymentsError::DisputeWindowClosed
+        );
         self.set_status(PaymentStatus::Disputed, now);
         self.escrowed()
     }
@@ -240,7 +266,10 @@ impl Payment {
 
     /// Compliance freezes the escrow.
     pub fn hold(&mut self, now: i64) -> Result<u64> {
-        self.require_status(PaymentStatus::Authorized, PaymentsError::PaymentNotAuthorized)?;
+        self.require_status(
+            PaymentStatus::Authorized,
+            PaymentsError::PaymentNotAuthorized,
+        )?;
         self.set_status(PaymentStatus::Held, now);
         self.escrowed()
     }
@@ -260,13 +289,19 @@ impl Payment {
 
     /// Merchant assigns future capture proceeds, up to `amount`, to `assignee`.
     pub fn assign(&mut self, assignee: Pubkey, amount: u64) -> Result<()> {
-        self.require_status(PaymentStatus::Authorized, PaymentsError::PaymentNotAuthorized)?;
+        self.require_status(
+            PaymentStatus::Authorized,
+            PaymentsError::PaymentNotAuthorized,
+        )?;
         require!(amount > 0, PaymentsError::ZeroAmount);
         require!(
             self.assignee == Pubkey::default(),
             PaymentsError::ReceivableAlreadyAssigned
         );
-        require!(amount <= self.escrowed()?, PaymentsError::AssignmentExceedsEscrow);
+        require!(
+            amount <= self.escrowed()?,
+            PaymentsError::AssignmentExceedsEscrow
+        );
         self.assignee = assignee;
         self.assigned = amount;
         Ok(())
@@ -292,9 +327,14 @@ impl Payment {
 
     pub fn invariant(&self) -> Result<()> {
         let ok = self.authorized <= self.amount
-            && self.captured.checked_add(self.released).is_some_and(|out| out <= self.authorized)
+            && self
+                .captured
+                .checked_add(self.released)
+                .is_some_and(|out| out <= self.authorized)
             && self.refunded <= self.captured
-            && self.escrowed().is_ok_and(|escrowed| self.assigned <= escrowed)
+            && self
+                .escrowed()
+                .is_ok_and(|escrowed| self.assigned <= escrowed)
             && (self.assigned == 0 || self.assignee != Pubkey::default())
             && match self.status {
                 PaymentStatus::Open | PaymentStatus::Cancelled | PaymentStatus::Expired => {
@@ -307,7 +347,9 @@ impl Payment {
                     self.captured > 0 && self.escrowed().is_ok_and(|e| e == 0)
                 }
                 PaymentStatus::Refunded => {
-                    self.captured > 0 && self.refunded == self.captured && self.escrowed().is_ok_and(|e| e == 0)
+                    self.captured > 0
+                        && self.refunded == self.captured
+                        && self.escrowed().is_ok_and(|e| e == 0)
                 }
                 PaymentStatus::Voided | PaymentStatus::Reclaimed => {
                     self.captured == 0 && self.escrowed().is_ok_and(|e| e == 0)

@@ -1,0 +1,894 @@
+//! DESIGN.md §8 against every instruction: each attack is tried on a transaction that would
+//! otherwise land (proven by simulating it unmodified), and must fail with its specific error
+//! while changing nothing.
+
+use crate::harness::*;
+use anchor_lang::{error::ErrorCode as A, prelude::Pubkey, Discriminator};
+use kassa_payments::{
+    error::PaymentsError as E,
+    instructions::{ConfigInitArgs, ConfigUpdateArgs, MerchantUpdateArgs},
+    state::{BlocklistEntry, Config, Merchant, Payment, PaymentStatus},
+};
+use kassa_sdk::payments::OrderId;
+use solana_program_test::BanksClientError;
+use solana_sdk::{
+    instruction::{Instruction, InstructionError},
+    signature::{Keypair, Signer},
+};
+
+const UNIT: u64 = 1_000_000;
+
+/// One instruction ready to land, with its signers.
+struct Ready {
+    name: &'static str,
+    ix: Instruction,
+    signers: Vec<Keypair>,
+}
+
+/// Accounts of every type and in every state the instructions need.
+struct World {
+    env: Env,
+    a: Keypair,
+    m: MerchantFixture,
+    payer: Keypair,
+    open: Pubkey,
+    authorized: Pubkey,
+    captured: Pubkey,
+    disputed: Pubkey,
+    held: Pubkey,
+    cancelled: Pubkey,
+    expired_open: Pubkey,
+    auto_m: MerchantFixture,
+    auto_due: Pubkey,
+    reclaim_m: MerchantFixture,
+    reclaimable: Pubkey,
+    blocked: Pubkey,
+    stranger: Keypair,
+}
+
+async fn world() -> World {
+    let mut env = Env::new().await;
+    let mint = env.mint(anchor_spl::token::ID, 6, None, None).await;
+    env.vault_open(&mint).await;
+    let (a, m) = env.merchant(&mint, policy()).await;
+    let mut auto = policy();
+    auto.authorization_window = 3_600;
+    auto.auto_capture_delay = 60;
+    let (auto_a, auto_m) = env.merchant(&mint, auto).await;
+    let mut short = policy();
+    short.authorization_window = 60;
+    let (reclaim_a, reclaim_m) = env.merchant(&mint, short).await;
+    let payer = env.wallet().await;
+    env.fund(&mint, &payer.pubkey(), 1_000 * UNIT).await;
+
+    // Things that need time to pass first.
+    let expires_at = env.now().await + 100;
+    let (ix, expired_open) = env
+        .p
+        .invoice_open(
+            &m.authority,
+            &m.address,
+            &OrderId::new("EXP").unwrap(),
+            UNIT,
+            expires_at,
+        )
+        .unwrap();
+    env.send(&[ix], &[&a]).await.unwrap();
+    let auto_due = env.invoice(&auto_m, &auto_a, "AUTO", 3 * UNIT).await;
+    env.pay(&auto_m, &auto_due, &payer).await.unwrap();
+    let reclaimable = env.invoice(&reclaim_m, &reclaim_a, "RECL", 2 * UNIT).await;
+    env.pay(&reclaim_m, &reclaimable, &payer).await.unwrap();
+    env.warp(101).await;
+
+    let open = env.invoice(&m, &a, "OPEN", 5 * UNIT).await;
+    let authorized = env.invoice(&m, &a, "AUTH", 10 * UNIT).await;
+    env.pay(&m, &authorized, &payer).await.unwrap();
+    let captured = env.invoice(&m, &a, "CAPT", 10 * UNIT).await;
+    env.pay(&m, &captured, &payer).await.unwrap();
+    let ix = env
+        .p
+        .payment_capture(
+            &m.authority,
+            &env.settlement(&m, &captured, None),
+            10 * UNIT,
+        )
+        .unwrap();
+    env.send(&[ix], &[&a]).await.unwrap();
+    let disputed = env.invoice(&m, &a, "DISP", 4 * UNIT).await;
+    env.pay(&m, &disputed, &payer).await.unwrap();
+    let ix = env
+        .p
+        .dispute_open(&payer.pubkey(), &disputed, [1; 32])
+        .unwrap();
+    env.send(&[ix], &[&payer]).await.unwrap();
+    let held = env.invoice(&m, &a, "HELD", 6 * UNIT).await;
+    env.pay(&m, &held, &payer).await.unwrap();
+    let compliance = env.compliance.insecure_clone();
+    let ix = env
+        .p
+        .hold_place(&compliance.pubkey(), &held, [2; 32])
+        .unwrap();
+    env.send(&[ix], &[&compliance]).await.unwrap();
+    let cancelled = env.invoice(&m, &a, "CANC", UNIT).await;
+    let ix = env
+        .p
+        .invoice_cancel(&m.authority, &m.address, &cancelled)
+        .unwrap();
+    env.send(&[ix], &[&a]).await.unwrap();
+    let blocked = Keypair::new().pubkey();
+    let ix = env
+        .p
+        .blocklist_add(&compliance.pubkey(), &blocked, [3; 32])
+        .unwrap();
+    env.send(&[ix], &[&compliance]).await.unwrap();
+    let stranger = env.wallet().await;
+    // The merchant needs funds for refunds.
+    env.fund(&mint, &m.authority, 100 * UNIT).await;
+    World {
+        env,
+        a,
+        m,
+        payer,
+        open,
+        authorized,
+        captured,
+        disputed,
+        held,
+        cancelled,
+        expired_open,
+        auto_m,
+        auto_due,
+        reclaim_m,
+        reclaimable,
+        blocked,
+        stranger,
+    }
+}
+
+fn ready(name: &'static str, ix: Instruction, signers: &[&Keypair]) -> Ready {
+    Ready {
+        name,
+        ix,
+        signers: signers.iter().map(|k| k.insecure_clone()).collect(),
+    }
+}
+
+/// Every instruction of the program in a state where it would succeed.
+async fn every_instruction(w: &mut World) -> Vec<Ready> {
+    let env = &mut w.env;
+    let p = env.p;
+    let (admin, compliance, arbiter) = (
+        env.admin.insecure_clone(),
+        env.compliance.insecure_clone(),
+        env.arbiter.insecure_clone(),
+    );
+    let m = w.m;
+    let new_admin = Keypair::new();
+    let fresh_mint = env.mint(anchor_spl::token_2022::ID, 6, None, None).await;
+    let newcomer = env.wallet().await;
+    let assignee = env.fund(&m.mint, &w.stranger.pubkey(), 0).await;
+    let expires = env.now().await + 1_000;
+    let payer = w.payer.pubkey();
+    vec![
+        ready(
+            "config_update",
+            p.config_update(
+                &admin.pubkey(),
+                ConfigUpdateArgs {
+                    protocol_fee_bps: Some(50),
+                    ..Default::default()
+                },
+            )
+            .unwrap(),
+            &[&admin],
+        ),
+        ready(
+            "config_transfer_admin",
+            p.config_transfer_admin(&admin.pubkey(), &new_admin.pubkey())
+                .unwrap(),
+            &[&admin, &new_admin],
+        ),
+        ready(
+            "vault_open",
+            p.vault_open(&newcomer.pubkey(), &fresh_mint).unwrap(),
+            &[&newcomer],
+        ),
+        ready(
+            "merchant_register",
+            p.merchant_register(
+                &newcomer.pubkey(),
+                &m.mint.mint,
+                &newcomer.pubkey(),
+                policy(),
+            )
+            .unwrap()
+            .0,
+            &[&newcomer],
+        ),
+        ready(
+            "merchant_update",
+            p.merchant_update(
+                &m.authority,
+                &m.address,
+                None,
+                None,
+                MerchantUpdateArgs {
+                    settlement_wallet: Some(m.authority),
+                    policy: Some(policy()),
+                },
+            )
+            .unwrap(),
+            &[&w.a],
+        ),
+        ready(
+            "merchant_set_fee_tier",
+            p.merchant_set_fee_tier(&admin.pubkey(), &m.address, Some(10))
+                .unwrap(),
+            &[&admin],
+        ),
+        ready(
+            "merchant_kyb_attest",
+            p.merchant_kyb_attest(&compliance.pubkey(), &m.address, [5; 32])
+                .unwrap(),
+            &[&compliance],
+        ),
+        ready(
+            "merchant_kyb_suspend",
+            p.merchant_kyb_suspend(&compliance.pubkey(), &m.address, [5; 32])
+                .unwrap(),
+            &[&compliance],
+        ),
+        ready(
+            "blocklist_add",
+            p.blocklist_add(&compliance.pubkey(), &newcomer.pubkey(), [6; 32])
+                .unwrap(),
+            &[&compliance],
+        ),
+        ready(
+            "blocklist_remove",
+            p.blocklist_remove(&compliance.pubkey(), &w.blocked, &compliance.pubkey())
+                .unwrap(),
+            &[&compliance],
+        ),
+        ready(
+            "invoice_open",
+            p.invoice_open(
+                &m.authority,
+                &m.address,
+                &OrderId::new("NEW").unwrap(),
+                UNIT,
+                expires,
+            )
+            .unwrap()
+            .0,
+            &[&w.a],
+        ),
+        ready(
+            "invoice_cancel",
+            p.invoice_cancel(&m.authority, &m.address, &w.open).unwrap(),
+            &[&w.a],
+        ),
+        ready(
+            "invoice_expire",
+            p.invoice_expire(&newcomer.pubkey(), &w.expired_open)
+                .unwrap(),
+            &[&newcomer],
+        ),
+        ready(
+            "payment_pay",
+            p.payment_pay(&payer, &m.address, &w.open, &m.mint, None)
+                .unwrap(),
+            &[&w.payer],
+        ),
+        ready(
+            "payment_capture",
+            p.payment_capture(&m.authority, &env.settlement(&m, &w.authorized, None), UNIT)
+                .unwrap(),
+            &[&w.a],
+        ),
+        ready(
+            "payment_auto_capture",
+            p.payment_auto_capture(
+                &newcomer.pubkey(),
+                &env.settlement(&w.auto_m, &w.auto_due, None),
+            )
+            .unwrap(),
+            &[&newcomer],
+        ),
+        ready(
+            "payment_void",
+            p.payment_void(
+                &m.authority,
+                &m.address,
+                &env.release(&m, &w.authorized, &payer),
+            )
+            .unwrap(),
+            &[&w.a],
+        ),
+        ready(
+            "payment_reclaim",
+            p.payment_reclaim(&env.release(&w.reclaim_m, &w.reclaimable, &payer))
+                .unwrap(),
+            &[&w.payer],
+        ),
+        ready(
+            "payment_refund",
+            p.payment_refund(&m.authority, &m.address, &w.captured, &m.mint, &payer, UNIT)
+                .unwrap(),
+            &[&w.a],
+        ),
+        ready(
+            "dispute_open",
+            p.dispute_open(&payer, &w.authorized, [7; 32]).unwrap(),
+            &[&w.payer],
+        ),
+        ready(
+            "dispute_resolve",
+            p.dispute_resolve(
+                &arbiter.pubkey(),
+                &env.settlement(&m, &w.disputed, None),
+                &payer,
+                UNIT,
+                3 * UNIT,
+            )
+            .unwrap(),
+            &[&arbiter],
+        ),
+        ready(
+            "hold_place",
+            p.hold_place(&compliance.pubkey(), &w.authorized, [8; 32])
+                .unwrap(),
+            &[&compliance],
+        ),
+        ready(
+            "hold_release",
+            p.hold_release(&compliance.pubkey(), &w.held).unwrap(),
+            &[&compliance],
+        ),
+        ready(
+            "hold_reject",
+            p.hold_reject(
+                &compliance.pubkey(),
+                &env.release(&m, &w.held, &payer),
+                [9; 32],
+            )
+            .unwrap(),
+            &[&compliance],
+        ),
+        ready(
+            "receivable_assign",
+            p.receivable_assign(&m.authority, &m.address, &w.authorized, &assignee, UNIT)
+                .unwrap(),
+            &[&w.a],
+        ),
+        ready(
+            "payment_close",
+            p.payment_close(&newcomer.pubkey(), &m.address, &w.cancelled, &m.authority)
+                .unwrap(),
+            &[&newcomer],
+        ),
+    ]
+}
+
+/// Which Kassa account type lives at `address`, if any.
+async fn kind(env: &mut Env, address: &Pubkey) -> Option<&'static str> {
+    let account = env.account(address).await?;
+    if account.owner != env.p.program_id || account.data.len() < 8 {
+        return None;
+    }
+    let disc = &account.data[..8];
+    [
+        (Config::DISCRIMINATOR, "Config"),
+        (Merchant::DISCRIMINATOR, "Merchant"),
+        (Payment::DISCRIMINATOR, "Payment"),
+        (BlocklistEntry::DISCRIMINATOR, "BlocklistEntry"),
+    ]
+    .into_iter()
+    .find(|(d, _)| *d == disc)
+    .map(|(_, name)| name)
+}
+
+async fn snapshot(env: &mut Env, ix: &Instruction) -> Vec<Option<(u64, Vec<u8>, Pubkey)>> {
+    let mut out = Vec::new();
+    for meta in &ix.accounts {
+        out.push(
+            env.account(&meta.pubkey)
+                .await
+                .map(|a| (a.lamports, a.data, a.owner)),
+        );
+    }
+    out
+}
+
+async fn expect_rejected(
+    env: &mut Env,
+    what: &str,
+    ix: Instruction,
+    signers: &[&Keypair],
+    expected: u32,
+) {
+    expect_failure(env, what, ix, signers, |e| custom_code(e) == Some(expected)).await;
+}
+
+/// Re-initializing an existing PDA: Anchor funds, allocates and assigns through the system
+/// program's `CreateAccountAllowPrefund`, which refuses an account that already has data. This
+/// runtime does not know that instruction yet (`InvalidInstructionData`); a cluster that does
+/// answers `AccountAlreadyInUse` (custom 0). Either way nothing is overwritten.
+fn refused_reinit(e: &BanksClientError) -> bool {
+    matches!(
+        instruction_error(e),
+        Some(InstructionError::InvalidInstructionData) | Some(InstructionError::Custom(0))
+    )
+}
+
+async fn expect_failure(
+    env: &mut Env,
+    what: &str,
+    ix: Instruction,
+    signers: &[&Keypair],
+    expected: impl Fn(&BanksClientError) -> bool,
+) {
+    let before = snapshot(env, &ix).await;
+    let result = env.send(&[ix.clone()], signers).await;
+    match result {
+        Ok(_) => panic!("{what}: attack landed"),
+        Err(e) => assert!(expected(&e), "{what}: wrong error {e:?}"),
+    }
+    assert_eq!(
+        before,
+        snapshot(env, &ix).await,
+        "{what}: a rejected call changed an account"
+    );
+}
+#[tokio::test]
+async fn every_instruction_rejects_missing_signers_cosplay_wrong_owner_and_fake_programs() {
+    let mut w = world().await;
+    let cases = every_instruction(&mut w).await;
+    let stranger = w.stranger.pubkey();
+    let some_merchant = w.m.address;
+    let some_payment = w.authorized;
+    let mut tried = 0;
+    for case in cases {
+        let signers: Vec<&Keypair> = case.signers.iter().collect();
+        w.env
+            .simulate(&[case.ix.clone()], &signers)
+            .await
+            .unwrap_or_else(|e| panic!("{} is not ready: {e:?}", case.name));
+
+        for (i, meta) in case.ix.accounts.iter().enumerate() {
+            // Missing signer: the account is passed but does not sign.
+            if meta.is_signer {
+                let mut ix = case.ix.clone();
+                ix.accounts[i].is_signer = false;
+                let rest: Vec<&Keypair> = signers
+                    .iter()
+                    .copied()
+                    .filter(|k| k.pubkey() != meta.pubkey)
+                    .collect();
+                expect_rejected(
+                    &mut w.env,
+                    &format!("{} unsigned #{i}", case.name),
+                    ix,
+                    &rest,
+                    A::AccountNotSigner as u32,
+                )
+                .await;
+                tried += 1;
+            }
+            // Type cosplay and wrong owner on every Kassa account the instruction reads.
+            if let Some(kind) = kind(&mut w.env, &meta.pubkey).await {
+                let impostor = if kind == "Merchant" {
+                    some_payment
+                } else {
+                    some_merchant
+                };
+                let mut ix = case.ix.clone();
+                ix.accounts[i].pubkey = impostor;
+                expect_rejected(
+                    &mut w.env,
+                    &format!("{} {kind} cosplay", case.name),
+                    ix,
+                    &signers,
+                    A::AccountDiscriminatorMismatch as u32,
+                )
+                .await;
+                let mut ix = case.ix.clone();
+                ix.accounts[i].pubkey = stranger;
+                expect_rejected(
+                    &mut w.env,
+                    &format!("{} {kind} wrong owner", case.name),
+                    ix,
+                    &signers,
+                    A::AccountOwnedByWrongProgram as u32,
+                )
+                .await;
+                tried += 2;
+            }
+            // A fake token program.
+            if meta.pubkey == anchor_spl::token::ID || meta.pubkey == anchor_spl::token_2022::ID {
+                let mut ix = case.ix.clone();
+                ix.accounts[i].pubkey = solana_system_interface::program::ID;
+                expect_rejected(
+                    &mut w.env,
+                    &format!("{} fake token program", case.name),
+                    ix,
+                    &signers,
+                    A::InvalidProgramId as u32,
+                )
+                .await;
+                tried += 1;
+            }
+        }
+    }
+    assert!(tried > 100, "only {tried} attacks tried");
+}
+
+#[tokio::test]
+async fn wrong_or_foreign_accounts_are_refused_with_their_rule() {
+    let mut w = world().await;
+    let m = w.m;
+    let payer = w.payer.insecure_clone();
+    let vault = w.env.vault(&m.mint);
+    let env = &mut w.env;
+
+    // A vault address that is not the canonical PDA of the mint.
+    let mut ix = env
+        .p
+        .payment_pay(&payer.pubkey(), &m.address, &w.open, &m.mint, None)
+        .unwrap();
+    let merchant_ata = m.mint.ata(&m.authority);
+    for meta in ix.accounts.iter_mut().filter(|a| a.pubkey == vault) {
+        meta.pubkey = merchant_ata;
+    }
+    expect_rejected(
+        env,
+        "pay into a non-PDA vault",
+        ix,
+        &[&payer],
+        A::ConstraintSeeds as u32,
+    )
+    .await;
+
+    // Paying in another mint than the invoice's.
+    let other = env.mint(anchor_spl::token::ID, 6, None, None).await;
+    env.vault_open(&other).await;
+    env.fund(&other, &payer.pubkey(), 10 * UNIT).await;
+    let ix = env
+        .p
+        .payment_pay(&payer.pubkey(), &m.address, &w.open, &other, None)
+        .unwrap();
+    expect_rejected(
+        env,
+        "pay in a wrong mint",
+        ix,
+        &[&payer],
+        code(E::MintMismatch),
+    )
+    .await;
+
+    // A payment of another merchant.
+    let ix = env
+        .p
+        .payment_capture(
+            &m.authority,
+            &env.settlement(&w.auto_m, &w.authorized, None),
+            UNIT,
+        )
+        .unwrap();
+    expect_rejected(
+        env,
+        "capture through another merchant",
+        ix,
+        &[&w.a],
+        A::ConstraintHasOne as u32,
+    )
+    .await;
+    let auto_authority = w.auto_m.authority;
+    let ix = env
+        .p
+        .payment_capture(
+            &auto_authority,
+            &env.settlement(&m, &w.authorized, None),
+            UNIT,
+        )
+        .unwrap();
+    let stranger = w.stranger.insecure_clone();
+    let mut ix2 = ix.clone();
+    ix2.accounts[0].pubkey = stranger.pubkey();
+    expect_rejected(
+        env,
+        "capture by a stranger",
+        ix2,
+        &[&stranger],
+        code(E::NotMerchantAuthority),
+    )
+    .await;
+
+    // The blocklist PDA of someone else.
+    let mut ix = env
+        .p
+        .payment_pay(&payer.pubkey(), &m.address, &w.open, &m.mint, None)
+        .unwrap();
+    let own = kassa_sdk::pda::blocklist_entry(&env.p.program_id, &payer.pubkey()).0;
+    for meta in ix.accounts.iter_mut().filter(|a| a.pubkey == own) {
+        meta.pubkey = kassa_sdk::pda::blocklist_entry(&env.p.program_id, &stranger.pubkey()).0;
+    }
+    expect_rejected(
+        env,
+        "pay with another wallet's blocklist slot",
+        ix,
+        &[&payer],
+        A::ConstraintSeeds as u32,
+    )
+    .await;
+
+    // Payouts into the escrow itself.
+    let escrow = kassa_sdk::pda::escrow_authority(&env.p.program_id).0;
+    env.fund(&m.mint, &escrow, 0).await;
+    let ix = env
+        .p
+        .merchant_update(
+            &m.authority,
+            &m.address,
+            None,
+            None,
+            MerchantUpdateArgs {
+                settlement_wallet: Some(escrow),
+                policy: None,
+            },
+        )
+        .unwrap();
+    env.send(&[ix], &[&w.a]).await.unwrap();
+    let ix = env
+        .p
+        .payment_capture(
+            &m.authority,
+            &env.settlement(&w.m, &w.authorized, None)
+                .with_wallet(escrow),
+            UNIT,
+        )
+        .unwrap();
+    expect_rejected(
+        env,
+        "capture into escrow",
+        ix,
+        &[&w.a],
+        code(E::DestinationIsEscrow),
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn reinit_revive_overflow_and_settled_states_fail() {
+    let mut w = world().await;
+    let m = w.m;
+    let payer = w.payer.insecure_clone();
+    let env = &mut w.env;
+    let admin = env.admin.insecure_clone();
+
+    // Re-initializing the config: the account already exists (system program error 0).
+    let ix = env
+        .p
+        .config_init(
+            &admin.pubkey(),
+            &admin.pubkey(),
+            None,
+            ConfigInitArgs {
+                compliance_authority: admin.pubkey(),
+                arbiter: admin.pubkey(),
+                fee_receiver: admin.pubkey(),
+                protocol_fee_bps: 0,
+            },
+        )
+        .unwrap();
+    expect_failure(env, "config re-init", ix, &[&admin], refused_reinit).await;
+
+    // Re-opening an order id that is still live.
+    let expires = env.now().await + 1_000;
+    let (ix, _) = env
+        .p
+        .invoice_open(
+            &m.authority,
+            &m.address,
+            &OrderId::new("AUTH").unwrap(),
+            UNIT,
+            expires,
+        )
+        .unwrap();
+    expect_failure(env, "invoice re-init", ix, &[&w.a], refused_reinit).await;
+
+    // Close, then try to use the closed payment.
+    let cranker = w.stranger.insecure_clone();
+    let ix = env
+        .p
+        .payment_close(&cranker.pubkey(), &m.address, &w.cancelled, &m.authority)
+        .unwrap();
+    env.send(&[ix.clone()], &[&cranker]).await.unwrap();
+    expect_rejected(
+        env,
+        "close twice",
+        ix,
+        &[&cranker],
+        A::AccountNotInitialized as u32,
+    )
+    .await;
+    let ix = env
+        .p
+        .payment_pay(&payer.pubkey(), &m.address, &w.cancelled, &m.mint, None)
+        .unwrap();
+    expect_rejected(
+        env,
+        "pay a closed payment",
+        ix,
+        &[&payer],
+        A::AccountNotInitialized as u32,
+    )
+    .await;
+
+    // Overflowing amounts.
+    let ix = env
+        .p
+        .payment_capture(
+            &m.authority,
+            &env.settlement(&m, &w.authorized, None),
+            u64::MAX,
+        )
+        .unwrap();
+    expect_rejected(
+        env,
+        "capture u64::MAX",
+        ix,
+        &[&w.a],
+        code(E::CaptureExceedsEscrow),
+    )
+    .await;
+    let arbiter = env.arbiter.insecure_clone();
+    let ix = env
+        .p
+        .dispute_resolve(
+            &arbiter.pubkey(),
+            &env.settlement(&m, &w.disputed, None),
+            &payer.pubkey(),
+            u64::MAX,
+            4 * UNIT + 1,
+        )
+        .unwrap();
+    expect_rejected(
+        env,
+        "resolve split overflow",
+        ix,
+        &[&arbiter],
+        code(E::SplitMismatch),
+    )
+    .await;
+    let ix = env
+        .p
+        .payment_refund(
+            &m.authority,
+            &m.address,
+            &w.captured,
+            &m.mint,
+            &payer.pubkey(),
+            u64::MAX,
+        )
+        .unwrap();
+    expect_rejected(
+        env,
+        "refund u64::MAX",
+        ix,
+        &[&w.a],
+        code(E::RefundExceedsCaptured),
+    )
+    .await;
+    let ix = env
+        .p
+        .receivable_assign(
+            &m.authority,
+            &m.address,
+            &w.authorized,
+            &m.mint.ata(&m.authority),
+            u64::MAX,
+        )
+        .unwrap();
+    expect_rejected(
+        env,
+        "assign u64::MAX",
+        ix,
+        &[&w.a],
+        code(E::AssignmentExceedsEscrow),
+    )
+    .await;
+
+    // Settled and wrong states.
+    let ix = env
+        .p
+        .payment_pay(&payer.pubkey(), &m.address, &w.captured, &m.mint, None)
+        .unwrap();
+    expect_rejected(
+        env,
+        "pay a captured payment",
+        ix,
+        &[&payer],
+        code(E::AlreadyPaid),
+    )
+    .await;
+    let ix = env
+        .p
+        .hold_release(&env.compliance.pubkey(), &w.authorized)
+        .unwrap();
+    let compliance = env.compliance.insecure_clone();
+    expect_rejected(
+        env,
+        "release without hold",
+        ix,
+        &[&compliance],
+        code(E::PaymentNotHeld),
+    )
+    .await;
+    let ix = env
+        .p
+        .dispute_resolve(
+            &arbiter.pubkey(),
+            &env.settlement(&m, &w.authorized, None),
+            &payer.pubkey(),
+            10 * UNIT,
+            0,
+        )
+        .unwrap();
+    expect_rejected(
+        env,
+        "resolve an undisputed payment",
+        ix,
+        &[&arbiter],
+        code(E::PaymentNotDisputed),
+    )
+    .await;
+    let ix = env
+        .p
+        .invoice_cancel(&m.authority, &m.address, &w.authorized)
+        .unwrap();
+    expect_rejected(
+        env,
+        "cancel a paid invoice",
+        ix,
+        &[&w.a],
+        code(E::PaymentNotOpen),
+    )
+    .await;
+    assert_eq!(
+        env.payment(&w.authorized).await.status,
+        PaymentStatus::Authorized
+    );
+}
+
+#[tokio::test]
+async fn token_2022_permanent_delegate_mints_are_refused() {
+    let mut env = Env::new().await;
+    let thief = Keypair::new();
+    let mint = env
+        .mint(anchor_spl::token_2022::ID, 6, None, Some(thief.pubkey()))
+        .await;
+    let payer = env.payer();
+    let ix = env.p.vault_open(&payer.pubkey(), &mint).unwrap();
+    expect_rejected(
+        &mut env,
+        "vault for a permanent-delegate mint",
+        ix,
+        &[],
+        code(E::UnsupportedMintExtension),
+    )
+    .await;
+    let merchant = env.wallet().await;
+    let (ix, _) = env
+        .p
+        .merchant_register(&merchant.pubkey(), &mint.mint, &merchant.pubkey(), policy())
+        .unwrap();
+    expect_rejected(
+        &mut env,
+        "merchant settling in a permanent-delegate mint",
+        ix,
+        &[&merchant],
+        code(E::UnsupportedMintExtension),
+    )
+    .await;
+}

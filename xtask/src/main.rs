@@ -1,0 +1,69 @@
+//! `cargo run -p kassa-xtask -- idl [--check]`: generates each program's Anchor IDL natively
+//! (the program's `idl-build` feature, assembled by `anchor-lang-idl`) into `idl/`, or with
+//! `--check` fails when a checked-in IDL differs from what the code generates.
+
+use anyhow::{bail, Context, Result};
+use std::path::{Path, PathBuf};
+
+/// (program crate directory, IDL file name)
+const PROGRAMS: &[(&str, &str)] = &[("programs/payments", "kassa_payments.json")];
+
+fn main() -> Result<()> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    match args
+        .iter()
+        .map(String::as_str)
+        .collect::<Vec<_>>()
+        .as_slice()
+    {
+        ["idl"] => idl(false),
+        ["idl", "--check"] => idl(true),
+        _ => bail!("usage: cargo run -p kassa-xtask -- idl [--check]"),
+    }
+}
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("xtask lives in the workspace")
+        .to_path_buf()
+}
+
+fn idl(check: bool) -> Result<()> {
+    let root = root();
+    // anchor-lang-idl would try to install RUSTUP_TOOLCHAIN if it were set.
+    std::env::remove_var("RUSTUP_TOOLCHAIN");
+    // It builds with its own RUSTFLAGS; a separate target directory keeps that build from
+    // invalidating the main one.
+    let target = std::env::var("CARGO_TARGET_DIR")
+        .map(|dir| PathBuf::from(dir).join("idl-build"))
+        .unwrap_or_else(|_| std::env::temp_dir().join("kassa-idl-target"));
+    std::env::set_var("CARGO_TARGET_DIR", &target);
+    let mut stale = Vec::new();
+    for (dir, file) in PROGRAMS {
+        let idl = anchor_lang_idl::build::IdlBuilder::new()
+            .program_path(root.join(dir))
+            .build()
+            .with_context(|| format!("failed to generate the IDL of {dir}"))?;
+        let mut json = serde_json::to_string_pretty(&idl)?;
+        json.push('\n');
+        let path = root.join("idl").join(file);
+        if check {
+            let current = std::fs::read_to_string(&path).unwrap_or_default();
+            if current != json {
+                stale.push(path.display().to_string());
+            }
+        } else {
+            std::fs::write(&path, json)
+                .with_context(|| format!("failed to write {}", path.display()))?;
+            println!("wrote {}", path.display());
+        }
+    }
+    if !stale.is_empty() {
+        bail!(
+            "stale IDL: {} — run `cargo run -p kassa-xtask -- idl` and commit the result",
+            stale.join(", ")
+        );
+    }
+    Ok(())
+}
