@@ -19,15 +19,15 @@ use solana_sdk::{
 const UNIT: u64 = 1_000_000;
 
 /// One instruction ready to land, with its signers.
-struct Ready {
-    name: &'static str,
-    ix: Instruction,
-    signers: Vec<Keypair>,
+pub(crate) struct Ready {
+    pub name: &'static str,
+    pub ix: Instruction,
+    pub signers: Vec<Keypair>,
 }
 
 /// Accounts of every type and in every state the instructions need.
-struct World {
-    env: Env,
+pub(crate) struct World {
+    pub env: Env,
     a: Keypair,
     m: MerchantFixture,
     payer: Keypair,
@@ -46,7 +46,7 @@ struct World {
     stranger: Keypair,
 }
 
-async fn world() -> World {
+pub(crate) async fn world() -> World {
     let mut env = Env::new().await;
     let mint = env.mint(anchor_spl::token::ID, 6, None, None).await;
     env.vault_open(&mint).await;
@@ -154,7 +154,7 @@ fn ready(name: &'static str, ix: Instruction, signers: &[&Keypair]) -> Ready {
 }
 
 /// Every instruction of the program in a state where it would succeed.
-async fn every_instruction(w: &mut World) -> Vec<Ready> {
+pub(crate) async fn every_instruction(w: &mut World) -> Vec<Ready> {
     let env = &mut w.env;
     let p = env.p;
     let (admin, compliance, arbiter) = (

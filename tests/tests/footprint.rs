@@ -40,6 +40,41 @@ fn token_units(logs: &[String]) -> u64 {
 }
 
 #[tokio::test]
+async fn every_instruction_fits_a_wallet_transaction() {
+    let mut w = crate::attacks::world().await;
+    let admin = w.env.admin.insecure_clone();
+    let init = w
+        .env
+        .p
+        .config_init(
+            &admin.pubkey(),
+            &admin.pubkey(),
+            Some(admin.pubkey()),
+            kassa_payments::instructions::ConfigInitArgs {
+                compliance_authority: admin.pubkey(),
+                arbiter: admin.pubkey(),
+                fee_receiver: admin.pubkey(),
+                protocol_fee_bps: 30,
+            },
+        )
+        .expect("builds");
+    let mut cases = vec![crate::attacks::Ready {
+        name: "config_init (upgradeable deployment)",
+        ix: init,
+        signers: vec![admin],
+    }];
+    cases.extend(crate::attacks::every_instruction(&mut w).await);
+    for case in cases {
+        let signers: Vec<&Keypair> = case.signers.iter().collect();
+        let size = wire_size(std::slice::from_ref(&case.ix), &signers);
+        assert!(size <= 1_232, "{}: {size} bytes", case.name);
+        if std::env::var("KASSA_FOOTPRINT").is_ok() {
+            println!("| {} | {size} | {} |", case.name, case.ix.accounts.len());
+        }
+    }
+}
+
+#[tokio::test]
 async fn accounts_and_transactions_fit_and_token_units_are_measured() {
     // Account sizes (8-byte discriminator included).
     let sizes = [
