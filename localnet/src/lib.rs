@@ -19,6 +19,11 @@ pub fn add_kassa_programs(program_test: &mut ProgramTest) {
         kassa_payments::ID,
         processor!(shim::payments),
     );
+    program_test.add_program(
+        "kassa_convert",
+        kassa_convert::ID,
+        processor!(shim::convert),
+    );
 }
 
 /// A `ProgramTest` with every Kassa program registered and the bundled SPL programs available.
@@ -48,5 +53,17 @@ mod shim {
             )
         };
         kassa_payments::entry(program_id, accounts, data)
+    }
+
+    pub fn convert(program_id: &Pubkey, accounts: &[AccountInfo], data: &[u8]) -> ProgramResult {
+        // SAFETY: as for `payments`.
+        let (program_id, accounts, data) = unsafe {
+            (
+                std::mem::transmute::<&Pubkey, &'static Pubkey>(program_id),
+                std::mem::transmute::<&[AccountInfo], &'static [AccountInfo<'static>]>(accounts),
+                std::mem::transmute::<&[u8], &'static [u8]>(data),
+            )
+        };
+        kassa_convert::entry(program_id, accounts, data)
     }
 }

@@ -96,6 +96,7 @@ pub enum PaymentsEvent {
     PaymentRejected(ev::PaymentRejected),
     ReceivableAssigned(ev::ReceivableAssigned),
     PaymentClosed(ev::PaymentClosed),
+    PaymentConverted(ev::PaymentConverted),
 }
 
 impl PaymentsEvent {
@@ -125,6 +126,7 @@ impl PaymentsEvent {
             PaymentsEvent::PaymentRejected(e) => &e.header,
             PaymentsEvent::ReceivableAssigned(e) => &e.header,
             PaymentsEvent::PaymentClosed(e) => &e.header,
+            PaymentsEvent::PaymentConverted(e) => &e.header,
         }
     }
 
@@ -154,6 +156,7 @@ impl PaymentsEvent {
             PaymentsEvent::PaymentRejected(_) => "PaymentRejected",
             PaymentsEvent::ReceivableAssigned(_) => "ReceivableAssigned",
             PaymentsEvent::PaymentClosed(_) => "PaymentClosed",
+            PaymentsEvent::PaymentConverted(_) => "PaymentConverted",
         }
     }
 }
@@ -241,6 +244,9 @@ pub fn decode_event_cpi(ix_data: &[u8]) -> Result<Option<PaymentsEvent>, SdkErro
         }
         d if d == ev::PaymentClosed::DISCRIMINATOR => {
             PaymentsEvent::PaymentClosed(parse("PaymentClosed", body)?)
+        }
+        d if d == ev::PaymentConverted::DISCRIMINATOR => {
+            PaymentsEvent::PaymentConverted(parse("PaymentConverted", body)?)
         }
         other => {
             return Err(SdkError::Decode(

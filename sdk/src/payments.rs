@@ -661,6 +661,61 @@ impl Payments {
         ))
     }
 
+    /// The payer pays in another token through a registered hook, spending at most `max_in`.
+    /// `hook_accounts` is the hook's account list in interface order (for a Kassa pool,
+    /// [`crate::convert::Convert::hook_accounts`] with the escrow vault as destination).
+    ///
+    /// ```
+    /// # use kassa_sdk::{convert::Convert, payments::{MintRef, Payments}};
+    /// # use anchor_lang::prelude::Pubkey;
+    /// let (p, c) = (Payments::default(), Convert::default());
+    /// let usdc = MintRef::new(Pubkey::new_unique(), anchor_spl::token::ID).unwrap();
+    /// let usdt = MintRef::new(Pubkey::new_unique(), anchor_spl::token::ID).unwrap();
+    /// let payer = Pubkey::new_unique();
+    /// let pool = c.pool(usdc, usdt);
+    /// let escrow = kassa_sdk::pda::vault(&p.program_id, &usdc.mint).0;
+    /// let hook = c.hook_accounts(&pool, &payer, &usdt.mint, &escrow).unwrap();
+    /// let ix = p.payment_pay_with_conversion(
+    ///     &payer, &Pubkey::new_unique(), &Pubkey::new_unique(), &usdc, &usdt, c.program_id, hook, None, 101,
+    /// );
+    /// assert!(ix.is_ok());
+    /// ```
+    #[allow(clippy::too_many_arguments)]
+    pub fn payment_pay_with_conversion(
+        &self,
+        payer: &Pubkey,
+        merchant: &Pubkey,
+        payment: &Pubkey,
+        mint: &MintRef,
+        input: &MintRef,
+        hook_program: Pubkey,
+        hook_accounts: Vec<anchor_lang::solana_program::instruction::AccountMeta>,
+        kyt_authority: Option<Pubkey>,
+        max_in: u64,
+    ) -> Result<Instruction, SdkError> {
+        require_amount(max_in)?;
+        let mut ix = self.build(
+            acc::PaymentPayWithConversion {
+                payer: *payer,
+                config: self.config(),
+                merchant: *merchant,
+                payment: *payment,
+                mint: mint.mint,
+                vault: pda::vault(&self.program_id, &mint.mint).0,
+                payer_source: input.ata(payer),
+                payer_blocklist_entry: pda::blocklist_entry(&self.program_id, payer).0,
+                kyt_authority,
+                hook_program,
+                token_program: mint.token_program,
+                event_authority: self.event_authority(),
+                program: self.program_id,
+            },
+            ix::PaymentPayWithConversion { max_in },
+        );
+        ix.accounts.extend(hook_accounts);
+        Ok(ix)
+    }
+
     /// The merchant captures `amount` of the escrow.
     ///
     /// ```

@@ -38,3 +38,30 @@ pub fn blocklist_entry(program_id: &Pubkey, wallet: &Pubkey) -> (Pubkey, u8) {
 pub fn event_authority(program_id: &Pubkey) -> (Pubkey, u8) {
     Pubkey::find_program_address(&[b"__event_authority"], program_id)
 }
+
+/// PDAs of the `kassa_convert` program.
+pub mod convert {
+    use anchor_lang::prelude::Pubkey;
+    use kassa_convert::constants::*;
+
+    /// Sorts a pair of mints into pool order (`mint_a < mint_b`).
+    pub fn sorted(x: Pubkey, y: Pubkey) -> (Pubkey, Pubkey) {
+        if x < y { (x, y) } else { (y, x) }
+    }
+
+    /// The pool of two mints (given in either order).
+    pub fn pool(program_id: &Pubkey, x: &Pubkey, y: &Pubkey) -> (Pubkey, u8) {
+        let (a, b) = sorted(*x, *y);
+        Pubkey::find_program_address(&[POOL_SEED, a.as_ref(), b.as_ref()], program_id)
+    }
+
+    /// A pool's vault of `mint`.
+    pub fn vault(program_id: &Pubkey, pool: &Pubkey, mint: &Pubkey) -> (Pubkey, u8) {
+        Pubkey::find_program_address(&[VAULT_SEED, pool.as_ref(), mint.as_ref()], program_id)
+    }
+
+    /// A pool's LP mint.
+    pub fn lp_mint(program_id: &Pubkey, pool: &Pubkey) -> (Pubkey, u8) {
+        Pubkey::find_program_address(&[LP_MINT_SEED, pool.as_ref()], program_id)
+    }
+}

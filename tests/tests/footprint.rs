@@ -13,7 +13,7 @@ use solana_sdk::{
 };
 
 /// Bytes of the transaction a wallet would sign: `ixs` alone, the fee payer first.
-fn wire_size(ixs: &[Instruction], signers: &[&Keypair]) -> usize {
+pub(crate) fn wire_size(ixs: &[Instruction], signers: &[&Keypair]) -> usize {
     let message = Message::new(ixs, Some(&signers[0].pubkey()));
     let tx = Transaction::new(
         &signers.to_vec(),
@@ -30,7 +30,7 @@ fn bincode_len(tx: &Transaction) -> usize {
 }
 
 /// Compute units consumed by the SBF token programs, from the transaction's logs.
-fn token_units(logs: &[String]) -> u64 {
+pub(crate) fn token_units(logs: &[String]) -> u64 {
     logs.iter()
         .filter(|l| l.starts_with("Program Tokenkeg") || l.starts_with("Program TokenzQd"))
         .filter_map(|l| l.split(" consumed ").nth(1))

@@ -23,6 +23,7 @@ use solana_sdk::{
 use solana_system_interface::instruction as system_instruction;
 
 pub const DAY: i64 = 86_400;
+
 pub const FEE_BPS: u16 = 30;
 
 /// A default policy: 7-day authorization, 30-day refunds, 7-day disputes, no auto-capture.
@@ -106,7 +107,13 @@ pub fn code(err: kassa_payments::error::PaymentsError) -> u32 {
 impl Env {
     /// A bank with the programs loaded and the config initialized (fee 30 bps).
     pub async fn new() -> Self {
-        let pt = kassa_localnet::program_test();
+        Self::with_programs(|_| ()).await
+    }
+
+    /// Like [`Env::new`], with extra native programs (test hooks) registered by `extra`.
+    pub async fn with_programs(extra: impl FnOnce(&mut solana_program_test::ProgramTest)) -> Self {
+        let mut pt = kassa_localnet::program_test();
+        extra(&mut pt);
         let ctx = pt.start_with_context().await;
         let mut env = Self {
             ctx,

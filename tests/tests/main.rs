@@ -7,6 +7,7 @@
 #![allow(clippy::cloned_ref_to_slice_refs)]
 
 mod attacks;
+mod conversion;
 mod footprint;
 mod harness;
 mod lifecycle;

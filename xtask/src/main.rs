@@ -6,7 +6,10 @@ use anyhow::{bail, Context, Result};
 use std::path::{Path, PathBuf};
 
 /// (program crate directory, IDL file name)
-const PROGRAMS: &[(&str, &str)] = &[("programs/payments", "kassa_payments.json")];
+const PROGRAMS: &[(&str, &str)] = &[
+    ("programs/payments", "kassa_payments.json"),
+    ("programs/convert", "kassa_convert.json"),
+];
 
 fn main() -> Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();

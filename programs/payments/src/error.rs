@@ -96,14 +96,18 @@ pub enum PaymentsError {
     PaymentNotClosable,
     #[msg("rent receiver must be the account that paid the rent")]
     RentReceiverMismatch,
-    #[msg("token account owner does not match")]
-    TokenOwnerMismatch,
-    #[msg("wallet is already on the blocklist")]
-    AlreadyBlocked,
     #[msg("account invariant violated")]
     InvariantViolated,
     #[msg("payment is already authorized")]
     AlreadyPaid,
     #[msg("a payout destination may not be an escrow vault or the escrow authority")]
     DestinationIsEscrow,
+    #[msg("conversion hook is not registered in the config")]
+    HookNotRegistered,
+    #[msg("hook accounts do not match the interface order or this payment (payer source, escrow destination, payer, mints)")]
+    HookAccountsMismatch,
+    #[msg("escrow did not receive exactly the invoiced amount from the conversion")]
+    ConversionShortfall,
+    #[msg("the conversion spent more than max_in")]
+    ConversionOverspent,
 }

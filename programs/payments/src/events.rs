@@ -302,3 +302,19 @@ impl MerchantUpdated {
         }
     }
 }
+
+#[event]
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PaymentConverted {
+    pub header: EventHeader,
+    pub merchant: Pubkey,
+    /// What the payer held and spent.
+    pub input_mint: Pubkey,
+    pub input_amount: u64,
+    /// What arrived in escrow: exactly the invoiced amount.
+    pub output_mint: Pubkey,
+    pub output_amount: u64,
+    /// The registered hook program and the pool (its first account) it used.
+    pub hook: Pubkey,
+    pub pool: Pubkey,
+}

@@ -113,6 +113,15 @@ pub mod kassa_payments {
         payment_pay::handler(ctx)
     }
 
+    /// The payer pays in another token through a registered conversion hook, spending at most
+    /// `max_in`; the escrow must receive exactly the invoiced amount.
+    pub fn payment_pay_with_conversion<'info>(
+        ctx: Context<'info, PaymentPayWithConversion<'info>>,
+        max_in: u64,
+    ) -> Result<()> {
+        payment_pay_with_conversion::handler(ctx, max_in)
+    }
+
     /// The merchant captures part or all of the escrow.
     pub fn payment_capture(ctx: Context<PaymentCapture>, amount: u64) -> Result<()> {
         payment_capture::handler(ctx, amount)

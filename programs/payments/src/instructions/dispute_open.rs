@@ -12,6 +12,8 @@ pub struct DisputeOpen<'info> {
 }
 
 pub fn handler(ctx: Context<DisputeOpen>, reason_hash: [u8; 32]) -> Result<()> {
+    // The claim behind a dispute must be identifiable off chain.
+    require!(reason_hash != [0; 32], PaymentsError::EmptyCaseHash);
     let now = Clock::get()?.unix_timestamp;
     let actor = ctx.accounts.payer.key();
     let payment = &mut ctx.accounts.payment;

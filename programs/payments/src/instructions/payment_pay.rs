@@ -46,32 +46,54 @@ pub struct PaymentPay<'info> {
 
 impl PaymentPay<'_> {
     pub fn validate(&self) -> Result<()> {
-        require!(!self.config.paused, PaymentsError::ProtocolPaused);
-        // Only verified merchants receive money.
-        require!(
-            self.merchant.can_transact(),
-            PaymentsError::MerchantNotApproved
-        );
-        // Blocked payers cannot pay.
-        let entry = &self.payer_blocklist_entry;
-        require!(
-            *entry.owner != crate::ID || entry.data_is_empty(),
-            PaymentsError::PayerBlocked
-        );
-        // A co-signature, when given, must be the compliance authority's.
-        if let Some(kyt) = &self.kyt_authority {
-            require_keys_eq!(
-                kyt.key(),
-                self.config.compliance_authority,
-                PaymentsError::NotComplianceAuthority
-            );
-        }
-        require!(
-            !self.merchant.policy.require_kyt || self.kyt_authority.is_some(),
-            PaymentsError::KytSignatureRequired
-        );
-        Ok(())
+        check_payer_may_pay(
+            &self.config,
+            &self.merchant,
+            &self.payer_blocklist_entry,
+            self.kyt_authority.as_ref(),
+        )
     }
+}
+
+/// The gates every way of paying shares: protocol live, merchant verified, payer not blocked,
+/// KYT co-signature present when the merchant requires it (and only from compliance).
+pub fn check_payer_may_pay(
+    config: &Config,
+    merchant: &Merchant,
+    blocklist_entry: &AccountInfo<'_>,
+    kyt_authority: Option<&Signer<'_>>,
+) -> Result<()> {
+    require!(!config.paused, PaymentsError::ProtocolPaused);
+    require!(merchant.can_transact(), PaymentsError::MerchantNotApproved);
+    require!(
+        *blocklist_entry.owner != crate::ID || blocklist_entry.data_is_empty(),
+        PaymentsError::PayerBlocked
+    );
+    if let Some(kyt) = kyt_authority {
+        require_keys_eq!(
+            kyt.key(),
+            config.compliance_authority,
+            PaymentsError::NotComplianceAuthority
+        );
+    }
+    require!(
+        !merchant.policy.require_kyt || kyt_authority.is_some(),
+        PaymentsError::KytSignatureRequired
+    );
+    Ok(())
+}
+
+/// Fails before any token moves unless the invoice can still be paid.
+pub fn check_payable(payment: &Payment, now: i64) -> Result<()> {
+    if payment.status != PaymentStatus::Open {
+        return if payment.authorized > 0 {
+            err!(PaymentsError::AlreadyPaid)
+        } else {
+            err!(PaymentsError::PaymentNotOpen)
+        };
+    }
+    require!(now < payment.expires_at, PaymentsError::InvoiceExpired);
+    Ok(())
 }
 
 #[access_control(ctx.accounts.validate())]
@@ -79,14 +101,7 @@ pub fn handler(ctx: Context<PaymentPay>) -> Result<()> {
     let now = Clock::get()?.unix_timestamp;
     let a = &ctx.accounts;
     // Checked before the transfer so an expired or settled invoice moves nothing.
-    if a.payment.status != PaymentStatus::Open {
-        return if a.payment.authorized > 0 {
-            err!(PaymentsError::AlreadyPaid)
-        } else {
-            err!(PaymentsError::PaymentNotOpen)
-        };
-    }
-    require!(now < a.payment.expires_at, PaymentsError::InvoiceExpired);
+    check_payable(&a.payment, now)?;
     let requested = a.payment.amount;
     let before = a.vault.amount;
     transfer_from_signer(

@@ -26,6 +26,13 @@ pub struct ReceivableAssign<'info> {
 impl ReceivableAssign<'_> {
     pub fn validate(&self) -> Result<()> {
         require!(!self.config.paused, PaymentsError::ProtocolPaused);
+        // Captures (and dispute resolutions) must pay the assignee; an escrow-owned account
+        // could never be a real payout and would block them.
+        let escrow = Pubkey::find_program_address(&[ESCROW_SEED], &crate::ID).0;
+        require!(
+            self.assignee.owner != escrow,
+            PaymentsError::DestinationIsEscrow
+        );
         Ok(())
     }
 }

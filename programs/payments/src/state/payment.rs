@@ -185,10 +185,12 @@ impl Payment {
         let rest = self.escrowed()?;
         self.released = self.released.safe_add(rest)?;
         self.assigned = 0;
-        let status = if self.captured > 0 && ended != PaymentStatus::Rejected {
-            PaymentStatus::Captured
-        } else {
-            ended
+        let status = match ended {
+            // Compliance rejection is recorded as such, whatever was captured before.
+            PaymentStatus::Rejected => ended,
+            _ if self.captured > 0 && self.refunded == self.captured => PaymentStatus::Refunded,
+            _ if self.captured > 0 => PaymentStatus::Captured,
+            _ => ended,
         };
         self.set_status(status, now);
         Ok(rest)

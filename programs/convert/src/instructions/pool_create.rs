@@ -1,0 +1,150 @@
+use crate::{
+    constants::*, error::ConvertError, events::*, state::Pool, token::require_supported_mint,
+};
+use anchor_lang::prelude::*;
+use anchor_spl::{
+    token::Token,
+    token_interface::{Mint, TokenAccount, TokenInterface},
+};
+
+#[derive(AnchorSerialize, AnchorDeserialize, Clone, Debug)]
+pub struct PoolCreateArgs {
+    pub amp: u64,
+    /// Basis points of the output, at most [`MAX_TRADE_FEE_BPS`].
+    pub trade_fee_bps: u16,
+    /// Basis points of the fee that go to the protocol.
+    pub protocol_share_bps: u16,
+    /// Wallet whose token accounts receive the protocol's fees.
+    pub fee_receiver: Pubkey,
+}
+
+/// Creates a pool for a pair of mints with its two vaults and its LP mint (SPL Token, with the
+/// decimals of the more precise coin). The creator becomes the pool admin.
+#[event_cpi]
+#[derive(Accounts)]
+pub struct PoolCreate<'info> {
+    #[account(mut)]
+    pub admin: Signer<'info>,
+    #[account(mint::token_program = token_program_a)]
+    pub mint_a: Box<InterfaceAccount<'info, Mint>>,
+    #[account(mint::token_program = token_program_b)]
+    pub mint_b: Box<InterfaceAccount<'info, Mint>>,
+    #[account(
+        init,
+        payer = admin,
+        space = 8 + Pool::INIT_SPACE,
+        seeds = [POOL_SEED, mint_a.key().as_ref(), mint_b.key().as_ref()],
+        bump,
+    )]
+    pub pool: Box<Account<'info, Pool>>,
+    #[account(
+        init,
+        payer = admin,
+        seeds = [VAULT_SEED, pool.key().as_ref(), mint_a.key().as_ref()],
+        bump,
+        token::mint = mint_a,
+        token::authority = pool,
+        token::token_program = token_program_a,
+    )]
+    pub vault_a: Box<InterfaceAccount<'info, TokenAccount>>,
+    #[account(
+        init,
+        payer = admin,
+        seeds = [VAULT_SEED, pool.key().as_ref(), mint_b.key().as_ref()],
+        bump,
+        token::mint = mint_b,
+        token::authority = pool,
+        token::token_program = token_program_b,
+    )]
+    pub vault_b: Box<InterfaceAccount<'info, TokenAccount>>,
+    #[account(
+        init,
+        payer = admin,
+        seeds = [LP_MINT_SEED, pool.key().as_ref()],
+        bump,
+        mint::decimals = mint_a.decimals.max(mint_b.decimals),
+        mint::authority = pool,
+        mint::token_program = lp_token_program,
+    )]
+    pub lp_mint: Box<InterfaceAccount<'info, Mint>>,
+    pub token_program_a: Interface<'info, TokenInterface>,
+    pub token_program_b: Interface<'info, TokenInterface>,
+    pub lp_token_program: Program<'info, Token>,
+    pub system_program: Program<'info, System>,
+}
+
+impl PoolCreate<'_> {
+    pub fn validate(&self, args: &PoolCreateArgs) -> Result<()> {
+        let (a, b) = (self.mint_a.key(), self.mint_b.key());
+        require_keys_neq!(a, b, ConvertError::IdenticalMints);
+        // One pool per pair: the mints come in byte order.
+        require!(a < b, ConvertError::MintsNotSorted);
+        require!(
+            self.mint_a.decimals.abs_diff(self.mint_b.decimals) <= MAX_DECIMALS_DIFFERENCE,
+            ConvertError::DecimalsTooFarApart
+        );
+        require!(
+            (MIN_AMP..=MAX_AMP).contains(&args.amp),
+            ConvertError::AmpOutOfBounds
+        );
+        require!(
+            args.trade_fee_bps <= MAX_TRADE_FEE_BPS
+                && args.protocol_share_bps <= MAX_PROTOCOL_SHARE_BPS,
+            ConvertError::FeeOutOfBounds
+        );
+        require_supported_mint(&self.mint_a.to_account_info())?;
+        require_supported_mint(&self.mint_b.to_account_info())
+    }
+}
+
+#[access_control(ctx.accounts.validate(&args))]
+pub fn handler(ctx: Context<PoolCreate>, args: PoolCreateArgs) -> Result<()> {
+    let now = Clock::get()?.unix_timestamp;
+    let admin = ctx.accounts.admin.key();
+    let (mint_a, mint_b) = (ctx.accounts.mint_a.key(), ctx.accounts.mint_b.key());
+    let (decimals_a, decimals_b) = (ctx.accounts.mint_a.decimals, ctx.accounts.mint_b.decimals);
+    let (vault_a, vault_b, lp_mint) = (
+        ctx.accounts.vault_a.key(),
+        ctx.accounts.vault_b.key(),
+        ctx.accounts.lp_mint.key(),
+    );
+    let pool = &mut ctx.accounts.pool;
+    pool.set_inner(Pool {
+        admin,
+        fee_receiver: args.fee_receiver,
+        mint_a,
+        mint_b,
+        vault_a,
+        vault_b,
+        lp_mint,
+        decimals_a,
+        decimals_b,
+        reserve_a: 0,
+        reserve_b: 0,
+        protocol_fees_a: 0,
+        protocol_fees_b: 0,
+        initial_amp: args.amp,
+        target_amp: args.amp,
+        ramp_start: now,
+        ramp_stop: now,
+        trade_fee_bps: args.trade_fee_bps,
+        protocol_share_bps: args.protocol_share_bps,
+        paused: false,
+        seq: 0,
+        bump: ctx.bumps.pool,
+        reserved: [0; 64],
+    });
+    pool.invariant(0, 0)?;
+    let seq = pool.next_seq()?;
+    let header = EventHeader::new(pool.key(), seq, admin, now);
+    emit_cpi!(PoolCreated {
+        header,
+        mint_a,
+        mint_b,
+        lp_mint,
+        amp: args.amp,
+        trade_fee_bps: args.trade_fee_bps,
+        protocol_share_bps: args.protocol_share_bps,
+    });
+    Ok(())
+}

@@ -1,0 +1,5 @@
+//! Account types of the conversion program.
+
+pub mod pool;
+
+pub use pool::*;

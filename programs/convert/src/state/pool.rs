@@ -1,0 +1,157 @@
+use crate::{
+    constants::*,
+    error::ConvertError,
+    math::stableswap::{ramped_amp, Curve, Fees},
+};
+use anchor_lang::prelude::*;
+
+/// A StableSwap pool of two stablecoins (PDA `["pool", mint_a, mint_b]`, `mint_a < mint_b`).
+///
+/// Reserves are the LPs' balances in base units; the vaults may hold more (accrued protocol
+/// fees, donations), never less.
+#[account]
+#[derive(InitSpace, Debug)]
+pub struct Pool {
+    /// Ramps A, sets fees, pauses.
+    pub admin: Pubkey,
+    /// Wallet whose token accounts receive the protocol's share of fees.
+    pub fee_receiver: Pubkey,
+    pub mint_a: Pubkey,
+    pub mint_b: Pubkey,
+    pub vault_a: Pubkey,
+    pub vault_b: Pubkey,
+    pub lp_mint: Pubkey,
+    pub decimals_a: u8,
+    pub decimals_b: u8,
+    /// LPs' balance of coin A (base units of `mint_a`).
+    pub reserve_a: u64,
+    /// LPs' balance of coin B (base units of `mint_b`).
+    pub reserve_b: u64,
+    /// Protocol fees accrued in vault A, not part of the reserve.
+    pub protocol_fees_a: u64,
+    /// Protocol fees accrued in vault B, not part of the reserve.
+    pub protocol_fees_b: u64,
+    /// Amplification at `ramp_start`.
+    pub initial_amp: u64,
+    /// Amplification reached at `ramp_stop` and kept afterwards.
+    pub target_amp: u64,
+    /// Unix timestamps (seconds) of the current or last ramp.
+    pub ramp_start: i64,
+    pub ramp_stop: i64,
+    /// Trade fee, basis points of the output.
+    pub trade_fee_bps: u16,
+    /// Protocol share of the trade fee, basis points of the fee.
+    pub protocol_share_bps: u16,
+    /// Swaps and deposits are refused while set; withdrawals never are.
+    pub paused: bool,
+    pub seq: u64,
+    pub bump: u8,
+    pub reserved: [u8; 64],
+}
+
+impl Pool {
+    /// Amplification now.
+    pub fn amp(&self, now: i64) -> u64 {
+        ramped_amp(
+            self.initial_amp,
+            self.target_amp,
+            self.ramp_start,
+            self.ramp_stop,
+            now,
+        )
+    }
+
+    fn multipliers(&self) -> (u64, u64) {
+        let max = self.decimals_a.max(self.decimals_b);
+        (
+            10u64.pow(u32::from(max.saturating_sub(self.decimals_a))),
+            10u64.pow(u32::from(max.saturating_sub(self.decimals_b))),
+        )
+    }
+
+    /// Normalizing multipliers of (A, B).
+    pub fn mults(&self) -> (u64, u64) {
+        self.multipliers()
+    }
+
+    /// The curve for a trade in direction `a_to_b`.
+    pub fn curve(&self, a_to_b: bool, now: i64) -> Curve {
+        let (ma, mb) = self.multipliers();
+        let (mult_in, mult_out) = if a_to_b { (ma, mb) } else { (mb, ma) };
+        Curve {
+            amp: self.amp(now),
+            mult_in,
+            mult_out,
+        }
+    }
+
+    pub fn fees(&self) -> Fees {
+        Fees {
+            trade_bps: self.trade_fee_bps,
+            protocol_share_bps: self.protocol_share_bps,
+        }
+    }
+
+    /// (reserve in, reserve out) for direction `a_to_b`.
+    pub fn reserves(&self, a_to_b: bool) -> (u64, u64) {
+        if a_to_b {
+            (self.reserve_a, self.reserve_b)
+        } else {
+            (self.reserve_b, self.reserve_a)
+        }
+    }
+
+    /// Books a swap: `received_in` joins the input reserve; the payout and the protocol fee
+    /// leave the output reserve, the protocol fee moving to the accrued fees.
+    pub fn book_swap(
+        &mut self,
+        a_to_b: bool,
+        received_in: u64,
+        out: u64,
+        protocol_fee: u64,
+    ) -> Result<()> {
+        let overflow = || error!(ConvertError::ArithmeticOverflow);
+        let leaving = out.checked_add(protocol_fee).ok_or_else(overflow)?;
+        let (r_in, r_out, f_out) = if a_to_b {
+            (
+                &mut self.reserve_a,
+                &mut self.reserve_b,
+                &mut self.protocol_fees_b,
+            )
+        } else {
+            (
+                &mut self.reserve_b,
+                &mut self.reserve_a,
+                &mut self.protocol_fees_a,
+            )
+        };
+        *r_in = r_in.checked_add(received_in).ok_or_else(overflow)?;
+        *r_out = r_out
+            .checked_sub(leaving)
+            .ok_or(ConvertError::InsufficientLiquidity)?;
+        *f_out = f_out.checked_add(protocol_fee).ok_or_else(overflow)?;
+        Ok(())
+    }
+
+    pub fn next_seq(&mut self) -> Result<u64> {
+        let seq = self.seq;
+        self.seq = seq.checked_add(1).ok_or(ConvertError::ArithmeticOverflow)?;
+        Ok(seq)
+    }
+
+    /// The vaults hold at least what the pool owes: reserves plus accrued protocol fees; the
+    /// settings are within bounds.
+    pub fn invariant(&self, vault_a: u64, vault_b: u64) -> Result<()> {
+        let owed_a = u128::from(self.reserve_a) + u128::from(self.protocol_fees_a);
+        let owed_b = u128::from(self.reserve_b) + u128::from(self.protocol_fees_b);
+        let ok = u128::from(vault_a) >= owed_a
+            && u128::from(vault_b) >= owed_b
+            && (MIN_AMP..=MAX_AMP).contains(&self.initial_amp)
+            && (MIN_AMP..=MAX_AMP).contains(&self.target_amp)
+            && self.trade_fee_bps <= MAX_TRADE_FEE_BPS
+            && self.protocol_share_bps <= MAX_PROTOCOL_SHARE_BPS
+            && self.mint_a < self.mint_b;
+        require!(ok, ConvertError::InvariantViolated);
+        Ok(())
+    }
+}

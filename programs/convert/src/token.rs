@@ -1,0 +1,139 @@
+//! Token movements for pools, SPL Token and Token-2022 alike, including transfer fees.
+
+use crate::{constants::POOL_SEED, error::ConvertError, state::Pool};
+use anchor_lang::prelude::*;
+use anchor_spl::{
+    token_2022::spl_token_2022::{
+        self,
+        extension::{
+            transfer_fee::TransferFeeConfig, BaseStateWithExtensions, ExtensionType,
+            StateWithExtensions,
+        },
+    },
+    token_interface::{self, TransferChecked},
+};
+
+/// Refuses mints whose extensions would let someone other than the pool move or freeze its
+/// vaults, or that run arbitrary code on every transfer.
+pub fn require_supported_mint(mint: &AccountInfo<'_>) -> Result<()> {
+    if *mint.owner != spl_token_2022::ID {
+        return Ok(());
+    }
+    let data = mint.try_borrow_data()?;
+    let state = StateWithExtensions::<spl_token_2022::state::Mint>::unpack(&data)?;
+    let forbidden = [
+        ExtensionType::PermanentDelegate,
+        ExtensionType::TransferHook,
+        ExtensionType::NonTransferable,
+        ExtensionType::DefaultAccountState,
+    ];
+    if state
+        .get_extension_types()?
+        .iter()
+        .any(|e| forbidden.contains(e))
+    {
+        return err!(ConvertError::UnsupportedMintExtension);
+    }
+    Ok(())
+}
+
+/// The amount to send so that `net` arrives, given the mint's transfer fee (if any). With
+/// `exact`, the fee schedule must make exactly `net` arrive (a destination that must receive
+/// an exact amount); otherwise at least `net` (the pool checks what it received).
+pub fn gross_for_net(mint: &AccountInfo<'_>, net: u64, exact: bool) -> Result<u64> {
+    if *mint.owner != spl_token_2022::ID {
+        return Ok(net);
+    }
+    let data = mint.try_borrow_data()?;
+    let state = StateWithExtensions::<spl_token_2022::state::Mint>::unpack(&data)?;
+    let Ok(config) = state.get_extension::<TransferFeeConfig>() else {
+        return Ok(net);
+    };
+    let fee = config.get_epoch_fee(Clock::get()?.epoch);
+    let gross = fee
+        .calculate_pre_fee_amount(net)
+        .ok_or(ConvertError::TransferFeeMismatch)?;
+    let charged = fee
+        .calculate_fee(gross)
+        .ok_or(ConvertError::TransferFeeMismatch)?;
+    let arrives = gross
+        .checked_sub(charged)
+        .ok_or(ConvertError::TransferFeeMismatch)?;
+    require!(
+        arrives == net || (!exact && arrives > net),
+        ConvertError::TransferFeeMismatch
+    );
+    Ok(gross)
+}
+
+/// Token balance of a token account, read fresh from its data.
+pub fn balance(account: &AccountInfo<'_>) -> Result<u64> {
+    let data = account.try_borrow_data()?;
+    Ok(
+        StateWithExtensions::<spl_token_2022::state::Account>::unpack(&data)?
+            .base
+            .amount,
+    )
+}
+
+/// Moves `amount` from an account whose owner signed; returns what `to` actually received.
+pub fn transfer_in<'info>(
+    token_program: &AccountInfo<'info>,
+    from: &AccountInfo<'info>,
+    mint: &AccountInfo<'info>,
+    to: &AccountInfo<'info>,
+    authority: &AccountInfo<'info>,
+    amount: u64,
+    decimals: u8,
+) -> Result<u64> {
+    let before = balance(to)?;
+    let accounts = TransferChecked {
+        from: from.clone(),
+        mint: mint.clone(),
+        to: to.clone(),
+        authority: authority.clone(),
+    };
+    token_interface::transfer_checked(
+        CpiContext::new(token_program.key(), accounts),
+        amount,
+        decimals,
+    )?;
+    balance(to)?
+        .checked_sub(before)
+        .ok_or_else(|| error!(ConvertError::ArithmeticOverflow))
+}
+
+/// Pays `amount` out of a pool vault, signed by the pool PDA. Zero is a no-op.
+#[allow(clippy::too_many_arguments)]
+pub fn transfer_out<'info>(
+    pool: &Account<'info, Pool>,
+    pool_info: &AccountInfo<'info>,
+    token_program: &AccountInfo<'info>,
+    vault: &AccountInfo<'info>,
+    mint: &AccountInfo<'info>,
+    to: &AccountInfo<'info>,
+    amount: u64,
+    decimals: u8,
+) -> Result<()> {
+    if amount == 0 {
+        return Ok(());
+    }
+    let seeds: &[&[u8]] = &[
+        POOL_SEED,
+        pool.mint_a.as_ref(),
+        pool.mint_b.as_ref(),
+        &[pool.bump],
+    ];
+    let signer = &[seeds];
+    let accounts = TransferChecked {
+        from: vault.clone(),
+        mint: mint.clone(),
+        to: to.clone(),
+        authority: pool_info.clone(),
+    };
+    token_interface::transfer_checked(
+        CpiContext::new_with_signer(token_program.key(), accounts, signer),
+        amount,
+        decimals,
+    )
+}

@@ -1,0 +1,763 @@
+//! Pay-in-any-stablecoin: `pay_with_conversion` through kassa_convert's StableSwap pools, the
+//! pool's own instructions, and hooks that misbehave.
+
+use crate::harness::*;
+use anchor_lang::prelude::{AccountInfo, Pubkey};
+use anchor_spl::token_2022::spl_token_2022::{self, extension::StateWithExtensions};
+use kassa_convert::{
+    error::ConvertError as C,
+    instructions::{PoolCreateArgs, PoolSettingsArgs},
+};
+use kassa_hook_interface::BuyExactOutArgs;
+use kassa_payments::{
+    error::PaymentsError as E, instructions::ConfigUpdateArgs, state::PaymentStatus,
+};
+use kassa_sdk::{
+    convert::{Convert, PoolRef},
+    decode::PaymentsEvent,
+    payments::MintRef,
+};
+use solana_sdk::{
+    instruction::{Instruction, InstructionError},
+    signature::{Keypair, Signer},
+};
+
+const COIN6: u64 = 1_000_000;
+const COIN9: u64 = 1_000_000_000;
+
+fn convert_code(err: C) -> u32 {
+    anchor_lang::error::ERROR_CODE_OFFSET + err as u32
+}
+
+struct Market {
+    env: Env,
+    c: Convert,
+    usdc: MintRef,
+    usdt: MintRef,
+    pyusd: MintRef,
+    usd9: MintRef,
+    pools: Vec<PoolRef>,
+    lp: Keypair,
+}
+
+/// USDC settles; USDT (SPL), a PYUSD-like Token-2022 coin with a 0.1 % transfer fee and a
+/// 9-decimal coin each trade against it in a pool of 1M a side.
+async fn market(extra: impl FnOnce(&mut solana_program_test::ProgramTest)) -> Market {
+    let mut env = Env::with_programs(extra).await;
+    let usdc = env.mint(anchor_spl::token::ID, 6, None, None).await;
+    let usdt = env.mint(anchor_spl::token::ID, 6, None, None).await;
+    let pyusd = env
+        .mint(anchor_spl::token_2022::ID, 6, Some((10, 5 * COIN6)), None)
+        .await;
+    let usd9 = env.mint(anchor_spl::token::ID, 9, None, None).await;
+    env.vault_open(&usdc).await;
+    let c = Convert::default();
+    let lp = env.wallet().await;
+    let admin = env.admin.insecure_clone();
+    let mut pools = Vec::new();
+    for other in [usdt, pyusd, usd9] {
+        let pool = c.pool(usdc, other);
+        let ix = c
+            .pool_create(
+                &admin.pubkey(),
+                &pool,
+                PoolCreateArgs {
+                    amp: 200,
+                    trade_fee_bps: 4,
+                    protocol_share_bps: 5_000,
+                    fee_receiver: env.fee_receiver.pubkey(),
+                },
+            )
+            .unwrap();
+        env.send(&[ix], &[&admin]).await.expect("pool_create");
+        let depth = |m: &MintRef| {
+            if m.mint == usd9.mint {
+                1_000_000 * COIN9
+            } else {
+                1_000_000 * COIN6
+            }
+        };
+        env.fund(&pool.a, &lp.pubkey(), depth(&pool.a) * 2).await;
+        env.fund(&pool.b, &lp.pubkey(), depth(&pool.b) * 2).await;
+        env.fund(
+            &MintRef {
+                mint: c.lp_mint(&pool),
+                token_program: anchor_spl::token::ID,
+            },
+            &lp.pubkey(),
+            0,
+        )
+        .await;
+        let ix = c
+            .pool_add_liquidity(&lp.pubkey(), &pool, depth(&pool.a), depth(&pool.b), 1)
+            .unwrap();
+        env.send(&[ix], &[&lp]).await.expect("seed liquidity");
+        pools.push(pool);
+    }
+    // Register the pools' program as a conversion hook.
+    let ix = env
+        .p
+        .config_update(
+            &admin.pubkey(),
+            ConfigUpdateArgs {
+                hooks: Some(vec![c.program_id]),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+    env.send(&[ix], &[&admin]).await.unwrap();
+    Market {
+        env,
+        c,
+        usdc,
+        usdt,
+        pyusd,
+        usd9,
+        pools,
+        lp,
+    }
+}
+
+impl Market {
+    fn pool_with(&self, input: &MintRef) -> PoolRef {
+        *self
+            .pools
+            .iter()
+            .find(|p| p.a.mint == input.mint || p.b.mint == input.mint)
+            .expect("pool")
+    }
+
+    fn pay_ix(
+        &self,
+        m: &MerchantFixture,
+        payment: &Pubkey,
+        payer: &Pubkey,
+        input: &MintRef,
+        max_in: u64,
+    ) -> Instruction {
+        let pool = self.pool_with(input);
+        let escrow = self.env.vault(&self.usdc);
+        let hook = self
+            .c
+            .hook_accounts(&pool, payer, &input.mint, &escrow)
+            .unwrap();
+        self.env
+            .p
+            .payment_pay_with_conversion(
+                payer,
+                &m.address,
+                payment,
+                &self.usdc,
+                input,
+                self.c.program_id,
+                hook,
+                None,
+                max_in,
+            )
+            .unwrap()
+    }
+}
+
+#[tokio::test]
+async fn a_usdc_invoice_is_paid_with_usdt_pyusd_and_a_9_decimal_coin() {
+    let mut mk = market(|_| ()).await;
+    let (authority, m) = mk.env.merchant(&mk.usdc, policy()).await;
+    let escrow = mk.env.vault(&mk.usdc);
+    for (i, (input, unit)) in [(mk.usdt, COIN6), (mk.pyusd, COIN6), (mk.usd9, COIN9)]
+        .into_iter()
+        .enumerate()
+    {
+        let payer = mk.env.wallet().await;
+        mk.env.fund(&input, &payer.pubkey(), 100 * unit).await;
+        let payment = mk
+            .env
+            .invoice(&m, &authority, &format!("CONV-{i}"), 25 * COIN6)
+            .await;
+        let escrow_before = mk.env.balance(&escrow).await;
+        // Spending cap: 25.1 coins of the input for 25 USDC.
+        let max_in = 25 * unit + unit / 10;
+        let ix = mk.pay_ix(&m, &payment, &payer.pubkey(), &input, max_in);
+        let size = crate::footprint::wire_size(std::slice::from_ref(&ix), &[&payer]);
+        assert!(size <= 1_232, "pay_with_conversion is {size} bytes");
+        let landed = mk
+            .env
+            .send(&[ix], &[&payer])
+            .await
+            .expect("pay_with_conversion");
+        if std::env::var("KASSA_FOOTPRINT").is_ok() {
+            let units = crate::footprint::token_units(&landed.logs);
+            println!("pay_with_conversion input #{i}: {size} bytes, token CU {units}");
+        }
+
+        // Exactly the invoice arrived in escrow; the payer spent at most the cap.
+        assert_eq!(mk.env.balance(&escrow).await - escrow_before, 25 * COIN6);
+        let spent = 100 * unit - mk.env.balance(&input.ata(&payer.pubkey())).await;
+        assert!(spent <= max_in && spent >= 25 * unit, "spent {spent}");
+        let names: Vec<_> = landed.events.iter().map(|e| e.name()).collect();
+        assert_eq!(names, ["PaymentConverted", "PaymentAuthorized"]);
+        let PaymentsEvent::PaymentConverted(ev) = &landed.events[0] else {
+            unreachable!()
+        };
+        assert_eq!(
+            (ev.input_mint, ev.input_amount, ev.output_amount),
+            (input.mint, spent, 25 * COIN6)
+        );
+        assert_eq!(
+            (ev.hook, ev.pool),
+            (mk.c.program_id, mk.pool_with(&input).address)
+        );
+        let p = mk.env.payment(&payment).await;
+        assert_eq!(
+            (p.status, p.authorized, p.payer),
+            (PaymentStatus::Authorized, 25 * COIN6, payer.pubkey())
+        );
+    }
+    // And the escrow settles as any other payment.
+    let payment = kassa_sdk::pda::payment(
+        &mk.env.p.program_id,
+        &m.address,
+        kassa_sdk::payments::OrderId::new("CONV-0")
+            .unwrap()
+            .as_bytes(),
+    )
+    .0;
+    let ix = mk
+        .env
+        .p
+        .payment_capture(
+            &m.authority,
+            &mk.env.settlement(&m, &payment, None),
+            25 * COIN6,
+        )
+        .unwrap();
+    mk.env
+        .send(&[ix], &[&authority])
+        .await
+        .expect("capture a converted payment");
+}
+
+#[tokio::test]
+async fn slippage_pause_registry_and_account_order_refuse_and_move_nothing() {
+    let mut mk = market(|_| ()).await;
+    let (authority, m) = mk.env.merchant(&mk.usdc, policy()).await;
+    let payer = mk.env.wallet().await;
+    mk.env.fund(&mk.usdt, &payer.pubkey(), 100 * COIN6).await;
+    let payment = mk.env.invoice(&m, &authority, "SLIP-1", 25 * COIN6).await;
+    let escrow = mk.env.vault(&mk.usdc);
+    let usdt = mk.usdt;
+    let before = (
+        mk.env.balance(&escrow).await,
+        mk.env.balance(&usdt.ata(&payer.pubkey())).await,
+    );
+
+    // Slippage: a cap below the price.
+    let ix = mk.pay_ix(&m, &payment, &payer.pubkey(), &usdt, 24 * COIN6);
+    assert_code(
+        mk.env.send(&[ix], &[&payer]).await,
+        convert_code(C::MaximumInExceeded),
+    );
+
+    // Accounts out of order: payments checks the routing of the payer's money, the hook its own
+    // vaults; each names the problem.
+    let hook_start = mk
+        .pay_ix(&m, &payment, &payer.pubkey(), &usdt, 26 * COIN6)
+        .accounts
+        .len()
+        - 12;
+    let mut ix = mk.pay_ix(&m, &payment, &payer.pubkey(), &usdt, 26 * COIN6);
+    ix.accounts.swap(hook_start + 3, hook_start + 4);
+    assert_code(
+        mk.env.send(&[ix], &[&payer]).await,
+        code(E::HookAccountsMismatch),
+    );
+    let mut ix = mk.pay_ix(&m, &payment, &payer.pubkey(), &usdt, 26 * COIN6);
+    ix.accounts.swap(hook_start + 1, hook_start + 2);
+    assert_code(
+        mk.env.send(&[ix], &[&payer]).await,
+        convert_code(C::HookAccountOrder),
+    );
+
+    // A paused pool.
+    let admin = mk.env.admin.insecure_clone();
+    let pool = mk.pool_with(&usdt);
+    let pause =
+        mk.c.pool_update_settings(
+            &admin.pubkey(),
+            &pool,
+            PoolSettingsArgs {
+                paused: Some(true),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+    mk.env.send(&[pause], &[&admin]).await.unwrap();
+    let ix = mk.pay_ix(&m, &payment, &payer.pubkey(), &usdt, 26 * COIN6);
+    assert_code(
+        mk.env.send(&[ix], &[&payer]).await,
+        convert_code(C::PoolPaused),
+    );
+    let resume =
+        mk.c.pool_update_settings(
+            &admin.pubkey(),
+            &pool,
+            PoolSettingsArgs {
+                paused: Some(false),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+    mk.env.send(&[resume], &[&admin]).await.unwrap();
+
+    // An unregistered hook program.
+    let ix = mk
+        .env
+        .p
+        .config_update(
+            &admin.pubkey(),
+            ConfigUpdateArgs {
+                hooks: Some(vec![]),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+    mk.env.send(&[ix], &[&admin]).await.unwrap();
+    let ix = mk.pay_ix(&m, &payment, &payer.pubkey(), &usdt, 26 * COIN6);
+    assert_code(
+        mk.env.send(&[ix], &[&payer]).await,
+        code(E::HookNotRegistered),
+    );
+
+    assert_eq!(
+        before,
+        (
+            mk.env.balance(&escrow).await,
+            mk.env.balance(&usdt.ata(&payer.pubkey())).await
+        )
+    );
+    assert_eq!(mk.env.payment(&payment).await.status, PaymentStatus::Open);
+}
+
+#[tokio::test]
+async fn pool_swaps_liquidity_ramp_and_fees() {
+    let mut mk = market(|_| ()).await;
+    let pool = mk.pool_with(&mk.usdt);
+    let trader = mk.env.wallet().await;
+    mk.env.fund(&pool.a, &trader.pubkey(), 1_000 * COIN6).await;
+    mk.env.fund(&pool.b, &trader.pubkey(), 1_000 * COIN6).await;
+    let c = mk.c;
+    // Exact in with a minimum, exact out with a maximum.
+    let ix = c
+        .pool_swap_exact_in(
+            &trader.pubkey(),
+            &pool,
+            &pool.a.mint,
+            100 * COIN6,
+            101 * COIN6,
+        )
+        .unwrap();
+    assert_code(
+        mk.env.send(&[ix], &[&trader]).await,
+        convert_code(C::MinimumOutNotMet),
+    );
+    let ix = c
+        .pool_swap_exact_in(
+            &trader.pubkey(),
+            &pool,
+            &pool.a.mint,
+            100 * COIN6,
+            99 * COIN6,
+        )
+        .unwrap();
+    mk.env.send(&[ix], &[&trader]).await.unwrap();
+    let got = mk.env.balance(&pool.b.ata(&trader.pubkey())).await - 1_000 * COIN6;
+    assert!((99_900_000..100 * COIN6).contains(&got), "got {got}");
+    let ix = c
+        .pool_swap_exact_out(
+            &trader.pubkey(),
+            &pool,
+            &pool.b.mint,
+            50 * COIN6,
+            49 * COIN6,
+        )
+        .unwrap();
+    assert_code(
+        mk.env.send(&[ix], &[&trader]).await,
+        convert_code(C::MaximumInExceeded),
+    );
+    let ix = c
+        .pool_swap_exact_out(
+            &trader.pubkey(),
+            &pool,
+            &pool.b.mint,
+            50 * COIN6,
+            51 * COIN6,
+        )
+        .unwrap();
+    mk.env.send(&[ix], &[&trader]).await.unwrap();
+
+    // Withdraw with minimums; an LP minimum that cannot be met.
+    let lp = mk.lp.insecure_clone();
+    let ix = c
+        .pool_add_liquidity(&lp.pubkey(), &pool, COIN6, COIN6, u64::MAX)
+        .unwrap();
+    assert_code(
+        mk.env.send(&[ix], &[&lp]).await,
+        convert_code(C::MinimumLpNotMet),
+    );
+    let ix = c
+        .pool_remove_liquidity(&lp.pubkey(), &pool, 1_000 * COIN6, 2_000 * COIN6, 0)
+        .unwrap();
+    assert_code(
+        mk.env.send(&[ix], &[&lp]).await,
+        convert_code(C::MinimumWithdrawalNotMet),
+    );
+    let ix = c
+        .pool_remove_liquidity(&lp.pubkey(), &pool, 1_000 * COIN6, 400 * COIN6, 400 * COIN6)
+        .unwrap();
+    mk.env.send(&[ix], &[&lp]).await.unwrap();
+
+    // Ramp bounds: too fast, too far, by a stranger; then a valid ramp reaches its target.
+    let admin = mk.env.admin.insecure_clone();
+    let now = mk.env.now().await;
+    let ix = c
+        .pool_ramp_amp(&admin.pubkey(), &pool, 400, now + 3_600)
+        .unwrap();
+    assert_code(
+        mk.env.send(&[ix], &[&admin]).await,
+        convert_code(C::InvalidRamp),
+    );
+    let ix = c
+        .pool_ramp_amp(&admin.pubkey(), &pool, 200 * 11, now + 2 * DAY)
+        .unwrap();
+    assert_code(
+        mk.env.send(&[ix], &[&admin]).await,
+        convert_code(C::InvalidRamp),
+    );
+    let ix = c
+        .pool_ramp_amp(&trader.pubkey(), &pool, 400, now + 2 * DAY)
+        .unwrap();
+    assert_code(
+        mk.env.send(&[ix], &[&trader]).await,
+        convert_code(C::NotPoolAdmin),
+    );
+    let ix = c
+        .pool_ramp_amp(&admin.pubkey(), &pool, 400, now + 2 * DAY)
+        .unwrap();
+    mk.env.send(&[ix], &[&admin]).await.unwrap();
+    mk.env.warp(DAY).await;
+    let state: kassa_convert::state::Pool = mk.env.fetch(&pool.address).await;
+    assert_eq!(state.amp(mk.env.now().await), 300);
+
+    // Protocol fees accrued by the swaps are swept once.
+    let cranker = mk.env.wallet().await;
+    let receiver = mk.env.fee_receiver.pubkey();
+    mk.env.fund(&pool.a, &receiver, 0).await;
+    mk.env.fund(&pool.b, &receiver, 0).await;
+    let accrued = state.protocol_fees_a + state.protocol_fees_b;
+    assert!(accrued > 0);
+    let ix = c
+        .pool_withdraw_protocol_fees(&cranker.pubkey(), &pool, &receiver)
+        .unwrap();
+    mk.env.send(&[ix.clone()], &[&cranker]).await.unwrap();
+    let swept =
+        mk.env.balance(&pool.a.ata(&receiver)).await + mk.env.balance(&pool.b.ata(&receiver)).await;
+    assert_eq!(swept, accrued);
+    mk.env.send(&[ix], &[&cranker]).await.unwrap();
+    let again =
+        mk.env.balance(&pool.a.ata(&receiver)).await + mk.env.balance(&pool.b.ata(&receiver)).await;
+    assert_eq!(again, accrued, "a second sweep pays nothing");
+}
+
+#[tokio::test]
+async fn pool_creation_rejects_bad_pairs() {
+    let mut env = Env::new().await;
+    let c = Convert::default();
+    let admin = env.admin.insecure_clone();
+    let x = env.mint(anchor_spl::token::ID, 6, None, None).await;
+    let y = env.mint(anchor_spl::token::ID, 6, None, None).await;
+    let far = env.mint(anchor_spl::token::ID, 18, None, None).await;
+    let args = |amp| PoolCreateArgs {
+        amp,
+        trade_fee_bps: 4,
+        protocol_share_bps: 0,
+        fee_receiver: admin.pubkey(),
+    };
+    let same = PoolRef {
+        address: kassa_sdk::pda::convert::pool(&c.program_id, &x.mint, &x.mint).0,
+        a: x,
+        b: x,
+    };
+    let ix = c.pool_create(&admin.pubkey(), &same, args(100)).unwrap();
+    assert!(env.send(&[ix], &[&admin]).await.is_err(), "identical mints");
+    let sorted = c.pool(x, y);
+    let reversed = PoolRef {
+        address: kassa_sdk::pda::convert::pool(&c.program_id, &x.mint, &y.mint).0,
+        a: sorted.b,
+        b: sorted.a,
+    };
+    let ix = c
+        .pool_create(&admin.pubkey(), &reversed, args(100))
+        .unwrap();
+    assert!(env.send(&[ix], &[&admin]).await.is_err(), "unsorted mints");
+    let ix = c
+        .pool_create(&admin.pubkey(), &c.pool(x, far), args(100))
+        .unwrap();
+    assert_code(
+        env.send(&[ix], &[&admin]).await,
+        convert_code(C::DecimalsTooFarApart),
+    );
+    let ix = c.pool_create(&admin.pubkey(), &sorted, args(0)).unwrap();
+    assert_code(
+        env.send(&[ix], &[&admin]).await,
+        convert_code(C::AmpOutOfBounds),
+    );
+    let ix = c.pool_create(&admin.pubkey(), &sorted, args(100)).unwrap();
+    env.send(&[ix], &[&admin]).await.unwrap();
+    // A first deposit needs both coins; zero amounts are refused.
+    let lp = env.wallet().await;
+    env.fund(&x, &lp.pubkey(), 10 * COIN6).await;
+    env.fund(&y, &lp.pubkey(), 10 * COIN6).await;
+    env.fund(
+        &MintRef {
+            mint: c.lp_mint(&sorted),
+            token_program: anchor_spl::token::ID,
+        },
+        &lp.pubkey(),
+        0,
+    )
+    .await;
+    let ix = c
+        .pool_add_liquidity(&lp.pubkey(), &sorted, COIN6, 1, 0)
+        .unwrap();
+    let mut one_sided = ix.clone();
+    one_sided.data =
+        anchor_lang::InstructionData::data(&kassa_convert::instruction::PoolAddLiquidity {
+            amount_a: COIN6,
+            amount_b: 0,
+            min_lp: 0,
+        });
+    assert_code(
+        env.send(&[one_sided], &[&lp]).await,
+        convert_code(C::EmptyReserve),
+    );
+    let mut zero = ix;
+    zero.data = anchor_lang::InstructionData::data(&kassa_convert::instruction::PoolAddLiquidity {
+        amount_a: 0,
+        amount_b: 0,
+        min_lp: 0,
+    });
+    assert_code(env.send(&[zero], &[&lp]).await, convert_code(C::ZeroAmount));
+}
+
+// ---- Hooks that misbehave, as native test programs ------------------------------------------
+
+const SHORT: Pubkey = Pubkey::new_from_array([0x51; 32]);
+const GREEDY: Pubkey = Pubkey::new_from_array([0x52; 32]);
+const REENTRANT: Pubkey = Pubkey::new_from_array([0x53; 32]);
+
+fn decimals(mint: &AccountInfo) -> Result<u8, anchor_lang::prelude::ProgramError> {
+    let data = mint.try_borrow_data()?;
+    Ok(
+        StateWithExtensions::<spl_token_2022::state::Mint>::unpack(&data)?
+            .base
+            .decimals,
+    )
+}
+
+/// A hook that keeps its own vaults (owned by its PDA `["evil"]`) and cheats according to its
+/// program id: SHORT delivers one unit less, GREEDY takes one unit more than `max_in`,
+/// REENTRANT calls back into kassa_payments.
+fn evil_hook(
+    program_id: &Pubkey,
+    accounts: &[AccountInfo],
+    data: &[u8],
+) -> anchor_lang::solana_program::entrypoint::ProgramResult {
+    use anchor_lang::solana_program::program::{invoke, invoke_signed};
+    let args = BuyExactOutArgs::parse(data)
+        .ok_or(anchor_lang::prelude::ProgramError::InvalidInstructionData)?;
+    let [pool, vault_in, vault_out, source, destination, payer, mint_in, mint_out, tp_in, tp_out, rest @ ..] =
+        accounts
+    else {
+        return Err(anchor_lang::prelude::ProgramError::NotEnoughAccountKeys);
+    };
+    let (_, bump) = Pubkey::find_program_address(&[b"evil"], program_id);
+    let take = if *program_id == GREEDY {
+        args.max_in + 1
+    } else {
+        args.max_in
+    };
+    let give = if *program_id == SHORT {
+        args.amount_out - 1
+    } else {
+        args.amount_out
+    };
+    let ix = spl_token_2022::instruction::transfer_checked(
+        tp_in.key,
+        source.key,
+        mint_in.key,
+        vault_in.key,
+        payer.key,
+        &[],
+        take,
+        decimals(mint_in)?,
+    )?;
+    invoke(
+        &ix,
+        &[
+            source.clone(),
+            mint_in.clone(),
+            vault_in.clone(),
+            payer.clone(),
+            tp_in.clone(),
+        ],
+    )?;
+    let ix = spl_token_2022::instruction::transfer_checked(
+        tp_out.key,
+        vault_out.key,
+        mint_out.key,
+        destination.key,
+        pool.key,
+        &[],
+        give,
+        decimals(mint_out)?,
+    )?;
+    invoke_signed(
+        &ix,
+        &[
+            vault_out.clone(),
+            mint_out.clone(),
+            destination.clone(),
+            pool.clone(),
+            tp_out.clone(),
+        ],
+        &[&[b"evil", &[bump]]],
+    )?;
+    if *program_id == REENTRANT {
+        // rest: [kassa_payments, payment, event authority]
+        let ix = kassa_sdk::payments::Payments::default()
+            .invoice_expire(payer.key, rest[1].key)
+            .map_err(|_| anchor_lang::prelude::ProgramError::InvalidArgument)?;
+        invoke(
+            &ix,
+            &[
+                payer.clone(),
+                rest[1].clone(),
+                rest[2].clone(),
+                rest[0].clone(),
+            ],
+        )?;
+    }
+    Ok(())
+}
+
+#[tokio::test]
+async fn malicious_hooks_are_refused() {
+    let mut mk = market(|pt| {
+        for (name, id) in [
+            ("short_hook", SHORT),
+            ("greedy_hook", GREEDY),
+            ("reentrant_hook", REENTRANT),
+        ] {
+            pt.add_program(name, id, solana_program_test::processor!(evil_hook));
+        }
+    })
+    .await;
+    let admin = mk.env.admin.insecure_clone();
+    let ix = mk
+        .env
+        .p
+        .config_update(
+            &admin.pubkey(),
+            ConfigUpdateArgs {
+                hooks: Some(vec![mk.c.program_id, SHORT, GREEDY, REENTRANT]),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+    mk.env.send(&[ix], &[&admin]).await.unwrap();
+    let (authority, m) = mk.env.merchant(&mk.usdc, policy()).await;
+    let payer = mk.env.wallet().await;
+    let (usdc, usdt) = (mk.usdc, mk.usdt);
+    mk.env.fund(&usdt, &payer.pubkey(), 100 * COIN6).await;
+    let escrow = mk.env.vault(&usdc);
+    let payment = mk.env.invoice(&m, &authority, "EVIL-1", 10 * COIN6).await;
+
+    for (hook, expected) in [
+        (SHORT, Some(code(E::ConversionShortfall))),
+        (GREEDY, Some(code(E::ConversionOverspent))),
+        (REENTRANT, None),
+    ] {
+        let evil = Pubkey::find_program_address(&[b"evil"], &hook).0;
+        let vault_in = mk.env.fund(&usdt, &evil, 0).await;
+        let vault_out = mk.env.fund(&usdc, &evil, 1_000 * COIN6).await;
+        let mut metas = kassa_hook_interface::HookAccounts {
+            pool: evil,
+            vault_in,
+            vault_out,
+            payer_source: usdt.ata(&payer.pubkey()),
+            destination: escrow,
+            payer_authority: payer.pubkey(),
+            mint_in: usdt.mint,
+            mint_out: usdc.mint,
+            token_program_in: usdt.token_program,
+            token_program_out: usdc.token_program,
+        }
+        .metas();
+        if hook == REENTRANT {
+            use anchor_lang::solana_program::instruction::AccountMeta;
+            metas.push(AccountMeta::new_readonly(mk.env.p.program_id, false));
+            metas.push(AccountMeta::new(payment, false));
+            metas.push(AccountMeta::new_readonly(
+                kassa_sdk::pda::event_authority(&mk.env.p.program_id).0,
+                false,
+            ));
+        }
+        let ix = mk
+            .env
+            .p
+            .payment_pay_with_conversion(
+                &payer.pubkey(),
+                &m.address,
+                &payment,
+                &usdc,
+                &usdt,
+                hook,
+                metas,
+                None,
+                11 * COIN6,
+            )
+            .unwrap();
+        let before = (
+            mk.env.balance(&escrow).await,
+            mk.env.balance(&usdt.ata(&payer.pubkey())).await,
+        );
+        let result = mk.env.send(&[ix], &[&payer]).await;
+        match expected {
+            Some(code) => assert_code(result, code),
+            None => {
+                // The runtime refuses the call back into kassa_payments. A cluster reports
+                // ReentrancyNotAllowed; solana-program-test's native CPI stub panics on it,
+                // which surfaces as ProgramFailedToComplete.
+                let err = result.expect_err("re-entry must fail");
+                assert!(
+                    matches!(
+                        instruction_error(&err),
+                        Some(
+                            InstructionError::ReentrancyNotAllowed
+                                | InstructionError::ProgramFailedToComplete
+                        )
+                    ),
+                    "{err:?}"
+                );
+            }
+        }
+        assert_eq!(
+            before,
+            (
+                mk.env.balance(&escrow).await,
+                mk.env.balance(&usdt.ata(&payer.pubkey())).await
+            )
+        );
+    }
+    assert_eq!(mk.env.payment(&payment).await.status, PaymentStatus::Open);
+}
