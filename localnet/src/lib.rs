@@ -11,6 +11,13 @@
 
 use solana_program_test::{processor, ProgramTest};
 
+pub mod node;
+pub mod rpc;
+pub mod server;
+
+/// The Agave version whose RPC behaviour this node follows.
+pub const SOLANA_VERSION: &str = "3.1.12";
+
 /// Registers every Kassa program into `program_test`.
 pub fn add_kassa_programs(program_test: &mut ProgramTest) {
     program_test.prefer_bpf(false);

@@ -11,4 +11,5 @@ mod conversion;
 mod footprint;
 mod harness;
 mod lifecycle;
+mod localnet;
 mod randomized;

@@ -1,0 +1,131 @@
+//! The HTTP JSON-RPC 2.0 endpoint and the slot clock of a running localnet.
+
+use crate::{
+    node::{Node, NodeConfig, NodeError},
+    rpc::{dispatch, RpcError},
+};
+use axum::{extract::State, routing::post, Json, Router};
+use serde_json::{json, Value};
+use std::{net::SocketAddr, sync::Arc, time::Duration};
+use tokio::{net::TcpListener, sync::Mutex, task::JoinHandle};
+
+/// A running node with its RPC endpoint.
+pub struct Localnet {
+    pub rpc_url: String,
+    pub addr: SocketAddr,
+    pub node: Arc<Mutex<Node>>,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl Drop for Localnet {
+    fn drop(&mut self) {
+        for t in &self.tasks {
+            t.abort();
+        }
+    }
+}
+
+/// How to start a localnet.
+#[derive(Clone, Debug)]
+pub struct LocalnetConfig {
+    /// Where the RPC listens; port 0 picks a free port.
+    pub rpc_addr: SocketAddr,
+    pub node: NodeConfig,
+    /// A new slot at least this often, even without transactions.
+    pub slot_interval: Duration,
+}
+
+impl Default for LocalnetConfig {
+    fn default() -> Self {
+        Self {
+            rpc_addr: SocketAddr::from(([127, 0, 0, 1], 8899)),
+            node: NodeConfig::default(),
+            slot_interval: Duration::from_millis(400),
+        }
+    }
+}
+
+/// Starts the bank with the Kassa programs, the slot clock and the RPC endpoint.
+pub async fn start(config: LocalnetConfig) -> Result<Localnet, NodeError> {
+    let ctx = crate::program_test().start_with_context().await;
+    let known = [
+        kassa_payments::ID,
+        kassa_convert::ID,
+        anchor_spl::token::ID,
+        anchor_spl::token_2022::ID,
+    ];
+    let node = Arc::new(Mutex::new(Node::new(ctx, config.node, known).await?));
+    let listener = TcpListener::bind(config.rpc_addr)
+        .await
+        .map_err(|e| NodeError::Warp(format!("cannot listen on {}: {e}", config.rpc_addr)))?;
+    let addr = listener
+        .local_addr()
+        .map_err(|e| NodeError::Warp(e.to_string()))?;
+    let app = Router::new()
+        .route("/", post(handle))
+        .with_state(node.clone());
+    let server = tokio::spawn(async move {
+        if let Err(e) = axum::serve(listener, app).await {
+            tracing::error!("rpc server stopped: {e}");
+        }
+    });
+    let clock_node = node.clone();
+    let interval = config.slot_interval;
+    let clock = tokio::spawn(async move {
+        let mut tick = tokio::time::interval(interval);
+        loop {
+            tick.tick().await;
+            if let Err(e) = clock_node.lock().await.advance_slot().await {
+                tracing::error!("slot clock stopped: {e}");
+                return;
+            }
+        }
+    });
+    Ok(Localnet {
+        rpc_url: format!("http://{addr}"),
+        addr,
+        node,
+        tasks: vec![server, clock],
+    })
+}
+
+fn response(id: Value, result: Result<Value, RpcError>) -> Value {
+    match result {
+        Ok(v) => json!({"jsonrpc": "2.0", "result": v, "id": id}),
+        Err(e) => json!({"jsonrpc": "2.0", "error": e.to_json(), "id": id}),
+    }
+}
+
+async fn one(node: &Mutex<Node>, request: Value) -> Value {
+    let Value::Object(obj) = request else {
+        return response(Value::Null, Err(RpcError::invalid_request()));
+    };
+    let id = obj.get("id").cloned().unwrap_or(Value::Null);
+    let (Some(Value::String(method)), true) =
+        (obj.get("method"), obj.get("jsonrpc") == Some(&json!("2.0")))
+    else {
+        return response(id, Err(RpcError::invalid_request()));
+    };
+    let params = obj.get("params").cloned().unwrap_or(Value::Null);
+    let mut node = node.lock().await;
+    response(id, dispatch(&mut node, method, params).await)
+}
+
+async fn handle(State(node): State<Arc<Mutex<Node>>>, body: String) -> Json<Value> {
+    let Ok(request) = serde_json::from_str::<Value>(&body) else {
+        return Json(response(Value::Null, Err(RpcError::parse())));
+    };
+    match request {
+        Value::Array(batch) if batch.is_empty() => {
+            Json(response(Value::Null, Err(RpcError::invalid_request())))
+        }
+        Value::Array(batch) => {
+            let mut out = Vec::with_capacity(batch.len());
+            for r in batch {
+                out.push(one(&node, r).await);
+            }
+            Json(Value::Array(out))
+        }
+        single => Json(one(&node, single).await),
+    }
+}

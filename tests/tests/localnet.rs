@@ -1,0 +1,371 @@
+//! The localnet JSON-RPC node driven by the real `solana-rpc-client`: a full payment through
+//! RPC and read back, the capture's event decoded from `getTransaction`'s inner instructions,
+//! program accounts by filter, signature pagination over 1,000+ transactions, standard errors.
+
+use anchor_spl::token_2022::spl_token_2022;
+use kassa_localnet::server::{start, LocalnetConfig};
+use kassa_payments::instructions::ConfigInitArgs;
+use kassa_sdk::{
+    decode::{decode_event_cpi, decode_payment, PaymentsEvent},
+    payments::{MintRef, OrderId, Payments, SettlementRefs},
+};
+use serde_json::json;
+use solana_commitment_config::CommitmentConfig;
+use solana_rpc_client::nonblocking::rpc_client::RpcClient;
+use solana_rpc_client_api::{
+    client_error::ErrorKind,
+    config::{RpcProgramAccountsConfig, RpcTransactionConfig},
+    filter::{Memcmp, RpcFilterType},
+    request::{RpcError, RpcRequest},
+};
+use solana_sdk::{
+    instruction::Instruction,
+    signature::{Keypair, Signature, Signer},
+    transaction::Transaction,
+};
+use solana_transaction_status_client_types::{
+    option_serializer::OptionSerializer, UiInstruction, UiTransactionEncoding,
+};
+use std::{net::SocketAddr, time::Duration};
+
+async fn send(
+    rpc: &RpcClient,
+    ixs: &[Instruction],
+    payer: &Keypair,
+    signers: &[&Keypair],
+) -> Signature {
+    let blockhash = rpc.get_latest_blockhash().await.expect("blockhash");
+    let mut all = vec![payer];
+    all.extend_from_slice(signers);
+    let tx = Transaction::new_signed_with_payer(ixs, Some(&payer.pubkey()), &all, blockhash);
+    rpc.send_and_confirm_transaction(&tx)
+        .await
+        .expect("transaction lands")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_payment_through_json_rpc_reads_back_like_a_cluster() {
+    let net = start(LocalnetConfig {
+        rpc_addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+        slot_interval: Duration::from_millis(50),
+        ..Default::default()
+    })
+    .await
+    .expect("localnet starts");
+    let rpc = RpcClient::new_with_commitment(net.rpc_url.clone(), CommitmentConfig::confirmed());
+    assert_eq!(rpc.get_health().await.ok(), Some(()));
+    assert!(rpc
+        .get_version()
+        .await
+        .expect("version")
+        .solana_core
+        .starts_with("3."));
+
+    // Wallets funded by airdrop.
+    let admin = Keypair::new();
+    let merchant = Keypair::new();
+    let payer = Keypair::new();
+    for k in [&admin, &merchant, &payer] {
+        let sig = rpc
+            .request_airdrop(&k.pubkey(), 10_000_000_000)
+            .await
+            .expect("airdrop");
+        assert!(rpc.confirm_transaction(&sig).await.expect("confirm"));
+    }
+    assert_eq!(
+        rpc.get_balance(&payer.pubkey()).await.unwrap(),
+        10_000_000_000
+    );
+
+    // Protocol, mint, vault, merchant.
+    let p = Payments::default();
+    let ix = p
+        .config_init(
+            &admin.pubkey(),
+            &admin.pubkey(),
+            None,
+            ConfigInitArgs {
+                compliance_authority: admin.pubkey(),
+                arbiter: admin.pubkey(),
+                fee_receiver: admin.pubkey(),
+                protocol_fee_bps: 30,
+            },
+        )
+        .unwrap();
+    send(&rpc, &[ix], &admin, &[]).await;
+    let mint = Keypair::new();
+    let rent = rpc
+        .get_minimum_balance_for_rent_exemption(82)
+        .await
+        .unwrap();
+    let usdc = MintRef::new(mint.pubkey(), anchor_spl::token::ID).unwrap();
+    let create = [
+        solana_system_interface::instruction::create_account(
+            &admin.pubkey(),
+            &mint.pubkey(),
+            rent,
+            82,
+            &anchor_spl::token::ID,
+        ),
+        spl_token_2022::instruction::initialize_mint2(
+            &anchor_spl::token::ID,
+            &mint.pubkey(),
+            &admin.pubkey(),
+            None,
+            6,
+        )
+        .unwrap(),
+    ];
+    send(&rpc, &create, &admin, &[&mint]).await;
+    send(
+        &rpc,
+        &[p.vault_open(&admin.pubkey(), &usdc).unwrap()],
+        &admin,
+        &[],
+    )
+    .await;
+    let policy = kassa_payments::state::MerchantPolicy {
+        authorization_window: 86_400,
+        auto_capture_delay: 0,
+        refund_window: 86_400,
+        dispute_window: 86_400,
+        require_kyt: false,
+    };
+    let (ix, merchant_pda) = p
+        .merchant_register(&merchant.pubkey(), &usdc.mint, &merchant.pubkey(), policy)
+        .unwrap();
+    send(&rpc, &[ix], &merchant, &[]).await;
+    send(
+        &rpc,
+        &[
+            p.merchant_kyb_attest(&admin.pubkey(), &merchant_pda, [1; 32])
+                .unwrap(),
+        ],
+        &admin,
+        &[],
+    )
+    .await;
+    let ata = |owner: &Keypair| {
+        anchor_spl::associated_token::spl_associated_token_account::instruction::create_associated_token_account_idempotent(&admin.pubkey(), &owner.pubkey(), &usdc.mint, &usdc.token_program)
+    };
+    let fund = [
+        ata(&payer),
+        ata(&merchant),
+        ata(&admin),
+        spl_token_2022::instruction::mint_to(
+            &usdc.token_program,
+            &usdc.mint,
+            &usdc.ata(&payer.pubkey()),
+            &admin.pubkey(),
+            &[],
+            100_000_000,
+        )
+        .unwrap(),
+    ];
+    send(&rpc, &fund, &admin, &[]).await;
+
+    // Invoice, pay, capture.
+    let expires = rpc
+        .get_block_time(rpc.get_slot().await.unwrap())
+        .await
+        .unwrap_or(0)
+        + 3_600;
+    let (ix, payment) = p
+        .invoice_open(
+            &merchant.pubkey(),
+            &merchant_pda,
+            &OrderId::new("RPC-1").unwrap(),
+            25_000_000,
+            expires,
+        )
+        .unwrap();
+    send(&rpc, &[ix], &merchant, &[]).await;
+    send(
+        &rpc,
+        &[
+            p.payment_pay(&payer.pubkey(), &merchant_pda, &payment, &usdc, None)
+                .unwrap(),
+        ],
+        &payer,
+        &[],
+    )
+    .await;
+    let refs = SettlementRefs {
+        merchant: merchant_pda,
+        payment,
+        mint: usdc,
+        fee_receiver: admin.pubkey(),
+        settlement_wallet: merchant.pubkey(),
+        assignee: None,
+    };
+    let capture = send(
+        &rpc,
+        &[p.payment_capture(&merchant.pubkey(), &refs, 25_000_000)
+            .unwrap()],
+        &merchant,
+        &[],
+    )
+    .await;
+
+    // Balances read back through RPC.
+    let merchant_balance = rpc
+        .get_token_account_balance(&usdc.ata(&merchant.pubkey()))
+        .await
+        .unwrap();
+    assert_eq!(merchant_balance.amount, "24925000");
+    assert_eq!(
+        rpc.get_token_supply(&usdc.mint).await.unwrap().amount,
+        "100000000"
+    );
+
+    // getTransaction of the capture: the emit_cpi! event is an inner instruction.
+    let tx = rpc
+        .get_transaction_with_config(
+            &capture,
+            RpcTransactionConfig {
+                encoding: Some(UiTransactionEncoding::Json),
+                commitment: Some(CommitmentConfig::confirmed()),
+                max_supported_transaction_version: Some(0),
+            },
+        )
+        .await
+        .expect("getTransaction");
+    let meta = tx.transaction.meta.expect("meta");
+    assert!(meta.err.is_none());
+    let OptionSerializer::Some(inner) = meta.inner_instructions else {
+        panic!("no inner instructions")
+    };
+    let mut events = Vec::new();
+    for ix in inner.iter().flat_map(|i| i.instructions.iter()) {
+        if let UiInstruction::Compiled(c) = ix {
+            if let Ok(Some(ev)) = decode_event_cpi(&bs58::decode(&c.data).into_vec().unwrap()) {
+                events.push(ev);
+            }
+        }
+    }
+    assert!(
+        matches!(events.as_slice(), [PaymentsEvent::PaymentCaptured(e)] if e.amount == 25_000_000 && e.fee == 75_000),
+        "{events:?}"
+    );
+    let OptionSerializer::Some(post) = meta.post_token_balances else {
+        panic!("no token balances")
+    };
+    assert!(post.iter().any(|b| b.ui_token_amount.amount == "24925000"));
+    assert!(matches!(meta.compute_units_consumed, OptionSerializer::Some(units) if units > 0));
+
+    // getProgramAccounts with a memcmp filter on the Payment discriminator.
+    let filter = RpcFilterType::Memcmp(Memcmp::new_raw_bytes(
+        0,
+        <kassa_payments::state::Payment as anchor_lang::Discriminator>::DISCRIMINATOR.to_vec(),
+    ));
+    let accounts = rpc
+        .get_program_accounts_with_config(
+            &kassa_payments::ID,
+            RpcProgramAccountsConfig {
+                filters: Some(vec![filter]),
+                account_config: solana_rpc_client_api::config::RpcAccountInfoConfig {
+                    encoding: Some(solana_account_decoder_client_types::UiAccountEncoding::Base64),
+                    ..Default::default()
+                },
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(accounts.len(), 1);
+    assert_eq!(accounts[0].0, payment);
+    let decoded = decode_payment(&accounts[0].1.data).unwrap();
+    assert_eq!(
+        (decoded.captured, decoded.payer),
+        (25_000_000, payer.pubkey())
+    );
+
+    // Pagination over 1,050 transactions touching one address: each seen exactly once.
+    let target = Keypair::new().pubkey();
+    let mut blockhash = rpc.get_latest_blockhash().await.unwrap();
+    let mut sent = std::collections::HashSet::new();
+    for i in 0..1_050u64 {
+        // A wallet refreshes its blockhash well within the 150-slot validity window.
+        if i % 100 == 0 {
+            blockhash = rpc.get_latest_blockhash().await.unwrap();
+        }
+        let ix =
+            solana_system_interface::instruction::transfer(&admin.pubkey(), &target, 1_000_000 + i);
+        let tx =
+            Transaction::new_signed_with_payer(&[ix], Some(&admin.pubkey()), &[&admin], blockhash);
+        sent.insert(rpc.send_transaction(&tx).await.expect("send"));
+    }
+    let mut seen = std::collections::HashSet::new();
+    let mut before = None;
+    loop {
+        let page = rpc
+            .get_signatures_for_address_with_config(
+                &target,
+                solana_rpc_client::rpc_client::GetConfirmedSignaturesForAddress2Config {
+                    before,
+                    until: None,
+                    limit: Some(100),
+                    commitment: None,
+                },
+            )
+            .await
+            .unwrap();
+        if page.is_empty() {
+            break;
+        }
+        for s in &page {
+            assert!(
+                seen.insert(s.signature.clone()),
+                "{} returned twice",
+                s.signature
+            );
+        }
+        before = Some(page.last().unwrap().signature.parse().unwrap());
+    }
+    assert_eq!(seen.len(), 1_050);
+    assert!(sent.iter().all(|s| seen.contains(&s.to_string())));
+
+    // Standard JSON-RPC errors.
+    let err = rpc
+        .send::<serde_json::Value>(
+            RpcRequest::Custom {
+                method: "noSuchMethod",
+            },
+            json!([]),
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            err.kind(),
+            ErrorKind::RpcError(RpcError::RpcResponseError { code: -32601, .. })
+        ),
+        "{err:?}"
+    );
+    let err = rpc
+        .send::<serde_json::Value>(RpcRequest::GetBalance, json!(["not-a-key"]))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            err.kind(),
+            ErrorKind::RpcError(RpcError::RpcResponseError { code: -32602, .. })
+        ),
+        "{err:?}"
+    );
+    // Base58 is refused for accounts over 128 bytes, as a cluster does.
+    let err = rpc
+        .send::<serde_json::Value>(
+            RpcRequest::GetAccountInfo,
+            json!([payment.to_string(), {"encoding": "base58"}]),
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            err.kind(),
+            ErrorKind::RpcError(RpcError::RpcResponseError { code: -32600, .. })
+        ),
+        "{err:?}"
+    );
+}
