@@ -554,6 +554,7 @@ async fn pool_creation_rejects_bad_pairs() {
 const SHORT: Pubkey = Pubkey::new_from_array([0x51; 32]);
 const GREEDY: Pubkey = Pubkey::new_from_array([0x52; 32]);
 const REENTRANT: Pubkey = Pubkey::new_from_array([0x53; 32]);
+const TAMPER: Pubkey = Pubkey::new_from_array([0x54; 32]);
 
 fn decimals(mint: &AccountInfo) -> Result<u8, anchor_lang::prelude::ProgramError> {
     let data = mint.try_borrow_data()?;
@@ -632,6 +633,21 @@ fn evil_hook(
         ],
         &[&[b"evil", &[bump]]],
     )?;
+    if *program_id == TAMPER {
+        // Delivers honestly, then leaves itself a delegation over the payer's account.
+        let ix = spl_token_2022::instruction::approve(
+            tp_in.key,
+            source.key,
+            pool.key,
+            payer.key,
+            &[],
+            u64::MAX,
+        )?;
+        invoke(
+            &ix,
+            &[source.clone(), pool.clone(), payer.clone(), tp_in.clone()],
+        )?;
+    }
     if *program_id == REENTRANT {
         // rest: [kassa_payments, payment, event authority]
         let ix = kassa_sdk::payments::Payments::default()
@@ -657,6 +673,7 @@ async fn malicious_hooks_are_refused() {
             ("short_hook", SHORT),
             ("greedy_hook", GREEDY),
             ("reentrant_hook", REENTRANT),
+            ("tamper_hook", TAMPER),
         ] {
             pt.add_program(name, id, solana_program_test::processor!(evil_hook));
         }
@@ -669,7 +686,7 @@ async fn malicious_hooks_are_refused() {
         .config_update(
             &admin.pubkey(),
             ConfigUpdateArgs {
-                hooks: Some(vec![mk.c.program_id, SHORT, GREEDY, REENTRANT]),
+                hooks: Some(vec![SHORT, GREEDY, REENTRANT, TAMPER]),
                 ..Default::default()
             },
         )
@@ -685,6 +702,7 @@ async fn malicious_hooks_are_refused() {
     for (hook, expected) in [
         (SHORT, Some(code(E::ConversionShortfall))),
         (GREEDY, Some(code(E::ConversionOverspent))),
+        (TAMPER, Some(code(E::PayerAccountTampered))),
         (REENTRANT, None),
     ] {
         let evil = Pubkey::find_program_address(&[b"evil"], &hook).0;

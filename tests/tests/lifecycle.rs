@@ -875,3 +875,63 @@ async fn config_admin_fee_cap_pause_and_merchant_profile() {
         code(E::AuthorizationWindowOutOfBounds),
     );
 }
+
+#[tokio::test]
+async fn refunding_every_capture_then_voiding_ends_refunded_and_bad_inputs_name_their_rule() {
+    let (mut env, authority, m, payer) = setup(anchor_spl::token::ID).await;
+    let payment = env.invoice(&m, &authority, "REF-ALL", 50 * USDC).await;
+    env.pay(&m, &payment, &payer).await.unwrap();
+    let ix = env
+        .p
+        .payment_capture(&m.authority, &env.settlement(&m, &payment, None), 20 * USDC)
+        .unwrap();
+    env.send(&[ix], &[&authority]).await.unwrap();
+    env.fund(&m.mint, &m.authority, USDC).await;
+    let ix = env
+        .p
+        .payment_refund(
+            &m.authority,
+            &m.address,
+            &payment,
+            &m.mint,
+            &payer.pubkey(),
+            20 * USDC,
+        )
+        .unwrap();
+    env.send(&[ix], &[&authority]).await.unwrap();
+    // A dispute needs a reason the arbiter can look up.
+    let ix = env
+        .p
+        .dispute_open(&payer.pubkey(), &payment, [0; 32])
+        .unwrap();
+    assert_code(env.send(&[ix], &[&payer]).await, code(E::EmptyCaseHash));
+    // Proceeds cannot be assigned to an account the escrow owns.
+    let escrow = kassa_sdk::pda::escrow_authority(&env.p.program_id).0;
+    let escrow_ata = env.fund(&m.mint, &escrow, 0).await;
+    let ix = env
+        .p
+        .receivable_assign(&m.authority, &m.address, &payment, &escrow_ata, USDC)
+        .unwrap();
+    assert_code(
+        env.send(&[ix], &[&authority]).await,
+        code(E::DestinationIsEscrow),
+    );
+    let ix = env
+        .p
+        .payment_void(
+            &m.authority,
+            &m.address,
+            &env.release(&m, &payment, &payer.pubkey()),
+        )
+        .unwrap();
+    env.send(&[ix], &[&authority]).await.unwrap();
+    let p = env.payment(&payment).await;
+    assert_eq!(
+        (p.status, p.captured, p.refunded, p.released),
+        (PaymentStatus::Refunded, 20 * USDC, 20 * USDC, 30 * USDC)
+    );
+    assert_eq!(
+        env.balance(&m.mint.ata(&payer.pubkey())).await,
+        1_000 * USDC
+    );
+}

@@ -110,4 +110,8 @@ pub enum PaymentsError {
     ConversionShortfall,
     #[msg("the conversion spent more than max_in")]
     ConversionOverspent,
+    #[msg(
+        "the conversion hook changed the owner, delegate or close authority of the payer's account"
+    )]
+    PayerAccountTampered,
 }

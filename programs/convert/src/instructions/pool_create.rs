@@ -125,8 +125,9 @@ pub fn handler(ctx: Context<PoolCreate>, args: PoolCreateArgs) -> Result<()> {
         protocol_fees_b: 0,
         initial_amp: args.amp,
         target_amp: args.amp,
-        ramp_start: now,
-        ramp_stop: now,
+        // No ramp yet: the first one may start at once.
+        ramp_start: now.saturating_sub(MIN_RAMP_DURATION),
+        ramp_stop: now.saturating_sub(MIN_RAMP_DURATION),
         trade_fee_bps: args.trade_fee_bps,
         protocol_share_bps: args.protocol_share_bps,
         paused: false,

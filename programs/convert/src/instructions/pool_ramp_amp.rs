@@ -3,8 +3,9 @@ use crate::{constants::*, error::ConvertError, events::*};
 use anchor_lang::prelude::*;
 
 /// The admin ramps A linearly from its current value to `target_amp`, reached at `stop`.
-/// A ramp lasts at least a day, starts only after the previous one ended, and changes A by at
-/// most tenfold, so LPs have time to react and the curve never jumps.
+/// A ramp lasts at least a day, starts only after the previous one ended and at least a day
+/// after the previous one started, and changes A by at most tenfold, so LPs have time to react
+/// and the curve never jumps.
 #[access_control(validate(ctx.accounts, target_amp, stop))]
 pub fn handler(ctx: Context<PoolAdmin>, target_amp: u64, stop: i64) -> Result<()> {
     let now = Clock::get()?.unix_timestamp;
@@ -34,7 +35,13 @@ fn validate(accounts: &PoolAdmin, target_amp: u64, stop: i64) -> Result<()> {
         (MIN_AMP..=MAX_AMP).contains(&target_amp),
         ConvertError::AmpOutOfBounds
     );
+    // One ramp at a time, and at most one start per day: stopping a ramp early does not
+    // allow a faster one (Curve ties the next ramp to the previous start).
     require!(now >= pool.ramp_stop, ConvertError::InvalidRamp);
+    require!(
+        now >= pool.ramp_start.saturating_add(MIN_RAMP_DURATION),
+        ConvertError::InvalidRamp
+    );
     require!(
         stop >= now.saturating_add(MIN_RAMP_DURATION),
         ConvertError::InvalidRamp

@@ -88,6 +88,11 @@ pub fn handler<'info>(
     let amount = ctx.accounts.payment.amount;
     let vault_before = ctx.accounts.vault.amount;
     let source_before = ctx.accounts.payer_source.amount;
+    // The hook holds the payer's signature during the call: whatever it does, the payer's
+    // account must come back with the same owner, delegate and close authority.
+    let authorities =
+        |a: &TokenAccount| (a.owner, a.delegate, a.delegated_amount, a.close_authority);
+    let authorities_before = authorities(&ctx.accounts.payer_source);
 
     invoke_buy_exact_out(
         &ctx.accounts.hook_program.to_account_info(),
@@ -105,6 +110,10 @@ pub fn handler<'info>(
     check_payable(&ctx.accounts.payment, now)?;
     let received = ctx.accounts.vault.amount.safe_sub(vault_before)?;
     let spent = source_before.safe_sub(ctx.accounts.payer_source.amount)?;
+    require!(
+        authorities(&ctx.accounts.payer_source) == authorities_before,
+        PaymentsError::PayerAccountTampered
+    );
     require!(received == amount, PaymentsError::ConversionShortfall);
     require!(spent <= max_in, PaymentsError::ConversionOverspent);
 

@@ -179,8 +179,9 @@ impl Payment {
         Ok(())
     }
 
-    /// Returns the whole escrow to the payer and ends the authorization: `Captured` when part was
-    /// already captured, otherwise `ended`. Returns the amount released.
+    /// Returns the whole escrow to the payer and ends the authorization: `Refunded` when every
+    /// capture was already refunded, `Captured` when part was captured, otherwise `ended`
+    /// (`Rejected` always stays `Rejected`). Returns the amount released.
     fn release_rest(&mut self, ended: PaymentStatus, now: i64) -> Result<u64> {
         let rest = self.escrowed()?;
         self.released = self.released.safe_add(rest)?;

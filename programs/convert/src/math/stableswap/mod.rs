@@ -285,16 +285,17 @@ pub fn deposit(
     if d1 <= d0 {
         return Err(MathError::ZeroAmount);
     }
-    // Imbalance fee: distance of each balance from its share of the new D.
-    let half_fee = u128::from(trade_bps) / 2;
+    // Imbalance fee: half the trade fee (Curve's n/(4(n−1)) for two coins), rounded up, on the
+    // distance of each balance from its share of the new D.
+    let fee_bps = u128::from(trade_bps);
     let charge = |old: u128, new: u128| -> Result<u128, MathError> {
         let ideal = U256::from(d1) * U256::from(old) / U256::from(d0);
         let ideal = to_u128(ideal)?;
         let diff = new.abs_diff(ideal);
         let fee = diff
-            .checked_mul(half_fee)
+            .checked_mul(fee_bps)
             .ok_or(MathError::Overflow)?
-            .div_ceil(10_000);
+            .div_ceil(20_000);
         new.checked_sub(fee).ok_or(MathError::Overflow)
     };
     let d2 = compute_d(amp, charge(x0, x1)?, charge(y0, y1)?)?;

@@ -1,4 +1,5 @@
 use super::*;
+use crate::math::U256;
 use proptest::prelude::*;
 use rust_decimal::Decimal;
 
@@ -245,8 +246,13 @@ proptest! {
 
     #[test]
     fn d_never_decreases_across_a_deposit((amp, x, y) in pool(), a in 0u64..1_000_000_000_000, b in 0u64..1_000_000_000_000) {
-        if let Ok(dep) = deposit(amp, 1, 1, 4, x, y, a, b, 1_000_000) {
+        let supply = 1_000_000u64;
+        if let Ok(dep) = deposit(amp, 1, 1, 4, x, y, a, b, supply) {
             prop_assert!(dep.d_after >= dep.d_before);
+            // Existing LPs are never diluted: D per LP token does not fall.
+            let before = U256::from(dep.d_before) * U256::from(supply + dep.lp);
+            let after = U256::from(dep.d_after) * U256::from(supply);
+            prop_assert!(after >= before, "deposit diluted LPs");
         }
     }
 }
