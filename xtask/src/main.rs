@@ -25,8 +25,13 @@ fn main() -> Result<()> {
     }
 }
 
+/// The workspace this run belongs to. `cargo run` sets CARGO_MANIFEST_DIR for the process; it
+/// is read at run time because several checkouts may share one target directory, and the
+/// uplifted binary may have been built from another of them.
 fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
+    let manifest = std::env::var("CARGO_MANIFEST_DIR")
+        .unwrap_or_else(|_| env!("CARGO_MANIFEST_DIR").to_string());
+    Path::new(&manifest)
         .parent()
         .expect("xtask lives in the workspace")
         .to_path_buf()
