@@ -369,3 +369,40 @@ async fn a_payment_through_json_rpc_reads_back_like_a_cluster() {
         "{err:?}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kassa_localnet_bootstrap_leaves_a_usable_protocol() {
+    let net = start(LocalnetConfig {
+        rpc_addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+        slot_interval: Duration::from_millis(50),
+        ..Default::default()
+    })
+    .await
+    .expect("localnet starts");
+    let demo = kassa::localnet::bootstrap(&net.rpc_url)
+        .await
+        .expect("bootstrap");
+    let rpc = RpcClient::new_with_commitment(net.rpc_url.clone(), CommitmentConfig::confirmed());
+    // The payer's three stablecoin accounts, read back jsonParsed.
+    let tokens = rpc
+        .send::<serde_json::Value>(RpcRequest::GetTokenAccountsByOwner, json!([demo.payer.pubkey().to_string(), {"mint": demo.usdc.mint.to_string()}, {"encoding": "jsonParsed"}]))
+        .await
+        .expect("getTokenAccountsByOwner");
+    let info = &tokens["value"][0]["account"]["data"]["parsed"]["info"];
+    assert_eq!(info["tokenAmount"]["uiAmountString"], "8000000", "{tokens}");
+    for mint in [demo.usdt, demo.pyusd] {
+        assert_eq!(
+            rpc.get_token_account_balance(&mint.ata(&demo.payer.pubkey()))
+                .await
+                .unwrap()
+                .ui_amount_string,
+            "9000000"
+        );
+    }
+    // Two pools, registered as the conversion hook.
+    let pools = rpc
+        .send::<serde_json::Value>(RpcRequest::GetProgramAccounts, json!([kassa_convert::ID.to_string(), {"encoding": "base64", "filters": [{"dataSize": 8 + <kassa_convert::state::Pool as anchor_lang::Space>::INIT_SPACE}]}]))
+        .await
+        .unwrap();
+    assert_eq!(pools.as_array().map(Vec::len), Some(2), "{pools}");
+}

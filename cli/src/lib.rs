@@ -1,0 +1,3 @@
+//! The `kassa` command line, as a library so tests drive the same code.
+
+pub mod localnet;
