@@ -5,6 +5,7 @@
 
 use crate::SdkError;
 use anchor_lang::{AnchorDeserialize, Discriminator};
+use kassa_convert::events as cev;
 use kassa_payments::{events as ev, events::EventHeader, state};
 
 /// Tag that opens the data of every `emit_cpi!` inner instruction.
@@ -255,4 +256,98 @@ pub fn decode_event_cpi(ix_data: &[u8]) -> Result<Option<PaymentsEvent>, SdkErro
             ));
         }
     }))
+}
+
+/// Every event of the conversion program.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ConvertEvent {
+    PoolCreated(cev::PoolCreated),
+    LiquidityAdded(cev::LiquidityAdded),
+    LiquidityRemoved(cev::LiquidityRemoved),
+    Swapped(cev::Swapped),
+    AmpRampStarted(cev::AmpRampStarted),
+    AmpRampStopped(cev::AmpRampStopped),
+    PoolSettingsChanged(cev::PoolSettingsChanged),
+    ProtocolFeesWithdrawn(cev::ProtocolFeesWithdrawn),
+}
+
+impl ConvertEvent {
+    /// The common header (pool, per-pool sequence, time, actor).
+    pub fn header(&self) -> &kassa_convert::events::EventHeader {
+        match self {
+            ConvertEvent::PoolCreated(e) => &e.header,
+            ConvertEvent::LiquidityAdded(e) => &e.header,
+            ConvertEvent::LiquidityRemoved(e) => &e.header,
+            ConvertEvent::Swapped(e) => &e.header,
+            ConvertEvent::AmpRampStarted(e) => &e.header,
+            ConvertEvent::AmpRampStopped(e) => &e.header,
+            ConvertEvent::PoolSettingsChanged(e) => &e.header,
+            ConvertEvent::ProtocolFeesWithdrawn(e) => &e.header,
+        }
+    }
+
+    /// The event's name as in the IDL.
+    pub fn name(&self) -> &'static str {
+        match self {
+            ConvertEvent::PoolCreated(_) => "PoolCreated",
+            ConvertEvent::LiquidityAdded(_) => "LiquidityAdded",
+            ConvertEvent::LiquidityRemoved(_) => "LiquidityRemoved",
+            ConvertEvent::Swapped(_) => "Swapped",
+            ConvertEvent::AmpRampStarted(_) => "AmpRampStarted",
+            ConvertEvent::AmpRampStopped(_) => "AmpRampStopped",
+            ConvertEvent::PoolSettingsChanged(_) => "PoolSettingsChanged",
+            ConvertEvent::ProtocolFeesWithdrawn(_) => "ProtocolFeesWithdrawn",
+        }
+    }
+}
+
+/// Decodes the data of an inner instruction to the conversion program, like
+/// [`decode_event_cpi`] does for payments.
+pub fn decode_convert_event_cpi(ix_data: &[u8]) -> Result<Option<ConvertEvent>, SdkError> {
+    let Some(rest) = ix_data.strip_prefix(&EVENT_IX_TAG) else {
+        return Ok(None);
+    };
+    if rest.len() < 8 {
+        return Err(SdkError::Decode(
+            "event",
+            format!("{} bytes after the tag", rest.len()),
+        ));
+    }
+    let (disc, body) = rest.split_at(8);
+    Ok(Some(match disc {
+        d if d == cev::PoolCreated::DISCRIMINATOR => {
+            ConvertEvent::PoolCreated(parse("PoolCreated", body)?)
+        }
+        d if d == cev::LiquidityAdded::DISCRIMINATOR => {
+            ConvertEvent::LiquidityAdded(parse("LiquidityAdded", body)?)
+        }
+        d if d == cev::LiquidityRemoved::DISCRIMINATOR => {
+            ConvertEvent::LiquidityRemoved(parse("LiquidityRemoved", body)?)
+        }
+        d if d == cev::Swapped::DISCRIMINATOR => ConvertEvent::Swapped(parse("Swapped", body)?),
+        d if d == cev::AmpRampStarted::DISCRIMINATOR => {
+            ConvertEvent::AmpRampStarted(parse("AmpRampStarted", body)?)
+        }
+        d if d == cev::AmpRampStopped::DISCRIMINATOR => {
+            ConvertEvent::AmpRampStopped(parse("AmpRampStopped", body)?)
+        }
+        d if d == cev::PoolSettingsChanged::DISCRIMINATOR => {
+            ConvertEvent::PoolSettingsChanged(parse("PoolSettingsChanged", body)?)
+        }
+        d if d == cev::ProtocolFeesWithdrawn::DISCRIMINATOR => {
+            ConvertEvent::ProtocolFeesWithdrawn(parse("ProtocolFeesWithdrawn", body)?)
+        }
+        other => {
+            return Err(SdkError::Decode(
+                "event",
+                format!("unknown discriminator {other:02x?}"),
+            ));
+        }
+    }))
+}
+
+/// Decodes a [`kassa_convert::state::Pool`] account.
+pub fn decode_pool(data: &[u8]) -> Result<kassa_convert::state::Pool, SdkError> {
+    <kassa_convert::state::Pool as anchor_lang::AccountDeserialize>::try_deserialize(&mut &data[..])
+        .map_err(|e| SdkError::Decode("Pool", e.to_string()))
 }

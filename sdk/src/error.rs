@@ -31,4 +31,11 @@ pub enum SdkError {
     TooManyHooks(usize),
     #[error("protocol fee {0} bps exceeds the cap of 1000 bps")]
     FeeAboveCap(u16),
+    #[error("Solana Pay: {0}")]
+    SolanaPay(String),
+    #[error("RPC: {0}")]
+    Rpc(String),
+    #[cfg(feature = "rpc")]
+    #[error("{0}")]
+    Program(crate::rpc::ProgramError),
 }

@@ -4,13 +4,18 @@
 //! - [`payments`]: a builder for every `kassa_payments` instruction, accounts derived;
 //! - [`convert`]: a builder for every `kassa_convert` instruction and the hook accounts;
 //! - [`decode`]: typed decoding of accounts and `emit_cpi!` events from raw bytes;
-//! - [`solana_pay`]: Solana Pay transfer-request and transaction-request URLs, encode and parse.
+//! - [`solana_pay`]: Solana Pay transfer-request and transaction-request URLs, encode and parse;
+//! - [`flows`]: one-step merchant flows (invoice with its payment link, capture and close, refund);
+//! - `rpc` (feature `rpc`, default): fetch and decode accounts, send and confirm, errors by name.
 
 pub mod convert;
 pub mod decode;
 pub mod error;
+pub mod flows;
 pub mod payments;
 pub mod pda;
+#[cfg(feature = "rpc")]
+pub mod rpc;
 pub mod solana_pay;
 
 pub use error::SdkError;

@@ -195,6 +195,13 @@ async fn a_usdc_invoice_is_paid_with_usdt_pyusd_and_a_9_decimal_coin() {
         assert!(spent <= max_in && spent >= 25 * unit, "spent {spent}");
         let names: Vec<_> = landed.events.iter().map(|e| e.name()).collect();
         assert_eq!(names, ["PaymentConverted", "PaymentAuthorized"]);
+        // The pool reports the same trade from its side.
+        let [kassa_sdk::decode::ConvertEvent::Swapped(swap)] = landed.convert_events.as_slice()
+        else {
+            panic!("one Swapped event expected: {:?}", landed.convert_events)
+        };
+        assert_eq!(swap.kind, kassa_convert::events::SwapKind::Hook);
+        assert_eq!((swap.amount_in, swap.mint_out), (spent, mk.usdc.mint));
         let PaymentsEvent::PaymentConverted(ev) = &landed.events[0] else {
             unreachable!()
         };

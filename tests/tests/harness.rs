@@ -41,6 +41,8 @@ pub fn policy() -> MerchantPolicy {
 #[derive(Debug)]
 pub struct Landed {
     pub events: Vec<PaymentsEvent>,
+    /// Events of the conversion program in the same transaction.
+    pub convert_events: Vec<kassa_sdk::decode::ConvertEvent>,
     pub logs: Vec<String>,
 }
 
@@ -207,9 +209,19 @@ impl Env {
         let account_keys = tx.message.account_keys.clone();
         self.ctx.banks_client.process_transaction(tx).await?;
         let mut events = Vec::new();
+        let mut convert_events = Vec::new();
         for inner in details.inner_instructions.unwrap_or_default() {
             for ix in inner {
                 let program = account_keys[usize::from(ix.instruction.program_id_index)];
+                if program == kassa_convert::ID {
+                    if let Some(event) =
+                        kassa_sdk::decode::decode_convert_event_cpi(&ix.instruction.data)
+                            .expect("convert event decodes")
+                    {
+                        convert_events.push(event);
+                    }
+                    continue;
+                }
                 if program != self.p.program_id {
                     continue;
                 }
@@ -221,6 +233,7 @@ impl Env {
         }
         Ok(Landed {
             events,
+            convert_events,
             logs: details.logs,
         })
     }

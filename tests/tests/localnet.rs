@@ -207,6 +207,43 @@ async fn a_payment_through_json_rpc_reads_back_like_a_cluster() {
     )
     .await;
 
+    // The SDK's client decodes the payment and names a refused call's error.
+    let client =
+        kassa_sdk::rpc::KassaClient::new(net.rpc_url.clone(), CommitmentConfig::confirmed());
+    let state = client.payment(&payment).await.expect("decoded payment");
+    assert_eq!(state.status, kassa_payments::state::PaymentStatus::Captured);
+    let refund_too_much = p
+        .payment_refund(
+            &merchant.pubkey(),
+            &merchant_pda,
+            &payment,
+            &usdc,
+            &payer.pubkey(),
+            25_000_001,
+        )
+        .unwrap();
+    match client.send(&[refund_too_much], &merchant, &[]).await {
+        Err(kassa_sdk::SdkError::Program(e)) => assert_eq!(
+            (e.program, e.name.as_str()),
+            ("kassa_payments", "RefundExceedsCaptured")
+        ),
+        other => panic!("expected a named program error, got {other:?}"),
+    }
+    // The flow checks the decoded state before building anything.
+    let flow = p.refund_checked(
+        &merchant.pubkey(),
+        &merchant_pda,
+        &payment,
+        &state,
+        &usdc,
+        25_000_001,
+        0,
+    );
+    assert!(matches!(
+        flow,
+        Err(kassa_sdk::SdkError::AmountTooLarge { .. })
+    ));
+
     // Balances read back through RPC.
     let merchant_balance = rpc
         .get_token_account_balance(&usdc.ata(&merchant.pubkey()))

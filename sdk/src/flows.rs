@@ -1,0 +1,153 @@
+//! What a merchant does in one step, each returning the instructions to sign. Each flow checks
+//! the decoded payment first, so a call the program would refuse fails here with a typed error
+//! before anything is sent.
+
+use crate::{
+    SdkError,
+    payments::{MintRef, OrderId, Payments, SettlementRefs},
+    solana_pay::{TransactionRequest, payment_link},
+};
+use anchor_lang::{prelude::Pubkey, solana_program::instruction::Instruction};
+use kassa_payments::state::{Payment, PaymentStatus};
+
+/// An invoice ready to be opened and shared.
+#[derive(Debug)]
+pub struct OpenedInvoice {
+    pub instructions: Vec<Instruction>,
+    pub payment: Pubkey,
+    /// Solana Pay transaction-request link a wallet scans to pay.
+    pub link: TransactionRequest,
+}
+
+fn state_error(p: &Payment, action: &'static str, needed: &'static str) -> SdkError {
+    SdkError::InvalidState {
+        status: format!("{:?}", p.status),
+        action,
+        needed,
+    }
+}
+
+impl Payments {
+    /// Opens an invoice and returns its payment link under `pay_base_url` (the merchant's or
+    /// Kassa's transaction-request endpoint, `https://…`).
+    ///
+    /// ```
+    /// # use kassa_sdk::payments::{OrderId, Payments};
+    /// # use anchor_lang::prelude::Pubkey;
+    /// let (authority, merchant) = (Pubkey::new_unique(), Pubkey::new_unique());
+    /// let invoice = Payments::default()
+    ///     .open_invoice_with_link(&authority, &merchant, &OrderId::new("A-1").unwrap(), 5_000_000, 1_900_000_000, "https://pay.example.com")
+    ///     .unwrap();
+    /// assert!(invoice.link.to_string().ends_with(&invoice.payment.to_string()));
+    /// ```
+    pub fn open_invoice_with_link(
+        &self,
+        authority: &Pubkey,
+        merchant: &Pubkey,
+        order_id: &OrderId,
+        amount: u64,
+        expires_at: i64,
+        pay_base_url: &str,
+    ) -> Result<OpenedInvoice, SdkError> {
+        let (ix, payment) = self.invoice_open(authority, merchant, order_id, amount, expires_at)?;
+        let link =
+            payment_link(pay_base_url, &payment).map_err(|e| SdkError::SolanaPay(e.to_string()))?;
+        Ok(OpenedInvoice {
+            instructions: vec![ix],
+            payment,
+            link,
+        })
+    }
+
+    /// Captures everything still escrowed and, when the payment can then be closed (its
+    /// refund window is over at `now`), closes it so the rent comes back.
+    ///
+    /// ```
+    /// # use kassa_sdk::payments::{MintRef, Payments, SettlementRefs};
+    /// # use kassa_payments::state::{Payment, PaymentStatus};
+    /// # use anchor_lang::prelude::Pubkey;
+    /// let p = Payments::default();
+    /// let refs = SettlementRefs {
+    ///     merchant: Pubkey::new_unique(), payment: Pubkey::new_unique(),
+    ///     mint: MintRef::new(Pubkey::new_unique(), anchor_spl::token::ID).unwrap(),
+    ///     fee_receiver: Pubkey::new_unique(), settlement_wallet: Pubkey::new_unique(), assignee: None,
+    /// };
+    /// let open = Payment {
+    ///     merchant: refs.merchant, mint: refs.mint.mint, payer: Pubkey::default(), assignee: Pubkey::default(),
+    ///     amount: 10, authorized: 0, captured: 0, released: 0, refunded: 0, assigned: 0,
+    ///     status: PaymentStatus::Open, status_at: 0, expires_at: 1, authorization_expires_at: 0,
+    ///     refund_deadline: 0, dispute_deadline: 0, auto_capture_at: 0, seq: 1, bump: 255, reserved: [0; 14],
+    /// };
+    /// assert!(p.capture_and_close(&Pubkey::new_unique(), &refs, &open, 0).is_err());
+    /// ```
+    pub fn capture_and_close(
+        &self,
+        authority: &Pubkey,
+        refs: &SettlementRefs,
+        payment: &Payment,
+        now: i64,
+    ) -> Result<Vec<Instruction>, SdkError> {
+        if payment.status != PaymentStatus::Authorized {
+            return Err(state_error(payment, "capture", "Authorized"));
+        }
+        if now >= payment.authorization_expires_at {
+            return Err(SdkError::InvalidState {
+                status: "authorization expired".into(),
+                action: "capture",
+                needed: "an unexpired authorization",
+            });
+        }
+        let escrowed = payment
+            .escrowed()
+            .map_err(|e| SdkError::Decode("Payment", e.to_string()))?;
+        let mut ixs = vec![self.payment_capture(authority, refs, escrowed)?];
+        if now > payment.refund_deadline {
+            ixs.push(self.payment_close(authority, &refs.merchant, &refs.payment, authority)?);
+        }
+        Ok(ixs)
+    }
+
+    /// Refunds `amount` of what was captured, from the merchant authority's token account.
+    pub fn refund_checked(
+        &self,
+        authority: &Pubkey,
+        merchant: &Pubkey,
+        payment_address: &Pubkey,
+        payment: &Payment,
+        mint: &MintRef,
+        amount: u64,
+        now: i64,
+    ) -> Result<Vec<Instruction>, SdkError> {
+        if mint.mint != payment.mint {
+            return Err(SdkError::WrongMint {
+                expected: payment.mint,
+                got: mint.mint,
+            });
+        }
+        let refundable = payment
+            .refundable()
+            .map_err(|e| SdkError::Decode("Payment", e.to_string()))?;
+        if amount > refundable {
+            return Err(SdkError::AmountTooLarge {
+                amount,
+                what: "captured amount not yet refunded",
+                available: refundable,
+            });
+        }
+        if now > payment.refund_deadline {
+            return Err(SdkError::InvalidState {
+                status: format!("{:?}", payment.status),
+                action: "refund",
+                needed: "the refund window open",
+            });
+        }
+        Ok(vec![self.payment_refund(
+            authority,
+            merchant,
+            payment_address,
+            mint,
+            &payment.payer,
+            amount,
+        )?])
+    }
+}
