@@ -111,7 +111,6 @@ impl Payments {
     pub fn refund_checked(
         &self,
         authority: &Pubkey,
-        merchant: &Pubkey,
         payment_address: &Pubkey,
         payment: &Payment,
         mint: &MintRef,
@@ -143,7 +142,7 @@ impl Payments {
         }
         Ok(vec![self.payment_refund(
             authority,
-            merchant,
+            &payment.merchant,
             payment_address,
             mint,
             &payment.payer,
