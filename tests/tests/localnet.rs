@@ -232,7 +232,6 @@ async fn a_payment_through_json_rpc_reads_back_like_a_cluster() {
     // The flow checks the decoded state before building anything.
     let flow = p.refund_checked(
         &merchant.pubkey(),
-        &merchant_pda,
         &payment,
         &state,
         &usdc,
