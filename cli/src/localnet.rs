@@ -226,6 +226,17 @@ pub async fn run(args: Args) -> Result<()> {
         serde_json::to_string(&demo.payer.to_bytes().to_vec())?,
     )
     .with_context(|| format!("failed to write {}", keypair_path.display()))?;
+    // What examples and scripts need to find the demo protocol.
+    let demo_path = args.dir.join("demo.json");
+    let description = serde_json::json!({
+        "rpcUrl": net.rpc_url,
+        "payerKeypair": keypair_path.canonicalize().unwrap_or_else(|_| keypair_path.clone()),
+        "usdc": demo.usdc.mint.to_string(),
+        "usdt": demo.usdt.mint.to_string(),
+        "pyusd": demo.pyusd.mint.to_string(),
+    });
+    std::fs::write(&demo_path, serde_json::to_string_pretty(&description)?)
+        .with_context(|| format!("failed to write {}", demo_path.display()))?;
 
     println!("Kassa localnet is running");
     println!("  RPC URL        {}", net.rpc_url);

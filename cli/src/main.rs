@@ -27,7 +27,7 @@ fn main() -> anyhow::Result<()> {
     // The bank logs every instruction at debug level unless told otherwise; set before any
     // thread starts.
     if std::env::var_os("RUST_LOG").is_none() {
-        std::env::set_var("RUST_LOG", "warn");
+        std::env::set_var("RUST_LOG", "error");
     }
     let runtime = tokio::runtime::Runtime::new()?;
     runtime.block_on(async {
