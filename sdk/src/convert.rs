@@ -13,14 +13,18 @@ use kassa_hook_interface::{BuyExactOutArgs, HookAccounts};
 /// The two coins of a pool, in pool order (`a.mint < b.mint`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct PoolRef {
+    /// The pool PDA.
     pub address: Pubkey,
+    /// Coin A (the mint that sorts first).
     pub a: MintRef,
+    /// Coin B.
     pub b: MintRef,
 }
 
 /// Builds `kassa_convert` instructions for one deployment.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Convert {
+    /// The kassa_convert deployment.
     pub program_id: Pubkey,
 }
 
@@ -313,6 +317,18 @@ impl Convert {
 
     /// The hook accounts of this pool for buying `mint_out` with `payer`'s `mint_in`, delivered
     /// to `destination`: the fixed interface list followed by the event accounts.
+    ///
+    /// ```
+    /// # use kassa_sdk::{convert::Convert, payments::MintRef};
+    /// # use anchor_lang::prelude::Pubkey;
+    /// let c = Convert::default();
+    /// let pool = c.pool(
+    ///     MintRef::new(Pubkey::new_unique(), anchor_spl::token::ID).unwrap(),
+    ///     MintRef::new(Pubkey::new_unique(), anchor_spl::token::ID).unwrap(),
+    /// );
+    /// let metas = c.hook_accounts(&pool, &Pubkey::new_unique(), &pool.a.mint, &Pubkey::new_unique()).unwrap();
+    /// assert_eq!(metas.len(), kassa_hook_interface::FIXED_ACCOUNTS + 2);
+    /// ```
     pub fn hook_accounts(
         &self,
         pool: &PoolRef,
@@ -346,6 +362,19 @@ impl Convert {
     }
 
     /// The hook instruction itself (what `pay_with_conversion` invokes), for direct use.
+    ///
+    /// ```
+    /// # use kassa_sdk::{convert::Convert, payments::MintRef};
+    /// # use anchor_lang::prelude::Pubkey;
+    /// let c = Convert::default();
+    /// let pool = c.pool(
+    ///     MintRef::new(Pubkey::new_unique(), anchor_spl::token::ID).unwrap(),
+    ///     MintRef::new(Pubkey::new_unique(), anchor_spl::token::ID).unwrap(),
+    /// );
+    /// let args = kassa_hook_interface::BuyExactOutArgs { amount_out: 10, max_in: 11 };
+    /// let ix = c.hook_buy_exact_out(&pool, &Pubkey::new_unique(), &pool.b.mint, &Pubkey::new_unique(), args).unwrap();
+    /// assert_eq!(ix.data[..8], kassa_hook_interface::BUY_EXACT_OUT_DISCRIMINATOR);
+    /// ```
     pub fn hook_buy_exact_out(
         &self,
         pool: &PoolRef,
@@ -374,6 +403,17 @@ impl Convert {
     }
 
     /// The admin ramps A to `target_amp`, reached at unix time `stop`.
+    ///
+    /// ```
+    /// # use kassa_sdk::{convert::Convert, payments::MintRef};
+    /// # use anchor_lang::prelude::Pubkey;
+    /// let c = Convert::default();
+    /// let pool = c.pool(
+    ///     MintRef::new(Pubkey::new_unique(), anchor_spl::token::ID).unwrap(),
+    ///     MintRef::new(Pubkey::new_unique(), anchor_spl::token::ID).unwrap(),
+    /// );
+    /// assert!(c.pool_ramp_amp(&Pubkey::new_unique(), &pool, 400, 1_900_000_000).is_ok());
+    /// ```
     pub fn pool_ramp_amp(
         &self,
         admin: &Pubkey,
@@ -388,11 +428,34 @@ impl Convert {
     }
 
     /// The admin stops a ramp.
+    ///
+    /// ```
+    /// # use kassa_sdk::{convert::Convert, payments::MintRef};
+    /// # use anchor_lang::prelude::Pubkey;
+    /// let c = Convert::default();
+    /// let pool = c.pool(
+    ///     MintRef::new(Pubkey::new_unique(), anchor_spl::token::ID).unwrap(),
+    ///     MintRef::new(Pubkey::new_unique(), anchor_spl::token::ID).unwrap(),
+    /// );
+    /// assert!(c.pool_stop_ramp(&Pubkey::new_unique(), &pool).is_ok());
+    /// ```
     pub fn pool_stop_ramp(&self, admin: &Pubkey, pool: &PoolRef) -> Result<Instruction, SdkError> {
         Ok(self.build(self.admin_accounts(admin, pool), ix::PoolStopRamp {}))
     }
 
     /// The admin pauses, resumes or changes fees.
+    ///
+    /// ```
+    /// # use kassa_sdk::{convert::Convert, payments::MintRef};
+    /// # use anchor_lang::prelude::Pubkey;
+    /// let c = Convert::default();
+    /// let pool = c.pool(
+    ///     MintRef::new(Pubkey::new_unique(), anchor_spl::token::ID).unwrap(),
+    ///     MintRef::new(Pubkey::new_unique(), anchor_spl::token::ID).unwrap(),
+    /// );
+    /// let args = kassa_convert::instructions::PoolSettingsArgs { paused: Some(true), ..Default::default() };
+    /// assert!(c.pool_update_settings(&Pubkey::new_unique(), &pool, args).is_ok());
+    /// ```
     pub fn pool_update_settings(
         &self,
         admin: &Pubkey,
@@ -406,6 +469,17 @@ impl Convert {
     }
 
     /// Anyone sweeps protocol fees to `fee_receiver`'s associated token accounts.
+    ///
+    /// ```
+    /// # use kassa_sdk::{convert::Convert, payments::MintRef};
+    /// # use anchor_lang::prelude::Pubkey;
+    /// let c = Convert::default();
+    /// let pool = c.pool(
+    ///     MintRef::new(Pubkey::new_unique(), anchor_spl::token::ID).unwrap(),
+    ///     MintRef::new(Pubkey::new_unique(), anchor_spl::token::ID).unwrap(),
+    /// );
+    /// assert!(c.pool_withdraw_protocol_fees(&Pubkey::new_unique(), &pool, &Pubkey::new_unique()).is_ok());
+    /// ```
     pub fn pool_withdraw_protocol_fees(
         &self,
         cranker: &Pubkey,

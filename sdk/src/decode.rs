@@ -25,9 +25,13 @@ fn parse<T: AnchorDeserialize>(name: &'static str, mut body: &[u8]) -> Result<T,
 /// Any account of the payments program.
 #[derive(Debug)]
 pub enum PaymentsAccount {
+    /// A `Config` account.
     Config(state::Config),
+    /// A `Merchant` account.
     Merchant(state::Merchant),
+    /// A `Payment` account.
     Payment(state::Payment),
+    /// A `BlocklistEntry` account.
     BlocklistEntry(state::BlocklistEntry),
 }
 
@@ -74,29 +78,53 @@ pub fn decode_payment(data: &[u8]) -> Result<state::Payment, SdkError> {
 /// Every event of the payments program.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PaymentsEvent {
+    /// The `ConfigInitialized` event.
     ConfigInitialized(ev::ConfigInitialized),
+    /// The `ConfigUpdated` event.
     ConfigUpdated(ev::ConfigUpdated),
+    /// The `PayerBlocked` event.
     PayerBlocked(ev::PayerBlocked),
+    /// The `PayerUnblocked` event.
     PayerUnblocked(ev::PayerUnblocked),
+    /// The `VaultOpened` event.
     VaultOpened(ev::VaultOpened),
+    /// The `MerchantRegistered` event.
     MerchantRegistered(ev::MerchantRegistered),
+    /// The `MerchantUpdated` event.
     MerchantUpdated(ev::MerchantUpdated),
+    /// The `MerchantKybChanged` event.
     MerchantKybChanged(ev::MerchantKybChanged),
+    /// The `InvoiceOpened` event.
     InvoiceOpened(ev::InvoiceOpened),
+    /// The `InvoiceCancelled` event.
     InvoiceCancelled(ev::InvoiceCancelled),
+    /// The `InvoiceExpired` event.
     InvoiceExpired(ev::InvoiceExpired),
+    /// The `PaymentAuthorized` event.
     PaymentAuthorized(ev::PaymentAuthorized),
+    /// The `PaymentCaptured` event.
     PaymentCaptured(ev::PaymentCaptured),
+    /// The `PaymentVoided` event.
     PaymentVoided(ev::PaymentVoided),
+    /// The `PaymentReclaimed` event.
     PaymentReclaimed(ev::PaymentReclaimed),
+    /// The `PaymentRefunded` event.
     PaymentRefunded(ev::PaymentRefunded),
+    /// The `PaymentDisputed` event.
     PaymentDisputed(ev::PaymentDisputed),
+    /// The `DisputeResolved` event.
     DisputeResolved(ev::DisputeResolved),
+    /// The `PaymentHeld` event.
     PaymentHeld(ev::PaymentHeld),
+    /// The `PaymentReleased` event.
     PaymentReleased(ev::PaymentReleased),
+    /// The `PaymentRejected` event.
     PaymentRejected(ev::PaymentRejected),
+    /// The `ReceivableAssigned` event.
     ReceivableAssigned(ev::ReceivableAssigned),
+    /// The `PaymentClosed` event.
     PaymentClosed(ev::PaymentClosed),
+    /// The `PaymentConverted` event.
     PaymentConverted(ev::PaymentConverted),
 }
 
@@ -261,13 +289,21 @@ pub fn decode_event_cpi(ix_data: &[u8]) -> Result<Option<PaymentsEvent>, SdkErro
 /// Every event of the conversion program.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ConvertEvent {
+    /// The `PoolCreated` event.
     PoolCreated(cev::PoolCreated),
+    /// The `LiquidityAdded` event.
     LiquidityAdded(cev::LiquidityAdded),
+    /// The `LiquidityRemoved` event.
     LiquidityRemoved(cev::LiquidityRemoved),
+    /// The `Swapped` event.
     Swapped(cev::Swapped),
+    /// The `AmpRampStarted` event.
     AmpRampStarted(cev::AmpRampStarted),
+    /// The `AmpRampStopped` event.
     AmpRampStopped(cev::AmpRampStopped),
+    /// The `PoolSettingsChanged` event.
     PoolSettingsChanged(cev::PoolSettingsChanged),
+    /// The `ProtocolFeesWithdrawn` event.
     ProtocolFeesWithdrawn(cev::ProtocolFeesWithdrawn),
 }
 

@@ -5,36 +5,59 @@ use anchor_lang::prelude::Pubkey;
 /// Why the SDK refused to build an instruction or parse input.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum SdkError {
+    /// An amount of zero where the program requires more.
     #[error("amount must be greater than zero")]
     ZeroAmount,
+    /// An order id that does not fit the 32-byte seed (or is empty).
     #[error("order id must be 1 to 32 bytes, got {0}")]
     OrderIdLength(usize),
+    /// A mint that is not the one the payment or pool uses.
     #[error("mint {got} does not match the payment's mint {expected}")]
-    WrongMint { expected: Pubkey, got: Pubkey },
+    WrongMint {
+        /// The mint the payment or pool expects.
+        expected: Pubkey,
+        /// The mint given.
+        got: Pubkey,
+    },
+    /// A token program other than SPL Token or Token-2022.
     #[error("token program {0} is neither SPL Token nor Token-2022")]
     UnknownTokenProgram(Pubkey),
+    /// The decoded payment is in a state that forbids the action.
     #[error("payment is {status}; {action} needs it {needed}")]
     InvalidState {
+        /// The payment's state now.
         status: String,
+        /// What was asked.
         action: &'static str,
+        /// What the action needs.
         needed: &'static str,
     },
+    /// An amount above what is available.
     #[error("amount {amount} exceeds the {what} of {available}")]
     AmountTooLarge {
+        /// The amount asked for.
         amount: u64,
+        /// What limits it.
         what: &'static str,
+        /// The most that is available.
         available: u64,
     },
+    /// Bytes that are not the named account or event.
     #[error("account data is not a {0}: {1}")]
     Decode(&'static str, String),
+    /// More conversion hooks than the config holds.
     #[error("too many conversion hooks: {0} (at most 4)")]
     TooManyHooks(usize),
+    /// A protocol fee above the hard cap.
     #[error("protocol fee {0} bps exceeds the cap of 1000 bps")]
     FeeAboveCap(u16),
+    /// A Solana Pay URL or link that could not be built.
     #[error("Solana Pay: {0}")]
     SolanaPay(String),
+    /// The RPC node failed or refused the request.
     #[error("RPC: {0}")]
     Rpc(String),
+    /// A Kassa program refused the transaction; the error is named.
     #[cfg(feature = "rpc")]
     #[error("{0}")]
     Program(crate::rpc::ProgramError),

@@ -13,7 +13,9 @@ use kassa_payments::state::{Payment, PaymentStatus};
 /// An invoice ready to be opened and shared.
 #[derive(Debug)]
 pub struct OpenedInvoice {
+    /// The instructions to sign (the merchant authority signs and pays the rent).
     pub instructions: Vec<Instruction>,
+    /// The payment PDA, also the Solana Pay reference.
     pub payment: Pubkey,
     /// Solana Pay transaction-request link a wallet scans to pay.
     pub link: TransactionRequest,
@@ -108,6 +110,24 @@ impl Payments {
     }
 
     /// Refunds `amount` of what was captured, from the merchant authority's token account.
+    ///
+    /// ```
+    /// # use kassa_sdk::{payments::{MintRef, Payments}, SdkError};
+    /// # use kassa_payments::state::{Payment, PaymentStatus};
+    /// # use anchor_lang::prelude::Pubkey;
+    /// let mint = MintRef::new(Pubkey::new_unique(), anchor_spl::token::ID).unwrap();
+    /// let captured = Payment {
+    ///     merchant: Pubkey::new_unique(), mint: mint.mint, payer: Pubkey::new_unique(), assignee: Pubkey::default(),
+    ///     amount: 10, authorized: 10, captured: 10, released: 0, refunded: 0, assigned: 0,
+    ///     status: PaymentStatus::Captured, status_at: 0, expires_at: 1, authorization_expires_at: 100,
+    ///     refund_deadline: 1_000, dispute_deadline: 100, auto_capture_at: 0, seq: 3, bump: 255, reserved: [0; 14],
+    /// };
+    /// let p = Payments::default();
+    /// let (authority, payment) = (Pubkey::new_unique(), Pubkey::new_unique());
+    /// assert!(p.refund_checked(&authority, &payment, &captured, &mint, 4, 500).is_ok());
+    /// assert!(matches!(p.refund_checked(&authority, &payment, &captured, &mint, 11, 500), Err(SdkError::AmountTooLarge { .. })));
+    /// assert!(p.refund_checked(&authority, &payment, &captured, &mint, 4, 2_000).is_err());
+    /// ```
     pub fn refund_checked(
         &self,
         authority: &Pubkey,

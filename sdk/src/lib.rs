@@ -8,6 +8,8 @@
 //! - [`flows`]: one-step merchant flows (invoice with its payment link, capture and close, refund);
 //! - `rpc` (feature `rpc`, default): fetch and decode accounts, send and confirm, errors by name.
 
+#![deny(missing_docs)]
+
 pub mod convert;
 pub mod decode;
 pub mod error;

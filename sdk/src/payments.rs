@@ -24,7 +24,9 @@ use kassa_payments::{
 /// A mint and the token program that owns it (SPL Token or Token-2022).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct MintRef {
+    /// The mint address.
     pub mint: Pubkey,
+    /// SPL Token or Token-2022, whichever owns the mint.
     pub token_program: Pubkey,
 }
 
@@ -83,8 +85,11 @@ impl From<[u8; 32]> for OrderId {
 /// What a capture, an auto-capture or a dispute resolution pays out to.
 #[derive(Clone, Copy, Debug)]
 pub struct SettlementRefs {
+    /// The merchant PDA.
     pub merchant: Pubkey,
+    /// The payment PDA.
     pub payment: Pubkey,
+    /// The payment's mint.
     pub mint: MintRef,
     /// `Config::fee_receiver`; the fee goes to its associated token account.
     pub fee_receiver: Pubkey,
@@ -105,7 +110,9 @@ impl SettlementRefs {
 /// What returns escrow to the payer (void, reclaim, reject).
 #[derive(Clone, Copy, Debug)]
 pub struct ReleaseRefs {
+    /// The payment PDA.
     pub payment: Pubkey,
+    /// The payment's mint.
     pub mint: MintRef,
     /// `Payment::payer`; funds go back to its associated token account.
     pub payer: Pubkey,
@@ -114,6 +121,7 @@ pub struct ReleaseRefs {
 /// Builds `kassa_payments` instructions for one deployment.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Payments {
+    /// The kassa_payments deployment.
     pub program_id: Pubkey,
 }
 

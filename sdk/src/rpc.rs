@@ -17,9 +17,13 @@ use std::{collections::HashMap, sync::OnceLock};
 /// A program error by name: which program, its code, the enum variant and its message.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ProgramError {
+    /// `kassa_payments` or `kassa_convert`.
     pub program: &'static str,
+    /// The custom error code.
     pub code: u32,
+    /// The error enum's variant, e.g. `RefundExceedsCaptured`.
     pub name: String,
+    /// The rule it states.
     pub message: String,
 }
 
@@ -81,7 +85,9 @@ pub fn name_error(program: &Pubkey, code: u32) -> Option<ProgramError> {
 
 /// A client for one cluster.
 pub struct KassaClient {
+    /// The underlying client, for anything else.
     pub rpc: RpcClient,
+    /// The commitment transactions are confirmed at.
     pub commitment: CommitmentConfig,
 }
 

@@ -230,14 +230,7 @@ async fn a_payment_through_json_rpc_reads_back_like_a_cluster() {
         other => panic!("expected a named program error, got {other:?}"),
     }
     // The flow checks the decoded state before building anything.
-    let flow = p.refund_checked(
-        &merchant.pubkey(),
-        &payment,
-        &state,
-        &usdc,
-        25_000_001,
-        0,
-    );
+    let flow = p.refund_checked(&merchant.pubkey(), &payment, &state, &usdc, 25_000_001, 0);
     assert!(matches!(
         flow,
         Err(kassa_sdk::SdkError::AmountTooLarge { .. })
