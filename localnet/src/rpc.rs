@@ -696,6 +696,7 @@ pub async fn dispatch(node: &mut Node, method: &str, params: Value) -> RpcResult
                 end = all.iter().position(|s| *s == b).unwrap_or(0);
             }
             let until = cfg.until.as_deref().map(signature).transpose()?;
+            let finalized_only = cfg.commitment.is_some_and(|c| c.is_finalized());
             let mut out = Vec::new();
             for sig in all[..end].iter().rev() {
                 if Some(*sig) == until || out.len() == limit {
@@ -704,6 +705,9 @@ pub async fn dispatch(node: &mut Node, method: &str, params: Value) -> RpcResult
                 let Some(r) = node.transaction(sig) else {
                     continue;
                 };
+                if finalized_only && r.slot > node.finalized_slot() {
+                    continue;
+                }
                 let (_, status) = status_of(node, r.slot);
                 out.push(RpcConfirmedTransactionStatusWithSignature {
                     signature: sig.to_string(),

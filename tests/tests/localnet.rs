@@ -435,3 +435,131 @@ async fn kassa_localnet_bootstrap_leaves_a_usable_protocol() {
         .unwrap();
     assert_eq!(pools.as_array().map(Vec::len), Some(2), "{pools}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn finality_lag_and_a_dropped_transaction_roll_back() {
+    let net = start(LocalnetConfig {
+        rpc_addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+        // Slots advance only when asked, so the test controls finality.
+        slot_interval: Duration::from_secs(3_600),
+        node: kassa_localnet::node::NodeConfig {
+            finality_lag: 3,
+            time_offset: 0,
+        },
+    })
+    .await
+    .expect("localnet starts");
+    let rpc = RpcClient::new_with_commitment(net.rpc_url.clone(), CommitmentConfig::confirmed());
+    let advance = || async {
+        rpc.send::<u64>(
+            RpcRequest::Custom {
+                method: "kassa_advanceSlot",
+            },
+            json!([]),
+        )
+        .await
+        .unwrap()
+    };
+    let wallet = Keypair::new();
+    let kept = rpc
+        .request_airdrop(&wallet.pubkey(), 5_000_000_000)
+        .await
+        .unwrap();
+    advance().await;
+    let dropped = rpc
+        .request_airdrop(&wallet.pubkey(), 7_000_000_000)
+        .await
+        .unwrap();
+    assert_eq!(
+        rpc.get_balance(&wallet.pubkey()).await.unwrap(),
+        12_000_000_000
+    );
+
+    // Both confirmed, neither finalized yet.
+    let statuses = rpc
+        .get_signature_statuses(&[kept, dropped])
+        .await
+        .unwrap()
+        .value;
+    for s in statuses.iter().map(|s| s.as_ref().expect("known")) {
+        assert_eq!(
+            s.confirmation_status,
+            Some(solana_transaction_status_client_types::TransactionConfirmationStatus::Confirmed)
+        );
+    }
+    let finalized = rpc
+        .get_transaction_with_config(
+            &kept,
+            RpcTransactionConfig {
+                commitment: Some(CommitmentConfig::finalized()),
+                ..Default::default()
+            },
+        )
+        .await;
+    assert!(finalized.is_err(), "not finalized yet: {finalized:?}");
+
+    // Fault injection: the second airdrop never finalizes; its effects disappear.
+    let ok: bool = rpc
+        .send(
+            RpcRequest::Custom {
+                method: "kassa_dropTransaction",
+            },
+            json!([dropped.to_string()]),
+        )
+        .await
+        .unwrap();
+    assert!(ok);
+    assert_eq!(
+        rpc.get_balance(&wallet.pubkey()).await.unwrap(),
+        5_000_000_000
+    );
+    assert!(rpc.get_signature_statuses(&[dropped]).await.unwrap().value[0].is_none());
+    let history = rpc
+        .get_signatures_for_address(&wallet.pubkey())
+        .await
+        .unwrap();
+    assert_eq!(
+        history
+            .iter()
+            .map(|s| s.signature.clone())
+            .collect::<Vec<_>>(),
+        vec![kept.to_string()]
+    );
+
+    let finalized_history = rpc
+        .get_signatures_for_address_with_config(
+            &wallet.pubkey(),
+            solana_rpc_client::rpc_client::GetConfirmedSignaturesForAddress2Config {
+                commitment: Some(CommitmentConfig::finalized()),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert!(finalized_history.is_empty(), "nothing is finalized yet");
+
+    // Three slots later the first one is finalized and can no longer be dropped.
+    for _ in 0..3 {
+        advance().await;
+    }
+    let status = rpc.get_signature_statuses(&[kept]).await.unwrap().value[0]
+        .clone()
+        .unwrap();
+    assert_eq!(
+        (status.confirmation_status, status.confirmations),
+        (
+            Some(solana_transaction_status_client_types::TransactionConfirmationStatus::Finalized),
+            None
+        )
+    );
+    let err = rpc
+        .send::<bool>(
+            RpcRequest::Custom {
+                method: "kassa_dropTransaction",
+            },
+            json!([kept.to_string()]),
+        )
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("already finalized"), "{err}");
+}
