@@ -240,10 +240,7 @@ pub async fn run(args: Args) -> Result<()> {
 
     println!("Kassa localnet is running");
     println!("  RPC URL        {}", net.rpc_url);
-    println!(
-        "  WebSocket URL  ws://127.0.0.1:{} (not served yet)",
-        args.rpc_port.saturating_add(1)
-    );
+    println!("  WebSocket URL  {}", net.ws_url);
     println!("  programs       kassa_payments {}", kassa_payments::ID);
     println!("                 kassa_convert  {}", kassa_convert::ID);
     println!(

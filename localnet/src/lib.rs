@@ -12,6 +12,7 @@
 use solana_program_test::{processor, ProgramTest};
 
 pub mod node;
+pub mod pubsub;
 pub mod rpc;
 pub mod server;
 

@@ -59,6 +59,26 @@ pub struct Block {
     pub signatures: Vec<Signature>,
 }
 
+/// What subscribers hear about: a landed transaction or a new slot.
+#[derive(Clone, Debug)]
+pub enum NodeEvent {
+    /// A transaction landed (or was dropped by fault injection, `dropped = true`).
+    Transaction {
+        signature: Signature,
+        slot: u64,
+        err: Option<TransactionError>,
+        logs: Vec<String>,
+        accounts: Vec<Pubkey>,
+        dropped: bool,
+    },
+    /// The node moved to `slot`; everything up to `finalized` is final.
+    Slot {
+        slot: u64,
+        parent: u64,
+        finalized: u64,
+    },
+}
+
 /// Why a node operation failed.
 #[derive(Debug, thiserror::Error)]
 pub enum NodeError {
@@ -87,6 +107,8 @@ pub struct Node {
     dropped: BTreeSet<Signature>,
     /// The accounts each transaction wrote, as they were before it (for fault injection).
     undo: HashMap<Signature, Vec<(Pubkey, Option<Account>)>>,
+    /// Subscribers (the WebSocket endpoint) listen here.
+    pub events: tokio::sync::broadcast::Sender<NodeEvent>,
 }
 
 fn wall_clock() -> i64 {
@@ -131,6 +153,7 @@ impl Node {
             known: known.into_iter().collect(),
             dropped: BTreeSet::new(),
             undo: HashMap::new(),
+            events: tokio::sync::broadcast::channel(4_096).0,
         };
         let payer = node.ctx.payer.pubkey();
         node.known.insert(payer);
@@ -183,6 +206,11 @@ impl Node {
         self.blocks.insert(sealed.slot, sealed);
         self.slot = next;
         self.block_height += 1;
+        let _ = self.events.send(NodeEvent::Slot {
+            slot: next,
+            parent: next - 1,
+            finalized: self.finalized_slot(),
+        });
         // Finalized transactions can no longer be dropped: forget how to undo them.
         let finalized = self.finalized_slot();
         let txs = &self.txs;
@@ -392,6 +420,14 @@ impl Node {
             self.by_address.entry(*key).or_default().push(signature);
         }
         self.current.signatures.push(signature);
+        let _ = self.events.send(NodeEvent::Transaction {
+            signature,
+            slot: record.slot,
+            err: record.meta.status.clone().err(),
+            logs: record.meta.log_messages.clone().unwrap_or_default(),
+            accounts: keys.clone(),
+            dropped: false,
+        });
         self.txs.insert(signature, record);
         self.undo
             .insert(signature, keys.into_iter().zip(pre_accounts).collect());
@@ -417,8 +453,10 @@ impl Node {
             return Err("transaction is already finalized".into());
         }
         let slot = record.slot;
+        let mut touched = Vec::new();
         if let Some(accounts) = self.undo.remove(signature) {
             for (key, account) in accounts {
+                touched.push(key);
                 let shared = account.map(AccountSharedData::from).unwrap_or_default();
                 self.ctx.set_account(&key, &shared);
             }
@@ -432,6 +470,14 @@ impl Node {
         }
         self.current.signatures.retain(|s| s != signature);
         self.dropped.insert(*signature);
+        let _ = self.events.send(NodeEvent::Transaction {
+            signature: *signature,
+            slot,
+            err: None,
+            logs: Vec::new(),
+            accounts: touched,
+            dropped: true,
+        });
         Ok(())
     }
 }

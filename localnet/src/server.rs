@@ -12,6 +12,8 @@ use tokio::{net::TcpListener, sync::Mutex, task::JoinHandle};
 /// A running node with its RPC endpoint.
 pub struct Localnet {
     pub rpc_url: String,
+    /// WebSocket subscriptions, on the RPC port + 1.
+    pub ws_url: String,
     pub addr: SocketAddr,
     pub node: Arc<Mutex<Node>>,
     tasks: Vec<JoinHandle<()>>,
@@ -69,6 +71,19 @@ pub async fn start(config: LocalnetConfig) -> Result<Localnet, NodeError> {
             tracing::error!("rpc server stopped: {e}");
         }
     });
+    // Subscriptions listen on the next port, as on an Agave node.
+    let ws_addr = SocketAddr::new(addr.ip(), addr.port().wrapping_add(1));
+    let ws_listener = TcpListener::bind(ws_addr)
+        .await
+        .map_err(|e| NodeError::Warp(format!("cannot listen on {ws_addr}: {e}")))?;
+    let ws_app = Router::new()
+        .route("/", axum::routing::any(crate::pubsub::handler))
+        .with_state(node.clone());
+    let pubsub = tokio::spawn(async move {
+        if let Err(e) = axum::serve(ws_listener, ws_app).await {
+            tracing::error!("pubsub server stopped: {e}");
+        }
+    });
     let clock_node = node.clone();
     let interval = config.slot_interval;
     let clock = tokio::spawn(async move {
@@ -83,9 +98,10 @@ pub async fn start(config: LocalnetConfig) -> Result<Localnet, NodeError> {
     });
     Ok(Localnet {
         rpc_url: format!("http://{addr}"),
+        ws_url: format!("ws://{ws_addr}"),
         addr,
         node,
-        tasks: vec![server, clock],
+        tasks: vec![server, pubsub, clock],
     })
 }
 

@@ -563,3 +563,118 @@ async fn finality_lag_and_a_dropped_transaction_roll_back() {
         .unwrap_err();
     assert!(err.to_string().contains("already finalized"), "{err}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn websocket_subscriptions_follow_slots_signatures_accounts_and_logs() {
+    use futures_util::StreamExt;
+    use solana_pubsub_client::nonblocking::pubsub_client::PubsubClient;
+    use solana_rpc_client_api::config::{
+        RpcAccountInfoConfig, RpcSignatureSubscribeConfig, RpcTransactionLogsConfig,
+        RpcTransactionLogsFilter,
+    };
+    let net = start(LocalnetConfig {
+        rpc_addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+        slot_interval: Duration::from_millis(50),
+        ..Default::default()
+    })
+    .await
+    .expect("localnet starts");
+    let rpc = RpcClient::new_with_commitment(net.rpc_url.clone(), CommitmentConfig::confirmed());
+    let pubsub = PubsubClient::new(&net.ws_url)
+        .await
+        .expect("pubsub connects");
+
+    // Slots tick.
+    let (mut slots, unsubscribe_slots) = pubsub.slot_subscribe().await.unwrap();
+    let first = tokio::time::timeout(Duration::from_secs(5), slots.next())
+        .await
+        .unwrap()
+        .unwrap();
+    let second = tokio::time::timeout(Duration::from_secs(5), slots.next())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(second.slot > first.slot && second.parent == second.slot - 1);
+    unsubscribe_slots().await;
+
+    // A funded wallet sends a transfer; its signature, its account and its logs are announced.
+    let wallet = Keypair::new();
+    let sig = rpc
+        .request_airdrop(&wallet.pubkey(), 3_000_000_000)
+        .await
+        .unwrap();
+    // Subscribing after the fact still gets the notification at once.
+    let (mut done, _u) = pubsub
+        .signature_subscribe(
+            &sig,
+            Some(RpcSignatureSubscribeConfig {
+                commitment: Some(CommitmentConfig::confirmed()),
+                enable_received_notification: None,
+            }),
+        )
+        .await
+        .unwrap();
+    tokio::time::timeout(Duration::from_secs(5), done.next())
+        .await
+        .expect("late subscription answered")
+        .unwrap();
+
+    let target = Keypair::new().pubkey();
+    let (mut account, _ua) = pubsub
+        .account_subscribe(
+            &target,
+            Some(RpcAccountInfoConfig {
+                encoding: Some(solana_account_decoder_client_types::UiAccountEncoding::Base64),
+                ..Default::default()
+            }),
+        )
+        .await
+        .unwrap();
+    let (mut logs, _ul) = pubsub
+        .logs_subscribe(
+            RpcTransactionLogsFilter::Mentions(vec![target.to_string()]),
+            RpcTransactionLogsConfig {
+                commitment: Some(CommitmentConfig::confirmed()),
+            },
+        )
+        .await
+        .unwrap();
+    let blockhash = rpc.get_latest_blockhash().await.unwrap();
+    let tx = Transaction::new_signed_with_payer(
+        &[solana_system_interface::instruction::transfer(
+            &wallet.pubkey(),
+            &target,
+            1_000_000_000,
+        )],
+        Some(&wallet.pubkey()),
+        &[&wallet],
+        blockhash,
+    );
+    let (mut landed, _us) = pubsub
+        .signature_subscribe(&tx.signatures[0], None)
+        .await
+        .unwrap();
+    rpc.send_transaction(&tx).await.unwrap();
+    let n = tokio::time::timeout(Duration::from_secs(5), landed.next())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(
+        matches!(n.value, solana_rpc_client_api::response::RpcSignatureResult::ProcessedSignature(ref r) if r.err.is_none())
+    );
+    let a = tokio::time::timeout(Duration::from_secs(5), account.next())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(a.value.lamports, 1_000_000_000);
+    let l = tokio::time::timeout(Duration::from_secs(5), logs.next())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(l.value.signature, tx.signatures[0].to_string());
+    assert!(l
+        .value
+        .logs
+        .iter()
+        .any(|line| line.contains("11111111111111111111111111111111")));
+}
