@@ -34,9 +34,11 @@ use solana_sdk::{
 };
 use solana_transaction_status_client_types::{
     EncodedConfirmedTransactionWithStatusMeta, EncodedTransaction,
-    EncodedTransactionWithStatusMeta, TransactionBinaryEncoding, TransactionConfirmationStatus,
-    TransactionStatus, UiCompiledInstruction, UiConfirmedBlock, UiInnerInstructions, UiMessage,
-    UiRawMessage, UiTransaction, UiTransactionEncoding, UiTransactionStatusMeta,
+    EncodedTransactionWithStatusMeta, ParsedAccount, ParsedAccountSource,
+    TransactionBinaryEncoding, TransactionConfirmationStatus, TransactionStatus,
+    UiCompiledInstruction, UiConfirmedBlock, UiInnerInstructions, UiInstruction, UiMessage,
+    UiParsedInstruction, UiParsedMessage, UiPartiallyDecodedInstruction, UiRawMessage,
+    UiTransaction, UiTransactionEncoding, UiTransactionStatusMeta,
 };
 use std::str::FromStr;
 
@@ -237,7 +239,35 @@ fn encode_tx(
         UiTransactionEncoding::Binary => EncodedTransaction::LegacyBinary(
             bs58::encode(bincode::serialize(tx).map_err(RpcError::internal)?).into_string(),
         ),
-        UiTransactionEncoding::Json | UiTransactionEncoding::JsonParsed => {
+        UiTransactionEncoding::JsonParsed => {
+            let message = &tx.message;
+            let keys = message.static_account_keys();
+            EncodedTransaction::Json(UiTransaction {
+                signatures: tx.signatures.iter().map(ToString::to_string).collect(),
+                message: UiMessage::Parsed(UiParsedMessage {
+                    account_keys: keys
+                        .iter()
+                        .enumerate()
+                        .map(|(i, k)| ParsedAccount {
+                            pubkey: k.to_string(),
+                            writable: message.is_maybe_writable(i, None),
+                            signer: message.is_signer(i),
+                            source: Some(ParsedAccountSource::Transaction),
+                        })
+                        .collect(),
+                    recent_blockhash: message.recent_blockhash().to_string(),
+                    instructions: message
+                        .instructions()
+                        .iter()
+                        .map(|ix| partially_decoded(keys, ix, None))
+                        .collect(),
+                    address_table_lookups: message
+                        .address_table_lookups()
+                        .map(|l| l.iter().map(Into::into).collect()),
+                }),
+            })
+        }
+        UiTransactionEncoding::Json => {
             let message = &tx.message;
             EncodedTransaction::Json(UiTransaction {
                 signatures: tx.signatures.iter().map(ToString::to_string).collect(),
@@ -263,6 +293,28 @@ fn encode_tx(
     })
 }
 
+/// An instruction in jsonParsed form: Kassa's programs have no parser on a node, so, as Agave
+/// does for programs it cannot parse, accounts are spelled out and data stays base58.
+fn partially_decoded(
+    keys: &[Pubkey],
+    ix: &solana_sdk::message::compiled_instruction::CompiledInstruction,
+    stack_height: Option<u32>,
+) -> UiInstruction {
+    let key = |i: u8| {
+        keys.get(usize::from(i))
+            .map(ToString::to_string)
+            .unwrap_or_default()
+    };
+    UiInstruction::Parsed(UiParsedInstruction::PartiallyDecoded(
+        UiPartiallyDecodedInstruction {
+            program_id: key(ix.program_id_index),
+            accounts: ix.accounts.iter().map(|a| key(*a)).collect(),
+            data: bs58::encode(&ix.data).into_string(),
+            stack_height,
+        },
+    ))
+}
+
 fn encode_record(
     record: &crate::node::TxRecord,
     encoding: UiTransactionEncoding,
@@ -285,14 +337,27 @@ fn encode_record(
     };
     let mut meta = UiTransactionStatusMeta::from(record.meta.clone());
     if let Some(inner) = &record.meta.inner_instructions {
-        meta.inner_instructions = Some(
+        let keys = record.transaction.message.static_account_keys();
+        let list: Vec<UiInnerInstructions> = if encoding == UiTransactionEncoding::JsonParsed {
+            inner
+                .iter()
+                .map(|i| UiInnerInstructions {
+                    index: i.index,
+                    instructions: i
+                        .instructions
+                        .iter()
+                        .map(|x| partially_decoded(keys, &x.instruction, x.stack_height))
+                        .collect(),
+                })
+                .collect()
+        } else {
             inner
                 .iter()
                 .cloned()
                 .map(UiInnerInstructions::from)
-                .collect::<Vec<_>>(),
-        )
-        .into();
+                .collect()
+        };
+        meta.inner_instructions = Some(list).into();
     }
     Ok(EncodedTransactionWithStatusMeta {
         transaction: encode_tx(&record.transaction, encoding)?,

@@ -678,3 +678,236 @@ async fn websocket_subscriptions_follow_slots_signatures_accounts_and_logs() {
         .iter()
         .any(|line| line.contains("11111111111111111111111111111111")));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_javascript_wallet_pays_through_the_node() {
+    let net = start(LocalnetConfig {
+        rpc_addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+        slot_interval: Duration::from_millis(50),
+        ..Default::default()
+    })
+    .await
+    .expect("localnet starts");
+    let demo = kassa::localnet::bootstrap(&net.rpc_url)
+        .await
+        .expect("bootstrap");
+    let rpc = RpcClient::new_with_commitment(net.rpc_url.clone(), CommitmentConfig::confirmed());
+    let p = Payments::default();
+    // Merchant side in Rust: register, approve, open an invoice.
+    let merchant = Keypair::new();
+    rpc.poll_for_signature(
+        &rpc.request_airdrop(&merchant.pubkey(), 2_000_000_000)
+            .await
+            .unwrap(),
+    )
+    .await
+    .unwrap();
+    let policy = kassa_payments::state::MerchantPolicy {
+        authorization_window: 86_400,
+        auto_capture_delay: 0,
+        refund_window: 86_400,
+        dispute_window: 86_400,
+        require_kyt: false,
+    };
+    let (ix, merchant_pda) = p
+        .merchant_register(
+            &merchant.pubkey(),
+            &demo.usdc.mint,
+            &merchant.pubkey(),
+            policy,
+        )
+        .unwrap();
+    send(&rpc, &[ix], &merchant, &[]).await;
+    send(
+        &rpc,
+        &[
+            p.merchant_kyb_attest(&demo.payer.pubkey(), &merchant_pda, [2; 32])
+                .unwrap(),
+        ],
+        &demo.payer,
+        &[],
+    )
+    .await;
+    let expires = rpc
+        .get_block_time(rpc.get_slot().await.unwrap())
+        .await
+        .unwrap()
+        + 3_600;
+    let (ix, payment) = p
+        .invoice_open(
+            &merchant.pubkey(),
+            &merchant_pda,
+            &OrderId::new("JS-1").unwrap(),
+            12_000_000,
+            expires,
+        )
+        .unwrap();
+    send(&rpc, &[ix], &merchant, &[]).await;
+    // The wallet: funded with SOL and USDC, pays from JavaScript.
+    let wallet = Keypair::new();
+    rpc.poll_for_signature(
+        &rpc.request_airdrop(&wallet.pubkey(), 2_000_000_000)
+            .await
+            .unwrap(),
+    )
+    .await
+    .unwrap();
+    let usdc = demo.usdc;
+    let ata = anchor_spl::associated_token::spl_associated_token_account::instruction::create_associated_token_account_idempotent(&demo.payer.pubkey(), &wallet.pubkey(), &usdc.mint, &usdc.token_program);
+    let fund = spl_token_2022::instruction::mint_to(
+        &usdc.token_program,
+        &usdc.mint,
+        &usdc.ata(&wallet.pubkey()),
+        &demo.payer.pubkey(),
+        &[],
+        50_000_000,
+    )
+    .unwrap();
+    send(&rpc, &[ata, fund], &demo.payer, &[]).await;
+    let pay = p
+        .payment_pay(&wallet.pubkey(), &merchant_pda, &payment, &usdc, None)
+        .unwrap();
+    use base64::Engine;
+    let fixture = json!({
+        "payerSecretKey": wallet.to_bytes().to_vec(),
+        "payment": payment.to_string(),
+        "amount": 12_000_000,
+        "instruction": {
+            "programId": pay.program_id.to_string(),
+            "keys": pay.accounts.iter().map(|a| json!({"pubkey": a.pubkey.to_string(), "isSigner": a.is_signer, "isWritable": a.is_writable})).collect::<Vec<_>>(),
+            "data": base64::prelude::BASE64_STANDARD.encode(&pay.data),
+        },
+    });
+    let path = std::env::temp_dir().join(format!("kassa-js-fixture-{}.json", std::process::id()));
+    std::fs::write(&path, fixture.to_string()).unwrap();
+    let js = concat!(env!("CARGO_MANIFEST_DIR"), "/../localnet/js");
+    let out = tokio::process::Command::new("node")
+        .arg("pay_invoice.mjs")
+        .current_dir(js)
+        .env("KASSA_RPC_URL", &net.rpc_url)
+        .env("KASSA_WS_URL", &net.ws_url)
+        .env("KASSA_FIXTURE", &path)
+        .output()
+        .await
+        .expect("node runs (scripts/test installs localnet/js)");
+    let _ = std::fs::remove_file(&path);
+    assert!(
+        out.status.success(),
+        "JavaScript wallet failed:\n{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let state =
+        kassa_sdk::rpc::KassaClient::new(net.rpc_url.clone(), CommitmentConfig::confirmed())
+            .payment(&payment)
+            .await
+            .unwrap();
+    assert_eq!(
+        (state.status, state.payer, state.authorized),
+        (
+            kassa_payments::state::PaymentStatus::Authorized,
+            wallet.pubkey(),
+            12_000_000
+        )
+    );
+}
+
+/// Posts a raw body to the node, as a misbehaving client would.
+async fn post_raw(url: &str, body: &str) -> serde_json::Value {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let addr = url.trim_start_matches("http://");
+    let mut stream = tokio::net::TcpStream::connect(addr).await.expect("connect");
+    let request = format!("POST / HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}", body.len());
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).await.unwrap();
+    let json = response.split("\r\n\r\n").nth(1).expect("a body");
+    serde_json::from_str(json).unwrap_or_else(|e| panic!("not JSON ({e}): {json}"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_input_gets_the_standard_error_objects() {
+    let net = start(LocalnetConfig {
+        rpc_addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+        slot_interval: Duration::from_millis(50),
+        ..Default::default()
+    })
+    .await
+    .expect("localnet starts");
+    let url = net.rpc_url.clone();
+    let code = |v: &serde_json::Value| v["error"]["code"].as_i64();
+    assert_eq!(code(&post_raw(&url, "{not json").await), Some(-32700));
+    assert_eq!(
+        code(&post_raw(&url, r#"{"jsonrpc":"2.0","id":1}"#).await),
+        Some(-32600)
+    );
+    assert_eq!(code(&post_raw(&url, r#"[]"#).await), Some(-32600));
+    assert_eq!(
+        code(
+            &post_raw(
+                &url,
+                r#"{"jsonrpc":"2.0","id":1,"method":"getBalance","params":[42]}"#
+            )
+            .await
+        ),
+        Some(-32602)
+    );
+    assert_eq!(
+        code(
+            &post_raw(
+                &url,
+                r#"{"jsonrpc":"2.0","id":1,"method":"sendTransaction","params":["%%%"]}"#
+            )
+            .await
+        ),
+        Some(-32602)
+    );
+    // Oversized and unsigned transactions.
+    let big = base64::Engine::encode(&base64::prelude::BASE64_STANDARD, vec![1u8; 1_300]);
+    let body = json!({"jsonrpc": "2.0", "id": 1, "method": "sendTransaction", "params": [big, {"encoding": "base64"}]}).to_string();
+    assert_eq!(code(&post_raw(&url, &body).await), Some(-32602));
+    let wallet = Keypair::new();
+    let rpc = RpcClient::new_with_commitment(url.clone(), CommitmentConfig::confirmed());
+    let blockhash = rpc.get_latest_blockhash().await.unwrap();
+    let mut tx = Transaction::new_with_payer(
+        &[solana_system_interface::instruction::transfer(
+            &wallet.pubkey(),
+            &Keypair::new().pubkey(),
+            1,
+        )],
+        Some(&wallet.pubkey()),
+    );
+    tx.message.recent_blockhash = blockhash;
+    let unsigned = base64::Engine::encode(
+        &base64::prelude::BASE64_STANDARD,
+        bincode::serialize(&tx).unwrap(),
+    );
+    let body = json!({"jsonrpc": "2.0", "id": 1, "method": "sendTransaction", "params": [unsigned, {"encoding": "base64"}]}).to_string();
+    assert_eq!(code(&post_raw(&url, &body).await), Some(-32003));
+    // An unknown account is null, not an error; a batch answers each request.
+    let batch = post_raw(&url, &json!([
+        {"jsonrpc": "2.0", "id": 1, "method": "getAccountInfo", "params": [Keypair::new().pubkey().to_string()]},
+        {"jsonrpc": "2.0", "id": 2, "method": "nope"},
+    ]).to_string()).await;
+    assert!(batch[0]["result"]["value"].is_null(), "{batch}");
+    assert_eq!(code(&batch[1]), Some(-32601));
+
+    // jsonParsed transactions spell out their accounts.
+    let sig = rpc
+        .request_airdrop(&wallet.pubkey(), 1_000_000)
+        .await
+        .unwrap();
+    let tx = rpc
+        .send::<serde_json::Value>(
+            RpcRequest::GetTransaction,
+            json!([sig.to_string(), {"encoding": "jsonParsed"}]),
+        )
+        .await
+        .unwrap();
+    let keys = &tx["transaction"]["message"]["accountKeys"];
+    assert_eq!(keys[0]["signer"], true, "{tx}");
+    assert_eq!(
+        tx["transaction"]["message"]["instructions"][0]["programId"],
+        "11111111111111111111111111111111"
+    );
+}

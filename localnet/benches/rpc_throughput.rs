@@ -1,0 +1,291 @@
+//! Localnet throughput: payment transactions (`payment_pay`) sent concurrently over JSON-RPC,
+//! each confirmed through `getSignatureStatuses`. Reports confirmed transactions per second and
+//! p50/p99 confirmation latency, beside a baseline of plain SOL transfers measured in the same
+//! run. `cargo bench -p kassa-localnet --bench rpc_throughput` (`KASSA_BENCH_TX`, default 2,000;
+//! `KASSA_BENCH_CLIENTS`, default 16).
+
+use kassa_localnet::server::{start, LocalnetConfig};
+use kassa_payments::{instructions::ConfigInitArgs, state::MerchantPolicy};
+use kassa_sdk::payments::{MintRef, OrderId, Payments};
+use solana_commitment_config::CommitmentConfig;
+use solana_rpc_client::nonblocking::rpc_client::RpcClient;
+use solana_sdk::{
+    instruction::Instruction,
+    signature::{Keypair, Signature, Signer},
+    transaction::Transaction,
+};
+use std::{
+    net::SocketAddr,
+    sync::Arc,
+    time::{Duration, Instant},
+};
+
+fn env(name: &str, default: usize) -> usize {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+async fn send(
+    rpc: &RpcClient,
+    ixs: &[Instruction],
+    payer: &Keypair,
+    signers: &[&Keypair],
+) -> Signature {
+    let blockhash = rpc.get_latest_blockhash().await.expect("blockhash");
+    let mut all = vec![payer];
+    all.extend_from_slice(signers);
+    let tx = Transaction::new_signed_with_payer(ixs, Some(&payer.pubkey()), &all, blockhash);
+    rpc.send_and_confirm_transaction(&tx)
+        .await
+        .expect("setup transaction lands")
+}
+
+/// Sends every transaction from `clients` concurrent tasks and waits for each to confirm.
+async fn run(
+    rpc: Arc<RpcClient>,
+    txs: Vec<Transaction>,
+    clients: usize,
+) -> (Duration, Vec<Duration>) {
+    let started = Instant::now();
+    let chunks: Vec<Vec<Transaction>> = txs
+        .chunks(txs.len().div_ceil(clients))
+        .map(<[Transaction]>::to_vec)
+        .collect();
+    let mut tasks = Vec::new();
+    for chunk in chunks {
+        let rpc = rpc.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut latencies = Vec::with_capacity(chunk.len());
+            for tx in chunk {
+                let t0 = Instant::now();
+                let sig = rpc.send_transaction(&tx).await.expect("sent");
+                loop {
+                    let status = rpc
+                        .get_signature_statuses(&[sig])
+                        .await
+                        .expect("status")
+                        .value[0]
+                        .clone();
+                    if let Some(s) = status {
+                        assert!(s.err.is_none(), "{:?}", s.err);
+                        break;
+                    }
+                    tokio::time::sleep(Duration::from_millis(1)).await;
+                }
+                latencies.push(t0.elapsed());
+            }
+            latencies
+        }));
+    }
+    let mut latencies = Vec::new();
+    for t in tasks {
+        latencies.extend(t.await.expect("client task"));
+    }
+    (started.elapsed(), latencies)
+}
+
+fn report(name: &str, total: Duration, mut latencies: Vec<Duration>) -> f64 {
+    latencies.sort();
+    let pct = |p: usize| latencies[(latencies.len() * p / 100).min(latencies.len() - 1)];
+    let tps = latencies.len() as f64 / total.as_secs_f64();
+    println!(
+        "{name:<28} {:>6} tx in {:>6.2} s = {tps:>7.0} tx/s   p50 {:>6.2} ms   p99 {:>6.2} ms",
+        latencies.len(),
+        total.as_secs_f64(),
+        pct(50).as_secs_f64() * 1e3,
+        pct(99).as_secs_f64() * 1e3
+    );
+    tps
+}
+
+#[tokio::main(flavor = "multi_thread")]
+async fn main() {
+    if std::env::var_os("RUST_LOG").is_none() {
+        // The bank logs every instruction at debug level otherwise.
+        std::env::set_var("RUST_LOG", "error");
+    }
+    let n = env("KASSA_BENCH_TX", 2_000);
+    let clients = env("KASSA_BENCH_CLIENTS", 16);
+    let net = start(LocalnetConfig {
+        rpc_addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+        slot_interval: Duration::from_millis(400),
+        ..Default::default()
+    })
+    .await
+    .expect("localnet starts");
+    let rpc = Arc::new(RpcClient::new_with_commitment(
+        net.rpc_url.clone(),
+        CommitmentConfig::confirmed(),
+    ));
+    let admin = Keypair::new();
+    rpc.poll_for_signature(
+        &rpc.request_airdrop(&admin.pubkey(), 900_000_000_000)
+            .await
+            .unwrap(),
+    )
+    .await
+    .unwrap();
+    let p = Payments::default();
+    let me = admin.pubkey();
+    send(
+        &rpc,
+        &[p.config_init(
+            &me,
+            &me,
+            None,
+            ConfigInitArgs {
+                compliance_authority: me,
+                arbiter: me,
+                fee_receiver: me,
+                protocol_fee_bps: 30,
+            },
+        )
+        .unwrap()],
+        &admin,
+        &[],
+    )
+    .await;
+    let mint = Keypair::new();
+    let usdc = MintRef::new(mint.pubkey(), anchor_spl::token::ID).unwrap();
+    let rent = rpc
+        .get_minimum_balance_for_rent_exemption(82)
+        .await
+        .unwrap();
+    send(
+        &rpc,
+        &[
+            solana_system_interface::instruction::create_account(
+                &me,
+                &mint.pubkey(),
+                rent,
+                82,
+                &anchor_spl::token::ID,
+            ),
+            anchor_spl::token_2022::spl_token_2022::instruction::initialize_mint2(
+                &anchor_spl::token::ID,
+                &mint.pubkey(),
+                &me,
+                None,
+                6,
+            )
+            .unwrap(),
+        ],
+        &admin,
+        &[&mint],
+    )
+    .await;
+    send(&rpc, &[p.vault_open(&me, &usdc).unwrap()], &admin, &[]).await;
+    let policy = MerchantPolicy {
+        authorization_window: 86_400,
+        auto_capture_delay: 0,
+        refund_window: 86_400,
+        dispute_window: 86_400,
+        require_kyt: false,
+    };
+    let (ix, merchant) = p.merchant_register(&me, &usdc.mint, &me, policy).unwrap();
+    send(&rpc, &[ix], &admin, &[]).await;
+    send(
+        &rpc,
+        &[p.merchant_kyb_attest(&me, &merchant, [1; 32]).unwrap()],
+        &admin,
+        &[],
+    )
+    .await;
+
+    // One payer per client, funded; one open invoice per payment.
+    let payers: Vec<Keypair> = (0..clients).map(|_| Keypair::new()).collect();
+    for payer in &payers {
+        let ata = anchor_spl::associated_token::spl_associated_token_account::instruction::create_associated_token_account_idempotent(&me, &payer.pubkey(), &usdc.mint, &usdc.token_program);
+        let fund = anchor_spl::token_2022::spl_token_2022::instruction::mint_to(
+            &usdc.token_program,
+            &usdc.mint,
+            &usdc.ata(&payer.pubkey()),
+            &me,
+            &[],
+            1_000_000_000_000,
+        )
+        .unwrap();
+        send(
+            &rpc,
+            &[
+                solana_system_interface::instruction::transfer(
+                    &me,
+                    &payer.pubkey(),
+                    10_000_000_000,
+                ),
+                ata,
+                fund,
+            ],
+            &admin,
+            &[],
+        )
+        .await;
+    }
+    let expires = rpc
+        .get_block_time(rpc.get_slot().await.unwrap())
+        .await
+        .unwrap()
+        + 86_000;
+    let mut invoices = Vec::with_capacity(n);
+    for chunk in (0..n).collect::<Vec<_>>().chunks(8) {
+        let mut ixs = Vec::new();
+        for i in chunk {
+            let (ix, payment) = p
+                .invoice_open(
+                    &me,
+                    &merchant,
+                    &OrderId::new(&format!("B-{i}")).unwrap(),
+                    1_000_000,
+                    expires,
+                )
+                .unwrap();
+            ixs.push(ix);
+            invoices.push(payment);
+        }
+        send(&rpc, &ixs, &admin, &[]).await;
+    }
+
+    // Baseline: SOL transfers, the cheapest transaction the node lands.
+    let blockhash = rpc.get_latest_blockhash().await.unwrap();
+    let sink = Keypair::new().pubkey();
+    let transfers: Vec<Transaction> = (0..n)
+        .map(|i| {
+            let payer = &payers[i % clients];
+            Transaction::new_signed_with_payer(
+                &[solana_system_interface::instruction::transfer(
+                    &payer.pubkey(),
+                    &sink,
+                    1_000 + i as u64,
+                )],
+                Some(&payer.pubkey()),
+                &[payer],
+                blockhash,
+            )
+        })
+        .collect();
+    let (total, lat) = run(rpc.clone(), transfers, clients).await;
+    let baseline = report("SOL transfer (baseline)", total, lat);
+
+    let blockhash = rpc.get_latest_blockhash().await.unwrap();
+    let pays: Vec<Transaction> = invoices
+        .iter()
+        .enumerate()
+        .map(|(i, payment)| {
+            let payer = &payers[i % clients];
+            let ix = p
+                .payment_pay(&payer.pubkey(), &merchant, payment, &usdc, None)
+                .unwrap();
+            Transaction::new_signed_with_payer(&[ix], Some(&payer.pubkey()), &[payer], blockhash)
+        })
+        .collect();
+    let (total, lat) = run(rpc.clone(), pays, clients).await;
+    let payments = report("payment_pay", total, lat);
+    println!(
+        "payments/baseline ratio {:.2}; {} clients; {} cores",
+        payments / baseline,
+        clients,
+        std::thread::available_parallelism().map_or(0, |n| n.get())
+    );
+}
