@@ -248,8 +248,10 @@ async fn main() {
     }
 
     // Baseline: SOL transfers, the cheapest transaction the node lands.
-    let blockhash = rpc.get_latest_blockhash().await.unwrap();
     let sink = Keypair::new().pubkey();
+    // The sink is rent-exempt first, so each small transfer is valid on its own.
+    send(&rpc, &[solana_system_interface::instruction::transfer(&me, &sink, 1_000_000_000)], &admin, &[]).await;
+    let blockhash = rpc.get_latest_blockhash().await.unwrap();
     let transfers: Vec<Transaction> = (0..n)
         .map(|i| {
             let payer = &payers[i % clients];
