@@ -42,24 +42,36 @@ async fn send(
         .expect("setup transaction lands")
 }
 
-/// Sends every transaction from `clients` concurrent tasks and waits for each to confirm.
-async fn run(
-    rpc: Arc<RpcClient>,
-    txs: Vec<Transaction>,
-    clients: usize,
-) -> (Duration, Vec<Duration>) {
+/// One client's work: instructions signed by its own payer.
+struct Client {
+    payer: Keypair,
+    instructions: Vec<Instruction>,
+}
+
+/// Each client signs every transaction just before sending it, against a blockhash fetched at
+/// most 100 ms earlier (a blockhash lives about a second on this node, see docs/localnet.md),
+/// sends it and waits for it to confirm; clients run concurrently.
+async fn run(rpc: Arc<RpcClient>, clients: Vec<Client>) -> (Duration, Vec<Duration>) {
     let started = Instant::now();
-    let chunks: Vec<Vec<Transaction>> = txs
-        .chunks(txs.len().div_ceil(clients))
-        .map(<[Transaction]>::to_vec)
-        .collect();
     let mut tasks = Vec::new();
-    for chunk in chunks {
+    for client in clients {
         let rpc = rpc.clone();
         tasks.push(tokio::spawn(async move {
-            let mut latencies = Vec::with_capacity(chunk.len());
-            for tx in chunk {
+            let mut latencies = Vec::with_capacity(client.instructions.len());
+            let mut blockhash = rpc.get_latest_blockhash().await.expect("blockhash");
+            let mut fetched = Instant::now();
+            for ix in client.instructions {
                 let t0 = Instant::now();
+                if fetched.elapsed() > Duration::from_millis(100) {
+                    blockhash = rpc.get_latest_blockhash().await.expect("blockhash");
+                    fetched = Instant::now();
+                }
+                let tx = Transaction::new_signed_with_payer(
+                    &[ix],
+                    Some(&client.payer.pubkey()),
+                    &[&client.payer],
+                    blockhash,
+                );
                 let sig = rpc.send_transaction(&tx).await.expect("sent");
                 loop {
                     let status = rpc
@@ -250,39 +262,53 @@ async fn main() {
     // Baseline: SOL transfers, the cheapest transaction the node lands.
     let sink = Keypair::new().pubkey();
     // The sink is rent-exempt first, so each small transfer is valid on its own.
-    send(&rpc, &[solana_system_interface::instruction::transfer(&me, &sink, 1_000_000_000)], &admin, &[]).await;
-    let blockhash = rpc.get_latest_blockhash().await.unwrap();
-    let transfers: Vec<Transaction> = (0..n)
-        .map(|i| {
-            let payer = &payers[i % clients];
-            Transaction::new_signed_with_payer(
-                &[solana_system_interface::instruction::transfer(
-                    &payer.pubkey(),
-                    &sink,
-                    1_000 + i as u64,
-                )],
-                Some(&payer.pubkey()),
-                &[payer],
-                blockhash,
-            )
-        })
-        .collect();
-    let (total, lat) = run(rpc.clone(), transfers, clients).await;
-    let baseline = report("SOL transfer (baseline)", total, lat);
-
-    let blockhash = rpc.get_latest_blockhash().await.unwrap();
-    let pays: Vec<Transaction> = invoices
+    send(
+        &rpc,
+        &[solana_system_interface::instruction::transfer(
+            &me,
+            &sink,
+            1_000_000_000,
+        )],
+        &admin,
+        &[],
+    )
+    .await;
+    let transfers = payers
         .iter()
         .enumerate()
-        .map(|(i, payment)| {
-            let payer = &payers[i % clients];
-            let ix = p
-                .payment_pay(&payer.pubkey(), &merchant, payment, &usdc, None)
-                .unwrap();
-            Transaction::new_signed_with_payer(&[ix], Some(&payer.pubkey()), &[payer], blockhash)
+        .map(|(c, payer)| Client {
+            payer: payer.insecure_clone(),
+            instructions: (0..n / clients)
+                .map(|i| {
+                    solana_system_interface::instruction::transfer(
+                        &payer.pubkey(),
+                        &sink,
+                        1_000 + (c * n + i) as u64,
+                    )
+                })
+                .collect(),
         })
         .collect();
-    let (total, lat) = run(rpc.clone(), pays, clients).await;
+    let (total, lat) = run(rpc.clone(), transfers).await;
+    let baseline = report("SOL transfer (baseline)", total, lat);
+
+    let pays = payers
+        .iter()
+        .enumerate()
+        .map(|(c, payer)| Client {
+            payer: payer.insecure_clone(),
+            instructions: invoices
+                .iter()
+                .skip(c)
+                .step_by(clients)
+                .map(|payment| {
+                    p.payment_pay(&payer.pubkey(), &merchant, payment, &usdc, None)
+                        .unwrap()
+                })
+                .collect(),
+        })
+        .collect();
+    let (total, lat) = run(rpc.clone(), pays).await;
     let payments = report("payment_pay", total, lat);
     println!(
         "payments/baseline ratio {:.2}; {} clients; {} cores",
