@@ -282,6 +282,16 @@ impl Node {
             .unwrap_or(&[])
     }
 
+    /// Decimals of `mint`, when it is a token mint.
+    pub async fn mint_decimals(&self, mint: &Pubkey) -> Result<Option<u8>, BanksClientError> {
+        let Some(account) = self.account(mint).await? else {
+            return Ok(None);
+        };
+        Ok(StateWithExtensions::<Mint>::unpack(&account.data)
+            .ok()
+            .map(|m| m.base.decimals))
+    }
+
     async fn token_balances(
         &self,
         keys: &[Pubkey],
@@ -297,20 +307,13 @@ impl Node {
             let Ok(state) = StateWithExtensions::<TokenAccount>::unpack(&account.data) else {
                 continue;
             };
-            let Some(mint) = self.account(&state.base.mint).await? else {
+            let Some(decimals) = self.mint_decimals(&state.base.mint).await? else {
                 continue;
-            };
-            let Ok(mint_state) = StateWithExtensions::<Mint>::unpack(&mint.data) else {
-                continue;
-            };
-            let data = SplTokenAdditionalDataV2 {
-                decimals: mint_state.base.decimals,
-                ..Default::default()
             };
             out.push(TransactionTokenBalance {
                 account_index: i as u8,
                 mint: state.base.mint.to_string(),
-                ui_token_amount: token_amount_to_ui_amount_v3(state.base.amount, &data),
+                ui_token_amount: ui_amount(state.base.amount, decimals),
                 owner: state.base.owner.to_string(),
                 program_id: account.owner.to_string(),
             });
@@ -480,4 +483,13 @@ impl Node {
         });
         Ok(())
     }
+}
+
+/// A token amount as RPC answers show it, for a mint with `decimals`.
+pub fn ui_amount(amount: u64, decimals: u8) -> solana_account_decoder::parse_token::UiTokenAmount {
+    let data = SplTokenAdditionalDataV2 {
+        decimals,
+        ..Default::default()
+    };
+    token_amount_to_ui_amount_v3(amount, &data)
 }

@@ -1,7 +1,7 @@
 //! JSON-RPC 2.0 methods with the request parameters, defaults, response shapes and error codes
 //! of an Agave node, over a [`Node`].
 
-use crate::node::{Node, NodeError, MAX_AIRDROP};
+use crate::node::{ui_amount, Node, NodeError, MAX_AIRDROP};
 use anchor_spl::token_2022::spl_token_2022::{
     self,
     extension::StateWithExtensions,
@@ -13,7 +13,6 @@ use serde_json::{json, Value};
 use solana_account_decoder::{
     encode_ui_account,
     parse_account_data::{AccountAdditionalDataV3, SplTokenAdditionalDataV2},
-    parse_token::token_amount_to_ui_amount_v3,
     UiAccountEncoding, UiDataSliceConfig,
 };
 use solana_rpc_client_api::{
@@ -139,15 +138,12 @@ async fn token_data(
     let Ok(state) = StateWithExtensions::<TokenAccount>::unpack(&account.data) else {
         return Ok(None);
     };
-    let Some(mint) = node.account(&state.base.mint).await? else {
-        return Ok(None);
-    };
-    let Ok(mint) = StateWithExtensions::<Mint>::unpack(&mint.data) else {
+    let Some(decimals) = node.mint_decimals(&state.base.mint).await? else {
         return Ok(None);
     };
     Ok(Some(AccountAdditionalDataV3 {
         spl_token_additional_data: Some(SplTokenAdditionalDataV2 {
-            decimals: mint.base.decimals,
+            decimals,
             ..Default::default()
         }),
     }))
@@ -535,20 +531,11 @@ pub async fn dispatch(node: &mut Node, method: &str, params: Value) -> RpcResult
                 .ok_or_else(|| RpcError::invalid_params("Invalid param: could not find account"))?;
             let state = StateWithExtensions::<TokenAccount>::unpack(&account.data)
                 .map_err(|_| RpcError::invalid_params("Invalid param: not a Token account"))?;
-            let mint = node
-                .account(&state.base.mint)
+            let decimals = node
+                .mint_decimals(&state.base.mint)
                 .await?
                 .ok_or_else(|| RpcError::invalid_params("Invalid param: could not find mint"))?;
-            let mint = StateWithExtensions::<Mint>::unpack(&mint.data)
-                .map_err(|_| RpcError::invalid_params("Invalid param: not a Token mint"))?;
-            let data = SplTokenAdditionalDataV2 {
-                decimals: mint.base.decimals,
-                ..Default::default()
-            };
-            Ok(context(
-                node,
-                token_amount_to_ui_amount_v3(state.base.amount, &data),
-            ))
+            Ok(context(node, ui_amount(state.base.amount, decimals)))
         }
         "getTokenSupply" => {
             let key = pubkey(p, 0)?;
@@ -558,13 +545,9 @@ pub async fn dispatch(node: &mut Node, method: &str, params: Value) -> RpcResult
                 .ok_or_else(|| RpcError::invalid_params("Invalid param: could not find account"))?;
             let mint = StateWithExtensions::<Mint>::unpack(&account.data)
                 .map_err(|_| RpcError::invalid_params("Invalid param: not a Token mint"))?;
-            let data = SplTokenAdditionalDataV2 {
-                decimals: mint.base.decimals,
-                ..Default::default()
-            };
             Ok(context(
                 node,
-                token_amount_to_ui_amount_v3(mint.base.supply, &data),
+                ui_amount(mint.base.supply, mint.base.decimals),
             ))
         }
         "getTokenAccountsByOwner" => {

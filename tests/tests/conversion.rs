@@ -518,6 +518,17 @@ async fn pool_creation_rejects_bad_pairs() {
         env.send(&[ix], &[&admin]).await,
         convert_code(C::AmpOutOfBounds),
     );
+    // A mint whose permanent delegate could drain the vault.
+    let drainable = env
+        .mint(anchor_spl::token_2022::ID, 6, None, Some(admin.pubkey()))
+        .await;
+    let ix = c
+        .pool_create(&admin.pubkey(), &c.pool(x, drainable), args(100))
+        .unwrap();
+    assert_code(
+        env.send(&[ix], &[&admin]).await,
+        convert_code(C::UnsupportedMintExtension),
+    );
     let ix = c.pool_create(&admin.pubkey(), &sorted, args(100)).unwrap();
     env.send(&[ix], &[&admin]).await.unwrap();
     // A first deposit needs both coins; zero amounts are refused.

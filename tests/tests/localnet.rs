@@ -28,6 +28,17 @@ use solana_transaction_status_client_types::{
 };
 use std::{net::SocketAddr, time::Duration};
 
+/// A node on a free port whose slots tick every 50 ms.
+async fn fast_node() -> kassa_localnet::server::Localnet {
+    start(LocalnetConfig {
+        rpc_addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+        slot_interval: Duration::from_millis(50),
+        ..Default::default()
+    })
+    .await
+    .expect("localnet starts")
+}
+
 async fn send(
     rpc: &RpcClient,
     ixs: &[Instruction],
@@ -45,13 +56,7 @@ async fn send(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_payment_through_json_rpc_reads_back_like_a_cluster() {
-    let net = start(LocalnetConfig {
-        rpc_addr: SocketAddr::from(([127, 0, 0, 1], 0)),
-        slot_interval: Duration::from_millis(50),
-        ..Default::default()
-    })
-    .await
-    .expect("localnet starts");
+    let net = fast_node().await;
     let rpc = RpcClient::new_with_commitment(net.rpc_url.clone(), CommitmentConfig::confirmed());
     assert_eq!(rpc.get_health().await.ok(), Some(()));
     assert!(rpc
@@ -401,13 +406,7 @@ async fn a_payment_through_json_rpc_reads_back_like_a_cluster() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kassa_localnet_bootstrap_leaves_a_usable_protocol() {
-    let net = start(LocalnetConfig {
-        rpc_addr: SocketAddr::from(([127, 0, 0, 1], 0)),
-        slot_interval: Duration::from_millis(50),
-        ..Default::default()
-    })
-    .await
-    .expect("localnet starts");
+    let net = fast_node().await;
     let demo = kassa::localnet::bootstrap(&net.rpc_url)
         .await
         .expect("bootstrap");
@@ -572,13 +571,7 @@ async fn websocket_subscriptions_follow_slots_signatures_accounts_and_logs() {
         RpcAccountInfoConfig, RpcSignatureSubscribeConfig, RpcTransactionLogsConfig,
         RpcTransactionLogsFilter,
     };
-    let net = start(LocalnetConfig {
-        rpc_addr: SocketAddr::from(([127, 0, 0, 1], 0)),
-        slot_interval: Duration::from_millis(50),
-        ..Default::default()
-    })
-    .await
-    .expect("localnet starts");
+    let net = fast_node().await;
     let rpc = RpcClient::new_with_commitment(net.rpc_url.clone(), CommitmentConfig::confirmed());
     let pubsub = PubsubClient::new(&net.ws_url)
         .await
@@ -681,13 +674,7 @@ async fn websocket_subscriptions_follow_slots_signatures_accounts_and_logs() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_javascript_wallet_pays_through_the_node() {
-    let net = start(LocalnetConfig {
-        rpc_addr: SocketAddr::from(([127, 0, 0, 1], 0)),
-        slot_interval: Duration::from_millis(50),
-        ..Default::default()
-    })
-    .await
-    .expect("localnet starts");
+    let net = fast_node().await;
     let demo = kassa::localnet::bootstrap(&net.rpc_url)
         .await
         .expect("bootstrap");
@@ -827,13 +814,7 @@ async fn post_raw(url: &str, body: &str) -> serde_json::Value {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_input_gets_the_standard_error_objects() {
-    let net = start(LocalnetConfig {
-        rpc_addr: SocketAddr::from(([127, 0, 0, 1], 0)),
-        slot_interval: Duration::from_millis(50),
-        ..Default::default()
-    })
-    .await
-    .expect("localnet starts");
+    let net = fast_node().await;
     let url = net.rpc_url.clone();
     let code = |v: &serde_json::Value| v["error"]["code"].as_i64();
     assert_eq!(code(&post_raw(&url, "{not json").await), Some(-32700));

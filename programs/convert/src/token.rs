@@ -6,8 +6,7 @@ use anchor_spl::{
     token_2022::spl_token_2022::{
         self,
         extension::{
-            transfer_fee::TransferFeeConfig, BaseStateWithExtensions, ExtensionType,
-            StateWithExtensions,
+            transfer_fee::TransferFeeConfig, BaseStateWithExtensions, StateWithExtensions,
         },
     },
     token_interface::{self, TransferChecked},
@@ -16,22 +15,7 @@ use anchor_spl::{
 /// Refuses mints whose extensions would let someone other than the pool move or freeze its
 /// vaults, or that run arbitrary code on every transfer.
 pub fn require_supported_mint(mint: &AccountInfo<'_>) -> Result<()> {
-    if *mint.owner != spl_token_2022::ID {
-        return Ok(());
-    }
-    let data = mint.try_borrow_data()?;
-    let state = StateWithExtensions::<spl_token_2022::state::Mint>::unpack(&data)?;
-    let forbidden = [
-        ExtensionType::PermanentDelegate,
-        ExtensionType::TransferHook,
-        ExtensionType::NonTransferable,
-        ExtensionType::DefaultAccountState,
-    ];
-    if state
-        .get_extension_types()?
-        .iter()
-        .any(|e| forbidden.contains(e))
-    {
+    if kassa_hook_interface::unsafe_mint_extension(mint)?.is_some() {
         return err!(ConvertError::UnsupportedMintExtension);
     }
     Ok(())

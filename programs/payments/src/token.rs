@@ -2,33 +2,14 @@
 
 use crate::{constants::ESCROW_SEED, error::PaymentsError};
 use anchor_lang::prelude::*;
-use anchor_spl::{
-    token_2022::spl_token_2022::{
-        self,
-        extension::{BaseStateWithExtensions, ExtensionType, StateWithExtensions},
-    },
-    token_interface::{self, TransferChecked},
-};
+use anchor_spl::token_interface::{self, TransferChecked};
 
 /// Refuses mints whose extensions would let someone other than the escrow move or freeze
 /// escrowed funds, or that would make every transfer call arbitrary code.
 pub fn require_supported_mint(mint: &AccountInfo<'_>) -> Result<()> {
-    if *mint.owner != spl_token_2022::ID {
-        return Ok(());
-    }
-    let data = mint.try_borrow_data()?;
-    let state = StateWithExtensions::<spl_token_2022::state::Mint>::unpack(&data)?;
-    let forbidden = [
-        ExtensionType::PermanentDelegate,
-        ExtensionType::TransferHook,
-        ExtensionType::NonTransferable,
-        ExtensionType::DefaultAccountState,
-    ];
-    for extension in state.get_extension_types()? {
-        if forbidden.contains(&extension) {
-            msg!("mint extension {:?} is not supported in escrow", extension);
-            return err!(PaymentsError::UnsupportedMintExtension);
-        }
+    if let Some(extension) = kassa_hook_interface::unsafe_mint_extension(mint)? {
+        msg!("mint extension {:?} is not supported in escrow", extension);
+        return err!(PaymentsError::UnsupportedMintExtension);
     }
     Ok(())
 }

@@ -1,5 +1,5 @@
 use super::pool_accounts::*;
-use crate::{error::*, events::*, math::stableswap::withdraw, token::transfer_out};
+use crate::{error::*, events::*, math::stableswap::withdraw};
 use anchor_lang::prelude::*;
 use anchor_spl::{
     token::Token,
@@ -55,26 +55,11 @@ pub fn handler(
         ),
         lp_amount,
     )?;
-    let pool_info = a.pool.pool.to_account_info();
-    transfer_out(
-        &a.pool.pool,
-        &pool_info,
-        &a.pool.token_program_a.to_account_info(),
-        &a.pool.vault_a.to_account_info(),
-        &a.pool.mint_a.to_account_info(),
+    a.pool.pay_both(
         &a.provider_a.to_account_info(),
         out_a,
-        a.pool.mint_a.decimals,
-    )?;
-    transfer_out(
-        &a.pool.pool,
-        &pool_info,
-        &a.pool.token_program_b.to_account_info(),
-        &a.pool.vault_b.to_account_info(),
-        &a.pool.mint_b.to_account_info(),
         &a.provider_b.to_account_info(),
         out_b,
-        a.pool.mint_b.decimals,
     )?;
 
     let actor = a.provider.key();

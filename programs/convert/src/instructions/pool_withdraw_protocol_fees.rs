@@ -1,5 +1,5 @@
 use super::pool_accounts::*;
-use crate::{events::*, token::transfer_out};
+use crate::events::*;
 use anchor_lang::prelude::*;
 use anchor_spl::token_interface::TokenAccount;
 
@@ -20,26 +20,11 @@ pub fn handler(ctx: Context<PoolWithdrawProtocolFees>) -> Result<()> {
     let now = Clock::get()?.unix_timestamp;
     let a = &ctx.accounts;
     let (fees_a, fees_b) = (a.pool.pool.protocol_fees_a, a.pool.pool.protocol_fees_b);
-    let pool_info = a.pool.pool.to_account_info();
-    transfer_out(
-        &a.pool.pool,
-        &pool_info,
-        &a.pool.token_program_a.to_account_info(),
-        &a.pool.vault_a.to_account_info(),
-        &a.pool.mint_a.to_account_info(),
+    a.pool.pay_both(
         &a.fee_destination_a.to_account_info(),
         fees_a,
-        a.pool.mint_a.decimals,
-    )?;
-    transfer_out(
-        &a.pool.pool,
-        &pool_info,
-        &a.pool.token_program_b.to_account_info(),
-        &a.pool.vault_b.to_account_info(),
-        &a.pool.mint_b.to_account_info(),
         &a.fee_destination_b.to_account_info(),
         fees_b,
-        a.pool.mint_b.decimals,
     )?;
     let actor = a.cranker.key();
     let pool = &mut ctx.accounts.pool.pool;
