@@ -57,9 +57,7 @@ pub async fn start(config: LocalnetConfig) -> Result<Localnet, NodeError> {
         anchor_spl::token_2022::ID,
     ];
     let node = Arc::new(Mutex::new(Node::new(ctx, config.node, known).await?));
-    let listener = TcpListener::bind(config.rpc_addr)
-        .await
-        .map_err(|e| NodeError::Warp(format!("cannot listen on {}: {e}", config.rpc_addr)))?;
+    let (listener, ws_listener) = bind_pair(config.rpc_addr).await?;
     let addr = listener
         .local_addr()
         .map_err(|e| NodeError::Warp(e.to_string()))?;
@@ -71,11 +69,9 @@ pub async fn start(config: LocalnetConfig) -> Result<Localnet, NodeError> {
             tracing::error!("rpc server stopped: {e}");
         }
     });
-    // Subscriptions listen on the next port, as on an Agave node.
-    let ws_addr = SocketAddr::new(addr.ip(), addr.port().wrapping_add(1));
-    let ws_listener = TcpListener::bind(ws_addr)
-        .await
-        .map_err(|e| NodeError::Warp(format!("cannot listen on {ws_addr}: {e}")))?;
+    let ws_addr = ws_listener
+        .local_addr()
+        .map_err(|e| NodeError::Warp(e.to_string()))?;
     let ws_app = Router::new()
         .route("/", axum::routing::any(crate::pubsub::handler))
         .with_state(node.clone());
@@ -103,6 +99,31 @@ pub async fn start(config: LocalnetConfig) -> Result<Localnet, NodeError> {
         node,
         tasks: vec![server, pubsub, clock],
     })
+}
+
+/// Binds the RPC port and, as on an Agave node, the subscription port right
+/// after it. With port 0 the pair is chosen free: a free RPC port whose
+/// neighbour is taken is given back and another tried, so parallel nodes
+/// (tests, benches) never collide.
+async fn bind_pair(rpc_addr: SocketAddr) -> Result<(TcpListener, TcpListener), NodeError> {
+    let attempts = if rpc_addr.port() == 0 { 64 } else { 1 };
+    let mut last = String::new();
+    for _ in 0..attempts {
+        let rpc = TcpListener::bind(rpc_addr)
+            .await
+            .map_err(|e| NodeError::Warp(format!("cannot listen on {rpc_addr}: {e}")))?;
+        let addr = rpc.local_addr().map_err(|e| NodeError::Warp(e.to_string()))?;
+        let Some(ws_port) = addr.port().checked_add(1) else {
+            last = format!("no port after {addr} for subscriptions");
+            continue;
+        };
+        let ws_addr = SocketAddr::new(addr.ip(), ws_port);
+        match TcpListener::bind(ws_addr).await {
+            Ok(ws) => return Ok((rpc, ws)),
+            Err(e) => last = format!("cannot listen on {ws_addr} (subscriptions): {e}"),
+        }
+    }
+    Err(NodeError::Warp(last))
 }
 
 fn response(id: Value, result: Result<Value, RpcError>) -> Value {
