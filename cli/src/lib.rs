@@ -1,3 +1,5 @@
 //! The `kassa` command line, as a library so tests drive the same code.
 
+pub mod demo;
+pub mod index;
 pub mod localnet;

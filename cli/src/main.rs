@@ -3,7 +3,7 @@
 //! minutes; moving to devnet or mainnet is a change of RPC URL.
 
 use clap::{Parser, Subcommand};
-use kassa::localnet;
+use kassa::{demo, index, localnet};
 
 #[derive(Parser)]
 #[command(
@@ -20,6 +20,11 @@ struct Cli {
 enum Command {
     /// Run a local Solana JSON-RPC node with the Kassa programs, a funded payer and demo mints.
     Localnet(localnet::Args),
+    /// Run the local node, the indexer on Postgres and a realistic day of payments; print
+    /// what the indexer mirrored and check it against the chain.
+    Demo(demo::Args),
+    /// Mirror the Kassa programs of a cluster into Postgres.
+    Index(index::Args),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -29,10 +34,22 @@ fn main() -> anyhow::Result<()> {
     if std::env::var_os("RUST_LOG").is_none() {
         std::env::set_var("RUST_LOG", "error");
     }
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .with_writer(std::io::stderr)
+        .init();
     let runtime = tokio::runtime::Runtime::new()?;
     runtime.block_on(async {
         match cli.command {
             Command::Localnet(args) => localnet::run(args).await,
+            Command::Index(args) => index::run(args).await,
+            Command::Demo(args) => {
+                if demo::run(args).await? {
+                    Ok(())
+                } else {
+                    std::process::exit(1)
+                }
+            }
         }
     })
 }

@@ -112,7 +112,9 @@ async fn bind_pair(rpc_addr: SocketAddr) -> Result<(TcpListener, TcpListener), N
         let rpc = TcpListener::bind(rpc_addr)
             .await
             .map_err(|e| NodeError::Warp(format!("cannot listen on {rpc_addr}: {e}")))?;
-        let addr = rpc.local_addr().map_err(|e| NodeError::Warp(e.to_string()))?;
+        let addr = rpc
+            .local_addr()
+            .map_err(|e| NodeError::Warp(e.to_string()))?;
         let Some(ws_port) = addr.port().checked_add(1) else {
             last = format!("no port after {addr} for subscriptions");
             continue;

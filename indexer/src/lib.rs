@@ -1,0 +1,259 @@
+//! kassa-indexer: mirrors the Kassa programs into Postgres, exactly once.
+//!
+//! `source` lists and fetches transactions over JSON-RPC, `decode` turns them into rows,
+//! `store` applies a batch (raw rows, projections, cursor) in one database transaction,
+//! the finality pass marks finalized transactions and rolls back those that never finalize,
+//! and `reconcile` compares the projections with the program accounts on chain.
+//! `pg` starts a private throwaway Postgres cluster when none is given.
+
+pub mod decode;
+pub mod idl;
+pub mod metrics;
+pub mod pg;
+pub mod project;
+pub mod reconcile;
+pub mod source;
+pub mod store;
+
+use decode::{decode_transaction, DecodedTx, Parked};
+use futures_util::{stream, StreamExt, TryStreamExt};
+use indicatif::{ProgressBar, ProgressStyle};
+use solana_commitment_config::CommitmentConfig;
+use solana_sdk::pubkey::Pubkey;
+use source::{Listed, Source, SourceError, Status};
+use sqlx::PgPool;
+use std::time::Duration;
+use store::{CursorUpdate, StoreError};
+
+pub use metrics::Metrics;
+
+#[derive(Debug, thiserror::Error)]
+pub enum IndexerError {
+    #[error(transparent)]
+    Source(#[from] SourceError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// How the indexer reads the chain.
+#[derive(Debug, Clone)]
+pub struct IndexerConfig {
+    /// Transactions per database transaction.
+    pub batch_size: usize,
+    /// `getTransaction` calls in flight.
+    pub concurrency: usize,
+    /// Pause between passes when following the tip.
+    pub poll: Duration,
+    /// Where a first run starts (0: the whole history).
+    pub from_slot: u64,
+    /// Show a progress bar for backfills.
+    pub progress: bool,
+}
+
+impl Default for IndexerConfig {
+    fn default() -> Self {
+        Self {
+            batch_size: 250,
+            concurrency: 16,
+            poll: Duration::from_millis(400),
+            from_slot: 0,
+            progress: false,
+        }
+    }
+}
+
+/// What one pass did.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Pass {
+    pub transactions: usize,
+    pub events: usize,
+    pub finalized: u64,
+    pub reverted: usize,
+}
+
+pub struct Indexer {
+    pub pool: PgPool,
+    pub source: Source,
+    pub config: IndexerConfig,
+    pub metrics: Metrics,
+}
+
+impl Indexer {
+    pub fn new(pool: PgPool, source: Source, config: IndexerConfig) -> Self {
+        Self {
+            pool,
+            source,
+            config,
+            metrics: Metrics::default(),
+        }
+    }
+
+    /// Ingests everything new of every program, then runs the finality pass.
+    pub async fn pass(&self) -> Result<Pass, IndexerError> {
+        let mut pass = Pass::default();
+        for program in decode::programs() {
+            let (t, e) = self.ingest(&program).await?;
+            pass.transactions += t;
+            pass.events += e;
+        }
+        let (f, r) = self.finality().await?;
+        pass.finalized = f;
+        pass.reverted = r;
+        Ok(pass)
+    }
+
+    /// Follows the tip until `shutdown` resolves. A failed pass moves no cursor; it is logged
+    /// and tried again after a pause, so an outage of the node or the database only delays.
+    pub async fn run(&self, shutdown: impl std::future::Future<Output = ()>) {
+        tokio::pin!(shutdown);
+        let mut failures = 0u32;
+        loop {
+            let pause = match self.pass().await {
+                Ok(_) => {
+                    failures = 0;
+                    self.config.poll
+                }
+                Err(e) => {
+                    failures = failures.saturating_add(1);
+                    self.metrics.pass_failures.inc();
+                    tracing::error!(error = %e, failures, "indexer pass failed; nothing past the last commit was stored");
+                    self.config.poll * failures.min(10)
+                }
+            };
+            tokio::select! {
+                _ = &mut shutdown => return,
+                _ = tokio::time::sleep(pause) => {}
+            }
+        }
+    }
+
+    async fn fetch(
+        &self,
+        listed: &Listed,
+        program: &Pubkey,
+    ) -> Result<Option<DecodedTx>, IndexerError> {
+        let Some(fetched) = self.source.transaction(&listed.signature).await? else {
+            return Ok(None);
+        };
+        Ok(Some(match decode_transaction(&fetched) {
+            Ok(t) => t,
+            Err(e) => {
+                // Not even the envelope decodes: keep the whole answer, parked.
+                tracing::warn!(signature = %listed.signature, error = %e, "transaction parked");
+                DecodedTx {
+                    signature: listed.signature.clone(),
+                    slot: listed.slot,
+                    block_time: fetched.block_time,
+                    failed: false,
+                    fee: 0,
+                    instructions: Vec::new(),
+                    events: Vec::new(),
+                    token_changes: Vec::new(),
+                    parked: vec![Parked {
+                        ix_index: 0,
+                        inner_index: -1,
+                        program: *program,
+                        reason: e.to_string(),
+                        raw: serde_json::to_vec(&fetched).unwrap_or_default(),
+                    }],
+                }
+            }
+        }))
+    }
+
+    /// Ingests the new transactions of one program. Returns (transactions, events) stored.
+    pub async fn ingest(&self, program: &Pubkey) -> Result<(usize, usize), IndexerError> {
+        let from = store::cursor(&self.pool, program)
+            .await?
+            .unwrap_or(self.config.from_slot);
+        let listed = self.source.signatures_since(program, from).await?;
+        let Some(last) = listed.last().cloned() else {
+            return Ok((0, 0));
+        };
+        let all: Vec<String> = listed.iter().map(|l| l.signature.clone()).collect();
+        let known = store::known(&self.pool, &all).await?;
+        let todo: Vec<Listed> = listed
+            .into_iter()
+            .filter(|l| !known.contains(&l.signature))
+            .collect();
+        let bar = if self.config.progress && todo.len() > self.config.batch_size {
+            let bar = ProgressBar::new(todo.len() as u64).with_style(
+                ProgressStyle::with_template(
+                    "{prefix} {bar:40} {pos}/{len} transactions ({per_sec}, eta {eta})",
+                )
+                .unwrap_or_else(|_| ProgressStyle::default_bar()),
+            );
+            bar.set_prefix(format!("backfill {}", &program.to_string()[..8]));
+            bar
+        } else {
+            ProgressBar::hidden()
+        };
+        let (mut txs, mut events) = (0, 0);
+        for chunk in todo.chunks(self.config.batch_size.max(1)) {
+            let program_id = *program;
+            let fetches: Vec<_> = chunk
+                .iter()
+                .cloned()
+                .map(|l| async move { self.fetch(&l, &program_id).await })
+                .collect();
+            let batch: Vec<DecodedTx> = stream::iter(fetches)
+                .buffered(self.config.concurrency.max(1))
+                .try_filter_map(|t| async move { Ok(t) })
+                .try_collect()
+                .await?;
+            let cursor = CursorUpdate {
+                program: *program,
+                slot: chunk.last().map_or(from, |l| l.slot),
+                signature: chunk.last().map(|l| l.signature.clone()),
+            };
+            let applied = store::apply(&self.pool, &batch, Some(&cursor)).await?;
+            self.metrics.record(&applied, &batch);
+            self.metrics.set_cursor(program, cursor.slot);
+            txs += applied.transactions;
+            events += applied.events;
+            bar.inc(chunk.len() as u64);
+        }
+        bar.finish_and_clear();
+        // Everything listed is stored: the cursor reaches the newest listed slot.
+        let cursor = CursorUpdate {
+            program: *program,
+            slot: last.slot,
+            signature: Some(last.signature),
+        };
+        store::apply(&self.pool, &[], Some(&cursor)).await?;
+        self.metrics.set_cursor(program, last.slot);
+        Ok((txs, events))
+    }
+
+    /// Marks finalized what the cluster finalized and rolls back what it forgot.
+    /// Returns (finalized, reverted entities).
+    pub async fn finality(&self) -> Result<(u64, usize), IndexerError> {
+        let finalized_slot = self.source.slot(CommitmentConfig::finalized()).await?;
+        let pending: Vec<(String, u64)> = store::unfinalized(&self.pool, 2_000)
+            .await?
+            .into_iter()
+            .filter(|(_, slot)| *slot <= finalized_slot)
+            .collect();
+        if pending.is_empty() {
+            return Ok((0, 0));
+        }
+        let sigs: Vec<String> = pending.iter().map(|(s, _)| s.clone()).collect();
+        let statuses = self.source.status(&sigs).await?;
+        let (mut done, mut gone) = (Vec::new(), Vec::new());
+        for (sig, status) in sigs.into_iter().zip(statuses) {
+            match status {
+                Status::Finalized => done.push(sig),
+                Status::Unknown => gone.push(sig),
+                Status::Pending => {}
+            }
+        }
+        let finalized = store::mark_finalized(&self.pool, &done).await?;
+        let reverted = if gone.is_empty() {
+            0
+        } else {
+            self.metrics.reverted.inc_by(gone.len() as u64);
+            store::revert(&self.pool, &gone).await?
+        };
+        Ok((finalized, reverted))
+    }
+}

@@ -1,0 +1,163 @@
+//! A private, throwaway Postgres cluster started with the machine's `initdb` and `pg_ctl`,
+//! for the demo and for anyone without a `DATABASE_URL`. It listens on a Unix socket in its
+//! own temporary directory only (no TCP port to collide with), runs as the `postgres` user
+//! when started by root (Postgres refuses to run as root), and is stopped and deleted when
+//! dropped.
+
+use std::{
+    os::unix::process::CommandExt,
+    path::{Path, PathBuf},
+    process::{Command, Stdio},
+};
+
+#[derive(Debug, thiserror::Error)]
+pub enum PgError {
+    #[error(
+        "PostgreSQL's `{0}` was not found on PATH or under /usr/lib/postgresql/*/bin. Install \
+         PostgreSQL (Debian: `apt install postgresql`) or point DATABASE_URL at a server."
+    )]
+    Missing(&'static str),
+    #[error("running as root, but there is no `postgres` user to run the cluster as")]
+    NoPostgresUser,
+    #[error("{0} failed: {1}")]
+    Failed(&'static str, String),
+    #[error("io: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// A running private cluster.
+pub struct PgCluster {
+    dir: Option<tempfile::TempDir>,
+    pg_ctl: PathBuf,
+    user: Option<(u32, u32)>,
+    /// Connection URL of the `postgres` database.
+    pub url: String,
+}
+
+fn find(tool: &'static str) -> Result<PathBuf, PgError> {
+    if let Some(path) = std::env::var_os("PATH") {
+        for dir in std::env::split_paths(&path) {
+            let candidate = dir.join(tool);
+            if candidate.is_file() {
+                return Ok(candidate);
+            }
+        }
+    }
+    let mut versions: Vec<PathBuf> = std::fs::read_dir("/usr/lib/postgresql")
+        .map(|d| d.filter_map(|e| e.ok().map(|e| e.path())).collect())
+        .unwrap_or_default();
+    versions.sort();
+    versions
+        .into_iter()
+        .rev()
+        .map(|v| v.join("bin").join(tool))
+        .find(|p| p.is_file())
+        .ok_or(PgError::Missing(tool))
+}
+
+/// (uid, gid) of the `postgres` user when running as root.
+fn run_as() -> Result<Option<(u32, u32)>, PgError> {
+    if !nix::unistd::geteuid().is_root() {
+        return Ok(None);
+    }
+    let user = nix::unistd::User::from_name("postgres")
+        .ok()
+        .flatten()
+        .ok_or(PgError::NoPostgresUser)?;
+    Ok(Some((user.uid.as_raw(), user.gid.as_raw())))
+}
+
+fn run(tool: &'static str, mut cmd: Command, user: Option<(u32, u32)>) -> Result<(), PgError> {
+    if let Some((uid, gid)) = user {
+        cmd.uid(uid).gid(gid);
+    }
+    let out = cmd.stdin(Stdio::null()).output()?;
+    if out.status.success() {
+        Ok(())
+    } else {
+        Err(PgError::Failed(
+            tool,
+            format!(
+                "{}{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            ),
+        ))
+    }
+}
+
+impl PgCluster {
+    /// Creates and starts a cluster in a new temporary directory.
+    pub fn start() -> Result<Self, PgError> {
+        let initdb = find("initdb")?;
+        let pg_ctl = find("pg_ctl")?;
+        let user = run_as()?;
+        let dir = tempfile::Builder::new().prefix("kassa-pg-").tempdir()?;
+        if let Some((uid, gid)) = user {
+            std::os::unix::fs::chown(dir.path(), Some(uid), Some(gid))?;
+        }
+        let data = dir.path().join("data");
+        let mut init = Command::new(&initdb);
+        init.arg("-D").arg(&data).args([
+            "-U",
+            "postgres",
+            "--auth=trust",
+            "--encoding=UTF8",
+            "--locale=C",
+            "--no-sync",
+        ]);
+        run("initdb", init, user)?;
+        let mut cluster = Self {
+            dir: Some(dir),
+            pg_ctl,
+            user,
+            url: String::new(),
+        };
+        let socket = cluster.dir().to_path_buf();
+        let mut start = Command::new(&cluster.pg_ctl);
+        start
+            .arg("-D")
+            .arg(&data)
+            .arg("-l")
+            .arg(socket.join("postgres.log"))
+            .arg("-o")
+            .arg(format!(
+                "-c listen_addresses='' -k {} -p 5432 -c fsync=off -c synchronous_commit=off \
+                 -c full_page_writes=off -c max_connections=200",
+                socket.display()
+            ))
+            .args(["-w", "-t", "60", "start"]);
+        run("pg_ctl start", start, user)?;
+        cluster.url = format!(
+            "postgres://postgres@localhost:5432/postgres?host={}",
+            socket.display()
+        );
+        Ok(cluster)
+    }
+
+    /// The cluster's directory (data, socket and log).
+    pub fn dir(&self) -> &Path {
+        self.dir.as_ref().expect("present until drop").path()
+    }
+
+    /// URL of another database of the same cluster.
+    pub fn database_url(&self, database: &str) -> String {
+        self.url.replacen("/postgres?", &format!("/{database}?"), 1)
+    }
+}
+
+impl Drop for PgCluster {
+    fn drop(&mut self) {
+        let data = self.dir().join("data");
+        let mut stop = Command::new(&self.pg_ctl);
+        stop.arg("-D")
+            .arg(&data)
+            .args(["-m", "immediate", "-w", "stop"]);
+        if let Err(e) = run("pg_ctl stop", stop, self.user) {
+            tracing::warn!("stopping the private Postgres cluster: {e}");
+        }
+        if let Some(dir) = self.dir.take() {
+            let _ = dir.close();
+        }
+    }
+}
