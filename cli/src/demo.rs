@@ -42,16 +42,35 @@ fn usd(units: u64) -> String {
 }
 
 /// The scenario's cast and what it sent.
-struct Scenario {
+pub struct Scenario {
     client: KassaClient,
     p: Payments,
     c: Convert,
     proto: Protocol,
-    signatures: Vec<Signature>,
+    /// The Kassa transactions sent, in order.
+    pub signatures: Vec<Signature>,
     /// Display names of merchants, payments and wallets.
-    names: BTreeMap<Pubkey, String>,
+    pub names: BTreeMap<Pubkey, String>,
     /// Payment address → status the scenario left it in.
-    expected: BTreeMap<Pubkey, &'static str>,
+    pub expected: BTreeMap<Pubkey, &'static str>,
+}
+
+/// Bootstraps the protocol on the node at `rpc_url` and runs the demo's day of payments.
+pub async fn run_scenario(rpc_url: &str) -> Result<Scenario> {
+    let proto = bootstrap(rpc_url)
+        .await
+        .context("failed to bootstrap the protocol")?;
+    let mut s = Scenario {
+        client: KassaClient::new(rpc_url.to_string(), CommitmentConfig::confirmed()),
+        p: Payments::default(),
+        c: Convert::default(),
+        proto,
+        signatures: Vec::new(),
+        names: BTreeMap::new(),
+        expected: BTreeMap::new(),
+    };
+    scenario(&mut s).await?;
+    Ok(s)
 }
 
 struct Merchant {
@@ -619,10 +638,6 @@ pub async fn run(args: Args) -> Result<bool> {
     .await
     .context("failed to start the local node")?;
     println!("Local node at {} (WebSocket {})", net.rpc_url, net.ws_url);
-    let proto = bootstrap(&net.rpc_url)
-        .await
-        .context("failed to bootstrap the protocol")?;
-
     let indexer = Arc::new(Indexer::new(
         pool,
         Source::new(&net.rpc_url),
@@ -644,17 +659,8 @@ pub async fn run(args: Args) -> Result<bool> {
     };
     println!("Indexer following the node into Postgres\n");
 
-    let mut s = Scenario {
-        client: KassaClient::new(net.rpc_url.clone(), CommitmentConfig::confirmed()),
-        p: Payments::default(),
-        c: Convert::default(),
-        proto,
-        signatures: Vec::new(),
-        names: BTreeMap::new(),
-        expected: BTreeMap::new(),
-    };
     println!("Running the scenario: 3 merchants, 3 customers, 10 invoices...");
-    scenario(&mut s).await?;
+    let s = run_scenario(&net.rpc_url).await?;
     println!(
         "Scenario done: {} Kassa transactions sent",
         s.signatures.len()

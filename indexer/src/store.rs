@@ -491,6 +491,19 @@ pub async fn project(
             };
             current.insert(address, row);
         }
+        // The newest live event stored per entity: events of one entity can arrive through
+        // another program's stream first (a pool's swap inside a payment), so a row is only
+        // extended in place when the new events are also the newest.
+        let newest: BTreeMap<String, i64> = sqlx::query(
+            "SELECT entity::text, max(seq) FROM events
+             WHERE entity = ANY($1) AND NOT reverted GROUP BY entity",
+        )
+        .bind(&entities)
+        .fetch_all(&mut *db)
+        .await?
+        .into_iter()
+        .map(|r| (r.get(0), r.get(1)))
+        .collect();
         let mut out = Vec::new();
         for entity in &entities {
             let mut events = touched[&(kind, entity.clone())].clone();
@@ -503,7 +516,10 @@ pub async fn project(
                     next += 1;
                     ok
                 });
-            let folded = if contiguous {
+            let newest_is_new = events
+                .last()
+                .is_some_and(|e| Some(&(e.header().1 as i64)) == newest.get(entity));
+            let folded = if contiguous && newest_is_new {
                 events.iter().try_fold(state, |s, e| fold(s, e))
             } else {
                 rebuild(db, entity).await?

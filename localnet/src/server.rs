@@ -6,7 +6,14 @@ use crate::{
 };
 use axum::{extract::State, routing::post, Json, Router};
 use serde_json::{json, Value};
-use std::{net::SocketAddr, sync::Arc, time::Duration};
+use std::{
+    net::SocketAddr,
+    sync::{
+        atomic::{AtomicBool, Ordering},
+        Arc,
+    },
+    time::Duration,
+};
 use tokio::{net::TcpListener, sync::Mutex, task::JoinHandle};
 
 /// A running node with its RPC endpoint.
@@ -16,7 +23,16 @@ pub struct Localnet {
     pub ws_url: String,
     pub addr: SocketAddr,
     pub node: Arc<Mutex<Node>>,
+    offline: Arc<AtomicBool>,
     tasks: Vec<JoinHandle<()>>,
+}
+
+impl Localnet {
+    /// Fault injection: while offline the RPC endpoint answers every request with HTTP 503,
+    /// as a node that is down behind its load balancer; the chain itself keeps its state.
+    pub fn set_offline(&self, offline: bool) {
+        self.offline.store(offline, Ordering::SeqCst);
+    }
 }
 
 impl Drop for Localnet {
@@ -61,8 +77,10 @@ pub async fn start(config: LocalnetConfig) -> Result<Localnet, NodeError> {
     let addr = listener
         .local_addr()
         .map_err(|e| NodeError::Warp(e.to_string()))?;
+    let offline = Arc::new(AtomicBool::new(false));
     let app = Router::new()
         .route("/", post(handle))
+        .layer(axum::middleware::from_fn_with_state(offline.clone(), outage))
         .with_state(node.clone());
     let server = tokio::spawn(async move {
         if let Err(e) = axum::serve(listener, app).await {
@@ -97,6 +115,7 @@ pub async fn start(config: LocalnetConfig) -> Result<Localnet, NodeError> {
         ws_url: format!("ws://{ws_addr}"),
         addr,
         node,
+        offline,
         tasks: vec![server, pubsub, clock],
     })
 }
@@ -148,6 +167,18 @@ async fn one(node: &Mutex<Node>, request: Value) -> Value {
     let params = obj.get("params").cloned().unwrap_or(Value::Null);
     let mut node = node.lock().await;
     response(id, dispatch(&mut node, method, params).await)
+}
+
+async fn outage(
+    State(offline): State<Arc<AtomicBool>>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    if offline.load(Ordering::SeqCst) {
+        return (axum::http::StatusCode::SERVICE_UNAVAILABLE, "node offline").into_response();
+    }
+    next.run(request).await
 }
 
 async fn handle(State(node): State<Arc<Mutex<Node>>>, body: String) -> Json<Value> {

@@ -10,6 +10,7 @@ mod attacks;
 mod conversion;
 mod footprint;
 mod harness;
+mod indexer;
 mod lifecycle;
 mod localnet;
 mod randomized;
