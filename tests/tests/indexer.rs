@@ -494,7 +494,7 @@ async fn killing_the_indexer_twenty_times_leaves_the_same_database() {
             .stderr(std::process::Stdio::null())
             .spawn()
             .unwrap();
-        tokio::time::sleep(Duration::from_millis(rng.random_range(150..450))).await;
+        tokio::time::sleep(Duration::from_millis(rng.random_range(40..200))).await;
         child.kill().unwrap();
         child.wait().unwrap();
         let now = count(&crashed, "SELECT count(*) FROM transactions").await;
