@@ -80,7 +80,10 @@ pub async fn start(config: LocalnetConfig) -> Result<Localnet, NodeError> {
     let offline = Arc::new(AtomicBool::new(false));
     let app = Router::new()
         .route("/", post(handle))
-        .layer(axum::middleware::from_fn_with_state(offline.clone(), outage))
+        .layer(axum::middleware::from_fn_with_state(
+            offline.clone(),
+            outage,
+        ))
         .with_state(node.clone());
     let server = tokio::spawn(async move {
         if let Err(e) = axum::serve(listener, app).await {

@@ -49,7 +49,9 @@ async fn fresh_db() -> (PgPool, String) {
         .await
         .expect("create database");
     conn.close().await;
-    let (base, query) = admin.split_once('?').map_or((admin.as_str(), ""), |(b, q)| (b, q));
+    let (base, query) = admin
+        .split_once('?')
+        .map_or((admin.as_str(), ""), |(b, q)| (b, q));
     let base = &base[..base.rfind('/').expect("database in URL")];
     let url = if query.is_empty() {
         format!("{base}/{name}")
@@ -76,7 +78,8 @@ const TABLES: [&str; 10] = [
 async fn dump(pool: &PgPool) -> Vec<(String, String)> {
     let mut out = Vec::new();
     for t in TABLES {
-        let sql = format!("SELECT coalesce(string_agg(t::text, E'\\n' ORDER BY t::text), '') FROM {t} t");
+        let sql =
+            format!("SELECT coalesce(string_agg(t::text, E'\\n' ORDER BY t::text), '') FROM {t} t");
         let rows: String = sqlx::query(sqlx::AssertSqlSafe(sql))
             .fetch_one(pool)
             .await
@@ -118,7 +121,11 @@ fn indexer(pool: PgPool, url: &str) -> Indexer {
 }
 
 async fn count(pool: &PgPool, sql: &'static str) -> i64 {
-    sqlx::query(sql).fetch_one(pool).await.expect("count").get(0)
+    sqlx::query(sql)
+        .fetch_one(pool)
+        .await
+        .expect("count")
+        .get(0)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -160,7 +167,10 @@ async fn the_demo_day_is_mirrored_exactly_and_replays_change_nothing() {
     // Replays: the same pass again, then from the very beginning, change no row.
     let before = dump(&pool).await;
     assert_eq!(ix.pass().await.unwrap().transactions, 0);
-    sqlx::query("DELETE FROM ingest_cursor").execute(&pool).await.unwrap();
+    sqlx::query("DELETE FROM ingest_cursor")
+        .execute(&pool)
+        .await
+        .unwrap();
     let again = ix.pass().await.unwrap();
     assert_eq!((again.transactions, again.events), (0, 0));
     assert_eq!(dump(&pool).await, before);
@@ -216,7 +226,8 @@ fn golden_transactions_recorded_from_localnet_decode() {
             assert_eq!(e.data["header"]["seq"], seq.to_string());
         }
         // Corrupt the first event's bytes: it is parked with its raw bytes, not dropped.
-        let mut bad: EncodedConfirmedTransactionWithStatusMeta = serde_json::from_str(&json).unwrap();
+        let mut bad: EncodedConfirmedTransactionWithStatusMeta =
+            serde_json::from_str(&json).unwrap();
         if let solana_transaction_status_client_types::option_serializer::OptionSerializer::Some(
             inner,
         ) = &mut bad.transaction.meta.as_mut().unwrap().inner_instructions
@@ -236,7 +247,11 @@ fn golden_transactions_recorded_from_localnet_decode() {
         let parked = decode_transaction(&bad).expect("envelope still decodes");
         assert_eq!(parked.events.len(), events.len() - 1, "{name}");
         assert_eq!(parked.parked.len(), 1, "{name}");
-        assert!(parked.parked[0].reason.contains("event"), "{}", parked.parked[0].reason);
+        assert!(
+            parked.parked[0].reason.contains("event"),
+            "{}",
+            parked.parked[0].reason
+        );
     }
 }
 
@@ -295,7 +310,11 @@ async fn transactions_that_never_finalize_are_rolled_back() {
     let ix = indexer(pool.clone(), &net.rpc_url);
     ix.pass().await.unwrap();
     assert_eq!(
-        count(&pool, "SELECT count(*) FROM transactions WHERE commitment = 'finalized'").await,
+        count(
+            &pool,
+            "SELECT count(*) FROM transactions WHERE commitment = 'finalized'"
+        )
+        .await,
         0
     );
     // The last two Kassa transactions: BOOK-3's void, then BOOK-4's invoice.
@@ -340,7 +359,11 @@ async fn transactions_that_never_finalize_are_rolled_back() {
     .collect();
     assert!(statuses.is_empty(), "{statuses:?}");
     assert_eq!(
-        count(&pool, "SELECT count(*) FROM transactions WHERE commitment = 'confirmed'").await,
+        count(
+            &pool,
+            "SELECT count(*) FROM transactions WHERE commitment = 'confirmed'"
+        )
+        .await,
         0
     );
     let report = reconcile(&pool, &ix.source, &ix.metrics).await.unwrap();
@@ -371,7 +394,10 @@ async fn open_invoices(rpc_url: &str, proto: &kassa::localnet::Demo, n: usize) -
         let admin = admin.insecure_clone();
         let usdc = proto.usdc;
         tasks.push(tokio::spawn(async move {
-            let sig = rpc.request_airdrop(&owner.pubkey(), 100_000_000_000).await.unwrap();
+            let sig = rpc
+                .request_airdrop(&owner.pubkey(), 100_000_000_000)
+                .await
+                .unwrap();
             rpc.poll_for_signature(&sig).await.unwrap();
             let (register, merchant) = p
                 .merchant_register(&owner.pubkey(), &usdc.mint, &owner.pubkey(), policy)
@@ -390,9 +416,14 @@ async fn open_invoices(rpc_url: &str, proto: &kassa::localnet::Demo, n: usize) -
                 }
             };
             let mut sigs = vec![send(vec![register], owner.insecure_clone()).await];
-            let kyb = p.merchant_kyb_attest(&admin.pubkey(), &merchant, [1; 32]).unwrap();
+            let kyb = p
+                .merchant_kyb_attest(&admin.pubkey(), &merchant, [1; 32])
+                .unwrap();
             sigs.push(send(vec![kyb], admin).await);
-            let now = rpc.get_block_time(rpc.get_slot().await.unwrap()).await.unwrap();
+            let now = rpc
+                .get_block_time(rpc.get_slot().await.unwrap())
+                .await
+                .unwrap();
             for i in (w..n).step_by(workers) {
                 let (open, _) = p
                     .invoice_open(
@@ -441,7 +472,10 @@ async fn a_node_outage_mid_stream_moves_nothing_and_resumes_without_a_gap() {
         .await
         .unwrap();
     let listed: Vec<String> = listed.into_iter().map(|l| l.signature).collect();
-    assert_eq!(store::known(&pool, &listed).await.unwrap().len(), listed.len());
+    assert_eq!(
+        store::known(&pool, &listed).await.unwrap().len(),
+        listed.len()
+    );
     let report = reconcile(&pool, &ix.source, &ix.metrics).await.unwrap();
     assert!(report.differences.is_empty(), "{:?}", report.differences);
 }
@@ -486,7 +520,13 @@ async fn killing_the_indexer_twenty_times_leaves_the_same_database() {
     let mut rng = rand::rng();
     for _ in 0..200 {
         let mut child = std::process::Command::new(&exe)
-            .args(["--exact", "indexer::crash_child", "--ignored", "--nocapture", "--test-threads=1"])
+            .args([
+                "--exact",
+                "indexer::crash_child",
+                "--ignored",
+                "--nocapture",
+                "--test-threads=1",
+            ])
             .env("KASSA_CRASH_RPC", &net.rpc_url)
             .env("KASSA_CRASH_DB", &url)
             .env("RUST_LOG", "off")
@@ -505,7 +545,10 @@ async fn killing_the_indexer_twenty_times_leaves_the_same_database() {
             break;
         }
     }
-    assert!(kills_mid_ingest >= 20, "only {kills_mid_ingest} kills landed mid-ingest");
+    assert!(
+        kills_mid_ingest >= 20,
+        "only {kills_mid_ingest} kills landed mid-ingest"
+    );
     // Let it finish in one piece.
     let ix = indexer(crashed.clone(), &net.rpc_url);
     while ix.pass().await.unwrap().transactions > 0 {}
