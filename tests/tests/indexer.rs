@@ -390,7 +390,6 @@ async fn open_invoices(rpc_url: &str, proto: &kassa::localnet::Demo, n: usize) -
     for w in 0..workers {
         let owner = Keypair::new();
         let rpc = rpc.clone();
-        let p = p.clone();
         let admin = admin.insecure_clone();
         let usdc = proto.usdc;
         tasks.push(tokio::spawn(async move {
