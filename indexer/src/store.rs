@@ -179,11 +179,10 @@ async fn insert_instructions(db: &mut PgConnection, txs: &[&DecodedTx]) -> Resul
     if rows.is_empty() {
         return Ok(());
     }
-    // Account lists go in as JSON arrays: Postgres has no ragged arrays.
+    // Account lists go in comma-joined (Postgres has no ragged arrays; base58 has no comma).
     sqlx::query(
         "INSERT INTO instructions (signature, ix_index, inner_index, program, name, args, accounts)
-         SELECT s, i, j, p, n, a::jsonb,
-                ARRAY(SELECT jsonb_array_elements_text(acc::jsonb))
+         SELECT s, i, j, p, n, a::jsonb, string_to_array(acc, ',')
          FROM unnest($1::text[], $2::int4[], $3::int4[], $4::text[], $5::text[], $6::text[],
                      $7::text[]) AS t(s, i, j, p, n, a, acc)
          ON CONFLICT DO NOTHING",
@@ -208,7 +207,7 @@ async fn insert_instructions(db: &mut PgConnection, txs: &[&DecodedTx]) -> Resul
     )
     .bind(
         rows.iter()
-            .map(|(_, i)| serde_json::to_string(&i.accounts).unwrap_or_default())
+            .map(|(_, i)| i.accounts.join(","))
             .collect::<Vec<_>>(),
     )
     .execute(&mut *db)
@@ -406,15 +405,15 @@ fn delete_sql(kind: Kind) -> &'static str {
 fn insert_sql(kind: Kind) -> &'static str {
     match kind {
         Kind::Config => {
-            "INSERT INTO protocol_config SELECT * FROM jsonb_populate_recordset(NULL::protocol_config, $1)"
+            "INSERT INTO protocol_config SELECT * FROM json_populate_recordset(NULL::protocol_config, $1::text::json)"
         }
         Kind::Merchant => {
-            "INSERT INTO merchants SELECT * FROM jsonb_populate_recordset(NULL::merchants, $1)"
+            "INSERT INTO merchants SELECT * FROM json_populate_recordset(NULL::merchants, $1::text::json)"
         }
         Kind::Payment => {
-            "INSERT INTO payments SELECT * FROM jsonb_populate_recordset(NULL::payments, $1)"
+            "INSERT INTO payments SELECT * FROM json_populate_recordset(NULL::payments, $1::text::json)"
         }
-        Kind::Pool => "INSERT INTO pools SELECT * FROM jsonb_populate_recordset(NULL::pools, $1)",
+        Kind::Pool => "INSERT INTO pools SELECT * FROM json_populate_recordset(NULL::pools, $1::text::json)",
     }
 }
 
@@ -539,7 +538,7 @@ pub async fn project(
             .await?;
         if !out.is_empty() {
             sqlx::query(insert_sql(kind))
-                .bind(serde_json::to_value(&out).map_err(|e| StoreError::Corrupt(e.to_string()))?)
+                .bind(serde_json::to_string(&out).map_err(|e| StoreError::Corrupt(e.to_string()))?)
                 .execute(&mut *db)
                 .await?;
         }
