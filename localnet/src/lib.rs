@@ -32,6 +32,7 @@ pub fn add_kassa_programs(program_test: &mut ProgramTest) {
         kassa_convert::ID,
         processor!(shim::convert),
     );
+    program_test.add_program("kassa_credit", kassa_credit::ID, processor!(shim::credit));
 }
 
 /// A `ProgramTest` with every Kassa program registered and the bundled SPL programs available.
@@ -73,5 +74,17 @@ mod shim {
             )
         };
         kassa_convert::entry(program_id, accounts, data)
+    }
+
+    pub fn credit(program_id: &Pubkey, accounts: &[AccountInfo], data: &[u8]) -> ProgramResult {
+        // SAFETY: as for `payments`.
+        let (program_id, accounts, data) = unsafe {
+            (
+                std::mem::transmute::<&Pubkey, &'static Pubkey>(program_id),
+                std::mem::transmute::<&[AccountInfo], &'static [AccountInfo<'static>]>(accounts),
+                std::mem::transmute::<&[u8], &'static [u8]>(data),
+            )
+        };
+        kassa_credit::entry(program_id, accounts, data)
     }
 }

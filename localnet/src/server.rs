@@ -69,6 +69,7 @@ pub async fn start(config: LocalnetConfig) -> Result<Localnet, NodeError> {
     let known = [
         kassa_payments::ID,
         kassa_convert::ID,
+        kassa_credit::ID,
         anchor_spl::token::ID,
         anchor_spl::token_2022::ID,
     ];

@@ -387,3 +387,88 @@ pub fn decode_pool(data: &[u8]) -> Result<kassa_convert::state::Pool, SdkError> 
     <kassa_convert::state::Pool as anchor_lang::AccountDeserialize>::try_deserialize(&mut &data[..])
         .map_err(|e| SdkError::Decode("Pool", e.to_string()))
 }
+
+macro_rules! credit_events {
+    ($($name:ident),* $(,)?) => {
+        /// Every event of the credit program.
+        #[derive(Debug, Clone, PartialEq, Eq)]
+        pub enum CreditEvent {
+            $(
+                #[doc = concat!("The `", stringify!($name), "` event.")]
+                $name(kassa_credit::events::$name),
+            )*
+        }
+
+        impl CreditEvent {
+            /// The common header (pool, line or advance; per-entity sequence; time; actor).
+            pub fn header(&self) -> &kassa_credit::events::EventHeader {
+                match self {
+                    $(CreditEvent::$name(e) => &e.header,)*
+                }
+            }
+
+            /// The event's name as in the IDL.
+            pub fn name(&self) -> &'static str {
+                match self {
+                    $(CreditEvent::$name(_) => stringify!($name),)*
+                }
+            }
+        }
+
+        /// Decodes the data of an inner instruction to the credit program, like
+        /// [`decode_event_cpi`] does for payments.
+        pub fn decode_credit_event_cpi(ix_data: &[u8]) -> Result<Option<CreditEvent>, SdkError> {
+            let Some(rest) = ix_data.strip_prefix(&EVENT_IX_TAG) else {
+                return Ok(None);
+            };
+            if rest.len() < 8 {
+                return Err(SdkError::Decode(
+                    "event",
+                    format!("{} bytes after the tag", rest.len()),
+                ));
+            }
+            let (disc, body) = rest.split_at(8);
+            $(
+                if disc == kassa_credit::events::$name::DISCRIMINATOR {
+                    return Ok(Some(CreditEvent::$name(parse(stringify!($name), body)?)));
+                }
+            )*
+            Err(SdkError::Decode(
+                "event",
+                format!("unknown discriminator {disc:02x?}"),
+            ))
+        }
+    };
+}
+
+credit_events!(
+    PoolCreated,
+    LenderAllowlisted,
+    IncomeDistributed,
+    Deposited,
+    FeesWithdrawn,
+    LineApproved,
+    Drawn,
+    Repaid,
+    LineStatusChanged,
+    LineImpaired,
+    LineWrittenOff,
+    AdvanceTaken,
+    ReceivableSynced,
+);
+
+/// Decodes a [`kassa_credit::state::CreditPool`] account.
+pub fn decode_credit_pool(data: &[u8]) -> Result<kassa_credit::state::CreditPool, SdkError> {
+    <kassa_credit::state::CreditPool as anchor_lang::AccountDeserialize>::try_deserialize(
+        &mut &data[..],
+    )
+    .map_err(|e| SdkError::Decode("CreditPool", e.to_string()))
+}
+
+/// Decodes a [`kassa_credit::state::CreditLine`] account.
+pub fn decode_credit_line(data: &[u8]) -> Result<kassa_credit::state::CreditLine, SdkError> {
+    <kassa_credit::state::CreditLine as anchor_lang::AccountDeserialize>::try_deserialize(
+        &mut &data[..],
+    )
+    .map_err(|e| SdkError::Decode("CreditLine", e.to_string()))
+}

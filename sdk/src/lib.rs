@@ -11,6 +11,7 @@
 #![deny(missing_docs)]
 
 pub mod convert;
+pub mod credit;
 pub mod decode;
 pub mod error;
 pub mod flows;

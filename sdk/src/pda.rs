@@ -65,3 +65,49 @@ pub mod convert {
         Pubkey::find_program_address(&[LP_MINT_SEED, pool.as_ref()], program_id)
     }
 }
+
+/// PDAs of the `kassa_credit` program.
+pub mod credit {
+    use anchor_lang::prelude::Pubkey;
+    use kassa_credit::state::*;
+
+    /// The credit pool of a stablecoin.
+    pub fn pool(program_id: &Pubkey, mint: &Pubkey) -> (Pubkey, u8) {
+        Pubkey::find_program_address(&[POOL_SEED, mint.as_ref()], program_id)
+    }
+
+    /// The pool's vault.
+    pub fn vault(program_id: &Pubkey, pool: &Pubkey) -> (Pubkey, u8) {
+        Pubkey::find_program_address(&[VAULT_SEED, pool.as_ref()], program_id)
+    }
+
+    /// The senior tranche's share mint.
+    pub fn senior_mint(program_id: &Pubkey, pool: &Pubkey) -> (Pubkey, u8) {
+        Pubkey::find_program_address(&[SENIOR_SEED, pool.as_ref()], program_id)
+    }
+
+    /// The junior tranche's share mint.
+    pub fn junior_mint(program_id: &Pubkey, pool: &Pubkey) -> (Pubkey, u8) {
+        Pubkey::find_program_address(&[JUNIOR_SEED, pool.as_ref()], program_id)
+    }
+
+    /// A lender's allowlist entry.
+    pub fn allow(program_id: &Pubkey, pool: &Pubkey, lender: &Pubkey) -> (Pubkey, u8) {
+        Pubkey::find_program_address(&[ALLOW_SEED, pool.as_ref(), lender.as_ref()], program_id)
+    }
+
+    /// A borrower's credit line in a pool.
+    pub fn line(program_id: &Pubkey, pool: &Pubkey, borrower: &Pubkey) -> (Pubkey, u8) {
+        Pubkey::find_program_address(&[LINE_SEED, pool.as_ref(), borrower.as_ref()], program_id)
+    }
+
+    /// The advance on a payment (one per payment).
+    pub fn advance(program_id: &Pubkey, payment: &Pubkey) -> (Pubkey, u8) {
+        Pubkey::find_program_address(&[ADVANCE_SEED, payment.as_ref()], program_id)
+    }
+
+    /// The token account an advanced payment's captures pay first.
+    pub fn advance_vault(program_id: &Pubkey, payment: &Pubkey) -> (Pubkey, u8) {
+        Pubkey::find_program_address(&[ADVANCE_VAULT_SEED, payment.as_ref()], program_id)
+    }
+}

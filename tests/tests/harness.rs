@@ -43,6 +43,8 @@ pub struct Landed {
     pub events: Vec<PaymentsEvent>,
     /// Events of the conversion program in the same transaction.
     pub convert_events: Vec<kassa_sdk::decode::ConvertEvent>,
+    /// Events of the credit program in the same transaction.
+    pub credit_events: Vec<kassa_sdk::decode::CreditEvent>,
     pub logs: Vec<String>,
 }
 
@@ -210,6 +212,7 @@ impl Env {
         self.ctx.banks_client.process_transaction(tx).await?;
         let mut events = Vec::new();
         let mut convert_events = Vec::new();
+        let mut credit_events = Vec::new();
         for inner in details.inner_instructions.unwrap_or_default() {
             for ix in inner {
                 let program = account_keys[usize::from(ix.instruction.program_id_index)];
@@ -219,6 +222,15 @@ impl Env {
                             .expect("convert event decodes")
                     {
                         convert_events.push(event);
+                    }
+                    continue;
+                }
+                if program == kassa_credit::ID {
+                    if let Some(event) =
+                        kassa_sdk::decode::decode_credit_event_cpi(&ix.instruction.data)
+                            .expect("credit event decodes")
+                    {
+                        credit_events.push(event);
                     }
                     continue;
                 }
@@ -234,6 +246,7 @@ impl Env {
         Ok(Landed {
             events,
             convert_events,
+            credit_events,
             logs: details.logs,
         })
     }

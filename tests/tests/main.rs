@@ -8,6 +8,7 @@
 
 mod attacks;
 mod conversion;
+mod credit;
 mod footprint;
 mod harness;
 mod indexer;

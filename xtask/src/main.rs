@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 const PROGRAMS: &[(&str, &str)] = &[
     ("programs/payments", "kassa_payments.json"),
     ("programs/convert", "kassa_convert.json"),
+    ("programs/credit", "kassa_credit.json"),
 ];
 
 fn main() -> Result<()> {

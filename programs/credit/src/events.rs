@@ -1,0 +1,173 @@
+//! Events, emitted with `emit_cpi!` like the payments program's: every one opens with a header
+//! naming the entity (pool, line or advance), its per-entity sequence number, time and actor.
+
+use crate::state::{LineKind, LineStatus, Tranche};
+use anchor_lang::prelude::*;
+
+#[derive(AnchorSerialize, AnchorDeserialize, Clone, Copy, Debug, PartialEq, Eq)]
+pub struct EventHeader {
+    pub entity: Pubkey,
+    pub seq: u64,
+    pub timestamp: i64,
+    pub actor: Pubkey,
+}
+
+impl EventHeader {
+    pub fn new(entity: Pubkey, seq: u64, actor: Pubkey, timestamp: i64) -> Self {
+        Self {
+            entity,
+            seq,
+            timestamp,
+            actor,
+        }
+    }
+}
+
+#[event]
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PoolCreated {
+    pub header: EventHeader,
+    pub mint: Pubkey,
+    pub vault: Pubkey,
+    pub senior_mint: Pubkey,
+    pub junior_mint: Pubkey,
+    pub admin: Pubkey,
+    pub underwriter: Pubkey,
+    pub senior_cap_bps: u32,
+    pub senior_apr_bps: u16,
+    pub protocol_fee_bps: u16,
+    pub admin_fee_bps: u16,
+    pub allowlist: bool,
+}
+
+#[event]
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LenderAllowlisted {
+    pub header: EventHeader,
+    pub lender: Pubkey,
+    pub allowed: bool,
+}
+
+/// Interest recognised and shared: fees, senior target yield, junior remainder.
+#[event]
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IncomeDistributed {
+    pub header: EventHeader,
+    pub income: u64,
+    pub protocol_fee: u64,
+    pub admin_fee: u64,
+    pub senior: u64,
+    pub junior: u64,
+    pub senior_value: u64,
+    pub junior_value: u64,
+}
+
+#[event]
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Deposited {
+    pub header: EventHeader,
+    pub lender: Pubkey,
+    pub tranche: Tranche,
+    pub amount: u64,
+    pub shares: u64,
+    pub senior_value: u64,
+    pub junior_value: u64,
+}
+
+#[event]
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FeesWithdrawn {
+    pub header: EventHeader,
+    pub to: Pubkey,
+    pub amount: u64,
+}
+
+#[event]
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LineApproved {
+    pub header: EventHeader,
+    pub pool: Pubkey,
+    pub borrower: Pubkey,
+    pub merchant: Pubkey,
+    pub kind: LineKind,
+    pub limit: u64,
+    pub apr_bps: u16,
+    pub late_apr_bps: u16,
+    pub advance_rate_bps: u16,
+    pub maturity: i64,
+    pub payment_interval: i64,
+    pub grace_seconds: i64,
+}
+
+#[event]
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Drawn {
+    pub header: EventHeader,
+    pub amount: u64,
+    pub principal: u64,
+}
+
+#[event]
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Repaid {
+    pub header: EventHeader,
+    pub payer: Pubkey,
+    pub fees: u64,
+    pub interest: u64,
+    pub principal: u64,
+    /// Paid on a written-off line: all of it is recovery income.
+    pub recovery: u64,
+    pub principal_after: u64,
+}
+
+#[event]
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LineStatusChanged {
+    pub header: EventHeader,
+    pub from: LineStatus,
+    pub to: LineStatus,
+}
+
+#[event]
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LineImpaired {
+    pub header: EventHeader,
+    /// Positive: marked down; the event of a reversal carries `reversed: true`.
+    pub amount: u64,
+    pub reversed: bool,
+    pub from_junior: u64,
+    pub from_senior: u64,
+    pub line_impaired: u64,
+}
+
+#[event]
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LineWrittenOff {
+    pub header: EventHeader,
+    pub principal: u64,
+    pub interest: u64,
+    pub from_junior: u64,
+    pub from_senior: u64,
+}
+
+#[event]
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AdvanceTaken {
+    pub header: EventHeader,
+    pub line: Pubkey,
+    pub payment: Pubkey,
+    pub vault: Pubkey,
+    pub amount: u64,
+}
+
+#[event]
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReceivableSynced {
+    pub header: EventHeader,
+    pub arrived: u64,
+    pub arrived_total: u64,
+    /// The payment can pay nothing more: the advance is settled.
+    pub settled: bool,
+    /// Advanced but never arrived: stays owed on the merchant's line.
+    pub shortfall: u64,
+}

@@ -1,0 +1,10 @@
+pub mod advance;
+pub mod common;
+pub mod lender;
+pub mod line;
+pub mod pool;
+
+pub use advance::*;
+pub use lender::*;
+pub use line::*;
+pub use pool::*;

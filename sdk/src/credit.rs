@@ -1,0 +1,541 @@
+//! Instruction builders for `kassa_credit` (PayFi pools, credit lines, receivable advances).
+
+use crate::{SdkError, payments::MintRef, pda};
+use anchor_lang::{
+    InstructionData, ToAccountMetas, prelude::Pubkey, solana_program::instruction::Instruction,
+    system_program,
+};
+use kassa_credit::{
+    accounts as acc, instruction as ix,
+    instructions::{LineApproveArgs, PoolCreateArgs, UnderwriterAction},
+    state::Tranche,
+};
+
+/// A credit pool and the accounts derived from it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CreditPoolRef {
+    /// The pool PDA.
+    pub address: Pubkey,
+    /// Its stablecoin.
+    pub mint: MintRef,
+    /// Its vault.
+    pub vault: Pubkey,
+    /// Senior share mint (same token program as the stablecoin).
+    pub senior_mint: Pubkey,
+    /// Junior share mint.
+    pub junior_mint: Pubkey,
+}
+
+impl CreditPoolRef {
+    /// The share mint of `tranche`.
+    pub fn share_mint(&self, tranche: Tranche) -> MintRef {
+        let mint = match tranche {
+            Tranche::Senior => self.senior_mint,
+            Tranche::Junior => self.junior_mint,
+        };
+        MintRef {
+            mint,
+            token_program: self.mint.token_program,
+        }
+    }
+}
+
+/// Builds `kassa_credit` instructions for one deployment.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Credit {
+    /// The kassa_credit deployment.
+    pub program_id: Pubkey,
+    /// The kassa_payments deployment it works with.
+    pub payments_program: Pubkey,
+}
+
+impl Default for Credit {
+    fn default() -> Self {
+        Self {
+            program_id: kassa_credit::ID,
+            payments_program: kassa_payments::ID,
+        }
+    }
+}
+
+fn require_amount(amount: u64) -> Result<(), SdkError> {
+    if amount == 0 {
+        Err(SdkError::ZeroAmount)
+    } else {
+        Ok(())
+    }
+}
+
+impl Credit {
+    /// The pool of `mint` and its derived accounts.
+    pub fn pool(&self, mint: MintRef) -> CreditPoolRef {
+        let address = pda::credit::pool(&self.program_id, &mint.mint).0;
+        CreditPoolRef {
+            address,
+            mint,
+            vault: pda::credit::vault(&self.program_id, &address).0,
+            senior_mint: pda::credit::senior_mint(&self.program_id, &address).0,
+            junior_mint: pda::credit::junior_mint(&self.program_id, &address).0,
+        }
+    }
+
+    /// The line of `borrower` in `pool`.
+    pub fn line(&self, pool: &CreditPoolRef, borrower: &Pubkey) -> Pubkey {
+        pda::credit::line(&self.program_id, &pool.address, borrower).0
+    }
+
+    fn event_authority(&self) -> Pubkey {
+        pda::event_authority(&self.program_id).0
+    }
+
+    fn build(&self, accounts: impl ToAccountMetas, data: impl InstructionData) -> Instruction {
+        Instruction {
+            program_id: self.program_id,
+            accounts: accounts.to_account_metas(None),
+            data: data.data(),
+        }
+    }
+
+    /// The payments admin creates the credit pool of `mint`.
+    ///
+    /// ```
+    /// # use kassa_sdk::{credit::Credit, payments::MintRef};
+    /// # use kassa_credit::instructions::PoolCreateArgs;
+    /// # use anchor_lang::prelude::Pubkey;
+    /// let c = Credit::default();
+    /// let usdc = MintRef::new(Pubkey::new_unique(), anchor_spl::token::ID).unwrap();
+    /// let admin = Pubkey::new_unique();
+    /// let args = PoolCreateArgs { underwriter: admin, protocol_fee_receiver: admin, senior_cap_bps: 40_000,
+    ///     senior_apr_bps: 800, protocol_fee_bps: 1_000, admin_fee_bps: 500, allowlist: false };
+    /// let (ix, pool) = c.pool_create(&admin, &usdc, args).unwrap();
+    /// assert_eq!(ix.accounts[3].pubkey, pool.address);
+    /// ```
+    pub fn pool_create(
+        &self,
+        admin: &Pubkey,
+        mint: &MintRef,
+        args: PoolCreateArgs,
+    ) -> Result<(Instruction, CreditPoolRef), SdkError> {
+        let pool = self.pool(*mint);
+        let ix = self.build(
+            acc::PoolCreate {
+                admin: *admin,
+                payments_config: pda::config(&self.payments_program).0,
+                mint: mint.mint,
+                pool: pool.address,
+                vault: pool.vault,
+                senior_mint: pool.senior_mint,
+                junior_mint: pool.junior_mint,
+                token_program: mint.token_program,
+                system_program: system_program::ID,
+                event_authority: self.event_authority(),
+                program: self.program_id,
+            },
+            ix::PoolCreate { args },
+        );
+        Ok((ix, pool))
+    }
+
+    /// The pool admin allowlists `lender`.
+    ///
+    /// ```
+    /// # use kassa_sdk::{credit::Credit, payments::MintRef};
+    /// # use anchor_lang::prelude::Pubkey;
+    /// let c = Credit::default();
+    /// let pool = c.pool(MintRef::new(Pubkey::new_unique(), anchor_spl::token::ID).unwrap());
+    /// let ix = c.allow_add(&Pubkey::new_unique(), &pool, &Pubkey::new_unique()).unwrap();
+    /// assert_eq!(ix.program_id, kassa_credit::ID);
+    /// ```
+    pub fn allow_add(
+        &self,
+        admin: &Pubkey,
+        pool: &CreditPoolRef,
+        lender: &Pubkey,
+    ) -> Result<Instruction, SdkError> {
+        Ok(self.build(
+            acc::AllowAdd {
+                admin: *admin,
+                pool: pool.address,
+                lender: *lender,
+                allow: pda::credit::allow(&self.program_id, &pool.address, lender).0,
+                system_program: system_program::ID,
+                event_authority: self.event_authority(),
+                program: self.program_id,
+            },
+            ix::AllowAdd {},
+        ))
+    }
+
+    /// The pool admin removes `lender` from the allowlist.
+    ///
+    /// ```
+    /// # use kassa_sdk::{credit::Credit, payments::MintRef};
+    /// # use anchor_lang::prelude::Pubkey;
+    /// let c = Credit::default();
+    /// let pool = c.pool(MintRef::new(Pubkey::new_unique(), anchor_spl::token::ID).unwrap());
+    /// assert!(c.allow_remove(&Pubkey::new_unique(), &pool, &Pubkey::new_unique()).is_ok());
+    /// ```
+    pub fn allow_remove(
+        &self,
+        admin: &Pubkey,
+        pool: &CreditPoolRef,
+        lender: &Pubkey,
+    ) -> Result<Instruction, SdkError> {
+        Ok(self.build(
+            acc::AllowRemove {
+                admin: *admin,
+                pool: pool.address,
+                allow: pda::credit::allow(&self.program_id, &pool.address, lender).0,
+                event_authority: self.event_authority(),
+                program: self.program_id,
+            },
+            ix::AllowRemove {},
+        ))
+    }
+
+    /// Anyone recognises the interest accrued so far.
+    ///
+    /// ```
+    /// # use kassa_sdk::{credit::Credit, payments::MintRef};
+    /// # use anchor_lang::prelude::Pubkey;
+    /// let c = Credit::default();
+    /// let pool = c.pool(MintRef::new(Pubkey::new_unique(), anchor_spl::token::ID).unwrap());
+    /// assert!(c.pool_accrue(&Pubkey::new_unique(), &pool).is_ok());
+    /// ```
+    pub fn pool_accrue(
+        &self,
+        caller: &Pubkey,
+        pool: &CreditPoolRef,
+    ) -> Result<Instruction, SdkError> {
+        Ok(self.build(
+            acc::PoolAccrue {
+                caller: *caller,
+                pool: pool.address,
+                event_authority: self.event_authority(),
+                program: self.program_id,
+            },
+            ix::PoolAccrue {},
+        ))
+    }
+
+    /// The fee receiver (or the pool admin) withdraws its fees to its token account.
+    ///
+    /// ```
+    /// # use kassa_sdk::{credit::Credit, payments::MintRef};
+    /// # use anchor_lang::prelude::Pubkey;
+    /// let c = Credit::default();
+    /// let pool = c.pool(MintRef::new(Pubkey::new_unique(), anchor_spl::token::ID).unwrap());
+    /// let me = Pubkey::new_unique();
+    /// let ix = c.fees_withdraw(&me, &pool).unwrap();
+    /// assert_eq!(ix.accounts[4].pubkey, pool.mint.ata(&me));
+    /// ```
+    pub fn fees_withdraw(
+        &self,
+        recipient: &Pubkey,
+        pool: &CreditPoolRef,
+    ) -> Result<Instruction, SdkError> {
+        Ok(self.build(
+            acc::FeesWithdraw {
+                recipient: *recipient,
+                pool: pool.address,
+                vault: pool.vault,
+                mint: pool.mint.mint,
+                destination: pool.mint.ata(recipient),
+                token_program: pool.mint.token_program,
+                event_authority: self.event_authority(),
+                program: self.program_id,
+            },
+            ix::FeesWithdraw {},
+        ))
+    }
+
+    /// A lender deposits `amount` from its associated token account into `tranche`, receiving
+    /// at least `min_shares` shares in its associated share account (create it first).
+    ///
+    /// ```
+    /// # use kassa_sdk::{credit::Credit, payments::MintRef, SdkError};
+    /// # use kassa_credit::state::Tranche;
+    /// # use anchor_lang::prelude::Pubkey;
+    /// let c = Credit::default();
+    /// let pool = c.pool(MintRef::new(Pubkey::new_unique(), anchor_spl::token::ID).unwrap());
+    /// let lender = Pubkey::new_unique();
+    /// assert!(c.deposit(&lender, &pool, Tranche::Junior, 1_000_000, 1_000_000, false).is_ok());
+    /// assert!(matches!(c.deposit(&lender, &pool, Tranche::Junior, 0, 0, false), Err(SdkError::ZeroAmount)));
+    /// ```
+    pub fn deposit(
+        &self,
+        lender: &Pubkey,
+        pool: &CreditPoolRef,
+        tranche: Tranche,
+        amount: u64,
+        min_shares: u64,
+        allowlisted: bool,
+    ) -> Result<Instruction, SdkError> {
+        require_amount(amount)?;
+        let shares = pool.share_mint(tranche);
+        Ok(self.build(
+            acc::Deposit {
+                lender: *lender,
+                pool: pool.address,
+                vault: pool.vault,
+                mint: pool.mint.mint,
+                share_mint: shares.mint,
+                source: pool.mint.ata(lender),
+                shares_to: shares.ata(lender),
+                allow: allowlisted
+                    .then(|| pda::credit::allow(&self.program_id, &pool.address, lender).0),
+                token_program: pool.mint.token_program,
+                event_authority: self.event_authority(),
+                program: self.program_id,
+            },
+            ix::Deposit {
+                tranche,
+                amount,
+                min_shares,
+            },
+        ))
+    }
+
+    /// The underwriter approves a line for `borrower` (with `merchant`, the payments merchant
+    /// account, for a receivable-backed line).
+    ///
+    /// ```
+    /// # use kassa_sdk::{credit::Credit, payments::MintRef};
+    /// # use kassa_credit::{instructions::LineApproveArgs, state::LineKind};
+    /// # use anchor_lang::prelude::Pubkey;
+    /// let c = Credit::default();
+    /// let pool = c.pool(MintRef::new(Pubkey::new_unique(), anchor_spl::token::ID).unwrap());
+    /// let args = LineApproveArgs { kind: LineKind::Revolving, limit: 10, apr_bps: 1_200, late_apr_bps: 500,
+    ///     advance_rate_bps: 0, maturity: 1_000, payment_interval: 100, grace_seconds: 10 };
+    /// let borrower = Pubkey::new_unique();
+    /// let ix = c.line_approve(&Pubkey::new_unique(), &pool, &borrower, None, args).unwrap();
+    /// assert_eq!(ix.accounts[3].pubkey, c.line(&pool, &borrower));
+    /// ```
+    pub fn line_approve(
+        &self,
+        underwriter: &Pubkey,
+        pool: &CreditPoolRef,
+        borrower: &Pubkey,
+        merchant: Option<Pubkey>,
+        args: LineApproveArgs,
+    ) -> Result<Instruction, SdkError> {
+        Ok(self.build(
+            acc::LineApprove {
+                underwriter: *underwriter,
+                pool: pool.address,
+                borrower: *borrower,
+                line: self.line(pool, borrower),
+                merchant,
+                system_program: system_program::ID,
+                event_authority: self.event_authority(),
+                program: self.program_id,
+            },
+            ix::LineApprove { args },
+        ))
+    }
+
+    fn line_money(
+        &self,
+        signer: &Pubkey,
+        pool: &CreditPoolRef,
+        borrower: &Pubkey,
+        counterparty: Pubkey,
+    ) -> acc::LineMoney {
+        acc::LineMoney {
+            signer: *signer,
+            pool: pool.address,
+            line: self.line(pool, borrower),
+            vault: pool.vault,
+            mint: pool.mint.mint,
+            counterparty,
+            token_program: pool.mint.token_program,
+            event_authority: self.event_authority(),
+            program: self.program_id,
+        }
+    }
+
+    /// The borrower draws `amount` into its associated token account.
+    ///
+    /// ```
+    /// # use kassa_sdk::{credit::Credit, payments::MintRef};
+    /// # use anchor_lang::prelude::Pubkey;
+    /// let c = Credit::default();
+    /// let pool = c.pool(MintRef::new(Pubkey::new_unique(), anchor_spl::token::ID).unwrap());
+    /// assert!(c.line_draw(&Pubkey::new_unique(), &pool, 5).is_ok());
+    /// assert!(c.line_draw(&Pubkey::new_unique(), &pool, 0).is_err());
+    /// ```
+    pub fn line_draw(
+        &self,
+        borrower: &Pubkey,
+        pool: &CreditPoolRef,
+        amount: u64,
+    ) -> Result<Instruction, SdkError> {
+        require_amount(amount)?;
+        Ok(self.build(
+            self.line_money(borrower, pool, borrower, pool.mint.ata(borrower)),
+            ix::LineDraw { amount },
+        ))
+    }
+
+    /// `payer` repays up to `amount` of `borrower`'s line from its associated token account.
+    ///
+    /// ```
+    /// # use kassa_sdk::{credit::Credit, payments::MintRef};
+    /// # use anchor_lang::prelude::Pubkey;
+    /// let c = Credit::default();
+    /// let pool = c.pool(MintRef::new(Pubkey::new_unique(), anchor_spl::token::ID).unwrap());
+    /// let (payer, borrower) = (Pubkey::new_unique(), Pubkey::new_unique());
+    /// let ix = c.line_repay(&payer, &pool, &borrower, 5).unwrap();
+    /// assert_eq!(ix.accounts[5].pubkey, pool.mint.ata(&payer));
+    /// ```
+    pub fn line_repay(
+        &self,
+        payer: &Pubkey,
+        pool: &CreditPoolRef,
+        borrower: &Pubkey,
+        amount: u64,
+    ) -> Result<Instruction, SdkError> {
+        require_amount(amount)?;
+        Ok(self.build(
+            self.line_money(payer, pool, borrower, pool.mint.ata(payer)),
+            ix::LineRepay { amount },
+        ))
+    }
+
+    fn line_admin(
+        &self,
+        signer: &Pubkey,
+        pool: &CreditPoolRef,
+        borrower: &Pubkey,
+    ) -> acc::LineAdmin {
+        acc::LineAdmin {
+            signer: *signer,
+            pool: pool.address,
+            line: self.line(pool, borrower),
+            event_authority: self.event_authority(),
+            program: self.program_id,
+        }
+    }
+
+    /// Anyone moves a line's status by time.
+    ///
+    /// ```
+    /// # use kassa_sdk::{credit::Credit, payments::MintRef};
+    /// # use anchor_lang::prelude::Pubkey;
+    /// let c = Credit::default();
+    /// let pool = c.pool(MintRef::new(Pubkey::new_unique(), anchor_spl::token::ID).unwrap());
+    /// assert!(c.line_refresh(&Pubkey::new_unique(), &pool, &Pubkey::new_unique()).is_ok());
+    /// ```
+    pub fn line_refresh(
+        &self,
+        caller: &Pubkey,
+        pool: &CreditPoolRef,
+        borrower: &Pubkey,
+    ) -> Result<Instruction, SdkError> {
+        Ok(self.build(self.line_admin(caller, pool, borrower), ix::LineRefresh {}))
+    }
+
+    /// The underwriter restores, impairs, reverses an impairment or writes off a line.
+    ///
+    /// ```
+    /// # use kassa_sdk::{credit::Credit, payments::MintRef};
+    /// # use kassa_credit::instructions::UnderwriterAction;
+    /// # use anchor_lang::prelude::Pubkey;
+    /// let c = Credit::default();
+    /// let pool = c.pool(MintRef::new(Pubkey::new_unique(), anchor_spl::token::ID).unwrap());
+    /// assert!(c.line_underwrite(&Pubkey::new_unique(), &pool, &Pubkey::new_unique(), UnderwriterAction::WriteOff).is_ok());
+    /// ```
+    pub fn line_underwrite(
+        &self,
+        underwriter: &Pubkey,
+        pool: &CreditPoolRef,
+        borrower: &Pubkey,
+        action: UnderwriterAction,
+    ) -> Result<Instruction, SdkError> {
+        Ok(self.build(
+            self.line_admin(underwriter, pool, borrower),
+            ix::LineUnderwrite { action },
+        ))
+    }
+
+    /// A merchant (its authority, the line's borrower) takes an advance of `amount` on
+    /// `payment`, paid to its associated token account.
+    ///
+    /// ```
+    /// # use kassa_sdk::{credit::Credit, payments::MintRef};
+    /// # use anchor_lang::prelude::Pubkey;
+    /// let c = Credit::default();
+    /// let pool = c.pool(MintRef::new(Pubkey::new_unique(), anchor_spl::token::ID).unwrap());
+    /// let (merchant_authority, merchant, payment) = (Pubkey::new_unique(), Pubkey::new_unique(), Pubkey::new_unique());
+    /// let ix = c.advance_take(&merchant_authority, &pool, &merchant, &payment, 10).unwrap();
+    /// assert_eq!(ix.accounts[6].pubkey, kassa_sdk::pda::credit::advance(&c.program_id, &payment).0);
+    /// ```
+    pub fn advance_take(
+        &self,
+        borrower: &Pubkey,
+        pool: &CreditPoolRef,
+        merchant: &Pubkey,
+        payment: &Pubkey,
+        amount: u64,
+    ) -> Result<Instruction, SdkError> {
+        require_amount(amount)?;
+        Ok(self.build(
+            acc::AdvanceTake {
+                borrower: *borrower,
+                pool: pool.address,
+                line: self.line(pool, borrower),
+                vault: pool.vault,
+                mint: pool.mint.mint,
+                destination: pool.mint.ata(borrower),
+                advance: pda::credit::advance(&self.program_id, payment).0,
+                advance_vault: pda::credit::advance_vault(&self.program_id, payment).0,
+                payment: *payment,
+                merchant: *merchant,
+                payments_config: pda::config(&self.payments_program).0,
+                payments_event_authority: pda::event_authority(&self.payments_program).0,
+                payments_program: self.payments_program,
+                token_program: pool.mint.token_program,
+                system_program: system_program::ID,
+                event_authority: self.event_authority(),
+                program: self.program_id,
+            },
+            ix::AdvanceTake { amount },
+        ))
+    }
+
+    /// Anyone books what the advanced `payment` paid; arrivals beyond the line's debt go to
+    /// the borrower's associated token account.
+    ///
+    /// ```
+    /// # use kassa_sdk::{credit::Credit, payments::MintRef};
+    /// # use anchor_lang::prelude::Pubkey;
+    /// let c = Credit::default();
+    /// let pool = c.pool(MintRef::new(Pubkey::new_unique(), anchor_spl::token::ID).unwrap());
+    /// assert!(c.receivable_sync(&Pubkey::new_unique(), &pool, &Pubkey::new_unique(), &Pubkey::new_unique()).is_ok());
+    /// ```
+    pub fn receivable_sync(
+        &self,
+        caller: &Pubkey,
+        pool: &CreditPoolRef,
+        borrower: &Pubkey,
+        payment: &Pubkey,
+    ) -> Result<Instruction, SdkError> {
+        Ok(self.build(
+            acc::ReceivableSync {
+                caller: *caller,
+                pool: pool.address,
+                line: self.line(pool, borrower),
+                advance: pda::credit::advance(&self.program_id, payment).0,
+                advance_vault: pda::credit::advance_vault(&self.program_id, payment).0,
+                vault: pool.vault,
+                mint: pool.mint.mint,
+                payment: *payment,
+                borrower_destination: pool.mint.ata(borrower),
+                token_program: pool.mint.token_program,
+                event_authority: self.event_authority(),
+                program: self.program_id,
+            },
+            ix::ReceivableSync {},
+        ))
+    }
+}
