@@ -455,6 +455,7 @@ credit_events!(
     LineWrittenOff,
     AdvanceTaken,
     ReceivableSynced,
+    PoolBalances,
 );
 
 /// Decodes a [`kassa_credit::state::CreditPool`] account.

@@ -373,9 +373,11 @@ async fn deposits_price_shares_after_interest_and_respect_cap_and_allowlist() {
             .unwrap();
     f.env.send(&[ix], &[&admin]).await.unwrap();
     let first = f.deposit(&a, Tranche::Junior, 1_000 * USD).await.unwrap();
-    assert!(
-        matches!(&first.credit_events[..], [CreditEvent::Deposited(d)] if d.shares == 1_000 * USD)
-    );
+    assert!(matches!(
+        &first.credit_events[..],
+        [CreditEvent::Deposited(d), CreditEvent::PoolBalances(b)]
+            if d.shares == 1_000 * USD && b.junior_value == 1_000 * USD && b.cash == 1_000 * USD
+    ));
     // Senior above 4× junior is refused; up to it is fine.
     expect_credit(
         f.deposit(&a, Tranche::Senior, 4_000 * USD + 1).await,

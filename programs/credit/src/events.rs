@@ -171,3 +171,21 @@ pub struct ReceivableSynced {
     /// Advanced but never arrived: stays owed on the merchant's line.
     pub shortfall: u64,
 }
+
+/// The pool's books after an instruction changed them: emitted last by every instruction that
+/// moves pool money or value, so a reader never has to re-derive them.
+#[event]
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PoolBalances {
+    pub header: EventHeader,
+    pub cash: u64,
+    pub principal: u64,
+    pub receivable: u64,
+    pub senior_value: u64,
+    pub junior_value: u64,
+    pub protocol_fees: u64,
+    pub admin_fees: u64,
+    pub impaired_senior: u64,
+    pub impaired_junior: u64,
+    pub losses: u64,
+}

@@ -157,6 +157,8 @@ pub fn advance_take(ctx: Context<AdvanceTake>, amount: u64) -> Result<()> {
         vault: vault_key,
         amount,
     });
+    let balances = balances_event(&mut ctx.accounts.pool, pool_key, actor, now)?;
+    emit_cpi!(balances);
 
     // Captures of the payment now pay the advance's account first, up to the advance.
     let a = &ctx.accounts;
@@ -293,6 +295,8 @@ pub fn receivable_sync(ctx: Context<ReceivableSync>) -> Result<()> {
         settled,
         shortfall,
     });
+    let balances = balances_event(&mut ctx.accounts.pool, pool_key, actor, now)?;
+    emit_cpi!(balances);
     let a = &ctx.accounts;
     let pool_info = a.pool.to_account_info();
     let token_program = a.token_program.to_account_info();

@@ -151,3 +151,26 @@ pub fn income_event(
         junior_value: pool.junior_value,
     })
 }
+
+/// The pool's books as an event (the last one an instruction that changed them emits).
+pub fn balances_event(
+    pool: &mut CreditPool,
+    pool_key: Pubkey,
+    actor: Pubkey,
+    now: i64,
+) -> Result<crate::events::PoolBalances> {
+    let seq = pool.next_seq()?;
+    Ok(crate::events::PoolBalances {
+        header: crate::events::EventHeader::new(pool_key, seq, actor, now),
+        cash: pool.cash,
+        principal: pool.principal,
+        receivable: crate::math::sub(pool.recognized, pool.received)?,
+        senior_value: pool.senior_value,
+        junior_value: pool.junior_value,
+        protocol_fees: pool.protocol_fees,
+        admin_fees: pool.admin_fees,
+        impaired_senior: pool.impaired_senior,
+        impaired_junior: pool.impaired_junior,
+        losses: pool.losses,
+    })
+}

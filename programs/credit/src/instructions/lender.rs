@@ -78,6 +78,8 @@ pub fn deposit(
         senior_value: pool.senior_value,
         junior_value: pool.junior_value,
     });
+    let balances = balances_event(&mut ctx.accounts.pool, pool_key, lender, now)?;
+    emit_cpi!(balances);
     let a = &ctx.accounts;
     transfer_in(
         &a.token_program.to_account_info(),

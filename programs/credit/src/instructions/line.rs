@@ -203,6 +203,8 @@ pub fn line_draw(ctx: Context<LineMoney>, amount: u64) -> Result<()> {
         amount,
         principal: new,
     });
+    let balances = balances_event(&mut ctx.accounts.pool, pool_key, actor, now)?;
+    emit_cpi!(balances);
     let a = &ctx.accounts;
     transfer_out(
         &a.pool,
@@ -297,6 +299,8 @@ pub fn line_repay(ctx: Context<LineMoney>, amount: u64) -> Result<()> {
         recovery,
         principal_after,
     });
+    let balances = balances_event(&mut ctx.accounts.pool, pool_key, actor, now)?;
+    emit_cpi!(balances);
     let a = &ctx.accounts;
     transfer_in(
         &a.token_program.to_account_info(),
@@ -336,11 +340,13 @@ pub fn line_refresh(ctx: Context<LineAdmin>) -> Result<()> {
     let (income, changed) = touch(pool, pool_key, line, line_key, actor, now)?;
     pool.invariant()?;
     line.invariant()?;
-    if let Some(e) = income {
-        emit_cpi!(e);
-    }
     if let Some(e) = changed {
         emit_cpi!(e);
+    }
+    if let Some(e) = income {
+        emit_cpi!(e);
+        let balances = balances_event(pool, pool_key, actor, now)?;
+        emit_cpi!(balances);
     }
     Ok(())
 }
@@ -465,5 +471,8 @@ pub fn line_underwrite(ctx: Context<LineAdmin>, action: UnderwriterAction) -> Re
         }
     }
     pool.invariant()?;
-    line.invariant()
+    line.invariant()?;
+    let balances = balances_event(pool, pool_key, actor, now)?;
+    emit_cpi!(balances);
+    Ok(())
 }

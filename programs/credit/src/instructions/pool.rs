@@ -226,10 +226,14 @@ pub fn pool_accrue(ctx: Context<PoolAccrue>) -> Result<()> {
     let actor = ctx.accounts.caller.key();
     let pool_key = ctx.accounts.pool.key();
     let pool = &mut ctx.accounts.pool;
+    pool.invariant()?;
     if let Some(event) = accrue_pool(pool, pool_key, actor, now)? {
+        pool.invariant()?;
         emit_cpi!(event);
+        let balances = balances_event(pool, pool_key, actor, now)?;
+        emit_cpi!(balances);
     }
-    pool.invariant()
+    Ok(())
 }
 
 /// The protocol fee receiver, or the pool admin, withdraws the fees payable to it. What was
@@ -274,6 +278,8 @@ pub fn fees_withdraw(ctx: Context<FeesWithdraw>) -> Result<()> {
         to: ctx.accounts.destination.key(),
         amount,
     });
+    let balances = balances_event(&mut ctx.accounts.pool, pool_key, recipient, now)?;
+    emit_cpi!(balances);
     let pool_info = ctx.accounts.pool.to_account_info();
     transfer_out(
         &ctx.accounts.pool,
