@@ -3,6 +3,10 @@
 
 use crate::localnet::{bootstrap, Demo as Protocol};
 use anyhow::{bail, Context, Result};
+use kassa_credit::{
+    instructions::{LineApproveArgs, PoolCreateArgs},
+    state::{LineKind, Tranche},
+};
 use kassa_indexer::{
     pg::PgCluster, reconcile::reconcile, source::Source, store, Indexer, IndexerConfig,
 };
@@ -13,6 +17,7 @@ use kassa_localnet::{
 use kassa_payments::state::{MerchantPolicy, Payment};
 use kassa_sdk::{
     convert::Convert,
+    credit::{Credit, CreditPoolRef},
     payments::{MintRef, OrderId, Payments, ReleaseRefs, SettlementRefs},
     rpc::KassaClient,
 };
@@ -53,6 +58,8 @@ pub struct Scenario {
     pub names: BTreeMap<Pubkey, String>,
     /// Payment address → status the scenario left it in.
     pub expected: BTreeMap<Pubkey, &'static str>,
+    /// The USDC credit pool the scenario funds.
+    pub credit_pool: Option<CreditPoolRef>,
 }
 
 /// Bootstraps the protocol on the node at `rpc_url` and runs the demo's day of payments.
@@ -68,6 +75,7 @@ pub async fn run_scenario(rpc_url: &str) -> Result<Scenario> {
         signatures: Vec::new(),
         names: BTreeMap::new(),
         expected: BTreeMap::new(),
+        credit_pool: None,
     };
     scenario(&mut s).await?;
     Ok(s)
@@ -345,27 +353,100 @@ async fn scenario(s: &mut Scenario) -> Result<()> {
     s.send("arbiter resolves BIKE-78", &[ix], &issuer, &[])
         .await?;
     s.expected.insert(helmet, "resolved");
-    // A service plan whose receivable is assigned to a financier, paid first from the capture.
-    let financier = Keypair::new();
-    s.names.insert(financier.pubkey(), "Financier".into());
-    let fin_ata = ata(&issuer.pubkey(), &financier.pubkey(), &usdc);
-    s.send("financier account", &[fin_ata], &issuer, &[])
+    // PayFi: two lenders fund the USDC credit pool (junior first loss, senior capped at 4×),
+    // and Nordic Bikes gets a receivable-backed line from the underwriter.
+    let credit = Credit::default();
+    let (ix, pool) = credit.pool_create(
+        &issuer.pubkey(),
+        &usdc,
+        PoolCreateArgs {
+            underwriter: issuer.pubkey(),
+            protocol_fee_receiver: issuer.pubkey(),
+            senior_cap_bps: 40_000,
+            senior_apr_bps: 600,
+            protocol_fee_bps: 1_000,
+            admin_fee_bps: 500,
+            allowlist: false,
+        },
+    )?;
+    s.send("create the USDC credit pool", &[ix], &issuer, &[])
         .await?;
+    s.credit_pool = Some(pool);
+    for (name, tranche, amount) in [
+        ("Dana (junior lender)", Tranche::Junior, 20_000 * USD),
+        ("Erik (senior lender)", Tranche::Senior, 60_000 * USD),
+    ] {
+        let lender = Keypair::new();
+        s.names.insert(lender.pubkey(), name.to_string());
+        let sig = s
+            .client
+            .rpc
+            .request_airdrop(&lender.pubkey(), 1_000_000_000)
+            .await?;
+        s.client.rpc.poll_for_signature(&sig).await?;
+        let shares = pool.share_mint(tranche);
+        let fund = vec![
+            ata(&issuer.pubkey(), &lender.pubkey(), &usdc),
+            ata(&issuer.pubkey(), &lender.pubkey(), &shares),
+            anchor_spl::token_2022::spl_token_2022::instruction::mint_to(
+                &usdc.token_program,
+                &usdc.mint,
+                &usdc.ata(&lender.pubkey()),
+                &issuer.pubkey(),
+                &[],
+                amount,
+            )?,
+        ];
+        s.send("fund a lender", &fund, &issuer, &[]).await?;
+        let ix = credit.deposit(&lender.pubkey(), &pool, tranche, amount, amount, false)?;
+        s.send(&format!("{name} deposits"), &[ix], &lender, &[])
+            .await?;
+    }
+    let now = s.now().await?;
+    let ix = credit.line_approve(
+        &issuer.pubkey(),
+        &pool,
+        &bikes.owner.pubkey(),
+        Some(bikes.address),
+        LineApproveArgs {
+            kind: LineKind::Receivable,
+            limit: 10_000 * USD,
+            apr_bps: 1_200,
+            late_apr_bps: 600,
+            advance_rate_bps: 8_000,
+            maturity: now + 90 * 86_400,
+            payment_interval: 30 * 86_400,
+            grace_seconds: 10 * 86_400,
+        },
+    )?;
+    s.send(
+        "underwriter approves Nordic Bikes' line",
+        &[ix],
+        &issuer,
+        &[],
+    )
+    .await?;
+    // A service plan paid in USDT: Bikes takes a 200 advance on it; the capture repays it.
     let plan = s.invoice(&bikes, "BIKE-79", 300 * USD).await?;
     s.pay(&bikes, &plan, &bob, &usdt).await?;
-    let ix = s.p.receivable_assign(
+    let ix = credit.advance_take(
         &bikes.owner.pubkey(),
+        &pool,
         &bikes.address,
         &plan,
-        &usdc.ata(&financier.pubkey()),
         200 * USD,
     )?;
-    s.send("Bikes assigns BIKE-79", &[ix], &owner, &[]).await?;
-    s.capture(
-        &bikes,
-        &plan,
-        300 * USD,
-        Some(usdc.ata(&financier.pubkey())),
+    s.send("Bikes takes an advance on BIKE-79", &[ix], &owner, &[])
+        .await?;
+    let advance_vault = kassa_sdk::pda::credit::advance_vault(&credit.program_id, &plan).0;
+    s.capture(&bikes, &plan, 300 * USD, Some(advance_vault))
+        .await?;
+    let ix = credit.receivable_sync(&issuer.pubkey(), &pool, &bikes.owner.pubkey(), &plan)?;
+    s.send(
+        "sync BIKE-79's receivable into the pool",
+        &[ix],
+        &issuer,
+        &[],
     )
     .await?;
     s.expected.insert(plan, "captured");
@@ -487,13 +568,24 @@ async fn print_and_check(s: &Scenario, indexer: &Indexer) -> Result<Checks> {
                 None => continue,
             })
             .await?;
+        // Advances the merchant took also reached its wallet.
+        let advanced: String = sqlx::query(
+            "SELECT coalesce(sum(a.amount), 0)::text FROM advances a
+             JOIN credit_lines l ON l.address = a.line WHERE l.merchant = $1",
+        )
+        .bind(&merchant)
+        .fetch_one(pool)
+        .await?
+        .get(0);
+        let advanced: u64 = advanced.parse().unwrap_or(0);
         checks.check(
-            wallet.amount == n(6),
+            wallet.amount == n(6) + advanced,
             format!(
-                "{}: wallet holds {} on chain, mirror says net {}",
+                "{}: wallet holds {} on chain, mirror says net {} + advances {}",
                 name(&merchant),
                 usd(wallet.amount),
-                usd(n(6))
+                usd(n(6)),
+                usd(advanced)
             ),
         );
     }
@@ -573,6 +665,54 @@ async fn print_and_check(s: &Scenario, indexer: &Indexer) -> Result<Checks> {
             usd(p.volume_b),
             usd(p.protocol_fees_a),
             usd(p.protocol_fees_b),
+        );
+    }
+
+    println!("\nCredit pool (USDC)");
+    for row in store::rows(pool, kassa_indexer::project::Kind::CreditPool).await? {
+        let kassa_indexer::project::Row::CreditPool(p) = row else {
+            continue;
+        };
+        println!(
+            "  senior {}  junior {}  cash {}  lent {}  interest earned {}  fees payable {}",
+            usd(p.senior_value),
+            usd(p.junior_value),
+            usd(p.cash),
+            usd(p.principal),
+            usd(p.income_total),
+            usd(p.protocol_fees + p.admin_fees),
+        );
+    }
+    for row in store::rows(pool, kassa_indexer::project::Kind::CreditLine).await? {
+        let kassa_indexer::project::Row::CreditLine(l) = row else {
+            continue;
+        };
+        println!(
+            "  line of {:<14} {} {}  limit {}  drawn {}  repaid {} principal + {} interest  owes {}",
+            name(l.merchant.as_deref().unwrap_or(&l.borrower)),
+            l.kind,
+            l.status,
+            usd(l.credit_limit),
+            usd(l.drawn_total),
+            usd(l.principal_repaid),
+            usd(l.interest_paid),
+            usd(l.principal),
+        );
+    }
+    for row in store::rows(pool, kassa_indexer::project::Kind::Advance).await? {
+        let kassa_indexer::project::Row::Advance(a) = row else {
+            continue;
+        };
+        println!(
+            "  advance on {:<20} {}  arrived from the capture {}  settled {}",
+            name(&a.payment),
+            usd(a.amount),
+            usd(a.arrived),
+            a.settled
+        );
+        checks.check(
+            a.settled && a.arrived == a.amount,
+            format!("advance on {} repaid by its capture", name(&a.payment)),
         );
     }
 

@@ -4,7 +4,10 @@
 //! decoded, parked with its raw bytes.
 
 use crate::idl::IdlDecoder;
-use kassa_sdk::decode::{decode_convert_event_cpi, decode_event_cpi, ConvertEvent, PaymentsEvent};
+use kassa_sdk::decode::{
+    decode_convert_event_cpi, decode_credit_event_cpi, decode_event_cpi, ConvertEvent, CreditEvent,
+    PaymentsEvent,
+};
 use serde_json::Value;
 use solana_sdk::{pubkey::Pubkey, transaction::VersionedTransaction};
 use solana_transaction_status_client_types::{
@@ -15,19 +18,23 @@ use std::{str::FromStr, sync::OnceLock};
 
 pub const PAYMENTS_IDL: &str = include_str!("../../idl/kassa_payments.json");
 pub const CONVERT_IDL: &str = include_str!("../../idl/kassa_convert.json");
+pub const CREDIT_IDL: &str = include_str!("../../idl/kassa_credit.json");
 
 /// The programs the indexer follows, in the order their streams are read.
-pub fn programs() -> [Pubkey; 2] {
-    [kassa_payments::ID, kassa_convert::ID]
+pub fn programs() -> [Pubkey; 3] {
+    [kassa_payments::ID, kassa_convert::ID, kassa_credit::ID]
 }
 
 fn idl(program: &Pubkey) -> Option<&'static IdlDecoder> {
     static PAYMENTS: OnceLock<IdlDecoder> = OnceLock::new();
     static CONVERT: OnceLock<IdlDecoder> = OnceLock::new();
+    static CREDIT: OnceLock<IdlDecoder> = OnceLock::new();
     if *program == kassa_payments::ID {
         Some(PAYMENTS.get_or_init(|| IdlDecoder::from_json(PAYMENTS_IDL).expect("payments IDL")))
     } else if *program == kassa_convert::ID {
         Some(CONVERT.get_or_init(|| IdlDecoder::from_json(CONVERT_IDL).expect("convert IDL")))
+    } else if *program == kassa_credit::ID {
+        Some(CREDIT.get_or_init(|| IdlDecoder::from_json(CREDIT_IDL).expect("credit IDL")))
     } else {
         None
     }
@@ -38,6 +45,7 @@ fn idl(program: &Pubkey) -> Option<&'static IdlDecoder> {
 pub enum KassaEvent {
     Payments(PaymentsEvent),
     Convert(ConvertEvent),
+    Credit(CreditEvent),
 }
 
 impl KassaEvent {
@@ -52,6 +60,10 @@ impl KassaEvent {
             decode_convert_event_cpi(data)
                 .map(|e| e.map(KassaEvent::Convert))
                 .map_err(|e| e.to_string())
+        } else if *program == kassa_credit::ID {
+            decode_credit_event_cpi(data)
+                .map(|e| e.map(KassaEvent::Credit))
+                .map_err(|e| e.to_string())
         } else {
             Ok(None)
         }
@@ -61,6 +73,7 @@ impl KassaEvent {
         match self {
             KassaEvent::Payments(e) => e.name(),
             KassaEvent::Convert(e) => e.name(),
+            KassaEvent::Credit(e) => e.name(),
         }
     }
 
@@ -72,6 +85,10 @@ impl KassaEvent {
                 (h.entity, h.seq, h.timestamp, h.actor)
             }
             KassaEvent::Convert(e) => {
+                let h = e.header();
+                (h.entity, h.seq, h.timestamp, h.actor)
+            }
+            KassaEvent::Credit(e) => {
                 let h = e.header();
                 (h.entity, h.seq, h.timestamp, h.actor)
             }

@@ -6,8 +6,9 @@
 //! that the reconciler comparing these rows with the accounts on chain checks something.
 
 use crate::decode::KassaEvent;
+use kassa_credit::state::{LineKind, LineStatus};
 use kassa_payments::state::KybStatus;
-use kassa_sdk::decode::{ConvertEvent, PaymentsEvent};
+use kassa_sdk::decode::{ConvertEvent, CreditEvent, PaymentsEvent};
 use serde::{Deserialize, Serialize};
 
 /// The projection table an entity lives in.
@@ -17,15 +18,37 @@ pub enum Kind {
     Merchant,
     Payment,
     Pool,
+    CreditPool,
+    CreditLine,
+    Advance,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 4] = [Kind::Config, Kind::Merchant, Kind::Payment, Kind::Pool];
+    pub const ALL: [Kind; 7] = [
+        Kind::Config,
+        Kind::Merchant,
+        Kind::Payment,
+        Kind::Pool,
+        Kind::CreditPool,
+        Kind::CreditLine,
+        Kind::Advance,
+    ];
 
     pub fn of(event: &KassaEvent) -> Kind {
+        use CreditEvent as C;
         use PaymentsEvent as P;
         match event {
             KassaEvent::Convert(_) => Kind::Pool,
+            KassaEvent::Credit(e) => match e {
+                C::PoolCreated(_)
+                | C::LenderAllowlisted(_)
+                | C::IncomeDistributed(_)
+                | C::Deposited(_)
+                | C::FeesWithdrawn(_)
+                | C::PoolBalances(_) => Kind::CreditPool,
+                C::AdvanceTaken(_) | C::ReceivableSynced(_) => Kind::Advance,
+                _ => Kind::CreditLine,
+            },
             KassaEvent::Payments(e) => match e {
                 P::ConfigInitialized(_)
                 | P::ConfigUpdated(_)
@@ -46,6 +69,9 @@ impl Kind {
             Kind::Merchant => "merchants",
             Kind::Payment => "payments",
             Kind::Pool => "pools",
+            Kind::CreditPool => "credit_pools",
+            Kind::CreditLine => "credit_lines",
+            Kind::Advance => "advances",
         }
     }
 }
@@ -204,6 +230,76 @@ pub struct PoolRow {
     pub seq: i64,
 }
 
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CreditPoolRow {
+    pub address: String,
+    pub mint: String,
+    pub vault: String,
+    pub senior_mint: String,
+    pub junior_mint: String,
+    pub admin: String,
+    pub underwriter: String,
+    pub senior_cap_bps: i64,
+    pub senior_apr_bps: i32,
+    pub protocol_fee_bps: i32,
+    pub admin_fee_bps: i32,
+    pub allowlist: bool,
+    pub allowed: Vec<String>,
+    pub cash: u64,
+    pub principal: u64,
+    pub receivable: u64,
+    pub senior_value: u64,
+    pub junior_value: u64,
+    pub protocol_fees: u64,
+    pub admin_fees: u64,
+    pub impaired_senior: u64,
+    pub impaired_junior: u64,
+    pub losses: u64,
+    pub deposits_total: u64,
+    pub income_total: u64,
+    pub fees_withdrawn: u64,
+    pub seq: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CreditLineRow {
+    pub address: String,
+    pub pool: String,
+    pub borrower: String,
+    pub merchant: Option<String>,
+    pub kind: String,
+    pub status: String,
+    pub credit_limit: u64,
+    pub apr_bps: i32,
+    pub late_apr_bps: i32,
+    pub advance_rate_bps: i32,
+    pub maturity: i64,
+    pub payment_interval: i64,
+    pub grace_seconds: i64,
+    pub principal: u64,
+    pub drawn_total: u64,
+    pub principal_repaid: u64,
+    pub interest_paid: u64,
+    pub fees_paid: u64,
+    pub recovered: u64,
+    pub impaired: u64,
+    pub written_off: u64,
+    pub seq: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AdvanceRow {
+    pub address: String,
+    pub line: String,
+    pub payment: String,
+    pub vault: String,
+    pub amount: u64,
+    pub arrived: u64,
+    pub settled: bool,
+    pub shortfall: u64,
+    pub seq: i64,
+}
+
 /// Any projection row.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(untagged)]
@@ -212,6 +308,9 @@ pub enum Row {
     Merchant(MerchantRow),
     Payment(PaymentRow),
     Pool(PoolRow),
+    CreditPool(CreditPoolRow),
+    CreditLine(CreditLineRow),
+    Advance(AdvanceRow),
 }
 
 impl Row {
@@ -221,6 +320,33 @@ impl Row {
             Row::Merchant(r) => r.seq,
             Row::Payment(r) => r.seq,
             Row::Pool(r) => r.seq,
+            Row::CreditPool(r) => r.seq,
+            Row::CreditLine(r) => r.seq,
+            Row::Advance(r) => r.seq,
+        }
+    }
+
+    pub fn address(&self) -> &str {
+        match self {
+            Row::Config(r) => &r.address,
+            Row::Merchant(r) => &r.address,
+            Row::Payment(r) => &r.address,
+            Row::Pool(r) => &r.address,
+            Row::CreditPool(r) => &r.address,
+            Row::CreditLine(r) => &r.address,
+            Row::Advance(r) => &r.address,
+        }
+    }
+
+    fn set_seq(&mut self, s: i64) {
+        match self {
+            Row::Config(x) => x.seq = s,
+            Row::Merchant(x) => x.seq = s,
+            Row::Payment(x) => x.seq = s,
+            Row::Pool(x) => x.seq = s,
+            Row::CreditPool(x) => x.seq = s,
+            Row::CreditLine(x) => x.seq = s,
+            Row::Advance(x) => x.seq = s,
         }
     }
 
@@ -230,6 +356,9 @@ impl Row {
             Kind::Merchant => Row::Merchant(serde_json::from_value(v)?),
             Kind::Payment => Row::Payment(serde_json::from_value(v)?),
             Kind::Pool => Row::Pool(serde_json::from_value(v)?),
+            Kind::CreditPool => Row::CreditPool(serde_json::from_value(v)?),
+            Kind::CreditLine => Row::CreditLine(serde_json::from_value(v)?),
+            Kind::Advance => Row::Advance(serde_json::from_value(v)?),
         })
     }
 }
@@ -293,15 +422,11 @@ pub fn fold(row: Option<Row>, event: &KassaEvent) -> Result<Option<Row>, FoldErr
             ts,
             name,
         )?),
+        (row, KassaEvent::Credit(e)) => fold_credit(row, e, entity, name)?,
     }))
     .map(|r| {
         r.map(|mut r| {
-            match &mut r {
-                Row::Config(x) => x.seq = seq(s),
-                Row::Merchant(x) => x.seq = seq(s),
-                Row::Payment(x) => x.seq = seq(s),
-                Row::Pool(x) => x.seq = seq(s),
-            }
+            r.set_seq(seq(s));
             r
         })
     })
@@ -598,4 +723,173 @@ fn fold_pool(
         C::PoolCreated(_) => return Err(FoldError::Exists(name)),
     }
     Ok(r)
+}
+
+fn line_status(s: LineStatus) -> &'static str {
+    match s {
+        LineStatus::GoodStanding => "good_standing",
+        LineStatus::Delayed => "delayed",
+        LineStatus::Defaulted => "defaulted",
+        LineStatus::WrittenOff => "written_off",
+    }
+}
+
+pub fn credit_line_status(s: LineStatus) -> &'static str {
+    line_status(s)
+}
+
+fn fold_credit(
+    row: Option<Row>,
+    e: &CreditEvent,
+    entity: String,
+    name: &'static str,
+) -> Result<Row, FoldError> {
+    use CreditEvent as C;
+    match (row, e) {
+        (None, C::PoolCreated(p)) => Ok(Row::CreditPool(CreditPoolRow {
+            address: entity,
+            mint: p.mint.to_string(),
+            vault: p.vault.to_string(),
+            senior_mint: p.senior_mint.to_string(),
+            junior_mint: p.junior_mint.to_string(),
+            admin: p.admin.to_string(),
+            underwriter: p.underwriter.to_string(),
+            senior_cap_bps: i64::from(p.senior_cap_bps),
+            senior_apr_bps: i32::from(p.senior_apr_bps),
+            protocol_fee_bps: i32::from(p.protocol_fee_bps),
+            admin_fee_bps: i32::from(p.admin_fee_bps),
+            allowlist: p.allowlist,
+            allowed: Vec::new(),
+            cash: 0,
+            principal: 0,
+            receivable: 0,
+            senior_value: 0,
+            junior_value: 0,
+            protocol_fees: 0,
+            admin_fees: 0,
+            impaired_senior: 0,
+            impaired_junior: 0,
+            losses: 0,
+            deposits_total: 0,
+            income_total: 0,
+            fees_withdrawn: 0,
+            seq: 0,
+        })),
+        (None, C::LineApproved(l)) => Ok(Row::CreditLine(CreditLineRow {
+            address: entity,
+            pool: l.pool.to_string(),
+            borrower: l.borrower.to_string(),
+            merchant: (l.merchant != Default::default()).then(|| l.merchant.to_string()),
+            kind: match l.kind {
+                LineKind::Revolving => "revolving",
+                LineKind::Receivable => "receivable",
+            }
+            .into(),
+            status: line_status(LineStatus::GoodStanding).into(),
+            credit_limit: l.limit,
+            apr_bps: i32::from(l.apr_bps),
+            late_apr_bps: i32::from(l.late_apr_bps),
+            advance_rate_bps: i32::from(l.advance_rate_bps),
+            maturity: l.maturity,
+            payment_interval: l.payment_interval,
+            grace_seconds: l.grace_seconds,
+            principal: 0,
+            drawn_total: 0,
+            principal_repaid: 0,
+            interest_paid: 0,
+            fees_paid: 0,
+            recovered: 0,
+            impaired: 0,
+            written_off: 0,
+            seq: 0,
+        })),
+        (None, C::AdvanceTaken(a)) => Ok(Row::Advance(AdvanceRow {
+            address: entity,
+            line: a.line.to_string(),
+            payment: a.payment.to_string(),
+            vault: a.vault.to_string(),
+            amount: a.amount,
+            arrived: 0,
+            settled: false,
+            shortfall: 0,
+            seq: 0,
+        })),
+        (None, _) => Err(FoldError::NoEntity(name)),
+        (Some(Row::CreditPool(mut r)), e) => {
+            match e {
+                C::LenderAllowlisted(a) => {
+                    let lender = a.lender.to_string();
+                    r.allowed.retain(|x| *x != lender);
+                    if a.allowed {
+                        r.allowed.push(lender);
+                        r.allowed.sort();
+                    }
+                }
+                C::IncomeDistributed(i) => {
+                    r.income_total = add(r.income_total, i.income, "income")?;
+                    (r.senior_value, r.junior_value) = (i.senior_value, i.junior_value);
+                }
+                C::Deposited(d) => {
+                    r.deposits_total = add(r.deposits_total, d.amount, "deposits")?;
+                    (r.senior_value, r.junior_value) = (d.senior_value, d.junior_value);
+                }
+                C::FeesWithdrawn(f) => {
+                    r.fees_withdrawn = add(r.fees_withdrawn, f.amount, "fees")?;
+                }
+                C::PoolBalances(b) => {
+                    r.cash = b.cash;
+                    r.principal = b.principal;
+                    r.receivable = b.receivable;
+                    r.senior_value = b.senior_value;
+                    r.junior_value = b.junior_value;
+                    r.protocol_fees = b.protocol_fees;
+                    r.admin_fees = b.admin_fees;
+                    r.impaired_senior = b.impaired_senior;
+                    r.impaired_junior = b.impaired_junior;
+                    r.losses = b.losses;
+                }
+                C::PoolCreated(_) => return Err(FoldError::Exists(name)),
+                _ => return Err(FoldError::WrongKind(name)),
+            }
+            Ok(Row::CreditPool(r))
+        }
+        (Some(Row::CreditLine(mut r)), e) => {
+            match e {
+                C::Drawn(d) => {
+                    r.drawn_total = add(r.drawn_total, d.amount, "drawn")?;
+                    r.principal = d.principal;
+                }
+                C::Repaid(p) => {
+                    r.fees_paid = add(r.fees_paid, p.fees, "fees")?;
+                    r.interest_paid = add(r.interest_paid, p.interest, "interest")?;
+                    r.principal_repaid = add(r.principal_repaid, p.principal, "principal")?;
+                    r.recovered = add(r.recovered, p.recovery, "recovery")?;
+                    r.principal = p.principal_after;
+                }
+                C::LineStatusChanged(s) => r.status = line_status(s.to).into(),
+                C::LineImpaired(i) => r.impaired = i.line_impaired,
+                C::LineWrittenOff(w) => {
+                    r.written_off = add(w.principal, w.interest, "written off")?;
+                    r.principal = 0;
+                    r.impaired = 0;
+                }
+                C::LineApproved(_) => return Err(FoldError::Exists(name)),
+                _ => return Err(FoldError::WrongKind(name)),
+            }
+            Ok(Row::CreditLine(r))
+        }
+        (Some(Row::Advance(mut r)), e) => {
+            match e {
+                C::ReceivableSynced(s) => {
+                    r.arrived = s.arrived_total;
+                    r.settled = s.settled;
+                    r.shortfall = s.shortfall;
+                }
+                C::AdvanceTaken(_) => return Err(FoldError::Exists(name)),
+                _ => return Err(FoldError::WrongKind(name)),
+            }
+            Ok(Row::Advance(r))
+        }
+        (Some(_), _) => Err(FoldError::WrongKind(name)),
+    }
 }

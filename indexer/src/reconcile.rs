@@ -9,6 +9,7 @@ use crate::{
     store, IndexerError, Metrics,
 };
 use anchor_lang::{AccountDeserialize, Discriminator};
+use kassa_credit::state::{Advance, CreditLine, CreditPool};
 use kassa_payments::state::{BlocklistEntry, Config, KybStatus, Merchant, Payment, PaymentStatus};
 use solana_account_decoder_client_types::UiAccountEncoding;
 use solana_commitment_config::CommitmentConfig;
@@ -143,13 +144,7 @@ pub async fn reconcile(
     let mut rows: BTreeMap<(Kind, String), Row> = BTreeMap::new();
     for kind in Kind::ALL {
         for row in store::rows(pool, kind).await? {
-            let address = match &row {
-                Row::Config(r) => r.address.clone(),
-                Row::Merchant(r) => r.address.clone(),
-                Row::Payment(r) => r.address.clone(),
-                Row::Pool(r) => r.address.clone(),
-            };
-            rows.insert((kind, address), row);
+            rows.insert((kind, row.address().to_string()), row);
         }
     }
     let out = &mut report.differences;
@@ -175,6 +170,17 @@ pub async fn reconcile(
             kassa_convert::ID,
             kassa_convert::state::Pool::DISCRIMINATOR,
         ),
+        (
+            Kind::CreditPool,
+            kassa_credit::ID,
+            CreditPool::DISCRIMINATOR,
+        ),
+        (
+            Kind::CreditLine,
+            kassa_credit::ID,
+            CreditLine::DISCRIMINATOR,
+        ),
+        (Kind::Advance, kassa_credit::ID, Advance::DISCRIMINATOR),
     ] {
         for (key, account) in accounts(source, &program, disc).await? {
             chain_accounts.push((kind, key, account));
@@ -322,6 +328,51 @@ pub async fn reconcile(
                 );
                 d.eq("paused", p.paused, r.paused);
                 d.eq("seq", p.seq as i64, r.seq + 1);
+            }
+            (Row::CreditPool(r), Kind::CreditPool) => {
+                let Some(p) = decode::<CreditPool>(account) else {
+                    continue;
+                };
+                d.eq("cash", p.cash, r.cash);
+                d.eq("principal", p.principal, r.principal);
+                d.eq(
+                    "receivable",
+                    p.recognized.saturating_sub(p.received),
+                    r.receivable,
+                );
+                d.eq("senior_value", p.senior_value, r.senior_value);
+                d.eq("junior_value", p.junior_value, r.junior_value);
+                d.eq("protocol_fees", p.protocol_fees, r.protocol_fees);
+                d.eq("admin_fees", p.admin_fees, r.admin_fees);
+                d.eq("impaired_senior", p.impaired_senior, r.impaired_senior);
+                d.eq("impaired_junior", p.impaired_junior, r.impaired_junior);
+                d.eq("losses", p.losses, r.losses);
+                d.eq("underwriter", p.underwriter.to_string(), r.underwriter);
+                d.eq("seq", p.seq as i64, r.seq + 1);
+            }
+            (Row::CreditLine(r), Kind::CreditLine) => {
+                let Some(l) = decode::<CreditLine>(account) else {
+                    continue;
+                };
+                d.eq(
+                    "status",
+                    crate::project::credit_line_status(l.status).to_string(),
+                    r.status,
+                );
+                d.eq("principal", l.principal, r.principal);
+                d.eq("impaired", l.impaired, r.impaired);
+                d.eq("credit_limit", l.limit, r.credit_limit);
+                d.eq("borrower", l.borrower.to_string(), r.borrower);
+                d.eq("seq", l.seq as i64, r.seq + 1);
+            }
+            (Row::Advance(r), Kind::Advance) => {
+                let Some(a) = decode::<Advance>(account) else {
+                    continue;
+                };
+                d.eq("amount", a.amount, r.amount);
+                d.eq("arrived", a.arrived, r.arrived);
+                d.eq("settled", a.settled, r.settled);
+                d.eq("seq", a.seq as i64, r.seq + 1);
             }
             _ => {}
         }

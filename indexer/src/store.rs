@@ -381,6 +381,9 @@ fn select_sql(kind: Kind) -> &'static str {
         Kind::Merchant => "SELECT to_jsonb(t) FROM merchants t WHERE address = ANY($1)",
         Kind::Payment => "SELECT to_jsonb(t) FROM payments t WHERE address = ANY($1)",
         Kind::Pool => "SELECT to_jsonb(t) FROM pools t WHERE address = ANY($1)",
+        Kind::CreditPool => "SELECT to_jsonb(t) FROM credit_pools t WHERE address = ANY($1)",
+        Kind::CreditLine => "SELECT to_jsonb(t) FROM credit_lines t WHERE address = ANY($1)",
+        Kind::Advance => "SELECT to_jsonb(t) FROM advances t WHERE address = ANY($1)",
     }
 }
 
@@ -390,6 +393,9 @@ fn all_sql(kind: Kind) -> &'static str {
         Kind::Merchant => "SELECT to_jsonb(t) FROM merchants t ORDER BY address",
         Kind::Payment => "SELECT to_jsonb(t) FROM payments t ORDER BY address",
         Kind::Pool => "SELECT to_jsonb(t) FROM pools t ORDER BY address",
+        Kind::CreditPool => "SELECT to_jsonb(t) FROM credit_pools t ORDER BY address",
+        Kind::CreditLine => "SELECT to_jsonb(t) FROM credit_lines t ORDER BY address",
+        Kind::Advance => "SELECT to_jsonb(t) FROM advances t ORDER BY address",
     }
 }
 
@@ -399,21 +405,21 @@ fn delete_sql(kind: Kind) -> &'static str {
         Kind::Merchant => "DELETE FROM merchants WHERE address = ANY($1)",
         Kind::Payment => "DELETE FROM payments WHERE address = ANY($1)",
         Kind::Pool => "DELETE FROM pools WHERE address = ANY($1)",
+        Kind::CreditPool => "DELETE FROM credit_pools WHERE address = ANY($1)",
+        Kind::CreditLine => "DELETE FROM credit_lines WHERE address = ANY($1)",
+        Kind::Advance => "DELETE FROM advances WHERE address = ANY($1)",
     }
 }
 
 fn insert_sql(kind: Kind) -> &'static str {
     match kind {
-        Kind::Config => {
-            "INSERT INTO protocol_config SELECT * FROM json_populate_recordset(NULL::protocol_config, $1::text::json)"
-        }
-        Kind::Merchant => {
-            "INSERT INTO merchants SELECT * FROM json_populate_recordset(NULL::merchants, $1::text::json)"
-        }
-        Kind::Payment => {
-            "INSERT INTO payments SELECT * FROM json_populate_recordset(NULL::payments, $1::text::json)"
-        }
+        Kind::Config => "INSERT INTO protocol_config SELECT * FROM json_populate_recordset(NULL::protocol_config, $1::text::json)",
+        Kind::Merchant => "INSERT INTO merchants SELECT * FROM json_populate_recordset(NULL::merchants, $1::text::json)",
+        Kind::Payment => "INSERT INTO payments SELECT * FROM json_populate_recordset(NULL::payments, $1::text::json)",
         Kind::Pool => "INSERT INTO pools SELECT * FROM json_populate_recordset(NULL::pools, $1::text::json)",
+        Kind::CreditPool => "INSERT INTO credit_pools SELECT * FROM json_populate_recordset(NULL::credit_pools, $1::text::json)",
+        Kind::CreditLine => "INSERT INTO credit_lines SELECT * FROM json_populate_recordset(NULL::credit_lines, $1::text::json)",
+        Kind::Advance => "INSERT INTO advances SELECT * FROM json_populate_recordset(NULL::advances, $1::text::json)",
     }
 }
 
@@ -482,13 +488,7 @@ pub async fn project(
         {
             let v: serde_json::Value = r.get(0);
             let row = Row::from_json(kind, v).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-            let address = match &row {
-                Row::Config(x) => x.address.clone(),
-                Row::Merchant(x) => x.address.clone(),
-                Row::Payment(x) => x.address.clone(),
-                Row::Pool(x) => x.address.clone(),
-            };
-            current.insert(address, row);
+            current.insert(row.address().to_string(), row);
         }
         // The newest live event stored per entity: events of one entity can arrive through
         // another program's stream first (a pool's swap inside a payment), so a row is only

@@ -153,6 +153,31 @@ async fn the_demo_day_is_mirrored_exactly_and_replays_change_nothing() {
     assert!(report.checked >= 16, "{}", report.checked);
     assert!(report.differences.is_empty(), "{:?}", report.differences);
     assert_eq!(count(&pool, "SELECT count(*) FROM parked").await, 0);
+    // The credit program is mirrored too: the pool's books, the line, the settled advance.
+    assert_eq!(
+        count(
+            &pool,
+            "SELECT count(*) FROM credit_pools WHERE junior_value > 0 AND senior_value > 0"
+        )
+        .await,
+        1
+    );
+    assert_eq!(
+        count(
+            &pool,
+            "SELECT count(*) FROM credit_lines WHERE kind = 'receivable' AND drawn_total > 0"
+        )
+        .await,
+        1
+    );
+    assert_eq!(
+        count(
+            &pool,
+            "SELECT count(*) FROM advances WHERE settled AND arrived = amount"
+        )
+        .await,
+        1
+    );
     // Events per entity have no gaps and no duplicates.
     assert_eq!(
         count(

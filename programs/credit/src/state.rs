@@ -16,6 +16,9 @@ pub const ADVANCE_VAULT_SEED: &[u8] = b"advance_vault";
 
 /// Fees (protocol and pool admin) may take at most this share of interest.
 pub const MAX_FEE_BPS: u16 = 5_000;
+/// At most this share of a payment's escrow can be advanced, leaving room for the payments
+/// protocol fee that captures deduct before paying the assignee.
+pub const MAX_ADVANCE_RATE_BPS: u16 = 9_000;
 /// The senior tranche may be at most 100 times the junior.
 pub const MAX_SENIOR_CAP_BPS: u32 = 1_000_000;
 

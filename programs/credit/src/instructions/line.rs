@@ -56,7 +56,7 @@ pub fn line_approve(ctx: Context<LineApprove>, args: LineApproveArgs) -> Result<
     let ok = args.limit > 0
         && u64::from(args.apr_bps) <= BPS
         && u64::from(args.late_apr_bps) <= BPS
-        && u64::from(args.advance_rate_bps) <= BPS
+        && args.advance_rate_bps <= MAX_ADVANCE_RATE_BPS
         && (args.kind == LineKind::Revolving || args.advance_rate_bps > 0)
         && args.maturity > now
         && args.payment_interval > 0
