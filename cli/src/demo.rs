@@ -367,6 +367,7 @@ async fn scenario(s: &mut Scenario) -> Result<()> {
             protocol_fee_bps: 1_000,
             admin_fee_bps: 500,
             allowlist: false,
+            epoch_seconds: 7 * 86_400,
         },
     )?;
     s.send("create the USDC credit pool", &[ix], &issuer, &[])

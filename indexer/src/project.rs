@@ -45,7 +45,10 @@ impl Kind {
                 | C::IncomeDistributed(_)
                 | C::Deposited(_)
                 | C::FeesWithdrawn(_)
-                | C::PoolBalances(_) => Kind::CreditPool,
+                | C::PoolBalances(_)
+                | C::RedemptionRequested(_)
+                | C::EpochClosed(_)
+                | C::RedemptionWithdrawn(_) => Kind::CreditPool,
                 C::AdvanceTaken(_) | C::ReceivableSynced(_) => Kind::Advance,
                 _ => Kind::CreditLine,
             },
@@ -258,6 +261,12 @@ pub struct CreditPoolRow {
     pub deposits_total: u64,
     pub income_total: u64,
     pub fees_withdrawn: u64,
+    pub epoch_seconds: i64,
+    pub epoch_id: i64,
+    pub pending_senior: u64,
+    pub pending_junior: u64,
+    pub redemption_payable: u64,
+    pub redeemed_total: u64,
     pub seq: i64,
 }
 
@@ -725,6 +734,10 @@ fn fold_pool(
     Ok(r)
 }
 
+fn q_sub(a: u64, b: u64) -> Result<u64, FoldError> {
+    sub(a, b, "redemptions")
+}
+
 fn line_status(s: LineStatus) -> &'static str {
     match s {
         LineStatus::GoodStanding => "good_standing",
@@ -773,6 +786,12 @@ fn fold_credit(
             deposits_total: 0,
             income_total: 0,
             fees_withdrawn: 0,
+            epoch_seconds: p.epoch_seconds,
+            epoch_id: 0,
+            pending_senior: 0,
+            pending_junior: 0,
+            redemption_payable: 0,
+            redeemed_total: 0,
             seq: 0,
         })),
         (None, C::LineApproved(l)) => Ok(Row::CreditLine(CreditLineRow {
@@ -847,6 +866,28 @@ fn fold_credit(
                     r.impaired_senior = b.impaired_senior;
                     r.impaired_junior = b.impaired_junior;
                     r.losses = b.losses;
+                    r.redemption_payable = b.redemption_payable;
+                }
+                C::RedemptionRequested(q) => match q.tranche {
+                    kassa_credit::state::Tranche::Senior => r.pending_senior = q.pending,
+                    kassa_credit::state::Tranche::Junior => r.pending_junior = q.pending,
+                },
+                C::EpochClosed(e) => {
+                    let left = q_sub(e.requested, e.served)?;
+                    match e.tranche {
+                        kassa_credit::state::Tranche::Senior => {
+                            r.pending_senior = left;
+                            r.senior_value = e.tranche_value;
+                        }
+                        kassa_credit::state::Tranche::Junior => {
+                            r.pending_junior = left;
+                            r.junior_value = e.tranche_value;
+                        }
+                    }
+                    r.epoch_id = seq(e.epoch_id).saturating_add(1);
+                }
+                C::RedemptionWithdrawn(w) => {
+                    r.redeemed_total = add(r.redeemed_total, w.amount, "redeemed")?;
                 }
                 C::PoolCreated(_) => return Err(FoldError::Exists(name)),
                 _ => return Err(FoldError::WrongKind(name)),

@@ -347,6 +347,14 @@ pub async fn reconcile(
                 d.eq("impaired_senior", p.impaired_senior, r.impaired_senior);
                 d.eq("impaired_junior", p.impaired_junior, r.impaired_junior);
                 d.eq("losses", p.losses, r.losses);
+                d.eq(
+                    "redemption_payable",
+                    p.redemption_payable,
+                    r.redemption_payable,
+                );
+                d.eq("pending_senior", p.pending_senior, r.pending_senior);
+                d.eq("pending_junior", p.pending_junior, r.pending_junior);
+                d.eq("epoch_id", p.epoch_id as i64, r.epoch_id);
                 d.eq("underwriter", p.underwriter.to_string(), r.underwriter);
                 d.eq("seq", p.seq as i64, r.seq + 1);
             }

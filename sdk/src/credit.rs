@@ -106,7 +106,8 @@ impl Credit {
     /// let usdc = MintRef::new(Pubkey::new_unique(), anchor_spl::token::ID).unwrap();
     /// let admin = Pubkey::new_unique();
     /// let args = PoolCreateArgs { underwriter: admin, protocol_fee_receiver: admin, senior_cap_bps: 40_000,
-    ///     senior_apr_bps: 800, protocol_fee_bps: 1_000, admin_fee_bps: 500, allowlist: false };
+    ///     senior_apr_bps: 800, protocol_fee_bps: 1_000, admin_fee_bps: 500, allowlist: false,
+    ///     epoch_seconds: 7 * 86_400 };
     /// let (ix, pool) = c.pool_create(&admin, &usdc, args).unwrap();
     /// assert_eq!(ix.accounts[3].pubkey, pool.address);
     /// ```
@@ -126,6 +127,18 @@ impl Credit {
                 vault: pool.vault,
                 senior_mint: pool.senior_mint,
                 junior_mint: pool.junior_mint,
+                senior_escrow: pda::credit::share_escrow(
+                    &self.program_id,
+                    &pool.address,
+                    Tranche::Senior,
+                )
+                .0,
+                junior_escrow: pda::credit::share_escrow(
+                    &self.program_id,
+                    &pool.address,
+                    Tranche::Junior,
+                )
+                .0,
                 token_program: mint.token_program,
                 system_program: system_program::ID,
                 event_authority: self.event_authority(),
@@ -294,6 +307,130 @@ impl Credit {
                 min_shares,
             },
         ))
+    }
+
+    /// A lender queues `shares` of `tranche` (from its associated share account) for
+    /// redemption at the epoch's end, or with `cancel` takes queued shares back.
+    ///
+    /// ```
+    /// # use kassa_sdk::{credit::Credit, payments::MintRef, SdkError};
+    /// # use kassa_credit::state::Tranche;
+    /// # use anchor_lang::prelude::Pubkey;
+    /// let c = Credit::default();
+    /// let pool = c.pool(MintRef::new(Pubkey::new_unique(), anchor_spl::token::ID).unwrap());
+    /// assert!(c.redeem_queue(&Pubkey::new_unique(), &pool, Tranche::Senior, 10, false).is_ok());
+    /// assert!(matches!(c.redeem_queue(&Pubkey::new_unique(), &pool, Tranche::Senior, 0, true), Err(SdkError::ZeroAmount)));
+    /// ```
+    pub fn redeem_queue(
+        &self,
+        lender: &Pubkey,
+        pool: &CreditPoolRef,
+        tranche: Tranche,
+        shares: u64,
+        cancel: bool,
+    ) -> Result<Instruction, SdkError> {
+        require_amount(shares)?;
+        let share_mint = pool.share_mint(tranche);
+        Ok(self.build(
+            acc::RedeemQueue {
+                lender: *lender,
+                pool: pool.address,
+                share_mint: share_mint.mint,
+                lender_shares: share_mint.ata(lender),
+                escrow: pda::credit::share_escrow(&self.program_id, &pool.address, tranche).0,
+                request: pda::credit::redemption(&self.program_id, &pool.address, tranche, lender)
+                    .0,
+                token_program: pool.mint.token_program,
+                system_program: system_program::ID,
+                event_authority: self.event_authority(),
+                program: self.program_id,
+            },
+            ix::RedeemQueue {
+                tranche,
+                shares,
+                cancel,
+            },
+        ))
+    }
+
+    /// Anyone closes epoch `epoch_id` (the pool's current one) once it has ended.
+    ///
+    /// ```
+    /// # use kassa_sdk::{credit::Credit, payments::MintRef};
+    /// # use anchor_lang::prelude::Pubkey;
+    /// let c = Credit::default();
+    /// let pool = c.pool(MintRef::new(Pubkey::new_unique(), anchor_spl::token::ID).unwrap());
+    /// assert!(c.epoch_close(&Pubkey::new_unique(), &pool, 0).is_ok());
+    /// ```
+    pub fn epoch_close(
+        &self,
+        caller: &Pubkey,
+        pool: &CreditPoolRef,
+        epoch_id: u64,
+    ) -> Result<Instruction, SdkError> {
+        let id = &self.program_id;
+        Ok(self.build(
+            acc::EpochClose {
+                caller: *caller,
+                pool: pool.address,
+                senior_record: pda::credit::epoch(id, &pool.address, Tranche::Senior, epoch_id).0,
+                junior_record: pda::credit::epoch(id, &pool.address, Tranche::Junior, epoch_id).0,
+                senior_mint: pool.senior_mint,
+                junior_mint: pool.junior_mint,
+                senior_escrow: pda::credit::share_escrow(id, &pool.address, Tranche::Senior).0,
+                junior_escrow: pda::credit::share_escrow(id, &pool.address, Tranche::Junior).0,
+                token_program: pool.mint.token_program,
+                system_program: system_program::ID,
+                event_authority: self.event_authority(),
+                program: self.program_id,
+            },
+            ix::EpochClose {},
+        ))
+    }
+
+    /// A lender settles its request over epochs `from..to` (their records go along) and
+    /// withdraws what was served to its associated token account.
+    ///
+    /// ```
+    /// # use kassa_sdk::{credit::Credit, payments::MintRef};
+    /// # use kassa_credit::state::Tranche;
+    /// # use anchor_lang::prelude::Pubkey;
+    /// let c = Credit::default();
+    /// let pool = c.pool(MintRef::new(Pubkey::new_unique(), anchor_spl::token::ID).unwrap());
+    /// let ix = c.redeem_withdraw(&Pubkey::new_unique(), &pool, Tranche::Junior, 0..3).unwrap();
+    /// assert_eq!(ix.accounts.len(), 10 + 3);
+    /// ```
+    pub fn redeem_withdraw(
+        &self,
+        lender: &Pubkey,
+        pool: &CreditPoolRef,
+        tranche: Tranche,
+        epochs: std::ops::Range<u64>,
+    ) -> Result<Instruction, SdkError> {
+        let mut ix = self.build(
+            acc::RedeemWithdraw {
+                lender: *lender,
+                pool: pool.address,
+                request: pda::credit::redemption(&self.program_id, &pool.address, tranche, lender)
+                    .0,
+                vault: pool.vault,
+                mint: pool.mint.mint,
+                destination: pool.mint.ata(lender),
+                token_program: pool.mint.token_program,
+                event_authority: self.event_authority(),
+                program: self.program_id,
+            },
+            ix::RedeemWithdraw {},
+        );
+        for e in epochs {
+            ix.accounts.push(
+                anchor_lang::solana_program::instruction::AccountMeta::new_readonly(
+                    pda::credit::epoch(&self.program_id, &pool.address, tranche, e).0,
+                    false,
+                ),
+            );
+        }
+        Ok(ix)
     }
 
     /// The underwriter approves a line for `borrower` (with `merchant`, the payments merchant

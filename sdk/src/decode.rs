@@ -456,6 +456,9 @@ credit_events!(
     AdvanceTaken,
     ReceivableSynced,
     PoolBalances,
+    RedemptionRequested,
+    EpochClosed,
+    RedemptionWithdrawn,
 );
 
 /// Decodes a [`kassa_credit::state::CreditPool`] account.

@@ -106,6 +106,50 @@ pub mod credit {
         Pubkey::find_program_address(&[ADVANCE_SEED, payment.as_ref()], program_id)
     }
 
+    /// The escrow holding a tranche's shares queued for redemption.
+    pub fn share_escrow(program_id: &Pubkey, pool: &Pubkey, tranche: Tranche) -> (Pubkey, u8) {
+        Pubkey::find_program_address(
+            &[SHARE_ESCROW_SEED, pool.as_ref(), &[tranche.seed()]],
+            program_id,
+        )
+    }
+
+    /// A lender's redemption request in a tranche.
+    pub fn redemption(
+        program_id: &Pubkey,
+        pool: &Pubkey,
+        tranche: Tranche,
+        lender: &Pubkey,
+    ) -> (Pubkey, u8) {
+        Pubkey::find_program_address(
+            &[
+                REDEMPTION_SEED,
+                pool.as_ref(),
+                &[tranche.seed()],
+                lender.as_ref(),
+            ],
+            program_id,
+        )
+    }
+
+    /// The record of epoch `epoch_id` for a tranche.
+    pub fn epoch(
+        program_id: &Pubkey,
+        pool: &Pubkey,
+        tranche: Tranche,
+        epoch_id: u64,
+    ) -> (Pubkey, u8) {
+        Pubkey::find_program_address(
+            &[
+                EPOCH_SEED,
+                pool.as_ref(),
+                &[tranche.seed()],
+                &epoch_id.to_le_bytes(),
+            ],
+            program_id,
+        )
+    }
+
     /// The token account an advanced payment's captures pay first.
     pub fn advance_vault(program_id: &Pubkey, payment: &Pubkey) -> (Pubkey, u8) {
         Pubkey::find_program_address(&[ADVANCE_VAULT_SEED, payment.as_ref()], program_id)

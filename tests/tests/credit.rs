@@ -64,6 +64,7 @@ async fn fixture(allowlist: bool) -> Fx {
                 protocol_fee_bps: 1_000,
                 admin_fee_bps: 500,
                 allowlist,
+                epoch_seconds: 7 * DAY,
             },
         )
         .unwrap();
@@ -198,7 +199,8 @@ impl Fx {
             + u128::from(p.protocol_fees)
             + u128::from(p.admin_fees)
             + u128::from(p.impaired_senior)
-            + u128::from(p.impaired_junior);
+            + u128::from(p.impaired_junior)
+            + u128::from(p.redemption_payable);
         assert_eq!(assets, claims, "pool identity: {p:?}");
         assert_eq!(
             self.env.balance(&self.pool.vault).await,
@@ -847,6 +849,7 @@ async fn the_wrong_authority_or_account_type_is_refused_everywhere() {
                 protocol_fee_bps: 1_000,
                 admin_fee_bps: 500,
                 allowlist: false,
+                epoch_seconds: 7 * DAY,
             },
         )
         .unwrap();
@@ -872,6 +875,7 @@ async fn the_wrong_authority_or_account_type_is_refused_everywhere() {
                 protocol_fee_bps: 1_000,
                 admin_fee_bps: 500,
                 allowlist: false,
+                epoch_seconds: 7 * DAY,
             },
         )
         .unwrap();
@@ -933,6 +937,166 @@ async fn the_wrong_authority_or_account_type_is_refused_everywhere() {
     );
 }
 
+#[tokio::test]
+async fn redemptions_are_served_at_epoch_end_pro_rata_senior_first_within_the_cap() {
+    let mut f = fixture(false).await;
+    let j = f.lender(1_000 * USD).await;
+    let s1 = f.lender(2_000 * USD).await;
+    let s2 = f.lender(1_000 * USD).await;
+    f.deposit(&j, Tranche::Junior, 1_000 * USD).await.unwrap();
+    f.deposit(&s1, Tranche::Senior, 2_000 * USD).await.unwrap();
+    f.deposit(&s2, Tranche::Senior, 1_000 * USD).await.unwrap();
+    // 3,400 lent out: 600 of cash stays.
+    let borrower = f.revolving(3_400 * USD).await;
+    let ix =
+        f.c.line_draw(&borrower.pubkey(), &f.pool, 3_400 * USD)
+            .unwrap();
+    f.env.send(&[ix], &[&borrower]).await.unwrap();
+    // Both senior lenders queue everything; the junior lender queues half; s2 changes its mind
+    // about a quarter.
+    for (k, t, n) in [
+        (&s1, Tranche::Senior, 2_000 * USD),
+        (&s2, Tranche::Senior, 1_000 * USD),
+        (&j, Tranche::Junior, 500 * USD),
+    ] {
+        let ix = f.c.redeem_queue(&k.pubkey(), &f.pool, t, n, false).unwrap();
+        f.env.send(&[ix], &[k]).await.unwrap();
+    }
+    let ix =
+        f.c.redeem_queue(&s2.pubkey(), &f.pool, Tranche::Senior, 250 * USD, true)
+            .unwrap();
+    f.env.send(&[ix], &[&s2]).await.unwrap();
+    let ix =
+        f.c.redeem_queue(&s2.pubkey(), &f.pool, Tranche::Senior, 751 * USD, true)
+            .unwrap();
+    expect_credit(
+        f.env.send(&[ix], &[&s2]).await,
+        CreditError::CancelExceedsRequest,
+    );
+    assert_eq!(
+        f.env
+            .balance(&f.pool.share_mint(Tranche::Senior).ata(&s2.pubkey()))
+            .await,
+        250 * USD
+    );
+    // Not before the epoch ends.
+    let payer = f.env.payer();
+    let ix = f.c.epoch_close(&payer.pubkey(), &f.pool, 0).unwrap();
+    expect_credit(f.env.send(&[ix], &[]).await, CreditError::EpochNotEnded);
+    f.env.warp(7 * DAY).await;
+    let ix = f.c.epoch_close(&payer.pubkey(), &f.pool, 0).unwrap();
+    let landed = f.env.send(&[ix], &[]).await.unwrap();
+    let closed: Vec<_> = landed
+        .credit_events
+        .iter()
+        .filter_map(|e| match e {
+            CreditEvent::EpochClosed(c) => Some(c.clone()),
+            _ => None,
+        })
+        .collect();
+    let p = f.pool_state().await;
+    let senior_supply = 3_000 * USD;
+    // Senior is served first, pro rata from the cash not owed to anyone else (600 less the
+    // fees the week's interest owes).
+    let available = p.cash - p.protocol_fees - p.admin_fees;
+    assert!(available < 600 * USD && available > 590 * USD);
+    let senior_value_before = closed[0].tranche_value + closed[0].paid;
+    let worth = fl(
+        2_750 * USD,
+        senior_value_before,
+        1,
+        u128::from(senior_supply),
+    );
+    let served = fl(2_750 * USD, available, 1, u128::from(worth));
+    assert_eq!(
+        (closed[0].requested, closed[0].served),
+        (2_750 * USD, served)
+    );
+    assert_eq!(
+        closed[0].paid,
+        fl(served, senior_value_before, 1, u128::from(senior_supply))
+    );
+    assert!(closed[0].paid <= available);
+    // Junior gets what is left, within the senior cap.
+    assert!(closed[1].paid <= available - closed[0].paid);
+    assert!(kassa_credit::math::senior_within_cap(
+        p.senior_value,
+        p.junior_value,
+        p.senior_cap_bps
+    ));
+    assert_eq!(p.pending_senior, 2_750 * USD - served);
+    f.check_books().await;
+    // Each lender withdraws its share; the rest waits for the next epoch.
+    let before = f.env.balance(&f.usdc.ata(&s1.pubkey())).await;
+    let ix =
+        f.c.redeem_withdraw(&s1.pubkey(), &f.pool, Tranche::Senior, 0..1)
+            .unwrap();
+    f.env.send(&[ix], &[&s1]).await.unwrap();
+    let got = f.env.balance(&f.usdc.ata(&s1.pubkey())).await - before;
+    assert_eq!(
+        got,
+        fl(
+            2_000 * USD,
+            closed[0].paid,
+            1,
+            u128::from(closed[0].requested)
+        )
+    );
+    let ix =
+        f.c.redeem_withdraw(&s1.pubkey(), &f.pool, Tranche::Senior, 0..0)
+            .unwrap();
+    expect_credit(
+        f.env.send(&[ix], &[&s1]).await,
+        CreditError::NothingToWithdraw,
+    );
+    // Queuing more before settling an older epoch is refused for s2.
+    let ix =
+        f.c.redeem_queue(&s2.pubkey(), &f.pool, Tranche::Senior, 1, false)
+            .unwrap();
+    expect_credit(
+        f.env.send(&[ix], &[&s2]).await,
+        CreditError::RedemptionNotSettled,
+    );
+    // The borrower repays; the next epoch serves everyone still waiting in full.
+    f.env.fund(&f.usdc, &borrower.pubkey(), 3_500 * USD).await;
+    let ix =
+        f.c.line_repay(&borrower.pubkey(), &f.pool, &borrower.pubkey(), 3_500 * USD)
+            .unwrap();
+    f.env.send(&[ix], &[&borrower]).await.unwrap();
+    f.env.warp(7 * DAY).await;
+    let ix = f.c.epoch_close(&payer.pubkey(), &f.pool, 1).unwrap();
+    f.env.send(&[ix], &[]).await.unwrap();
+    let p = f.pool_state().await;
+    assert_eq!(p.pending_senior, 0);
+    for (k, t) in [
+        (&s1, Tranche::Senior),
+        (&s2, Tranche::Senior),
+        (&j, Tranche::Junior),
+    ] {
+        let ix = f.c.redeem_withdraw(&k.pubkey(), &f.pool, t, 0..2).unwrap();
+        f.env.send(&[ix], &[k]).await.unwrap();
+    }
+    // A record of the wrong epoch is refused.
+    let ix =
+        f.c.redeem_withdraw(&s1.pubkey(), &f.pool, Tranche::Senior, 1..2)
+            .unwrap();
+    assert!(f.env.send(&[ix], &[&s1]).await.is_err());
+    f.check_books().await;
+    assert_eq!(
+        f.env
+            .balance(
+                &kassa_sdk::pda::credit::share_escrow(
+                    &f.c.program_id,
+                    &f.pool.address,
+                    Tranche::Senior
+                )
+                .0
+            )
+            .await,
+        0
+    );
+}
+
 #[derive(Debug, Clone)]
 enum Op {
     Deposit(bool, u64),
@@ -944,6 +1108,16 @@ enum Op {
     Reverse(usize, u64),
     WriteOff(usize),
     Accrue,
+    Queue(bool, u64),
+    CloseEpoch,
+    Withdraw(bool),
+    /// A customer pays the merchant an invoice of this many dollars.
+    Sale(u64),
+    /// The merchant takes an advance (this share of the rate, in %) on sale k.
+    Advance(usize, u64),
+    Capture(usize),
+    Void(usize),
+    Sync(usize),
 }
 
 fn op() -> impl Strategy<Value = Op> {
@@ -957,6 +1131,14 @@ fn op() -> impl Strategy<Value = Op> {
         (0usize..3, 1u64..1_000).prop_map(|(l, a)| Op::Reverse(l, a * USD)),
         (0usize..3).prop_map(Op::WriteOff),
         Just(Op::Accrue),
+        (any::<bool>(), 1u64..3_000).prop_map(|(s, a)| Op::Queue(s, a * USD)),
+        Just(Op::CloseEpoch),
+        any::<bool>().prop_map(Op::Withdraw),
+        (1u64..2_000).prop_map(Op::Sale),
+        (0usize..6, 1u64..=100).prop_map(|(k, p)| Op::Advance(k, p)),
+        (0usize..6).prop_map(Op::Capture),
+        (0usize..6).prop_map(Op::Void),
+        (0usize..6).prop_map(Op::Sync),
     ]
 }
 
@@ -994,6 +1176,29 @@ async fn run_ops(ops: Vec<Op>) {
         f.env.fund(&f.usdc, &b.pubkey(), 1_000_000 * USD).await;
         borrowers.push(b);
     }
+    // A merchant with a receivable line, and its sales.
+    let (owner, m) = f.env.merchant(&f.usdc, policy()).await;
+    let now = f.env.now().await;
+    f.approve(
+        &owner.pubkey(),
+        Some(m.address),
+        LineApproveArgs {
+            kind: LineKind::Receivable,
+            limit: 10_000 * USD,
+            apr_bps: 1_500,
+            late_apr_bps: 500,
+            advance_rate_bps: 8_000,
+            maturity: now + 365 * DAY,
+            payment_interval: 30 * DAY,
+            grace_seconds: 10 * DAY,
+        },
+    )
+    .await;
+    let customer = f.env.wallet().await;
+    f.env
+        .fund(&f.usdc, &customer.pubkey(), 1_000_000_000 * USD)
+        .await;
+    let mut sales: Vec<Pubkey> = Vec::new();
     for op in ops {
         let before = f.pool_state().await;
         let result = match &op {
@@ -1046,6 +1251,78 @@ async fn run_ops(ops: Vec<Op>) {
                 let ix = f.c.pool_accrue(&payer.pubkey(), &f.pool).unwrap();
                 f.env.send(&[ix], &[]).await.map(|_| ())
             }
+            Op::Queue(senior, a) => {
+                let t = if *senior {
+                    Tranche::Senior
+                } else {
+                    Tranche::Junior
+                };
+                let ix =
+                    f.c.redeem_queue(&lender.pubkey(), &f.pool, t, *a, false)
+                        .unwrap();
+                f.env.send(&[ix], &[&lender]).await.map(|_| ())
+            }
+            Op::CloseEpoch => {
+                let payer = f.env.payer();
+                let id = before.epoch_id;
+                let ix = f.c.epoch_close(&payer.pubkey(), &f.pool, id).unwrap();
+                f.env.send(&[ix], &[]).await.map(|_| ())
+            }
+            Op::Sale(dollars) => {
+                let order = format!("SALE-{}", sales.len());
+                let payment = f.env.invoice(&m, &owner, &order, dollars * USD).await;
+                f.env.pay(&m, &payment, &customer).await.unwrap();
+                sales.push(payment);
+                Ok(())
+            }
+            Op::Advance(k, pct) if *k < sales.len() => {
+                let p = f.env.payment(&sales[*k]).await;
+                let max = p.escrowed().unwrap_or(0) * 8 / 10;
+                let amount = (max * pct / 100).max(1);
+                let ix =
+                    f.c.advance_take(&owner.pubkey(), &f.pool, &m.address, &sales[*k], amount)
+                        .unwrap();
+                f.env.send(&[ix], &[&owner]).await.map(|_| ())
+            }
+            Op::Capture(k) if *k < sales.len() => {
+                let p = f.env.payment(&sales[*k]).await;
+                let assignee = (p.assignee != Pubkey::default()).then_some(p.assignee);
+                let refs = f.env.settlement(&m, &sales[*k], assignee);
+                let ix = f
+                    .env
+                    .p
+                    .payment_capture(&owner.pubkey(), &refs, p.escrowed().unwrap_or(1).max(1))
+                    .unwrap();
+                f.env.send(&[ix], &[&owner]).await.map(|_| ())
+            }
+            Op::Void(k) if *k < sales.len() => {
+                let refs = f.env.release(&m, &sales[*k], &customer.pubkey());
+                let ix = f
+                    .env
+                    .p
+                    .payment_void(&owner.pubkey(), &m.address, &refs)
+                    .unwrap();
+                f.env.send(&[ix], &[&owner]).await.map(|_| ())
+            }
+            Op::Sync(k) if *k < sales.len() => {
+                let payer = f.env.payer();
+                let ix =
+                    f.c.receivable_sync(&payer.pubkey(), &f.pool, &owner.pubkey(), &sales[*k])
+                        .unwrap();
+                f.env.send(&[ix], &[]).await.map(|_| ())
+            }
+            Op::Advance(..) | Op::Capture(_) | Op::Void(_) | Op::Sync(_) => Ok(()),
+            Op::Withdraw(senior) => {
+                let t = if *senior {
+                    Tranche::Senior
+                } else {
+                    Tranche::Junior
+                };
+                let ix =
+                    f.c.redeem_withdraw(&lender.pubkey(), &f.pool, t, 0..before.epoch_id)
+                        .unwrap();
+                f.env.send(&[ix], &[&lender]).await.map(|_| ())
+            }
         };
         let after = f.pool_state().await;
         match result {
@@ -1059,7 +1336,16 @@ async fn run_ops(ops: Vec<Op>) {
                     ));
                 }
                 // Whatever touched the pool priced it with interest up to now.
-                if !matches!(op, Op::Warp(_)) {
+                if !matches!(
+                    op,
+                    Op::Warp(_)
+                        | Op::Sale(_)
+                        | Op::Capture(_)
+                        | Op::Void(_)
+                        | Op::Advance(..)
+                        | Op::Sync(_)
+                ) || (matches!(op, Op::Advance(..) | Op::Sync(_)) && after.seq != before.seq)
+                {
                     assert_eq!(
                         after.last_accrual,
                         f.env.now().await,
@@ -1071,10 +1357,23 @@ async fn run_ops(ops: Vec<Op>) {
         }
         f.check_books().await;
         // Lines: the sum of principals is the pool's, and no line owes less than zero.
-        let mut principal = 0;
+        let mut principal = f.line_state(&owner.pubkey()).await.principal;
         for b in &borrowers {
             principal += f.line_state(&b.pubkey()).await.principal;
         }
         assert_eq!(principal, after.principal);
+        // Every advance's account holds what its payment paid and was not yet synced.
+        for sale in &sales {
+            let adv = kassa_sdk::pda::credit::advance(&f.c.program_id, sale).0;
+            if let Some(a) = f.env.account(&adv).await {
+                let a: Advance =
+                    anchor_lang::AccountDeserialize::try_deserialize(&mut a.data.as_slice())
+                        .unwrap();
+                assert!(
+                    a.arrived + f.env.balance(&a.vault).await <= a.amount,
+                    "{a:?}"
+                );
+            }
+        }
     }
 }

@@ -76,4 +76,14 @@ pub enum CreditError {
     MerchantMismatch,
     #[msg("nothing is overdue on this line")]
     NothingOverdue,
+    #[msg(
+        "the request still has shares from an earlier epoch: settle it with redeem_withdraw first"
+    )]
+    RedemptionNotSettled,
+    #[msg("cancelling more shares than the request holds")]
+    CancelExceedsRequest,
+    #[msg("the epoch has not ended yet")]
+    EpochNotEnded,
+    #[msg("epoch record of another pool, tranche or epoch, or out of order")]
+    EpochRecordMismatch,
 }

@@ -38,6 +38,7 @@ pub struct PoolCreated {
     pub protocol_fee_bps: u16,
     pub admin_fee_bps: u16,
     pub allowlist: bool,
+    pub epoch_seconds: i64,
 }
 
 #[event]
@@ -188,4 +189,44 @@ pub struct PoolBalances {
     pub impaired_senior: u64,
     pub impaired_junior: u64,
     pub losses: u64,
+    pub redemption_payable: u64,
+}
+
+#[event]
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RedemptionRequested {
+    pub header: EventHeader,
+    pub lender: Pubkey,
+    pub tranche: Tranche,
+    /// Added (positive) or cancelled shares.
+    pub shares: u64,
+    pub cancelled: bool,
+    /// The request's shares now waiting.
+    pub waiting: u64,
+    /// All shares of the tranche waiting for this epoch's end.
+    pub pending: u64,
+}
+
+/// An epoch ended for one tranche: what was requested, served and paid.
+#[event]
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EpochClosed {
+    pub header: EventHeader,
+    pub epoch_id: u64,
+    pub tranche: Tranche,
+    pub requested: u64,
+    pub served: u64,
+    pub paid: u64,
+    pub tranche_value: u64,
+}
+
+#[event]
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RedemptionWithdrawn {
+    pub header: EventHeader,
+    pub lender: Pubkey,
+    pub tranche: Tranche,
+    pub amount: u64,
+    /// The request's shares still waiting.
+    pub waiting: u64,
 }

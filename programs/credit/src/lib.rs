@@ -62,6 +62,27 @@ pub mod kassa_credit {
         lender::deposit(ctx, tranche, amount, min_shares)
     }
 
+    /// A lender queues shares for redemption at the epoch's end (or, with `cancel`, takes
+    /// queued shares back).
+    pub fn redeem_queue(
+        ctx: Context<RedeemQueue>,
+        tranche: Tranche,
+        shares: u64,
+        cancel: bool,
+    ) -> Result<()> {
+        redeem::redeem_queue(ctx, tranche, shares, cancel)
+    }
+
+    /// Anyone ends an epoch whose time has come, serving the queued redemptions.
+    pub fn epoch_close(ctx: Context<EpochClose>) -> Result<()> {
+        redeem::epoch_close(ctx)
+    }
+
+    /// A lender settles its share of closed epochs and withdraws what was served.
+    pub fn redeem_withdraw<'info>(ctx: Context<'info, RedeemWithdraw<'info>>) -> Result<()> {
+        redeem::redeem_withdraw(ctx)
+    }
+
     /// The underwriter approves a credit line.
     pub fn line_approve(ctx: Context<LineApprove>, args: LineApproveArgs) -> Result<()> {
         line::line_approve(ctx, args)

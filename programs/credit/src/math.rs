@@ -128,6 +128,38 @@ pub fn loss_split(loss: u64, junior: u64, senior: u64) -> Result<(u64, u64)> {
     Ok((from_junior, from_senior))
 }
 
+/// An epoch end serving `pending` shares of a tranche worth `value` with `supply` shares, with
+/// at most `cash` to pay: all of them when the cash suffices, otherwise the pro-rata share
+/// `floor(pending × cash / worth)`. Returns (served shares, paid), both rounded down, so the
+/// payout never exceeds `cash` and never exceeds what the served shares are worth.
+pub fn serve(pending: u64, value: u64, supply: u64, cash: u64) -> Result<(u64, u64)> {
+    if pending == 0 || supply == 0 {
+        return Ok((0, 0));
+    }
+    let worth = mul_div_floor(pending, value, supply)?;
+    if worth <= cash {
+        return Ok((pending, worth));
+    }
+    let served = mul_div_floor(pending, cash, worth)?;
+    Ok((served, mul_div_floor(served, value, supply)?))
+}
+
+/// The most a junior redemption may pay so that `senior ≤ (junior − payout) × cap / 10,000`.
+pub fn junior_redeemable(senior: u64, junior: u64, cap_bps: u32) -> Result<u64> {
+    if senior == 0 {
+        return Ok(junior);
+    }
+    if cap_bps == 0 {
+        return Ok(0);
+    }
+    // The junior value the cap needs: ceil(senior × 10,000 / cap).
+    let needed = u128::from(senior)
+        .saturating_mul(u128::from(BPS))
+        .div_ceil(u128::from(cap_bps));
+    let needed = u64::try_from(needed).map_err(|_| overflow())?;
+    Ok(junior.saturating_sub(needed))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -180,6 +212,23 @@ mod tests {
             let minted = shares_for_deposit(amount, value, supply).unwrap();
             // Value per share after >= before: (value + amount) / (supply + minted) >= value / supply.
             prop_assert!(u128::from(value + amount) * u128::from(supply) >= u128::from(value) * u128::from(supply + minted));
+        }
+
+        #[test]
+        fn serving_never_pays_more_than_cash_or_worth(pending in 0u64..1u64 << 40, value in 0u64..1u64 << 50, supply in 1u64..1u64 << 50, cash in 0u64..1u64 << 50) {
+            let pending = pending.min(supply);
+            let (served, paid) = serve(pending, value, supply, cash).unwrap();
+            prop_assert!(served <= pending && paid <= cash);
+            prop_assert!(u128::from(paid) * u128::from(supply) <= u128::from(served) * u128::from(value));
+        }
+
+        #[test]
+        fn junior_redemptions_keep_the_senior_cap(senior in 0u64..1u64 << 50, junior in 0u64..1u64 << 50, cap in 1u32..1_000_000) {
+            let p = junior_redeemable(senior, junior, cap).unwrap();
+            prop_assert!(p <= junior);
+            if p > 0 {
+                prop_assert!(senior_within_cap(senior, junior - p, cap));
+            }
         }
 
         #[test]

@@ -13,6 +13,9 @@ pub const ALLOW_SEED: &[u8] = b"allow";
 pub const LINE_SEED: &[u8] = b"line";
 pub const ADVANCE_SEED: &[u8] = b"advance";
 pub const ADVANCE_VAULT_SEED: &[u8] = b"advance_vault";
+pub const SHARE_ESCROW_SEED: &[u8] = b"share_escrow";
+pub const REDEMPTION_SEED: &[u8] = b"redemption";
+pub const EPOCH_SEED: &[u8] = b"epoch";
 
 /// Fees (protocol and pool admin) may take at most this share of interest.
 pub const MAX_FEE_BPS: u16 = 5_000;
@@ -71,6 +74,15 @@ pub struct CreditPool {
     pub admin_fees: u64,
     /// Cumulative losses written off.
     pub losses: u64,
+    /// Redemptions are served when an epoch of this many seconds ends.
+    pub epoch_seconds: i64,
+    pub epoch_id: u64,
+    pub epoch_end: i64,
+    /// Shares waiting for the current epoch's end, held in the share escrows.
+    pub pending_senior: u64,
+    pub pending_junior: u64,
+    /// Cash owed to served redemptions not yet withdrawn.
+    pub redemption_payable: u64,
     pub last_accrual: i64,
     pub seq: u64,
     pub bump: u8,
@@ -89,9 +101,36 @@ impl CreditPool {
         add(self.impaired_senior, self.impaired_junior)
     }
 
-    /// Cash not owed to fee receivers.
+    /// Cash not owed to fee receivers or served redemptions.
     pub fn available_cash(&self) -> Result<u64> {
-        sub(self.cash, add(self.protocol_fees, self.admin_fees)?)
+        sub(
+            self.cash,
+            add(
+                add(self.protocol_fees, self.admin_fees)?,
+                self.redemption_payable,
+            )?,
+        )
+    }
+
+    pub fn pending(&self, tranche: Tranche) -> u64 {
+        match tranche {
+            Tranche::Senior => self.pending_senior,
+            Tranche::Junior => self.pending_junior,
+        }
+    }
+
+    pub fn set_pending(&mut self, tranche: Tranche, shares: u64) {
+        match tranche {
+            Tranche::Senior => self.pending_senior = shares,
+            Tranche::Junior => self.pending_junior = shares,
+        }
+    }
+
+    pub fn set_tranche_value(&mut self, tranche: Tranche, value: u64) {
+        match tranche {
+            Tranche::Senior => self.senior_value = value,
+            Tranche::Junior => self.junior_value = value,
+        }
     }
 
     pub fn share_mint(&self, tranche: Tranche) -> Pubkey {
@@ -233,12 +272,13 @@ impl CreditPool {
             self.admin_fees,
             self.impaired_senior,
             self.impaired_junior,
+            self.redemption_payable,
         ]);
         let ok = assets.is_some()
             && assets == claims
             && self.received <= self.recognized
             && self.recognized == tokens_floor(self.accrued_raw)?.max(self.recognized)
-            && self.cash >= self.protocol_fees.saturating_add(self.admin_fees)
+            && self.available_cash().is_ok()
             && self.protocol_fee_bps.saturating_add(self.admin_fee_bps) <= MAX_FEE_BPS;
         require!(ok, CreditError::InvariantViolated);
         Ok(())
@@ -460,4 +500,46 @@ impl Advance {
         self.seq = add(s, 1)?;
         Ok(s)
     }
+}
+
+impl Tranche {
+    pub fn seed(self) -> u8 {
+        match self {
+            Tranche::Senior => 0,
+            Tranche::Junior => 1,
+        }
+    }
+}
+
+/// A lender's redemption request in one tranche (PDA `["redemption", pool, tranche, lender]`).
+/// Its shares wait in the tranche's share escrow; each epoch end serves part of them.
+#[account]
+#[derive(InitSpace, Debug)]
+pub struct RedemptionRequest {
+    pub pool: Pubkey,
+    pub lender: Pubkey,
+    pub tranche: Tranche,
+    /// Shares still waiting.
+    pub shares: u64,
+    /// The first epoch not yet settled into this request.
+    pub epoch_id: u64,
+    /// Cash served and not yet withdrawn.
+    pub payable: u64,
+    pub bump: u8,
+}
+
+/// What one epoch end did for one tranche (PDA `["epoch", pool, tranche, epoch_id]`).
+#[account]
+#[derive(InitSpace, Debug)]
+pub struct EpochRecord {
+    pub pool: Pubkey,
+    pub tranche: Tranche,
+    pub epoch_id: u64,
+    /// Shares waiting when the epoch ended.
+    pub requested: u64,
+    /// Shares served (burned).
+    pub served: u64,
+    /// Cash the served shares were worth.
+    pub paid: u64,
+    pub bump: u8,
 }

@@ -172,5 +172,32 @@ pub fn balances_event(
         impaired_senior: pool.impaired_senior,
         impaired_junior: pool.impaired_junior,
         losses: pool.losses,
+        redemption_payable: pool.redemption_payable,
     })
+}
+
+pub fn burn_shares<'info>(
+    pool: &CreditPool,
+    pool_info: &AccountInfo<'info>,
+    token_program: &AccountInfo<'info>,
+    share_mint: &AccountInfo<'info>,
+    from: &AccountInfo<'info>,
+    shares: u64,
+) -> Result<()> {
+    if shares == 0 {
+        return Ok(());
+    }
+    let seeds: &[&[u8]] = &[POOL_SEED, pool.mint.as_ref(), &[pool.bump]];
+    token_interface::burn(
+        CpiContext::new_with_signer(
+            token_program.key(),
+            token_interface::Burn {
+                mint: share_mint.clone(),
+                from: from.clone(),
+                authority: pool_info.clone(),
+            },
+            &[seeds],
+        ),
+        shares,
+    )
 }

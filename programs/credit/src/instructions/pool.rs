@@ -16,6 +16,8 @@ pub struct PoolCreateArgs {
     pub protocol_fee_bps: u16,
     pub admin_fee_bps: u16,
     pub allowlist: bool,
+    /// Redemptions are served at the end of each epoch of this many seconds.
+    pub epoch_seconds: i64,
 }
 
 /// The payments protocol's admin creates the credit pool of a stablecoin, one per mint.
@@ -71,6 +73,26 @@ pub struct PoolCreate<'info> {
         mint::token_program = token_program,
     )]
     pub junior_mint: Box<InterfaceAccount<'info, Mint>>,
+    #[account(
+        init,
+        payer = admin,
+        seeds = [SHARE_ESCROW_SEED, pool.key().as_ref(), &[Tranche::Senior.seed()]],
+        bump,
+        token::mint = senior_mint,
+        token::authority = pool,
+        token::token_program = token_program,
+    )]
+    pub senior_escrow: Box<InterfaceAccount<'info, TokenAccount>>,
+    #[account(
+        init,
+        payer = admin,
+        seeds = [SHARE_ESCROW_SEED, pool.key().as_ref(), &[Tranche::Junior.seed()]],
+        bump,
+        token::mint = junior_mint,
+        token::authority = pool,
+        token::token_program = token_program,
+    )]
+    pub junior_escrow: Box<InterfaceAccount<'info, TokenAccount>>,
     pub token_program: Interface<'info, TokenInterface>,
     pub system_program: Program<'info, System>,
 }
@@ -82,7 +104,9 @@ pub fn pool_create(ctx: Context<PoolCreate>, args: PoolCreateArgs) -> Result<()>
         CreditError::FeeTooHigh
     );
     require!(
-        args.senior_cap_bps <= MAX_SENIOR_CAP_BPS && u64::from(args.senior_apr_bps) <= BPS,
+        args.senior_cap_bps <= MAX_SENIOR_CAP_BPS
+            && u64::from(args.senior_apr_bps) <= BPS
+            && args.epoch_seconds > 0,
         CreditError::InvalidPoolParams
     );
     let now = Clock::get()?.unix_timestamp;
@@ -117,6 +141,12 @@ pub fn pool_create(ctx: Context<PoolCreate>, args: PoolCreateArgs) -> Result<()>
         protocol_fees: 0,
         admin_fees: 0,
         losses: 0,
+        epoch_seconds: args.epoch_seconds,
+        epoch_id: 0,
+        epoch_end: now.saturating_add(args.epoch_seconds),
+        pending_senior: 0,
+        pending_junior: 0,
+        redemption_payable: 0,
         last_accrual: now,
         seq: 0,
         bump: ctx.bumps.pool,
@@ -138,6 +168,7 @@ pub fn pool_create(ctx: Context<PoolCreate>, args: PoolCreateArgs) -> Result<()>
         protocol_fee_bps: pool.protocol_fee_bps,
         admin_fee_bps: pool.admin_fee_bps,
         allowlist: pool.allowlist,
+        epoch_seconds: pool.epoch_seconds,
     });
     Ok(())
 }
