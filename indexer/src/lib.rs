@@ -76,6 +76,7 @@ pub struct Indexer {
     pub source: Source,
     pub config: IndexerConfig,
     pub metrics: Metrics,
+    cluster_checked: std::sync::atomic::AtomicBool,
 }
 
 impl Indexer {
@@ -85,11 +86,21 @@ impl Indexer {
             source,
             config,
             metrics: Metrics::default(),
+            cluster_checked: std::sync::atomic::AtomicBool::new(false),
         }
     }
 
     /// Ingests everything new of every program, then runs the finality pass.
     pub async fn pass(&self) -> Result<Pass, IndexerError> {
+        if !self
+            .cluster_checked
+            .load(std::sync::atomic::Ordering::Relaxed)
+        {
+            let genesis = self.source.genesis_hash().await?;
+            store::claim_cluster(&self.pool, &genesis).await?;
+            self.cluster_checked
+                .store(true, std::sync::atomic::Ordering::Relaxed);
+        }
         let mut pass = Pass::default();
         for program in decode::programs() {
             let (t, e) = self.ingest(&program).await?;

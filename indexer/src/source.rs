@@ -248,6 +248,13 @@ impl Source {
         Ok(out)
     }
 
+    pub async fn genesis_hash(&self) -> Result<String, SourceError> {
+        Ok(self
+            .retry("getGenesisHash", || self.rpc.get_genesis_hash())
+            .await?
+            .to_string())
+    }
+
     pub async fn slot(&self, commitment: CommitmentConfig) -> Result<u64, SourceError> {
         self.retry("getSlot", || self.rpc.get_slot_with_commitment(commitment))
             .await

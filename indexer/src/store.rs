@@ -27,6 +27,11 @@ pub enum StoreError {
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error("stored data is corrupt: {0}")]
     Corrupt(String),
+    #[error(
+        "the database mirrors the cluster with genesis {stored}, but the node serves genesis \
+         {node}: use a fresh database for another cluster"
+    )]
+    OtherCluster { stored: String, node: String },
 }
 
 /// Connects with a small pool and applies the migrations.
@@ -612,4 +617,23 @@ pub async fn revert(pool: &PgPool, signatures: &[String]) -> Result<usize, Store
         tracing::warn!(signature = %s, "transaction never finalized: rolled back");
     }
     Ok(n)
+}
+
+/// Records the cluster's genesis hash on first use; afterwards refuses another cluster.
+pub async fn claim_cluster(pool: &PgPool, genesis_hash: &str) -> Result<(), StoreError> {
+    sqlx::query("INSERT INTO cluster (genesis_hash) VALUES ($1) ON CONFLICT DO NOTHING")
+        .bind(genesis_hash)
+        .execute(pool)
+        .await?;
+    let stored: String = sqlx::query("SELECT genesis_hash FROM cluster")
+        .fetch_one(pool)
+        .await?
+        .get(0);
+    if stored != genesis_hash {
+        return Err(StoreError::OtherCluster {
+            stored,
+            node: genesis_hash.to_string(),
+        });
+    }
+    Ok(())
 }

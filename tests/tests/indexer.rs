@@ -200,6 +200,14 @@ async fn the_demo_day_is_mirrored_exactly_and_replays_change_nothing() {
     assert_eq!((again.transactions, again.events), (0, 0));
     assert_eq!(dump(&pool).await, before);
 
+    // The same database refuses to mirror another cluster.
+    let other = node(0).await;
+    let err = indexer(pool.clone(), &other.rpc_url)
+        .pass()
+        .await
+        .expect_err("another genesis");
+    assert!(err.to_string().contains("genesis"), "{err}");
+
     // A bad page: the reconciler notices a projection that disagrees with the chain.
     sqlx::query("UPDATE payments SET captured = captured - 1, fees = fees - 1 WHERE status = 'captured' AND fees > 0 AND address = (SELECT min(address) FROM payments WHERE status = 'captured' AND fees > 0)")
         .execute(&pool)
