@@ -1377,3 +1377,352 @@ async fn run_ops(ops: Vec<Op>) {
         }
     }
 }
+
+/// Which credit account type lives at `address`, if any.
+async fn credit_kind(env: &mut Env, address: &Pubkey) -> Option<&'static str> {
+    use anchor_lang::Discriminator;
+    use kassa_credit::state::{EpochRecord, LenderAllow, RedemptionRequest};
+    let account = env.account(address).await?;
+    if account.owner != kassa_credit::ID || account.data.len() < 8 {
+        return None;
+    }
+    let disc = &account.data[..8];
+    [
+        (CreditPool::DISCRIMINATOR, "CreditPool"),
+        (CreditLine::DISCRIMINATOR, "CreditLine"),
+        (Advance::DISCRIMINATOR, "Advance"),
+        (LenderAllow::DISCRIMINATOR, "LenderAllow"),
+        (RedemptionRequest::DISCRIMINATOR, "RedemptionRequest"),
+        (EpochRecord::DISCRIMINATOR, "EpochRecord"),
+    ]
+    .into_iter()
+    .find(|(d, _)| *d == disc)
+    .map(|(_, name)| name)
+}
+
+async fn credit_snapshot(
+    env: &mut Env,
+    ix: &solana_sdk::instruction::Instruction,
+) -> Vec<Option<(u64, Vec<u8>)>> {
+    let mut out = Vec::new();
+    for meta in &ix.accounts {
+        out.push(
+            env.account(&meta.pubkey)
+                .await
+                .map(|a| (a.lamports, a.data)),
+        );
+    }
+    out
+}
+
+/// Every credit instruction, each ready to land, in a pool where all of them apply.
+async fn credit_world() -> (
+    Fx,
+    Vec<(
+        &'static str,
+        solana_sdk::instruction::Instruction,
+        Vec<Keypair>,
+    )>,
+) {
+    let mut f = fixture(false).await;
+    let admin = f.env.admin.insecure_clone();
+    let lender = f.lender(10_000 * USD).await;
+    let newcomer = f.lender(100 * USD).await;
+    for k in [&lender, &newcomer] {
+        let ix =
+            f.c.allow_add(&admin.pubkey(), &f.pool, &k.pubkey())
+                .unwrap();
+        f.env.send(&[ix], &[&admin]).await.unwrap();
+    }
+    let ix =
+        f.c.deposit(
+            &lender.pubkey(),
+            &f.pool,
+            Tranche::Junior,
+            5_000 * USD,
+            1,
+            true,
+        )
+        .unwrap();
+    f.env.send(&[ix], &[&lender]).await.unwrap();
+    let ix =
+        f.c.deposit(
+            &newcomer.pubkey(),
+            &f.pool,
+            Tranche::Junior,
+            50 * USD,
+            1,
+            true,
+        )
+        .unwrap();
+    f.env.send(&[ix], &[&newcomer]).await.unwrap();
+    let borrower = f.revolving(3_000 * USD).await;
+    f.env.fund(&f.usdc, &borrower.pubkey(), 1_000 * USD).await;
+    let ix =
+        f.c.line_draw(&borrower.pubkey(), &f.pool, 1_000 * USD)
+            .unwrap();
+    f.env.send(&[ix], &[&borrower]).await.unwrap();
+    // A served redemption to withdraw, and an epoch that has ended.
+    let ix =
+        f.c.redeem_queue(&lender.pubkey(), &f.pool, Tranche::Junior, 100 * USD, false)
+            .unwrap();
+    f.env.send(&[ix], &[&lender]).await.unwrap();
+    f.env.warp(8 * DAY).await;
+    let payer = f.env.payer();
+    let ix = f.c.epoch_close(&payer.pubkey(), &f.pool, 0).unwrap();
+    f.env.send(&[ix], &[]).await.unwrap();
+    f.env.warp(8 * DAY).await;
+    // An advance waiting for its payment, and an authorized payment to advance on.
+    let (owner, m, paid, _customer) = receivable_setup(&mut f, 1_000 * USD).await;
+    let advanced = f.env.invoice(&m, &owner, "ORDER-ADV-2", 500 * USD).await;
+    let customer = f.env.wallet().await;
+    f.env.fund(&f.usdc, &customer.pubkey(), 500 * USD).await;
+    f.env.pay(&m, &advanced, &customer).await.unwrap();
+    let ix =
+        f.c.advance_take(&owner.pubkey(), &f.pool, &m.address, &advanced, 100 * USD)
+            .unwrap();
+    f.env.send(&[ix], &[&owner]).await.unwrap();
+    let uw = f.underwriter.insecure_clone();
+    let protocol = f.protocol.insecure_clone();
+    let new_borrower = Keypair::new();
+    let now = f.env.now().await;
+    let c = f.c;
+    let pool = f.pool;
+    let cases = vec![
+        (
+            "pool_accrue",
+            c.pool_accrue(&payer.pubkey(), &pool).unwrap(),
+            vec![],
+        ),
+        (
+            "allow_add",
+            c.allow_add(&admin.pubkey(), &pool, &Keypair::new().pubkey())
+                .unwrap(),
+            vec![admin.insecure_clone()],
+        ),
+        (
+            "allow_remove",
+            c.allow_remove(&admin.pubkey(), &pool, &newcomer.pubkey())
+                .unwrap(),
+            vec![admin.insecure_clone()],
+        ),
+        (
+            "fees_withdraw",
+            c.fees_withdraw(&protocol.pubkey(), &pool).unwrap(),
+            vec![protocol.insecure_clone()],
+        ),
+        (
+            "deposit",
+            c.deposit(&lender.pubkey(), &pool, Tranche::Junior, 10 * USD, 1, true)
+                .unwrap(),
+            vec![lender.insecure_clone()],
+        ),
+        (
+            "redeem_queue",
+            c.redeem_queue(&newcomer.pubkey(), &pool, Tranche::Junior, USD, false)
+                .unwrap(),
+            vec![newcomer.insecure_clone()],
+        ),
+        (
+            "epoch_close",
+            c.epoch_close(&payer.pubkey(), &pool, 1).unwrap(),
+            vec![],
+        ),
+        (
+            "redeem_withdraw",
+            c.redeem_withdraw(&lender.pubkey(), &pool, Tranche::Junior, 0..1)
+                .unwrap(),
+            vec![lender.insecure_clone()],
+        ),
+        (
+            "line_approve",
+            c.line_approve(
+                &uw.pubkey(),
+                &pool,
+                &new_borrower.pubkey(),
+                None,
+                LineApproveArgs {
+                    kind: LineKind::Revolving,
+                    limit: USD,
+                    apr_bps: 100,
+                    late_apr_bps: 100,
+                    advance_rate_bps: 0,
+                    maturity: now + DAY,
+                    payment_interval: DAY,
+                    grace_seconds: 0,
+                },
+            )
+            .unwrap(),
+            vec![uw.insecure_clone()],
+        ),
+        (
+            "line_draw",
+            c.line_draw(&borrower.pubkey(), &pool, USD).unwrap(),
+            vec![borrower.insecure_clone()],
+        ),
+        (
+            "line_repay",
+            c.line_repay(&borrower.pubkey(), &pool, &borrower.pubkey(), USD)
+                .unwrap(),
+            vec![borrower.insecure_clone()],
+        ),
+        (
+            "line_refresh",
+            c.line_refresh(&payer.pubkey(), &pool, &borrower.pubkey())
+                .unwrap(),
+            vec![],
+        ),
+        (
+            "line_underwrite",
+            c.line_underwrite(
+                &uw.pubkey(),
+                &pool,
+                &borrower.pubkey(),
+                UnderwriterAction::Impair(USD),
+            )
+            .unwrap(),
+            vec![uw.insecure_clone()],
+        ),
+        (
+            "advance_take",
+            c.advance_take(&owner.pubkey(), &pool, &m.address, &paid, 10 * USD)
+                .unwrap(),
+            vec![owner.insecure_clone()],
+        ),
+        (
+            "receivable_sync",
+            c.receivable_sync(&payer.pubkey(), &pool, &owner.pubkey(), &advanced)
+                .unwrap(),
+            vec![],
+        ),
+    ];
+    (f, cases)
+}
+
+#[tokio::test]
+async fn every_credit_instruction_rejects_missing_signers_cosplay_wrong_owner_and_fake_programs() {
+    use anchor_lang::error::ErrorCode as A;
+    let (mut f, cases) = credit_world().await;
+    let stranger = f.env.wallet().await.pubkey();
+    let pool = f.pool.address;
+    let some_line = f.c.line(&f.pool, &f.env.admin.pubkey());
+    let _ = some_line;
+    let mut tried = 0;
+    let mut names = Vec::new();
+    for (name, ix, signers) in cases {
+        names.push(name);
+        let signers: Vec<&Keypair> = signers.iter().collect();
+        f.env
+            .simulate(&[ix.clone()], &signers)
+            .await
+            .unwrap_or_else(|e| panic!("{name} is not ready: {e:?}"));
+        let attempt = |what: String,
+                       ix: solana_sdk::instruction::Instruction,
+                       signers: Vec<&Keypair>,
+                       ok: Vec<u32>| {
+            (
+                what,
+                ix,
+                signers
+                    .into_iter()
+                    .map(|k| k.insecure_clone())
+                    .collect::<Vec<_>>(),
+                ok,
+            )
+        };
+        let mut attacks = Vec::new();
+        let fee_payer = f.env.payer().pubkey();
+        for (i, meta) in ix.accounts.iter().enumerate() {
+            // (The transaction's fee payer signs anyway: permissionless cranks use it.)
+            if meta.is_signer && meta.pubkey != fee_payer {
+                let mut bad = ix.clone();
+                bad.accounts[i].is_signer = false;
+                let rest: Vec<&Keypair> = signers
+                    .iter()
+                    .copied()
+                    .filter(|k| k.pubkey() != meta.pubkey)
+                    .collect();
+                attacks.push(attempt(
+                    format!("{name} unsigned #{i}"),
+                    bad,
+                    rest,
+                    vec![A::AccountNotSigner as u32],
+                ));
+            }
+            if let Some(kind) = credit_kind(&mut f.env, &meta.pubkey).await {
+                // Type cosplay: another credit account in its place (the pool, or for the pool a
+                // line), and an account no program owns.
+                let impostor = if kind == "CreditPool" {
+                    f.c.line(
+                        &f.pool,
+                        &ix.accounts.get(2).map(|a| a.pubkey).unwrap_or_default(),
+                    )
+                } else {
+                    pool
+                };
+                let impostor = if credit_kind(&mut f.env, &impostor).await.is_some()
+                    && impostor != meta.pubkey
+                {
+                    impostor
+                } else {
+                    pool
+                };
+                if impostor != meta.pubkey {
+                    let mut bad = ix.clone();
+                    bad.accounts[i].pubkey = impostor;
+                    attacks.push(attempt(
+                        format!("{name} {kind} cosplay #{i}"),
+                        bad,
+                        signers.clone(),
+                        vec![
+                            A::AccountDiscriminatorMismatch as u32,
+                            A::ConstraintSeeds as u32,
+                            ccode(CreditError::EpochRecordMismatch),
+                        ],
+                    ));
+                }
+                let mut bad = ix.clone();
+                bad.accounts[i].pubkey = stranger;
+                attacks.push(attempt(
+                    format!("{name} {kind} wrong owner #{i}"),
+                    bad,
+                    signers.clone(),
+                    vec![
+                        A::AccountOwnedByWrongProgram as u32,
+                        A::AccountNotInitialized as u32,
+                        ccode(CreditError::EpochRecordMismatch),
+                    ],
+                ));
+            }
+            if meta.pubkey == anchor_spl::token::ID || meta.pubkey == anchor_spl::token_2022::ID {
+                let mut bad = ix.clone();
+                bad.accounts[i].pubkey = solana_system_interface::program::ID;
+                attacks.push(attempt(
+                    format!("{name} fake token program #{i}"),
+                    bad,
+                    signers.clone(),
+                    vec![A::InvalidProgramId as u32],
+                ));
+            }
+        }
+        for (what, bad, signers, ok) in attacks {
+            let before = credit_snapshot(&mut f.env, &bad).await;
+            let keys: Vec<&Keypair> = signers.iter().collect();
+            match f.env.send(&[bad.clone()], &keys).await {
+                Ok(_) => panic!("{what}: attack landed"),
+                Err(e) => assert!(
+                    custom_code(&e).is_some_and(|c| ok.contains(&c)),
+                    "{what}: wrong error {e:?}"
+                ),
+            }
+            assert_eq!(
+                before,
+                credit_snapshot(&mut f.env, &bad).await,
+                "{what}: a rejected call changed an account"
+            );
+            tried += 1;
+        }
+    }
+    assert_eq!(names.len(), 15, "every instruction of the IDL is attacked");
+    assert!(tried >= 50, "only {tried} attacks tried");
+}

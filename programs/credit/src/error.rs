@@ -86,4 +86,6 @@ pub enum CreditError {
     EpochNotEnded,
     #[msg("epoch record of another pool, tranche or epoch, or out of order")]
     EpochRecordMismatch,
+    #[msg("redeeming more shares than the lender holds")]
+    InsufficientShares,
 }

@@ -42,6 +42,10 @@ pub fn redeem_queue(
     cancel: bool,
 ) -> Result<()> {
     require!(shares > 0, CreditError::ZeroAmount);
+    require!(
+        cancel || ctx.accounts.lender_shares.amount >= shares,
+        CreditError::InsufficientShares
+    );
     let now = Clock::get()?.unix_timestamp;
     let lender = ctx.accounts.lender.key();
     let (pool_key, request_bump) = (ctx.accounts.pool.key(), ctx.bumps.request);

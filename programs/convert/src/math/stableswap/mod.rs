@@ -170,12 +170,29 @@ pub fn swap_exact_in(
     if amount_out == 0 {
         return Err(MathError::OutputTooSmall);
     }
-    Ok(Swap {
+    let swap = Swap {
         amount_in,
         amount_out,
         fee,
         protocol_fee: fee_floor(fee, fees.protocol_share_bps)?,
-    })
+    };
+    // The pool must stay in a state whose invariant converges, or every later operation on it
+    // would fail: a trade that pushes it that far is refused. D never falls across a trade.
+    let in_after = reserve_in
+        .checked_add(amount_in)
+        .ok_or(MathError::Overflow)?;
+    let out_after = reserve_out
+        .checked_sub(swap.out_of_reserve()?)
+        .ok_or(MathError::Overflow)?;
+    let d_after = compute_d(
+        curve.amp,
+        norm(in_after, curve.mult_in)?,
+        norm(out_after, curve.mult_out)?,
+    )?;
+    if d_after < d {
+        return Err(MathError::NoConvergence);
+    }
+    Ok(swap)
 }
 
 /// Exact output: the least input (rounded up) that buys `amount_out` after the trade fee.
