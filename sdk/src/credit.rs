@@ -398,7 +398,7 @@ impl Credit {
     /// let c = Credit::default();
     /// let pool = c.pool(MintRef::new(Pubkey::new_unique(), anchor_spl::token::ID).unwrap());
     /// let ix = c.redeem_withdraw(&Pubkey::new_unique(), &pool, Tranche::Junior, 0..3).unwrap();
-    /// assert_eq!(ix.accounts.len(), 10 + 3);
+    /// assert_eq!(ix.accounts.len(), 9 + 3);
     /// ```
     pub fn redeem_withdraw(
         &self,
