@@ -102,14 +102,19 @@ impl Indexer {
                 .store(true, std::sync::atomic::Ordering::Relaxed);
         }
         let mut pass = Pass::default();
+        // Finality first: a transaction that never finalized must leave the live history
+        // before a replacement carrying the same entity sequence numbers is stored.
+        let (f, r) = self.finality().await?;
+        pass.finalized = f;
+        pass.reverted = r;
         for program in decode::programs() {
             let (t, e) = self.ingest(&program).await?;
             pass.transactions += t;
             pass.events += e;
         }
         let (f, r) = self.finality().await?;
-        pass.finalized = f;
-        pass.reverted = r;
+        pass.finalized += f;
+        pass.reverted += r;
         Ok(pass)
     }
 

@@ -189,8 +189,7 @@ async fn insert_instructions(db: &mut PgConnection, txs: &[&DecodedTx]) -> Resul
         "INSERT INTO instructions (signature, ix_index, inner_index, program, name, args, accounts)
          SELECT s, i, j, p, n, a::jsonb, string_to_array(acc, ',')
          FROM unnest($1::text[], $2::int4[], $3::int4[], $4::text[], $5::text[], $6::text[],
-                     $7::text[]) AS t(s, i, j, p, n, a, acc)
-         ON CONFLICT DO NOTHING",
+                     $7::text[]) AS t(s, i, j, p, n, a, acc)",
     )
     .bind(
         rows.iter()
@@ -232,8 +231,7 @@ async fn insert_token_changes(db: &mut PgConnection, txs: &[&DecodedTx]) -> Resu
         "INSERT INTO token_balance_changes (signature, account_index, account, mint, owner, pre, post)
          SELECT s, i, a, m, o, pre::numeric, post::numeric
          FROM unnest($1::text[], $2::int4[], $3::text[], $4::text[], $5::text[], $6::text[],
-                     $7::text[]) AS t(s, i, a, m, o, pre, post)
-         ON CONFLICT DO NOTHING",
+                     $7::text[]) AS t(s, i, a, m, o, pre, post)",
     )
     .bind(rows.iter().map(|(t, _)| t.signature.clone()).collect::<Vec<_>>())
     .bind(rows.iter().map(|(_, c)| c.account_index).collect::<Vec<_>>())
@@ -261,8 +259,7 @@ async fn insert_parked(db: &mut PgConnection, txs: &[&DecodedTx]) -> Result<(), 
     sqlx::query(
         "INSERT INTO parked (signature, ix_index, inner_index, program, reason, raw)
          SELECT * FROM unnest($1::text[], $2::int4[], $3::int4[], $4::text[], $5::text[],
-                              $6::bytea[])
-         ON CONFLICT DO NOTHING",
+                              $6::bytea[])",
     )
     .bind(
         rows.iter()
@@ -360,8 +357,7 @@ async fn insert_events(db: &mut PgConnection, txs: &[&DecodedTx]) -> Result<usiz
          SELECT s, i, j, sl, p, n, e, q, ts, a, d::jsonb, r
          FROM unnest($1::text[], $2::int4[], $3::int4[], $4::int8[], $5::text[], $6::text[],
                      $7::text[], $8::int8[], $9::int8[], $10::text[], $11::text[], $12::bytea[])
-              AS t(s, i, j, sl, p, n, e, q, ts, a, d, r)
-         ON CONFLICT DO NOTHING",
+              AS t(s, i, j, sl, p, n, e, q, ts, a, d, r)",
     )
     .bind(c.signature)
     .bind(c.ix_index)

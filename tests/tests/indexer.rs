@@ -589,3 +589,89 @@ async fn killing_the_indexer_twenty_times_leaves_the_same_database() {
         assert!(x == y, "table {table} differs after the crashes");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_replacement_of_a_dropped_transaction_waits_for_the_rollback_and_is_never_skipped() {
+    let net = node(400).await;
+    let proto = kassa::localnet::bootstrap(&net.rpc_url).await.unwrap();
+    let rpc = RpcClient::new_with_commitment(net.rpc_url.clone(), CommitmentConfig::confirmed());
+    let p = Payments::default();
+    let owner = Keypair::new();
+    let sig = rpc
+        .request_airdrop(&owner.pubkey(), 10_000_000_000)
+        .await
+        .unwrap();
+    rpc.poll_for_signature(&sig).await.unwrap();
+    let send = |ixs: Vec<solana_sdk::instruction::Instruction>, signer: Keypair| {
+        let rpc = &rpc;
+        async move {
+            let bh = rpc.get_latest_blockhash().await.unwrap();
+            let tx =
+                Transaction::new_signed_with_payer(&ixs, Some(&signer.pubkey()), &[&signer], bh);
+            rpc.send_and_confirm_transaction(&tx).await.unwrap()
+        }
+    };
+    let policy = MerchantPolicy {
+        authorization_window: 86_400,
+        auto_capture_delay: 0,
+        refund_window: 86_400,
+        dispute_window: 86_400,
+        require_kyt: false,
+    };
+    let (register, merchant) = p
+        .merchant_register(&owner.pubkey(), &proto.usdc.mint, &owner.pubkey(), policy)
+        .unwrap();
+    send(vec![register], owner.insecure_clone()).await;
+    let kyb = p
+        .merchant_kyb_attest(&proto.payer.pubkey(), &merchant, [2; 32])
+        .unwrap();
+    send(vec![kyb], proto.payer.insecure_clone()).await;
+    let now = rpc
+        .get_block_time(rpc.get_slot().await.unwrap())
+        .await
+        .unwrap();
+    let open = |amount: u64| {
+        p.invoice_open(
+            &owner.pubkey(),
+            &merchant,
+            &OrderId::new("SAME-ORDER").unwrap(),
+            amount,
+            now + 3_600,
+        )
+        .unwrap()
+    };
+    let (ix, payment) = open(5_000_000);
+    let first = send(vec![ix], owner.insecure_clone()).await;
+    let (pool, _) = fresh_db().await;
+    let ix = indexer(pool.clone(), &net.rpc_url);
+    ix.pass().await.unwrap();
+    // The fork holding the invoice is abandoned; the merchant opens it again, for another
+    // amount: the same payment, the same sequence number 0, in a new transaction.
+    net.node.lock().await.drop_transaction(&first).unwrap();
+    let (again, _) = open(7_000_000);
+    let second = send(vec![again], owner.insecure_clone()).await;
+    // Until the first one is known never to finalize, the second cannot be stored: the pass
+    // fails and stores nothing, rather than skipping the replacement.
+    let before = dump(&pool).await;
+    assert!(ix.pass().await.is_err());
+    assert_eq!(dump(&pool).await, before);
+    {
+        let mut node = net.node.lock().await;
+        for _ in 0..401 {
+            node.advance_slot().await.unwrap();
+        }
+    }
+    let pass = ix.pass().await.unwrap();
+    assert!(pass.reverted >= 1);
+    let known = store::known(&pool, &[second.to_string()]).await.unwrap();
+    assert_eq!(known.len(), 1);
+    let amount: String = sqlx::query("SELECT amount::text FROM payments WHERE address = $1")
+        .bind(payment.to_string())
+        .fetch_one(&pool)
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(amount, "7000000");
+    let report = reconcile(&pool, &ix.source, &ix.metrics).await.unwrap();
+    assert!(report.differences.is_empty(), "{:?}", report.differences);
+}
