@@ -9,7 +9,7 @@ use serde_json::{json, Value};
 use std::{
     net::SocketAddr,
     sync::{
-        atomic::{AtomicBool, Ordering},
+        atomic::{AtomicU8, Ordering},
         Arc,
     },
     time::Duration,
@@ -23,7 +23,7 @@ pub struct Localnet {
     pub ws_url: String,
     pub addr: SocketAddr,
     pub node: Arc<Mutex<Node>>,
-    offline: Arc<AtomicBool>,
+    offline: Arc<AtomicU8>,
     tasks: Vec<JoinHandle<()>>,
 }
 
@@ -31,8 +31,24 @@ impl Localnet {
     /// Fault injection: while offline the RPC endpoint answers every request with HTTP 503,
     /// as a node that is down behind its load balancer; the chain itself keeps its state.
     pub fn set_offline(&self, offline: bool) {
-        self.offline.store(offline, Ordering::SeqCst);
+        self.set_fault(if offline { Fault::Offline } else { Fault::None });
     }
+
+    /// Fault injection on the RPC endpoint (the chain itself keeps its state).
+    pub fn set_fault(&self, fault: Fault) {
+        self.offline.store(fault as u8, Ordering::SeqCst);
+    }
+}
+
+/// What the RPC endpoint does instead of answering.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u8)]
+pub enum Fault {
+    None = 0,
+    /// HTTP 503 to everything.
+    Offline = 1,
+    /// HTTP 200 with a body that is not JSON-RPC.
+    Garbage = 2,
 }
 
 impl Drop for Localnet {
@@ -78,7 +94,7 @@ pub async fn start(config: LocalnetConfig) -> Result<Localnet, NodeError> {
     let addr = listener
         .local_addr()
         .map_err(|e| NodeError::Warp(e.to_string()))?;
-    let offline = Arc::new(AtomicBool::new(false));
+    let offline = Arc::new(AtomicU8::new(Fault::None as u8));
     let app = Router::new()
         .route("/", post(handle))
         .layer(axum::middleware::from_fn_with_state(
@@ -174,13 +190,21 @@ async fn one(node: &Mutex<Node>, request: Value) -> Value {
 }
 
 async fn outage(
-    State(offline): State<Arc<AtomicBool>>,
+    State(offline): State<Arc<AtomicU8>>,
     request: axum::extract::Request,
     next: axum::middleware::Next,
 ) -> axum::response::Response {
     use axum::response::IntoResponse;
-    if offline.load(Ordering::SeqCst) {
-        return (axum::http::StatusCode::SERVICE_UNAVAILABLE, "node offline").into_response();
+    match offline.load(Ordering::SeqCst) {
+        1 => return (axum::http::StatusCode::SERVICE_UNAVAILABLE, "node offline").into_response(),
+        2 => {
+            return (
+                [(axum::http::header::CONTENT_TYPE, "application/json")],
+                "{\"jsonrpc\":\"2.0\",\"result\":{\"surprise\":[1,2,",
+            )
+                .into_response()
+        }
+        _ => {}
     }
     next.run(request).await
 }

@@ -494,6 +494,12 @@ async fn a_node_outage_mid_stream_moves_nothing_and_resumes_without_a_gap() {
     assert!(err.to_string().contains("attempts"), "{err}");
     assert_eq!(dump(&pool).await, before, "a failed pass stores nothing");
     net.set_offline(false);
+    // An answer that is not JSON-RPC: refused and retried, nothing stored.
+    net.set_fault(kassa_localnet::server::Fault::Garbage);
+    let err = ix.pass().await.expect_err("garbage answers");
+    assert!(err.to_string().contains("attempts"), "{err}");
+    assert_eq!(dump(&pool).await, before, "garbage stores nothing");
+    net.set_fault(kassa_localnet::server::Fault::None);
     ix.pass().await.unwrap();
     let all: Vec<String> = first.iter().chain(&more).map(|s| s.to_string()).collect();
     assert_eq!(store::known(&pool, &all).await.unwrap().len(), all.len());
@@ -510,6 +516,68 @@ async fn a_node_outage_mid_stream_moves_nothing_and_resumes_without_a_gap() {
     );
     let report = reconcile(&pool, &ix.source, &ix.metrics).await.unwrap();
     assert!(report.differences.is_empty(), "{:?}", report.differences);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn database_connections_dropped_mid_batch_lose_and_double_nothing() {
+    use rand::Rng;
+    let net = node(0).await;
+    let proto = kassa::localnet::bootstrap(&net.rpc_url).await.unwrap();
+    open_invoices(&net.rpc_url, &proto, 1_500).await;
+    let (reference, _) = fresh_db().await;
+    let ix = indexer(reference.clone(), &net.rpc_url);
+    while ix.pass().await.unwrap().transactions > 0 {}
+
+    // The same ingest while its database connections are cut again and again.
+    let (target, url) = fresh_db().await;
+    let name = url
+        .split('?')
+        .next()
+        .unwrap()
+        .rsplit('/')
+        .next()
+        .unwrap()
+        .to_string();
+    let ix = std::sync::Arc::new(indexer(target.clone(), &net.rpc_url));
+    let worker = {
+        let ix = ix.clone();
+        tokio::spawn(async move {
+            let mut failures = 0;
+            loop {
+                match ix.pass().await {
+                    Ok(p) if p.transactions == 0 => return failures,
+                    Ok(_) => {}
+                    Err(_) => failures += 1,
+                }
+            }
+        })
+    };
+    let admin = PgPool::connect(&admin_url()).await.unwrap();
+    let mut cuts = 0;
+    while !worker.is_finished() && cuts < 40 {
+        tokio::time::sleep(Duration::from_millis(rand::rng().random_range(20..120))).await;
+        let n: i64 = sqlx::query(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
+             WHERE datname = $1 AND pid <> pg_backend_pid()",
+        )
+        .bind(&name)
+        .fetch_one(&admin)
+        .await
+        .unwrap()
+        .get(0);
+        cuts += usize::from(n > 0);
+    }
+    let failures = worker.await.unwrap();
+    println!("{cuts} connection cuts, {failures} failed passes");
+    assert!(
+        cuts >= 5 && failures >= 1,
+        "{cuts} cuts, {failures} failed passes"
+    );
+    while ix.pass().await.unwrap().transactions > 0 {}
+    let (a, b) = (dump(&reference).await, dump(&target).await);
+    for ((table, x), (_, y)) in a.iter().zip(&b) {
+        assert!(x == y, "table {table} differs after the connection cuts");
+    }
 }
 
 /// The crash test's indexer process: indexes `KASSA_CRASH_RPC` into `KASSA_CRASH_DB` until
