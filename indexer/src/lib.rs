@@ -112,9 +112,12 @@ impl Indexer {
             pass.transactions += t;
             pass.events += e;
         }
-        let (f, r) = self.finality().await?;
-        pass.finalized += f;
-        pass.reverted += r;
+        // What this pass stored may already be final (a node without finality lag).
+        if pass.transactions > 0 {
+            let (f, r) = self.finality().await?;
+            pass.finalized += f;
+            pass.reverted += r;
+        }
         Ok(pass)
     }
 
@@ -245,25 +248,29 @@ impl Indexer {
     /// Returns (finalized, reverted entities).
     pub async fn finality(&self) -> Result<(u64, usize), IndexerError> {
         let finalized_slot = self.source.slot(CommitmentConfig::finalized()).await?;
-        let pending: Vec<(String, u64)> = store::unfinalized(&self.pool, 2_000)
-            .await?
-            .into_iter()
-            .filter(|(_, slot)| *slot <= finalized_slot)
-            .collect();
-        if pending.is_empty() {
-            return Ok((0, 0));
-        }
-        let sigs: Vec<String> = pending.iter().map(|(s, _)| s.clone()).collect();
-        let statuses = self.source.status(&sigs).await?;
-        let (mut done, mut gone) = (Vec::new(), Vec::new());
-        for (sig, status) in sigs.into_iter().zip(statuses) {
-            match status {
-                Status::Finalized => done.push(sig),
-                Status::Unknown => gone.push(sig),
-                Status::Pending => {}
+        let (mut finalized, mut gone) = (0, Vec::new());
+        let mut after: Option<(String, u64)> = None;
+        // Every stored confirmed transaction the cluster could have finalized, page by page
+        // (still-pending ones are passed over, not fetched again).
+        loop {
+            let page =
+                store::unfinalized(&self.pool, finalized_slot, after.as_ref(), 1_000).await?;
+            let Some(last) = page.last().cloned() else {
+                break;
+            };
+            let sigs: Vec<String> = page.into_iter().map(|(s, _)| s).collect();
+            let statuses = self.source.status(&sigs).await?;
+            let mut done = Vec::new();
+            for (sig, status) in sigs.into_iter().zip(statuses) {
+                match status {
+                    Status::Finalized => done.push(sig),
+                    Status::Unknown => gone.push(sig),
+                    Status::Pending => {}
+                }
             }
+            finalized += store::mark_finalized(&self.pool, &done).await?;
+            after = Some(last);
         }
-        let finalized = store::mark_finalized(&self.pool, &done).await?;
         let reverted = if gone.is_empty() {
             0
         } else {

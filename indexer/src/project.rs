@@ -385,52 +385,27 @@ pub fn fold(row: Option<Row>, event: &KassaEvent) -> Result<Option<Row>, FoldErr
     let (entity, s, ts, _) = event.header();
     let name = event.name();
     let entity = entity.to_string();
-    Ok(Some(match (row, event) {
-        (row, KassaEvent::Payments(e)) => match Kind::of(event) {
-            Kind::Config => Row::Config(fold_config(
-                match row {
-                    Some(Row::Config(r)) => Some(r),
-                    None => None,
-                    Some(_) => return Err(FoldError::WrongKind(name)),
-                },
-                e,
-                entity,
-                name,
-            )?),
-            Kind::Merchant => Row::Merchant(fold_merchant(
-                match row {
-                    Some(Row::Merchant(r)) => Some(r),
-                    None => None,
-                    Some(_) => return Err(FoldError::WrongKind(name)),
-                },
-                e,
-                entity,
-                ts,
-                name,
-            )?),
-            _ => Row::Payment(fold_payment(
-                match row {
-                    Some(Row::Payment(r)) => Some(r),
-                    None => None,
-                    Some(_) => return Err(FoldError::WrongKind(name)),
-                },
-                e,
-                entity,
-                ts,
-                name,
-            )?),
-        },
-        (row, KassaEvent::Convert(e)) => Row::Pool(fold_pool(
-            match row {
-                Some(Row::Pool(r)) => Some(r),
+    // The row as the variant an event of this kind folds into.
+    macro_rules! take {
+        ($row:expr, $variant:ident) => {
+            match $row {
+                Some(Row::$variant(r)) => Some(r),
                 None => None,
                 Some(_) => return Err(FoldError::WrongKind(name)),
-            },
-            e,
-            entity,
-            ts,
-            name,
-        )?),
+            }
+        };
+    }
+    Ok(Some(match (row, event) {
+        (row, KassaEvent::Payments(e)) => match Kind::of(event) {
+            Kind::Config => Row::Config(fold_config(take!(row, Config), e, entity, name)?),
+            Kind::Merchant => {
+                Row::Merchant(fold_merchant(take!(row, Merchant), e, entity, ts, name)?)
+            }
+            _ => Row::Payment(fold_payment(take!(row, Payment), e, entity, ts, name)?),
+        },
+        (row, KassaEvent::Convert(e)) => {
+            Row::Pool(fold_pool(take!(row, Pool), e, entity, ts, name)?)
+        }
         (row, KassaEvent::Credit(e)) => fold_credit(row, e, entity, name)?,
     }))
     .map(|r| {

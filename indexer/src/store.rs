@@ -547,12 +547,24 @@ pub async fn project(
     Ok(skipped)
 }
 
-/// Transactions stored at confirmed and not yet finalized, oldest first.
-pub async fn unfinalized(pool: &PgPool, limit: i64) -> Result<Vec<(String, u64)>, StoreError> {
+/// Transactions stored at confirmed, at or below `max_slot`, after `after` in (slot,
+/// signature) order, oldest first: one page of the finality pass.
+pub async fn unfinalized(
+    pool: &PgPool,
+    max_slot: u64,
+    after: Option<&(String, u64)>,
+    limit: i64,
+) -> Result<Vec<(String, u64)>, StoreError> {
+    let (after_sig, after_slot) =
+        after.map_or((String::new(), -1), |(s, slot)| (s.clone(), *slot as i64));
     Ok(sqlx::query(
-        "SELECT signature::text, slot FROM transactions WHERE commitment = 'confirmed'
-         ORDER BY slot, signature LIMIT $1",
+        "SELECT signature::text, slot FROM transactions
+         WHERE commitment = 'confirmed' AND slot <= $1 AND (slot, signature::text) > ($2, $3)
+         ORDER BY slot, signature LIMIT $4",
     )
+    .bind(max_slot as i64)
+    .bind(after_slot)
+    .bind(after_sig)
     .bind(limit)
     .fetch_all(pool)
     .await?

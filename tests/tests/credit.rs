@@ -216,6 +216,20 @@ impl Fx {
     }
 }
 
+/// The first credit event of a kind in a landed transaction.
+macro_rules! event {
+    ($landed:expr, $kind:ident) => {
+        $landed
+            .credit_events
+            .iter()
+            .find_map(|e| match e {
+                CreditEvent::$kind(x) => Some(x.clone()),
+                _ => None,
+            })
+            .expect(concat!(stringify!($kind), " event"))
+    };
+}
+
 fn income(l: &Landed) -> Vec<kassa_credit::events::IncomeDistributed> {
     l.credit_events
         .iter()
@@ -295,14 +309,7 @@ async fn the_waterfall_pays_fees_then_senior_then_junior_and_losses_hit_junior_f
         f.c.line_repay(&borrower.pubkey(), &f.pool, &borrower.pubkey(), owed)
             .unwrap();
     let landed = f.env.send(&[ix], &[&borrower]).await.unwrap();
-    let repaid = landed
-        .credit_events
-        .iter()
-        .find_map(|e| match e {
-            CreditEvent::Repaid(r) => Some(r.clone()),
-            _ => None,
-        })
-        .unwrap();
+    let repaid = event!(landed, Repaid);
     assert_eq!(
         (repaid.fees, repaid.interest, repaid.principal),
         (0, owed, 0)
@@ -317,14 +324,7 @@ async fn the_waterfall_pays_fees_then_senior_then_junior_and_losses_hit_junior_f
         .underwrite(&borrower.pubkey(), UnderwriterAction::WriteOff)
         .await
         .unwrap();
-    let wo = landed
-        .credit_events
-        .iter()
-        .find_map(|e| match e {
-            CreditEvent::LineWrittenOff(w) => Some(w.clone()),
-            _ => None,
-        })
-        .unwrap();
+    let wo = event!(landed, LineWrittenOff);
     let after = f.pool_state().await;
     // Income recognised by the write-off's own accrual was shared first.
     let accrued: u64 = income(&landed).iter().map(|e| e.junior).sum();
@@ -402,14 +402,7 @@ async fn deposits_price_shares_after_interest_and_respect_cap_and_allowlist() {
     // The deposit recognised the interest first, then priced the shares.
     let ev = income(&landed);
     assert_eq!(ev.len(), 1, "interest recognised before pricing");
-    let d = landed
-        .credit_events
-        .iter()
-        .find_map(|e| match e {
-            CreditEvent::Deposited(d) => Some(d.clone()),
-            _ => None,
-        })
-        .unwrap();
+    let d = event!(landed, Deposited);
     let junior_value = d.junior_value - 500 * USD;
     assert!(junior_value > 1_000 * USD);
     assert_eq!(
@@ -476,14 +469,7 @@ async fn lines_go_delayed_and_defaulted_by_time_and_only_the_underwriter_restore
         f.c.line_repay(&borrower.pubkey(), &f.pool, &borrower.pubkey(), owed)
             .unwrap();
     let landed = f.env.send(&[ix], &[&borrower]).await.unwrap();
-    let r = landed
-        .credit_events
-        .iter()
-        .find_map(|e| match e {
-            CreditEvent::Repaid(r) => Some(r.clone()),
-            _ => None,
-        })
-        .unwrap();
+    let r = event!(landed, Repaid);
     assert!(r.fees > 0, "late fees paid first");
     assert!(
         r.interest > 0 && r.principal > 0,
@@ -690,28 +676,14 @@ async fn an_advance_is_repaid_first_from_the_payments_capture() {
         f.c.receivable_sync(&caller.pubkey(), &f.pool, &owner.pubkey(), &payment)
             .unwrap();
     let landed = f.env.send(&[ix], &[&caller]).await.unwrap();
-    let r = landed
-        .credit_events
-        .iter()
-        .find_map(|e| match e {
-            CreditEvent::Repaid(r) => Some(r.clone()),
-            _ => None,
-        })
-        .unwrap();
+    let r = event!(landed, Repaid);
     let interest =
         (u128::from(800 * USD) * 1_000 * u128::from(5 * DAY as u64)).div_ceil(RAW_PER_TOKEN) as u64;
     assert_eq!(
         (r.fees, r.interest, r.principal),
         (0, interest, 800 * USD - interest)
     );
-    let s = landed
-        .credit_events
-        .iter()
-        .find_map(|e| match e {
-            CreditEvent::ReceivableSynced(s) => Some(s.clone()),
-            _ => None,
-        })
-        .unwrap();
+    let s = event!(landed, ReceivableSynced);
     assert!(s.settled && s.shortfall == 0 && s.arrived_total == 800 * USD);
     let line = f.line_state(&owner.pubkey()).await;
     assert_eq!(
@@ -817,14 +789,7 @@ async fn advances_refuse_foreign_held_and_assigned_payments_and_a_void_leaves_th
         f.c.receivable_sync(&caller.pubkey(), &f.pool, &owner.pubkey(), &payment)
             .unwrap();
     let landed = f.env.send(&[ix], &[&caller]).await.unwrap();
-    let s = landed
-        .credit_events
-        .iter()
-        .find_map(|e| match e {
-            CreditEvent::ReceivableSynced(s) => Some(s.clone()),
-            _ => None,
-        })
-        .unwrap();
+    let s = event!(landed, ReceivableSynced);
     assert!(s.settled);
     assert_eq!(s.shortfall, 500 * USD);
     assert_eq!(f.line_state(&owner.pubkey()).await.principal, 500 * USD);

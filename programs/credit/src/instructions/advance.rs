@@ -107,22 +107,7 @@ pub fn advance_take(ctx: Context<AdvanceTake>, amount: u64) -> Result<()> {
     let pool = &mut ctx.accounts.pool;
     let line = &mut ctx.accounts.line;
     let (income, changed) = touch(pool, pool_key, line, line_key, actor, now)?;
-    require!(
-        line.status == LineStatus::GoodStanding,
-        CreditError::LineNotInGoodStanding
-    );
-    require!(now < line.maturity, CreditError::LineMatured);
-    let new = add(line.principal, amount)?;
-    require!(new <= line.limit, CreditError::OverLimit);
-    require!(
-        amount <= pool.available_cash()?,
-        CreditError::InsufficientPoolCash
-    );
-    pool.reprice(line.principal, new, line.apr_bps)?;
-    line.principal = new;
-    pool.cash = sub(pool.cash, amount)?;
-    pool.invariant()?;
-    line.invariant()?;
+    let new = lend(pool, line, amount, now)?;
     let vault_key = ctx.accounts.advance_vault.key();
     let advance = &mut ctx.accounts.advance;
     advance.set_inner(Advance {

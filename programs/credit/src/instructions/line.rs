@@ -137,6 +137,29 @@ pub fn touch(
     Ok((income, changed))
 }
 
+/// Lends `amount` of the pool's cash on `line` (a draw or an advance): the line must be in
+/// good standing, before maturity, within its limit, and the pool must have the cash nobody
+/// else is owed. Returns the line's new principal.
+pub fn lend(pool: &mut CreditPool, line: &mut CreditLine, amount: u64, now: i64) -> Result<u64> {
+    require!(
+        line.status == LineStatus::GoodStanding,
+        CreditError::LineNotInGoodStanding
+    );
+    require!(now < line.maturity, CreditError::LineMatured);
+    let new = add(line.principal, amount)?;
+    require!(new <= line.limit, CreditError::OverLimit);
+    require!(
+        amount <= pool.available_cash()?,
+        CreditError::InsufficientPoolCash
+    );
+    pool.reprice(line.principal, new, line.apr_bps)?;
+    line.principal = new;
+    pool.cash = sub(pool.cash, amount)?;
+    pool.invariant()?;
+    line.invariant()?;
+    Ok(new)
+}
+
 /// Accounts of every instruction that moves a line's money through the pool vault.
 #[event_cpi]
 #[derive(Accounts)]
@@ -175,22 +198,7 @@ pub fn line_draw(ctx: Context<LineMoney>, amount: u64) -> Result<()> {
         line.kind == LineKind::Revolving,
         CreditError::NotRevolvingLine
     );
-    require!(
-        line.status == LineStatus::GoodStanding,
-        CreditError::LineNotInGoodStanding
-    );
-    require!(now < line.maturity, CreditError::LineMatured);
-    let new = add(line.principal, amount)?;
-    require!(new <= line.limit, CreditError::OverLimit);
-    require!(
-        amount <= pool.available_cash()?,
-        CreditError::InsufficientPoolCash
-    );
-    pool.reprice(line.principal, new, line.apr_bps)?;
-    line.principal = new;
-    pool.cash = sub(pool.cash, amount)?;
-    pool.invariant()?;
-    line.invariant()?;
+    let new = lend(pool, line, amount, now)?;
     if let Some(e) = income {
         emit_cpi!(e);
     }
