@@ -885,6 +885,35 @@ async fn the_wrong_authority_or_account_type_is_refused_everywhere() {
         f.env.send(&[ix], &[&uw]).await,
         CreditError::InvalidLineParams,
     );
+    // An advance rate above 90 % would leave no room for the capture's protocol fee.
+    let (m_owner, m) = f.env.merchant(&f.usdc, policy()).await;
+    let mut greedy = args.clone();
+    greedy.kind = LineKind::Receivable;
+    greedy.advance_rate_bps = kassa_credit::state::MAX_ADVANCE_RATE_BPS + 1;
+    let ix =
+        f.c.line_approve(
+            &uw.pubkey(),
+            &f.pool,
+            &m_owner.pubkey(),
+            Some(m.address),
+            greedy.clone(),
+        )
+        .unwrap();
+    expect_credit(
+        f.env.send(&[ix], &[&uw]).await,
+        CreditError::InvalidLineParams,
+    );
+    greedy.advance_rate_bps = kassa_credit::state::MAX_ADVANCE_RATE_BPS;
+    let ix =
+        f.c.line_approve(
+            &uw.pubkey(),
+            &f.pool,
+            &m_owner.pubkey(),
+            Some(m.address),
+            greedy,
+        )
+        .unwrap();
+    f.env.send(&[ix], &[&uw]).await.unwrap();
     // Type cosplay: the pool passed where a line is expected.
     let borrower = f.revolving(10 * USD).await;
     let mut ix =

@@ -256,3 +256,52 @@ proptest! {
         }
     }
 }
+
+/// A trade into extreme imbalance must not leave a pool whose invariant no longer converges
+/// (every later operation on it would fail): such trades are refused instead.
+#[test]
+fn no_accepted_swap_leaves_a_pool_that_cannot_be_priced() {
+    let fees = Fees {
+        trade_bps: 4,
+        protocol_share_bps: 5_000,
+    };
+    let mut refused = 0;
+    for amp in [1u64, 2, 10, 100, 1_000, 100_000, 1_000_000] {
+        for x in [
+            1_000u64,
+            10_000,
+            1_000_000,
+            1_000_000_000_000,
+            999_999_999_999_999_999,
+        ] {
+            for y in [
+                1_000u64,
+                10_000,
+                1_000_000,
+                1_000_000_000_000,
+                999_999_999_999_999_999,
+            ] {
+                for dx in [
+                    1u64,
+                    1_000,
+                    1_000_000_000,
+                    1_000_000_000_000_000,
+                    u64::MAX / 4,
+                ] {
+                    match swap_exact_in(curve(amp), fees, x, y, dx) {
+                        Ok(s) => {
+                            let x1 = u128::from(x) + u128::from(s.amount_in);
+                            let y1 = u128::from(y) - u128::from(s.out_of_reserve().unwrap());
+                            assert!(
+                                compute_d(amp, x1, y1).is_ok(),
+                                "amp {amp} x {x} y {y} dx {dx} left an unpriceable pool"
+                            );
+                        }
+                        Err(_) => refused += 1,
+                    }
+                }
+            }
+        }
+    }
+    assert!(refused > 0);
+}
