@@ -23,7 +23,7 @@ use solana_sdk::pubkey::Pubkey;
 use source::{Listed, Source, SourceError, Status};
 use sqlx::PgPool;
 use std::time::Duration;
-use store::{CursorUpdate, StoreError};
+use store::{Batch, CursorUpdate, StoreError};
 
 pub use metrics::Metrics;
 
@@ -33,6 +33,55 @@ pub enum IndexerError {
     Source(#[from] SourceError),
     #[error(transparent)]
     Store(#[from] StoreError),
+    #[error("preparing a batch failed: {0}")]
+    Prepare(#[from] tokio::task::JoinError),
+}
+
+/// A batch of decoded transactions and the cursor that moves with it.
+pub type Chunk = (Vec<DecodedTx>, CursorUpdate);
+
+/// Applies `batches` in order, each with its cursor in one database transaction, while the
+/// following ones are produced (fetched, decoded) and prepared on another thread, up to two
+/// ahead: Postgres never waits for the client's CPU work. `applied` is called after each
+/// commit. The first error stops both sides; everything before it stays committed and
+/// nothing after it is stored, so the cursor never passes a batch that was not applied.
+pub async fn apply_in_order<S>(
+    pool: &PgPool,
+    batches: S,
+    mut applied: impl FnMut(&store::Applied, &CursorUpdate),
+) -> Result<(), IndexerError>
+where
+    S: futures_util::Stream<Item = Result<Chunk, IndexerError>>,
+{
+    let (send, mut recv) = tokio::sync::mpsc::channel::<Result<_, IndexerError>>(2);
+    let produce = async move {
+        tokio::pin!(batches);
+        while let Some(item) = batches.next().await {
+            let item = match item {
+                Ok((txs, cursor)) => tokio::task::spawn_blocking(move || Batch::prepare(txs))
+                    .await
+                    .map(|b| (b, cursor))
+                    .map_err(IndexerError::from),
+                Err(e) => Err(e),
+            };
+            let failed = item.is_err();
+            if send.send(item).await.is_err() || failed {
+                break;
+            }
+        }
+    };
+    // `recv` moves into the consumer so that its failure closes the channel and stops the
+    // producer instead of leaving it blocked on a full channel.
+    let consume = async move {
+        while let Some(item) = recv.recv().await {
+            let (batch, cursor) = item?;
+            let a = store::apply_batch(pool, &batch, Some(&cursor)).await?;
+            applied(&a, &cursor);
+        }
+        Ok(())
+    };
+    let ((), result) = tokio::join!(produce, consume);
+    result
 }
 
 /// How the indexer reads the chain.
@@ -208,30 +257,33 @@ impl Indexer {
             ProgressBar::hidden()
         };
         let (mut txs, mut events) = (0, 0);
-        for chunk in todo.chunks(self.config.batch_size.max(1)) {
-            let program_id = *program;
-            let fetches: Vec<_> = chunk
-                .iter()
-                .cloned()
-                .map(|l| async move { self.fetch(&l, &program_id).await })
-                .collect();
-            let batch: Vec<DecodedTx> = stream::iter(fetches)
-                .buffered(self.config.concurrency.max(1))
-                .try_filter_map(|t| async move { Ok(t) })
-                .try_collect()
-                .await?;
-            let cursor = CursorUpdate {
-                program: *program,
-                slot: chunk.last().map_or(from, |l| l.slot),
-                signature: chunk.last().map(|l| l.signature.clone()),
-            };
-            let applied = store::apply(&self.pool, &batch, Some(&cursor)).await?;
-            self.metrics.record(&applied, &batch);
-            self.metrics.set_cursor(program, cursor.slot);
+        let program_id = *program;
+        let batches =
+            stream::iter(todo.chunks(self.config.batch_size.max(1))).then(|chunk| async move {
+                let fetches: Vec<_> = chunk
+                    .iter()
+                    .map(|l| async move { self.fetch(l, &program_id).await })
+                    .collect();
+                let batch: Vec<DecodedTx> = stream::iter(fetches)
+                    .buffered(self.config.concurrency.max(1))
+                    .try_filter_map(|t| async move { Ok(t) })
+                    .try_collect()
+                    .await?;
+                let cursor = CursorUpdate {
+                    program: program_id,
+                    slot: chunk.last().map_or(from, |l| l.slot),
+                    signature: chunk.last().map(|l| l.signature.clone()),
+                };
+                Ok((batch, cursor))
+            });
+        apply_in_order(&self.pool, batches, |applied, cursor| {
+            self.metrics.record(applied);
+            self.metrics.set_cursor(&program_id, cursor.slot);
             txs += applied.transactions;
             events += applied.events;
-            bar.inc(chunk.len() as u64);
-        }
+            bar.inc(applied.transactions as u64);
+        })
+        .await?;
         bar.finish_and_clear();
         // Everything listed is stored: the cursor reaches the newest listed slot.
         let cursor = CursorUpdate {

@@ -1,6 +1,6 @@
 //! Prometheus metrics of the indexer, in their own registry so an API can serve them.
 
-use crate::{decode::DecodedTx, store::Applied};
+use crate::store::Applied;
 use prometheus::{IntCounter, IntGauge, IntGaugeVec, Opts, Registry};
 use solana_sdk::pubkey::Pubkey;
 
@@ -86,11 +86,10 @@ impl Default for Metrics {
 }
 
 impl Metrics {
-    pub fn record(&self, applied: &Applied, batch: &[DecodedTx]) {
+    pub fn record(&self, applied: &Applied) {
         self.transactions.inc_by(applied.transactions as u64);
         self.events.inc_by(applied.events as u64);
-        self.parked
-            .inc_by(batch.iter().map(|t| t.parked.len() as u64).sum());
+        self.parked.inc_by(applied.parked as u64);
     }
 
     pub fn set_cursor(&self, program: &Pubkey, slot: u64) {

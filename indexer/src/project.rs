@@ -81,7 +81,7 @@ impl Kind {
 
 /// A fold that cannot go on: the history is incomplete (indexing began after the entity was
 /// created) or contradicts itself.
-#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
 pub enum FoldError {
     #[error("{0} before the entity was created")]
     NoEntity(&'static str),

@@ -50,6 +50,8 @@ pub async fn connect(url: &str) -> Result<PgPool, StoreError> {
 pub struct Applied {
     pub transactions: usize,
     pub events: usize,
+    /// Undecodable instructions and events kept with their raw bytes.
+    pub parked: usize,
     /// Entities whose history was incomplete (indexing began after they were created).
     pub skipped_entities: usize,
 }
@@ -90,10 +92,72 @@ pub struct CursorUpdate {
     pub signature: Option<String>,
 }
 
+/// A batch of decoded transactions turned into the columns of every table it writes, and
+/// the entities whose projections it touches. Preparing is pure CPU work that needs no
+/// database, so the indexer prepares the next batch while Postgres applies the current one.
+pub struct Batch {
+    txs: Vec<DecodedTx>,
+    columns: Columns,
+    /// The events of each touched entity, by (kind, entity).
+    touched: BTreeMap<(Kind, String), EntityEvents>,
+}
+
+/// Where one entity's events are in a batch, and their fold from nothing when they begin the
+/// entity's history.
+struct EntityEvents {
+    /// (transaction index, event index).
+    at: Vec<(usize, usize)>,
+    fresh: Option<Fresh>,
+}
+
+impl Batch {
+    pub fn prepare(txs: Vec<DecodedTx>) -> Self {
+        let columns = Columns::of(txs.iter());
+        let mut at: BTreeMap<(Kind, String), Vec<(usize, usize)>> = BTreeMap::new();
+        for (t, tx) in txs.iter().enumerate() {
+            for (i, e) in tx.events.iter().enumerate() {
+                let (entity, ..) = e.event.header();
+                at.entry((Kind::of(&e.event), entity.to_string()))
+                    .or_default()
+                    .push((t, i));
+            }
+        }
+        let touched = at
+            .into_iter()
+            .map(|(key, at)| {
+                let fresh = Fresh::of(at.iter().map(|&(t, i)| &txs[t].events[i].event).collect());
+                (key, EntityEvents { at, fresh })
+            })
+            .collect();
+        Self {
+            txs,
+            columns,
+            touched,
+        }
+    }
+
+    pub fn transactions(&self) -> &[DecodedTx] {
+        &self.txs
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.txs.is_empty()
+    }
+}
+
 /// Stores a batch of decoded transactions, their projections and the cursor, atomically.
 pub async fn apply(
     pool: &PgPool,
     batch: &[DecodedTx],
+    cursor: Option<&CursorUpdate>,
+) -> Result<Applied, StoreError> {
+    apply_batch(pool, &Batch::prepare(batch.to_vec()), cursor).await
+}
+
+/// Stores a prepared batch, its projections and the cursor, atomically.
+pub async fn apply_batch(
+    pool: &PgPool,
+    batch: &Batch,
     cursor: Option<&CursorUpdate>,
 ) -> Result<Applied, StoreError> {
     let mut tx = pool.begin().await?;
@@ -116,14 +180,11 @@ pub async fn apply(
     Ok(applied)
 }
 
-fn u64s(values: impl Iterator<Item = u64>) -> Vec<String> {
-    values.map(|v| v.to_string()).collect()
-}
-
-async fn apply_in(db: &mut PgConnection, batch: &[DecodedTx]) -> Result<Applied, StoreError> {
+async fn apply_in(db: &mut PgConnection, batch: &Batch) -> Result<Applied, StoreError> {
     if batch.is_empty() {
         return Ok(Applied::default());
     }
+    let c = &batch.columns.transactions;
     let new: HashSet<String> = sqlx::query(
         "INSERT INTO transactions (signature, slot, block_time, failed, fee, commitment)
          SELECT s, sl, bt, f, fee::numeric, 'confirmed'
@@ -132,190 +193,286 @@ async fn apply_in(db: &mut PgConnection, batch: &[DecodedTx]) -> Result<Applied,
          ON CONFLICT (signature) DO NOTHING
          RETURNING signature::text",
     )
-    .bind(
-        batch
-            .iter()
-            .map(|t| t.signature.clone())
-            .collect::<Vec<_>>(),
-    )
-    .bind(batch.iter().map(|t| t.slot as i64).collect::<Vec<_>>())
-    .bind(batch.iter().map(|t| t.block_time).collect::<Vec<_>>())
-    .bind(batch.iter().map(|t| t.failed).collect::<Vec<_>>())
-    .bind(u64s(batch.iter().map(|t| t.fee)))
+    .bind(&c.signature)
+    .bind(&c.slot)
+    .bind(&c.block_time)
+    .bind(&c.failed)
+    .bind(&c.fee)
     .fetch_all(&mut *db)
     .await?
     .into_iter()
     .map(|r| r.get(0))
     .collect();
-    let fresh: Vec<&DecodedTx> = batch
-        .iter()
-        .filter(|t| new.contains(&t.signature))
+    let fresh: Vec<usize> = (0..batch.txs.len())
+        .filter(|&i| new.contains(&batch.txs[i].signature))
         .collect();
     if fresh.is_empty() {
         return Ok(Applied::default());
     }
+    // Usually every transaction is new; a replay stores only the rows of those that are.
+    let subset;
+    let columns = if fresh.len() == batch.txs.len() {
+        &batch.columns
+    } else {
+        subset = Columns::of(fresh.iter().map(|&i| &batch.txs[i]));
+        &subset
+    };
+    columns.instructions.insert(db).await?;
+    columns.token_changes.insert(db).await?;
+    columns.parked.insert(db).await?;
+    columns.events.insert(db).await?;
 
-    insert_instructions(db, &fresh).await?;
-    insert_token_changes(db, &fresh).await?;
-    insert_parked(db, &fresh).await?;
-    let events = insert_events(db, &fresh).await?;
-
-    let mut touched: BTreeMap<(Kind, String), Vec<&KassaEvent>> = BTreeMap::new();
-    for e in fresh.iter().flat_map(|t| t.events.iter()) {
-        let (entity, ..) = e.event.header();
-        touched
-            .entry((Kind::of(&e.event), entity.to_string()))
-            .or_default()
-            .push(&e.event);
+    let fresh: HashSet<usize> = fresh.into_iter().collect();
+    let mut touched: BTreeMap<(Kind, String), Touched> = BTreeMap::new();
+    for (
+        key,
+        EntityEvents {
+            at,
+            fresh: prepared,
+        },
+    ) in &batch.touched
+    {
+        let events: Vec<&KassaEvent> = at
+            .iter()
+            .filter(|(t, _)| fresh.contains(t))
+            .map(|&(t, i)| &batch.txs[t].events[i].event)
+            .collect();
+        if !events.is_empty() {
+            // A fold prepared from all of the entity's events is void if some were stored already.
+            let fresh = prepared.as_ref().filter(|_| events.len() == at.len());
+            touched.insert(key.clone(), Touched { events, fresh });
+        }
     }
     let skipped = project(db, touched).await?;
     Ok(Applied {
         transactions: fresh.len(),
-        events,
+        events: columns.events.len(),
+        parked: columns.parked.len(),
         skipped_entities: skipped,
     })
 }
 
-async fn insert_instructions(db: &mut PgConnection, txs: &[&DecodedTx]) -> Result<(), StoreError> {
-    let rows: Vec<_> = txs
-        .iter()
-        .flat_map(|t| t.instructions.iter().map(move |i| (t, i)))
-        .collect();
-    if rows.is_empty() {
-        return Ok(());
-    }
-    // Account lists go in comma-joined (Postgres has no ragged arrays; base58 has no comma).
-    sqlx::query(
-        "INSERT INTO instructions (signature, ix_index, inner_index, program, name, args, accounts)
-         SELECT s, i, j, p, n, a::jsonb, string_to_array(acc, ',')
-         FROM unnest($1::text[], $2::int4[], $3::int4[], $4::text[], $5::text[], $6::text[],
-                     $7::text[]) AS t(s, i, j, p, n, a, acc)",
-    )
-    .bind(
-        rows.iter()
-            .map(|(t, _)| t.signature.clone())
-            .collect::<Vec<_>>(),
-    )
-    .bind(rows.iter().map(|(_, i)| i.ix_index).collect::<Vec<_>>())
-    .bind(rows.iter().map(|(_, i)| i.inner_index).collect::<Vec<_>>())
-    .bind(
-        rows.iter()
-            .map(|(_, i)| i.program.to_string())
-            .collect::<Vec<_>>(),
-    )
-    .bind(rows.iter().map(|(_, i)| i.name.clone()).collect::<Vec<_>>())
-    .bind(
-        rows.iter()
-            .map(|(_, i)| i.args.to_string())
-            .collect::<Vec<_>>(),
-    )
-    .bind(
-        rows.iter()
-            .map(|(_, i)| i.accounts.join(","))
-            .collect::<Vec<_>>(),
-    )
-    .execute(&mut *db)
-    .await?;
-    Ok(())
+/// The rows of a batch, as the columns of each table it writes.
+struct Columns {
+    transactions: TransactionColumns,
+    instructions: InstructionColumns,
+    token_changes: TokenChangeColumns,
+    parked: ParkedColumns,
+    events: EventColumns,
 }
 
-async fn insert_token_changes(db: &mut PgConnection, txs: &[&DecodedTx]) -> Result<(), StoreError> {
-    let rows: Vec<_> = txs
-        .iter()
-        .flat_map(|t| t.token_changes.iter().map(move |c| (t, c)))
-        .collect();
-    if rows.is_empty() {
-        return Ok(());
+impl Columns {
+    fn of<'a>(txs: impl Iterator<Item = &'a DecodedTx> + Clone) -> Self {
+        Self {
+            transactions: TransactionColumns::of(txs.clone()),
+            instructions: InstructionColumns::of(txs.clone()),
+            token_changes: TokenChangeColumns::of(txs.clone()),
+            parked: ParkedColumns::of(txs.clone()),
+            events: EventColumns::of(txs),
+        }
     }
-    sqlx::query(
-        "INSERT INTO token_balance_changes (signature, account_index, account, mint, owner, pre, post)
-         SELECT s, i, a, m, o, pre::numeric, post::numeric
-         FROM unnest($1::text[], $2::int4[], $3::text[], $4::text[], $5::text[], $6::text[],
-                     $7::text[]) AS t(s, i, a, m, o, pre, post)",
-    )
-    .bind(rows.iter().map(|(t, _)| t.signature.clone()).collect::<Vec<_>>())
-    .bind(rows.iter().map(|(_, c)| c.account_index).collect::<Vec<_>>())
-    .bind(rows.iter().map(|(_, c)| c.account.to_string()).collect::<Vec<_>>())
-    .bind(rows.iter().map(|(_, c)| c.mint.clone()).collect::<Vec<_>>())
-    .bind(rows.iter().map(|(_, c)| c.owner.clone()).collect::<Vec<_>>())
-    .bind(u64s(rows.iter().map(|(_, c)| c.pre)))
-    .bind(u64s(rows.iter().map(|(_, c)| c.post)))
-    .execute(&mut *db)
-    .await?;
-    Ok(())
 }
 
-async fn insert_parked(db: &mut PgConnection, txs: &[&DecodedTx]) -> Result<(), StoreError> {
-    let rows: Vec<_> = txs
-        .iter()
-        .flat_map(|t| t.parked.iter().map(move |p| (t, p)))
-        .collect();
-    if rows.is_empty() {
-        return Ok(());
+#[derive(Default)]
+struct TransactionColumns {
+    signature: Vec<String>,
+    slot: Vec<i64>,
+    block_time: Vec<Option<i64>>,
+    failed: Vec<bool>,
+    fee: Vec<String>,
+}
+
+impl TransactionColumns {
+    fn of<'a>(txs: impl Iterator<Item = &'a DecodedTx>) -> Self {
+        let mut c = Self::default();
+        for t in txs {
+            c.signature.push(t.signature.clone());
+            c.slot.push(t.slot as i64);
+            c.block_time.push(t.block_time);
+            c.failed.push(t.failed);
+            c.fee.push(t.fee.to_string());
+        }
+        c
     }
-    for (_, p) in &rows {
-        tracing::warn!(program = %p.program, reason = %p.reason, "parked undecodable data");
+}
+
+#[derive(Default)]
+struct InstructionColumns {
+    signature: Vec<String>,
+    ix_index: Vec<i32>,
+    inner_index: Vec<i32>,
+    program: Vec<String>,
+    name: Vec<String>,
+    args: Vec<String>,
+    accounts: Vec<String>,
+}
+
+impl InstructionColumns {
+    fn of<'a>(txs: impl Iterator<Item = &'a DecodedTx>) -> Self {
+        let mut c = Self::default();
+        for t in txs {
+            for i in &t.instructions {
+                c.signature.push(t.signature.clone());
+                c.ix_index.push(i.ix_index);
+                c.inner_index.push(i.inner_index);
+                c.program.push(i.program.to_string());
+                c.name.push(i.name.clone());
+                c.args.push(i.args.to_string());
+                // Postgres has no ragged arrays; base58 has no comma.
+                c.accounts.push(i.accounts.join(","));
+            }
+        }
+        c
     }
-    sqlx::query(
-        "INSERT INTO parked (signature, ix_index, inner_index, program, reason, raw)
-         SELECT * FROM unnest($1::text[], $2::int4[], $3::int4[], $4::text[], $5::text[],
-                              $6::bytea[])",
-    )
-    .bind(
-        rows.iter()
-            .map(|(t, _)| t.signature.clone())
-            .collect::<Vec<_>>(),
-    )
-    .bind(rows.iter().map(|(_, p)| p.ix_index).collect::<Vec<_>>())
-    .bind(rows.iter().map(|(_, p)| p.inner_index).collect::<Vec<_>>())
-    .bind(
-        rows.iter()
-            .map(|(_, p)| p.program.to_string())
-            .collect::<Vec<_>>(),
-    )
-    .bind(
-        rows.iter()
-            .map(|(_, p)| p.reason.clone())
-            .collect::<Vec<_>>(),
-    )
-    .bind(rows.iter().map(|(_, p)| p.raw.clone()).collect::<Vec<_>>())
-    .execute(&mut *db)
-    .await?;
-    Ok(())
+
+    async fn insert(&self, db: &mut PgConnection) -> Result<(), StoreError> {
+        if self.signature.is_empty() {
+            return Ok(());
+        }
+        sqlx::query(
+            "INSERT INTO instructions (signature, ix_index, inner_index, program, name, args, accounts)
+             SELECT s, i, j, p, n, a::jsonb, string_to_array(acc, ',')
+             FROM unnest($1::text[], $2::int4[], $3::int4[], $4::text[], $5::text[], $6::text[],
+                         $7::text[]) AS t(s, i, j, p, n, a, acc)",
+        )
+        .bind(&self.signature)
+        .bind(&self.ix_index)
+        .bind(&self.inner_index)
+        .bind(&self.program)
+        .bind(&self.name)
+        .bind(&self.args)
+        .bind(&self.accounts)
+        .execute(&mut *db)
+        .await?;
+        Ok(())
+    }
+}
+
+#[derive(Default)]
+struct TokenChangeColumns {
+    signature: Vec<String>,
+    account_index: Vec<i32>,
+    account: Vec<String>,
+    mint: Vec<String>,
+    owner: Vec<Option<String>>,
+    pre: Vec<String>,
+    post: Vec<String>,
+}
+
+impl TokenChangeColumns {
+    fn of<'a>(txs: impl Iterator<Item = &'a DecodedTx>) -> Self {
+        let mut c = Self::default();
+        for t in txs {
+            for x in &t.token_changes {
+                c.signature.push(t.signature.clone());
+                c.account_index.push(x.account_index);
+                c.account.push(x.account.to_string());
+                c.mint.push(x.mint.clone());
+                c.owner.push(x.owner.clone());
+                c.pre.push(x.pre.to_string());
+                c.post.push(x.post.to_string());
+            }
+        }
+        c
+    }
+
+    async fn insert(&self, db: &mut PgConnection) -> Result<(), StoreError> {
+        if self.signature.is_empty() {
+            return Ok(());
+        }
+        sqlx::query(
+            "INSERT INTO token_balance_changes (signature, account_index, account, mint, owner, pre, post)
+             SELECT s, i, a, m, o, pre::numeric, post::numeric
+             FROM unnest($1::text[], $2::int4[], $3::text[], $4::text[], $5::text[], $6::text[],
+                         $7::text[]) AS t(s, i, a, m, o, pre, post)",
+        )
+        .bind(&self.signature)
+        .bind(&self.account_index)
+        .bind(&self.account)
+        .bind(&self.mint)
+        .bind(&self.owner)
+        .bind(&self.pre)
+        .bind(&self.post)
+        .execute(&mut *db)
+        .await?;
+        Ok(())
+    }
+}
+
+#[derive(Default)]
+struct ParkedColumns {
+    signature: Vec<String>,
+    ix_index: Vec<i32>,
+    inner_index: Vec<i32>,
+    program: Vec<String>,
+    reason: Vec<String>,
+    raw: Vec<Vec<u8>>,
+}
+
+impl ParkedColumns {
+    fn of<'a>(txs: impl Iterator<Item = &'a DecodedTx>) -> Self {
+        let mut c = Self::default();
+        for t in txs {
+            for p in &t.parked {
+                c.signature.push(t.signature.clone());
+                c.ix_index.push(p.ix_index);
+                c.inner_index.push(p.inner_index);
+                c.program.push(p.program.to_string());
+                c.reason.push(p.reason.clone());
+                c.raw.push(p.raw.clone());
+            }
+        }
+        c
+    }
+
+    fn len(&self) -> usize {
+        self.signature.len()
+    }
+
+    async fn insert(&self, db: &mut PgConnection) -> Result<(), StoreError> {
+        if self.signature.is_empty() {
+            return Ok(());
+        }
+        for (program, reason) in self.program.iter().zip(&self.reason) {
+            tracing::warn!(%program, %reason, "parked undecodable data");
+        }
+        sqlx::query(
+            "INSERT INTO parked (signature, ix_index, inner_index, program, reason, raw)
+             SELECT * FROM unnest($1::text[], $2::int4[], $3::int4[], $4::text[], $5::text[],
+                                  $6::bytea[])",
+        )
+        .bind(&self.signature)
+        .bind(&self.ix_index)
+        .bind(&self.inner_index)
+        .bind(&self.program)
+        .bind(&self.reason)
+        .bind(&self.raw)
+        .execute(&mut *db)
+        .await?;
+        Ok(())
+    }
 }
 
 /// The event rows of a batch as the columns of `events`, in table order.
-pub struct EventColumns {
-    pub signature: Vec<String>,
-    pub ix_index: Vec<i32>,
-    pub inner_index: Vec<i32>,
-    pub slot: Vec<i64>,
-    pub program: Vec<String>,
-    pub name: Vec<String>,
-    pub entity: Vec<String>,
-    pub seq: Vec<i64>,
-    pub ts: Vec<i64>,
-    pub actor: Vec<String>,
-    pub data: Vec<String>,
-    pub raw: Vec<Vec<u8>>,
+#[derive(Default)]
+struct EventColumns {
+    signature: Vec<String>,
+    ix_index: Vec<i32>,
+    inner_index: Vec<i32>,
+    slot: Vec<i64>,
+    program: Vec<String>,
+    name: Vec<String>,
+    entity: Vec<String>,
+    seq: Vec<i64>,
+    ts: Vec<i64>,
+    actor: Vec<String>,
+    data: Vec<String>,
+    raw: Vec<Vec<u8>>,
 }
 
 impl EventColumns {
-    pub fn of<'a>(txs: impl IntoIterator<Item = &'a DecodedTx>) -> Self {
-        let mut c = EventColumns {
-            signature: Vec::new(),
-            ix_index: Vec::new(),
-            inner_index: Vec::new(),
-            slot: Vec::new(),
-            program: Vec::new(),
-            name: Vec::new(),
-            entity: Vec::new(),
-            seq: Vec::new(),
-            ts: Vec::new(),
-            actor: Vec::new(),
-            data: Vec::new(),
-            raw: Vec::new(),
-        };
+    fn of<'a>(txs: impl Iterator<Item = &'a DecodedTx>) -> Self {
+        let mut c = Self::default();
         for t in txs {
             for e in &t.events {
                 let (entity, seq, ts, actor) = e.event.header();
@@ -336,92 +493,148 @@ impl EventColumns {
         c
     }
 
-    pub fn len(&self) -> usize {
+    fn len(&self) -> usize {
         self.signature.len()
     }
 
-    pub fn is_empty(&self) -> bool {
-        self.signature.is_empty()
+    async fn insert(&self, db: &mut PgConnection) -> Result<(), StoreError> {
+        if self.signature.is_empty() {
+            return Ok(());
+        }
+        sqlx::query(
+            "INSERT INTO events (signature, ix_index, inner_index, slot, program, name, entity, seq,
+                                 ts, actor, data, raw)
+             SELECT s, i, j, sl, p, n, e, q, ts, a, d::jsonb, r
+             FROM unnest($1::text[], $2::int4[], $3::int4[], $4::int8[], $5::text[], $6::text[],
+                         $7::text[], $8::int8[], $9::int8[], $10::text[], $11::text[], $12::bytea[])
+                  AS t(s, i, j, sl, p, n, e, q, ts, a, d, r)",
+        )
+        .bind(&self.signature)
+        .bind(&self.ix_index)
+        .bind(&self.inner_index)
+        .bind(&self.slot)
+        .bind(&self.program)
+        .bind(&self.name)
+        .bind(&self.entity)
+        .bind(&self.seq)
+        .bind(&self.ts)
+        .bind(&self.actor)
+        .bind(&self.data)
+        .bind(&self.raw)
+        .execute(&mut *db)
+        .await?;
+        Ok(())
     }
 }
 
-async fn insert_events(db: &mut PgConnection, txs: &[&DecodedTx]) -> Result<usize, StoreError> {
-    let c = EventColumns::of(txs.iter().copied());
-    if c.is_empty() {
-        return Ok(0);
-    }
-    let n = c.len();
-    sqlx::query(
-        "INSERT INTO events (signature, ix_index, inner_index, slot, program, name, entity, seq,
-                             ts, actor, data, raw)
-         SELECT s, i, j, sl, p, n, e, q, ts, a, d::jsonb, r
-         FROM unnest($1::text[], $2::int4[], $3::int4[], $4::int8[], $5::text[], $6::text[],
-                     $7::text[], $8::int8[], $9::int8[], $10::text[], $11::text[], $12::bytea[])
-              AS t(s, i, j, sl, p, n, e, q, ts, a, d, r)",
-    )
-    .bind(c.signature)
-    .bind(c.ix_index)
-    .bind(c.inner_index)
-    .bind(c.slot)
-    .bind(c.program)
-    .bind(c.name)
-    .bind(c.entity)
-    .bind(c.seq)
-    .bind(c.ts)
-    .bind(c.actor)
-    .bind(c.data)
-    .bind(c.raw)
-    .execute(&mut *db)
-    .await?;
-    Ok(n)
+fn all_sql(kind: Kind) -> sqlx::AssertSqlSafe<String> {
+    sqlx::AssertSqlSafe(format!(
+        "SELECT to_jsonb(t) FROM {} t ORDER BY address",
+        kind.table()
+    ))
 }
 
-fn select_sql(kind: Kind) -> &'static str {
-    match kind {
-        Kind::Config => "SELECT to_jsonb(t) FROM protocol_config t WHERE address = ANY($1)",
-        Kind::Merchant => "SELECT to_jsonb(t) FROM merchants t WHERE address = ANY($1)",
-        Kind::Payment => "SELECT to_jsonb(t) FROM payments t WHERE address = ANY($1)",
-        Kind::Pool => "SELECT to_jsonb(t) FROM pools t WHERE address = ANY($1)",
-        Kind::CreditPool => "SELECT to_jsonb(t) FROM credit_pools t WHERE address = ANY($1)",
-        Kind::CreditLine => "SELECT to_jsonb(t) FROM credit_lines t WHERE address = ANY($1)",
-        Kind::Advance => "SELECT to_jsonb(t) FROM advances t WHERE address = ANY($1)",
+fn row_fields(row: &Row) -> Result<serde_json::Map<String, serde_json::Value>, StoreError> {
+    match serde_json::to_value(row).map_err(|e| StoreError::Corrupt(e.to_string()))? {
+        serde_json::Value::Object(fields) => Ok(fields),
+        _ => Err(StoreError::Corrupt(
+            "a projection row is not an object".into(),
+        )),
     }
 }
 
-fn all_sql(kind: Kind) -> &'static str {
-    match kind {
-        Kind::Config => "SELECT to_jsonb(t) FROM protocol_config t ORDER BY address",
-        Kind::Merchant => "SELECT to_jsonb(t) FROM merchants t ORDER BY address",
-        Kind::Payment => "SELECT to_jsonb(t) FROM payments t ORDER BY address",
-        Kind::Pool => "SELECT to_jsonb(t) FROM pools t ORDER BY address",
-        Kind::CreditPool => "SELECT to_jsonb(t) FROM credit_pools t ORDER BY address",
-        Kind::CreditLine => "SELECT to_jsonb(t) FROM credit_lines t ORDER BY address",
-        Kind::Advance => "SELECT to_jsonb(t) FROM advances t ORDER BY address",
+/// The columns a projection row fills, in the order `copy_line` writes them.
+fn copy_columns(row: &Row) -> Result<String, StoreError> {
+    Ok(row_fields(row)?
+        .keys()
+        .map(String::as_str)
+        .collect::<Vec<_>>()
+        .join(", "))
+}
+
+/// Appends `row` as one line of Postgres `COPY` text format: values escaped as `COPY`
+/// requires, `\N` for null, arrays as array literals.
+fn copy_line(row: &Row, out: &mut Vec<u8>) -> Result<(), StoreError> {
+    use serde_json::Value;
+    fn escape(out: &mut Vec<u8>, s: &str) {
+        for b in s.bytes() {
+            match b {
+                b'\\' => out.extend_from_slice(b"\\\\"),
+                b'\t' => out.extend_from_slice(b"\\t"),
+                b'\n' => out.extend_from_slice(b"\\n"),
+                b'\r' => out.extend_from_slice(b"\\r"),
+                _ => out.push(b),
+            }
+        }
+    }
+    for (i, v) in row_fields(row)?.values().enumerate() {
+        if i > 0 {
+            out.push(b'\t');
+        }
+        match v {
+            Value::Null => out.extend_from_slice(b"\\N"),
+            Value::Bool(b) => out.push(if *b { b't' } else { b'f' }),
+            Value::Number(n) => out.extend_from_slice(n.to_string().as_bytes()),
+            Value::String(s) => escape(out, s),
+            Value::Array(items) => {
+                let mut literal = String::from("{");
+                for (j, item) in items.iter().enumerate() {
+                    if j > 0 {
+                        literal.push(',');
+                    }
+                    let text = match item {
+                        Value::String(s) => s.clone(),
+                        other => other.to_string(),
+                    };
+                    literal.push('"');
+                    literal.push_str(&text.replace('\\', "\\\\").replace('"', "\\\""));
+                    literal.push('"');
+                }
+                literal.push('}');
+                escape(out, &literal);
+            }
+            Value::Object(_) => escape(out, &v.to_string()),
+        }
+    }
+    out.push(b'\n');
+    Ok(())
+}
+
+/// An entity's fold from nothing, computed while a batch whose events begin its history is
+/// prepared: the row and its `COPY` line. `project` uses it when the entity has no stored
+/// row and no newer stored events, which is the case of every entity a batch creates.
+pub struct Fresh {
+    row: Result<Option<Row>, FoldError>,
+    line: Option<Vec<u8>>,
+}
+
+impl Fresh {
+    fn of(mut events: Vec<&KassaEvent>) -> Option<Self> {
+        events.sort_by_key(|e| e.header().1);
+        if !events
+            .iter()
+            .enumerate()
+            .all(|(i, e)| e.header().1 == i as u64)
+        {
+            return None;
+        }
+        let row = events.iter().try_fold(None, |s, e| fold(s, e));
+        let line = match &row {
+            Ok(Some(r)) => {
+                let mut line = Vec::new();
+                copy_line(r, &mut line).ok()?;
+                Some(line)
+            }
+            _ => None,
+        };
+        Some(Self { row, line })
     }
 }
 
-fn delete_sql(kind: Kind) -> &'static str {
-    match kind {
-        Kind::Config => "DELETE FROM protocol_config WHERE address = ANY($1)",
-        Kind::Merchant => "DELETE FROM merchants WHERE address = ANY($1)",
-        Kind::Payment => "DELETE FROM payments WHERE address = ANY($1)",
-        Kind::Pool => "DELETE FROM pools WHERE address = ANY($1)",
-        Kind::CreditPool => "DELETE FROM credit_pools WHERE address = ANY($1)",
-        Kind::CreditLine => "DELETE FROM credit_lines WHERE address = ANY($1)",
-        Kind::Advance => "DELETE FROM advances WHERE address = ANY($1)",
-    }
-}
-
-fn insert_sql(kind: Kind) -> &'static str {
-    match kind {
-        Kind::Config => "INSERT INTO protocol_config SELECT * FROM json_populate_recordset(NULL::protocol_config, $1::text::json)",
-        Kind::Merchant => "INSERT INTO merchants SELECT * FROM json_populate_recordset(NULL::merchants, $1::text::json)",
-        Kind::Payment => "INSERT INTO payments SELECT * FROM json_populate_recordset(NULL::payments, $1::text::json)",
-        Kind::Pool => "INSERT INTO pools SELECT * FROM json_populate_recordset(NULL::pools, $1::text::json)",
-        Kind::CreditPool => "INSERT INTO credit_pools SELECT * FROM json_populate_recordset(NULL::credit_pools, $1::text::json)",
-        Kind::CreditLine => "INSERT INTO credit_lines SELECT * FROM json_populate_recordset(NULL::credit_lines, $1::text::json)",
-        Kind::Advance => "INSERT INTO advances SELECT * FROM json_populate_recordset(NULL::advances, $1::text::json)",
-    }
+/// The new events of one entity, and their fold from nothing when it was prepared.
+pub struct Touched<'a> {
+    pub events: Vec<&'a KassaEvent>,
+    pub fresh: Option<&'a Fresh>,
 }
 
 /// Every projection row of `kind`, ordered by address.
@@ -469,7 +682,7 @@ async fn rebuild(
 /// Returns how many entities had an incomplete history and were left unprojected.
 pub async fn project(
     db: &mut PgConnection,
-    touched: BTreeMap<(Kind, String), Vec<&KassaEvent>>,
+    touched: BTreeMap<(Kind, String), Touched<'_>>,
 ) -> Result<usize, StoreError> {
     let mut skipped = 0;
     for kind in Kind::ALL {
@@ -481,32 +694,38 @@ pub async fn project(
         if entities.is_empty() {
             continue;
         }
+        // Each entity's stored row and the newest live event stored for it: events of one
+        // entity can arrive through another program's stream first (a pool's swap inside a
+        // payment), so a row is only extended in place when the new events are also the newest.
         let mut current: BTreeMap<String, Row> = BTreeMap::new();
-        for r in sqlx::query(select_sql(kind))
-            .bind(&entities)
-            .fetch_all(&mut *db)
-            .await?
-        {
-            let v: serde_json::Value = r.get(0);
-            let row = Row::from_json(kind, v).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-            current.insert(row.address().to_string(), row);
-        }
-        // The newest live event stored per entity: events of one entity can arrive through
-        // another program's stream first (a pool's swap inside a payment), so a row is only
-        // extended in place when the new events are also the newest.
-        let newest: BTreeMap<String, i64> = sqlx::query(
-            "SELECT entity::text, max(seq) FROM events
-             WHERE entity = ANY($1) AND NOT reverted GROUP BY entity",
-        )
+        let mut newest: BTreeMap<String, i64> = BTreeMap::new();
+        for r in sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT u.entity, to_jsonb(t),
+                    (SELECT max(seq) FROM events e WHERE e.entity = u.entity AND NOT e.reverted)
+             FROM unnest($1::text[]) AS u(entity) LEFT JOIN {} t ON t.address = u.entity",
+            kind.table()
+        )))
         .bind(&entities)
         .fetch_all(&mut *db)
         .await?
-        .into_iter()
-        .map(|r| (r.get(0), r.get(1)))
-        .collect();
-        let mut out = Vec::new();
+        {
+            let entity: String = r.get(0);
+            if let Some(v) = r.get::<Option<serde_json::Value>, _>(1) {
+                let row =
+                    Row::from_json(kind, v).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+                current.insert(entity.clone(), row);
+            }
+            if let Some(seq) = r.get::<Option<i64>, _>(2) {
+                newest.insert(entity, seq);
+            }
+        }
+        // Only rows that exist need to go before their replacements are written.
+        let stored: Vec<String> = current.keys().cloned().collect();
+        let mut columns: Option<String> = None;
+        let mut data = Vec::new();
         for entity in &entities {
-            let mut events = touched[&(kind, entity.clone())].clone();
+            let touch = &touched[&(kind, entity.clone())];
+            let mut events = touch.events.clone();
             events.sort_by_key(|e| e.header().1);
             let state = current.remove(entity);
             let mut next = state.as_ref().map_or(0, |r| r.seq() + 1);
@@ -519,13 +738,29 @@ pub async fn project(
             let newest_is_new = events
                 .last()
                 .is_some_and(|e| Some(&(e.header().1 as i64)) == newest.get(entity));
-            let folded = if contiguous && newest_is_new {
-                events.iter().try_fold(state, |s, e| fold(s, e))
-            } else {
-                rebuild(db, entity).await?
+            let folded = match (contiguous && newest_is_new, state, touch.fresh) {
+                // Created by this batch: its fold was computed while the batch was prepared.
+                (true, None, Some(fresh)) => match (&fresh.row, &fresh.line) {
+                    (Ok(Some(row)), Some(line)) => {
+                        if columns.is_none() {
+                            columns = Some(copy_columns(row)?);
+                        }
+                        data.extend_from_slice(line);
+                        Ok(None)
+                    }
+                    (Ok(row), _) => Ok(row.clone()),
+                    (Err(e), _) => Err(e.clone()),
+                },
+                (true, state, _) => events.iter().try_fold(state, |s, e| fold(s, e)),
+                (false, ..) => rebuild(db, entity).await?,
             };
             match folded {
-                Ok(Some(row)) => out.push(row),
+                Ok(Some(row)) => {
+                    if columns.is_none() {
+                        columns = Some(copy_columns(&row)?);
+                    }
+                    copy_line(&row, &mut data)?;
+                }
                 Ok(None) => {}
                 Err(e) => {
                     skipped += 1;
@@ -533,15 +768,21 @@ pub async fn project(
                 }
             }
         }
-        sqlx::query(delete_sql(kind))
-            .bind(&entities)
+        if !stored.is_empty() {
+            sqlx::query(sqlx::AssertSqlSafe(format!(
+                "DELETE FROM {} WHERE address = ANY($1)",
+                kind.table()
+            )))
+            .bind(&stored)
             .execute(&mut *db)
             .await?;
-        if !out.is_empty() {
-            sqlx::query(insert_sql(kind))
-                .bind(serde_json::to_string(&out).map_err(|e| StoreError::Corrupt(e.to_string()))?)
-                .execute(&mut *db)
+        }
+        if let Some(columns) = columns {
+            let mut copy = db
+                .copy_in_raw(&format!("COPY {} ({columns}) FROM STDIN", kind.table()))
                 .await?;
+            copy.send(data).await?;
+            copy.finish().await?;
         }
     }
     Ok(skipped)
@@ -611,12 +852,15 @@ pub async fn revert(pool: &PgPool, signatures: &[String]) -> Result<usize, Store
             events.push(e);
         }
     }
-    let mut entities: BTreeMap<(Kind, String), Vec<&KassaEvent>> = BTreeMap::new();
+    let mut entities: BTreeMap<(Kind, String), Touched> = BTreeMap::new();
     for e in &events {
         // No events: `project` sees a gap and rebuilds each entity from its remaining history.
         entities
             .entry((Kind::of(e), e.header().0.to_string()))
-            .or_default();
+            .or_insert(Touched {
+                events: Vec::new(),
+                fresh: None,
+            });
     }
     let n = entities.len();
     project(&mut tx, entities).await?;
@@ -644,4 +888,37 @@ pub async fn claim_cluster(pool: &PgPool, genesis_hash: &str) -> Result<(), Stor
         });
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::project::ConfigRow;
+
+    #[test]
+    fn copy_lines_escape_what_copy_text_format_requires() {
+        let row = Row::Config(ConfigRow {
+            address: "addr".into(),
+            admin: "tab\there".into(),
+            compliance_authority: "back\\slash".into(),
+            arbiter: "new\nline".into(),
+            fee_receiver: "cr\r".into(),
+            protocol_fee_bps: 30,
+            paused: false,
+            hooks: vec!["a\"b".into(), "c\\d".into()],
+            blocked: vec![],
+            seq: 7,
+        });
+        assert_eq!(
+            copy_columns(&row).unwrap(),
+            "address, admin, arbiter, blocked, compliance_authority, fee_receiver, hooks, \
+             paused, protocol_fee_bps, seq"
+        );
+        let mut line = Vec::new();
+        copy_line(&row, &mut line).unwrap();
+        assert_eq!(
+            String::from_utf8(line).unwrap(),
+            "addr\ttab\\there\tnew\\nline\t{}\tback\\\\slash\tcr\\r\t{\"a\\\\\"b\",\"c\\\\\\\\d\"}\tf\t30\t7\n"
+        );
+    }
 }

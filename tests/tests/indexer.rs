@@ -61,7 +61,7 @@ async fn fresh_db() -> (PgPool, String) {
     (store::connect(&url).await.expect("migrations apply"), url)
 }
 
-const TABLES: [&str; 10] = [
+const TABLES: [&str; 13] = [
     "transactions",
     "instructions",
     "events",
@@ -71,11 +71,74 @@ const TABLES: [&str; 10] = [
     "merchants",
     "payments",
     "pools",
+    "credit_pools",
+    "credit_lines",
+    "advances",
     "ingest_cursor",
 ];
 
-/// Every mirrored row, table by table, in a canonical order.
+/// What the ingest tables guarantee beyond their constraints (migration 0006 replaced the
+/// per-row foreign keys to `transactions` with these checks and an append-only trigger).
+async fn assert_ingest_invariants(pool: &PgPool) {
+    let checks: [(&str, &'static str); 9] = [
+        (
+            "events without their transaction",
+            "SELECT count(*) FROM events c
+             WHERE NOT EXISTS (SELECT 1 FROM transactions t WHERE t.signature = c.signature)",
+        ),
+        (
+            "instructions without their transaction",
+            "SELECT count(*) FROM instructions c
+             WHERE NOT EXISTS (SELECT 1 FROM transactions t WHERE t.signature = c.signature)",
+        ),
+        (
+            "token balance changes without their transaction",
+            "SELECT count(*) FROM token_balance_changes c
+             WHERE NOT EXISTS (SELECT 1 FROM transactions t WHERE t.signature = c.signature)",
+        ),
+        (
+            "parked data without its transaction",
+            "SELECT count(*) FROM parked c
+             WHERE NOT EXISTS (SELECT 1 FROM transactions t WHERE t.signature = c.signature)",
+        ),
+        (
+            "events at another slot than their transaction",
+            "SELECT count(*) FROM events e JOIN transactions t USING (signature) WHERE e.slot <> t.slot",
+        ),
+        (
+            "events or instructions of a failed transaction",
+            "SELECT (SELECT count(*) FROM events JOIN transactions t USING (signature) WHERE t.failed)
+                  + (SELECT count(*) FROM instructions JOIN transactions t USING (signature) WHERE t.failed)",
+        ),
+        (
+            "events reverted without their transaction, or live in a reverted one",
+            "SELECT count(*) FROM events e JOIN transactions t USING (signature)
+             WHERE e.reverted <> (t.commitment = 'reverted')",
+        ),
+        (
+            "entities whose live history has a gap or a duplicate",
+            "SELECT count(*) FROM (SELECT entity FROM events WHERE NOT reverted GROUP BY entity
+             HAVING max(seq) + 1 <> count(*) OR min(seq) <> 0) g",
+        ),
+        (
+            "projections ahead of or behind their entity's live history",
+            "SELECT count(*) FROM (
+                 SELECT address, seq FROM payments UNION ALL SELECT address, seq FROM merchants
+                 UNION ALL SELECT address, seq FROM pools UNION ALL SELECT address, seq FROM credit_pools
+                 UNION ALL SELECT address, seq FROM credit_lines UNION ALL SELECT address, seq FROM advances
+                 UNION ALL SELECT address, seq FROM protocol_config) p
+             WHERE p.seq <> (SELECT max(seq) FROM events e WHERE e.entity = p.address AND NOT e.reverted)
+                OR NOT EXISTS (SELECT 1 FROM events e WHERE e.entity = p.address AND NOT e.reverted)",
+        ),
+    ];
+    for (what, sql) in checks {
+        assert_eq!(count(pool, sql).await, 0, "{what}");
+    }
+}
+
+/// Every mirrored row, table by table, in a canonical order, after checking the invariants.
 async fn dump(pool: &PgPool) -> Vec<(String, String)> {
+    assert_ingest_invariants(pool).await;
     let mut out = Vec::new();
     for t in TABLES {
         let sql =
@@ -178,16 +241,13 @@ async fn the_demo_day_is_mirrored_exactly_and_replays_change_nothing() {
         .await,
         1
     );
-    // Events per entity have no gaps and no duplicates.
-    assert_eq!(
-        count(
-            &pool,
-            "SELECT count(*) FROM (SELECT entity FROM events WHERE NOT reverted GROUP BY entity
-             HAVING max(seq) + 1 <> count(*)) g"
-        )
-        .await,
-        0
-    );
+    assert_ingest_invariants(&pool).await;
+    // The history is append-only: a stored transaction cannot be deleted.
+    let refused = sqlx::query("DELETE FROM transactions")
+        .execute(&pool)
+        .await
+        .expect_err("transactions are never deleted");
+    assert!(refused.to_string().contains("never deleted"), "{refused}");
 
     // Replays: the same pass again, then from the very beginning, change no row.
     let before = dump(&pool).await;
@@ -399,6 +459,7 @@ async fn transactions_that_never_finalize_are_rolled_back() {
         .await,
         0
     );
+    assert_ingest_invariants(&pool).await;
     let report = reconcile(&pool, &ix.source, &ix.metrics).await.unwrap();
     assert!(report.differences.is_empty(), "{:?}", report.differences);
 }
