@@ -23,10 +23,7 @@ use kassa_indexer::{
 };
 use kassa_localnet::server::{start, LocalnetConfig};
 use kassa_payments::{instructions::ConfigInitArgs, state::MerchantPolicy};
-use kassa_sdk::{
-    decode::PaymentsEvent,
-    payments::{OrderId, Payments},
-};
+use kassa_sdk::payments::{MintRef, OrderId, Payments, SettlementRefs};
 use solana_commitment_config::CommitmentConfig;
 use solana_rpc_client::nonblocking::rpc_client::RpcClient;
 use solana_sdk::{
@@ -36,7 +33,11 @@ use solana_sdk::{
     transaction::Transaction,
 };
 use sqlx::{postgres::PgPoolCopyExt, PgPool};
-use std::{net::SocketAddr, time::Instant};
+use std::{
+    collections::{HashMap, HashSet},
+    net::SocketAddr,
+    time::Instant,
+};
 
 fn env(name: &str, default: usize) -> usize {
     std::env::var(name)
@@ -61,8 +62,17 @@ async fn send(
         .to_string()
 }
 
-/// Records `n` transactions of four invoice openings each and decodes them.
-async fn record(n: usize) -> Vec<DecodedTx> {
+/// The two recorded workloads, decoded by the indexer.
+struct Recorded {
+    /// Transactions of four invoice openings each: every event creates a payment.
+    invoices: Vec<DecodedTx>,
+    /// Payments opened, then paid, then captured, one instruction per transaction, the three
+    /// steps of a payment batches apart: most events update a stored payment and move tokens.
+    lifecycle: Vec<DecodedTx>,
+}
+
+/// Records `n` transactions of four invoice openings each, and `m` payment lifecycles.
+async fn record(n: usize, m: usize) -> Recorded {
     let net = start(LocalnetConfig {
         rpc_addr: SocketAddr::from(([127, 0, 0, 1], 0)),
         ..Default::default()
@@ -78,6 +88,8 @@ async fn record(n: usize) -> Vec<DecodedTx> {
     rpc.poll_for_signature(&sig).await.unwrap();
     let p = Payments::default();
     let me = admin.pubkey();
+    // Fees go to a wallet of their own: one token account cannot be both payouts of a capture.
+    let fee_receiver = Pubkey::new_unique();
     let init = p
         .config_init(
             &me,
@@ -86,7 +98,7 @@ async fn record(n: usize) -> Vec<DecodedTx> {
             ConfigInitArgs {
                 compliance_authority: me,
                 arbiter: me,
-                fee_receiver: me,
+                fee_receiver,
                 protocol_fee_bps: 30,
             },
         )
@@ -112,7 +124,25 @@ async fn record(n: usize) -> Vec<DecodedTx> {
         6,
     )
     .unwrap();
-    send(&rpc, &[create, init_mint], &admin, &[&mint]).await;
+    let mint_ref = MintRef::new(mint.pubkey(), anchor_spl::token::ID).unwrap();
+    let [ata, fee_ata] = [me, fee_receiver].map(|owner| anchor_spl::associated_token::spl_associated_token_account::instruction::create_associated_token_account_idempotent(&me, &owner, &mint.pubkey(), &anchor_spl::token::ID));
+    let fund = spl_token_2022::instruction::mint_to(
+        &anchor_spl::token::ID,
+        &mint.pubkey(),
+        &mint_ref.ata(&me),
+        &me,
+        &[],
+        u64::MAX / 2,
+    )
+    .unwrap();
+    send(
+        &rpc,
+        &[create, init_mint, ata, fee_ata, fund],
+        &admin,
+        &[&mint],
+    )
+    .await;
+    send(&rpc, &[p.vault_open(&me, &mint_ref).unwrap()], &admin, &[]).await;
     let policy = MerchantPolicy {
         authorization_window: 86_400,
         auto_capture_delay: 0,
@@ -147,28 +177,95 @@ async fn record(n: usize) -> Vec<DecodedTx> {
             .collect();
         sigs.push(send(&rpc, &ixs, &admin, &[]).await);
     }
-    let source = Source::new(&net.rpc_url);
-    let mut out = Vec::with_capacity(n);
-    for s in sigs {
-        let tx = source.transaction(&s).await.unwrap().expect("stored");
-        out.push(decode_transaction(&tx).expect("decodes"));
+    let mut opened = Vec::with_capacity(m);
+    let mut lifecycle = Vec::with_capacity(3 * m);
+    for i in 0..m {
+        let (open, payment) = p
+            .invoice_open(
+                &me,
+                &merchant,
+                &OrderId::new(&format!("L-{i}")).unwrap(),
+                2_000_000 + i as u64,
+                now + 86_400,
+            )
+            .unwrap();
+        lifecycle.push(send(&rpc, &[open], &admin, &[]).await);
+        opened.push(payment);
     }
-    out
+    for payment in &opened {
+        let pay = p
+            .payment_pay(&me, &merchant, payment, &mint_ref, None)
+            .unwrap();
+        lifecycle.push(send(&rpc, &[pay], &admin, &[]).await);
+    }
+    for (i, payment) in opened.iter().enumerate() {
+        let refs = SettlementRefs {
+            merchant,
+            payment: *payment,
+            mint: mint_ref,
+            fee_receiver,
+            settlement_wallet: me,
+            assignee: None,
+        };
+        let capture = p.payment_capture(&me, &refs, 2_000_000 + i as u64).unwrap();
+        lifecycle.push(send(&rpc, &[capture], &admin, &[]).await);
+    }
+    let source = Source::new(&net.rpc_url);
+    let fetch = |sigs: Vec<String>| {
+        let source = &source;
+        async move {
+            let mut out = Vec::with_capacity(sigs.len());
+            for s in sigs {
+                let tx = source.transaction(&s).await.unwrap().expect("stored");
+                out.push(decode_transaction(&tx).expect("decodes"));
+            }
+            out
+        }
+    };
+    Recorded {
+        invoices: fetch(sigs).await,
+        lifecycle: fetch(lifecycle).await,
+    }
 }
 
-/// A copy of `tx` under a fresh signature, each payment under a fresh address.
-fn replicate(tx: &DecodedTx) -> DecodedTx {
+/// A copy of `tx` under a fresh signature, every entity under the address `fresh` gives it
+/// (a random one the first time), in the event's bytes, its typed form and its JSON alike.
+fn replicate(tx: &DecodedTx, fresh: &mut HashMap<Pubkey, Pubkey>) -> DecodedTx {
     let mut t = tx.clone();
     t.signature =
         bs58::encode((0..64).map(|_| rand::random::<u8>()).collect::<Vec<u8>>()).into_string();
     for e in &mut t.events {
-        let fresh = Pubkey::new_unique();
-        if let KassaEvent::Payments(PaymentsEvent::InvoiceOpened(o)) = &mut e.event {
-            o.header.entity = fresh;
-        }
-        e.data["header"]["entity"] = serde_json::json!(fresh.to_string());
+        let (entity, ..) = e.event.header();
+        let to = *fresh
+            .entry(entity)
+            .or_insert_with(|| Pubkey::new_from_array(rand::random()));
+        // emit_cpi! data: 8-byte event-instruction tag, 8-byte event discriminator, then the
+        // event, whose first field is its header, whose first field is the entity.
+        assert_eq!(
+            &e.raw[16..48],
+            entity.as_ref(),
+            "the header leads every event"
+        );
+        e.raw[16..48].copy_from_slice(to.as_ref());
+        e.event = KassaEvent::from_cpi(&e.program, &e.raw).unwrap().unwrap();
+        assert_eq!(e.event.header().0, to);
+        e.data["header"]["entity"] = serde_json::json!(to.to_string());
     }
     t
+}
+
+/// Copies of `recorded` under fresh signatures and entities until `events` events.
+fn workload(recorded: &[DecodedTx], events: usize) -> Vec<DecodedTx> {
+    let mut out = Vec::new();
+    let mut n = 0;
+    while n < events {
+        let mut fresh = HashMap::new();
+        for t in recorded {
+            n += t.events.len();
+            out.push(replicate(t, &mut fresh));
+        }
+    }
+    out
 }
 
 async fn fresh(admin: &str, name: &str) -> PgPool {
@@ -200,23 +297,11 @@ async fn main() {
         std::env::set_var("RUST_LOG", "error");
     }
     let events_wanted = env("KASSA_BENCH_EVENTS", 100_000);
-    let recorded = record(env("KASSA_BENCH_RECORD", 500)).await;
-    let per_round: usize = recorded.iter().map(|t| t.events.len()).sum();
-    let mut workload = Vec::new();
-    while workload
-        .iter()
-        .map(|t: &DecodedTx| t.events.len())
-        .sum::<usize>()
-        < events_wanted
-    {
-        workload.extend(recorded.iter().map(replicate));
-    }
-    let events: usize = workload.iter().map(|t| t.events.len()).sum();
-    let transactions = workload.len();
-    println!(
-        "workload: {transactions} transactions, {events} events ({per_round} recorded from localnet, replicated)"
-    );
-
+    let recorded = record(
+        env("KASSA_BENCH_RECORD", 500),
+        env("KASSA_BENCH_LIFECYCLES", 500),
+    )
+    .await;
     let (_cluster, admin) = match std::env::var("DATABASE_URL") {
         Ok(url) => (None, url),
         Err(_) => {
@@ -227,34 +312,53 @@ async fn main() {
     };
     let batch = env("KASSA_BENCH_BATCH", IndexerConfig::default().batch_size);
     let rounds = env("KASSA_BENCH_ROUNDS", 3).max(1);
-    let mut results = Vec::new();
-    for round in 1..=rounds {
-        let (apply, copy) = measure(&admin, &workload, batch, events).await;
-        let (apply_rate, copy_rate) = (
-            events as f64 / apply.as_secs_f64(),
-            events as f64 / copy.as_secs_f64(),
-        );
+    for (name, recorded) in [
+        ("invoices", &recorded.invoices),
+        ("lifecycle", &recorded.lifecycle),
+    ] {
+        if std::env::var("KASSA_BENCH_WORKLOAD").is_ok_and(|w| w != name) {
+            continue;
+        }
+        let workload = workload(recorded, events_wanted);
+        let events: usize = workload.iter().map(|t| t.events.len()).sum();
+        let rows: usize = workload
+            .iter()
+            .map(|t| 1 + t.instructions.len() + t.events.len() + t.token_changes.len())
+            .sum();
         println!(
-            "round {round}: apply {:>5.2} s = {apply_rate:>6.0} events/s; COPY {:>5.2} s = {copy_rate:>6.0} events/s; apply / COPY = {:.2}",
-            apply.as_secs_f64(),
-            copy.as_secs_f64(),
-            apply_rate / copy_rate
+            "{name}: {} transactions, {events} events, {rows} rows ({} transactions recorded from localnet, replicated)",
+            workload.len(),
+            recorded.len()
         );
-        results.push((apply_rate, copy_rate, apply_rate / copy_rate));
+        let mut results = Vec::new();
+        for round in 1..=rounds {
+            let (apply, copy) = measure(&admin, &workload, batch).await;
+            let (apply_rate, copy_rate) = (
+                events as f64 / apply.as_secs_f64(),
+                events as f64 / copy.as_secs_f64(),
+            );
+            println!(
+                "  round {round}: apply {:>5.2} s = {apply_rate:>6.0} events/s; COPY {:>5.2} s = {copy_rate:>6.0} events/s; apply / COPY = {:.2}",
+                apply.as_secs_f64(),
+                copy.as_secs_f64(),
+                apply_rate / copy_rate
+            );
+            results.push((apply_rate, copy_rate, apply_rate / copy_rate));
+        }
+        let median = |f: fn(&(f64, f64, f64)) -> f64| {
+            let mut v: Vec<f64> = results.iter().map(f).collect();
+            v.sort_by(f64::total_cmp);
+            v[v.len() / 2]
+        };
+        println!(
+            "  median of {rounds}: apply {:.0} events/s; COPY of the same rows {:.0} events/s; apply / COPY {:.2}",
+            median(|r| r.0),
+            median(|r| r.1),
+            median(|r| r.2)
+        );
     }
-    let median = |f: fn(&(f64, f64, f64)) -> f64| {
-        let mut v: Vec<f64> = results.iter().map(f).collect();
-        v.sort_by(f64::total_cmp);
-        v[v.len() / 2]
-    };
     println!(
-        "median of {rounds}: apply (events + projections + cursor) {:.0} events/s; COPY of the same rows {:.0} events/s; apply / COPY {:.2}",
-        median(|r| r.0),
-        median(|r| r.1),
-        median(|r| r.2)
-    );
-    println!(
-        "{events} events in batches of {batch} transactions; {} cores",
+        "batches of {batch} transactions; {} cores",
         std::thread::available_parallelism().map_or(0, |n| n.get())
     );
 }
@@ -264,7 +368,6 @@ async fn measure(
     admin: &str,
     workload: &[DecodedTx],
     batch: usize,
-    events: usize,
 ) -> (std::time::Duration, std::time::Duration) {
     // Apply: raw rows + projections + cursor, one database transaction per batch, through
     // the indexer's pipeline (the next batch is prepared while the current one is applied).
@@ -290,11 +393,16 @@ async fn measure(
     .await
     .unwrap();
     let apply = t0.elapsed();
+    let entities: HashSet<Pubkey> = workload
+        .iter()
+        .flat_map(|t| t.events.iter().map(|e| e.event.header().0))
+        .collect();
     let payments: i64 = sqlx::query_scalar("SELECT count(*) FROM payments")
         .fetch_one(&pool)
         .await
         .unwrap();
-    assert_eq!(payments as usize, events, "every event projected");
+    assert_eq!(payments as usize, entities.len(), "every payment projected");
+    let events = workload.iter().map(|t| t.events.len()).sum::<usize>();
 
     // Baseline: the very rows the apply wrote (transactions, instructions, events, payment
     // projections, cursor), exported with COPY TO and timed loading back with COPY FROM into
@@ -303,6 +411,7 @@ async fn measure(
         "transactions",
         "instructions",
         "events",
+        "token_balance_changes",
         "payments",
         "ingest_cursor",
     ];

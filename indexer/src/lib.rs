@@ -73,10 +73,13 @@ where
     // `recv` moves into the consumer so that its failure closes the channel and stops the
     // producer instead of leaving it blocked on a full channel.
     let consume = async move {
+        let mut db = pool.acquire().await.map_err(StoreError::from)?;
         while let Some(item) = recv.recv().await {
             let (batch, cursor) = item?;
-            let a = store::apply_batch(pool, &batch, Some(&cursor)).await?;
+            let a = store::apply_batch(&mut db, &batch, Some(&cursor)).await?;
             applied(&a, &cursor);
+            // Freeing a batch's allocations is not the database's business: off the path.
+            tokio::task::spawn_blocking(move || drop(batch));
         }
         Ok(())
     };

@@ -360,14 +360,23 @@ impl Row {
     }
 
     pub fn from_json(kind: Kind, v: serde_json::Value) -> Result<Row, serde_json::Error> {
+        Self::deserialize_as(kind, v)
+    }
+
+    /// A row from its JSON text (`row_to_json`), without an intermediate `Value`.
+    pub fn from_json_str(kind: Kind, s: &str) -> Result<Row, serde_json::Error> {
+        Self::deserialize_as(kind, &mut serde_json::Deserializer::from_str(s))
+    }
+
+    fn deserialize_as<'de, D: serde::Deserializer<'de>>(kind: Kind, d: D) -> Result<Row, D::Error> {
         Ok(match kind {
-            Kind::Config => Row::Config(serde_json::from_value(v)?),
-            Kind::Merchant => Row::Merchant(serde_json::from_value(v)?),
-            Kind::Payment => Row::Payment(serde_json::from_value(v)?),
-            Kind::Pool => Row::Pool(serde_json::from_value(v)?),
-            Kind::CreditPool => Row::CreditPool(serde_json::from_value(v)?),
-            Kind::CreditLine => Row::CreditLine(serde_json::from_value(v)?),
-            Kind::Advance => Row::Advance(serde_json::from_value(v)?),
+            Kind::Config => Row::Config(ConfigRow::deserialize(d)?),
+            Kind::Merchant => Row::Merchant(MerchantRow::deserialize(d)?),
+            Kind::Payment => Row::Payment(PaymentRow::deserialize(d)?),
+            Kind::Pool => Row::Pool(PoolRow::deserialize(d)?),
+            Kind::CreditPool => Row::CreditPool(CreditPoolRow::deserialize(d)?),
+            Kind::CreditLine => Row::CreditLine(CreditLineRow::deserialize(d)?),
+            Kind::Advance => Row::Advance(AdvanceRow::deserialize(d)?),
         })
     }
 }

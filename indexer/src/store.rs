@@ -151,16 +151,22 @@ pub async fn apply(
     batch: &[DecodedTx],
     cursor: Option<&CursorUpdate>,
 ) -> Result<Applied, StoreError> {
-    apply_batch(pool, &Batch::prepare(batch.to_vec()), cursor).await
+    apply_batch(
+        &mut *pool.acquire().await?,
+        &Batch::prepare(batch.to_vec()),
+        cursor,
+    )
+    .await
 }
 
-/// Stores a prepared batch, its projections and the cursor, atomically.
+/// Stores a prepared batch, its projections and the cursor, atomically, on `db` (a pipeline
+/// keeps one connection for all its batches instead of taking one from the pool each time).
 pub async fn apply_batch(
-    pool: &PgPool,
+    db: &mut PgConnection,
     batch: &Batch,
     cursor: Option<&CursorUpdate>,
 ) -> Result<Applied, StoreError> {
-    let mut tx = pool.begin().await?;
+    let mut tx = sqlx::Connection::begin(db).await?;
     let applied = apply_in(&mut tx, batch).await?;
     if let Some(c) = cursor {
         sqlx::query(
@@ -694,15 +700,25 @@ pub async fn project(
         if entities.is_empty() {
             continue;
         }
-        // Each entity's stored row and the newest live event stored for it: events of one
-        // entity can arrive through another program's stream first (a pool's swap inside a
-        // payment), so a row is only extended in place when the new events are also the newest.
+        // Each entity's stored row, and for an entity without one the newest live event
+        // stored for it: events of one entity can arrive through another program's stream
+        // first (a pool's swap inside a payment), so a row is only started from nothing when
+        // the new events are also the newest. A stored row is always its entity's newest live
+        // event (every event stored is projected in the same database transaction), so new
+        // events that continue it are the newest.
         let mut current: BTreeMap<String, Row> = BTreeMap::new();
         let mut newest: BTreeMap<String, i64> = BTreeMap::new();
         for r in sqlx::query(sqlx::AssertSqlSafe(format!(
-            "SELECT u.entity, to_jsonb(t),
-                    (SELECT max(seq) FROM events e WHERE e.entity = u.entity AND NOT e.reverted)
-             FROM unnest($1::text[]) AS u(entity) LEFT JOIN {} t ON t.address = u.entity",
+            // Correlated subqueries, one index lookup per entity whatever the statistics say
+            // (a join can turn into a scan of the whole table); OFFSET 0 keeps the row lookup
+            // from being inlined and run twice.
+            "SELECT entity, j,
+                    CASE WHEN j IS NULL THEN
+                        (SELECT max(seq) FROM events e WHERE e.entity = r.entity AND NOT e.reverted)
+                    END
+             FROM (SELECT u.entity,
+                          (SELECT row_to_json(t)::text FROM {} t WHERE t.address = u.entity) AS j
+                   FROM unnest($1::text[]) AS u(entity) OFFSET 0) r",
             kind.table()
         )))
         .bind(&entities)
@@ -710,12 +726,11 @@ pub async fn project(
         .await?
         {
             let entity: String = r.get(0);
-            if let Some(v) = r.get::<Option<serde_json::Value>, _>(1) {
-                let row =
-                    Row::from_json(kind, v).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-                current.insert(entity.clone(), row);
-            }
-            if let Some(seq) = r.get::<Option<i64>, _>(2) {
+            if let Some(json) = r.get::<Option<&str>, _>(1) {
+                let row = Row::from_json_str(kind, json)
+                    .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+                current.insert(entity, row);
+            } else if let Some(seq) = r.get::<Option<i64>, _>(2) {
                 newest.insert(entity, seq);
             }
         }
@@ -735,9 +750,10 @@ pub async fn project(
                     next += 1;
                     ok
                 });
-            let newest_is_new = events
-                .last()
-                .is_some_and(|e| Some(&(e.header().1 as i64)) == newest.get(entity));
+            let newest_is_new = state.is_some()
+                || events
+                    .last()
+                    .is_some_and(|e| Some(&(e.header().1 as i64)) == newest.get(entity));
             let folded = match (contiguous && newest_is_new, state, touch.fresh) {
                 // Created by this batch: its fold was computed while the batch was prepared.
                 (true, None, Some(fresh)) => match (&fresh.row, &fresh.line) {
