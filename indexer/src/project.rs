@@ -91,6 +91,8 @@ pub enum FoldError {
     Overflow(&'static str),
     #[error("event of another kind ({0})")]
     WrongKind(&'static str),
+    #[error("the stored history has no event of sequence {0} yet")]
+    Gap(u64),
 }
 
 fn add(a: u64, b: u64, what: &'static str) -> Result<u64, FoldError> {

@@ -653,7 +653,10 @@ pub async fn rows(pool: &PgPool, kind: Kind) -> Result<Vec<Row>, StoreError> {
         .collect()
 }
 
-/// Folds the live events of one entity from nothing.
+/// Folds the live events of one entity from nothing. A history with a gap (events that
+/// arrived before earlier ones, through another program's stream) is not folded: the entity
+/// stays unprojected until the missing events arrive, so that a stored row is always the fold
+/// of its entity's whole live history.
 async fn rebuild(
     db: &mut PgConnection,
     entity: &str,
@@ -665,7 +668,7 @@ async fn rebuild(
     .fetch_all(&mut *db)
     .await?;
     let mut state = None;
-    for r in rows {
+    for (i, r) in rows.into_iter().enumerate() {
         let program: String = r.get(0);
         let raw: Vec<u8> = r.get(1);
         let program = Pubkey::from_str(&program).map_err(|e| StoreError::Corrupt(e.to_string()))?;
@@ -674,6 +677,9 @@ async fn rebuild(
             .ok_or_else(|| {
                 StoreError::Corrupt(format!("stored event of {entity} is not an event"))
             })?;
+        if event.header().1 != i as u64 {
+            return Ok(Err(FoldError::Gap(i as u64)));
+        }
         state = match fold(state, &event) {
             Ok(s) => s,
             Err(e) => return Ok(Err(e)),
@@ -684,7 +690,8 @@ async fn rebuild(
 
 /// Brings the projections of the touched entities up to date. New events that continue the
 /// stored row's sequence are folded on top of it; anything else (a gap, events out of order
-/// across program streams, a rollback) rebuilds the entity from all its live events.
+/// across program streams, a rollback) rebuilds the entity from all its live events, or leaves
+/// it unprojected while its live history has a gap.
 /// Returns how many entities had an incomplete history and were left unprojected.
 pub async fn project(
     db: &mut PgConnection,
