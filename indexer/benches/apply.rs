@@ -23,14 +23,15 @@ use kassa_indexer::{
 };
 use kassa_localnet::server::{start, LocalnetConfig};
 use kassa_payments::{instructions::ConfigInitArgs, state::MerchantPolicy};
-use kassa_sdk::payments::{MintRef, OrderId, Payments, SettlementRefs};
+use kassa_sdk::{
+    payments::{MintRef, OrderId, Payments, SettlementRefs},
+    rpc::KassaClient,
+};
 use solana_commitment_config::CommitmentConfig;
-use solana_rpc_client::nonblocking::rpc_client::RpcClient;
 use solana_sdk::{
     instruction::Instruction,
     pubkey::Pubkey,
-    signature::{Keypair, Signer},
-    transaction::Transaction,
+    signature::{Keypair, Signature, Signer},
 };
 use sqlx::{postgres::PgPoolCopyExt, PgPool};
 use std::{
@@ -44,22 +45,6 @@ fn env(name: &str, default: usize) -> usize {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(default)
-}
-
-async fn send(
-    rpc: &RpcClient,
-    ixs: &[Instruction],
-    payer: &Keypair,
-    signers: &[&Keypair],
-) -> String {
-    let bh = rpc.get_latest_blockhash().await.expect("blockhash");
-    let mut all = vec![payer];
-    all.extend_from_slice(signers);
-    let tx = Transaction::new_signed_with_payer(ixs, Some(&payer.pubkey()), &all, bh);
-    rpc.send_and_confirm_transaction(&tx)
-        .await
-        .expect("lands")
-        .to_string()
 }
 
 /// The two recorded workloads, decoded by the indexer.
@@ -79,7 +64,8 @@ async fn record(n: usize, m: usize) -> Recorded {
     })
     .await
     .expect("localnet");
-    let rpc = RpcClient::new_with_commitment(net.rpc_url.clone(), CommitmentConfig::confirmed());
+    let client = KassaClient::new(net.rpc_url.clone(), CommitmentConfig::confirmed());
+    let rpc = &client.rpc;
     let admin = Keypair::new();
     let sig = rpc
         .request_airdrop(&admin.pubkey(), 100_000_000_000)
@@ -103,7 +89,7 @@ async fn record(n: usize, m: usize) -> Recorded {
             },
         )
         .unwrap();
-    send(&rpc, &[init], &admin, &[]).await;
+    client.send(&[init], &admin, &[]).await.expect("lands");
     let mint = Keypair::new();
     let rent = rpc
         .get_minimum_balance_for_rent_exemption(82)
@@ -135,14 +121,14 @@ async fn record(n: usize, m: usize) -> Recorded {
         u64::MAX / 2,
     )
     .unwrap();
-    send(
-        &rpc,
-        &[create, init_mint, ata, fee_ata, fund],
-        &admin,
-        &[&mint],
-    )
-    .await;
-    send(&rpc, &[p.vault_open(&me, &mint_ref).unwrap()], &admin, &[]).await;
+    client
+        .send(&[create, init_mint, ata, fee_ata, fund], &admin, &[&mint])
+        .await
+        .expect("lands");
+    client
+        .send(&[p.vault_open(&me, &mint_ref).unwrap()], &admin, &[])
+        .await
+        .expect("lands");
     let policy = MerchantPolicy {
         authorization_window: 86_400,
         auto_capture_delay: 0,
@@ -153,9 +139,9 @@ async fn record(n: usize, m: usize) -> Recorded {
     let (register, merchant) = p
         .merchant_register(&me, &mint.pubkey(), &me, policy)
         .unwrap();
-    send(&rpc, &[register], &admin, &[]).await;
+    client.send(&[register], &admin, &[]).await.expect("lands");
     let kyb = p.merchant_kyb_attest(&me, &merchant, [1; 32]).unwrap();
-    send(&rpc, &[kyb], &admin, &[]).await;
+    client.send(&[kyb], &admin, &[]).await.expect("lands");
     let now = rpc
         .get_block_time(rpc.get_slot().await.unwrap())
         .await
@@ -175,7 +161,7 @@ async fn record(n: usize, m: usize) -> Recorded {
                 .0
             })
             .collect();
-        sigs.push(send(&rpc, &ixs, &admin, &[]).await);
+        sigs.push(client.send(&ixs, &admin, &[]).await.expect("lands"));
     }
     let mut opened = Vec::with_capacity(m);
     let mut lifecycle = Vec::with_capacity(3 * m);
@@ -189,14 +175,14 @@ async fn record(n: usize, m: usize) -> Recorded {
                 now + 86_400,
             )
             .unwrap();
-        lifecycle.push(send(&rpc, &[open], &admin, &[]).await);
+        lifecycle.push(client.send(&[open], &admin, &[]).await.expect("lands"));
         opened.push(payment);
     }
     for payment in &opened {
         let pay = p
             .payment_pay(&me, &merchant, payment, &mint_ref, None)
             .unwrap();
-        lifecycle.push(send(&rpc, &[pay], &admin, &[]).await);
+        lifecycle.push(client.send(&[pay], &admin, &[]).await.expect("lands"));
     }
     for (i, payment) in opened.iter().enumerate() {
         let refs = SettlementRefs {
@@ -208,15 +194,19 @@ async fn record(n: usize, m: usize) -> Recorded {
             assignee: None,
         };
         let capture = p.payment_capture(&me, &refs, 2_000_000 + i as u64).unwrap();
-        lifecycle.push(send(&rpc, &[capture], &admin, &[]).await);
+        lifecycle.push(client.send(&[capture], &admin, &[]).await.expect("lands"));
     }
     let source = Source::new(&net.rpc_url);
-    let fetch = |sigs: Vec<String>| {
+    let fetch = |sigs: Vec<Signature>| {
         let source = &source;
         async move {
             let mut out = Vec::with_capacity(sigs.len());
             for s in sigs {
-                let tx = source.transaction(&s).await.unwrap().expect("stored");
+                let tx = source
+                    .transaction(&s.to_string())
+                    .await
+                    .unwrap()
+                    .expect("stored");
                 out.push(decode_transaction(&tx).expect("decodes"));
             }
             out

@@ -6,12 +6,14 @@
 
 use kassa_localnet::server::{start, LocalnetConfig};
 use kassa_payments::{instructions::ConfigInitArgs, state::MerchantPolicy};
-use kassa_sdk::payments::{MintRef, OrderId, Payments};
+use kassa_sdk::{
+    payments::{MintRef, OrderId, Payments},
+    rpc::KassaClient,
+};
 use solana_commitment_config::CommitmentConfig;
-use solana_rpc_client::nonblocking::rpc_client::RpcClient;
 use solana_sdk::{
     instruction::Instruction,
-    signature::{Keypair, Signature, Signer},
+    signature::{Keypair, Signer},
     transaction::Transaction,
 };
 use std::{
@@ -27,21 +29,6 @@ fn env(name: &str, default: usize) -> usize {
         .unwrap_or(default)
 }
 
-async fn send(
-    rpc: &RpcClient,
-    ixs: &[Instruction],
-    payer: &Keypair,
-    signers: &[&Keypair],
-) -> Signature {
-    let blockhash = rpc.get_latest_blockhash().await.expect("blockhash");
-    let mut all = vec![payer];
-    all.extend_from_slice(signers);
-    let tx = Transaction::new_signed_with_payer(ixs, Some(&payer.pubkey()), &all, blockhash);
-    rpc.send_and_confirm_transaction(&tx)
-        .await
-        .expect("setup transaction lands")
-}
-
 /// One client's work: instructions signed by its own payer.
 struct Client {
     payer: Keypair,
@@ -51,12 +38,13 @@ struct Client {
 /// Each client signs every transaction just before sending it, against a blockhash fetched at
 /// most 100 ms earlier (a blockhash lives about a second on this node, see docs/localnet.md),
 /// sends it and waits for it to confirm; clients run concurrently.
-async fn run(rpc: Arc<RpcClient>, clients: Vec<Client>) -> (Duration, Vec<Duration>) {
+async fn run(kassa: Arc<KassaClient>, clients: Vec<Client>) -> (Duration, Vec<Duration>) {
     let started = Instant::now();
     let mut tasks = Vec::new();
     for client in clients {
-        let rpc = rpc.clone();
+        let kassa = kassa.clone();
         tasks.push(tokio::spawn(async move {
+            let rpc = &kassa.rpc;
             let mut latencies = Vec::with_capacity(client.instructions.len());
             let mut blockhash = rpc.get_latest_blockhash().await.expect("blockhash");
             let mut fetched = Instant::now();
@@ -127,10 +115,11 @@ async fn main() {
     })
     .await
     .expect("localnet starts");
-    let rpc = Arc::new(RpcClient::new_with_commitment(
+    let client = Arc::new(KassaClient::new(
         net.rpc_url.clone(),
         CommitmentConfig::confirmed(),
     ));
+    let rpc = &client.rpc;
     let admin = Keypair::new();
     rpc.poll_for_signature(
         &rpc.request_airdrop(&admin.pubkey(), 900_000_000_000)
@@ -141,54 +130,59 @@ async fn main() {
     .unwrap();
     let p = Payments::default();
     let me = admin.pubkey();
-    send(
-        &rpc,
-        &[p.config_init(
-            &me,
-            &me,
-            None,
-            ConfigInitArgs {
-                compliance_authority: me,
-                arbiter: me,
-                fee_receiver: me,
-                protocol_fee_bps: 30,
-            },
+    client
+        .send(
+            &[p.config_init(
+                &me,
+                &me,
+                None,
+                ConfigInitArgs {
+                    compliance_authority: me,
+                    arbiter: me,
+                    fee_receiver: me,
+                    protocol_fee_bps: 30,
+                },
+            )
+            .unwrap()],
+            &admin,
+            &[],
         )
-        .unwrap()],
-        &admin,
-        &[],
-    )
-    .await;
+        .await
+        .expect("setup transaction lands");
     let mint = Keypair::new();
     let usdc = MintRef::new(mint.pubkey(), anchor_spl::token::ID).unwrap();
     let rent = rpc
         .get_minimum_balance_for_rent_exemption(82)
         .await
         .unwrap();
-    send(
-        &rpc,
-        &[
-            solana_system_interface::instruction::create_account(
-                &me,
-                &mint.pubkey(),
-                rent,
-                82,
-                &anchor_spl::token::ID,
-            ),
-            anchor_spl::token_2022::spl_token_2022::instruction::initialize_mint2(
-                &anchor_spl::token::ID,
-                &mint.pubkey(),
-                &me,
-                None,
-                6,
-            )
-            .unwrap(),
-        ],
-        &admin,
-        &[&mint],
-    )
-    .await;
-    send(&rpc, &[p.vault_open(&me, &usdc).unwrap()], &admin, &[]).await;
+    client
+        .send(
+            &[
+                solana_system_interface::instruction::create_account(
+                    &me,
+                    &mint.pubkey(),
+                    rent,
+                    82,
+                    &anchor_spl::token::ID,
+                ),
+                anchor_spl::token_2022::spl_token_2022::instruction::initialize_mint2(
+                    &anchor_spl::token::ID,
+                    &mint.pubkey(),
+                    &me,
+                    None,
+                    6,
+                )
+                .unwrap(),
+            ],
+            &admin,
+            &[&mint],
+        )
+        .await
+        .expect("setup transaction lands");
+    client
+        .send(&[p.vault_open(&me, &usdc).unwrap()], &admin, &[])
+        .await
+        .expect("setup transaction lands");
     let policy = MerchantPolicy {
         authorization_window: 86_400,
         auto_capture_delay: 0,
@@ -197,14 +191,18 @@ async fn main() {
         require_kyt: false,
     };
     let (ix, merchant) = p.merchant_register(&me, &usdc.mint, &me, policy).unwrap();
-    send(&rpc, &[ix], &admin, &[]).await;
-    send(
-        &rpc,
-        &[p.merchant_kyb_attest(&me, &merchant, [1; 32]).unwrap()],
-        &admin,
-        &[],
-    )
-    .await;
+    client
+        .send(&[ix], &admin, &[])
+        .await
+        .expect("setup transaction lands");
+    client
+        .send(
+            &[p.merchant_kyb_attest(&me, &merchant, [1; 32]).unwrap()],
+            &admin,
+            &[],
+        )
+        .await
+        .expect("setup transaction lands");
 
     // One payer per client, funded; one open invoice per payment.
     let payers: Vec<Keypair> = (0..clients).map(|_| Keypair::new()).collect();
@@ -219,21 +217,22 @@ async fn main() {
             1_000_000_000_000,
         )
         .unwrap();
-        send(
-            &rpc,
-            &[
-                solana_system_interface::instruction::transfer(
-                    &me,
-                    &payer.pubkey(),
-                    10_000_000_000,
-                ),
-                ata,
-                fund,
-            ],
-            &admin,
-            &[],
-        )
-        .await;
+        client
+            .send(
+                &[
+                    solana_system_interface::instruction::transfer(
+                        &me,
+                        &payer.pubkey(),
+                        10_000_000_000,
+                    ),
+                    ata,
+                    fund,
+                ],
+                &admin,
+                &[],
+            )
+            .await
+            .expect("setup transaction lands");
     }
     let expires = rpc
         .get_block_time(rpc.get_slot().await.unwrap())
@@ -256,23 +255,27 @@ async fn main() {
             ixs.push(ix);
             invoices.push(payment);
         }
-        send(&rpc, &ixs, &admin, &[]).await;
+        client
+            .send(&ixs, &admin, &[])
+            .await
+            .expect("setup transaction lands");
     }
 
     // Baseline: SOL transfers, the cheapest transaction the node lands.
     let sink = Keypair::new().pubkey();
     // The sink is rent-exempt first, so each small transfer is valid on its own.
-    send(
-        &rpc,
-        &[solana_system_interface::instruction::transfer(
-            &me,
-            &sink,
-            1_000_000_000,
-        )],
-        &admin,
-        &[],
-    )
-    .await;
+    client
+        .send(
+            &[solana_system_interface::instruction::transfer(
+                &me,
+                &sink,
+                1_000_000_000,
+            )],
+            &admin,
+            &[],
+        )
+        .await
+        .expect("setup transaction lands");
     let transfers = payers
         .iter()
         .enumerate()
@@ -289,7 +292,7 @@ async fn main() {
                 .collect(),
         })
         .collect();
-    let (total, lat) = run(rpc.clone(), transfers).await;
+    let (total, lat) = run(client.clone(), transfers).await;
     let baseline = report("SOL transfer (baseline)", total, lat);
 
     let pays = payers
@@ -308,7 +311,7 @@ async fn main() {
                 .collect(),
         })
         .collect();
-    let (total, lat) = run(rpc.clone(), pays).await;
+    let (total, lat) = run(client.clone(), pays).await;
     let payments = report("payment_pay", total, lat);
     println!(
         "payments/baseline ratio {:.2}; {} clients; {} cores",

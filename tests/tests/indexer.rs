@@ -248,6 +248,32 @@ async fn the_demo_day_is_mirrored_exactly_and_replays_change_nothing() {
         .await
         .expect_err("transactions are never deleted");
     assert!(refused.to_string().contains("never deleted"), "{refused}");
+    // The cheaper checks of migration 0006 still refuse what the regexes refused.
+    for (sql, constraint) in [
+        (
+            "UPDATE payments SET order_id = repeat('A', 64)",
+            "payments_order_id_hex",
+        ),
+        (
+            "UPDATE payments SET order_id = repeat('a', 63)",
+            "payments_order_id_hex",
+        ),
+        (
+            "UPDATE merchants SET kyb_case_hash = repeat('g', 64)",
+            "merchants_kyb_case_hash_hex",
+        ),
+        (
+            "UPDATE payments SET merchant = '0' || substr(merchant, 2)",
+            "pubkey_base58",
+        ),
+        (
+            "UPDATE events SET signature = signature || 'é'",
+            "signature_base58",
+        ),
+    ] {
+        let err = sqlx::query(sql).execute(&pool).await.expect_err(constraint);
+        assert!(err.to_string().contains(constraint), "{sql}: {err}");
+    }
 
     // Replays: the same pass again, then from the very beginning, change no row.
     let before = dump(&pool).await;
