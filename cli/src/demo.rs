@@ -19,6 +19,7 @@ use kassa_sdk::{
     convert::Convert,
     credit::{Credit, CreditPoolRef},
     payments::{MintRef, OrderId, Payments, ReleaseRefs, SettlementRefs},
+    programs::KassaProgram,
     rpc::KassaClient,
 };
 use solana_commitment_config::CommitmentConfig;
@@ -103,7 +104,7 @@ impl Scenario {
         // Token set-up (accounts, minting) is not Kassa's: the indexer does not follow it.
         if ixs
             .iter()
-            .any(|i| i.program_id == kassa_payments::ID || i.program_id == kassa_convert::ID)
+            .any(|i| KassaProgram::from_id(&i.program_id).is_some())
         {
             self.signatures.push(sig);
         }
@@ -399,7 +400,7 @@ async fn scenario(s: &mut Scenario) -> Result<()> {
             )?,
         ];
         s.send("fund a lender", &fund, &issuer, &[]).await?;
-        let ix = credit.deposit(&lender.pubkey(), &pool, tranche, amount, amount, false)?;
+        let ix = credit.tranche_deposit(&lender.pubkey(), &pool, tranche, amount, amount, false)?;
         s.send(&format!("{name} deposits"), &[ix], &lender, &[])
             .await?;
     }

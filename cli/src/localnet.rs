@@ -7,7 +7,11 @@ use kassa_localnet::{
     server::{start, LocalnetConfig},
 };
 use kassa_payments::instructions::{ConfigInitArgs, ConfigUpdateArgs};
-use kassa_sdk::{convert::Convert, payments::MintRef, payments::Payments};
+use kassa_sdk::{
+    convert::Convert,
+    payments::{MintRef, Payments},
+    programs::KassaProgram,
+};
 use solana_commitment_config::CommitmentConfig;
 use solana_rpc_client::nonblocking::rpc_client::RpcClient;
 use solana_sdk::{
@@ -234,6 +238,10 @@ pub async fn run(args: Args) -> Result<()> {
         "usdc": demo.usdc.mint.to_string(),
         "usdt": demo.usdt.mint.to_string(),
         "pyusd": demo.pyusd.mint.to_string(),
+        "programs": KassaProgram::ALL
+            .iter()
+            .map(|p| (p.name(), p.id().to_string()))
+            .collect::<std::collections::BTreeMap<_, _>>(),
     });
     std::fs::write(&demo_path, serde_json::to_string_pretty(&description)?)
         .with_context(|| format!("failed to write {}", demo_path.display()))?;
@@ -241,8 +249,10 @@ pub async fn run(args: Args) -> Result<()> {
     println!("Kassa localnet is running");
     println!("  RPC URL        {}", net.rpc_url);
     println!("  WebSocket URL  {}", net.ws_url);
-    println!("  programs       kassa_payments {}", kassa_payments::ID);
-    println!("                 kassa_convert  {}", kassa_convert::ID);
+    for (i, p) in KassaProgram::ALL.iter().enumerate() {
+        let label = if i == 0 { "programs" } else { "" };
+        println!("  {label:<15}{:<15}{}", p.name(), p.id());
+    }
     println!(
         "  payer keypair  {} ({}), 1,000 SOL",
         keypair_path.display(),

@@ -225,7 +225,7 @@ fn replicate(tx: &DecodedTx, fresh: &mut HashMap<Pubkey, Pubkey>) -> DecodedTx {
     t.signature =
         bs58::encode((0..64).map(|_| rand::random::<u8>()).collect::<Vec<u8>>()).into_string();
     for e in &mut t.events {
-        let (entity, ..) = e.event.header();
+        let entity = e.event.header().entity;
         let to = *fresh
             .entry(entity)
             .or_insert_with(|| Pubkey::new_from_array(rand::random()));
@@ -238,7 +238,7 @@ fn replicate(tx: &DecodedTx, fresh: &mut HashMap<Pubkey, Pubkey>) -> DecodedTx {
         );
         e.raw[16..48].copy_from_slice(to.as_ref());
         e.event = KassaEvent::from_cpi(&e.program, &e.raw).unwrap().unwrap();
-        assert_eq!(e.event.header().0, to);
+        assert_eq!(e.event.header().entity, to);
         e.data["header"]["entity"] = serde_json::json!(to.to_string());
     }
     t
@@ -385,7 +385,7 @@ async fn measure(
     let apply = t0.elapsed();
     let entities: HashSet<Pubkey> = workload
         .iter()
-        .flat_map(|t| t.events.iter().map(|e| e.event.header().0))
+        .flat_map(|t| t.events.iter().map(|e| e.event.header().entity))
         .collect();
     let payments: i64 = sqlx::query_scalar("SELECT count(*) FROM payments")
         .fetch_one(&pool)

@@ -4,96 +4,32 @@
 //! decoded, parked with its raw bytes.
 
 use crate::idl::IdlDecoder;
-use kassa_sdk::decode::{
-    decode_convert_event_cpi, decode_credit_event_cpi, decode_event_cpi, ConvertEvent, CreditEvent,
-    PaymentsEvent,
-};
+pub use kassa_sdk::decode::KassaEvent;
+use kassa_sdk::programs::KassaProgram;
 use serde_json::Value;
 use solana_sdk::{pubkey::Pubkey, transaction::VersionedTransaction};
 use solana_transaction_status_client_types::{
     option_serializer::OptionSerializer, EncodedConfirmedTransactionWithStatusMeta, UiInstruction,
     UiTransactionTokenBalance,
 };
-use std::{str::FromStr, sync::OnceLock};
-
-pub const PAYMENTS_IDL: &str = include_str!("../../idl/kassa_payments.json");
-pub const CONVERT_IDL: &str = include_str!("../../idl/kassa_convert.json");
-pub const CREDIT_IDL: &str = include_str!("../../idl/kassa_credit.json");
-
-/// The programs the indexer follows, in the order their streams are read.
-pub fn programs() -> [Pubkey; 3] {
-    [kassa_payments::ID, kassa_convert::ID, kassa_credit::ID]
-}
+use std::{collections::BTreeMap, str::FromStr, sync::OnceLock};
 
 fn idl(program: &Pubkey) -> Option<&'static IdlDecoder> {
-    static PAYMENTS: OnceLock<IdlDecoder> = OnceLock::new();
-    static CONVERT: OnceLock<IdlDecoder> = OnceLock::new();
-    static CREDIT: OnceLock<IdlDecoder> = OnceLock::new();
-    if *program == kassa_payments::ID {
-        Some(PAYMENTS.get_or_init(|| IdlDecoder::from_json(PAYMENTS_IDL).expect("payments IDL")))
-    } else if *program == kassa_convert::ID {
-        Some(CONVERT.get_or_init(|| IdlDecoder::from_json(CONVERT_IDL).expect("convert IDL")))
-    } else if *program == kassa_credit::ID {
-        Some(CREDIT.get_or_init(|| IdlDecoder::from_json(CREDIT_IDL).expect("credit IDL")))
-    } else {
-        None
-    }
-}
-
-/// A typed event of any Kassa program.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum KassaEvent {
-    Payments(PaymentsEvent),
-    Convert(ConvertEvent),
-    Credit(CreditEvent),
-}
-
-impl KassaEvent {
-    /// Decodes an inner instruction's data sent to `program`: `Ok(None)` when it is not an
-    /// event, an error when it is one that cannot be read.
-    pub fn from_cpi(program: &Pubkey, data: &[u8]) -> Result<Option<Self>, String> {
-        if *program == kassa_payments::ID {
-            decode_event_cpi(data)
-                .map(|e| e.map(KassaEvent::Payments))
-                .map_err(|e| e.to_string())
-        } else if *program == kassa_convert::ID {
-            decode_convert_event_cpi(data)
-                .map(|e| e.map(KassaEvent::Convert))
-                .map_err(|e| e.to_string())
-        } else if *program == kassa_credit::ID {
-            decode_credit_event_cpi(data)
-                .map(|e| e.map(KassaEvent::Credit))
-                .map_err(|e| e.to_string())
-        } else {
-            Ok(None)
-        }
-    }
-
-    pub fn name(&self) -> &'static str {
-        match self {
-            KassaEvent::Payments(e) => e.name(),
-            KassaEvent::Convert(e) => e.name(),
-            KassaEvent::Credit(e) => e.name(),
-        }
-    }
-
-    /// (entity, seq, timestamp, actor) from the event header.
-    pub fn header(&self) -> (Pubkey, u64, i64, Pubkey) {
-        match self {
-            KassaEvent::Payments(e) => {
-                let h = e.header();
-                (h.entity, h.seq, h.timestamp, h.actor)
-            }
-            KassaEvent::Convert(e) => {
-                let h = e.header();
-                (h.entity, h.seq, h.timestamp, h.actor)
-            }
-            KassaEvent::Credit(e) => {
-                let h = e.header();
-                (h.entity, h.seq, h.timestamp, h.actor)
-            }
-        }
-    }
+    static DECODERS: OnceLock<BTreeMap<KassaProgram, IdlDecoder>> = OnceLock::new();
+    let p = KassaProgram::from_id(program)?;
+    DECODERS
+        .get_or_init(|| {
+            KassaProgram::ALL
+                .into_iter()
+                .map(|p| {
+                    let decoder = IdlDecoder::from_json(p.idl_json()).unwrap_or_else(|e| {
+                        panic!("the checked-in IDL of {} is invalid: {e}", p.name())
+                    });
+                    (p, decoder)
+                })
+                .collect()
+        })
+        .get(&p)
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -300,7 +236,7 @@ impl DecodedTx {
         data: Vec<u8>,
         accounts: Vec<String>,
     ) {
-        match KassaEvent::from_cpi(&program, &data) {
+        match KassaEvent::from_cpi(&program, &data).map_err(|e| e.to_string()) {
             Ok(None) => self.add_instruction(ix, inner, program, &data, accounts),
             Ok(Some(event)) => {
                 let json = idl(&program)

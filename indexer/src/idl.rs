@@ -240,7 +240,7 @@ mod tests {
     use super::*;
 
     fn payments() -> IdlDecoder {
-        IdlDecoder::from_json(crate::decode::PAYMENTS_IDL).unwrap()
+        IdlDecoder::from_json(kassa_sdk::programs::KassaProgram::Payments.idl_json()).unwrap()
     }
 
     #[test]

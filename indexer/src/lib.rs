@@ -159,8 +159,8 @@ impl Indexer {
         let (f, r) = self.finality().await?;
         pass.finalized = f;
         pass.reverted = r;
-        for program in decode::programs() {
-            let (t, e) = self.ingest(&program).await?;
+        for program in kassa_sdk::programs::KassaProgram::ALL {
+            let (t, e) = self.ingest(&program.id()).await?;
             pass.transactions += t;
             pass.events += e;
         }

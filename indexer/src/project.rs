@@ -47,6 +47,7 @@ impl Kind {
                 | C::FeesWithdrawn(_)
                 | C::PoolBalances(_)
                 | C::RedemptionRequested(_)
+                | C::RedemptionCancelled(_)
                 | C::EpochClosed(_)
                 | C::RedemptionWithdrawn(_) => Kind::CreditPool,
                 C::AdvanceTaken(_) | C::ReceivableSynced(_) => Kind::Advance,
@@ -393,7 +394,8 @@ fn kyb(status: KybStatus) -> &'static str {
 
 /// Applies one event to the entity's row (`None` before its first event).
 pub fn fold(row: Option<Row>, event: &KassaEvent) -> Result<Option<Row>, FoldError> {
-    let (entity, s, ts, _) = event.header();
+    let h = event.header();
+    let (entity, s, ts) = (h.entity, h.seq, h.timestamp);
     let name = event.name();
     let entity = entity.to_string();
     // The row as the variant an event of this kind folds into.
@@ -855,6 +857,10 @@ fn fold_credit(
                     r.redemption_payable = b.redemption_payable;
                 }
                 C::RedemptionRequested(q) => match q.tranche {
+                    kassa_credit::state::Tranche::Senior => r.pending_senior = q.pending,
+                    kassa_credit::state::Tranche::Junior => r.pending_junior = q.pending,
+                },
+                C::RedemptionCancelled(q) => match q.tranche {
                     kassa_credit::state::Tranche::Senior => r.pending_senior = q.pending,
                     kassa_credit::state::Tranche::Junior => r.pending_junior = q.pending,
                 },

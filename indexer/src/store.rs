@@ -116,7 +116,7 @@ impl Batch {
         let mut at: BTreeMap<(Kind, String), Vec<(usize, usize)>> = BTreeMap::new();
         for (t, tx) in txs.iter().enumerate() {
             for (i, e) in tx.events.iter().enumerate() {
-                let (entity, ..) = e.event.header();
+                let entity = e.event.header().entity;
                 at.entry((Kind::of(&e.event), entity.to_string()))
                     .or_default()
                     .push((t, i));
@@ -481,7 +481,8 @@ impl EventColumns {
         let mut c = Self::default();
         for t in txs {
             for e in &t.events {
-                let (entity, seq, ts, actor) = e.event.header();
+                let h = e.event.header();
+                let (entity, seq, ts, actor) = (h.entity, h.seq, h.timestamp, h.actor);
                 c.signature.push(t.signature.clone());
                 c.ix_index.push(e.ix_index);
                 c.inner_index.push(e.inner_index);
@@ -616,11 +617,11 @@ pub struct Fresh {
 
 impl Fresh {
     fn of(mut events: Vec<&KassaEvent>) -> Option<Self> {
-        events.sort_by_key(|e| e.header().1);
+        events.sort_by_key(|e| e.header().seq);
         if !events
             .iter()
             .enumerate()
-            .all(|(i, e)| e.header().1 == i as u64)
+            .all(|(i, e)| e.header().seq == i as u64)
         {
             return None;
         }
@@ -673,11 +674,11 @@ async fn rebuild(
         let raw: Vec<u8> = r.get(1);
         let program = Pubkey::from_str(&program).map_err(|e| StoreError::Corrupt(e.to_string()))?;
         let event = KassaEvent::from_cpi(&program, &raw)
-            .map_err(StoreError::Corrupt)?
+            .map_err(|e| StoreError::Corrupt(e.to_string()))?
             .ok_or_else(|| {
                 StoreError::Corrupt(format!("stored event of {entity} is not an event"))
             })?;
-        if event.header().1 != i as u64 {
+        if event.header().seq != i as u64 {
             return Ok(Err(FoldError::Gap(i as u64)));
         }
         state = match fold(state, &event) {
@@ -748,19 +749,19 @@ pub async fn project(
         for entity in &entities {
             let touch = &touched[&(kind, entity.clone())];
             let mut events = touch.events.clone();
-            events.sort_by_key(|e| e.header().1);
+            events.sort_by_key(|e| e.header().seq);
             let state = current.remove(entity);
             let mut next = state.as_ref().map_or(0, |r| r.seq() + 1);
             let contiguous = !events.is_empty()
                 && events.iter().all(|e| {
-                    let ok = e.header().1 as i64 == next;
+                    let ok = e.header().seq as i64 == next;
                     next += 1;
                     ok
                 });
             let newest_is_new = state.is_some()
                 || events
                     .last()
-                    .is_some_and(|e| Some(&(e.header().1 as i64)) == newest.get(entity));
+                    .is_some_and(|e| Some(&(e.header().seq as i64)) == newest.get(entity));
             let folded = match (contiguous && newest_is_new, state, touch.fresh) {
                 // Created by this batch: its fold was computed while the batch was prepared.
                 (true, None, Some(fresh)) => match (&fresh.row, &fresh.line) {
@@ -871,7 +872,9 @@ pub async fn revert(pool: &PgPool, signatures: &[String]) -> Result<usize, Store
         let program: String = r.get(0);
         let raw: Vec<u8> = r.get(1);
         let program = Pubkey::from_str(&program).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-        if let Some(e) = KassaEvent::from_cpi(&program, &raw).map_err(StoreError::Corrupt)? {
+        if let Some(e) =
+            KassaEvent::from_cpi(&program, &raw).map_err(|e| StoreError::Corrupt(e.to_string()))?
+        {
             events.push(e);
         }
     }
@@ -879,7 +882,7 @@ pub async fn revert(pool: &PgPool, signatures: &[String]) -> Result<usize, Store
     for e in &events {
         // No events: `project` sees a gap and rebuilds each entity from its remaining history.
         entities
-            .entry((Kind::of(e), e.header().0.to_string()))
+            .entry((Kind::of(e), e.header().entity.to_string()))
             .or_insert(Touched {
                 events: Vec::new(),
                 fresh: None,

@@ -9,6 +9,7 @@
 // run the programs natively, so the deprecation warnings are acknowledged here once.
 #![allow(deprecated)]
 
+use kassa_sdk::programs::KassaProgram;
 use solana_program_test::{processor, ProgramTest};
 
 pub mod node;
@@ -19,20 +20,23 @@ pub mod server;
 /// The Agave version whose RPC behaviour this node follows.
 pub const SOLANA_VERSION: &str = "3.1.12";
 
-/// Registers every Kassa program into `program_test`.
+/// Registers every Kassa program of the SDK's registry into `program_test`.
 pub fn add_kassa_programs(program_test: &mut ProgramTest) {
     program_test.prefer_bpf(false);
-    program_test.add_program(
-        "kassa_payments",
-        kassa_payments::ID,
-        processor!(shim::payments),
-    );
-    program_test.add_program(
-        "kassa_convert",
-        kassa_convert::ID,
-        processor!(shim::convert),
-    );
-    program_test.add_program("kassa_credit", kassa_credit::ID, processor!(shim::credit));
+    for p in KassaProgram::ALL {
+        // `processor!` needs a function item, so each program names its shim.
+        match p {
+            KassaProgram::Payments => {
+                program_test.add_program(p.name(), p.id(), processor!(shim::payments))
+            }
+            KassaProgram::Convert => {
+                program_test.add_program(p.name(), p.id(), processor!(shim::convert))
+            }
+            KassaProgram::Credit => {
+                program_test.add_program(p.name(), p.id(), processor!(shim::credit))
+            }
+        }
+    }
 }
 
 /// A `ProgramTest` with every Kassa program registered and the bundled SPL programs available.

@@ -7,7 +7,7 @@ use anchor_lang::{
 };
 use kassa_credit::{
     accounts as acc, instruction as ix,
-    instructions::{LineApproveArgs, PoolCreateArgs, UnderwriterAction},
+    instructions::{LineApproveArgs, PoolCreateArgs},
     state::Tranche,
 };
 
@@ -149,33 +149,33 @@ impl Credit {
         Ok((ix, pool))
     }
 
-    /// The pool admin allowlists `lender`.
+    /// The pool admin allows `lender` to deposit.
     ///
     /// ```
     /// # use kassa_sdk::{credit::Credit, payments::MintRef};
     /// # use anchor_lang::prelude::Pubkey;
     /// let c = Credit::default();
     /// let pool = c.pool(MintRef::new(Pubkey::new_unique(), anchor_spl::token::ID).unwrap());
-    /// let ix = c.allow_add(&Pubkey::new_unique(), &pool, &Pubkey::new_unique()).unwrap();
+    /// let ix = c.lender_allow(&Pubkey::new_unique(), &pool, &Pubkey::new_unique()).unwrap();
     /// assert_eq!(ix.program_id, kassa_credit::ID);
     /// ```
-    pub fn allow_add(
+    pub fn lender_allow(
         &self,
         admin: &Pubkey,
         pool: &CreditPoolRef,
         lender: &Pubkey,
     ) -> Result<Instruction, SdkError> {
         Ok(self.build(
-            acc::AllowAdd {
+            acc::LenderAllow {
                 admin: *admin,
                 pool: pool.address,
                 lender: *lender,
-                allow: pda::credit::allow(&self.program_id, &pool.address, lender).0,
+                entry: pda::credit::allow(&self.program_id, &pool.address, lender).0,
                 system_program: system_program::ID,
                 event_authority: self.event_authority(),
                 program: self.program_id,
             },
-            ix::AllowAdd {},
+            ix::LenderAllow {},
         ))
     }
 
@@ -186,23 +186,23 @@ impl Credit {
     /// # use anchor_lang::prelude::Pubkey;
     /// let c = Credit::default();
     /// let pool = c.pool(MintRef::new(Pubkey::new_unique(), anchor_spl::token::ID).unwrap());
-    /// assert!(c.allow_remove(&Pubkey::new_unique(), &pool, &Pubkey::new_unique()).is_ok());
+    /// assert!(c.lender_disallow(&Pubkey::new_unique(), &pool, &Pubkey::new_unique()).is_ok());
     /// ```
-    pub fn allow_remove(
+    pub fn lender_disallow(
         &self,
         admin: &Pubkey,
         pool: &CreditPoolRef,
         lender: &Pubkey,
     ) -> Result<Instruction, SdkError> {
         Ok(self.build(
-            acc::AllowRemove {
+            acc::LenderDisallow {
                 admin: *admin,
                 pool: pool.address,
-                allow: pda::credit::allow(&self.program_id, &pool.address, lender).0,
+                entry: pda::credit::allow(&self.program_id, &pool.address, lender).0,
                 event_authority: self.event_authority(),
                 program: self.program_id,
             },
-            ix::AllowRemove {},
+            ix::LenderDisallow {},
         ))
     }
 
@@ -239,16 +239,16 @@ impl Credit {
     /// let c = Credit::default();
     /// let pool = c.pool(MintRef::new(Pubkey::new_unique(), anchor_spl::token::ID).unwrap());
     /// let me = Pubkey::new_unique();
-    /// let ix = c.fees_withdraw(&me, &pool).unwrap();
+    /// let ix = c.pool_fees_withdraw(&me, &pool).unwrap();
     /// assert_eq!(ix.accounts[4].pubkey, pool.mint.ata(&me));
     /// ```
-    pub fn fees_withdraw(
+    pub fn pool_fees_withdraw(
         &self,
         recipient: &Pubkey,
         pool: &CreditPoolRef,
     ) -> Result<Instruction, SdkError> {
         Ok(self.build(
-            acc::FeesWithdraw {
+            acc::PoolFeesWithdraw {
                 recipient: *recipient,
                 pool: pool.address,
                 vault: pool.vault,
@@ -258,7 +258,7 @@ impl Credit {
                 event_authority: self.event_authority(),
                 program: self.program_id,
             },
-            ix::FeesWithdraw {},
+            ix::PoolFeesWithdraw {},
         ))
     }
 
@@ -272,10 +272,10 @@ impl Credit {
     /// let c = Credit::default();
     /// let pool = c.pool(MintRef::new(Pubkey::new_unique(), anchor_spl::token::ID).unwrap());
     /// let lender = Pubkey::new_unique();
-    /// assert!(c.deposit(&lender, &pool, Tranche::Junior, 1_000_000, 1_000_000, false).is_ok());
-    /// assert!(matches!(c.deposit(&lender, &pool, Tranche::Junior, 0, 0, false), Err(SdkError::ZeroAmount)));
+    /// assert!(c.tranche_deposit(&lender, &pool, Tranche::Junior, 1_000_000, 1_000_000, false).is_ok());
+    /// assert!(matches!(c.tranche_deposit(&lender, &pool, Tranche::Junior, 0, 0, false), Err(SdkError::ZeroAmount)));
     /// ```
-    pub fn deposit(
+    pub fn tranche_deposit(
         &self,
         lender: &Pubkey,
         pool: &CreditPoolRef,
@@ -287,7 +287,7 @@ impl Credit {
         require_amount(amount)?;
         let shares = pool.share_mint(tranche);
         Ok(self.build(
-            acc::Deposit {
+            acc::TrancheDeposit {
                 lender: *lender,
                 pool: pool.address,
                 vault: pool.vault,
@@ -301,7 +301,7 @@ impl Credit {
                 event_authority: self.event_authority(),
                 program: self.program_id,
             },
-            ix::Deposit {
+            ix::TrancheDeposit {
                 tranche,
                 amount,
                 min_shares,
@@ -310,7 +310,7 @@ impl Credit {
     }
 
     /// A lender queues `shares` of `tranche` (from its associated share account) for
-    /// redemption at the epoch's end, or with `cancel` takes queued shares back.
+    /// redemption at the epoch's end.
     ///
     /// ```
     /// # use kassa_sdk::{credit::Credit, payments::MintRef, SdkError};
@@ -318,21 +318,20 @@ impl Credit {
     /// # use anchor_lang::prelude::Pubkey;
     /// let c = Credit::default();
     /// let pool = c.pool(MintRef::new(Pubkey::new_unique(), anchor_spl::token::ID).unwrap());
-    /// assert!(c.redeem_queue(&Pubkey::new_unique(), &pool, Tranche::Senior, 10, false).is_ok());
-    /// assert!(matches!(c.redeem_queue(&Pubkey::new_unique(), &pool, Tranche::Senior, 0, true), Err(SdkError::ZeroAmount)));
+    /// assert!(c.redemption_request(&Pubkey::new_unique(), &pool, Tranche::Senior, 10).is_ok());
+    /// assert!(matches!(c.redemption_request(&Pubkey::new_unique(), &pool, Tranche::Senior, 0), Err(SdkError::ZeroAmount)));
     /// ```
-    pub fn redeem_queue(
+    pub fn redemption_request(
         &self,
         lender: &Pubkey,
         pool: &CreditPoolRef,
         tranche: Tranche,
         shares: u64,
-        cancel: bool,
     ) -> Result<Instruction, SdkError> {
         require_amount(shares)?;
         let share_mint = pool.share_mint(tranche);
         Ok(self.build(
-            acc::RedeemQueue {
+            acc::RedemptionRequest {
                 lender: *lender,
                 pool: pool.address,
                 share_mint: share_mint.mint,
@@ -345,11 +344,44 @@ impl Credit {
                 event_authority: self.event_authority(),
                 program: self.program_id,
             },
-            ix::RedeemQueue {
-                tranche,
-                shares,
-                cancel,
+            ix::RedemptionRequest { tranche, shares },
+        ))
+    }
+
+    /// A lender takes `shares` of `tranche` it queued back into its associated share account.
+    ///
+    /// ```
+    /// # use kassa_sdk::{credit::Credit, payments::MintRef, SdkError};
+    /// # use kassa_credit::state::Tranche;
+    /// # use anchor_lang::prelude::Pubkey;
+    /// let c = Credit::default();
+    /// let pool = c.pool(MintRef::new(Pubkey::new_unique(), anchor_spl::token::ID).unwrap());
+    /// assert!(c.redemption_cancel(&Pubkey::new_unique(), &pool, Tranche::Senior, 10).is_ok());
+    /// assert!(matches!(c.redemption_cancel(&Pubkey::new_unique(), &pool, Tranche::Senior, 0), Err(SdkError::ZeroAmount)));
+    /// ```
+    pub fn redemption_cancel(
+        &self,
+        lender: &Pubkey,
+        pool: &CreditPoolRef,
+        tranche: Tranche,
+        shares: u64,
+    ) -> Result<Instruction, SdkError> {
+        require_amount(shares)?;
+        let share_mint = pool.share_mint(tranche);
+        Ok(self.build(
+            acc::RedemptionCancel {
+                lender: *lender,
+                pool: pool.address,
+                share_mint: share_mint.mint,
+                lender_shares: share_mint.ata(lender),
+                escrow: pda::credit::share_escrow(&self.program_id, &pool.address, tranche).0,
+                request: pda::credit::redemption(&self.program_id, &pool.address, tranche, lender)
+                    .0,
+                token_program: pool.mint.token_program,
+                event_authority: self.event_authority(),
+                program: self.program_id,
             },
+            ix::RedemptionCancel { tranche, shares },
         ))
     }
 
@@ -397,10 +429,10 @@ impl Credit {
     /// # use anchor_lang::prelude::Pubkey;
     /// let c = Credit::default();
     /// let pool = c.pool(MintRef::new(Pubkey::new_unique(), anchor_spl::token::ID).unwrap());
-    /// let ix = c.redeem_withdraw(&Pubkey::new_unique(), &pool, Tranche::Junior, 0..3).unwrap();
+    /// let ix = c.redemption_withdraw(&Pubkey::new_unique(), &pool, Tranche::Junior, 0..3).unwrap();
     /// assert_eq!(ix.accounts.len(), 9 + 3);
     /// ```
-    pub fn redeem_withdraw(
+    pub fn redemption_withdraw(
         &self,
         lender: &Pubkey,
         pool: &CreditPoolRef,
@@ -408,7 +440,7 @@ impl Credit {
         epochs: std::ops::Range<u64>,
     ) -> Result<Instruction, SdkError> {
         let mut ix = self.build(
-            acc::RedeemWithdraw {
+            acc::RedemptionWithdraw {
                 lender: *lender,
                 pool: pool.address,
                 request: pda::credit::redemption(&self.program_id, &pool.address, tranche, lender)
@@ -420,7 +452,7 @@ impl Credit {
                 event_authority: self.event_authority(),
                 program: self.program_id,
             },
-            ix::RedeemWithdraw {},
+            ix::RedemptionWithdraw {},
         );
         for e in epochs {
             ix.accounts.push(
@@ -471,26 +503,6 @@ impl Credit {
         ))
     }
 
-    fn line_money(
-        &self,
-        signer: &Pubkey,
-        pool: &CreditPoolRef,
-        borrower: &Pubkey,
-        counterparty: Pubkey,
-    ) -> acc::LineMoney {
-        acc::LineMoney {
-            signer: *signer,
-            pool: pool.address,
-            line: self.line(pool, borrower),
-            vault: pool.vault,
-            mint: pool.mint.mint,
-            counterparty,
-            token_program: pool.mint.token_program,
-            event_authority: self.event_authority(),
-            program: self.program_id,
-        }
-    }
-
     /// The borrower draws `amount` into its associated token account.
     ///
     /// ```
@@ -509,7 +521,17 @@ impl Credit {
     ) -> Result<Instruction, SdkError> {
         require_amount(amount)?;
         Ok(self.build(
-            self.line_money(borrower, pool, borrower, pool.mint.ata(borrower)),
+            acc::LineDraw {
+                borrower: *borrower,
+                pool: pool.address,
+                line: self.line(pool, borrower),
+                vault: pool.vault,
+                mint: pool.mint.mint,
+                destination: pool.mint.ata(borrower),
+                token_program: pool.mint.token_program,
+                event_authority: self.event_authority(),
+                program: self.program_id,
+            },
             ix::LineDraw { amount },
         ))
     }
@@ -534,23 +556,31 @@ impl Credit {
     ) -> Result<Instruction, SdkError> {
         require_amount(amount)?;
         Ok(self.build(
-            self.line_money(payer, pool, borrower, pool.mint.ata(payer)),
+            acc::LineRepay {
+                payer: *payer,
+                pool: pool.address,
+                line: self.line(pool, borrower),
+                vault: pool.vault,
+                mint: pool.mint.mint,
+                source: pool.mint.ata(payer),
+                token_program: pool.mint.token_program,
+                event_authority: self.event_authority(),
+                program: self.program_id,
+            },
             ix::LineRepay { amount },
         ))
     }
 
-    fn line_admin(
+    fn line_underwriting(
         &self,
-        signer: &Pubkey,
+        underwriter: &Pubkey,
         pool: &CreditPoolRef,
         borrower: &Pubkey,
-    ) -> acc::LineAdmin {
-        acc::LineAdmin {
-            signer: *signer,
+    ) -> acc::LineUnderwriting {
+        acc::LineUnderwriting {
+            underwriter: *underwriter,
             pool: pool.address,
             line: self.line(pool, borrower),
-            event_authority: self.event_authority(),
-            program: self.program_id,
         }
     }
 
@@ -569,29 +599,120 @@ impl Credit {
         pool: &CreditPoolRef,
         borrower: &Pubkey,
     ) -> Result<Instruction, SdkError> {
-        Ok(self.build(self.line_admin(caller, pool, borrower), ix::LineRefresh {}))
+        Ok(self.build(
+            acc::LineRefresh {
+                caller: *caller,
+                pool: pool.address,
+                line: self.line(pool, borrower),
+                event_authority: self.event_authority(),
+                program: self.program_id,
+            },
+            ix::LineRefresh {},
+        ))
     }
 
-    /// The underwriter restores, impairs, reverses an impairment or writes off a line.
+    /// The underwriter restores a delayed or defaulted line once nothing is overdue.
     ///
     /// ```
     /// # use kassa_sdk::{credit::Credit, payments::MintRef};
-    /// # use kassa_credit::instructions::UnderwriterAction;
     /// # use anchor_lang::prelude::Pubkey;
     /// let c = Credit::default();
     /// let pool = c.pool(MintRef::new(Pubkey::new_unique(), anchor_spl::token::ID).unwrap());
-    /// assert!(c.line_underwrite(&Pubkey::new_unique(), &pool, &Pubkey::new_unique(), UnderwriterAction::WriteOff).is_ok());
+    /// assert!(c.line_restore(&Pubkey::new_unique(), &pool, &Pubkey::new_unique()).is_ok());
     /// ```
-    pub fn line_underwrite(
+    pub fn line_restore(
         &self,
         underwriter: &Pubkey,
         pool: &CreditPoolRef,
         borrower: &Pubkey,
-        action: UnderwriterAction,
     ) -> Result<Instruction, SdkError> {
         Ok(self.build(
-            self.line_admin(underwriter, pool, borrower),
-            ix::LineUnderwrite { action },
+            acc::LineRestore {
+                line_underwriting: self.line_underwriting(underwriter, pool, borrower),
+                event_authority: self.event_authority(),
+                program: self.program_id,
+            },
+            ix::LineRestore {},
+        ))
+    }
+
+    /// The underwriter marks `amount` of a line's value down.
+    ///
+    /// ```
+    /// # use kassa_sdk::{credit::Credit, payments::MintRef, SdkError};
+    /// # use anchor_lang::prelude::Pubkey;
+    /// let c = Credit::default();
+    /// let pool = c.pool(MintRef::new(Pubkey::new_unique(), anchor_spl::token::ID).unwrap());
+    /// assert!(c.line_impair(&Pubkey::new_unique(), &pool, &Pubkey::new_unique(), 5).is_ok());
+    /// assert!(matches!(c.line_impair(&Pubkey::new_unique(), &pool, &Pubkey::new_unique(), 0), Err(SdkError::ZeroAmount)));
+    /// ```
+    pub fn line_impair(
+        &self,
+        underwriter: &Pubkey,
+        pool: &CreditPoolRef,
+        borrower: &Pubkey,
+        amount: u64,
+    ) -> Result<Instruction, SdkError> {
+        require_amount(amount)?;
+        Ok(self.build(
+            acc::LineImpair {
+                line_underwriting: self.line_underwriting(underwriter, pool, borrower),
+                event_authority: self.event_authority(),
+                program: self.program_id,
+            },
+            ix::LineImpair { amount },
+        ))
+    }
+
+    /// The underwriter reverses `amount` of a line's impairment.
+    ///
+    /// ```
+    /// # use kassa_sdk::{credit::Credit, payments::MintRef};
+    /// # use anchor_lang::prelude::Pubkey;
+    /// let c = Credit::default();
+    /// let pool = c.pool(MintRef::new(Pubkey::new_unique(), anchor_spl::token::ID).unwrap());
+    /// assert!(c.line_impairment_reverse(&Pubkey::new_unique(), &pool, &Pubkey::new_unique(), 5).is_ok());
+    /// ```
+    pub fn line_impairment_reverse(
+        &self,
+        underwriter: &Pubkey,
+        pool: &CreditPoolRef,
+        borrower: &Pubkey,
+        amount: u64,
+    ) -> Result<Instruction, SdkError> {
+        require_amount(amount)?;
+        Ok(self.build(
+            acc::LineImpairmentReverse {
+                line_underwriting: self.line_underwriting(underwriter, pool, borrower),
+                event_authority: self.event_authority(),
+                program: self.program_id,
+            },
+            ix::LineImpairmentReverse { amount },
+        ))
+    }
+
+    /// The underwriter writes a line off.
+    ///
+    /// ```
+    /// # use kassa_sdk::{credit::Credit, payments::MintRef};
+    /// # use anchor_lang::prelude::Pubkey;
+    /// let c = Credit::default();
+    /// let pool = c.pool(MintRef::new(Pubkey::new_unique(), anchor_spl::token::ID).unwrap());
+    /// assert!(c.line_write_off(&Pubkey::new_unique(), &pool, &Pubkey::new_unique()).is_ok());
+    /// ```
+    pub fn line_write_off(
+        &self,
+        underwriter: &Pubkey,
+        pool: &CreditPoolRef,
+        borrower: &Pubkey,
+    ) -> Result<Instruction, SdkError> {
+        Ok(self.build(
+            acc::LineWriteOff {
+                line_underwriting: self.line_underwriting(underwriter, pool, borrower),
+                event_authority: self.event_authority(),
+                program: self.program_id,
+            },
+            ix::LineWriteOff {},
         ))
     }
 

@@ -57,8 +57,7 @@ pub enum SdkError {
     /// The RPC node failed or refused the request.
     #[error("RPC: {0}")]
     Rpc(String),
-    /// A Kassa program refused the transaction; the error is named.
-    #[cfg(feature = "rpc")]
+    /// A Kassa program refused the transaction (or would refuse it); the error is named.
     #[error("{0}")]
-    Program(crate::rpc::ProgramError),
+    Program(crate::programs::ProgramError),
 }

@@ -1,5 +1,6 @@
 //! kassa-sdk: the Rust interface to Kassa for merchants, wallets and Kassa's own services.
 //!
+//! - [`programs`]: the registry of Kassa programs (id, name, IDL, event decoder, errors);
 //! - [`pda`]: one function per PDA, program id overridable;
 //! - [`payments`]: a builder for every `kassa_payments` instruction, accounts derived;
 //! - [`convert`]: a builder for every `kassa_convert` instruction and the hook accounts;
@@ -17,6 +18,7 @@ pub mod error;
 pub mod flows;
 pub mod payments;
 pub mod pda;
+pub mod programs;
 #[cfg(feature = "rpc")]
 pub mod rpc;
 pub mod solana_pay;

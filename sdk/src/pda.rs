@@ -69,7 +69,7 @@ pub mod convert {
 /// PDAs of the `kassa_credit` program.
 pub mod credit {
     use anchor_lang::prelude::Pubkey;
-    use kassa_credit::state::*;
+    use kassa_credit::{constants::*, state::*};
 
     /// The credit pool of a stablecoin.
     pub fn pool(program_id: &Pubkey, mint: &Pubkey) -> (Pubkey, u8) {

@@ -1,8 +1,8 @@
 //! An RPC client over `solana-rpc-client`: fetches and decodes Kassa accounts, sends with a
-//! fresh blockhash, confirms at a chosen commitment, and names program errors (the payments or
-//! convert error enum, from the checked-in IDL) instead of numbers.
+//! fresh blockhash, confirms at a chosen commitment, and names program errors (the error enum
+//! of the program that raised them, from the registry) instead of numbers.
 
-use crate::{SdkError, decode::decode_payment};
+use crate::{SdkError, decode::decode_payment, programs::name_error};
 use anchor_lang::{AccountDeserialize, prelude::Pubkey, solana_program::instruction::Instruction};
 use kassa_payments::state::Payment;
 use solana_commitment_config::CommitmentConfig;
@@ -12,76 +12,6 @@ use solana_sdk::{
     signature::{Keypair, Signature, Signer},
     transaction::{Transaction, TransactionError},
 };
-use std::{collections::HashMap, sync::OnceLock};
-
-/// A program error by name: which program, its code, the enum variant and its message.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ProgramError {
-    /// `kassa_payments` or `kassa_convert`.
-    pub program: &'static str,
-    /// The custom error code.
-    pub code: u32,
-    /// The error enum's variant, e.g. `RefundExceedsCaptured`.
-    pub name: String,
-    /// The rule it states.
-    pub message: String,
-}
-
-impl std::fmt::Display for ProgramError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "{} error {} ({}): {}",
-            self.program, self.name, self.code, self.message
-        )
-    }
-}
-
-fn idl_errors(json: &str) -> HashMap<u32, (String, String)> {
-    let v: serde_json::Value = serde_json::from_str(json).unwrap_or_default();
-    v["errors"]
-        .as_array()
-        .map(|errors| {
-            errors
-                .iter()
-                .filter_map(|e| {
-                    let code = u32::try_from(e["code"].as_u64()?).ok()?;
-                    Some((
-                        code,
-                        (
-                            e["name"].as_str()?.to_string(),
-                            e["msg"].as_str().unwrap_or_default().to_string(),
-                        ),
-                    ))
-                })
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
-/// Names a custom error code raised by the payments program, or by the convert program when
-/// the code is not one of payments'.
-pub fn name_error(program: &Pubkey, code: u32) -> Option<ProgramError> {
-    static PAYMENTS: OnceLock<HashMap<u32, (String, String)>> = OnceLock::new();
-    static CONVERT: OnceLock<HashMap<u32, (String, String)>> = OnceLock::new();
-    let (label, table) = if *program == kassa_convert::ID {
-        (
-            "kassa_convert",
-            CONVERT.get_or_init(|| idl_errors(include_str!("../../idl/kassa_convert.json"))),
-        )
-    } else {
-        (
-            "kassa_payments",
-            PAYMENTS.get_or_init(|| idl_errors(include_str!("../../idl/kassa_payments.json"))),
-        )
-    };
-    table.get(&code).map(|(name, message)| ProgramError {
-        program: label,
-        code,
-        name: name.clone(),
-        message: message.clone(),
-    })
-}
 
 /// A client for one cluster.
 pub struct KassaClient {

@@ -375,7 +375,7 @@ fn golden_transactions_recorded_from_localnet_decode() {
         assert!(!decoded.token_changes.is_empty(), "{name}");
         // The JSON rendering carries the same numbers as the typed event.
         for e in &decoded.events {
-            let (entity, seq, ..) = e.event.header();
+            let (entity, seq) = (e.event.header().entity, e.event.header().seq);
             assert_eq!(e.data["header"]["entity"], entity.to_string());
             assert_eq!(e.data["header"]["seq"], seq.to_string());
         }

@@ -1,16 +1,25 @@
-//! `cargo run -p kassa-xtask -- idl [--check]`: generates each program's Anchor IDL natively
-//! (the program's `idl-build` feature, assembled by `anchor-lang-idl`) into `idl/`, or with
-//! `--check` fails when a checked-in IDL differs from what the code generates.
+//! `cargo run -p kassa-xtask -- idl [--check]`: generates the Anchor IDL of every program in
+//! the SDK's registry natively (the program's `idl-build` feature, assembled by
+//! `anchor-lang-idl`) into `sdk/idl/` (which `idl/` links to), or with `--check` fails when a
+//! checked-in IDL differs from what the code generates.
 
 use anyhow::{bail, Context, Result};
+use kassa_sdk::programs::KassaProgram;
 use std::path::{Path, PathBuf};
 
-/// (program crate directory, IDL file name)
-const PROGRAMS: &[(&str, &str)] = &[
-    ("programs/payments", "kassa_payments.json"),
-    ("programs/convert", "kassa_convert.json"),
-    ("programs/credit", "kassa_credit.json"),
-];
+/// The directory of the crate whose library is `lib` (a program's crate name, e.g.
+/// `kassa_payments`), among the workspace's `programs/`.
+fn program_dir(root: &Path, lib: &str) -> Result<PathBuf> {
+    let wanted = format!("name = \"{lib}\"");
+    for entry in std::fs::read_dir(root.join("programs"))? {
+        let dir = entry?.path();
+        let manifest = std::fs::read_to_string(dir.join("Cargo.toml")).unwrap_or_default();
+        if manifest.lines().any(|l| l.trim() == wanted) {
+            return Ok(dir);
+        }
+    }
+    bail!("no crate under programs/ has the library {lib}")
+}
 
 fn main() -> Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -49,14 +58,17 @@ fn idl(check: bool) -> Result<()> {
         .unwrap_or_else(|_| std::env::temp_dir().join("kassa-idl-target"));
     std::env::set_var("CARGO_TARGET_DIR", &target);
     let mut stale = Vec::new();
-    for (dir, file) in PROGRAMS {
+    for program in KassaProgram::ALL {
+        let dir = program_dir(&root, program.name())?;
         let idl = anchor_lang_idl::build::IdlBuilder::new()
-            .program_path(root.join(dir))
+            .program_path(dir.clone())
             .build()
-            .with_context(|| format!("failed to generate the IDL of {dir}"))?;
+            .with_context(|| format!("failed to generate the IDL of {}", dir.display()))?;
         let mut json = serde_json::to_string_pretty(&idl)?;
         json.push('\n');
-        let path = root.join("idl").join(file);
+        let path = root
+            .join("sdk/idl")
+            .join(format!("{}.json", program.name()));
         if check {
             let current = std::fs::read_to_string(&path).unwrap_or_default();
             if current != json {

@@ -2,16 +2,7 @@
 
 use anchor_lang::prelude::*;
 
-/// Common header: which pool changed, its sequence number, when and by whom.
-#[derive(AnchorSerialize, AnchorDeserialize, Clone, Copy, Debug, PartialEq, Eq)]
-pub struct EventHeader {
-    pub entity: Pubkey,
-    /// Per-pool sequence number, from 0 without gaps.
-    pub seq: u64,
-    /// Unix timestamp (seconds).
-    pub timestamp: i64,
-    pub actor: Pubkey,
-}
+pub use kassa_common::EventHeader;
 
 #[event]
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -111,15 +102,4 @@ pub struct ProtocolFeesWithdrawn {
     pub header: EventHeader,
     pub amount_a: u64,
     pub amount_b: u64,
-}
-
-impl EventHeader {
-    pub fn new(entity: Pubkey, seq: u64, actor: Pubkey, timestamp: i64) -> Self {
-        Self {
-            entity,
-            seq,
-            timestamp,
-            actor,
-        }
-    }
 }

@@ -1,21 +1,19 @@
-//! Token movements for pools, SPL Token and Token-2022 alike, including transfer fees.
+//! The pools' token rules: which mints they accept, what to send so a net amount arrives
+//! through a transfer fee, and moves signed by the pool PDA (through `kassa_common::token`).
 
 use crate::{constants::POOL_SEED, error::ConvertError, state::Pool};
 use anchor_lang::prelude::*;
-use anchor_spl::{
-    token_2022::spl_token_2022::{
-        self,
-        extension::{
-            transfer_fee::TransferFeeConfig, BaseStateWithExtensions, StateWithExtensions,
-        },
-    },
-    token_interface::{self, TransferChecked},
+use anchor_spl::token_2022::spl_token_2022::{
+    self,
+    extension::{transfer_fee::TransferFeeConfig, BaseStateWithExtensions, StateWithExtensions},
 };
+pub use kassa_common::token::balance;
+use kassa_common::{mint_policy::unsafe_mint_extension, token::TokenMint};
 
 /// Refuses mints whose extensions would let someone other than the pool move or freeze its
 /// vaults, or that run arbitrary code on every transfer.
 pub fn require_supported_mint(mint: &AccountInfo<'_>) -> Result<()> {
-    if kassa_hook_interface::unsafe_mint_extension(mint)?.is_some() {
+    if unsafe_mint_extension(mint)?.is_some() {
         return err!(ConvertError::UnsupportedMintExtension);
     }
     Ok(())
@@ -50,16 +48,6 @@ pub fn gross_for_net(mint: &AccountInfo<'_>, net: u64, exact: bool) -> Result<u6
     Ok(gross)
 }
 
-/// Token balance of a token account, read fresh from its data.
-pub fn balance(account: &AccountInfo<'_>) -> Result<u64> {
-    let data = account.try_borrow_data()?;
-    Ok(
-        StateWithExtensions::<spl_token_2022::state::Account>::unpack(&data)?
-            .base
-            .amount,
-    )
-}
-
 /// Moves `amount` from an account whose owner signed; returns what `to` actually received.
 pub fn transfer_in<'info>(
     token_program: &AccountInfo<'info>,
@@ -70,21 +58,12 @@ pub fn transfer_in<'info>(
     amount: u64,
     decimals: u8,
 ) -> Result<u64> {
-    let before = balance(to)?;
-    let accounts = TransferChecked {
-        from: from.clone(),
-        mint: mint.clone(),
-        to: to.clone(),
-        authority: authority.clone(),
-    };
-    token_interface::transfer_checked(
-        CpiContext::new(token_program.key(), accounts),
-        amount,
+    TokenMint {
+        token_program,
+        mint,
         decimals,
-    )?;
-    balance(to)?
-        .checked_sub(before)
-        .ok_or_else(|| error!(ConvertError::ArithmeticOverflow))
+    }
+    .transfer_in_measured(from, to, authority, amount)
 }
 
 /// Pays `amount` out of a pool vault, signed by the pool PDA. Zero is a no-op.
@@ -99,25 +78,16 @@ pub fn transfer_out<'info>(
     amount: u64,
     decimals: u8,
 ) -> Result<()> {
-    if amount == 0 {
-        return Ok(());
-    }
     let seeds: &[&[u8]] = &[
         POOL_SEED,
         pool.mint_a.as_ref(),
         pool.mint_b.as_ref(),
         &[pool.bump],
     ];
-    let signer = &[seeds];
-    let accounts = TransferChecked {
-        from: vault.clone(),
-        mint: mint.clone(),
-        to: to.clone(),
-        authority: pool_info.clone(),
-    };
-    token_interface::transfer_checked(
-        CpiContext::new_with_signer(token_program.key(), accounts, signer),
-        amount,
+    TokenMint {
+        token_program,
+        mint,
         decimals,
-    )
+    }
+    .transfer_signed(vault, to, pool_info, seeds, amount)
 }

@@ -1,27 +1,10 @@
 //! Events, emitted with `emit_cpi!` like the payments program's: every one opens with a header
 //! naming the entity (pool, line or advance), its per-entity sequence number, time and actor.
 
-use crate::state::{LineKind, LineStatus, Tranche};
+use crate::state::{CreditPool, IncomeShared, LineKind, LineStatus, Tranche};
 use anchor_lang::prelude::*;
 
-#[derive(AnchorSerialize, AnchorDeserialize, Clone, Copy, Debug, PartialEq, Eq)]
-pub struct EventHeader {
-    pub entity: Pubkey,
-    pub seq: u64,
-    pub timestamp: i64,
-    pub actor: Pubkey,
-}
-
-impl EventHeader {
-    pub fn new(entity: Pubkey, seq: u64, actor: Pubkey, timestamp: i64) -> Self {
-        Self {
-            entity,
-            seq,
-            timestamp,
-            actor,
-        }
-    }
-}
+pub use kassa_common::EventHeader;
 
 #[event]
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -198,10 +181,24 @@ pub struct RedemptionRequested {
     pub header: EventHeader,
     pub lender: Pubkey,
     pub tranche: Tranche,
-    /// Added (positive) or cancelled shares.
+    /// Shares added to the request.
     pub shares: u64,
-    pub cancelled: bool,
     /// The request's shares now waiting.
+    pub waiting: u64,
+    /// All shares of the tranche waiting for this epoch's end.
+    pub pending: u64,
+}
+
+/// A lender took queued shares back before the epoch ended.
+#[event]
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RedemptionCancelled {
+    pub header: EventHeader,
+    pub lender: Pubkey,
+    pub tranche: Tranche,
+    /// Shares taken back.
+    pub shares: u64,
+    /// The request's shares still waiting.
     pub waiting: u64,
     /// All shares of the tranche waiting for this epoch's end.
     pub pending: u64,
@@ -229,4 +226,40 @@ pub struct RedemptionWithdrawn {
     pub amount: u64,
     /// The request's shares still waiting.
     pub waiting: u64,
+}
+
+impl IncomeDistributed {
+    /// The event of income shared out.
+    pub fn new(header: EventHeader, shared: &IncomeShared) -> Self {
+        Self {
+            header,
+            income: shared.income,
+            protocol_fee: shared.split.protocol,
+            admin_fee: shared.split.admin,
+            senior: shared.split.senior,
+            junior: shared.split.junior,
+            senior_value: shared.senior_value,
+            junior_value: shared.junior_value,
+        }
+    }
+}
+
+impl PoolBalances {
+    /// The pool's books now.
+    pub fn of(header: EventHeader, pool: &CreditPool) -> Result<Self> {
+        Ok(Self {
+            header,
+            cash: pool.cash,
+            principal: pool.principal,
+            receivable: pool.receivable()?,
+            senior_value: pool.senior_value,
+            junior_value: pool.junior_value,
+            protocol_fees: pool.protocol_fees,
+            admin_fees: pool.admin_fees,
+            impaired_senior: pool.impaired_senior,
+            impaired_junior: pool.impaired_junior,
+            losses: pool.losses,
+            redemption_payable: pool.redemption_payable,
+        })
+    }
 }

@@ -150,33 +150,6 @@ pub fn invoke_buy_exact_out<'info>(
     invoke(&ix, &infos).map_err(Into::into)
 }
 
-/// The Token-2022 extension of `mint`, if any, that would let someone other than the program
-/// holding the funds move or freeze them, or run arbitrary code on every transfer. Both the
-/// payments escrow and the conversion pools refuse such mints; each reports its own error.
-pub fn unsafe_mint_extension(
-    mint: &AccountInfo<'_>,
-) -> Result<Option<anchor_spl::token_2022::spl_token_2022::extension::ExtensionType>> {
-    use anchor_spl::token_2022::spl_token_2022::{
-        self,
-        extension::{BaseStateWithExtensions, ExtensionType, StateWithExtensions},
-    };
-    if *mint.owner != spl_token_2022::ID {
-        return Ok(None);
-    }
-    let data = mint.try_borrow_data()?;
-    let state = StateWithExtensions::<spl_token_2022::state::Mint>::unpack(&data)?;
-    let forbidden = [
-        ExtensionType::PermanentDelegate,
-        ExtensionType::TransferHook,
-        ExtensionType::NonTransferable,
-        ExtensionType::DefaultAccountState,
-    ];
-    Ok(state
-        .get_extension_types()?
-        .into_iter()
-        .find(|e| forbidden.contains(e)))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -13,8 +13,6 @@ pub const ESCROW_SEED: &[u8] = b"escrow";
 /// Seed prefix of a [`crate::state::BlocklistEntry`] PDA: `[BLOCKLIST_SEED, wallet]`.
 pub const BLOCKLIST_SEED: &[u8] = b"blocked";
 
-/// Basis points in one whole (100 %).
-pub const BPS_DENOMINATOR: u64 = 10_000;
 /// Hard ceiling of any protocol fee, in basis points (10 %). No admin can exceed it.
 pub const MAX_PROTOCOL_FEE_BPS: u16 = 1_000;
 /// Conversion hooks that `Config` can register.

@@ -3,18 +3,7 @@
 
 use anchor_lang::prelude::*;
 
-/// Common header: which entity changed, its per-entity sequence number and when.
-#[derive(AnchorSerialize, AnchorDeserialize, Clone, Copy, Debug, PartialEq, Eq)]
-pub struct EventHeader {
-    /// Address of the account whose state changed (config, merchant or payment).
-    pub entity: Pubkey,
-    /// Sequence number of this change within the entity, starting at 0 and without gaps.
-    pub seq: u64,
-    /// Unix timestamp (seconds) from the Clock sysvar.
-    pub timestamp: i64,
-    /// The signer (or crank caller) that caused the change.
-    pub actor: Pubkey,
-}
+pub use kassa_common::EventHeader;
 
 #[event]
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -259,18 +248,6 @@ pub struct PaymentClosed {
     pub merchant: Pubkey,
     pub rent_receiver: Pubkey,
     pub lamports: u64,
-}
-
-impl EventHeader {
-    /// Header for the change numbered `seq` of `entity`, caused by `actor` at `timestamp`.
-    pub fn new(entity: Pubkey, seq: u64, actor: Pubkey, timestamp: i64) -> Self {
-        Self {
-            entity,
-            seq,
-            timestamp,
-            actor,
-        }
-    }
 }
 
 impl ConfigUpdated {

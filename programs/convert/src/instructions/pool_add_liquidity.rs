@@ -5,6 +5,7 @@ use anchor_spl::{
     token::Token,
     token_interface::{self, Mint, MintTo, TokenAccount},
 };
+use kassa_common::SafeMath;
 
 /// A liquidity provider deposits either or both coins and receives LP tokens, at least
 /// `min_lp`. Amounts are what the vaults actually received.
@@ -103,20 +104,12 @@ pub fn handler(
 
     let actor = a.provider.key();
     let pool = &mut ctx.accounts.pool.pool;
-    pool.reserve_a = pool
-        .reserve_a
-        .checked_add(received_a)
-        .ok_or(ConvertError::ArithmeticOverflow)?;
-    pool.reserve_b = pool
-        .reserve_b
-        .checked_add(received_b)
-        .ok_or(ConvertError::ArithmeticOverflow)?;
+    pool.reserve_a = pool.reserve_a.safe_add(received_a)?;
+    pool.reserve_b = pool.reserve_b.safe_add(received_b)?;
     let seq = pool.next_seq()?;
     let (reserve_a, reserve_b) = (pool.reserve_a, pool.reserve_b);
     ctx.accounts.pool.check_invariant()?;
-    let lp_supply = supply
-        .checked_add(dep.lp)
-        .ok_or(ConvertError::ArithmeticOverflow)?;
+    let lp_supply = supply.safe_add(dep.lp)?;
     emit_cpi!(LiquidityAdded {
         header: EventHeader::new(pool_key, seq, actor, now),
         amount_a: received_a,

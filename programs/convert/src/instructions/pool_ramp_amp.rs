@@ -16,6 +16,7 @@ pub fn handler(ctx: Context<PoolAdmin>, target_amp: u64, stop: i64) -> Result<()
     pool.target_amp = target_amp;
     pool.ramp_start = now;
     pool.ramp_stop = stop;
+    pool.settings_invariant()?;
     let seq = pool.next_seq()?;
     let header = EventHeader::new(pool.key(), seq, actor, now);
     emit_cpi!(AmpRampStarted {

@@ -5,6 +5,7 @@ use anchor_spl::{
     token::Token,
     token_interface::{self, Burn, Mint, TokenAccount},
 };
+use kassa_common::SafeMath;
 
 /// A liquidity provider burns LP tokens for its proportional share of both reserves, at least
 /// the given minimums. Always allowed, even while the pool is paused.
@@ -64,14 +65,8 @@ pub fn handler(
 
     let actor = a.provider.key();
     let pool = &mut ctx.accounts.pool.pool;
-    pool.reserve_a = pool
-        .reserve_a
-        .checked_sub(out_a)
-        .ok_or(ConvertError::ArithmeticOverflow)?;
-    pool.reserve_b = pool
-        .reserve_b
-        .checked_sub(out_b)
-        .ok_or(ConvertError::ArithmeticOverflow)?;
+    pool.reserve_a = pool.reserve_a.safe_sub(out_a)?;
+    pool.reserve_b = pool.reserve_b.safe_sub(out_b)?;
     let seq = pool.next_seq()?;
     let (pool_key, reserve_a, reserve_b) = (pool.key(), pool.reserve_a, pool.reserve_b);
     ctx.accounts.pool.check_invariant()?;

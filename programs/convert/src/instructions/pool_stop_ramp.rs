@@ -12,6 +12,7 @@ pub fn handler(ctx: Context<PoolAdmin>) -> Result<()> {
     pool.target_amp = amp;
     pool.ramp_start = now;
     pool.ramp_stop = now;
+    pool.settings_invariant()?;
     let seq = pool.next_seq()?;
     let header = EventHeader::new(pool.key(), seq, actor, now);
     emit_cpi!(AmpRampStopped { header, amp });

@@ -26,6 +26,7 @@ pub fn handler(ctx: Context<PoolAdmin>, args: PoolSettingsArgs) -> Result<()> {
         require!(bps <= MAX_PROTOCOL_SHARE_BPS, ConvertError::FeeOutOfBounds);
         pool.protocol_share_bps = bps;
     }
+    pool.settings_invariant()?;
     let seq = pool.next_seq()?;
     let header = EventHeader::new(pool.key(), seq, actor, now);
     emit_cpi!(PoolSettingsChanged {

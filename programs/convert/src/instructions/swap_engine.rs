@@ -8,6 +8,7 @@ use crate::{
     token::{balance, gross_for_net, transfer_in, transfer_out},
 };
 use anchor_lang::prelude::*;
+use kassa_common::SafeMath;
 
 /// The accounts of one swap, oriented from the trader's point of view.
 pub struct Legs<'a, 'info> {
@@ -98,9 +99,7 @@ pub fn execute<'info>(
         legs.decimals_out,
     )?;
     if kind == SwapKind::Hook {
-        let arrived = balance(legs.destination)?
-            .checked_sub(before)
-            .ok_or(ConvertError::ArithmeticOverflow)?;
+        let arrived = balance(legs.destination)?.safe_sub(before)?;
         require!(arrived == amount, ConvertError::TransferFeeMismatch);
     }
     pool.book_swap(a_to_b, received_in, paid_out, swap.protocol_fee)?;

@@ -4,6 +4,7 @@ use crate::{
     math::stableswap::{ramped_amp, Curve, Fees},
 };
 use anchor_lang::prelude::*;
+use kassa_common::SafeMath;
 
 /// A StableSwap pool of two stablecoins (PDA `["pool", mint_a, mint_b]`, `mint_a < mint_b`).
 ///
@@ -110,8 +111,7 @@ impl Pool {
         out: u64,
         protocol_fee: u64,
     ) -> Result<()> {
-        let overflow = || error!(ConvertError::ArithmeticOverflow);
-        let leaving = out.checked_add(protocol_fee).ok_or_else(overflow)?;
+        let leaving = out.safe_add(protocol_fee)?;
         let (r_in, r_out, f_out) = if a_to_b {
             (
                 &mut self.reserve_a,
@@ -125,29 +125,40 @@ impl Pool {
                 &mut self.protocol_fees_a,
             )
         };
-        *r_in = r_in.checked_add(received_in).ok_or_else(overflow)?;
+        *r_in = r_in.safe_add(received_in)?;
         *r_out = r_out
             .checked_sub(leaving)
             .ok_or(ConvertError::InsufficientLiquidity)?;
-        *f_out = f_out.checked_add(protocol_fee).ok_or_else(overflow)?;
+        *f_out = f_out.safe_add(protocol_fee)?;
         Ok(())
     }
 
     pub fn next_seq(&mut self) -> Result<u64> {
         let seq = self.seq;
-        self.seq = seq.checked_add(1).ok_or(ConvertError::ArithmeticOverflow)?;
+        self.seq = seq.safe_add(1)?;
         Ok(seq)
     }
 
     /// The vaults hold at least what the pool owes: reserves plus accrued protocol fees; the
     /// settings are within bounds.
+    /// The pool's books against its vaults' balances: every reserve and accrued fee is held,
+    /// and the settings are in bounds.
     pub fn invariant(&self, vault_a: u64, vault_b: u64) -> Result<()> {
         let owed_a = u128::from(self.reserve_a) + u128::from(self.protocol_fees_a);
         let owed_b = u128::from(self.reserve_b) + u128::from(self.protocol_fees_b);
-        let ok = u128::from(vault_a) >= owed_a
-            && u128::from(vault_b) >= owed_b
-            && (MIN_AMP..=MAX_AMP).contains(&self.initial_amp)
+        require!(
+            u128::from(vault_a) >= owed_a && u128::from(vault_b) >= owed_b,
+            ConvertError::InvariantViolated
+        );
+        self.settings_invariant()
+    }
+
+    /// The settings alone (what an admin instruction changes): amplification in bounds and
+    /// ramped forward in time, fees under their caps, the mints in canonical order.
+    pub fn settings_invariant(&self) -> Result<()> {
+        let ok = (MIN_AMP..=MAX_AMP).contains(&self.initial_amp)
             && (MIN_AMP..=MAX_AMP).contains(&self.target_amp)
+            && self.ramp_start <= self.ramp_stop
             && self.trade_fee_bps <= MAX_TRADE_FEE_BPS
             && self.protocol_share_bps <= MAX_PROTOCOL_SHARE_BPS
             && self.mint_a < self.mint_b;

@@ -1,9 +1,7 @@
-use crate::{
-    constants::*, error::PaymentsError, events::*, math::SafeMath, state::*,
-    token::transfer_from_signer,
-};
+use crate::{constants::*, error::PaymentsError, events::*, state::*};
 use anchor_lang::prelude::*;
 use anchor_spl::token_interface::{Mint, TokenAccount, TokenInterface};
+use kassa_common::{token::TokenMint, SafeMath};
 
 /// The payer authorizes: funds move from the payer into escrow, exactly once per payment.
 #[event_cpi]
@@ -104,14 +102,16 @@ pub fn handler(ctx: Context<PaymentPay>) -> Result<()> {
     check_payable(&a.payment, now)?;
     let requested = a.payment.amount;
     let before = a.vault.amount;
-    transfer_from_signer(
-        &a.token_program.to_account_info(),
+    TokenMint {
+        token_program: &a.token_program.to_account_info(),
+        mint: &a.mint.to_account_info(),
+        decimals: a.mint.decimals,
+    }
+    .transfer_from_signer(
         &a.payer_token.to_account_info(),
-        &a.mint.to_account_info(),
         &a.vault.to_account_info(),
         &a.payer.to_account_info(),
         requested,
-        a.mint.decimals,
     )?;
     // Book what the vault actually received: a Token-2022 transfer fee is withheld from it.
     ctx.accounts.vault.reload()?;

@@ -1,7 +1,8 @@
 use super::payment_pay::{check_payable, check_payer_may_pay};
-use crate::{constants::*, error::PaymentsError, events::*, math::SafeMath, state::*};
+use crate::{constants::*, error::PaymentsError, events::*, state::*};
 use anchor_lang::prelude::*;
 use anchor_spl::token_interface::{Mint, TokenAccount, TokenInterface};
+use kassa_common::SafeMath;
 use kassa_hook_interface::{invoke_buy_exact_out, BuyExactOutArgs, FIXED_ACCOUNTS};
 
 /// The payer pays an invoice in another token: a registered conversion hook buys exactly the

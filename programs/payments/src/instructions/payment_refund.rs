@@ -1,6 +1,7 @@
-use crate::{constants::*, error::PaymentsError, events::*, state::*, token::transfer_from_signer};
+use crate::{constants::*, error::PaymentsError, events::*, state::*};
 use anchor_lang::prelude::*;
 use anchor_spl::token_interface::{Mint, TokenAccount, TokenInterface};
+use kassa_common::token::TokenMint;
 
 /// The merchant refunds part of what it captured, from its own token account, until the refund
 /// deadline. Escrow is not touched: captured funds already left it.
@@ -42,14 +43,16 @@ pub fn handler(ctx: Context<PaymentRefund>, amount: u64) -> Result<()> {
     // Book first: a refund the rules forbid must fail before any token moves.
     ctx.accounts.payment.refund(amount, now)?;
     let a = &ctx.accounts;
-    transfer_from_signer(
-        &a.token_program.to_account_info(),
+    TokenMint {
+        token_program: &a.token_program.to_account_info(),
+        mint: &a.mint.to_account_info(),
+        decimals: a.mint.decimals,
+    }
+    .transfer_from_signer(
         &a.refund_source.to_account_info(),
-        &a.mint.to_account_info(),
         &a.payer_destination.to_account_info(),
         &a.authority.to_account_info(),
         amount,
-        a.mint.decimals,
     )?;
     let payment = &mut ctx.accounts.payment;
     payment.invariant()?;

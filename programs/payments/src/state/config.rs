@@ -1,9 +1,9 @@
 use crate::{
     constants::{MAX_HOOKS, MAX_PROTOCOL_FEE_BPS},
     error::PaymentsError,
-    math::SafeMath,
 };
 use anchor_lang::prelude::*;
+use kassa_common::SafeMath;
 
 /// Protocol-wide settings, one per deployment (PDA `["config"]`).
 #[account]

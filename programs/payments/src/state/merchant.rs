@@ -4,9 +4,9 @@ use crate::{
         MIN_AUTHORIZATION_WINDOW,
     },
     error::PaymentsError,
-    math::SafeMath,
 };
 use anchor_lang::prelude::*;
+use kassa_common::SafeMath;
 
 /// KYB state of a merchant, written only by the compliance authority.
 #[derive(AnchorSerialize, AnchorDeserialize, InitSpace, Clone, Copy, Debug, PartialEq, Eq)]

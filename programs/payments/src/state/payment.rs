@@ -1,5 +1,6 @@
-use crate::{error::PaymentsError, math::SafeMath, state::MerchantPolicy};
+use crate::{error::PaymentsError, state::MerchantPolicy};
 use anchor_lang::prelude::*;
+use kassa_common::SafeMath;
 
 /// Where a payment is in its lifecycle (see docs/payments.md for the diagram).
 #[derive(AnchorSerialize, AnchorDeserialize, InitSpace, Clone, Copy, Debug, PartialEq, Eq)]

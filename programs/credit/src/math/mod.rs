@@ -5,31 +5,16 @@
 
 use crate::error::CreditError;
 use anchor_lang::prelude::*;
+pub use kassa_common::math::mul_div_floor;
+use kassa_common::{
+    math::{overflow, to_u64},
+    SafeMath,
+};
 
 pub const BPS: u64 = 10_000;
 pub const YEAR_SECONDS: u64 = 31_536_000;
 /// Raw interest units in one token base unit: 100 % APR (10,000 bps) for one year.
 pub const RAW_PER_TOKEN: u128 = (BPS as u128) * (YEAR_SECONDS as u128);
-
-fn overflow() -> Error {
-    error!(CreditError::ArithmeticOverflow)
-}
-
-pub fn add(a: u64, b: u64) -> Result<u64> {
-    a.checked_add(b).ok_or_else(overflow)
-}
-
-pub fn sub(a: u64, b: u64) -> Result<u64> {
-    a.checked_sub(b).ok_or_else(overflow)
-}
-
-pub fn add128(a: u128, b: u128) -> Result<u128> {
-    a.checked_add(b).ok_or_else(overflow)
-}
-
-pub fn sub128(a: u128, b: u128) -> Result<u128> {
-    a.checked_sub(b).ok_or_else(overflow)
-}
 
 /// `principal × apr_bps` per second, in raw units.
 pub fn raw_rate(principal: u64, apr_bps: u16) -> u128 {
@@ -40,24 +25,15 @@ pub fn raw_rate(principal: u64, apr_bps: u16) -> u128 {
 /// Raw interest of `rate` over `seconds` (negative durations accrue nothing).
 pub fn raw_over(rate: u128, seconds: i64) -> Result<u128> {
     let dt = u128::try_from(seconds.max(0)).map_err(|_| overflow())?;
-    rate.checked_mul(dt).ok_or_else(overflow)
+    rate.safe_mul(dt)
 }
 
 pub fn tokens_floor(raw: u128) -> Result<u64> {
-    u64::try_from(raw / RAW_PER_TOKEN).map_err(|_| overflow())
+    to_u64(raw / RAW_PER_TOKEN)
 }
 
 pub fn tokens_ceil(raw: u128) -> Result<u64> {
-    u64::try_from(raw.div_ceil(RAW_PER_TOKEN)).map_err(|_| overflow())
-}
-
-/// `floor(a × b / c)` in u128.
-pub fn mul_div_floor(a: u64, b: u64, c: u64) -> Result<u64> {
-    if c == 0 {
-        return Err(overflow());
-    }
-    let product = u128::from(a).saturating_mul(u128::from(b)); // u64 × u64 fits in u128
-    u64::try_from(product.checked_div(u128::from(c)).ok_or_else(overflow)?).map_err(|_| overflow())
+    to_u64(raw.div_ceil(RAW_PER_TOKEN))
 }
 
 /// Shares minted for `amount` into a tranche worth `value` with `supply` shares, rounded down
@@ -108,14 +84,14 @@ pub fn split_income(
 ) -> Result<IncomeSplit> {
     let protocol = mul_div_floor(income, u64::from(protocol_bps), BPS)?;
     let admin = mul_div_floor(income, u64::from(admin_bps), BPS)?;
-    let rest = sub(income, add(protocol, admin)?)?;
+    let rest = income.safe_sub(protocol.safe_add(admin)?)?;
     let senior_due = tokens_floor(raw_over(raw_rate(senior_value, senior_apr_bps), seconds)?)?;
     let senior = rest.min(senior_due);
     Ok(IncomeSplit {
         protocol,
         admin,
         senior,
-        junior: sub(rest, senior)?,
+        junior: rest.safe_sub(senior)?,
     })
 }
 
@@ -123,7 +99,7 @@ pub fn split_income(
 /// senior); a loss larger than both tranches is an accounting error.
 pub fn loss_split(loss: u64, junior: u64, senior: u64) -> Result<(u64, u64)> {
     let from_junior = loss.min(junior);
-    let from_senior = sub(loss, from_junior)?;
+    let from_senior = loss.safe_sub(from_junior)?;
     require!(from_senior <= senior, CreditError::InvariantViolated);
     Ok((from_junior, from_senior))
 }
@@ -156,7 +132,7 @@ pub fn junior_redeemable(senior: u64, junior: u64, cap_bps: u32) -> Result<u64> 
     let needed = u128::from(senior)
         .saturating_mul(u128::from(BPS))
         .div_ceil(u128::from(cap_bps));
-    let needed = u64::try_from(needed).map_err(|_| overflow())?;
+    let needed = to_u64(needed)?;
     Ok(junior.saturating_sub(needed))
 }
 

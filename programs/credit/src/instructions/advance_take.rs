@@ -1,0 +1,185 @@
+use super::books::*;
+use crate::{constants::*, error::CreditError, events::*, math::*, state::*};
+use anchor_lang::prelude::*;
+use anchor_spl::token_interface::{Mint, TokenAccount, TokenInterface};
+use kassa_common::token::TokenMint;
+use kassa_payments::{
+    constants::{CONFIG_SEED, MERCHANT_SEED},
+    program::KassaPayments,
+    state::{Merchant, Payment, PaymentStatus},
+};
+
+/// A merchant with a receivable line takes an advance on one of its authorized payments. The
+/// payments program assigns the payment's capture proceeds (up to the advance) to a token
+/// account of the advance, owned by the pool, so captures repay the pool first.
+#[event_cpi]
+#[derive(Accounts)]
+pub struct AdvanceTake<'info> {
+    /// The merchant's authority, which is the line's borrower.
+    #[account(mut)]
+    pub borrower: Signer<'info>,
+    #[account(mut, seeds = [POOL_SEED, pool.mint.as_ref()], bump = pool.bump)]
+    pub pool: Box<Account<'info, CreditPool>>,
+    #[account(
+        mut,
+        has_one = pool,
+        has_one = borrower @ CreditError::NotBorrower,
+        seeds = [LINE_SEED, pool.key().as_ref(), borrower.key().as_ref()],
+        bump = line.bump,
+    )]
+    pub line: Box<Account<'info, CreditLine>>,
+    #[account(mut, address = pool.vault)]
+    pub vault: Box<InterfaceAccount<'info, TokenAccount>>,
+    #[account(address = pool.mint)]
+    pub mint: Box<InterfaceAccount<'info, Mint>>,
+    #[account(mut, token::mint = mint)]
+    pub destination: Box<InterfaceAccount<'info, TokenAccount>>,
+    #[account(
+        init,
+        payer = borrower,
+        space = 8 + Advance::INIT_SPACE,
+        seeds = [ADVANCE_SEED, payment.key().as_ref()],
+        bump,
+    )]
+    pub advance: Box<Account<'info, Advance>>,
+    #[account(
+        init,
+        payer = borrower,
+        seeds = [ADVANCE_VAULT_SEED, payment.key().as_ref()],
+        bump,
+        token::mint = mint,
+        token::authority = pool,
+        token::token_program = token_program,
+    )]
+    pub advance_vault: Box<InterfaceAccount<'info, TokenAccount>>,
+    #[account(mut)]
+    pub payment: Box<Account<'info, Payment>>,
+    #[account(
+        seeds = [MERCHANT_SEED, merchant.merchant_id.as_ref()],
+        bump = merchant.bump,
+        seeds::program = kassa_payments::ID,
+        constraint = merchant.key() == line.merchant @ CreditError::MerchantMismatch,
+    )]
+    pub merchant: Box<Account<'info, Merchant>>,
+    /// CHECK: the payments config PDA; the payments program checks it.
+    #[account(seeds = [CONFIG_SEED], bump, seeds::program = kassa_payments::ID)]
+    pub payments_config: UncheckedAccount<'info>,
+    /// CHECK: the payments program's event authority; the payments program checks it.
+    #[account(seeds = [b"__event_authority"], bump, seeds::program = kassa_payments::ID)]
+    pub payments_event_authority: UncheckedAccount<'info>,
+    pub payments_program: Program<'info, KassaPayments>,
+    pub token_program: Interface<'info, TokenInterface>,
+    pub system_program: Program<'info, System>,
+}
+
+impl AdvanceTake<'_> {
+    pub fn validate(&self, amount: u64) -> Result<()> {
+        require!(amount > 0, CreditError::ZeroAmount);
+        // The line: receivable-backed.
+        require!(
+            self.line.kind == LineKind::Receivable,
+            CreditError::NotReceivableLine
+        );
+        // The payment: the line merchant's, in the pool's mint, authorized and unassigned.
+        require_keys_eq!(
+            self.payment.merchant,
+            self.line.merchant,
+            CreditError::ForeignPayment
+        );
+        require_keys_eq!(self.payment.mint, self.pool.mint, CreditError::MintMismatch);
+        require!(
+            self.payment.status == PaymentStatus::Authorized,
+            CreditError::PaymentNotAuthorized
+        );
+        require!(
+            self.payment.assignee == Pubkey::default(),
+            CreditError::ReceivableAlreadyAssigned
+        );
+        // The amount: within the line's advance rate of what is escrowed.
+        let escrowed = self.payment.escrowed()?;
+        require!(
+            amount <= mul_div_floor(escrowed, u64::from(self.line.advance_rate_bps), BPS)?,
+            CreditError::AdvanceAboveRate
+        );
+        Ok(())
+    }
+}
+
+#[access_control(ctx.accounts.validate(amount))]
+pub fn handler(ctx: Context<AdvanceTake>, amount: u64) -> Result<()> {
+    let now = Clock::get()?.unix_timestamp;
+    let actor = ctx.accounts.borrower.key();
+    let (pool_key, line_key) = (ctx.accounts.pool.key(), ctx.accounts.line.key());
+    let payment_key = ctx.accounts.payment.key();
+    let pool = &mut ctx.accounts.pool;
+    let line = &mut ctx.accounts.line;
+    let (income, changed) = touch(pool, pool_key, line, line_key, actor, now)?;
+    let principal = pool.lend(line, amount, now)?;
+    pool.invariant()?;
+    line.invariant()?;
+    let vault_key = ctx.accounts.advance_vault.key();
+    ctx.accounts.advance.set_inner(Advance {
+        pool: pool_key,
+        line: line_key,
+        payment: payment_key,
+        vault: vault_key,
+        amount,
+        arrived: 0,
+        settled: false,
+        seq: 0,
+        bump: ctx.bumps.advance,
+        vault_bump: ctx.bumps.advance_vault,
+    });
+    if let Some(e) = income {
+        emit_cpi!(e);
+    }
+    if let Some(e) = changed {
+        emit_cpi!(e);
+    }
+    let seq = ctx.accounts.line.next_seq()?;
+    emit_cpi!(Drawn {
+        header: EventHeader::new(line_key, seq, actor, now),
+        amount,
+        principal,
+    });
+    let seq = ctx.accounts.advance.next_seq()?;
+    emit_cpi!(AdvanceTaken {
+        header: EventHeader::new(ctx.accounts.advance.key(), seq, actor, now),
+        line: line_key,
+        payment: payment_key,
+        vault: vault_key,
+        amount,
+    });
+    let balances = balances_event(&mut ctx.accounts.pool, pool_key, actor, now)?;
+    emit_cpi!(balances);
+
+    // Captures of the payment now pay the advance's account first, up to the advance.
+    let a = &ctx.accounts;
+    kassa_payments::cpi::receivable_assign(
+        CpiContext::new(
+            a.payments_program.key(),
+            kassa_payments::cpi::accounts::ReceivableAssign {
+                authority: a.borrower.to_account_info(),
+                config: a.payments_config.to_account_info(),
+                merchant: a.merchant.to_account_info(),
+                payment: a.payment.to_account_info(),
+                assignee: a.advance_vault.to_account_info(),
+                event_authority: a.payments_event_authority.to_account_info(),
+                program: a.payments_program.to_account_info(),
+            },
+        ),
+        amount,
+    )?;
+    TokenMint {
+        token_program: &a.token_program.to_account_info(),
+        mint: &a.mint.to_account_info(),
+        decimals: a.pool.decimals,
+    }
+    .transfer_signed(
+        &a.vault.to_account_info(),
+        &a.destination.to_account_info(),
+        &a.pool.to_account_info(),
+        &a.pool.seeds(),
+        amount,
+    )
+}

@@ -1,0 +1,116 @@
+use super::books::*;
+use crate::{constants::*, events::*, state::*};
+use anchor_lang::prelude::*;
+use anchor_spl::token_interface::{Mint, TokenAccount, TokenInterface};
+use kassa_common::token::TokenMint;
+
+/// Anyone ends the current epoch once its time has come: the queued redemptions are served pro
+/// rata from the cash nobody else is owed (senior first; junior only as far as the senior cap
+/// allows), the served shares burned, and what each tranche got recorded for lenders to settle.
+#[event_cpi]
+#[derive(Accounts)]
+pub struct EpochClose<'info> {
+    #[account(mut)]
+    pub caller: Signer<'info>,
+    #[account(mut, seeds = [POOL_SEED, pool.mint.as_ref()], bump = pool.bump)]
+    pub pool: Box<Account<'info, CreditPool>>,
+    #[account(
+        init,
+        payer = caller,
+        space = 8 + EpochRecord::INIT_SPACE,
+        seeds = [EPOCH_SEED, pool.key().as_ref(), &[Tranche::Senior.seed()], &pool.epoch_id.to_le_bytes()],
+        bump,
+    )]
+    pub senior_record: Box<Account<'info, EpochRecord>>,
+    #[account(
+        init,
+        payer = caller,
+        space = 8 + EpochRecord::INIT_SPACE,
+        seeds = [EPOCH_SEED, pool.key().as_ref(), &[Tranche::Junior.seed()], &pool.epoch_id.to_le_bytes()],
+        bump,
+    )]
+    pub junior_record: Box<Account<'info, EpochRecord>>,
+    #[account(mut, address = pool.senior_mint)]
+    pub senior_mint: Box<InterfaceAccount<'info, Mint>>,
+    #[account(mut, address = pool.junior_mint)]
+    pub junior_mint: Box<InterfaceAccount<'info, Mint>>,
+    #[account(mut, seeds = [SHARE_ESCROW_SEED, pool.key().as_ref(), &[Tranche::Senior.seed()]], bump)]
+    pub senior_escrow: Box<InterfaceAccount<'info, TokenAccount>>,
+    #[account(mut, seeds = [SHARE_ESCROW_SEED, pool.key().as_ref(), &[Tranche::Junior.seed()]], bump)]
+    pub junior_escrow: Box<InterfaceAccount<'info, TokenAccount>>,
+    pub token_program: Interface<'info, TokenInterface>,
+    pub system_program: Program<'info, System>,
+}
+
+pub fn handler(ctx: Context<EpochClose>) -> Result<()> {
+    let now = Clock::get()?.unix_timestamp;
+    let actor = ctx.accounts.caller.key();
+    let pool_key = ctx.accounts.pool.key();
+    let supplies = (
+        ctx.accounts.senior_mint.supply,
+        ctx.accounts.junior_mint.supply,
+    );
+    let bumps = [ctx.bumps.senior_record, ctx.bumps.junior_record];
+    let pool = &mut ctx.accounts.pool;
+    let income = accrue(pool, pool_key, actor, now)?;
+    let epoch = pool.epoch_id;
+    let served = pool.close_epoch(now, supplies.0, supplies.1)?;
+    pool.invariant()?;
+    for (record, (t, bump)) in [
+        &mut ctx.accounts.senior_record,
+        &mut ctx.accounts.junior_record,
+    ]
+    .into_iter()
+    .zip(served.iter().zip(bumps))
+    {
+        record.set_inner(EpochRecord {
+            pool: pool_key,
+            tranche: t.tranche,
+            epoch_id: epoch,
+            requested: t.requested,
+            served: t.served,
+            paid: t.paid,
+            bump,
+        });
+        record.invariant()?;
+    }
+    if let Some(e) = income {
+        emit_cpi!(e);
+    }
+    for t in &served {
+        let pool = &mut ctx.accounts.pool;
+        let tranche_value = pool.tranche_value(t.tranche);
+        let seq = pool.next_seq()?;
+        emit_cpi!(EpochClosed {
+            header: EventHeader::new(pool_key, seq, actor, now),
+            epoch_id: epoch,
+            tranche: t.tranche,
+            requested: t.requested,
+            served: t.served,
+            paid: t.paid,
+            tranche_value,
+        });
+    }
+    let balances = balances_event(&mut ctx.accounts.pool, pool_key, actor, now)?;
+    emit_cpi!(balances);
+    let a = &ctx.accounts;
+    let pool_info = a.pool.to_account_info();
+    let token_program = a.token_program.to_account_info();
+    for (mint, escrow, t) in [
+        (&a.senior_mint, &a.senior_escrow, &served[0]),
+        (&a.junior_mint, &a.junior_escrow, &served[1]),
+    ] {
+        TokenMint {
+            token_program: &token_program,
+            mint: &mint.to_account_info(),
+            decimals: a.pool.decimals,
+        }
+        .burn_signed(
+            &escrow.to_account_info(),
+            &pool_info,
+            &a.pool.seeds(),
+            t.served,
+        )?;
+    }
+    Ok(())
+}
