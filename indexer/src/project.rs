@@ -6,8 +6,8 @@
 //! that the reconciler comparing these rows with the accounts on chain checks something.
 
 use crate::decode::KassaEvent;
-use kassa_credit::state::{LineKind, LineStatus};
-use kassa_payments::state::KybStatus;
+use kassa_credit::state::LineStatus;
+use kassa_payments::state::{KybStatus, PaymentStatus};
 use kassa_sdk::decode::{ConvertEvent, CreditEvent, PaymentsEvent};
 use serde::{Deserialize, Serialize};
 
@@ -185,17 +185,21 @@ impl PaymentRow {
 
     /// The program's release-the-rest rule: `refunded` when every capture was refunded,
     /// `captured` when part was captured, the ending status otherwise (`rejected` stays).
-    fn release_rest(&mut self, amount: u64, ended: &str, ts: i64) -> Result<(), FoldError> {
+    fn release_rest(
+        &mut self,
+        amount: u64,
+        ended: PaymentStatus,
+        ts: i64,
+    ) -> Result<(), FoldError> {
         self.released = add(self.released, amount, "released")?;
         self.assigned = 0;
-        self.status = match ended {
-            "rejected" => ended,
-            _ if self.captured > 0 && self.refunded == self.captured => "refunded",
-            _ if self.captured > 0 => "captured",
+        let status = match ended {
+            PaymentStatus::Rejected => ended,
+            _ if self.captured > 0 && self.refunded == self.captured => PaymentStatus::Refunded,
+            _ if self.captured > 0 => PaymentStatus::Captured,
             _ => ended,
-        }
-        .to_string();
-        self.status_at = ts;
+        };
+        self.set_status(status, ts);
         Ok(())
     }
 
@@ -206,8 +210,8 @@ impl PaymentRow {
         Ok(())
     }
 
-    fn set_status(&mut self, status: &str, ts: i64) {
-        self.status = status.to_string();
+    fn set_status(&mut self, status: PaymentStatus, ts: i64) {
+        self.status = status.name().to_string();
         self.status_at = ts;
     }
 }
@@ -384,14 +388,6 @@ impl Row {
     }
 }
 
-fn kyb(status: KybStatus) -> &'static str {
-    match status {
-        KybStatus::Pending => "pending",
-        KybStatus::Approved => "approved",
-        KybStatus::Suspended => "suspended",
-    }
-}
-
 /// Applies one event to the entity's row (`None` before its first event).
 pub fn fold(row: Option<Row>, event: &KassaEvent) -> Result<Option<Row>, FoldError> {
     let h = event.header();
@@ -505,7 +501,7 @@ fn fold_merchant(
             dispute_window: m.policy.dispute_window,
             require_kyt: m.policy.require_kyt,
             fee_bps: None,
-            kyb_status: "pending".into(),
+            kyb_status: KybStatus::Pending.name().into(),
             kyb_case_hash: crate::idl::hex(&[0; 32]),
             registered_at: ts,
             updated_at: ts,
@@ -526,7 +522,7 @@ fn fold_merchant(
             r.fee_bps = m.fee_bps.map(i32::from);
         }
         P::MerchantKybChanged(k) => {
-            r.kyb_status = kyb(k.status).into();
+            r.kyb_status = k.status.name().into();
             r.kyb_case_hash = crate::idl::hex(&k.case_hash);
         }
         _ => return Err(FoldError::WrongKind(name)),
@@ -553,7 +549,7 @@ fn fold_payment(
             order_id: crate::idl::hex(&o.order_id),
             mint: o.mint.to_string(),
             amount: o.amount,
-            status: "open".into(),
+            status: PaymentStatus::Open.name().into(),
             payer: None,
             authorized: 0,
             captured: 0,
@@ -580,8 +576,8 @@ fn fold_payment(
     }
     let mut r = row.ok_or(FoldError::NoEntity(name))?;
     match e {
-        P::InvoiceCancelled(_) => r.set_status("cancelled", ts),
-        P::InvoiceExpired(_) => r.set_status("expired", ts),
+        P::InvoiceCancelled(_) => r.set_status(PaymentStatus::Cancelled, ts),
+        P::InvoiceExpired(_) => r.set_status(PaymentStatus::Expired, ts),
         P::PaymentConverted(c) => {
             r.input_mint = Some(c.input_mint.to_string());
             r.input_amount = Some(c.input_amount);
@@ -594,35 +590,35 @@ fn fold_payment(
             r.dispute_deadline = Some(a.dispute_deadline);
             r.auto_capture_at = Some(a.auto_capture_at);
             r.kyt_cosigned = a.kyt_cosigned;
-            r.set_status("authorized", ts);
+            r.set_status(PaymentStatus::Authorized, ts);
         }
         P::PaymentCaptured(c) => {
             r.captured = add(r.captured, c.amount, "captured")?;
             r.assigned = sub(r.assigned, c.to_assignee, "assigned")?;
             r.settle(c.fee, c.to_assignee, c.to_merchant)?;
             if r.escrowed()? == 0 {
-                r.set_status("captured", ts);
+                r.set_status(PaymentStatus::Captured, ts);
             }
         }
-        P::PaymentVoided(v) => r.release_rest(v.amount, "voided", ts)?,
-        P::PaymentReclaimed(v) => r.release_rest(v.amount, "reclaimed", ts)?,
-        P::PaymentRejected(v) => r.release_rest(v.amount, "rejected", ts)?,
+        P::PaymentVoided(v) => r.release_rest(v.amount, PaymentStatus::Voided, ts)?,
+        P::PaymentReclaimed(v) => r.release_rest(v.amount, PaymentStatus::Reclaimed, ts)?,
+        P::PaymentRejected(v) => r.release_rest(v.amount, PaymentStatus::Rejected, ts)?,
         P::PaymentRefunded(f) => {
             r.refunded = f.refunded_total;
-            if r.status == "captured" && r.refunded == r.captured {
-                r.set_status("refunded", ts);
+            if r.status == PaymentStatus::Captured.name() && r.refunded == r.captured {
+                r.set_status(PaymentStatus::Refunded, ts);
             }
         }
-        P::PaymentDisputed(_) => r.set_status("disputed", ts),
+        P::PaymentDisputed(_) => r.set_status(PaymentStatus::Disputed, ts),
         P::DisputeResolved(d) => {
             r.captured = add(r.captured, d.to_merchant_gross, "captured")?;
             r.released = add(r.released, d.to_payer, "released")?;
             r.settle(d.fee, d.to_assignee, d.to_merchant)?;
             r.assigned = 0;
-            r.set_status("resolved", ts);
+            r.set_status(PaymentStatus::Resolved, ts);
         }
-        P::PaymentHeld(_) => r.set_status("held", ts),
-        P::PaymentReleased(_) => r.set_status("authorized", ts),
+        P::PaymentHeld(_) => r.set_status(PaymentStatus::Held, ts),
+        P::PaymentReleased(_) => r.set_status(PaymentStatus::Authorized, ts),
         P::ReceivableAssigned(a) => {
             r.assignee = Some(a.assignee.to_string());
             r.assigned = a.amount;
@@ -726,19 +722,6 @@ fn q_sub(a: u64, b: u64) -> Result<u64, FoldError> {
     sub(a, b, "redemptions")
 }
 
-fn line_status(s: LineStatus) -> &'static str {
-    match s {
-        LineStatus::GoodStanding => "good_standing",
-        LineStatus::Delayed => "delayed",
-        LineStatus::Defaulted => "defaulted",
-        LineStatus::WrittenOff => "written_off",
-    }
-}
-
-pub fn credit_line_status(s: LineStatus) -> &'static str {
-    line_status(s)
-}
-
 fn fold_credit(
     row: Option<Row>,
     e: &CreditEvent,
@@ -787,12 +770,8 @@ fn fold_credit(
             pool: l.pool.to_string(),
             borrower: l.borrower.to_string(),
             merchant: (l.merchant != Default::default()).then(|| l.merchant.to_string()),
-            kind: match l.kind {
-                LineKind::Revolving => "revolving",
-                LineKind::Receivable => "receivable",
-            }
-            .into(),
-            status: line_status(LineStatus::GoodStanding).into(),
+            kind: l.kind.name().into(),
+            status: LineStatus::GoodStanding.name().into(),
             credit_limit: l.limit,
             apr_bps: i32::from(l.apr_bps),
             late_apr_bps: i32::from(l.late_apr_bps),
@@ -899,7 +878,7 @@ fn fold_credit(
                     r.recovered = add(r.recovered, p.recovery, "recovery")?;
                     r.principal = p.principal_after;
                 }
-                C::LineStatusChanged(s) => r.status = line_status(s.to).into(),
+                C::LineStatusChanged(s) => r.status = s.to.name().into(),
                 C::LineImpaired(i) => r.impaired = i.line_impaired,
                 C::LineWrittenOff(w) => {
                     r.written_off = add(w.principal, w.interest, "written off")?;

@@ -10,7 +10,7 @@ use crate::{
 };
 use anchor_lang::{AccountDeserialize, Discriminator};
 use kassa_credit::state::{Advance, CreditLine, CreditPool};
-use kassa_payments::state::{BlocklistEntry, Config, KybStatus, Merchant, Payment, PaymentStatus};
+use kassa_payments::state::{BlocklistEntry, Config, Merchant, Payment};
 use solana_account_decoder_client_types::UiAccountEncoding;
 use solana_commitment_config::CommitmentConfig;
 use solana_rpc_client_api::{
@@ -107,31 +107,6 @@ impl Diff<'_> {
 
 fn some_key(k: &Pubkey) -> Option<String> {
     (*k != Pubkey::default()).then(|| k.to_string())
-}
-
-fn status(s: PaymentStatus) -> &'static str {
-    match s {
-        PaymentStatus::Open => "open",
-        PaymentStatus::Authorized => "authorized",
-        PaymentStatus::Captured => "captured",
-        PaymentStatus::Refunded => "refunded",
-        PaymentStatus::Voided => "voided",
-        PaymentStatus::Reclaimed => "reclaimed",
-        PaymentStatus::Cancelled => "cancelled",
-        PaymentStatus::Expired => "expired",
-        PaymentStatus::Disputed => "disputed",
-        PaymentStatus::Resolved => "resolved",
-        PaymentStatus::Held => "held",
-        PaymentStatus::Rejected => "rejected",
-    }
-}
-
-fn kyb(s: KybStatus) -> &'static str {
-    match s {
-        KybStatus::Pending => "pending",
-        KybStatus::Approved => "approved",
-        KybStatus::Suspended => "suspended",
-    }
 }
 
 /// Compares every program account with its projection.
@@ -251,7 +226,7 @@ pub async fn reconcile(
                     m.settlement_wallet.to_string(),
                     r.settlement_wallet,
                 );
-                d.eq("kyb_status", kyb(m.kyb_status).to_string(), r.kyb_status);
+                d.eq("kyb_status", m.kyb_status.name().to_string(), r.kyb_status);
                 d.eq(
                     "kyb_case_hash",
                     crate::idl::hex(&m.kyb_case_hash),
@@ -288,7 +263,7 @@ pub async fn reconcile(
                 d.eq("released", p.released, r.released);
                 d.eq("refunded", p.refunded, r.refunded);
                 d.eq("assigned", p.assigned, r.assigned);
-                d.eq("status", status(p.status).to_string(), r.status);
+                d.eq("status", p.status.name().to_string(), r.status);
                 d.eq("status_at", p.status_at, r.status_at);
                 d.eq("expires_at", p.expires_at, r.expires_at);
                 if let Some(v) = r.authorization_expires_at {
@@ -362,11 +337,7 @@ pub async fn reconcile(
                 let Some(l) = decode::<CreditLine>(account) else {
                     continue;
                 };
-                d.eq(
-                    "status",
-                    crate::project::credit_line_status(l.status).to_string(),
-                    r.status,
-                );
+                d.eq("status", l.status.name().to_string(), r.status);
                 d.eq("principal", l.principal, r.principal);
                 d.eq("impaired", l.impaired, r.impaired);
                 d.eq("credit_limit", l.limit, r.credit_limit);

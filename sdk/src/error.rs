@@ -22,26 +22,6 @@ pub enum SdkError {
     /// A token program other than SPL Token or Token-2022.
     #[error("token program {0} is neither SPL Token nor Token-2022")]
     UnknownTokenProgram(Pubkey),
-    /// The decoded payment is in a state that forbids the action.
-    #[error("payment is {status}; {action} needs it {needed}")]
-    InvalidState {
-        /// The payment's state now.
-        status: String,
-        /// What was asked.
-        action: &'static str,
-        /// What the action needs.
-        needed: &'static str,
-    },
-    /// An amount above what is available.
-    #[error("amount {amount} exceeds the {what} of {available}")]
-    AmountTooLarge {
-        /// The amount asked for.
-        amount: u64,
-        /// What limits it.
-        what: &'static str,
-        /// The most that is available.
-        available: u64,
-    },
     /// Bytes that are not the named account or event.
     #[error("account data is not a {0}: {1}")]
     Decode(&'static str, String),

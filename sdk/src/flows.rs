@@ -1,14 +1,16 @@
-//! What a merchant does in one step, each returning the instructions to sign. Each flow checks
-//! the decoded payment first, so a call the program would refuse fails here with a typed error
-//! before anything is sent.
+//! What a merchant does in one step, each returning the instructions to sign. Each flow runs
+//! the program's own rules (the `Payment` state methods the instruction itself calls) on the
+//! decoded payment first, so a call the program would refuse fails here, with the program's
+//! error by name, before anything is sent.
 
 use crate::{
     SdkError,
     payments::{MintRef, OrderId, Payments, SettlementRefs},
+    programs::KassaProgram,
     solana_pay::{TransactionRequest, payment_link},
 };
 use anchor_lang::{prelude::Pubkey, solana_program::instruction::Instruction};
-use kassa_payments::state::{Payment, PaymentStatus};
+use kassa_payments::state::Payment;
 
 /// An invoice ready to be opened and shared.
 #[derive(Debug)]
@@ -21,12 +23,9 @@ pub struct OpenedInvoice {
     pub link: TransactionRequest,
 }
 
-fn state_error(p: &Payment, action: &'static str, needed: &'static str) -> SdkError {
-    SdkError::InvalidState {
-        status: format!("{:?}", p.status),
-        action,
-        needed,
-    }
+/// The payments program's refusal, by name.
+fn refused(e: anchor_lang::error::Error) -> SdkError {
+    KassaProgram::Payments.refusal(e)
 }
 
 impl Payments {
@@ -89,21 +88,13 @@ impl Payments {
         payment: &Payment,
         now: i64,
     ) -> Result<Vec<Instruction>, SdkError> {
-        if payment.status != PaymentStatus::Authorized {
-            return Err(state_error(payment, "capture", "Authorized"));
-        }
-        if now >= payment.authorization_expires_at {
-            return Err(SdkError::InvalidState {
-                status: "authorization expired".into(),
-                action: "capture",
-                needed: "an unexpired authorization",
-            });
-        }
-        let escrowed = payment
-            .escrowed()
-            .map_err(|e| SdkError::Decode("Payment", e.to_string()))?;
+        let escrowed = payment.escrowed().map_err(refused)?;
+        payment.check_capturable(escrowed, now).map_err(refused)?;
+        // Closable once captured? The program's own rule on the payment as the capture leaves it.
+        let mut captured = payment.clone();
+        captured.capture(escrowed, 0, now).map_err(refused)?;
         let mut ixs = vec![self.payment_capture(authority, refs, escrowed)?];
-        if now > payment.refund_deadline {
+        if captured.is_closable(now).map_err(refused)? {
             ixs.push(self.payment_close(authority, &refs.merchant, &refs.payment, authority)?);
         }
         Ok(ixs)
@@ -125,7 +116,8 @@ impl Payments {
     /// let p = Payments::default();
     /// let (authority, payment) = (Pubkey::new_unique(), Pubkey::new_unique());
     /// assert!(p.refund_checked(&authority, &payment, &captured, &mint, 4, 500).is_ok());
-    /// assert!(matches!(p.refund_checked(&authority, &payment, &captured, &mint, 11, 500), Err(SdkError::AmountTooLarge { .. })));
+    /// assert!(matches!(p.refund_checked(&authority, &payment, &captured, &mint, 11, 500),
+    ///     Err(SdkError::Program(e)) if e.name == "RefundExceedsCaptured"));
     /// assert!(p.refund_checked(&authority, &payment, &captured, &mint, 4, 2_000).is_err());
     /// ```
     pub fn refund_checked(
@@ -143,23 +135,7 @@ impl Payments {
                 got: mint.mint,
             });
         }
-        let refundable = payment
-            .refundable()
-            .map_err(|e| SdkError::Decode("Payment", e.to_string()))?;
-        if amount > refundable {
-            return Err(SdkError::AmountTooLarge {
-                amount,
-                what: "captured amount not yet refunded",
-                available: refundable,
-            });
-        }
-        if now > payment.refund_deadline {
-            return Err(SdkError::InvalidState {
-                status: format!("{:?}", payment.status),
-                action: "refund",
-                needed: "the refund window open",
-            });
-        }
+        payment.check_refundable(amount, now).map_err(refused)?;
         Ok(vec![self.payment_refund(
             authority,
             &payment.merchant,

@@ -145,6 +145,24 @@ impl KassaProgram {
     }
 }
 
+impl KassaProgram {
+    /// A refusal of this program's own rules (a state method run off chain, as the SDK's
+    /// flows do) as the error the program would return, by name.
+    pub fn refusal(self, e: anchor_lang::error::Error) -> SdkError {
+        use anchor_lang::error::Error;
+        let named = match &e {
+            Error::AnchorError(a) => self.error(a.error_code_number),
+            Error::ProgramError(_) => None,
+        };
+        SdkError::Program(named.unwrap_or_else(|| ProgramError {
+            program: self.name(),
+            code: 0,
+            name: "RuntimeError".to_string(),
+            message: e.to_string(),
+        }))
+    }
+}
+
 /// Names a custom error code raised by the Kassa program `program`.
 pub fn name_error(program: &Pubkey, code: u32) -> Option<ProgramError> {
     KassaProgram::from_id(program)?.error(code)

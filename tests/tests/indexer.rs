@@ -874,3 +874,71 @@ async fn a_replacement_of_a_dropped_transaction_waits_for_the_rollback_and_is_ne
     let report = reconcile(&pool, &ix.source, &ix.metrics).await.unwrap();
     assert!(report.differences.is_empty(), "{:?}", report.differences);
 }
+
+/// The values a CHECK constraint of `table` allows for `column` (`column IN (...)`).
+async fn allowed_values(pool: &PgPool, table: &str, column: &str) -> Vec<String> {
+    let defs: Vec<String> = sqlx::query(
+        "SELECT pg_get_constraintdef(oid) FROM pg_constraint
+         WHERE conrelid = $1::regclass AND contype = 'c'",
+    )
+    .bind(table)
+    .fetch_all(pool)
+    .await
+    .unwrap()
+    .into_iter()
+    .map(|r| r.get(0))
+    .collect();
+    let def = defs
+        .iter()
+        .find(|d| d.starts_with(&format!("CHECK (({column} = ANY")))
+        .unwrap_or_else(|| panic!("no CHECK lists the values of {table}.{column}: {defs:?}"));
+    let mut values: Vec<String> = def
+        .split('\'')
+        .skip(1)
+        .step_by(2)
+        .map(str::to_string)
+        .collect();
+    values.sort();
+    values
+}
+
+#[tokio::test]
+async fn status_names_are_the_ones_the_schema_allows() {
+    use kassa_credit::state::{LineKind, LineStatus};
+    use kassa_payments::state::{KybStatus, PaymentStatus};
+    let (pool, _) = fresh_db().await;
+    let sorted = |names: Vec<&str>| {
+        let mut v: Vec<String> = names.into_iter().map(str::to_string).collect();
+        v.sort();
+        v
+    };
+    let cases = [
+        (
+            "payments",
+            "status",
+            sorted(PaymentStatus::ALL.iter().map(|s| s.name()).collect()),
+        ),
+        (
+            "merchants",
+            "kyb_status",
+            sorted(KybStatus::ALL.iter().map(|s| s.name()).collect()),
+        ),
+        (
+            "credit_lines",
+            "status",
+            sorted(LineStatus::ALL.iter().map(|s| s.name()).collect()),
+        ),
+        (
+            "credit_lines",
+            "kind",
+            sorted(LineKind::ALL.iter().map(|s| s.name()).collect()),
+        ),
+    ];
+    for (table, column, names) in cases {
+        assert_eq!(
+            allowed_values(&pool, table, column).await,
+            names,
+            "{table}.{column}"
+        );
+    }
+}

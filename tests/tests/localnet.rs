@@ -238,7 +238,7 @@ async fn a_payment_through_json_rpc_reads_back_like_a_cluster() {
     let flow = p.refund_checked(&merchant.pubkey(), &payment, &state, &usdc, 25_000_001, 0);
     assert!(matches!(
         flow,
-        Err(kassa_sdk::SdkError::AmountTooLarge { .. })
+        Err(kassa_sdk::SdkError::Program(e)) if e.name == "RefundExceedsCaptured"
     ));
 
     // Balances read back through RPC.

@@ -12,6 +12,19 @@ pub enum LineKind {
     Receivable,
 }
 
+impl LineKind {
+    /// Every kind of line.
+    pub const ALL: [LineKind; 2] = [LineKind::Revolving, LineKind::Receivable];
+
+    /// The kind's name off chain: lowercase, stable.
+    pub fn name(self) -> &'static str {
+        match self {
+            LineKind::Revolving => "revolving",
+            LineKind::Receivable => "receivable",
+        }
+    }
+}
+
 #[derive(AnchorSerialize, AnchorDeserialize, InitSpace, Clone, Copy, Debug, PartialEq, Eq)]
 pub enum LineStatus {
     GoodStanding,
@@ -21,6 +34,26 @@ pub enum LineStatus {
     Defaulted,
     /// Written off: its loss went through the waterfall; what it still pays is recovery.
     WrittenOff,
+}
+
+impl LineStatus {
+    /// Every line status.
+    pub const ALL: [LineStatus; 4] = [
+        LineStatus::GoodStanding,
+        LineStatus::Delayed,
+        LineStatus::Defaulted,
+        LineStatus::WrittenOff,
+    ];
+
+    /// The status's name off chain: lowercase, stable.
+    pub fn name(self) -> &'static str {
+        match self {
+            LineStatus::GoodStanding => "good_standing",
+            LineStatus::Delayed => "delayed",
+            LineStatus::Defaulted => "defaulted",
+            LineStatus::WrittenOff => "written_off",
+        }
+    }
 }
 
 /// A credit line of one borrower (PDA `["line", pool, borrower]`). Amounts are base units of

@@ -19,6 +19,24 @@ pub enum KybStatus {
     Suspended,
 }
 
+impl KybStatus {
+    /// Every KYB status.
+    pub const ALL: [KybStatus; 3] = [
+        KybStatus::Pending,
+        KybStatus::Approved,
+        KybStatus::Suspended,
+    ];
+
+    /// The status's name off chain: lowercase, stable.
+    pub fn name(self) -> &'static str {
+        match self {
+            KybStatus::Pending => "pending",
+            KybStatus::Approved => "approved",
+            KybStatus::Suspended => "suspended",
+        }
+    }
+}
+
 /// How a merchant's payments behave. All durations are in seconds, counted from authorization.
 #[derive(AnchorSerialize, AnchorDeserialize, InitSpace, Clone, Copy, Debug, PartialEq, Eq)]
 pub struct MerchantPolicy {

@@ -32,6 +32,40 @@ pub enum PaymentStatus {
 }
 
 impl PaymentStatus {
+    /// Every status, in lifecycle order.
+    pub const ALL: [PaymentStatus; 12] = [
+        PaymentStatus::Open,
+        PaymentStatus::Authorized,
+        PaymentStatus::Captured,
+        PaymentStatus::Refunded,
+        PaymentStatus::Voided,
+        PaymentStatus::Reclaimed,
+        PaymentStatus::Cancelled,
+        PaymentStatus::Expired,
+        PaymentStatus::Disputed,
+        PaymentStatus::Resolved,
+        PaymentStatus::Held,
+        PaymentStatus::Rejected,
+    ];
+
+    /// The status's name off chain (the indexer's rows, the API, webhooks): lowercase, stable.
+    pub fn name(self) -> &'static str {
+        match self {
+            PaymentStatus::Open => "open",
+            PaymentStatus::Authorized => "authorized",
+            PaymentStatus::Captured => "captured",
+            PaymentStatus::Refunded => "refunded",
+            PaymentStatus::Voided => "voided",
+            PaymentStatus::Reclaimed => "reclaimed",
+            PaymentStatus::Cancelled => "cancelled",
+            PaymentStatus::Expired => "expired",
+            PaymentStatus::Disputed => "disputed",
+            PaymentStatus::Resolved => "resolved",
+            PaymentStatus::Held => "held",
+            PaymentStatus::Rejected => "rejected",
+        }
+    }
+
     /// No instruction other than `refund` and `close` applies any more.
     pub fn is_terminal(self) -> bool {
         !matches!(
@@ -220,8 +254,8 @@ impl Payment {
         self.release_rest(PaymentStatus::Reclaimed, now)
     }
 
-    /// Merchant-funded refund of part of what was captured.
-    pub fn refund(&mut self, amount: u64, now: i64) -> Result<()> {
+    /// Checks a merchant-funded refund of `amount` may happen now.
+    pub fn check_refundable(&self, amount: u64, now: i64) -> Result<()> {
         require!(amount > 0, PaymentsError::ZeroAmount);
         require!(
             amount <= self.refundable()?,
@@ -231,6 +265,12 @@ impl Payment {
             now <= self.refund_deadline,
             PaymentsError::RefundWindowClosed
         );
+        Ok(())
+    }
+
+    /// Merchant-funded refund of part of what was captured.
+    pub fn refund(&mut self, amount: u64, now: i64) -> Result<()> {
+        self.check_refundable(amount, now)?;
         self.refunded = self.refunded.safe_add(amount)?;
         if self.status == PaymentStatus::Captured && self.refunded == self.captured {
             self.set_status(PaymentStatus::Refunded, now);
