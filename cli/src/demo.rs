@@ -593,9 +593,9 @@ async fn print_and_check(s: &Scenario, indexer: &Indexer) -> Result<Checks> {
     }
 
     println!("\nPayment timelines");
-    let payments = store::rows(pool, kassa_indexer::project::Kind::Payment).await?;
+    let payments = store::rows(pool, kassa_indexer::projection::Kind::Payment).await?;
     for row in &payments {
-        let kassa_indexer::project::Row::Payment(p) = row else {
+        let kassa_indexer::projection::Row::Payment(p) = row else {
             continue;
         };
         let events: Vec<String> =
@@ -643,8 +643,8 @@ async fn print_and_check(s: &Scenario, indexer: &Indexer) -> Result<Checks> {
     );
 
     println!("\nConversion pools");
-    for row in store::rows(pool, kassa_indexer::project::Kind::Pool).await? {
-        let kassa_indexer::project::Row::Pool(p) = row else {
+    for row in store::rows(pool, kassa_indexer::projection::Kind::Pool).await? {
+        let kassa_indexer::projection::Row::Pool(p) = row else {
             continue;
         };
         let label = |m: &str| {
@@ -671,8 +671,8 @@ async fn print_and_check(s: &Scenario, indexer: &Indexer) -> Result<Checks> {
     }
 
     println!("\nCredit pool (USDC)");
-    for row in store::rows(pool, kassa_indexer::project::Kind::CreditPool).await? {
-        let kassa_indexer::project::Row::CreditPool(p) = row else {
+    for row in store::rows(pool, kassa_indexer::projection::Kind::CreditPool).await? {
+        let kassa_indexer::projection::Row::CreditPool(p) = row else {
             continue;
         };
         println!(
@@ -685,8 +685,8 @@ async fn print_and_check(s: &Scenario, indexer: &Indexer) -> Result<Checks> {
             usd(p.protocol_fees + p.admin_fees),
         );
     }
-    for row in store::rows(pool, kassa_indexer::project::Kind::CreditLine).await? {
-        let kassa_indexer::project::Row::CreditLine(l) = row else {
+    for row in store::rows(pool, kassa_indexer::projection::Kind::CreditLine).await? {
+        let kassa_indexer::projection::Row::CreditLine(l) = row else {
             continue;
         };
         println!(
@@ -701,8 +701,8 @@ async fn print_and_check(s: &Scenario, indexer: &Indexer) -> Result<Checks> {
             usd(l.principal),
         );
     }
-    for row in store::rows(pool, kassa_indexer::project::Kind::Advance).await? {
-        let kassa_indexer::project::Row::Advance(a) = row else {
+    for row in store::rows(pool, kassa_indexer::projection::Kind::Advance).await? {
+        let kassa_indexer::projection::Row::Advance(a) = row else {
             continue;
         };
         println!(

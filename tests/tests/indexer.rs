@@ -942,3 +942,26 @@ async fn status_names_are_the_ones_the_schema_allows() {
         );
     }
 }
+
+#[tokio::test]
+async fn every_projection_declares_exactly_its_tables_columns() {
+    use kassa_indexer::projection::Kind;
+    let (pool, _) = fresh_db().await;
+    for kind in Kind::ALL {
+        let mut table: Vec<String> = sqlx::query(
+            "SELECT column_name::text FROM information_schema.columns
+             WHERE table_name = $1 AND table_schema = current_schema()",
+        )
+        .bind(kind.table())
+        .fetch_all(&pool)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|r| r.get(0))
+        .collect();
+        table.sort();
+        let mut declared: Vec<String> = kind.columns().iter().map(|c| c.to_string()).collect();
+        declared.sort();
+        assert_eq!(declared, table, "{kind:?} ({})", kind.table());
+    }
+}

@@ -10,7 +10,7 @@ pub mod decode;
 pub mod idl;
 pub mod metrics;
 pub mod pg;
-pub mod project;
+pub mod projection;
 pub mod reconcile;
 pub mod source;
 pub mod store;

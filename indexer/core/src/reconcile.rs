@@ -4,7 +4,7 @@
 //! the chain; while it lags, accounts ahead of their projection show up as differences.
 
 use crate::{
-    project::{Kind, Row},
+    projection::{Kind, Row},
     source::Source,
     store, IndexerError, Metrics,
 };

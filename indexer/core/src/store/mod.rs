@@ -1,0 +1,99 @@
+//! Postgres: the batch apply (raw rows, projections and cursor in one database transaction),
+//! finality marks and the rollback of transactions that never finalize, and the cluster claim.
+//!
+//! - [`ingest`]: a batch of decoded transactions as the rows of the raw tables, inserted
+//!   exactly once (a transaction row goes in with `ON CONFLICT DO NOTHING`, and only the
+//!   transactions that were new have their instructions, events and projections applied, so
+//!   replaying anything is a no-op);
+//! - [`projection`]: the projection rows of the entities a batch touched, folded and written;
+//! - [`finality`]: confirmed → finalized, or rolled back when the cluster forgot it;
+//! - [`cluster`]: one database mirrors one cluster.
+
+pub mod cluster;
+pub mod finality;
+pub mod ingest;
+pub mod projection;
+
+pub use cluster::claim_cluster;
+pub use finality::{mark_finalized, revert, unfinalized};
+pub use ingest::{apply, apply_batch, Batch};
+pub use projection::{project, rows, Touched};
+
+use solana_sdk::pubkey::Pubkey;
+use sqlx::{postgres::PgPoolOptions, PgPool, Row as _};
+use std::{collections::HashSet, time::Duration};
+
+pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations");
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("database: {0}")]
+    Db(#[from] sqlx::Error),
+    #[error("migrations: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("stored data is corrupt: {0}")]
+    Corrupt(String),
+    #[error(
+        "the database mirrors the cluster with genesis {stored}, but the node serves genesis \
+         {node}: use a fresh database for another cluster"
+    )]
+    OtherCluster { stored: String, node: String },
+}
+
+/// Connects with a small pool and applies the migrations.
+pub async fn connect(url: &str) -> Result<PgPool, StoreError> {
+    let pool = PgPoolOptions::new()
+        .max_connections(4)
+        .acquire_timeout(Duration::from_secs(10))
+        .connect(url)
+        .await?;
+    MIGRATOR.run(&pool).await?;
+    Ok(pool)
+}
+
+/// What one apply did.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Applied {
+    pub transactions: usize,
+    pub events: usize,
+    /// Undecodable instructions and events kept with their raw bytes.
+    pub parked: usize,
+    /// Entities whose history was incomplete (indexing began after they were created).
+    pub skipped_entities: usize,
+}
+
+/// Last slot fully stored for `program` (everything below it is in the database).
+pub async fn cursor(pool: &PgPool, program: &Pubkey) -> Result<Option<u64>, StoreError> {
+    let row = sqlx::query("SELECT slot FROM ingest_cursor WHERE program = $1")
+        .bind(program.to_string())
+        .fetch_optional(pool)
+        .await?;
+    Ok(row.map(|r| r.get::<i64, _>(0) as u64))
+}
+
+/// Sets the starting point of a backfill, unless a cursor already exists.
+pub async fn seed_cursor(pool: &PgPool, program: &Pubkey, slot: u64) -> Result<(), StoreError> {
+    sqlx::query("INSERT INTO ingest_cursor (program, slot) VALUES ($1, $2) ON CONFLICT DO NOTHING")
+        .bind(program.to_string())
+        .bind(slot as i64)
+        .execute(pool)
+        .await?;
+    Ok(())
+}
+
+/// Which of `signatures` are stored already.
+pub async fn known(pool: &PgPool, signatures: &[String]) -> Result<HashSet<String>, StoreError> {
+    let rows = sqlx::query("SELECT signature::text FROM transactions WHERE signature = ANY($1)")
+        .bind(signatures)
+        .fetch_all(pool)
+        .await?;
+    Ok(rows.into_iter().map(|r| r.get(0)).collect())
+}
+
+/// The cursor an apply moves forward with its data.
+#[derive(Debug, Clone)]
+pub struct CursorUpdate {
+    pub program: Pubkey,
+    pub slot: u64,
+    pub signature: Option<String>,
+}

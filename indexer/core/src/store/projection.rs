@@ -1,0 +1,324 @@
+//! Writing projections: the entities a batch touched are folded (on top of their stored row,
+//! from nothing when the batch created them, or rebuilt from their whole live history) and
+//! written with `COPY`.
+
+use super::StoreError;
+use crate::{
+    decode::KassaEvent,
+    projection::{fold, FoldError, Kind, Row},
+};
+use solana_sdk::pubkey::Pubkey;
+use sqlx::{PgConnection, PgPool, Row as _};
+use std::{collections::BTreeMap, str::FromStr};
+
+fn all_sql(kind: Kind) -> sqlx::AssertSqlSafe<String> {
+    sqlx::AssertSqlSafe(format!(
+        "SELECT to_jsonb(t) FROM {} t ORDER BY address",
+        kind.table()
+    ))
+}
+
+fn row_fields(row: &Row) -> Result<serde_json::Map<String, serde_json::Value>, StoreError> {
+    match serde_json::to_value(row).map_err(|e| StoreError::Corrupt(e.to_string()))? {
+        serde_json::Value::Object(fields) => Ok(fields),
+        _ => Err(StoreError::Corrupt(
+            "a projection row is not an object".into(),
+        )),
+    }
+}
+
+/// The columns a projection row fills, as its type declares them: the order `copy_line`
+/// writes them in.
+fn copy_columns(row: &Row) -> Result<String, StoreError> {
+    Ok(row.kind().columns().join(", "))
+}
+
+/// Appends `row` as one line of Postgres `COPY` text format: values escaped as `COPY`
+/// requires, `\N` for null, arrays as array literals.
+fn copy_line(row: &Row, out: &mut Vec<u8>) -> Result<(), StoreError> {
+    use serde_json::Value;
+    fn escape(out: &mut Vec<u8>, s: &str) {
+        for b in s.bytes() {
+            match b {
+                b'\\' => out.extend_from_slice(b"\\\\"),
+                b'\t' => out.extend_from_slice(b"\\t"),
+                b'\n' => out.extend_from_slice(b"\\n"),
+                b'\r' => out.extend_from_slice(b"\\r"),
+                _ => out.push(b),
+            }
+        }
+    }
+    let fields = row_fields(row)?;
+    for (i, column) in row.kind().columns().iter().enumerate() {
+        let v = fields.get(*column).ok_or_else(|| {
+            StoreError::Corrupt(format!("a projection row has no {column} field"))
+        })?;
+        if i > 0 {
+            out.push(b'\t');
+        }
+        match v {
+            Value::Null => out.extend_from_slice(b"\\N"),
+            Value::Bool(b) => out.push(if *b { b't' } else { b'f' }),
+            Value::Number(n) => out.extend_from_slice(n.to_string().as_bytes()),
+            Value::String(s) => escape(out, s),
+            Value::Array(items) => {
+                let mut literal = String::from("{");
+                for (j, item) in items.iter().enumerate() {
+                    if j > 0 {
+                        literal.push(',');
+                    }
+                    let text = match item {
+                        Value::String(s) => s.clone(),
+                        other => other.to_string(),
+                    };
+                    literal.push('"');
+                    literal.push_str(&text.replace('\\', "\\\\").replace('"', "\\\""));
+                    literal.push('"');
+                }
+                literal.push('}');
+                escape(out, &literal);
+            }
+            Value::Object(_) => escape(out, &v.to_string()),
+        }
+    }
+    out.push(b'\n');
+    Ok(())
+}
+
+/// An entity's fold from nothing, computed while a batch whose events begin its history is
+/// prepared: the row and its `COPY` line. `project` uses it when the entity has no stored
+/// row and no newer stored events, which is the case of every entity a batch creates.
+pub struct Fresh {
+    row: Result<Option<Row>, FoldError>,
+    line: Option<Vec<u8>>,
+}
+
+impl Fresh {
+    pub(super) fn of(mut events: Vec<&KassaEvent>) -> Option<Self> {
+        events.sort_by_key(|e| e.header().seq);
+        if !events
+            .iter()
+            .enumerate()
+            .all(|(i, e)| e.header().seq == i as u64)
+        {
+            return None;
+        }
+        let row = events.iter().try_fold(None, |s, e| fold(s, e));
+        let line = match &row {
+            Ok(Some(r)) => {
+                let mut line = Vec::new();
+                copy_line(r, &mut line).ok()?;
+                Some(line)
+            }
+            _ => None,
+        };
+        Some(Self { row, line })
+    }
+}
+
+/// The new events of one entity, and their fold from nothing when it was prepared.
+pub struct Touched<'a> {
+    pub events: Vec<&'a KassaEvent>,
+    pub fresh: Option<&'a Fresh>,
+}
+
+/// Every projection row of `kind`, ordered by address.
+pub async fn rows(pool: &PgPool, kind: Kind) -> Result<Vec<Row>, StoreError> {
+    sqlx::query(all_sql(kind))
+        .fetch_all(pool)
+        .await?
+        .into_iter()
+        .map(|r| Row::from_json(kind, r.get(0)).map_err(|e| StoreError::Corrupt(e.to_string())))
+        .collect()
+}
+
+/// Folds the live events of one entity from nothing. A history with a gap (events that
+/// arrived before earlier ones, through another program's stream) is not folded: the entity
+/// stays unprojected until the missing events arrive, so that a stored row is always the fold
+/// of its entity's whole live history.
+async fn rebuild(
+    db: &mut PgConnection,
+    entity: &str,
+) -> Result<Result<Option<Row>, FoldError>, StoreError> {
+    let rows = sqlx::query(
+        "SELECT program::text, raw FROM events WHERE entity = $1 AND NOT reverted ORDER BY seq",
+    )
+    .bind(entity)
+    .fetch_all(&mut *db)
+    .await?;
+    let mut state = None;
+    for (i, r) in rows.into_iter().enumerate() {
+        let program: String = r.get(0);
+        let raw: Vec<u8> = r.get(1);
+        let program = Pubkey::from_str(&program).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let event = KassaEvent::from_cpi(&program, &raw)
+            .map_err(|e| StoreError::Corrupt(e.to_string()))?
+            .ok_or_else(|| {
+                StoreError::Corrupt(format!("stored event of {entity} is not an event"))
+            })?;
+        if event.header().seq != i as u64 {
+            return Ok(Err(FoldError::Gap(i as u64)));
+        }
+        state = match fold(state, &event) {
+            Ok(s) => s,
+            Err(e) => return Ok(Err(e)),
+        };
+    }
+    Ok(Ok(state))
+}
+
+/// Brings the projections of the touched entities up to date. New events that continue the
+/// stored row's sequence are folded on top of it; anything else (a gap, events out of order
+/// across program streams, a rollback) rebuilds the entity from all its live events, or leaves
+/// it unprojected while its live history has a gap.
+/// Returns how many entities had an incomplete history and were left unprojected.
+pub async fn project(
+    db: &mut PgConnection,
+    touched: BTreeMap<(Kind, String), Touched<'_>>,
+) -> Result<usize, StoreError> {
+    let mut skipped = 0;
+    for kind in Kind::ALL {
+        let entities: Vec<String> = touched
+            .keys()
+            .filter(|(k, _)| *k == kind)
+            .map(|(_, e)| e.clone())
+            .collect();
+        if entities.is_empty() {
+            continue;
+        }
+        // Each entity's stored row, and for an entity without one the newest live event
+        // stored for it: events of one entity can arrive through another program's stream
+        // first (a pool's swap inside a payment), so a row is only started from nothing when
+        // the new events are also the newest. A stored row is always its entity's newest live
+        // event (every event stored is projected in the same database transaction), so new
+        // events that continue it are the newest.
+        let mut current: BTreeMap<String, Row> = BTreeMap::new();
+        let mut newest: BTreeMap<String, i64> = BTreeMap::new();
+        for r in sqlx::query(sqlx::AssertSqlSafe(format!(
+            // Correlated subqueries, one index lookup per entity whatever the statistics say
+            // (a join can turn into a scan of the whole table); OFFSET 0 keeps the row lookup
+            // from being inlined and run twice.
+            "SELECT entity, j,
+                    CASE WHEN j IS NULL THEN
+                        (SELECT max(seq) FROM events e WHERE e.entity = r.entity AND NOT e.reverted)
+                    END
+             FROM (SELECT u.entity,
+                          (SELECT row_to_json(t)::text FROM {} t WHERE t.address = u.entity) AS j
+                   FROM unnest($1::text[]) AS u(entity) OFFSET 0) r",
+            kind.table()
+        )))
+        .bind(&entities)
+        .fetch_all(&mut *db)
+        .await?
+        {
+            let entity: String = r.get(0);
+            if let Some(json) = r.get::<Option<&str>, _>(1) {
+                let row = Row::from_json_str(kind, json)
+                    .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+                current.insert(entity, row);
+            } else if let Some(seq) = r.get::<Option<i64>, _>(2) {
+                newest.insert(entity, seq);
+            }
+        }
+        // Only rows that exist need to go before their replacements are written.
+        let stored: Vec<String> = current.keys().cloned().collect();
+        let mut columns: Option<String> = None;
+        let mut data = Vec::new();
+        for entity in &entities {
+            let touch = &touched[&(kind, entity.clone())];
+            let mut events = touch.events.clone();
+            events.sort_by_key(|e| e.header().seq);
+            let state = current.remove(entity);
+            let mut next = state.as_ref().map_or(0, |r| r.seq() + 1);
+            let contiguous = !events.is_empty()
+                && events.iter().all(|e| {
+                    let ok = e.header().seq as i64 == next;
+                    next += 1;
+                    ok
+                });
+            let newest_is_new = state.is_some()
+                || events
+                    .last()
+                    .is_some_and(|e| Some(&(e.header().seq as i64)) == newest.get(entity));
+            let folded = match (contiguous && newest_is_new, state, touch.fresh) {
+                // Created by this batch: its fold was computed while the batch was prepared.
+                (true, None, Some(fresh)) => match (&fresh.row, &fresh.line) {
+                    (Ok(Some(row)), Some(line)) => {
+                        if columns.is_none() {
+                            columns = Some(copy_columns(row)?);
+                        }
+                        data.extend_from_slice(line);
+                        Ok(None)
+                    }
+                    (Ok(row), _) => Ok(row.clone()),
+                    (Err(e), _) => Err(e.clone()),
+                },
+                (true, state, _) => events.iter().try_fold(state, |s, e| fold(s, e)),
+                (false, ..) => rebuild(db, entity).await?,
+            };
+            match folded {
+                Ok(Some(row)) => {
+                    if columns.is_none() {
+                        columns = Some(copy_columns(&row)?);
+                    }
+                    copy_line(&row, &mut data)?;
+                }
+                Ok(None) => {}
+                Err(e) => {
+                    skipped += 1;
+                    tracing::warn!(%entity, error = %e, "history incomplete; entity not projected");
+                }
+            }
+        }
+        if !stored.is_empty() {
+            sqlx::query(sqlx::AssertSqlSafe(format!(
+                "DELETE FROM {} WHERE address = ANY($1)",
+                kind.table()
+            )))
+            .bind(&stored)
+            .execute(&mut *db)
+            .await?;
+        }
+        if let Some(columns) = columns {
+            let mut copy = db
+                .copy_in_raw(&format!("COPY {} ({columns}) FROM STDIN", kind.table()))
+                .await?;
+            copy.send(data).await?;
+            copy.finish().await?;
+        }
+    }
+    Ok(skipped)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::projection::ConfigRow;
+
+    #[test]
+    fn copy_lines_escape_what_copy_text_format_requires() {
+        let row = Row::Config(ConfigRow {
+            address: "addr".into(),
+            admin: "tab\there".into(),
+            compliance_authority: "back\\slash".into(),
+            arbiter: "new\nline".into(),
+            fee_receiver: "cr\r".into(),
+            protocol_fee_bps: 30,
+            paused: false,
+            hooks: vec!["a\"b".into(), "c\\d".into()],
+            blocked: vec![],
+            seq: 7,
+        });
+        assert_eq!(
+            copy_columns(&row).unwrap(),
+            "address, admin, compliance_authority, arbiter, fee_receiver, protocol_fee_bps, \
+             paused, hooks, blocked, seq"
+        );
+        let mut line = Vec::new();
+        copy_line(&row, &mut line).unwrap();
+        assert_eq!(
+            String::from_utf8(line).unwrap(),
+            "addr\ttab\\there\tback\\\\slash\tnew\\nline\tcr\\r\t30\tf\t{\"a\\\\\"b\",\"c\\\\\\\\d\"}\t{}\t7\n"
+        );
+    }
+}
