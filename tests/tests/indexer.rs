@@ -4,7 +4,6 @@
 //! rollback of dropped transactions, an outage of the node mid-stream, and a crash test that
 //! kills the indexer process 20 times during a 5,000-transaction ingest.
 
-use kassa::demo::run_scenario;
 use kassa_indexer::{
     decode::decode_transaction,
     reconcile::reconcile,
@@ -17,6 +16,7 @@ use kassa_localnet::{
 };
 use kassa_payments::state::MerchantPolicy;
 use kassa_sdk::payments::{OrderId, Payments};
+use kassa_testkit::demo_day::run_scenario;
 use solana_commitment_config::CommitmentConfig;
 use solana_rpc_client::nonblocking::rpc_client::RpcClient;
 use solana_sdk::{
@@ -34,31 +34,9 @@ fn admin_url() -> String {
 
 /// A new, empty database with the migrations applied.
 async fn fresh_db() -> (PgPool, String) {
-    let admin = admin_url();
-    let name = format!(
-        "kassa_t_{}_{}",
-        std::process::id(),
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_nanos()
-    );
-    let conn = PgPool::connect(&admin).await.expect("admin connection");
-    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-        .execute(&conn)
+    kassa_testkit::postgres::fresh_database(&admin_url())
         .await
-        .expect("create database");
-    conn.close().await;
-    let (base, query) = admin
-        .split_once('?')
-        .map_or((admin.as_str(), ""), |(b, q)| (b, q));
-    let base = &base[..base.rfind('/').expect("database in URL")];
-    let url = if query.is_empty() {
-        format!("{base}/{name}")
-    } else {
-        format!("{base}/{name}?{query}")
-    };
-    (store::connect(&url).await.expect("migrations apply"), url)
+        .expect("a fresh database with the migrations applied")
 }
 
 const TABLES: [&str; 13] = [
@@ -526,7 +504,11 @@ async fn transactions_that_never_finalize_are_rolled_back() {
 }
 
 /// Eight new merchants, approved, open `n` invoices between them, each its own transaction.
-async fn open_invoices(rpc_url: &str, proto: &kassa::localnet::Demo, n: usize) -> Vec<Signature> {
+async fn open_invoices(
+    rpc_url: &str,
+    proto: &kassa_testkit::protocol::Protocol,
+    n: usize,
+) -> Vec<Signature> {
     let rpc = std::sync::Arc::new(RpcClient::new_with_commitment(
         rpc_url.to_string(),
         CommitmentConfig::confirmed(),
@@ -603,7 +585,9 @@ async fn open_invoices(rpc_url: &str, proto: &kassa::localnet::Demo, n: usize) -
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_node_outage_mid_stream_moves_nothing_and_resumes_without_a_gap() {
     let net = node(0).await;
-    let proto = kassa::localnet::bootstrap(&net.rpc_url).await.unwrap();
+    let proto = kassa_testkit::protocol::bootstrap(&net.rpc_url)
+        .await
+        .unwrap();
     let first = open_invoices(&net.rpc_url, &proto, 40).await;
     let (pool, _) = fresh_db().await;
     let ix = indexer(pool.clone(), &net.rpc_url);
@@ -644,7 +628,9 @@ async fn a_node_outage_mid_stream_moves_nothing_and_resumes_without_a_gap() {
 async fn database_connections_dropped_mid_batch_lose_and_double_nothing() {
     use rand::Rng;
     let net = node(0).await;
-    let proto = kassa::localnet::bootstrap(&net.rpc_url).await.unwrap();
+    let proto = kassa_testkit::protocol::bootstrap(&net.rpc_url)
+        .await
+        .unwrap();
     open_invoices(&net.rpc_url, &proto, 1_500).await;
     let (reference, _) = fresh_db().await;
     let ix = indexer(reference.clone(), &net.rpc_url);
@@ -724,7 +710,9 @@ async fn killing_the_indexer_twenty_times_leaves_the_same_database() {
         .and_then(|v| v.parse().ok())
         .unwrap_or(5_000);
     let net = node(0).await;
-    let proto = kassa::localnet::bootstrap(&net.rpc_url).await.unwrap();
+    let proto = kassa_testkit::protocol::bootstrap(&net.rpc_url)
+        .await
+        .unwrap();
     let sigs = open_invoices(&net.rpc_url, &proto, total).await;
     assert!(sigs.len() >= total);
 
@@ -792,7 +780,9 @@ async fn killing_the_indexer_twenty_times_leaves_the_same_database() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_replacement_of_a_dropped_transaction_waits_for_the_rollback_and_is_never_skipped() {
     let net = node(400).await;
-    let proto = kassa::localnet::bootstrap(&net.rpc_url).await.unwrap();
+    let proto = kassa_testkit::protocol::bootstrap(&net.rpc_url)
+        .await
+        .unwrap();
     let rpc = RpcClient::new_with_commitment(net.rpc_url.clone(), CommitmentConfig::confirmed());
     let p = Payments::default();
     let owner = Keypair::new();

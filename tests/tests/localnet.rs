@@ -407,7 +407,7 @@ async fn a_payment_through_json_rpc_reads_back_like_a_cluster() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kassa_localnet_bootstrap_leaves_a_usable_protocol() {
     let net = fast_node().await;
-    let demo = kassa::localnet::bootstrap(&net.rpc_url)
+    let demo = kassa_testkit::protocol::bootstrap(&net.rpc_url)
         .await
         .expect("bootstrap");
     let rpc = RpcClient::new_with_commitment(net.rpc_url.clone(), CommitmentConfig::confirmed());
@@ -675,7 +675,7 @@ async fn websocket_subscriptions_follow_slots_signatures_accounts_and_logs() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_javascript_wallet_pays_through_the_node() {
     let net = fast_node().await;
-    let demo = kassa::localnet::bootstrap(&net.rpc_url)
+    let demo = kassa_testkit::protocol::bootstrap(&net.rpc_url)
         .await
         .expect("bootstrap");
     let rpc = RpcClient::new_with_commitment(net.rpc_url.clone(), CommitmentConfig::confirmed());

@@ -16,7 +16,6 @@
 use anchor_spl::token_2022::spl_token_2022;
 use kassa_indexer::{
     decode::{decode_transaction, DecodedTx, KassaEvent},
-    pg::PgCluster,
     source::Source,
     store::{self, CursorUpdate},
     Chunk, IndexerConfig,
@@ -27,6 +26,7 @@ use kassa_sdk::{
     payments::{MintRef, OrderId, Payments, SettlementRefs},
     rpc::KassaClient,
 };
+use kassa_testkit::postgres::PgCluster;
 use solana_commitment_config::CommitmentConfig;
 use solana_sdk::{
     instruction::Instruction,

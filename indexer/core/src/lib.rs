@@ -4,12 +4,10 @@
 //! `store` applies a batch (raw rows, projections, cursor) in one database transaction,
 //! the finality pass marks finalized transactions and rolls back those that never finalize,
 //! and `reconcile` compares the projections with the program accounts on chain.
-//! `pg` starts a private throwaway Postgres cluster when none is given.
 
 pub mod decode;
 pub mod idl;
 pub mod metrics;
-pub mod pg;
 pub mod projection;
 pub mod reconcile;
 pub mod source;

@@ -1,19 +1,17 @@
-//! `kassa demo`: a local chain, the indexer on Postgres and a realistic day of payments, in
-//! one process. Prints what the indexer mirrored and checks it against the chain.
+//! The demo's day of payments: three merchants registered and KYB-approved, three customers
+//! paying in USDC, USDT and a Token-2022 dollar (converted through the StableSwap pools),
+//! partial and full captures, a refund, a dispute split by the arbiter, a compliance hold
+//! released and one rejected, a void, a cancelled invoice, two lenders funding the USDC credit
+//! pool, and a merchant's advance on a payment repaid first from that payment's capture.
+//! `kassa demo` runs it and shows what the indexer mirrored; the tests run it and compare.
 
-use crate::localnet::{bootstrap, Demo as Protocol};
+use crate::protocol::Protocol;
 use anyhow::{bail, Context, Result};
 use kassa_credit::{
     instructions::{LineApproveArgs, PoolCreateArgs},
     state::{LineKind, Tranche},
 };
-use kassa_indexer::{
-    pg::PgCluster, reconcile::reconcile, source::Source, store, Indexer, IndexerConfig,
-};
-use kassa_localnet::{
-    node::NodeConfig,
-    server::{start, LocalnetConfig},
-};
+use kassa_indexer::store;
 use kassa_payments::state::{MerchantPolicy, Payment};
 use kassa_sdk::{
     convert::Convert,
@@ -28,31 +26,20 @@ use solana_sdk::{
     pubkey::Pubkey,
     signature::{Keypair, Signature, Signer},
 };
-use sqlx::{PgPool, Row};
-use std::{collections::BTreeMap, net::SocketAddr, sync::Arc, time::Duration};
+use sqlx::PgPool;
+use std::{collections::BTreeMap, time::Duration};
 
-#[derive(clap::Args)]
-pub struct Args {
-    /// JSON-RPC port of the local node (0 picks a free one).
-    #[arg(long, default_value_t = 8899)]
-    pub rpc_port: u16,
-    /// Exit when the scenario and its checks are done: 0 when every check held.
-    #[arg(long)]
-    pub exit: bool,
-}
-
-const USD: u64 = 1_000_000;
-
-fn usd(units: u64) -> String {
-    format!("{}.{:02}", units / USD, (units % USD) / 10_000)
-}
+/// One unit of a 6-decimal dollar stablecoin.
+pub const USD: u64 = 1_000_000;
 
 /// The scenario's cast and what it sent.
 pub struct Scenario {
-    client: KassaClient,
-    p: Payments,
-    c: Convert,
-    proto: Protocol,
+    pub client: KassaClient,
+    pub p: Payments,
+    pub c: Convert,
+    pub proto: Protocol,
+    /// Merchants and payments in the order the day created them (the order to show them in).
+    pub created: Vec<Pubkey>,
     /// The Kassa transactions sent, in order.
     pub signatures: Vec<Signature>,
     /// Display names of merchants, payments and wallets.
@@ -65,7 +52,7 @@ pub struct Scenario {
 
 /// Bootstraps the protocol on the node at `rpc_url` and runs the demo's day of payments.
 pub async fn run_scenario(rpc_url: &str) -> Result<Scenario> {
-    let proto = bootstrap(rpc_url)
+    let proto = crate::protocol::bootstrap(rpc_url)
         .await
         .context("failed to bootstrap the protocol")?;
     let mut s = Scenario {
@@ -73,6 +60,7 @@ pub async fn run_scenario(rpc_url: &str) -> Result<Scenario> {
         p: Payments::default(),
         c: Convert::default(),
         proto,
+        created: Vec::new(),
         signatures: Vec::new(),
         names: BTreeMap::new(),
         expected: BTreeMap::new(),
@@ -80,6 +68,19 @@ pub async fn run_scenario(rpc_url: &str) -> Result<Scenario> {
     };
     scenario(&mut s).await?;
     Ok(s)
+}
+
+impl Scenario {
+    /// Where `address` (a merchant or payment, base58) comes in the day's order; anything the
+    /// day did not create comes after, by address.
+    pub fn position(&self, address: &str) -> (usize, String) {
+        let index = address
+            .parse::<Pubkey>()
+            .ok()
+            .and_then(|k| self.created.iter().position(|c| *c == k))
+            .unwrap_or(usize::MAX);
+        (index, address.to_string())
+    }
 }
 
 struct Merchant {
@@ -181,6 +182,7 @@ impl Scenario {
         )
         .await?;
         self.names.insert(address, name.to_string());
+        self.created.push(address);
         Ok(Merchant {
             name,
             owner,
@@ -200,6 +202,7 @@ impl Scenario {
         self.send(&format!("{} opens {order}", m.name), &[ix], &m.owner, &[])
             .await?;
         self.names.insert(payment, format!("{} {order}", m.name));
+        self.created.push(payment);
         Ok(payment)
     }
 
@@ -493,7 +496,7 @@ async fn scenario(s: &mut Scenario) -> Result<()> {
 }
 
 /// Waits until every scenario transaction is in the database.
-async fn caught_up(pool: &PgPool, signatures: &[Signature]) -> Result<()> {
+pub async fn caught_up(pool: &PgPool, signatures: &[Signature]) -> Result<()> {
     let all: Vec<String> = signatures.iter().map(|s| s.to_string()).collect();
     for _ in 0..600 {
         if store::known(pool, &all).await?.len() == all.len() {
@@ -502,329 +505,4 @@ async fn caught_up(pool: &PgPool, signatures: &[Signature]) -> Result<()> {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     bail!("the indexer did not store every scenario transaction within 60 s")
-}
-
-struct Checks {
-    failed: Vec<String>,
-    passed: usize,
-}
-
-impl Checks {
-    fn check(&mut self, ok: bool, what: String) {
-        if ok {
-            self.passed += 1;
-        } else {
-            println!("  FAILED: {what}");
-            self.failed.push(what);
-        }
-    }
-}
-
-async fn print_and_check(s: &Scenario, indexer: &Indexer) -> Result<Checks> {
-    let pool = &indexer.pool;
-    let mut checks = Checks {
-        failed: Vec::new(),
-        passed: 0,
-    };
-    let name = |k: &str| {
-        k.parse::<Pubkey>()
-            .ok()
-            .and_then(|k| s.names.get(&k).cloned())
-            .unwrap_or_else(|| k[..8].to_string())
-    };
-
-    println!("\nMerchant balances (mirrored, USDC)");
-    println!(
-        "  {:<14} {:>9} {:>10} {:>10} {:>9} {:>8} {:>10}",
-        "merchant", "payments", "settled", "refunded", "fees", "escrow", "net"
-    );
-    let rows = sqlx::query(
-        "SELECT merchant::text, payments, escrowed::text, settled::text, refunded::text, fees::text, net::text
-         FROM merchant_balances ORDER BY merchant",
-    )
-    .fetch_all(pool)
-    .await?;
-    for r in &rows {
-        let merchant: String = r.get(0);
-        let n = |i: usize| r.get::<String, _>(i).parse::<u64>().unwrap_or(0);
-        println!(
-            "  {:<14} {:>9} {:>10} {:>10} {:>9} {:>8} {:>10}",
-            name(&merchant),
-            r.get::<i64, _>(1),
-            usd(n(3)),
-            usd(n(4)),
-            usd(n(5)),
-            usd(n(2)),
-            usd(n(6)),
-        );
-        // The merchant's wallet started empty, received every settlement and paid every
-        // refund: its token balance on chain must equal the mirrored net.
-        let key: Pubkey = merchant.parse()?;
-        let wallet = s
-            .client
-            .account::<anchor_spl::token_interface::TokenAccount>(&match s.names.get(&key) {
-                Some(_) => {
-                    let m: kassa_payments::state::Merchant = s.client.account(&key).await?;
-                    s.proto.usdc.ata(&m.settlement_wallet)
-                }
-                None => continue,
-            })
-            .await?;
-        // Advances the merchant took also reached its wallet.
-        let advanced: String = sqlx::query(
-            "SELECT coalesce(sum(a.amount), 0)::text FROM advances a
-             JOIN credit_lines l ON l.address = a.line WHERE l.merchant = $1",
-        )
-        .bind(&merchant)
-        .fetch_one(pool)
-        .await?
-        .get(0);
-        let advanced: u64 = advanced.parse().unwrap_or(0);
-        checks.check(
-            wallet.amount == n(6) + advanced,
-            format!(
-                "{}: wallet holds {} on chain, mirror says net {} + advances {}",
-                name(&merchant),
-                usd(wallet.amount),
-                usd(n(6)),
-                usd(advanced)
-            ),
-        );
-    }
-
-    println!("\nPayment timelines");
-    let payments = store::rows(pool, kassa_indexer::projection::Kind::Payment).await?;
-    for row in &payments {
-        let kassa_indexer::projection::Row::Payment(p) = row else {
-            continue;
-        };
-        let events: Vec<String> =
-            sqlx::query("SELECT name FROM payment_timeline WHERE payment = $1 ORDER BY seq")
-                .bind(&p.address)
-                .fetch_all(pool)
-                .await?
-                .into_iter()
-                .map(|r| r.get::<String, _>(0))
-                .collect();
-        let paid_in = match &p.input_mint {
-            Some(m) if *m == s.proto.usdt.mint.to_string() => " (paid in USDT)",
-            Some(m) if *m == s.proto.pyusd.mint.to_string() => " (paid in PYUSD)",
-            _ => "",
-        };
-        println!(
-            "  {:<20} {:>8} {:<10} captured {:>7} refunded {:>7} released {:>7}{paid_in}",
-            name(&p.address),
-            usd(p.amount),
-            p.status,
-            usd(p.captured),
-            usd(p.refunded),
-            usd(p.released),
-        );
-        println!("  {:<20} {}", "", events.join(" → "));
-        let key: Pubkey = p.address.parse()?;
-        if let Some(expected) = s.expected.get(&key) {
-            checks.check(
-                p.status == *expected,
-                format!(
-                    "{}: mirrored status {} but the scenario left it {expected}",
-                    name(&p.address),
-                    p.status
-                ),
-            );
-        }
-    }
-    checks.check(
-        payments.len() == s.expected.len(),
-        format!(
-            "{} payments mirrored, the scenario opened {}",
-            payments.len(),
-            s.expected.len()
-        ),
-    );
-
-    println!("\nConversion pools");
-    for row in store::rows(pool, kassa_indexer::projection::Kind::Pool).await? {
-        let kassa_indexer::projection::Row::Pool(p) = row else {
-            continue;
-        };
-        let label = |m: &str| {
-            if *m == s.proto.usdc.mint.to_string() {
-                "USDC"
-            } else if *m == s.proto.usdt.mint.to_string() {
-                "USDT"
-            } else {
-                "PYUSD"
-            }
-        };
-        println!(
-            "  {}/{}  reserves {} / {}  swaps {}  volume {} / {}  protocol fees {} / {}",
-            label(&p.mint_a),
-            label(&p.mint_b),
-            usd(p.reserve_a),
-            usd(p.reserve_b),
-            p.swaps,
-            usd(p.volume_a),
-            usd(p.volume_b),
-            usd(p.protocol_fees_a),
-            usd(p.protocol_fees_b),
-        );
-    }
-
-    println!("\nCredit pool (USDC)");
-    for row in store::rows(pool, kassa_indexer::projection::Kind::CreditPool).await? {
-        let kassa_indexer::projection::Row::CreditPool(p) = row else {
-            continue;
-        };
-        println!(
-            "  senior {}  junior {}  cash {}  lent {}  interest earned {}  fees payable {}",
-            usd(p.senior_value),
-            usd(p.junior_value),
-            usd(p.cash),
-            usd(p.principal),
-            usd(p.income_total),
-            usd(p.protocol_fees + p.admin_fees),
-        );
-    }
-    for row in store::rows(pool, kassa_indexer::projection::Kind::CreditLine).await? {
-        let kassa_indexer::projection::Row::CreditLine(l) = row else {
-            continue;
-        };
-        println!(
-            "  line of {:<14} {} {}  limit {}  drawn {}  repaid {} principal + {} interest  owes {}",
-            name(l.merchant.as_deref().unwrap_or(&l.borrower)),
-            l.kind,
-            l.status,
-            usd(l.credit_limit),
-            usd(l.drawn_total),
-            usd(l.principal_repaid),
-            usd(l.interest_paid),
-            usd(l.principal),
-        );
-    }
-    for row in store::rows(pool, kassa_indexer::projection::Kind::Advance).await? {
-        let kassa_indexer::projection::Row::Advance(a) = row else {
-            continue;
-        };
-        println!(
-            "  advance on {:<20} {}  arrived from the capture {}  settled {}",
-            name(&a.payment),
-            usd(a.amount),
-            usd(a.arrived),
-            a.settled
-        );
-        checks.check(
-            a.settled && a.arrived == a.amount,
-            format!("advance on {} repaid by its capture", name(&a.payment)),
-        );
-    }
-
-    let counts = sqlx::query(
-        "SELECT (SELECT count(*) FROM transactions), (SELECT count(*) FROM events WHERE NOT reverted),
-                (SELECT count(*) FROM instructions), (SELECT count(*) FROM parked)",
-    )
-    .fetch_one(pool)
-    .await?;
-    println!(
-        "\nIndexed {} transactions, {} events, {} instructions; {} parked",
-        counts.get::<i64, _>(0),
-        counts.get::<i64, _>(1),
-        counts.get::<i64, _>(2),
-        counts.get::<i64, _>(3)
-    );
-    checks.check(
-        counts.get::<i64, _>(3) == 0,
-        "nothing should be parked".into(),
-    );
-
-    let report = reconcile(pool, &indexer.source, &indexer.metrics).await?;
-    println!(
-        "Mirror check: {} program accounts compared with their projections, {} differences",
-        report.checked,
-        report.differences.len()
-    );
-    for d in &report.differences {
-        println!("  {d}");
-    }
-    checks.check(
-        report.differences.is_empty(),
-        "the mirror matches the chain".into(),
-    );
-    checks.check(
-        report.checked > 0,
-        "the mirror check compared accounts".into(),
-    );
-    Ok(checks)
-}
-
-pub async fn run(args: Args) -> Result<bool> {
-    // Postgres: the given server, or a private cluster that lives as long as this command.
-    let (database_url, _cluster) = match std::env::var("DATABASE_URL") {
-        Ok(url) if !url.is_empty() => (url, None),
-        _ => {
-            println!("Starting a private Postgres cluster (set DATABASE_URL to use your own)...");
-            let cluster = tokio::task::spawn_blocking(PgCluster::start)
-                .await?
-                .context("cannot start a private Postgres cluster")?;
-            (cluster.url.clone(), Some(cluster))
-        }
-    };
-    let pool = store::connect(&database_url)
-        .await
-        .context("cannot open the database")?;
-
-    let net = start(LocalnetConfig {
-        rpc_addr: SocketAddr::from(([127, 0, 0, 1], args.rpc_port)),
-        node: NodeConfig::default(),
-        slot_interval: Duration::from_millis(400),
-    })
-    .await
-    .context("failed to start the local node")?;
-    println!("Local node at {} (WebSocket {})", net.rpc_url, net.ws_url);
-    let indexer = Arc::new(Indexer::new(
-        pool,
-        Source::new(&net.rpc_url),
-        IndexerConfig {
-            poll: Duration::from_millis(200),
-            ..Default::default()
-        },
-    ));
-    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-    let follower = {
-        let indexer = indexer.clone();
-        tokio::spawn(async move {
-            indexer
-                .run(async {
-                    let _ = stop_rx.await;
-                })
-                .await
-        })
-    };
-    println!("Indexer following the node into Postgres\n");
-
-    println!("Running the scenario: 3 merchants, 3 customers, 10 invoices...");
-    let s = run_scenario(&net.rpc_url).await?;
-    println!(
-        "Scenario done: {} Kassa transactions sent",
-        s.signatures.len()
-    );
-    caught_up(&indexer.pool, &s.signatures).await?;
-    let checks = print_and_check(&s, &indexer).await?;
-    let ok = checks.failed.is_empty();
-    println!(
-        "\nChecks: {} held, {} failed",
-        checks.passed,
-        checks.failed.len()
-    );
-    if !args.exit {
-        println!(
-            "\nStill running: RPC {}  Postgres {}",
-            net.rpc_url, database_url
-        );
-        println!("Ctrl-C stops the node, the indexer and the private database.");
-        tokio::signal::ctrl_c().await?;
-    }
-    let _ = stop_tx.send(());
-    let _ = follower.await;
-    indexer.pool.close().await;
-    Ok(ok)
 }

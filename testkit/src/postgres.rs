@@ -161,3 +161,56 @@ impl Drop for PgCluster {
         }
     }
 }
+
+/// `url` with its database replaced by `database` (query parameters, such as a socket
+/// directory, kept).
+pub fn with_database(url: &str, database: &str) -> String {
+    let (base, query) = url.split_once('?').map_or((url, ""), |(b, q)| (b, q));
+    let server = base.rfind('/').map_or(base, |i| &base[..i]);
+    if query.is_empty() {
+        format!("{server}/{database}")
+    } else {
+        format!("{server}/{database}?{query}")
+    }
+}
+
+/// A new, empty database on the server at `admin_url` (a database the caller may create
+/// databases from), with the migrations applied. Returns its pool and URL.
+pub async fn fresh_database(
+    admin_url: &str,
+) -> Result<(sqlx::PgPool, String), kassa_indexer::store::StoreError> {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    let name = format!(
+        "kassa_t_{}_{}",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    );
+    let admin = sqlx::PgPool::connect(admin_url).await?;
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+        .execute(&admin)
+        .await?;
+    admin.close().await;
+    let url = with_database(admin_url, &name);
+    Ok((kassa_indexer::store::connect(&url).await?, url))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::with_database;
+
+    #[test]
+    fn another_database_keeps_the_socket() {
+        assert_eq!(
+            with_database(
+                "postgres://postgres@localhost:5432/postgres?host=/tmp/x",
+                "a"
+            ),
+            "postgres://postgres@localhost:5432/a?host=/tmp/x"
+        );
+        assert_eq!(
+            with_database("postgres://u:p@db:5432/main", "b"),
+            "postgres://u:p@db:5432/b"
+        );
+    }
+}

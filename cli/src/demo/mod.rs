@@ -1,0 +1,100 @@
+//! `kassa demo`: a local chain, the indexer on Postgres and a realistic day of payments, in
+//! one process. The day itself is `kassa_testkit::demo_day`; `report` prints what the indexer
+//! mirrored and checks it against the chain.
+
+mod report;
+
+use anyhow::{Context, Result};
+use kassa_indexer::{source::Source, store, Indexer, IndexerConfig};
+use kassa_localnet::{
+    node::NodeConfig,
+    server::{start, LocalnetConfig},
+};
+use kassa_testkit::{
+    demo_day::{caught_up, run_scenario},
+    postgres::PgCluster,
+};
+use std::{net::SocketAddr, sync::Arc, time::Duration};
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// JSON-RPC port of the local node (0 picks a free one).
+    #[arg(long, default_value_t = 8899)]
+    pub rpc_port: u16,
+    /// Exit when the scenario and its checks are done: 0 when every check held.
+    #[arg(long)]
+    pub exit: bool,
+}
+
+pub async fn run(args: Args) -> Result<bool> {
+    // Postgres: the given server, or a private cluster that lives as long as this command.
+    let (database_url, _cluster) = match std::env::var("DATABASE_URL") {
+        Ok(url) if !url.is_empty() => (url, None),
+        _ => {
+            println!("Starting a private Postgres cluster (set DATABASE_URL to use your own)...");
+            let cluster = tokio::task::spawn_blocking(PgCluster::start)
+                .await?
+                .context("cannot start a private Postgres cluster")?;
+            (cluster.url.clone(), Some(cluster))
+        }
+    };
+    let pool = store::connect(&database_url)
+        .await
+        .context("cannot open the database")?;
+
+    let net = start(LocalnetConfig {
+        rpc_addr: SocketAddr::from(([127, 0, 0, 1], args.rpc_port)),
+        node: NodeConfig::default(),
+        slot_interval: Duration::from_millis(400),
+    })
+    .await
+    .context("failed to start the local node")?;
+    println!("Local node at {} (WebSocket {})", net.rpc_url, net.ws_url);
+    let indexer = Arc::new(Indexer::new(
+        pool,
+        Source::new(&net.rpc_url),
+        IndexerConfig {
+            poll: Duration::from_millis(200),
+            ..Default::default()
+        },
+    ));
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let follower = {
+        let indexer = indexer.clone();
+        tokio::spawn(async move {
+            indexer
+                .run(async {
+                    let _ = stop_rx.await;
+                })
+                .await
+        })
+    };
+    println!("Indexer following the node into Postgres\n");
+
+    println!("Running the scenario: 3 merchants, 3 customers, 10 invoices...");
+    let s = run_scenario(&net.rpc_url).await?;
+    println!(
+        "Scenario done: {} Kassa transactions sent",
+        s.signatures.len()
+    );
+    caught_up(&indexer.pool, &s.signatures).await?;
+    let checks = report::print_and_check(&s, &indexer).await?;
+    let ok = checks.failed.is_empty();
+    println!(
+        "\nChecks: {} held, {} failed",
+        checks.passed,
+        checks.failed.len()
+    );
+    if !args.exit {
+        println!(
+            "\nStill running: RPC {}  Postgres {}",
+            net.rpc_url, database_url
+        );
+        println!("Ctrl-C stops the node, the indexer and the private database.");
+        tokio::signal::ctrl_c().await?;
+    }
+    let _ = stop_tx.send(());
+    let _ = follower.await;
+    indexer.pool.close().await;
+    Ok(ok)
+}

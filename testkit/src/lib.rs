@@ -1,0 +1,11 @@
+//! kassa-testkit (not published): what the tests, the benches, `kassa demo` and `kassa
+//! localnet` need to stand a Kassa world up, and nothing a product path depends on otherwise.
+//!
+//! - [`protocol`]: bootstrap the protocol on a local cluster (payer in every role, demo
+//!   stablecoins, vaults, conversion pools registered as hooks);
+//! - [`demo_day`]: the demo's realistic day of payments, credit included;
+//! - [`postgres`]: a private throwaway Postgres cluster, and fresh databases on any server.
+
+pub mod demo_day;
+pub mod postgres;
+pub mod protocol;
