@@ -40,8 +40,11 @@ pub async fn run(args: Args) -> Result<()> {
     let from_slot = match &args.from_signature {
         None => args.from_slot,
         Some(sig) => {
+            let signature: solana_sdk::signature::Signature = sig
+                .parse()
+                .with_context(|| format!("{sig} is not a transaction signature"))?;
             source
-                .transaction(sig)
+                .transaction(&signature)
                 .await?
                 .with_context(|| format!("transaction {sig} is not known to {}", args.rpc_url))?
                 .slot
@@ -56,6 +59,7 @@ pub async fn run(args: Args) -> Result<()> {
             poll: Duration::from_millis(args.poll_ms),
             from_slot,
             progress: true,
+            ..Default::default()
         },
     );
     if args.once {

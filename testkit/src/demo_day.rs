@@ -71,15 +71,15 @@ pub async fn run_scenario(rpc_url: &str) -> Result<Scenario> {
 }
 
 impl Scenario {
-    /// Where `address` (a merchant or payment, base58) comes in the day's order; anything the
-    /// day did not create comes after, by address.
-    pub fn position(&self, address: &str) -> (usize, String) {
-        let index = address
-            .parse::<Pubkey>()
-            .ok()
-            .and_then(|k| self.created.iter().position(|c| *c == k))
+    /// Where `address` (a merchant or payment) comes in the day's order; anything the day
+    /// did not create comes after, by address.
+    pub fn position(&self, address: &Pubkey) -> (usize, Pubkey) {
+        let index = self
+            .created
+            .iter()
+            .position(|c| c == address)
             .unwrap_or(usize::MAX);
-        (index, address.to_string())
+        (index, *address)
     }
 }
 
@@ -497,9 +497,8 @@ async fn scenario(s: &mut Scenario) -> Result<()> {
 
 /// Waits until every scenario transaction is in the database.
 pub async fn caught_up(pool: &PgPool, signatures: &[Signature]) -> Result<()> {
-    let all: Vec<String> = signatures.iter().map(|s| s.to_string()).collect();
     for _ in 0..600 {
-        if store::known(pool, &all).await?.len() == all.len() {
+        if store::known(pool, signatures).await?.len() == signatures.len() {
             return Ok(());
         }
         tokio::time::sleep(Duration::from_millis(100)).await;

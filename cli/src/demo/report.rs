@@ -4,7 +4,7 @@
 //! account equals its projection.
 
 use anyhow::Result;
-use kassa_indexer::{reconcile::reconcile, store, Indexer};
+use kassa_indexer::{projection::Key, reconcile::reconcile, store, Indexer};
 use kassa_testkit::demo_day::{Scenario, USD};
 use solana_sdk::pubkey::Pubkey;
 use sqlx::Row;
@@ -35,11 +35,11 @@ pub async fn print_and_check(s: &Scenario, indexer: &Indexer) -> Result<Checks> 
         failed: Vec::new(),
         passed: 0,
     };
-    let name = |k: &str| {
-        k.parse::<Pubkey>()
-            .ok()
-            .and_then(|k| s.names.get(&k).cloned())
-            .unwrap_or_else(|| k[..8].to_string())
+    let name = |k: &Pubkey| {
+        s.names
+            .get(k)
+            .cloned()
+            .unwrap_or_else(|| k.to_string()[..8].to_string())
     };
 
     println!("\nMerchant balances (mirrored, USDC)");
@@ -48,15 +48,16 @@ pub async fn print_and_check(s: &Scenario, indexer: &Indexer) -> Result<Checks> 
         "merchant", "payments", "settled", "refunded", "fees", "escrow", "net"
     );
     let mut rows = sqlx::query(
-        "SELECT merchant::text, payments, escrowed::text, settled::text, refunded::text, fees::text, net::text
-         FROM merchant_balances",
+        "SELECT merchant, payments, escrowed::text, settled::text, refunded::text, fees::text, net::text
+         FROM chain.merchant_balance",
     )
     .fetch_all(pool)
     .await?;
     // In the order the day created them, the same on every run.
-    rows.sort_by_key(|r| s.position(&r.get::<String, _>(0)));
+    let merchant_of = |r: &sqlx::postgres::PgRow| Pubkey::try_from(r.get::<&[u8], _>(0));
+    rows.sort_by_key(|r| merchant_of(r).map(|m| s.position(&m)).ok());
     for r in &rows {
-        let merchant: String = r.get(0);
+        let merchant = merchant_of(r)?;
         let n = |i: usize| r.get::<String, _>(i).parse::<u64>().unwrap_or(0);
         println!(
             "  {:<14} {:>9} {:>10} {:>10} {:>9} {:>8} {:>10}",
@@ -70,7 +71,7 @@ pub async fn print_and_check(s: &Scenario, indexer: &Indexer) -> Result<Checks> 
         );
         // The merchant's wallet started empty, received every settlement and paid every
         // refund: its token balance on chain must equal the mirrored net.
-        let key: Pubkey = merchant.parse()?;
+        let key = merchant;
         let wallet = s
             .client
             .account::<anchor_spl::token_interface::TokenAccount>(&match s.names.get(&key) {
@@ -83,10 +84,10 @@ pub async fn print_and_check(s: &Scenario, indexer: &Indexer) -> Result<Checks> 
             .await?;
         // Advances the merchant took also reached its wallet.
         let advanced: String = sqlx::query(
-            "SELECT coalesce(sum(a.amount), 0)::text FROM advances a
-             JOIN credit_lines l ON l.address = a.line WHERE l.merchant = $1",
+            "SELECT coalesce(sum(a.amount), 0)::text FROM chain.advance a
+             JOIN chain.credit_line l ON l.address = a.line WHERE l.merchant = $1",
         )
-        .bind(&merchant)
+        .bind(merchant.as_ref())
         .fetch_one(pool)
         .await?
         .get(0);
@@ -105,27 +106,27 @@ pub async fn print_and_check(s: &Scenario, indexer: &Indexer) -> Result<Checks> 
 
     println!("\nPayment timelines");
     let mut payments = store::rows(pool, kassa_indexer::projection::Kind::Payment).await?;
-    payments.sort_by_key(|r| s.position(r.address()));
+    payments.sort_by_key(|r| s.position(&r.address().0));
     for row in &payments {
         let kassa_indexer::projection::Row::Payment(p) = row else {
             continue;
         };
         let events: Vec<String> =
-            sqlx::query("SELECT name FROM payment_timeline WHERE payment = $1 ORDER BY seq")
-                .bind(&p.address)
+            sqlx::query("SELECT name FROM chain.payment_timeline WHERE payment = $1 ORDER BY seq")
+                .bind(p.address.0.as_ref())
                 .fetch_all(pool)
                 .await?
                 .into_iter()
                 .map(|r| r.get::<String, _>(0))
                 .collect();
         let paid_in = match &p.input_mint {
-            Some(m) if *m == s.proto.usdt.mint.to_string() => " (paid in USDT)",
-            Some(m) if *m == s.proto.pyusd.mint.to_string() => " (paid in PYUSD)",
+            Some(m) if *m == s.proto.usdt.mint => " (paid in USDT)",
+            Some(m) if *m == s.proto.pyusd.mint => " (paid in PYUSD)",
             _ => "",
         };
         println!(
             "  {:<20} {:>8} {:<10} captured {:>7} refunded {:>7} released {:>7}{paid_in}",
-            name(&p.address),
+            name(&p.address.0),
             usd(p.amount),
             p.status,
             usd(p.captured),
@@ -133,13 +134,12 @@ pub async fn print_and_check(s: &Scenario, indexer: &Indexer) -> Result<Checks> 
             usd(p.released),
         );
         println!("  {:<20} {}", "", events.join(" → "));
-        let key: Pubkey = p.address.parse()?;
-        if let Some(expected) = s.expected.get(&key) {
+        if let Some(expected) = s.expected.get(&p.address.0) {
             checks.check(
                 p.status == *expected,
                 format!(
                     "{}: mirrored status {} but the scenario left it {expected}",
-                    name(&p.address),
+                    name(&p.address.0),
                     p.status
                 ),
             );
@@ -155,10 +155,10 @@ pub async fn print_and_check(s: &Scenario, indexer: &Indexer) -> Result<Checks> 
     );
 
     println!("\nConversion pools");
-    let label = |m: &str| {
-        if *m == s.proto.usdc.mint.to_string() {
+    let label = |m: &Key| {
+        if *m == s.proto.usdc.mint {
             "USDC"
-        } else if *m == s.proto.usdt.mint.to_string() {
+        } else if *m == s.proto.usdt.mint {
             "USDT"
         } else {
             "PYUSD"
@@ -215,7 +215,7 @@ pub async fn print_and_check(s: &Scenario, indexer: &Indexer) -> Result<Checks> 
         };
         println!(
             "  line of {:<14} {} {}  limit {}  drawn {}  repaid {} principal + {} interest  owes {}",
-            name(l.merchant.as_deref().unwrap_or(&l.borrower)),
+            name(&l.merchant.unwrap_or(l.borrower).0),
             l.kind,
             l.status,
             usd(l.credit_limit),
@@ -231,20 +231,21 @@ pub async fn print_and_check(s: &Scenario, indexer: &Indexer) -> Result<Checks> 
         };
         println!(
             "  advance on {:<20} {}  arrived from the capture {}  settled {}",
-            name(&a.payment),
+            name(&a.payment.0),
             usd(a.amount),
             usd(a.arrived),
             a.settled
         );
         checks.check(
             a.settled && a.arrived == a.amount,
-            format!("advance on {} repaid by its capture", name(&a.payment)),
+            format!("advance on {} repaid by its capture", name(&a.payment.0)),
         );
     }
 
     let counts = sqlx::query(
-        "SELECT (SELECT count(*) FROM transactions), (SELECT count(*) FROM events WHERE NOT reverted),
-                (SELECT count(*) FROM instructions), (SELECT count(*) FROM parked)",
+        "SELECT (SELECT count(*) FROM chain.transaction),
+                (SELECT count(*) FROM chain.event WHERE NOT reverted),
+                (SELECT count(*) FROM chain.instruction), (SELECT count(*) FROM chain.parked)",
     )
     .fetch_one(pool)
     .await?;

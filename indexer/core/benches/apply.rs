@@ -202,11 +202,7 @@ async fn record(n: usize, m: usize) -> Recorded {
         async move {
             let mut out = Vec::with_capacity(sigs.len());
             for s in sigs {
-                let tx = source
-                    .transaction(&s.to_string())
-                    .await
-                    .unwrap()
-                    .expect("stored");
+                let tx = source.transaction(&s).await.unwrap().expect("stored");
                 out.push(decode_transaction(&tx).expect("decodes"));
             }
             out
@@ -222,8 +218,7 @@ async fn record(n: usize, m: usize) -> Recorded {
 /// (a random one the first time), in the event's bytes, its typed form and its JSON alike.
 fn replicate(tx: &DecodedTx, fresh: &mut HashMap<Pubkey, Pubkey>) -> DecodedTx {
     let mut t = tx.clone();
-    t.signature =
-        bs58::encode((0..64).map(|_| rand::random::<u8>()).collect::<Vec<u8>>()).into_string();
+    t.signature = Signature::from(rand::random::<[u8; 64]>());
     for e in &mut t.events {
         let entity = e.event.header().entity;
         let to = *fresh
@@ -369,7 +364,7 @@ async fn measure(
             let cursor = CursorUpdate {
                 program: kassa_payments::ID,
                 slot: last.slot,
-                signature: Some(last.signature.clone()),
+                signature: Some(last.signature),
             };
             (txs.to_vec(), cursor)
         })
@@ -378,6 +373,7 @@ async fn measure(
     kassa_indexer::apply_in_order(
         &pool,
         futures_util::stream::iter(chunks.into_iter().map(Ok)),
+        None,
         |_, _| {},
     )
     .await
@@ -387,7 +383,7 @@ async fn measure(
         .iter()
         .flat_map(|t| t.events.iter().map(|e| e.event.header().entity))
         .collect();
-    let payments: i64 = sqlx::query_scalar("SELECT count(*) FROM payments")
+    let payments: i64 = sqlx::query_scalar("SELECT count(*) FROM chain.payment")
         .fetch_one(&pool)
         .await
         .unwrap();
@@ -398,12 +394,12 @@ async fn measure(
     // projections, cursor), exported with COPY TO and timed loading back with COPY FROM into
     // tables with the same constraints and indexes.
     let tables = [
-        "transactions",
-        "instructions",
-        "events",
-        "token_balance_changes",
-        "payments",
-        "ingest_cursor",
+        "chain.transaction",
+        "chain.instruction",
+        "chain.event",
+        "chain.token_balance_change",
+        "chain.payment",
+        "chain.cursor",
     ];
     let mut dumps = Vec::new();
     for t in tables {
@@ -435,7 +431,7 @@ async fn measure(
         copy.finish().await.unwrap();
     }
     let copy = t0.elapsed();
-    let copied: i64 = sqlx::query_scalar("SELECT count(*) FROM events_copy")
+    let copied: i64 = sqlx::query_scalar("SELECT count(*) FROM chain.event_copy")
         .fetch_one(&pool)
         .await
         .unwrap();

@@ -7,7 +7,7 @@ use crate::idl::IdlDecoder;
 pub use kassa_sdk::decode::KassaEvent;
 use kassa_sdk::programs::KassaProgram;
 use serde_json::Value;
-use solana_sdk::{pubkey::Pubkey, transaction::VersionedTransaction};
+use solana_sdk::{pubkey::Pubkey, signature::Signature, transaction::VersionedTransaction};
 use solana_transaction_status_client_types::{
     option_serializer::OptionSerializer, EncodedConfirmedTransactionWithStatusMeta, UiInstruction,
     UiTransactionTokenBalance,
@@ -40,7 +40,7 @@ pub struct InstructionRow {
     pub program: Pubkey,
     pub name: String,
     pub args: Value,
-    pub accounts: Vec<String>,
+    pub accounts: Vec<Pubkey>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -58,8 +58,8 @@ pub struct EventRow {
 pub struct TokenChange {
     pub account_index: i32,
     pub account: Pubkey,
-    pub mint: String,
-    pub owner: Option<String>,
+    pub mint: Pubkey,
+    pub owner: Option<Pubkey>,
     pub pre: u64,
     pub post: u64,
 }
@@ -76,7 +76,7 @@ pub struct Parked {
 /// One transaction, decoded.
 #[derive(Debug, Clone, PartialEq)]
 pub struct DecodedTx {
-    pub signature: String,
+    pub signature: Signature,
     pub slot: u64,
     pub block_time: Option<i64>,
     pub failed: bool,
@@ -115,17 +115,16 @@ pub fn decode_transaction(
         .transaction
         .decode()
         .ok_or_else(|| DecodeError::Encoding(String::from("?")))?;
-    let signature = tx
+    let signature = *tx
         .signatures
         .first()
-        .map(|s| s.to_string())
         .ok_or_else(|| DecodeError::Encoding(String::from("unsigned")))?;
     let meta = fetched
         .transaction
         .meta
         .as_ref()
-        .ok_or_else(|| DecodeError::NoMeta(signature.clone()))?;
-    let malformed = |m: String| DecodeError::Malformed(signature.clone(), m);
+        .ok_or_else(|| DecodeError::NoMeta(signature.to_string()))?;
+    let malformed = |m: String| DecodeError::Malformed(signature.to_string(), m);
 
     // Static keys, then the addresses loaded from lookup tables (writable, then readonly).
     let mut keys: Vec<Pubkey> = tx.message.static_account_keys().to_vec();
@@ -141,7 +140,7 @@ pub fn decode_transaction(
     };
 
     let mut out = DecodedTx {
-        signature: signature.clone(),
+        signature,
         slot: fetched.slot,
         block_time: fetched.block_time,
         failed: meta.err.is_some(),
@@ -167,7 +166,7 @@ pub fn decode_transaction(
             let accounts = ix
                 .accounts
                 .iter()
-                .map(|a| key(*a as usize).map(|k| k.to_string()))
+                .map(|a| key(*a as usize))
                 .collect::<Result<Vec<_>, _>>()?;
             out.add_instruction(i as i32, -1, program, &ix.data, accounts);
         }
@@ -187,7 +186,7 @@ pub fn decode_transaction(
             let accounts = c
                 .accounts
                 .iter()
-                .map(|a| key(*a as usize).map(|k| k.to_string()))
+                .map(|a| key(*a as usize))
                 .collect::<Result<Vec<_>, _>>()?;
             out.add_inner(inner.index as i32, j as i32, program, data, accounts);
         }
@@ -212,7 +211,7 @@ impl DecodedTx {
         inner: i32,
         program: Pubkey,
         data: &[u8],
-        accounts: Vec<String>,
+        accounts: Vec<Pubkey>,
     ) {
         let Some(decoder) = idl(&program) else { return };
         match decoder.instruction(data) {
@@ -234,7 +233,7 @@ impl DecodedTx {
         inner: i32,
         program: Pubkey,
         data: Vec<u8>,
-        accounts: Vec<String>,
+        accounts: Vec<Pubkey>,
     ) {
         match KassaEvent::from_cpi(&program, &data).map_err(|e| e.to_string()) {
             Ok(None) => self.add_instruction(ix, inner, program, &data, accounts),
@@ -296,8 +295,14 @@ fn token_changes(
         out.push(TokenChange {
             account_index: i32::from(index),
             account: key(index as usize)?,
-            mint: any.mint.clone(),
-            owner: opt(&any.owner),
+            mint: Pubkey::from_str(&any.mint)
+                .map_err(|_| DecodeError::Malformed(String::new(), format!("mint {}", any.mint)))?,
+            owner: opt(&any.owner)
+                .map(|o| Pubkey::from_str(&o))
+                .transpose()
+                .map_err(|_| {
+                    DecodeError::Malformed(String::new(), format!("owner of account {index}"))
+                })?,
             pre: pre_amount,
             post: post_amount,
         });

@@ -16,6 +16,7 @@ pub mod store;
 use decode::{decode_transaction, DecodedTx, Parked};
 use futures_util::{stream, StreamExt, TryStreamExt};
 use indicatif::{ProgressBar, ProgressStyle};
+use kassa_sdk::programs::KassaProgram;
 use solana_commitment_config::CommitmentConfig;
 use solana_sdk::pubkey::Pubkey;
 use source::{Listed, Source, SourceError, Status};
@@ -46,6 +47,7 @@ pub type Chunk = (Vec<DecodedTx>, CursorUpdate);
 pub async fn apply_in_order<S>(
     pool: &PgPool,
     batches: S,
+    lease: Option<&store::Lease>,
     mut applied: impl FnMut(&store::Applied, &CursorUpdate),
 ) -> Result<(), IndexerError>
 where
@@ -74,7 +76,7 @@ where
         let mut db = pool.acquire().await.map_err(StoreError::from)?;
         while let Some(item) = recv.recv().await {
             let (batch, cursor) = item?;
-            let a = store::apply_batch(&mut db, &batch, Some(&cursor)).await?;
+            let a = store::apply_batch(&mut db, &batch, Some(&cursor), lease).await?;
             applied(&a, &cursor);
             // Freeing a batch's allocations is not the database's business: off the path.
             tokio::task::spawn_blocking(move || drop(batch));
@@ -98,6 +100,9 @@ pub struct IndexerConfig {
     pub from_slot: u64,
     /// Show a progress bar for backfills.
     pub progress: bool,
+    /// How long this process's hold on a stream lasts without renewal; another process takes
+    /// a stream over this long after its holder stopped.
+    pub lease_ttl: Duration,
 }
 
 impl Default for IndexerConfig {
@@ -108,6 +113,7 @@ impl Default for IndexerConfig {
             poll: Duration::from_millis(400),
             from_slot: 0,
             progress: false,
+            lease_ttl: Duration::from_secs(15),
         }
     }
 }
@@ -126,18 +132,79 @@ pub struct Indexer {
     pub source: Source,
     pub config: IndexerConfig,
     pub metrics: Metrics,
+    /// This process's name in the stream leases.
+    pub holder: String,
+    /// The database session that stands for this process in the leases while it lives, and
+    /// its backend pid.
+    anchor: tokio::sync::OnceCell<(tokio::sync::Mutex<sqlx::PgConnection>, i32)>,
     cluster_checked: std::sync::atomic::AtomicBool,
 }
 
+/// The stream the finality pass writes under.
+pub const FINALITY_STREAM: &str = "finality";
+
 impl Indexer {
     pub fn new(pool: PgPool, source: Source, config: IndexerConfig) -> Self {
+        let host = std::fs::read_to_string("/etc/hostname")
+            .map(|h| h.trim().to_string())
+            .unwrap_or_else(|_| "host".into());
         Self {
             pool,
             source,
             config,
             metrics: Metrics::default(),
+            holder: format!(
+                "{host}:{}:{:08x}",
+                std::process::id(),
+                rand::random::<u32>()
+            ),
+            anchor: tokio::sync::OnceCell::new(),
             cluster_checked: std::sync::atomic::AtomicBool::new(false),
         }
+    }
+
+    /// The backend pid of this process's anchor session, opened on first use and kept for
+    /// the indexer's life: other processes know this one is alive while it exists.
+    async fn anchor_pid(&self) -> Result<i32, IndexerError> {
+        let (_, pid) = self
+            .anchor
+            .get_or_try_init(|| async {
+                let mut conn = self
+                    .pool
+                    .acquire()
+                    .await
+                    .map_err(StoreError::from)?
+                    .detach();
+                let pid: i32 = sqlx::query_scalar("SELECT pg_backend_pid()")
+                    .fetch_one(&mut conn)
+                    .await
+                    .map_err(StoreError::from)?;
+                Ok::<_, IndexerError>((tokio::sync::Mutex::new(conn), pid))
+            })
+            .await?;
+        Ok(*pid)
+    }
+
+    /// This process's lease on `stream`.
+    pub async fn lease(&self, stream: &str) -> Result<store::Lease, IndexerError> {
+        Ok(store::Lease::new(
+            stream,
+            self.holder.clone(),
+            self.config.lease_ttl,
+            self.anchor_pid().await?,
+        ))
+    }
+
+    /// Gives up every lease this process holds, so another process takes over at once.
+    pub async fn release_leases(&self) -> Result<(), IndexerError> {
+        for stream in KassaProgram::ALL
+            .iter()
+            .map(|p| p.name())
+            .chain([FINALITY_STREAM])
+        {
+            self.lease(stream).await?.release(&self.pool).await?;
+        }
+        Ok(())
     }
 
     /// Ingests everything new of every program, then runs the finality pass.
@@ -152,19 +219,28 @@ impl Indexer {
                 .store(true, std::sync::atomic::Ordering::Relaxed);
         }
         let mut pass = Pass::default();
+        // Each stream is written by the one process holding its lease; the others skip it.
+        let finality = self.lease(FINALITY_STREAM).await?;
+        let finality_held = finality.acquire(&self.pool).await?;
         // Finality first: a transaction that never finalized must leave the live history
         // before a replacement carrying the same entity sequence numbers is stored.
-        let (f, r) = self.finality().await?;
-        pass.finalized = f;
-        pass.reverted = r;
-        for program in kassa_sdk::programs::KassaProgram::ALL {
-            let (t, e) = self.ingest(&program.id()).await?;
+        if finality_held {
+            let (f, r) = self.finality(Some(&finality)).await?;
+            pass.finalized = f;
+            pass.reverted = r;
+        }
+        for program in KassaProgram::ALL {
+            let lease = self.lease(program.name()).await?;
+            if !lease.acquire(&self.pool).await? {
+                continue;
+            }
+            let (t, e) = self.ingest_with(&program.id(), Some(&lease)).await?;
             pass.transactions += t;
             pass.events += e;
         }
         // What this pass stored may already be final (a node without finality lag).
-        if pass.transactions > 0 {
-            let (f, r) = self.finality().await?;
+        if pass.transactions > 0 && finality_held {
+            let (f, r) = self.finality(Some(&finality)).await?;
             pass.finalized += f;
             pass.reverted += r;
         }
@@ -173,6 +249,8 @@ impl Indexer {
 
     /// Follows the tip until `shutdown` resolves. A failed pass moves no cursor; it is logged
     /// and tried again after a pause, so an outage of the node or the database only delays.
+    /// Streams another process holds are left to it; this one takes them over when their
+    /// lease expires.
     pub async fn run(&self, shutdown: impl std::future::Future<Output = ()>) {
         tokio::pin!(shutdown);
         let mut failures = 0u32;
@@ -190,7 +268,13 @@ impl Indexer {
                 }
             };
             tokio::select! {
-                _ = &mut shutdown => return,
+                _ = &mut shutdown => {
+                    // A clean stop hands the streams over at once instead of at expiry.
+                    if let Err(e) = self.release_leases().await {
+                        tracing::warn!(error = %e, "could not release the stream leases; they expire by themselves");
+                    }
+                    return;
+                }
                 _ = tokio::time::sleep(pause) => {}
             }
         }
@@ -210,7 +294,7 @@ impl Indexer {
                 // Not even the envelope decodes: keep the whole answer, parked.
                 tracing::warn!(signature = %listed.signature, error = %e, "transaction parked");
                 DecodedTx {
-                    signature: listed.signature.clone(),
+                    signature: listed.signature,
                     slot: listed.slot,
                     block_time: fetched.block_time,
                     failed: false,
@@ -230,8 +314,19 @@ impl Indexer {
         }))
     }
 
-    /// Ingests the new transactions of one program. Returns (transactions, events) stored.
+    /// Ingests the new transactions of one program, as the only writer (tests and tools).
+    /// Returns (transactions, events) stored.
     pub async fn ingest(&self, program: &Pubkey) -> Result<(usize, usize), IndexerError> {
+        self.ingest_with(program, None).await
+    }
+
+    /// Ingests the new transactions of one program, each batch committed only while `lease`
+    /// (when given) is held. Returns (transactions, events) stored.
+    pub async fn ingest_with(
+        &self,
+        program: &Pubkey,
+        lease: Option<&store::Lease>,
+    ) -> Result<(usize, usize), IndexerError> {
         let from = store::cursor(&self.pool, program)
             .await?
             .unwrap_or(self.config.from_slot);
@@ -239,7 +334,7 @@ impl Indexer {
         let Some(last) = listed.last().cloned() else {
             return Ok((0, 0));
         };
-        let all: Vec<String> = listed.iter().map(|l| l.signature.clone()).collect();
+        let all: Vec<_> = listed.iter().map(|l| l.signature).collect();
         let known = store::known(&self.pool, &all).await?;
         let todo: Vec<Listed> = listed
             .into_iter()
@@ -273,11 +368,11 @@ impl Indexer {
                 let cursor = CursorUpdate {
                     program: program_id,
                     slot: chunk.last().map_or(from, |l| l.slot),
-                    signature: chunk.last().map(|l| l.signature.clone()),
+                    signature: chunk.last().map(|l| l.signature),
                 };
                 Ok((batch, cursor))
             });
-        apply_in_order(&self.pool, batches, |applied, cursor| {
+        apply_in_order(&self.pool, batches, lease, |applied, cursor| {
             self.metrics.record(applied);
             self.metrics.set_cursor(&program_id, cursor.slot);
             txs += applied.transactions;
@@ -292,17 +387,22 @@ impl Indexer {
             slot: last.slot,
             signature: Some(last.signature),
         };
-        store::apply(&self.pool, &[], Some(&cursor)).await?;
+        let mut db = self.pool.acquire().await.map_err(StoreError::from)?;
+        store::apply_batch(&mut db, &Batch::prepare(Vec::new()), Some(&cursor), lease).await?;
         self.metrics.set_cursor(program, last.slot);
         Ok((txs, events))
     }
 
-    /// Marks finalized what the cluster finalized and rolls back what it forgot.
-    /// Returns (finalized, reverted entities).
-    pub async fn finality(&self) -> Result<(u64, usize), IndexerError> {
+    /// Marks finalized what the cluster finalized and rolls back what it forgot, each write
+    /// committed only while `lease` (when given) is held. Returns (finalized, reverted
+    /// entities).
+    pub async fn finality(
+        &self,
+        lease: Option<&store::Lease>,
+    ) -> Result<(u64, usize), IndexerError> {
         let finalized_slot = self.source.slot(CommitmentConfig::finalized()).await?;
         let (mut finalized, mut gone) = (0, Vec::new());
-        let mut after: Option<(String, u64)> = None;
+        let mut after: Option<(solana_sdk::signature::Signature, u64)> = None;
         // Every stored confirmed transaction the cluster could have finalized, page by page
         // (still-pending ones are passed over, not fetched again).
         loop {
@@ -311,7 +411,7 @@ impl Indexer {
             let Some(last) = page.last().cloned() else {
                 break;
             };
-            let sigs: Vec<String> = page.into_iter().map(|(s, _)| s).collect();
+            let sigs: Vec<_> = page.into_iter().map(|(s, _)| s).collect();
             let statuses = self.source.status(&sigs).await?;
             let mut done = Vec::new();
             for (sig, status) in sigs.into_iter().zip(statuses) {
@@ -321,14 +421,14 @@ impl Indexer {
                     Status::Pending => {}
                 }
             }
-            finalized += store::mark_finalized(&self.pool, &done).await?;
+            finalized += store::mark_finalized(&self.pool, &done, lease).await?;
             after = Some(last);
         }
         let reverted = if gone.is_empty() {
             0
         } else {
             self.metrics.reverted.inc_by(gone.len() as u64);
-            store::revert(&self.pool, &gone).await?
+            store::revert(&self.pool, &gone, lease).await?
         };
         Ok((finalized, reverted))
     }

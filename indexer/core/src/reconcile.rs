@@ -4,7 +4,7 @@
 //! the chain; while it lags, accounts ahead of their projection show up as differences.
 
 use crate::{
-    projection::{Kind, Row},
+    projection::{Key, Kind, Row},
     source::Source,
     store, IndexerError, Metrics,
 };
@@ -105,8 +105,8 @@ impl Diff<'_> {
     }
 }
 
-fn some_key(k: &Pubkey) -> Option<String> {
-    (*k != Pubkey::default()).then(|| k.to_string())
+fn some_key(k: &Pubkey) -> Option<Key> {
+    (*k != Pubkey::default()).then_some(Key(*k))
 }
 
 /// Compares every program account with its projection.
@@ -116,21 +116,20 @@ pub async fn reconcile(
     metrics: &Metrics,
 ) -> Result<Report, IndexerError> {
     let mut report = Report::default();
-    let mut rows: BTreeMap<(Kind, String), Row> = BTreeMap::new();
+    let mut rows: BTreeMap<(Kind, Key), Row> = BTreeMap::new();
     for kind in Kind::ALL {
         for row in store::rows(pool, kind).await? {
-            rows.insert((kind, row.address().to_string()), row);
+            rows.insert((kind, row.address()), row);
         }
     }
     let out = &mut report.differences;
-    let blocked: Vec<String> = {
-        let mut v: Vec<String> =
-            accounts(source, &kassa_payments::ID, BlocklistEntry::DISCRIMINATOR)
-                .await?
-                .iter()
-                .filter_map(|(_, a)| decode::<BlocklistEntry>(a))
-                .map(|b| b.wallet.to_string())
-                .collect();
+    let blocked: Vec<Key> = {
+        let mut v: Vec<Key> = accounts(source, &kassa_payments::ID, BlocklistEntry::DISCRIMINATOR)
+            .await?
+            .iter()
+            .filter_map(|(_, a)| decode::<BlocklistEntry>(a))
+            .map(|b| Key(b.wallet))
+            .collect();
         v.sort();
         v
     };
@@ -165,7 +164,7 @@ pub async fn reconcile(
 
     for (kind, key, account) in &chain_accounts {
         let address = key.to_string();
-        let Some(row) = rows.remove(&(*kind, address.clone())) else {
+        let Some(row) = rows.remove(&(*kind, Key(*key))) else {
             out.push(Difference {
                 kind: *kind,
                 address,
@@ -185,14 +184,14 @@ pub async fn reconcile(
                 let Some(c) = decode::<Config>(account) else {
                     continue;
                 };
-                d.eq("admin", c.admin.to_string(), r.admin);
+                d.eq("admin", Key(c.admin), r.admin);
                 d.eq(
                     "compliance_authority",
-                    c.compliance_authority.to_string(),
+                    Key(c.compliance_authority),
                     r.compliance_authority,
                 );
-                d.eq("arbiter", c.arbiter.to_string(), r.arbiter);
-                d.eq("fee_receiver", c.fee_receiver.to_string(), r.fee_receiver);
+                d.eq("arbiter", Key(c.arbiter), r.arbiter);
+                d.eq("fee_receiver", Key(c.fee_receiver), r.fee_receiver);
                 d.eq(
                     "protocol_fee_bps",
                     i32::from(c.protocol_fee_bps),
@@ -203,7 +202,7 @@ pub async fn reconcile(
                     "hooks",
                     c.registered_hooks()
                         .iter()
-                        .map(|h| h.to_string())
+                        .map(|h| Key(*h))
                         .collect::<Vec<_>>(),
                     r.hooks,
                 );
@@ -214,16 +213,12 @@ pub async fn reconcile(
                 let Some(m) = decode::<Merchant>(account) else {
                     continue;
                 };
-                d.eq("authority", m.authority.to_string(), r.authority);
-                d.eq("merchant_id", m.merchant_id.to_string(), r.merchant_id);
-                d.eq(
-                    "settlement_mint",
-                    m.settlement_mint.to_string(),
-                    r.settlement_mint,
-                );
+                d.eq("authority", Key(m.authority), r.authority);
+                d.eq("merchant_id", Key(m.merchant_id), r.merchant_id);
+                d.eq("settlement_mint", Key(m.settlement_mint), r.settlement_mint);
                 d.eq(
                     "settlement_wallet",
-                    m.settlement_wallet.to_string(),
+                    Key(m.settlement_wallet),
                     r.settlement_wallet,
                 );
                 d.eq("kyb_status", m.kyb_status.name().to_string(), r.kyb_status);
@@ -253,8 +248,8 @@ pub async fn reconcile(
                     continue;
                 };
                 d.eq("closed", false, r.closed);
-                d.eq("merchant", p.merchant.to_string(), r.merchant);
-                d.eq("mint", p.mint.to_string(), r.mint);
+                d.eq("merchant", Key(p.merchant), r.merchant);
+                d.eq("mint", Key(p.mint), r.mint);
                 d.eq("payer", some_key(&p.payer), r.payer);
                 d.eq("assignee", some_key(&p.assignee), r.assignee);
                 d.eq("amount", p.amount, r.amount);
@@ -284,9 +279,9 @@ pub async fn reconcile(
                 let Some(p) = decode::<kassa_convert::state::Pool>(account) else {
                     continue;
                 };
-                d.eq("mint_a", p.mint_a.to_string(), r.mint_a);
-                d.eq("mint_b", p.mint_b.to_string(), r.mint_b);
-                d.eq("lp_mint", p.lp_mint.to_string(), r.lp_mint);
+                d.eq("mint_a", Key(p.mint_a), r.mint_a);
+                d.eq("mint_b", Key(p.mint_b), r.mint_b);
+                d.eq("lp_mint", Key(p.lp_mint), r.lp_mint);
                 d.eq("reserve_a", p.reserve_a, r.reserve_a);
                 d.eq("reserve_b", p.reserve_b, r.reserve_b);
                 d.eq("protocol_fees_a", p.protocol_fees_a, r.protocol_fees_a);
@@ -330,7 +325,7 @@ pub async fn reconcile(
                 d.eq("pending_senior", p.pending_senior, r.pending_senior);
                 d.eq("pending_junior", p.pending_junior, r.pending_junior);
                 d.eq("epoch_id", p.epoch_id as i64, r.epoch_id);
-                d.eq("underwriter", p.underwriter.to_string(), r.underwriter);
+                d.eq("underwriter", Key(p.underwriter), r.underwriter);
                 d.eq("seq", p.seq as i64, r.seq + 1);
             }
             (Row::CreditLine(r), Kind::CreditLine) => {
@@ -341,7 +336,7 @@ pub async fn reconcile(
                 d.eq("principal", l.principal, r.principal);
                 d.eq("impaired", l.impaired, r.impaired);
                 d.eq("credit_limit", l.limit, r.credit_limit);
-                d.eq("borrower", l.borrower.to_string(), r.borrower);
+                d.eq("borrower", Key(l.borrower), r.borrower);
                 d.eq("seq", l.seq as i64, r.seq + 1);
             }
             (Row::Advance(r), Kind::Advance) => {
@@ -363,7 +358,7 @@ pub async fn reconcile(
         }
         out.push(Difference {
             kind,
-            address,
+            address: address.to_string(),
             field: "account",
             chain: "missing".into(),
             mirror: "present".into(),
@@ -374,7 +369,7 @@ pub async fn reconcile(
         let n = out.iter().filter(|d| d.kind == kind).count();
         metrics
             .mirror_differences
-            .with_label_values(&[kind.table()])
+            .with_label_values(&[kind.name()])
             .set(n as i64);
     }
     metrics.mirror_checked.set(report.checked as i64);

@@ -49,7 +49,7 @@ pub enum SourceError {
 /// A signature listed for a program, with the slot it landed in.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Listed {
-    pub signature: String,
+    pub signature: Signature,
     pub slot: u64,
 }
 
@@ -157,11 +157,11 @@ impl Source {
                     reached = true;
                     break;
                 }
-                Signature::from_str(&s.signature)
+                let signature = Signature::from_str(&s.signature)
                     .map_err(|_| SourceError::Garbage("signature", s.signature.clone()))?;
-                last = Some(s.signature.clone());
+                last = Some(signature);
                 out.push(Listed {
-                    signature: s.signature,
+                    signature,
                     slot: s.slot,
                 });
             }
@@ -169,7 +169,7 @@ impl Source {
                 break;
             }
             before = match last {
-                Some(s) => Some(Signature::from_str(&s).expect("checked above")),
+                Some(s) => Some(s),
                 None => break,
             };
         }
@@ -187,10 +187,9 @@ impl Source {
     /// The transaction, or `None` when the cluster no longer has it (dropped fork).
     pub async fn transaction(
         &self,
-        signature: &str,
+        signature: &Signature,
     ) -> Result<Option<EncodedConfirmedTransactionWithStatusMeta>, SourceError> {
-        let sig = Signature::from_str(signature)
-            .map_err(|_| SourceError::Garbage("signature", signature.to_string()))?;
+        let sig = *signature;
         let config = RpcTransactionConfig {
             encoding: Some(UiTransactionEncoding::Base64),
             commitment: Some(CommitmentConfig::confirmed()),
@@ -205,7 +204,7 @@ impl Source {
             Ok(t) => Ok(Some(t)),
             Err(e) => {
                 // Listed a moment ago but not fetchable: gone if the cluster forgot it.
-                if self.status(&[signature.to_string()]).await?[0] == Status::Unknown {
+                if self.status(&[sig]).await?[0] == Status::Unknown {
                     tracing::warn!(%signature, "listed transaction vanished before fetch");
                     Ok(None)
                 } else {
@@ -216,18 +215,12 @@ impl Source {
     }
 
     /// Finality of each signature (searching the whole history).
-    pub async fn status(&self, signatures: &[String]) -> Result<Vec<Status>, SourceError> {
+    pub async fn status(&self, signatures: &[Signature]) -> Result<Vec<Status>, SourceError> {
         let mut out = Vec::with_capacity(signatures.len());
-        for chunk in signatures.chunks(256) {
-            let sigs = chunk
-                .iter()
-                .map(|s| {
-                    Signature::from_str(s).map_err(|_| SourceError::Garbage("signature", s.clone()))
-                })
-                .collect::<Result<Vec<_>, _>>()?;
+        for sigs in signatures.chunks(256) {
             let statuses = self
                 .retry("getSignatureStatuses", || {
-                    self.rpc.get_signature_statuses_with_history(&sigs)
+                    self.rpc.get_signature_statuses_with_history(sigs)
                 })
                 .await?
                 .value;

@@ -1,14 +1,14 @@
 //! Projections of `kassa_convert`: the StableSwap pools.
 
-use super::{add, seq, sub, FoldError};
+use super::{add, seq, sub, FoldError, Key};
 use kassa_sdk::decode::ConvertEvent;
 
 projection_row! {
 pub struct PoolRow {
-    pub address: String,
-    pub mint_a: String,
-    pub mint_b: String,
-    pub lp_mint: String,
+    pub address: Key,
+    pub mint_a: Key,
+    pub mint_b: Key,
+    pub lp_mint: Key,
     pub reserve_a: u64,
     pub reserve_b: u64,
     pub lp_supply: u64,
@@ -28,10 +28,10 @@ pub struct PoolRow {
 }
 }
 
-pub(super) fn fold_pool(
+pub(super) fn fold(
     row: Option<PoolRow>,
     e: &ConvertEvent,
-    entity: String,
+    entity: Key,
     ts: i64,
     name: &'static str,
 ) -> Result<PoolRow, FoldError> {
@@ -44,9 +44,9 @@ pub(super) fn fold_pool(
         let no_ramp = ts.saturating_sub(kassa_convert::constants::MIN_RAMP_DURATION);
         return Ok(PoolRow {
             address: entity,
-            mint_a: p.mint_a.to_string(),
-            mint_b: p.mint_b.to_string(),
-            lp_mint: p.lp_mint.to_string(),
+            mint_a: p.mint_a.into(),
+            mint_b: p.mint_b.into(),
+            lp_mint: p.lp_mint.into(),
             reserve_a: 0,
             reserve_b: 0,
             lp_supply: 0,
@@ -75,7 +75,7 @@ pub(super) fn fold_pool(
         }
         C::Swapped(s) => {
             (r.reserve_a, r.reserve_b) = (s.reserve_a, s.reserve_b);
-            let a_out = s.mint_out.to_string() == r.mint_a;
+            let a_out = r.mint_a == s.mint_out;
             let (vol_in, vol_out) = if a_out {
                 (&mut r.volume_b, &mut r.volume_a)
             } else {

@@ -24,9 +24,24 @@ macro_rules! projection_row {
     };
 }
 
+/// The row an event that continues an entity applies to: an error when the entity does not
+/// exist yet, or when its stored row is of another kind.
+macro_rules! existing {
+    ($row:expr, $variant:ident, $name:expr) => {
+        match $row {
+            Some(Row::$variant(r)) => r,
+            None => return Err(FoldError::NoEntity($name)),
+            Some(_) => return Err(FoldError::WrongKind($name)),
+        }
+    };
+}
+
 pub mod convert;
 pub mod credit;
+pub mod key;
 pub mod payments;
+
+pub use key::Key;
 
 pub use convert::PoolRow;
 pub use credit::{AdvanceRow, CreditLineRow, CreditPoolRow};
@@ -137,15 +152,20 @@ impl Kind {
         }
     }
 
+    /// The projection's name (its table without the schema), as metrics label it.
+    pub fn name(self) -> &'static str {
+        self.table().trim_start_matches("chain.")
+    }
+
     pub fn table(self) -> &'static str {
         match self {
-            Kind::Config => "protocol_config",
-            Kind::Merchant => "merchants",
-            Kind::Payment => "payments",
-            Kind::Pool => "pools",
-            Kind::CreditPool => "credit_pools",
-            Kind::CreditLine => "credit_lines",
-            Kind::Advance => "advances",
+            Kind::Config => "chain.config",
+            Kind::Merchant => "chain.merchant",
+            Kind::Payment => "chain.payment",
+            Kind::Pool => "chain.conversion_pool",
+            Kind::CreditPool => "chain.credit_pool",
+            Kind::CreditLine => "chain.credit_line",
+            Kind::Advance => "chain.advance",
         }
     }
 }
@@ -217,15 +237,15 @@ impl Row {
         }
     }
 
-    pub fn address(&self) -> &str {
+    pub fn address(&self) -> Key {
         match self {
-            Row::Config(r) => &r.address,
-            Row::Merchant(r) => &r.address,
-            Row::Payment(r) => &r.address,
-            Row::Pool(r) => &r.address,
-            Row::CreditPool(r) => &r.address,
-            Row::CreditLine(r) => &r.address,
-            Row::Advance(r) => &r.address,
+            Row::Config(r) => r.address,
+            Row::Merchant(r) => r.address,
+            Row::Payment(r) => r.address,
+            Row::Pool(r) => r.address,
+            Row::CreditPool(r) => r.address,
+            Row::CreditLine(r) => r.address,
+            Row::Advance(r) => r.address,
         }
     }
 
@@ -266,50 +286,16 @@ impl Row {
 /// Applies one event to the entity's row (`None` before its first event).
 pub fn fold(row: Option<Row>, event: &KassaEvent) -> Result<Option<Row>, FoldError> {
     let h = event.header();
-    let (entity, s, ts) = (h.entity, h.seq, h.timestamp);
-    let name = event.name();
-    let entity = entity.to_string();
-    // The row as the variant an event of this kind folds into.
-    macro_rules! take {
-        ($row:expr, $variant:ident) => {
-            match $row {
-                Some(Row::$variant(r)) => Some(r),
-                None => None,
-                Some(_) => return Err(FoldError::WrongKind(name)),
-            }
-        };
-    }
-    Ok(Some(match (Kind::of(event), event) {
-        (Kind::Config, KassaEvent::Payments(e)) => {
-            Row::Config(payments::fold_config(take!(row, Config), e, entity, name)?)
-        }
-        (Kind::Merchant, KassaEvent::Payments(e)) => Row::Merchant(payments::fold_merchant(
-            take!(row, Merchant),
-            e,
-            entity,
-            ts,
-            name,
-        )?),
-        (Kind::Payment, KassaEvent::Payments(e)) => Row::Payment(payments::fold_payment(
-            take!(row, Payment),
-            e,
-            entity,
-            ts,
-            name,
-        )?),
-        (Kind::Pool, KassaEvent::Convert(e)) => {
-            Row::Pool(convert::fold_pool(take!(row, Pool), e, entity, ts, name)?)
-        }
-        (Kind::CreditPool | Kind::CreditLine | Kind::Advance, KassaEvent::Credit(e)) => {
-            credit::fold_credit(row, e, entity, name)?
-        }
-        // Kind::of never puts an event of one program in another program's projection.
-        _ => return Err(FoldError::WrongKind(name)),
-    }))
-    .map(|r| {
-        r.map(|mut r| {
-            r.set_seq(seq(s));
-            r
-        })
-    })
+    let (entity, ts, name) = (Key(h.entity), h.timestamp, event.name());
+    let mut row = match event {
+        KassaEvent::Payments(e) => payments::fold(row, e, entity, ts, name)?,
+        KassaEvent::Convert(e) => match row {
+            None => Row::Pool(convert::fold(None, e, entity, ts, name)?),
+            Some(Row::Pool(r)) => Row::Pool(convert::fold(Some(r), e, entity, ts, name)?),
+            Some(_) => return Err(FoldError::WrongKind(name)),
+        },
+        KassaEvent::Credit(e) => credit::fold(row, e, entity, name)?,
+    };
+    row.set_seq(seq(h.seq));
+    Ok(Some(row))
 }

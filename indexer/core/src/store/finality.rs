@@ -1,25 +1,26 @@
 //! Finality: transactions stored at confirmed are marked finalized once the cluster finalized
 //! them, and rolled back (events out of the live history, entities rebuilt) when it forgot them.
 
-use super::{projection::project, StoreError, Touched};
+use super::{lease::Lease, projection::project, StoreError, Touched};
 use crate::{decode::KassaEvent, projection::Kind};
-use solana_sdk::pubkey::Pubkey;
+use solana_sdk::{pubkey::Pubkey, signature::Signature};
 use sqlx::{PgPool, Row as _};
-use std::{collections::BTreeMap, str::FromStr};
+use std::collections::BTreeMap;
 
 /// Transactions stored at confirmed, at or below `max_slot`, after `after` in (slot,
 /// signature) order, oldest first: one page of the finality pass.
 pub async fn unfinalized(
     pool: &PgPool,
     max_slot: u64,
-    after: Option<&(String, u64)>,
+    after: Option<&(Signature, u64)>,
     limit: i64,
-) -> Result<Vec<(String, u64)>, StoreError> {
-    let (after_sig, after_slot) =
-        after.map_or((String::new(), -1), |(s, slot)| (s.clone(), *slot as i64));
-    Ok(sqlx::query(
-        "SELECT signature::text, slot FROM transactions
-         WHERE commitment = 'confirmed' AND slot <= $1 AND (slot, signature::text) > ($2, $3)
+) -> Result<Vec<(Signature, u64)>, StoreError> {
+    let (after_sig, after_slot) = after.map_or((Vec::new(), -1), |(s, slot)| {
+        (s.as_ref().to_vec(), *slot as i64)
+    });
+    sqlx::query(
+        "SELECT signature, slot FROM chain.transaction
+         WHERE commitment = 'confirmed' AND slot <= $1 AND (slot, signature) > ($2, $3::bytea)
          ORDER BY slot, signature LIMIT $4",
     )
     .bind(max_slot as i64)
@@ -29,55 +30,77 @@ pub async fn unfinalized(
     .fetch_all(pool)
     .await?
     .into_iter()
-    .map(|r| (r.get(0), r.get::<i64, _>(1) as u64))
-    .collect())
+    .map(|r| Ok((super::signature(r.get(0))?, r.get::<i64, _>(1) as u64)))
+    .collect()
 }
 
-pub async fn mark_finalized(pool: &PgPool, signatures: &[String]) -> Result<u64, StoreError> {
-    Ok(sqlx::query(
-        "UPDATE transactions SET commitment = 'finalized'
+fn bytes(signatures: &[Signature]) -> Vec<[u8; 64]> {
+    signatures.iter().map(|s| (*s).into()).collect()
+}
+
+/// Marks finalized what the cluster finalized; with a lease, only while it is held.
+pub async fn mark_finalized(
+    pool: &PgPool,
+    signatures: &[Signature],
+    lease: Option<&Lease>,
+) -> Result<u64, StoreError> {
+    let mut tx = pool.begin().await?;
+    if let Some(lease) = lease {
+        lease.hold(&mut tx).await?;
+    }
+    let n = sqlx::query(
+        "UPDATE chain.transaction SET commitment = 'finalized'
          WHERE signature = ANY($1) AND commitment = 'confirmed'",
     )
-    .bind(signatures)
-    .execute(pool)
+    .bind(bytes(signatures))
+    .execute(&mut *tx)
     .await?
-    .rows_affected())
+    .rows_affected();
+    tx.commit().await?;
+    Ok(n)
 }
 
 /// Rolls back transactions that will never finalize: their rows are marked reverted, their
 /// events leave the live history, and every entity they touched is rebuilt from what remains.
-pub async fn revert(pool: &PgPool, signatures: &[String]) -> Result<usize, StoreError> {
+/// With a lease, only while it is held.
+pub async fn revert(
+    pool: &PgPool,
+    signatures: &[Signature],
+    lease: Option<&Lease>,
+) -> Result<usize, StoreError> {
     let mut tx = pool.begin().await?;
+    if let Some(lease) = lease {
+        lease.hold(&mut tx).await?;
+    }
     sqlx::query(
-        "UPDATE transactions SET commitment = 'reverted'
+        "UPDATE chain.transaction SET commitment = 'reverted'
          WHERE signature = ANY($1) AND commitment = 'confirmed'",
     )
-    .bind(signatures)
+    .bind(bytes(signatures))
     .execute(&mut *tx)
     .await?;
     let touched_rows = sqlx::query(
-        "UPDATE events SET reverted = true WHERE signature = ANY($1) AND NOT reverted
-         RETURNING program::text, raw",
+        "UPDATE chain.event SET reverted = true WHERE signature = ANY($1) AND NOT reverted
+         RETURNING program, raw",
     )
-    .bind(signatures)
+    .bind(bytes(signatures))
     .fetch_all(&mut *tx)
     .await?;
     let mut events = Vec::new();
     for r in touched_rows {
-        let program: String = r.get(0);
+        let program = super::pubkey(r.get(0))?;
         let raw: Vec<u8> = r.get(1);
-        let program = Pubkey::from_str(&program).map_err(|e| StoreError::Corrupt(e.to_string()))?;
         if let Some(e) =
             KassaEvent::from_cpi(&program, &raw).map_err(|e| StoreError::Corrupt(e.to_string()))?
         {
             events.push(e);
         }
     }
-    let mut entities: BTreeMap<(Kind, String), Touched> = BTreeMap::new();
+    let mut entities: BTreeMap<(Kind, Pubkey), Touched> = BTreeMap::new();
     for e in &events {
         // No events: `project` sees a gap and rebuilds each entity from its remaining history.
         entities
-            .entry((Kind::of(e), e.header().entity.to_string()))
+            .entry((Kind::of(e), e.header().entity))
             .or_insert(Touched {
                 events: Vec::new(),
                 fresh: None,

@@ -4,6 +4,7 @@
 //! previous one.
 
 use super::{
+    lease::Lease,
     projection::{project, Fresh, Touched},
     Applied, CursorUpdate, StoreError,
 };
@@ -11,6 +12,7 @@ use crate::{
     decode::{DecodedTx, KassaEvent},
     projection::Kind,
 };
+use solana_sdk::{pubkey::Pubkey, signature::Signature};
 use sqlx::{PgConnection, PgPool, Row as _};
 use std::collections::{BTreeMap, HashSet};
 
@@ -21,7 +23,7 @@ pub struct Batch {
     txs: Vec<DecodedTx>,
     columns: Columns,
     /// The events of each touched entity, by (kind, entity).
-    touched: BTreeMap<(Kind, String), EntityEvents>,
+    touched: BTreeMap<(Kind, Pubkey), EntityEvents>,
 }
 
 /// Where one entity's events are in a batch, and their fold from nothing when they begin the
@@ -35,11 +37,11 @@ struct EntityEvents {
 impl Batch {
     pub fn prepare(txs: Vec<DecodedTx>) -> Self {
         let columns = Columns::of(txs.iter());
-        let mut at: BTreeMap<(Kind, String), Vec<(usize, usize)>> = BTreeMap::new();
+        let mut at: BTreeMap<(Kind, Pubkey), Vec<(usize, usize)>> = BTreeMap::new();
         for (t, tx) in txs.iter().enumerate() {
             for (i, e) in tx.events.iter().enumerate() {
                 let entity = e.event.header().entity;
-                at.entry((Kind::of(&e.event), entity.to_string()))
+                at.entry((Kind::of(&e.event), entity))
                     .or_default()
                     .push((t, i));
             }
@@ -77,30 +79,37 @@ pub async fn apply(
         &mut *pool.acquire().await?,
         &Batch::prepare(batch.to_vec()),
         cursor,
+        None,
     )
     .await
 }
 
 /// Stores a prepared batch, its projections and the cursor, atomically, on `db` (a pipeline
 /// keeps one connection for all its batches instead of taking one from the pool each time).
+/// With a `lease`, the write commits only while this process holds the stream's lease, which
+/// it renews in the same database transaction.
 pub async fn apply_batch(
     db: &mut PgConnection,
     batch: &Batch,
     cursor: Option<&CursorUpdate>,
+    lease: Option<&Lease>,
 ) -> Result<Applied, StoreError> {
     let mut tx = sqlx::Connection::begin(db).await?;
+    if let Some(lease) = lease {
+        lease.hold(&mut tx).await?;
+    }
     let applied = apply_in(&mut tx, batch).await?;
     if let Some(c) = cursor {
         sqlx::query(
-            "INSERT INTO ingest_cursor (program, slot, signature) VALUES ($1, $2, $3)
+            "INSERT INTO chain.cursor (program, slot, signature) VALUES ($1, $2, $3)
              ON CONFLICT (program) DO UPDATE
-             SET slot = GREATEST(ingest_cursor.slot, EXCLUDED.slot),
-                 signature = CASE WHEN EXCLUDED.slot >= ingest_cursor.slot
-                                  THEN EXCLUDED.signature ELSE ingest_cursor.signature END",
+             SET slot = GREATEST(chain.cursor.slot, EXCLUDED.slot),
+                 signature = CASE WHEN EXCLUDED.slot >= chain.cursor.slot
+                                  THEN EXCLUDED.signature ELSE chain.cursor.signature END",
         )
-        .bind(c.program.to_string())
+        .bind(c.program.as_ref())
         .bind(c.slot as i64)
-        .bind(&c.signature)
+        .bind(c.signature.as_ref().map(|s| s.as_ref()))
         .execute(&mut *tx)
         .await?;
     }
@@ -113,13 +122,13 @@ async fn apply_in(db: &mut PgConnection, batch: &Batch) -> Result<Applied, Store
         return Ok(Applied::default());
     }
     let c = &batch.columns.transactions;
-    let new: HashSet<String> = sqlx::query(
-        "INSERT INTO transactions (signature, slot, block_time, failed, fee, commitment)
+    let new: HashSet<Signature> = sqlx::query(
+        "INSERT INTO chain.transaction (signature, slot, block_time, failed, fee, commitment)
          SELECT s, sl, bt, f, fee::numeric, 'confirmed'
-         FROM unnest($1::text[], $2::int8[], $3::int8[], $4::bool[], $5::text[])
+         FROM unnest($1::bytea[], $2::int8[], $3::int8[], $4::bool[], $5::text[])
               AS t(s, sl, bt, f, fee)
          ON CONFLICT (signature) DO NOTHING
-         RETURNING signature::text",
+         RETURNING signature",
     )
     .bind(&c.signature)
     .bind(&c.slot)
@@ -129,8 +138,8 @@ async fn apply_in(db: &mut PgConnection, batch: &Batch) -> Result<Applied, Store
     .fetch_all(&mut *db)
     .await?
     .into_iter()
-    .map(|r| r.get(0))
-    .collect();
+    .map(|r| super::signature(r.get(0)))
+    .collect::<Result<_, _>>()?;
     let fresh: Vec<usize> = (0..batch.txs.len())
         .filter(|&i| new.contains(&batch.txs[i].signature))
         .collect();
@@ -151,7 +160,7 @@ async fn apply_in(db: &mut PgConnection, batch: &Batch) -> Result<Applied, Store
     columns.events.insert(db).await?;
 
     let fresh: HashSet<usize> = fresh.into_iter().collect();
-    let mut touched: BTreeMap<(Kind, String), Touched> = BTreeMap::new();
+    let mut touched: BTreeMap<(Kind, Pubkey), Touched> = BTreeMap::new();
     for (
         key,
         EntityEvents {
@@ -168,7 +177,7 @@ async fn apply_in(db: &mut PgConnection, batch: &Batch) -> Result<Applied, Store
         if !events.is_empty() {
             // A fold prepared from all of the entity's events is void if some were stored already.
             let fresh = prepared.as_ref().filter(|_| events.len() == at.len());
-            touched.insert(key.clone(), Touched { events, fresh });
+            touched.insert(*key, Touched { events, fresh });
         }
     }
     let skipped = project(db, touched).await?;
@@ -203,7 +212,7 @@ impl Columns {
 
 #[derive(Default)]
 struct TransactionColumns {
-    signature: Vec<String>,
+    signature: Vec<[u8; 64]>,
     slot: Vec<i64>,
     block_time: Vec<Option<i64>>,
     failed: Vec<bool>,
@@ -214,7 +223,7 @@ impl TransactionColumns {
     fn of<'a>(txs: impl Iterator<Item = &'a DecodedTx>) -> Self {
         let mut c = Self::default();
         for t in txs {
-            c.signature.push(t.signature.clone());
+            c.signature.push(t.signature.into());
             c.slot.push(t.slot as i64);
             c.block_time.push(t.block_time);
             c.failed.push(t.failed);
@@ -226,13 +235,13 @@ impl TransactionColumns {
 
 #[derive(Default)]
 struct InstructionColumns {
-    signature: Vec<String>,
+    signature: Vec<[u8; 64]>,
     ix_index: Vec<i32>,
     inner_index: Vec<i32>,
-    program: Vec<String>,
+    program: Vec<[u8; 32]>,
     name: Vec<String>,
     args: Vec<String>,
-    accounts: Vec<String>,
+    accounts: Vec<Vec<u8>>,
 }
 
 impl InstructionColumns {
@@ -240,14 +249,15 @@ impl InstructionColumns {
         let mut c = Self::default();
         for t in txs {
             for i in &t.instructions {
-                c.signature.push(t.signature.clone());
+                c.signature.push(t.signature.into());
                 c.ix_index.push(i.ix_index);
                 c.inner_index.push(i.inner_index);
-                c.program.push(i.program.to_string());
+                c.program.push(i.program.to_bytes());
                 c.name.push(i.name.clone());
                 c.args.push(i.args.to_string());
-                // Postgres has no ragged arrays; base58 has no comma.
-                c.accounts.push(i.accounts.join(","));
+                // Postgres has no ragged arrays: the accounts are concatenated, 32 bytes each.
+                c.accounts
+                    .push(i.accounts.iter().flat_map(|k| k.to_bytes()).collect());
             }
         }
         c
@@ -258,10 +268,10 @@ impl InstructionColumns {
             return Ok(());
         }
         sqlx::query(
-            "INSERT INTO instructions (signature, ix_index, inner_index, program, name, args, accounts)
-             SELECT s, i, j, p, n, a::jsonb, string_to_array(acc, ',')
-             FROM unnest($1::text[], $2::int4[], $3::int4[], $4::text[], $5::text[], $6::text[],
-                         $7::text[]) AS t(s, i, j, p, n, a, acc)",
+            "INSERT INTO chain.instruction (signature, ix_index, inner_index, program, name, args, accounts)
+             SELECT s, i, j, p, n, a::jsonb, acc
+             FROM unnest($1::bytea[], $2::int4[], $3::int4[], $4::bytea[], $5::text[], $6::text[],
+                         $7::bytea[]) AS t(s, i, j, p, n, a, acc)",
         )
         .bind(&self.signature)
         .bind(&self.ix_index)
@@ -278,11 +288,11 @@ impl InstructionColumns {
 
 #[derive(Default)]
 struct TokenChangeColumns {
-    signature: Vec<String>,
+    signature: Vec<[u8; 64]>,
     account_index: Vec<i32>,
-    account: Vec<String>,
-    mint: Vec<String>,
-    owner: Vec<Option<String>>,
+    account: Vec<[u8; 32]>,
+    mint: Vec<[u8; 32]>,
+    owner: Vec<Option<[u8; 32]>>,
     pre: Vec<String>,
     post: Vec<String>,
 }
@@ -292,11 +302,11 @@ impl TokenChangeColumns {
         let mut c = Self::default();
         for t in txs {
             for x in &t.token_changes {
-                c.signature.push(t.signature.clone());
+                c.signature.push(t.signature.into());
                 c.account_index.push(x.account_index);
-                c.account.push(x.account.to_string());
-                c.mint.push(x.mint.clone());
-                c.owner.push(x.owner.clone());
+                c.account.push(x.account.to_bytes());
+                c.mint.push(x.mint.to_bytes());
+                c.owner.push(x.owner.map(|o| o.to_bytes()));
                 c.pre.push(x.pre.to_string());
                 c.post.push(x.post.to_string());
             }
@@ -309,9 +319,9 @@ impl TokenChangeColumns {
             return Ok(());
         }
         sqlx::query(
-            "INSERT INTO token_balance_changes (signature, account_index, account, mint, owner, pre, post)
+            "INSERT INTO chain.token_balance_change (signature, account_index, account, mint, owner, pre, post)
              SELECT s, i, a, m, o, pre::numeric, post::numeric
-             FROM unnest($1::text[], $2::int4[], $3::text[], $4::text[], $5::text[], $6::text[],
+             FROM unnest($1::bytea[], $2::int4[], $3::bytea[], $4::bytea[], $5::bytea[], $6::text[],
                          $7::text[]) AS t(s, i, a, m, o, pre, post)",
         )
         .bind(&self.signature)
@@ -329,10 +339,10 @@ impl TokenChangeColumns {
 
 #[derive(Default)]
 struct ParkedColumns {
-    signature: Vec<String>,
+    signature: Vec<[u8; 64]>,
     ix_index: Vec<i32>,
     inner_index: Vec<i32>,
-    program: Vec<String>,
+    program: Vec<[u8; 32]>,
     reason: Vec<String>,
     raw: Vec<Vec<u8>>,
 }
@@ -342,10 +352,10 @@ impl ParkedColumns {
         let mut c = Self::default();
         for t in txs {
             for p in &t.parked {
-                c.signature.push(t.signature.clone());
+                c.signature.push(t.signature.into());
                 c.ix_index.push(p.ix_index);
                 c.inner_index.push(p.inner_index);
-                c.program.push(p.program.to_string());
+                c.program.push(p.program.to_bytes());
                 c.reason.push(p.reason.clone());
                 c.raw.push(p.raw.clone());
             }
@@ -362,11 +372,12 @@ impl ParkedColumns {
             return Ok(());
         }
         for (program, reason) in self.program.iter().zip(&self.reason) {
+            let program = Pubkey::new_from_array(*program);
             tracing::warn!(%program, %reason, "parked undecodable data");
         }
         sqlx::query(
-            "INSERT INTO parked (signature, ix_index, inner_index, program, reason, raw)
-             SELECT * FROM unnest($1::text[], $2::int4[], $3::int4[], $4::text[], $5::text[],
+            "INSERT INTO chain.parked (signature, ix_index, inner_index, program, reason, raw)
+             SELECT * FROM unnest($1::bytea[], $2::int4[], $3::int4[], $4::bytea[], $5::text[],
                                   $6::bytea[])",
         )
         .bind(&self.signature)
@@ -384,16 +395,16 @@ impl ParkedColumns {
 /// The event rows of a batch as the columns of `events`, in table order.
 #[derive(Default)]
 struct EventColumns {
-    signature: Vec<String>,
+    signature: Vec<[u8; 64]>,
     ix_index: Vec<i32>,
     inner_index: Vec<i32>,
     slot: Vec<i64>,
-    program: Vec<String>,
+    program: Vec<[u8; 32]>,
     name: Vec<String>,
-    entity: Vec<String>,
+    entity: Vec<[u8; 32]>,
     seq: Vec<i64>,
     ts: Vec<i64>,
-    actor: Vec<String>,
+    actor: Vec<[u8; 32]>,
     data: Vec<String>,
     raw: Vec<Vec<u8>>,
 }
@@ -405,16 +416,16 @@ impl EventColumns {
             for e in &t.events {
                 let h = e.event.header();
                 let (entity, seq, ts, actor) = (h.entity, h.seq, h.timestamp, h.actor);
-                c.signature.push(t.signature.clone());
+                c.signature.push(t.signature.into());
                 c.ix_index.push(e.ix_index);
                 c.inner_index.push(e.inner_index);
                 c.slot.push(t.slot as i64);
-                c.program.push(e.program.to_string());
+                c.program.push(e.program.to_bytes());
                 c.name.push(e.event.name().to_string());
-                c.entity.push(entity.to_string());
+                c.entity.push(entity.to_bytes());
                 c.seq.push(i64::try_from(seq).unwrap_or(i64::MAX));
                 c.ts.push(ts);
-                c.actor.push(actor.to_string());
+                c.actor.push(actor.to_bytes());
                 c.data.push(e.data.to_string());
                 c.raw.push(e.raw.clone());
             }
@@ -431,11 +442,11 @@ impl EventColumns {
             return Ok(());
         }
         sqlx::query(
-            "INSERT INTO events (signature, ix_index, inner_index, slot, program, name, entity, seq,
-                                 ts, actor, data, raw)
+            "INSERT INTO chain.event (signature, ix_index, inner_index, slot, program, name, entity,
+                                      seq, ts, actor, data, raw)
              SELECT s, i, j, sl, p, n, e, q, ts, a, d::jsonb, r
-             FROM unnest($1::text[], $2::int4[], $3::int4[], $4::int8[], $5::text[], $6::text[],
-                         $7::text[], $8::int8[], $9::int8[], $10::text[], $11::text[], $12::bytea[])
+             FROM unnest($1::bytea[], $2::int4[], $3::int4[], $4::int8[], $5::bytea[], $6::text[],
+                         $7::bytea[], $8::int8[], $9::int8[], $10::bytea[], $11::text[], $12::bytea[])
                   AS t(s, i, j, sl, p, n, e, q, ts, a, d, r)",
         )
         .bind(&self.signature)

@@ -7,19 +7,22 @@
 //!   replaying anything is a no-op);
 //! - [`projection`]: the projection rows of the entities a batch touched, folded and written;
 //! - [`finality`]: confirmed → finalized, or rolled back when the cluster forgot it;
-//! - [`cluster`]: one database mirrors one cluster.
+//! - [`cluster`]: one database mirrors one cluster;
+//! - [`lease`]: one writer per stream when several processes share the database.
 
 pub mod cluster;
 pub mod finality;
 pub mod ingest;
+pub mod lease;
 pub mod projection;
 
 pub use cluster::claim_cluster;
 pub use finality::{mark_finalized, revert, unfinalized};
 pub use ingest::{apply, apply_batch, Batch};
+pub use lease::Lease;
 pub use projection::{project, rows, Touched};
 
-use solana_sdk::pubkey::Pubkey;
+use solana_sdk::{pubkey::Pubkey, signature::Signature};
 use sqlx::{postgres::PgPoolOptions, PgPool, Row as _};
 use std::{collections::HashSet, time::Duration};
 
@@ -38,6 +41,10 @@ pub enum StoreError {
          {node}: use a fresh database for another cluster"
     )]
     OtherCluster { stored: String, node: String },
+    #[error(
+        "this process no longer holds the lease of the {0} stream: another indexer took it over"
+    )]
+    LeaseLost(String),
 }
 
 /// Connects with a small pool and applies the migrations.
@@ -64,8 +71,8 @@ pub struct Applied {
 
 /// Last slot fully stored for `program` (everything below it is in the database).
 pub async fn cursor(pool: &PgPool, program: &Pubkey) -> Result<Option<u64>, StoreError> {
-    let row = sqlx::query("SELECT slot FROM ingest_cursor WHERE program = $1")
-        .bind(program.to_string())
+    let row = sqlx::query("SELECT slot FROM chain.cursor WHERE program = $1")
+        .bind(program.as_ref())
         .fetch_optional(pool)
         .await?;
     Ok(row.map(|r| r.get::<i64, _>(0) as u64))
@@ -73,8 +80,8 @@ pub async fn cursor(pool: &PgPool, program: &Pubkey) -> Result<Option<u64>, Stor
 
 /// Sets the starting point of a backfill, unless a cursor already exists.
 pub async fn seed_cursor(pool: &PgPool, program: &Pubkey, slot: u64) -> Result<(), StoreError> {
-    sqlx::query("INSERT INTO ingest_cursor (program, slot) VALUES ($1, $2) ON CONFLICT DO NOTHING")
-        .bind(program.to_string())
+    sqlx::query("INSERT INTO chain.cursor (program, slot) VALUES ($1, $2) ON CONFLICT DO NOTHING")
+        .bind(program.as_ref())
         .bind(slot as i64)
         .execute(pool)
         .await?;
@@ -82,12 +89,30 @@ pub async fn seed_cursor(pool: &PgPool, program: &Pubkey, slot: u64) -> Result<(
 }
 
 /// Which of `signatures` are stored already.
-pub async fn known(pool: &PgPool, signatures: &[String]) -> Result<HashSet<String>, StoreError> {
-    let rows = sqlx::query("SELECT signature::text FROM transactions WHERE signature = ANY($1)")
-        .bind(signatures)
+pub async fn known(
+    pool: &PgPool,
+    signatures: &[Signature],
+) -> Result<HashSet<Signature>, StoreError> {
+    let bytes: Vec<&[u8]> = signatures.iter().map(|s| s.as_ref()).collect();
+    sqlx::query("SELECT signature FROM chain.transaction WHERE signature = ANY($1)")
+        .bind(bytes)
         .fetch_all(pool)
-        .await?;
-    Ok(rows.into_iter().map(|r| r.get(0)).collect())
+        .await?
+        .into_iter()
+        .map(|r| signature(r.get(0)))
+        .collect()
+}
+
+/// A signature read back from a `chain.signature` column.
+pub(crate) fn signature(bytes: &[u8]) -> Result<Signature, StoreError> {
+    Signature::try_from(bytes)
+        .map_err(|_| StoreError::Corrupt(format!("a signature of {} bytes", bytes.len())))
+}
+
+/// An address read back from a `chain.pubkey` column.
+pub(crate) fn pubkey(bytes: &[u8]) -> Result<Pubkey, StoreError> {
+    Pubkey::try_from(bytes)
+        .map_err(|_| StoreError::Corrupt(format!("an address of {} bytes", bytes.len())))
 }
 
 /// The cursor an apply moves forward with its data.
@@ -95,5 +120,5 @@ pub async fn known(pool: &PgPool, signatures: &[String]) -> Result<HashSet<Strin
 pub struct CursorUpdate {
     pub program: Pubkey,
     pub slot: u64,
-    pub signature: Option<String>,
+    pub signature: Option<Signature>,
 }

@@ -9,7 +9,7 @@ use crate::{
 };
 use solana_sdk::pubkey::Pubkey;
 use sqlx::{PgConnection, PgPool, Row as _};
-use std::{collections::BTreeMap, str::FromStr};
+use std::collections::BTreeMap;
 
 fn all_sql(kind: Kind) -> sqlx::AssertSqlSafe<String> {
     sqlx::AssertSqlSafe(format!(
@@ -138,19 +138,18 @@ pub async fn rows(pool: &PgPool, kind: Kind) -> Result<Vec<Row>, StoreError> {
 /// of its entity's whole live history.
 async fn rebuild(
     db: &mut PgConnection,
-    entity: &str,
+    entity: &Pubkey,
 ) -> Result<Result<Option<Row>, FoldError>, StoreError> {
     let rows = sqlx::query(
-        "SELECT program::text, raw FROM events WHERE entity = $1 AND NOT reverted ORDER BY seq",
+        "SELECT program, raw FROM chain.event WHERE entity = $1 AND NOT reverted ORDER BY seq",
     )
-    .bind(entity)
+    .bind(entity.as_ref())
     .fetch_all(&mut *db)
     .await?;
     let mut state = None;
     for (i, r) in rows.into_iter().enumerate() {
-        let program: String = r.get(0);
+        let program = super::pubkey(r.get(0))?;
         let raw: Vec<u8> = r.get(1);
-        let program = Pubkey::from_str(&program).map_err(|e| StoreError::Corrupt(e.to_string()))?;
         let event = KassaEvent::from_cpi(&program, &raw)
             .map_err(|e| StoreError::Corrupt(e.to_string()))?
             .ok_or_else(|| {
@@ -174,14 +173,14 @@ async fn rebuild(
 /// Returns how many entities had an incomplete history and were left unprojected.
 pub async fn project(
     db: &mut PgConnection,
-    touched: BTreeMap<(Kind, String), Touched<'_>>,
+    touched: BTreeMap<(Kind, Pubkey), Touched<'_>>,
 ) -> Result<usize, StoreError> {
     let mut skipped = 0;
     for kind in Kind::ALL {
-        let entities: Vec<String> = touched
+        let entities: Vec<Pubkey> = touched
             .keys()
             .filter(|(k, _)| *k == kind)
-            .map(|(_, e)| e.clone())
+            .map(|(_, e)| *e)
             .collect();
         if entities.is_empty() {
             continue;
@@ -192,26 +191,26 @@ pub async fn project(
         // the new events are also the newest. A stored row is always its entity's newest live
         // event (every event stored is projected in the same database transaction), so new
         // events that continue it are the newest.
-        let mut current: BTreeMap<String, Row> = BTreeMap::new();
-        let mut newest: BTreeMap<String, i64> = BTreeMap::new();
+        let mut current: BTreeMap<Pubkey, Row> = BTreeMap::new();
+        let mut newest: BTreeMap<Pubkey, i64> = BTreeMap::new();
         for r in sqlx::query(sqlx::AssertSqlSafe(format!(
             // Correlated subqueries, one index lookup per entity whatever the statistics say
             // (a join can turn into a scan of the whole table); OFFSET 0 keeps the row lookup
             // from being inlined and run twice.
             "SELECT entity, j,
                     CASE WHEN j IS NULL THEN
-                        (SELECT max(seq) FROM events e WHERE e.entity = r.entity AND NOT e.reverted)
+                        (SELECT max(seq) FROM chain.event e WHERE e.entity = r.entity AND NOT e.reverted)
                     END
              FROM (SELECT u.entity,
                           (SELECT row_to_json(t)::text FROM {} t WHERE t.address = u.entity) AS j
-                   FROM unnest($1::text[]) AS u(entity) OFFSET 0) r",
+                   FROM unnest($1::bytea[]) AS u(entity) OFFSET 0) r",
             kind.table()
         )))
-        .bind(&entities)
+        .bind(entities.iter().map(|e| e.to_bytes()).collect::<Vec<_>>())
         .fetch_all(&mut *db)
         .await?
         {
-            let entity: String = r.get(0);
+            let entity = super::pubkey(r.get(0))?;
             if let Some(json) = r.get::<Option<&str>, _>(1) {
                 let row = Row::from_json_str(kind, json)
                     .map_err(|e| StoreError::Corrupt(e.to_string()))?;
@@ -221,11 +220,11 @@ pub async fn project(
             }
         }
         // Only rows that exist need to go before their replacements are written.
-        let stored: Vec<String> = current.keys().cloned().collect();
+        let stored: Vec<[u8; 32]> = current.keys().map(|k| k.to_bytes()).collect();
         let mut columns: Option<String> = None;
         let mut data = Vec::new();
         for entity in &entities {
-            let touch = &touched[&(kind, entity.clone())];
+            let touch = &touched[&(kind, *entity)];
             let mut events = touch.events.clone();
             events.sort_by_key(|e| e.header().seq);
             let state = current.remove(entity);
@@ -272,7 +271,7 @@ pub async fn project(
         }
         if !stored.is_empty() {
             sqlx::query(sqlx::AssertSqlSafe(format!(
-                "DELETE FROM {} WHERE address = ANY($1)",
+                "DELETE FROM {} WHERE address = ANY($1::bytea[])",
                 kind.table()
             )))
             .bind(&stored)
@@ -293,19 +292,23 @@ pub async fn project(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::projection::ConfigRow;
+    use crate::projection::{ConfigRow, Key, MerchantRow};
+
+    fn key(byte: u8) -> Key {
+        Key(Pubkey::new_from_array([byte; 32]))
+    }
 
     #[test]
-    fn copy_lines_escape_what_copy_text_format_requires() {
+    fn copy_lines_write_keys_as_bytea_and_arrays_as_literals() {
         let row = Row::Config(ConfigRow {
-            address: "addr".into(),
-            admin: "tab\there".into(),
-            compliance_authority: "back\\slash".into(),
-            arbiter: "new\nline".into(),
-            fee_receiver: "cr\r".into(),
+            address: key(1),
+            admin: key(2),
+            compliance_authority: key(3),
+            arbiter: key(4),
+            fee_receiver: key(0xab),
             protocol_fee_bps: 30,
             paused: false,
-            hooks: vec!["a\"b".into(), "c\\d".into()],
+            hooks: vec![key(5), key(6)],
             blocked: vec![],
             seq: 7,
         });
@@ -316,9 +319,48 @@ mod tests {
         );
         let mut line = Vec::new();
         copy_line(&row, &mut line).unwrap();
+        let hex = |b: &str| b.repeat(32);
         assert_eq!(
             String::from_utf8(line).unwrap(),
-            "addr\ttab\\there\tback\\\\slash\tnew\\nline\tcr\\r\t30\tf\t{\"a\\\\\"b\",\"c\\\\\\\\d\"}\t{}\t7\n"
+            format!(
+                "\\\\x{}\t\\\\x{}\t\\\\x{}\t\\\\x{}\t\\\\x{}\t30\tf\t{{\"\\\\\\\\x{}\",\"\\\\\\\\x{}\"}}\t{{}}\t7\n",
+                hex("01"),
+                hex("02"),
+                hex("03"),
+                hex("04"),
+                hex("ab"),
+                hex("05"),
+                hex("06")
+            )
+        );
+    }
+
+    #[test]
+    fn copy_lines_escape_what_copy_text_format_requires() {
+        let row = Row::Merchant(MerchantRow {
+            address: key(1),
+            authority: key(2),
+            merchant_id: key(3),
+            settlement_mint: key(4),
+            settlement_wallet: key(5),
+            authorization_window: 1,
+            auto_capture_delay: 0,
+            refund_window: 0,
+            dispute_window: 0,
+            require_kyt: true,
+            fee_bps: None,
+            kyb_status: "tab\there".into(),
+            kyb_case_hash: "new\nline\\back\rcr".into(),
+            registered_at: 0,
+            updated_at: 0,
+            seq: 0,
+        });
+        let mut line = Vec::new();
+        copy_line(&row, &mut line).unwrap();
+        let line = String::from_utf8(line).unwrap();
+        assert!(
+            line.contains("\tt\t\\N\ttab\\there\tnew\\nline\\\\back\\rcr\t"),
+            "{line}"
         );
     }
 }
