@@ -1,80 +1,93 @@
-//! `kassa index`: the indexer against any cluster URL and Postgres database.
+//! `kassa index`: the indexer against any cluster and Postgres database, on the layered
+//! settings (see `settings`).
 
+use crate::settings::{shutdown_signal, Settings, SettingsArgs};
 use anyhow::{Context, Result};
-use kassa_indexer::{source::Source, store, Indexer, IndexerConfig};
-use std::time::Duration;
+use kassa_indexer::{source::Source, store, Indexer};
+use secrecy::ExposeSecret;
 
 #[derive(clap::Args)]
 pub struct Args {
-    /// Solana JSON-RPC URL of the cluster to mirror.
-    #[arg(long, default_value = "http://127.0.0.1:8899")]
-    pub rpc_url: String,
-    /// Postgres URL; migrations are applied at start.
-    #[arg(long, env = "DATABASE_URL")]
-    pub database_url: String,
-    /// Where a first run starts its backfill (0: the whole history).
-    #[arg(long, default_value_t = 0)]
-    pub from_slot: u64,
+    #[command(flatten)]
+    pub settings: SettingsArgs,
+    /// Solana JSON-RPC URL of the cluster to mirror (rpc.url).
+    #[arg(long)]
+    pub rpc_url: Option<String>,
+    /// Where a first run starts its backfill, 0 for the whole history (indexer.from_slot).
+    #[arg(long)]
+    pub from_slot: Option<u64>,
     /// Start the backfill at the slot of this transaction instead.
     #[arg(long)]
     pub from_signature: Option<String>,
-    /// Transactions per database transaction.
-    #[arg(long, default_value_t = 250)]
-    pub batch_size: usize,
-    /// `getTransaction` calls in flight.
-    #[arg(long, default_value_t = 16)]
-    pub concurrency: usize,
-    /// Milliseconds between passes when following the tip.
-    #[arg(long, default_value_t = 400)]
-    pub poll_ms: u64,
+    /// Transactions per database transaction (indexer.batch_size).
+    #[arg(long)]
+    pub batch_size: Option<usize>,
+    /// `getTransaction` calls in flight (indexer.concurrency).
+    #[arg(long)]
+    pub concurrency: Option<usize>,
+    /// Milliseconds between passes when following the tip (indexer.poll_ms).
+    #[arg(long)]
+    pub poll_ms: Option<u64>,
     /// Stop after one pass (backfill, finality) instead of following the tip.
     #[arg(long)]
     pub once: bool,
 }
 
+impl Args {
+    /// The flags that were given, as settings overrides.
+    fn overrides(&self) -> Vec<(&'static str, figment::value::Value)> {
+        let mut o: Vec<(&'static str, figment::value::Value)> = Vec::new();
+        if let Some(v) = &self.rpc_url {
+            o.push(("rpc.url", v.clone().into()));
+        }
+        if let Some(v) = self.from_slot {
+            o.push(("indexer.from_slot", v.into()));
+        }
+        if let Some(v) = self.batch_size {
+            o.push(("indexer.batch_size", v.into()));
+        }
+        if let Some(v) = self.concurrency {
+            o.push(("indexer.concurrency", v.into()));
+        }
+        if let Some(v) = self.poll_ms {
+            o.push(("indexer.poll_ms", v.into()));
+        }
+        o
+    }
+}
+
 pub async fn run(args: Args) -> Result<()> {
-    let pool = store::connect(&args.database_url)
+    let settings = Settings::load(&args.settings, &args.overrides())?;
+    let pool = store::connect(settings.database_url()?.expose_secret())
         .await
         .context("cannot open the database")?;
-    let source = Source::new(&args.rpc_url);
-    let from_slot = match &args.from_signature {
-        None => args.from_slot,
-        Some(sig) => {
-            let signature: solana_sdk::signature::Signature = sig
-                .parse()
-                .with_context(|| format!("{sig} is not a transaction signature"))?;
-            source
-                .transaction(&signature)
-                .await?
-                .with_context(|| format!("transaction {sig} is not known to {}", args.rpc_url))?
-                .slot
-        }
-    };
-    let indexer = Indexer::new(
-        pool,
-        source,
-        IndexerConfig {
-            batch_size: args.batch_size,
-            concurrency: args.concurrency,
-            poll: Duration::from_millis(args.poll_ms),
-            from_slot,
-            progress: true,
-            ..Default::default()
-        },
-    );
+    let source = Source::new(&settings.rpc.url);
+    let mut config = settings.indexer_config();
+    config.progress = true;
+    if let Some(sig) = &args.from_signature {
+        let signature: solana_sdk::signature::Signature = sig
+            .parse()
+            .with_context(|| format!("{sig} is not a transaction signature"))?;
+        config.from_slot = source
+            .transaction(&signature)
+            .await?
+            .with_context(|| format!("transaction {sig} is not known to {}", settings.rpc.url))?
+            .slot;
+    }
+    let indexer = Indexer::new(pool, source, config);
     if args.once {
         let pass = indexer.pass().await?;
         println!(
             "stored {} transactions and {} events; {} finalized, {} entities rolled back",
             pass.transactions, pass.events, pass.finalized, pass.reverted
         );
+        indexer.release_leases().await?;
         return Ok(());
     }
-    eprintln!("indexing {} (Ctrl-C stops)", args.rpc_url);
-    indexer
-        .run(async {
-            let _ = tokio::signal::ctrl_c().await;
-        })
-        .await;
+    eprintln!(
+        "indexing {} as {} (Ctrl-C or SIGTERM stops)",
+        settings.rpc.url, indexer.holder
+    );
+    indexer.run(shutdown_signal()).await;
     Ok(())
 }

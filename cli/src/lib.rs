@@ -3,3 +3,4 @@
 pub mod demo;
 pub mod index;
 pub mod localnet;
+pub mod settings;

@@ -100,9 +100,7 @@ pub async fn run(args: Args) -> Result<()> {
     if args.exit {
         return Ok(());
     }
-    println!("Ctrl-C stops it.");
-    tokio::signal::ctrl_c()
-        .await
-        .context("failed to wait for Ctrl-C")?;
+    println!("Ctrl-C (or SIGTERM) stops it.");
+    crate::settings::shutdown_signal().await;
     Ok(())
 }

@@ -4,8 +4,9 @@
 
 mod report;
 
+use crate::settings::{redact, shutdown_signal, Settings, SettingsArgs};
 use anyhow::{Context, Result};
-use kassa_indexer::{source::Source, store, Indexer, IndexerConfig};
+use kassa_indexer::{source::Source, store, Indexer};
 use kassa_localnet::{
     node::NodeConfig,
     server::{start, LocalnetConfig},
@@ -14,10 +15,13 @@ use kassa_testkit::{
     demo_day::{caught_up, run_scenario},
     postgres::PgCluster,
 };
+use secrecy::ExposeSecret;
 use std::{net::SocketAddr, sync::Arc, time::Duration};
 
 #[derive(clap::Args)]
 pub struct Args {
+    #[command(flatten)]
+    pub settings: SettingsArgs,
     /// JSON-RPC port of the local node (0 picks a free one).
     #[arg(long, default_value_t = 8899)]
     pub rpc_port: u16,
@@ -27,10 +31,11 @@ pub struct Args {
 }
 
 pub async fn run(args: Args) -> Result<bool> {
+    let settings = Settings::load(&args.settings, &[])?;
     // Postgres: the given server, or a private cluster that lives as long as this command.
-    let (database_url, _cluster) = match std::env::var("DATABASE_URL") {
-        Ok(url) if !url.is_empty() => (url, None),
-        _ => {
+    let (database_url, _cluster) = match &settings.database.url {
+        Some(url) => (url.expose_secret().to_string(), None),
+        None => {
             println!("Starting a private Postgres cluster (set DATABASE_URL to use your own)...");
             let cluster = tokio::task::spawn_blocking(PgCluster::start)
                 .await?
@@ -53,9 +58,10 @@ pub async fn run(args: Args) -> Result<bool> {
     let indexer = Arc::new(Indexer::new(
         pool,
         Source::new(&net.rpc_url),
-        IndexerConfig {
+        kassa_indexer::IndexerConfig {
+            // The demo follows its own node closely.
             poll: Duration::from_millis(200),
-            ..Default::default()
+            ..settings.indexer_config()
         },
     ));
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
@@ -88,10 +94,11 @@ pub async fn run(args: Args) -> Result<bool> {
     if !args.exit {
         println!(
             "\nStill running: RPC {}  Postgres {}",
-            net.rpc_url, database_url
+            net.rpc_url,
+            redact(&database_url)
         );
-        println!("Ctrl-C stops the node, the indexer and the private database.");
-        tokio::signal::ctrl_c().await?;
+        println!("Ctrl-C (or SIGTERM) stops the node, the indexer and the private database.");
+        shutdown_signal().await;
     }
     let _ = stop_tx.send(());
     let _ = follower.await;

@@ -1,0 +1,304 @@
+//! One layered settings type for every `kassa` command that talks to the database or the
+//! cluster (`index`, `demo`, and the services): built-in defaults, then an optional TOML file
+//! (`--config`, `KASSA_CONFIG`, or `kassa.toml` in the working directory), then environment
+//! variables (`KASSA_<SECTION>__<KEY>`, e.g. `KASSA_INDEXER__BATCH_SIZE`, and the conventional
+//! `DATABASE_URL`), then command-line flags. Each layer overrides the ones before. Values are
+//! validated at start with one message per bad field. Secrets (the database URL, which may
+//! carry a password) are `SecretString`s: never printed, never logged.
+
+use anyhow::{bail, Context, Result};
+use figment::{
+    providers::{Env, Format, Serialized, Toml},
+    Figment,
+};
+use kassa_indexer::IndexerConfig;
+use secrecy::{ExposeSecret, SecretString};
+use serde::Deserialize;
+use std::{path::PathBuf, time::Duration};
+
+/// Every setting, by section.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Settings {
+    pub database: DatabaseSettings,
+    pub rpc: RpcSettings,
+    pub indexer: IndexerSettings,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DatabaseSettings {
+    /// Postgres URL. Unset: the commands that can (the demo) start a private cluster.
+    pub url: Option<SecretString>,
+    /// Connections in the pool.
+    pub max_connections: u32,
+}
+
+impl Default for DatabaseSettings {
+    fn default() -> Self {
+        Self {
+            url: None,
+            max_connections: 8,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RpcSettings {
+    /// Solana JSON-RPC URL of the cluster.
+    pub url: String,
+}
+
+impl Default for RpcSettings {
+    fn default() -> Self {
+        Self {
+            url: "http://127.0.0.1:8899".into(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct IndexerSettings {
+    /// Transactions per database transaction.
+    pub batch_size: usize,
+    /// `getTransaction` calls in flight.
+    pub concurrency: usize,
+    /// Milliseconds between passes when following the tip.
+    pub poll_ms: u64,
+    /// Where a first run starts its backfill (0: the whole history).
+    pub from_slot: u64,
+    /// Seconds a stream lease lasts without renewal (another process takes a stream over this
+    /// long after its holder stopped renewing; at once when the holder died).
+    pub lease_ttl_secs: u64,
+}
+
+impl Default for IndexerSettings {
+    fn default() -> Self {
+        let d = IndexerConfig::default();
+        Self {
+            batch_size: d.batch_size,
+            concurrency: d.concurrency,
+            poll_ms: u64::try_from(d.poll.as_millis()).unwrap_or(u64::MAX),
+            from_slot: d.from_slot,
+            lease_ttl_secs: d.lease_ttl.as_secs(),
+        }
+    }
+}
+
+/// Flags every command that reads settings accepts.
+#[derive(clap::Args, Debug, Default, Clone)]
+pub struct SettingsArgs {
+    /// TOML settings file (default: kassa.toml in the working directory, if present).
+    #[arg(long, env = "KASSA_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Postgres URL (overrides database.url and DATABASE_URL).
+    #[arg(long)]
+    pub database_url: Option<String>,
+}
+
+impl Settings {
+    /// The layers in order: defaults, file, environment, then `overrides` (command-line
+    /// flags, as dotted keys such as `rpc.url`).
+    pub fn load(args: &SettingsArgs, overrides: &[(&str, figment::value::Value)]) -> Result<Self> {
+        let mut figment = Figment::new();
+        let file = args.config.clone().or_else(|| {
+            let default = PathBuf::from("kassa.toml");
+            default.exists().then_some(default)
+        });
+        if let Some(path) = &file {
+            if !path.exists() {
+                bail!("the settings file {} does not exist", path.display());
+            }
+            figment = figment.merge(Toml::file(path));
+        }
+        figment = figment
+            .merge(
+                Env::raw()
+                    .only(&["DATABASE_URL"])
+                    .map(|_| "database.url".into()),
+            )
+            .merge(
+                Env::prefixed("KASSA_")
+                    .ignore(&["CONFIG", "FUZZ_OPS"])
+                    .split("__"),
+            );
+        if let Some(url) = &args.database_url {
+            figment = figment.merge(Serialized::default("database.url", url));
+        }
+        for (key, value) in overrides {
+            figment = figment.merge(Serialized::default(key, value.clone()));
+        }
+        let settings: Settings = figment.extract().map_err(|e| {
+            anyhow::anyhow!(
+                "invalid settings{}: {e}",
+                file.map(|f| format!(" (file {})", f.display()))
+                    .unwrap_or_default()
+            )
+        })?;
+        settings.validate()?;
+        Ok(settings)
+    }
+
+    /// One message per bad field.
+    pub fn validate(&self) -> Result<()> {
+        let mut problems = Vec::new();
+        if let Some(url) = &self.database.url {
+            let url = url.expose_secret();
+            if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
+                problems.push(format!(
+                    "database.url must be a postgres:// URL, got {}",
+                    redact(url)
+                ));
+            }
+        }
+        if self.database.max_connections == 0 {
+            problems.push("database.max_connections must be at least 1".into());
+        }
+        if !(self.rpc.url.starts_with("http://") || self.rpc.url.starts_with("https://")) {
+            problems.push(format!(
+                "rpc.url must be an http:// or https:// URL, got {:?}",
+                self.rpc.url
+            ));
+        }
+        if self.indexer.batch_size == 0 {
+            problems.push("indexer.batch_size must be at least 1".into());
+        }
+        if self.indexer.concurrency == 0 {
+            problems.push("indexer.concurrency must be at least 1".into());
+        }
+        if self.indexer.lease_ttl_secs == 0 {
+            problems.push("indexer.lease_ttl_secs must be at least 1".into());
+        }
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            bail!("invalid settings:\n  {}", problems.join("\n  "))
+        }
+    }
+
+    /// The database URL, or an error naming how to set it.
+    pub fn database_url(&self) -> Result<&SecretString> {
+        self.database
+            .url
+            .as_ref()
+            .context("no database: set database.url in kassa.toml, DATABASE_URL, or --database-url")
+    }
+
+    pub fn indexer_config(&self) -> IndexerConfig {
+        IndexerConfig {
+            batch_size: self.indexer.batch_size,
+            concurrency: self.indexer.concurrency,
+            poll: Duration::from_millis(self.indexer.poll_ms),
+            from_slot: self.indexer.from_slot,
+            lease_ttl: Duration::from_secs(self.indexer.lease_ttl_secs),
+            ..IndexerConfig::default()
+        }
+    }
+}
+
+/// `url` with its password replaced, for messages.
+pub fn redact(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_string();
+    };
+    let Some((credentials, host)) = rest.split_once('@') else {
+        return url.to_string();
+    };
+    match credentials.split_once(':') {
+        Some((user, _)) => format!("{scheme}://{user}:***@{host}"),
+        None => url.to_string(),
+    }
+}
+
+/// Resolves when the process is asked to stop: SIGINT (Ctrl-C) or SIGTERM (a supervisor).
+pub async fn shutdown_signal() {
+    let interrupt = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        _ = interrupt => tracing::info!("SIGINT: shutting down"),
+        _ = terminate => tracing::info!("SIGTERM: shutting down"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn passwords_are_redacted() {
+        assert_eq!(
+            redact("postgres://kassa:s3cret@db:5432/kassa"),
+            "postgres://kassa:***@db:5432/kassa"
+        );
+        assert_eq!(
+            redact("postgres://postgres@localhost/x?host=/tmp"),
+            "postgres://postgres@localhost/x?host=/tmp"
+        );
+    }
+
+    #[test]
+    // figment's test jail returns its own (large) error type.
+    #[allow(clippy::result_large_err)]
+    fn layers_override_in_order_and_bad_fields_are_named() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file(
+                "kassa.toml",
+                "[indexer]\nbatch_size = 100\nconcurrency = 4\n[rpc]\nurl = \"http://file:1\"\n",
+            )?;
+            jail.set_env("KASSA_INDEXER__BATCH_SIZE", "50");
+            jail.set_env("DATABASE_URL", "postgres://u:pw@h/db");
+            let s = Settings::load(
+                &SettingsArgs::default(),
+                &[("rpc.url", "http://flag:2".into())],
+            )
+            .map_err(|e| e.to_string())?;
+            // Default < file < environment < flags.
+            assert_eq!(s.indexer.poll_ms, 400);
+            assert_eq!(s.indexer.concurrency, 4);
+            assert_eq!(s.indexer.batch_size, 50);
+            assert_eq!(s.rpc.url, "http://flag:2");
+            assert_eq!(
+                s.database.url.as_ref().unwrap().expose_secret(),
+                "postgres://u:pw@h/db"
+            );
+            // The secret never shows in a debug print.
+            assert!(!format!("{s:?}").contains("pw"));
+
+            jail.set_env("KASSA_INDEXER__BATCH_SIZE", "0");
+            jail.set_env("KASSA_RPC__URL", "ftp://x");
+            let err = Settings::load(&SettingsArgs::default(), &[])
+                .unwrap_err()
+                .to_string();
+            assert!(
+                err.contains("indexer.batch_size must be at least 1"),
+                "{err}"
+            );
+            assert!(err.contains("rpc.url must be an http"), "{err}");
+
+            jail.set_env("KASSA_INDEXER__BATCH_SIZE", "many");
+            let err = Settings::load(&SettingsArgs::default(), &[])
+                .unwrap_err()
+                .to_string();
+            assert!(err.to_lowercase().contains("batch_size"), "{err}");
+
+            jail.create_file("kassa.toml", "[indexer]\nbach_size = 1\n")?;
+            jail.set_env("KASSA_INDEXER__BATCH_SIZE", "5");
+            let err = Settings::load(&SettingsArgs::default(), &[])
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains("bach_size"), "{err}");
+            Ok(())
+        });
+    }
+}
