@@ -213,21 +213,24 @@ pub fn redact(url: &str) -> String {
 }
 
 /// Resolves when the process is asked to stop: SIGINT (Ctrl-C) or SIGTERM (a supervisor).
-pub async fn shutdown_signal() {
-    let interrupt = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
+/// The handlers are installed when this is called, not when the future is first polled, so
+/// a signal that arrives while the caller is still busy (an indexer's first pass) is not
+/// lost to the default action, which would kill the process without cleanup.
+pub fn shutdown_signal() -> impl std::future::Future<Output = ()> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let interrupt = signal(SignalKind::interrupt());
+    let terminate = signal(SignalKind::terminate());
+    async move {
+        match (interrupt, terminate) {
+            (Ok(mut interrupt), Ok(mut terminate)) => tokio::select! {
+                _ = interrupt.recv() => tracing::info!("SIGINT: shutting down"),
+                _ = terminate.recv() => tracing::info!("SIGTERM: shutting down"),
+            },
+            // No signal handling available: wait for Ctrl-C the portable way.
+            _ => {
+                let _ = tokio::signal::ctrl_c().await;
             }
-            Err(_) => std::future::pending::<()>().await,
         }
-    };
-    tokio::select! {
-        _ = interrupt => tracing::info!("SIGINT: shutting down"),
-        _ = terminate => tracing::info!("SIGTERM: shutting down"),
     }
 }
 
