@@ -25,12 +25,8 @@ use solana_sdk::{
 const COIN6: u64 = 1_000_000;
 const COIN9: u64 = 1_000_000_000;
 
-fn convert_code(err: C) -> u32 {
-    anchor_lang::error::ERROR_CODE_OFFSET + err as u32
-}
-
+/// The conversion world: USDC against three other coins, each in a pool of 1M a side.
 struct Market {
-    env: Env,
     c: Convert,
     usdc: MintRef,
     usdt: MintRef,
@@ -42,7 +38,7 @@ struct Market {
 
 /// USDC settles; USDT (SPL), a PYUSD-like Token-2022 coin with a 0.1 % transfer fee and a
 /// 9-decimal coin each trade against it in a pool of 1M a side.
-async fn market(extra: impl FnOnce(&mut solana_program_test::ProgramTest)) -> Market {
+async fn market(extra: impl FnOnce(&mut solana_program_test::ProgramTest)) -> Env<Market> {
     let mut env = Env::with_programs(extra).await;
     let usdc = env.mint(anchor_spl::token::ID, 6, None, None).await;
     let usdt = env.mint(anchor_spl::token::ID, 6, None, None).await;
@@ -106,8 +102,7 @@ async fn market(extra: impl FnOnce(&mut solana_program_test::ProgramTest)) -> Ma
         )
         .unwrap();
     env.send(&[ix], &[&admin]).await.unwrap();
-    Market {
-        env,
+    env.with(Market {
         c,
         usdc,
         usdt,
@@ -115,12 +110,13 @@ async fn market(extra: impl FnOnce(&mut solana_program_test::ProgramTest)) -> Ma
         usd9,
         pools,
         lp,
-    }
+    })
 }
 
-impl Market {
+impl Env<Market> {
     fn pool_with(&self, input: &MintRef) -> PoolRef {
         *self
+            .w
             .pools
             .iter()
             .find(|p| p.a.mint == input.mint || p.b.mint == input.mint)
@@ -136,20 +132,20 @@ impl Market {
         max_in: u64,
     ) -> Instruction {
         let pool = self.pool_with(input);
-        let escrow = self.env.vault(&self.usdc);
+        let escrow = self.vault(&{ self.w.usdc });
         let hook = self
+            .w
             .c
             .hook_accounts(&pool, payer, &input.mint, &escrow)
             .unwrap();
-        self.env
-            .p
+        self.p
             .payment_pay_with_conversion(
                 payer,
                 &m.address,
                 payment,
-                &self.usdc,
+                &{ self.w.usdc },
                 input,
-                self.c.program_id,
+                self.w.c.program_id,
                 hook,
                 None,
                 max_in,
@@ -161,26 +157,24 @@ impl Market {
 #[tokio::test]
 async fn a_usdc_invoice_is_paid_with_usdt_pyusd_and_a_9_decimal_coin() {
     let mut mk = market(|_| ()).await;
-    let (authority, m) = mk.env.merchant(&mk.usdc, policy()).await;
-    let escrow = mk.env.vault(&mk.usdc);
-    for (i, (input, unit)) in [(mk.usdt, COIN6), (mk.pyusd, COIN6), (mk.usd9, COIN9)]
+    let (authority, m) = mk.merchant(&{ mk.w.usdc }, policy()).await;
+    let escrow = mk.vault(&{ mk.w.usdc });
+    for (i, (input, unit)) in [(mk.w.usdt, COIN6), (mk.w.pyusd, COIN6), (mk.w.usd9, COIN9)]
         .into_iter()
         .enumerate()
     {
-        let payer = mk.env.wallet().await;
-        mk.env.fund(&input, &payer.pubkey(), 100 * unit).await;
+        let payer = mk.wallet().await;
+        mk.fund(&input, &payer.pubkey(), 100 * unit).await;
         let payment = mk
-            .env
             .invoice(&m, &authority, &format!("CONV-{i}"), 25 * COIN6)
             .await;
-        let escrow_before = mk.env.balance(&escrow).await;
+        let escrow_before = mk.balance(&escrow).await;
         // Spending cap: 25.1 coins of the input for 25 USDC.
         let max_in = 25 * unit + unit / 10;
         let ix = mk.pay_ix(&m, &payment, &payer.pubkey(), &input, max_in);
         let size = crate::footprint::wire_size(std::slice::from_ref(&ix), &[&payer]);
         assert!(size <= 1_232, "pay_with_conversion is {size} bytes");
         let landed = mk
-            .env
             .send(&[ix], &[&payer])
             .await
             .expect("pay_with_conversion");
@@ -190,8 +184,8 @@ async fn a_usdc_invoice_is_paid_with_usdt_pyusd_and_a_9_decimal_coin() {
         }
 
         // Exactly the invoice arrived in escrow; the payer spent at most the cap.
-        assert_eq!(mk.env.balance(&escrow).await - escrow_before, 25 * COIN6);
-        let spent = 100 * unit - mk.env.balance(&input.ata(&payer.pubkey())).await;
+        assert_eq!(mk.balance(&escrow).await - escrow_before, 25 * COIN6);
+        let spent = 100 * unit - mk.balance(&input.ata(&payer.pubkey())).await;
         assert!(spent <= max_in && spent >= 25 * unit, "spent {spent}");
         let names: Vec<_> = landed.events.iter().map(|e| e.name()).collect();
         assert_eq!(names, ["PaymentConverted", "PaymentAuthorized"]);
@@ -201,7 +195,7 @@ async fn a_usdc_invoice_is_paid_with_usdt_pyusd_and_a_9_decimal_coin() {
             panic!("one Swapped event expected: {:?}", landed.convert_events)
         };
         assert_eq!(swap.kind, kassa_convert::events::SwapKind::Hook);
-        assert_eq!((swap.amount_in, swap.mint_out), (spent, mk.usdc.mint));
+        assert_eq!((swap.amount_in, swap.mint_out), (spent, mk.w.usdc.mint));
         let PaymentsEvent::PaymentConverted(ev) = &landed.events[0] else {
             unreachable!()
         };
@@ -211,9 +205,9 @@ async fn a_usdc_invoice_is_paid_with_usdt_pyusd_and_a_9_decimal_coin() {
         );
         assert_eq!(
             (ev.hook, ev.pool),
-            (mk.c.program_id, mk.pool_with(&input).address)
+            (mk.w.c.program_id, mk.pool_with(&input).address)
         );
-        let p = mk.env.payment(&payment).await;
+        let p = mk.payment(&payment).await;
         assert_eq!(
             (p.status, p.authorized, p.payer),
             (PaymentStatus::Authorized, 25 * COIN6, payer.pubkey())
@@ -221,24 +215,17 @@ async fn a_usdc_invoice_is_paid_with_usdt_pyusd_and_a_9_decimal_coin() {
     }
     // And the escrow settles as any other payment.
     let payment = kassa_sdk::pda::payment(
-        &mk.env.p.program_id,
+        &mk.p.program_id,
         &m.address,
         kassa_sdk::payments::OrderId::new("CONV-0")
             .unwrap()
             .as_bytes(),
     )
     .0;
-    let ix = mk
-        .env
-        .p
-        .payment_capture(
-            &m.authority,
-            &mk.env.settlement(&m, &payment, None),
-            25 * COIN6,
-        )
-        .unwrap();
-    mk.env
-        .send(&[ix], &[&authority])
+    let ix =
+        mk.p.payment_capture(&m.authority, &mk.settlement(&m, &payment, None), 25 * COIN6)
+            .unwrap();
+    mk.send(&[ix], &[&authority])
         .await
         .expect("capture a converted payment");
 }
@@ -246,23 +233,20 @@ async fn a_usdc_invoice_is_paid_with_usdt_pyusd_and_a_9_decimal_coin() {
 #[tokio::test]
 async fn slippage_pause_registry_and_account_order_refuse_and_move_nothing() {
     let mut mk = market(|_| ()).await;
-    let (authority, m) = mk.env.merchant(&mk.usdc, policy()).await;
-    let payer = mk.env.wallet().await;
-    mk.env.fund(&mk.usdt, &payer.pubkey(), 100 * COIN6).await;
-    let payment = mk.env.invoice(&m, &authority, "SLIP-1", 25 * COIN6).await;
-    let escrow = mk.env.vault(&mk.usdc);
-    let usdt = mk.usdt;
+    let (authority, m) = mk.merchant(&{ mk.w.usdc }, policy()).await;
+    let payer = mk.wallet().await;
+    mk.fund(&{ mk.w.usdt }, &payer.pubkey(), 100 * COIN6).await;
+    let payment = mk.invoice(&m, &authority, "SLIP-1", 25 * COIN6).await;
+    let escrow = mk.vault(&{ mk.w.usdc });
+    let usdt = mk.w.usdt;
     let before = (
-        mk.env.balance(&escrow).await,
-        mk.env.balance(&usdt.ata(&payer.pubkey())).await,
+        mk.balance(&escrow).await,
+        mk.balance(&usdt.ata(&payer.pubkey())).await,
     );
 
     // Slippage: a cap below the price.
     let ix = mk.pay_ix(&m, &payment, &payer.pubkey(), &usdt, 24 * COIN6);
-    assert_code(
-        mk.env.send(&[ix], &[&payer]).await,
-        convert_code(C::MaximumInExceeded),
-    );
+    assert_code(mk.send(&[ix], &[&payer]).await, code(C::MaximumInExceeded));
 
     // Accounts out of order: payments checks the routing of the payer's money, the hook its own
     // vaults; each names the problem.
@@ -274,52 +258,46 @@ async fn slippage_pause_registry_and_account_order_refuse_and_move_nothing() {
     let mut ix = mk.pay_ix(&m, &payment, &payer.pubkey(), &usdt, 26 * COIN6);
     ix.accounts.swap(hook_start + 3, hook_start + 4);
     assert_code(
-        mk.env.send(&[ix], &[&payer]).await,
+        mk.send(&[ix], &[&payer]).await,
         code(E::HookAccountsMismatch),
     );
     let mut ix = mk.pay_ix(&m, &payment, &payer.pubkey(), &usdt, 26 * COIN6);
     ix.accounts.swap(hook_start + 1, hook_start + 2);
-    assert_code(
-        mk.env.send(&[ix], &[&payer]).await,
-        convert_code(C::HookAccountOrder),
-    );
+    assert_code(mk.send(&[ix], &[&payer]).await, code(C::HookAccountOrder));
 
     // A paused pool.
-    let admin = mk.env.admin.insecure_clone();
+    let admin = mk.admin.insecure_clone();
     let pool = mk.pool_with(&usdt);
     let pause =
-        mk.c.pool_update_settings(
-            &admin.pubkey(),
-            &pool,
-            PoolSettingsArgs {
-                paused: Some(true),
-                ..Default::default()
-            },
-        )
-        .unwrap();
-    mk.env.send(&[pause], &[&admin]).await.unwrap();
+        mk.w.c
+            .pool_update_settings(
+                &admin.pubkey(),
+                &pool,
+                PoolSettingsArgs {
+                    paused: Some(true),
+                    ..Default::default()
+                },
+            )
+            .unwrap();
+    mk.send(&[pause], &[&admin]).await.unwrap();
     let ix = mk.pay_ix(&m, &payment, &payer.pubkey(), &usdt, 26 * COIN6);
-    assert_code(
-        mk.env.send(&[ix], &[&payer]).await,
-        convert_code(C::PoolPaused),
-    );
+    assert_code(mk.send(&[ix], &[&payer]).await, code(C::PoolPaused));
     let resume =
-        mk.c.pool_update_settings(
-            &admin.pubkey(),
-            &pool,
-            PoolSettingsArgs {
-                paused: Some(false),
-                ..Default::default()
-            },
-        )
-        .unwrap();
-    mk.env.send(&[resume], &[&admin]).await.unwrap();
+        mk.w.c
+            .pool_update_settings(
+                &admin.pubkey(),
+                &pool,
+                PoolSettingsArgs {
+                    paused: Some(false),
+                    ..Default::default()
+                },
+            )
+            .unwrap();
+    mk.send(&[resume], &[&admin]).await.unwrap();
 
     // An unregistered hook program.
-    let ix = mk
-        .env
-        .p
-        .config_update(
+    let ix =
+        mk.p.config_update(
             &admin.pubkey(),
             ConfigUpdateArgs {
                 hooks: Some(vec![]),
@@ -327,31 +305,28 @@ async fn slippage_pause_registry_and_account_order_refuse_and_move_nothing() {
             },
         )
         .unwrap();
-    mk.env.send(&[ix], &[&admin]).await.unwrap();
+    mk.send(&[ix], &[&admin]).await.unwrap();
     let ix = mk.pay_ix(&m, &payment, &payer.pubkey(), &usdt, 26 * COIN6);
-    assert_code(
-        mk.env.send(&[ix], &[&payer]).await,
-        code(E::HookNotRegistered),
-    );
+    assert_code(mk.send(&[ix], &[&payer]).await, code(E::HookNotRegistered));
 
     assert_eq!(
         before,
         (
-            mk.env.balance(&escrow).await,
-            mk.env.balance(&usdt.ata(&payer.pubkey())).await
+            mk.balance(&escrow).await,
+            mk.balance(&usdt.ata(&payer.pubkey())).await
         )
     );
-    assert_eq!(mk.env.payment(&payment).await.status, PaymentStatus::Open);
+    assert_eq!(mk.payment(&payment).await.status, PaymentStatus::Open);
 }
 
 #[tokio::test]
 async fn pool_swaps_liquidity_ramp_and_fees() {
     let mut mk = market(|_| ()).await;
-    let pool = mk.pool_with(&mk.usdt);
-    let trader = mk.env.wallet().await;
-    mk.env.fund(&pool.a, &trader.pubkey(), 1_000 * COIN6).await;
-    mk.env.fund(&pool.b, &trader.pubkey(), 1_000 * COIN6).await;
-    let c = mk.c;
+    let pool = mk.pool_with(&{ mk.w.usdt });
+    let trader = mk.wallet().await;
+    mk.fund(&pool.a, &trader.pubkey(), 1_000 * COIN6).await;
+    mk.fund(&pool.b, &trader.pubkey(), 1_000 * COIN6).await;
+    let c = mk.w.c;
     // Exact in with a minimum, exact out with a maximum.
     let ix = c
         .pool_swap_exact_in(
@@ -362,10 +337,7 @@ async fn pool_swaps_liquidity_ramp_and_fees() {
             101 * COIN6,
         )
         .unwrap();
-    assert_code(
-        mk.env.send(&[ix], &[&trader]).await,
-        convert_code(C::MinimumOutNotMet),
-    );
+    assert_code(mk.send(&[ix], &[&trader]).await, code(C::MinimumOutNotMet));
     let ix = c
         .pool_swap_exact_in(
             &trader.pubkey(),
@@ -375,8 +347,8 @@ async fn pool_swaps_liquidity_ramp_and_fees() {
             99 * COIN6,
         )
         .unwrap();
-    mk.env.send(&[ix], &[&trader]).await.unwrap();
-    let got = mk.env.balance(&pool.b.ata(&trader.pubkey())).await - 1_000 * COIN6;
+    mk.send(&[ix], &[&trader]).await.unwrap();
+    let got = mk.balance(&pool.b.ata(&trader.pubkey())).await - 1_000 * COIN6;
     assert!((99_900_000..100 * COIN6).contains(&got), "got {got}");
     let ix = c
         .pool_swap_exact_out(
@@ -387,10 +359,7 @@ async fn pool_swaps_liquidity_ramp_and_fees() {
             49 * COIN6,
         )
         .unwrap();
-    assert_code(
-        mk.env.send(&[ix], &[&trader]).await,
-        convert_code(C::MaximumInExceeded),
-    );
+    assert_code(mk.send(&[ix], &[&trader]).await, code(C::MaximumInExceeded));
     let ix = c
         .pool_swap_exact_out(
             &trader.pubkey(),
@@ -400,78 +369,64 @@ async fn pool_swaps_liquidity_ramp_and_fees() {
             51 * COIN6,
         )
         .unwrap();
-    mk.env.send(&[ix], &[&trader]).await.unwrap();
+    mk.send(&[ix], &[&trader]).await.unwrap();
 
     // Withdraw with minimums; an LP minimum that cannot be met.
-    let lp = mk.lp.insecure_clone();
+    let lp = mk.w.lp.insecure_clone();
     let ix = c
         .pool_add_liquidity(&lp.pubkey(), &pool, COIN6, COIN6, u64::MAX)
         .unwrap();
-    assert_code(
-        mk.env.send(&[ix], &[&lp]).await,
-        convert_code(C::MinimumLpNotMet),
-    );
+    assert_code(mk.send(&[ix], &[&lp]).await, code(C::MinimumLpNotMet));
     let ix = c
         .pool_remove_liquidity(&lp.pubkey(), &pool, 1_000 * COIN6, 2_000 * COIN6, 0)
         .unwrap();
     assert_code(
-        mk.env.send(&[ix], &[&lp]).await,
-        convert_code(C::MinimumWithdrawalNotMet),
+        mk.send(&[ix], &[&lp]).await,
+        code(C::MinimumWithdrawalNotMet),
     );
     let ix = c
         .pool_remove_liquidity(&lp.pubkey(), &pool, 1_000 * COIN6, 400 * COIN6, 400 * COIN6)
         .unwrap();
-    mk.env.send(&[ix], &[&lp]).await.unwrap();
+    mk.send(&[ix], &[&lp]).await.unwrap();
 
     // Ramp bounds: too fast, too far, by a stranger; then a valid ramp reaches its target.
-    let admin = mk.env.admin.insecure_clone();
-    let now = mk.env.now().await;
+    let admin = mk.admin.insecure_clone();
+    let now = mk.now().await;
     let ix = c
         .pool_ramp_amp(&admin.pubkey(), &pool, 400, now + 3_600)
         .unwrap();
-    assert_code(
-        mk.env.send(&[ix], &[&admin]).await,
-        convert_code(C::InvalidRamp),
-    );
+    assert_code(mk.send(&[ix], &[&admin]).await, code(C::InvalidRamp));
     let ix = c
         .pool_ramp_amp(&admin.pubkey(), &pool, 200 * 11, now + 2 * DAY)
         .unwrap();
-    assert_code(
-        mk.env.send(&[ix], &[&admin]).await,
-        convert_code(C::InvalidRamp),
-    );
+    assert_code(mk.send(&[ix], &[&admin]).await, code(C::InvalidRamp));
     let ix = c
         .pool_ramp_amp(&trader.pubkey(), &pool, 400, now + 2 * DAY)
         .unwrap();
-    assert_code(
-        mk.env.send(&[ix], &[&trader]).await,
-        convert_code(C::NotPoolAdmin),
-    );
+    assert_code(mk.send(&[ix], &[&trader]).await, code(C::NotPoolAdmin));
     let ix = c
         .pool_ramp_amp(&admin.pubkey(), &pool, 400, now + 2 * DAY)
         .unwrap();
-    mk.env.send(&[ix], &[&admin]).await.unwrap();
-    mk.env.warp(DAY).await;
-    let state: kassa_convert::state::Pool = mk.env.fetch(&pool.address).await;
-    assert_eq!(state.amp(mk.env.now().await), 300);
+    mk.send(&[ix], &[&admin]).await.unwrap();
+    mk.warp(DAY).await;
+    let state: kassa_convert::state::Pool = mk.fetch(&pool.address).await;
+    assert_eq!(state.amp(mk.now().await), 300);
 
     // Protocol fees accrued by the swaps are swept once.
-    let cranker = mk.env.wallet().await;
-    let receiver = mk.env.fee_receiver.pubkey();
-    mk.env.fund(&pool.a, &receiver, 0).await;
-    mk.env.fund(&pool.b, &receiver, 0).await;
+    let cranker = mk.wallet().await;
+    let receiver = mk.fee_receiver.pubkey();
+    mk.fund(&pool.a, &receiver, 0).await;
+    mk.fund(&pool.b, &receiver, 0).await;
     let accrued = state.protocol_fees_a + state.protocol_fees_b;
     assert!(accrued > 0);
     let ix = c
         .pool_withdraw_protocol_fees(&cranker.pubkey(), &pool, &receiver)
         .unwrap();
-    mk.env.send(&[ix.clone()], &[&cranker]).await.unwrap();
-    let swept =
-        mk.env.balance(&pool.a.ata(&receiver)).await + mk.env.balance(&pool.b.ata(&receiver)).await;
+    mk.send(&[ix.clone()], &[&cranker]).await.unwrap();
+    let swept = mk.balance(&pool.a.ata(&receiver)).await + mk.balance(&pool.b.ata(&receiver)).await;
     assert_eq!(swept, accrued);
-    mk.env.send(&[ix], &[&cranker]).await.unwrap();
-    let again =
-        mk.env.balance(&pool.a.ata(&receiver)).await + mk.env.balance(&pool.b.ata(&receiver)).await;
+    mk.send(&[ix], &[&cranker]).await.unwrap();
+    let again = mk.balance(&pool.a.ata(&receiver)).await + mk.balance(&pool.b.ata(&receiver)).await;
     assert_eq!(again, accrued, "a second sweep pays nothing");
 }
 
@@ -511,13 +466,10 @@ async fn pool_creation_rejects_bad_pairs() {
         .unwrap();
     assert_code(
         env.send(&[ix], &[&admin]).await,
-        convert_code(C::DecimalsTooFarApart),
+        code(C::DecimalsTooFarApart),
     );
     let ix = c.pool_create(&admin.pubkey(), &sorted, args(0)).unwrap();
-    assert_code(
-        env.send(&[ix], &[&admin]).await,
-        convert_code(C::AmpOutOfBounds),
-    );
+    assert_code(env.send(&[ix], &[&admin]).await, code(C::AmpOutOfBounds));
     // A mint whose permanent delegate could drain the vault.
     let drainable = env
         .mint(anchor_spl::token_2022::ID, 6, None, Some(admin.pubkey()))
@@ -527,7 +479,7 @@ async fn pool_creation_rejects_bad_pairs() {
         .unwrap();
     assert_code(
         env.send(&[ix], &[&admin]).await,
-        convert_code(C::UnsupportedMintExtension),
+        code(C::UnsupportedMintExtension),
     );
     let ix = c.pool_create(&admin.pubkey(), &sorted, args(100)).unwrap();
     env.send(&[ix], &[&admin]).await.unwrap();
@@ -554,17 +506,14 @@ async fn pool_creation_rejects_bad_pairs() {
             amount_b: 0,
             min_lp: 0,
         });
-    assert_code(
-        env.send(&[one_sided], &[&lp]).await,
-        convert_code(C::EmptyReserve),
-    );
+    assert_code(env.send(&[one_sided], &[&lp]).await, code(C::EmptyReserve));
     let mut zero = ix;
     zero.data = anchor_lang::InstructionData::data(&kassa_convert::instruction::PoolAddLiquidity {
         amount_a: 0,
         amount_b: 0,
         min_lp: 0,
     });
-    assert_code(env.send(&[zero], &[&lp]).await, convert_code(C::ZeroAmount));
+    assert_code(env.send(&[zero], &[&lp]).await, code(C::ZeroAmount));
 }
 
 // ---- Hooks that misbehave, as native test programs ------------------------------------------
@@ -697,11 +646,9 @@ async fn malicious_hooks_are_refused() {
         }
     })
     .await;
-    let admin = mk.env.admin.insecure_clone();
-    let ix = mk
-        .env
-        .p
-        .config_update(
+    let admin = mk.admin.insecure_clone();
+    let ix =
+        mk.p.config_update(
             &admin.pubkey(),
             ConfigUpdateArgs {
                 hooks: Some(vec![SHORT, GREEDY, REENTRANT, TAMPER]),
@@ -709,13 +656,13 @@ async fn malicious_hooks_are_refused() {
             },
         )
         .unwrap();
-    mk.env.send(&[ix], &[&admin]).await.unwrap();
-    let (authority, m) = mk.env.merchant(&mk.usdc, policy()).await;
-    let payer = mk.env.wallet().await;
-    let (usdc, usdt) = (mk.usdc, mk.usdt);
-    mk.env.fund(&usdt, &payer.pubkey(), 100 * COIN6).await;
-    let escrow = mk.env.vault(&usdc);
-    let payment = mk.env.invoice(&m, &authority, "EVIL-1", 10 * COIN6).await;
+    mk.send(&[ix], &[&admin]).await.unwrap();
+    let (authority, m) = mk.merchant(&{ mk.w.usdc }, policy()).await;
+    let payer = mk.wallet().await;
+    let (usdc, usdt) = (mk.w.usdc, mk.w.usdt);
+    mk.fund(&usdt, &payer.pubkey(), 100 * COIN6).await;
+    let escrow = mk.vault(&usdc);
+    let payment = mk.invoice(&m, &authority, "EVIL-1", 10 * COIN6).await;
 
     for (hook, expected) in [
         (SHORT, Some(code(E::ConversionShortfall))),
@@ -724,8 +671,8 @@ async fn malicious_hooks_are_refused() {
         (REENTRANT, None),
     ] {
         let evil = Pubkey::find_program_address(&[b"evil"], &hook).0;
-        let vault_in = mk.env.fund(&usdt, &evil, 0).await;
-        let vault_out = mk.env.fund(&usdc, &evil, 1_000 * COIN6).await;
+        let vault_in = mk.fund(&usdt, &evil, 0).await;
+        let vault_out = mk.fund(&usdc, &evil, 1_000 * COIN6).await;
         let mut metas = kassa_hook_interface::HookAccounts {
             pool: evil,
             vault_in,
@@ -741,17 +688,15 @@ async fn malicious_hooks_are_refused() {
         .metas();
         if hook == REENTRANT {
             use anchor_lang::solana_program::instruction::AccountMeta;
-            metas.push(AccountMeta::new_readonly(mk.env.p.program_id, false));
+            metas.push(AccountMeta::new_readonly(mk.p.program_id, false));
             metas.push(AccountMeta::new(payment, false));
             metas.push(AccountMeta::new_readonly(
-                kassa_sdk::pda::event_authority(&mk.env.p.program_id).0,
+                kassa_sdk::pda::event_authority(&mk.p.program_id).0,
                 false,
             ));
         }
-        let ix = mk
-            .env
-            .p
-            .payment_pay_with_conversion(
+        let ix =
+            mk.p.payment_pay_with_conversion(
                 &payer.pubkey(),
                 &m.address,
                 &payment,
@@ -764,10 +709,10 @@ async fn malicious_hooks_are_refused() {
             )
             .unwrap();
         let before = (
-            mk.env.balance(&escrow).await,
-            mk.env.balance(&usdt.ata(&payer.pubkey())).await,
+            mk.balance(&escrow).await,
+            mk.balance(&usdt.ata(&payer.pubkey())).await,
         );
-        let result = mk.env.send(&[ix], &[&payer]).await;
+        let result = mk.send(&[ix], &[&payer]).await;
         match expected {
             Some(code) => assert_code(result, code),
             None => {
@@ -790,10 +735,10 @@ async fn malicious_hooks_are_refused() {
         assert_eq!(
             before,
             (
-                mk.env.balance(&escrow).await,
-                mk.env.balance(&usdt.ata(&payer.pubkey())).await
+                mk.balance(&escrow).await,
+                mk.balance(&usdt.ata(&payer.pubkey())).await
             )
         );
     }
-    assert_eq!(mk.env.payment(&payment).await.status, PaymentStatus::Open);
+    assert_eq!(mk.payment(&payment).await.status, PaymentStatus::Open);
 }

@@ -41,7 +41,7 @@ pub(crate) fn token_units(logs: &[String]) -> u64 {
 
 #[tokio::test]
 async fn every_instruction_fits_a_wallet_transaction() {
-    let mut w = crate::attacks::world().await;
+    let mut w = crate::payments::attacks::world().await;
     let admin = w.env.admin.insecure_clone();
     let init = w
         .env
@@ -58,12 +58,12 @@ async fn every_instruction_fits_a_wallet_transaction() {
             },
         )
         .expect("builds");
-    let mut cases = vec![crate::attacks::Ready {
+    let mut cases = vec![crate::payments::attacks::Ready {
         name: "config_init (upgradeable deployment)",
         ix: init,
         signers: vec![admin],
     }];
-    cases.extend(crate::attacks::every_instruction(&mut w).await);
+    cases.extend(crate::payments::attacks::every_instruction(&mut w).await);
     for case in cases {
         let signers: Vec<&Keypair> = case.signers.iter().collect();
         let size = wire_size(std::slice::from_ref(&case.ix), &signers);

@@ -56,13 +56,17 @@ pub struct MerchantFixture {
     pub mint: MintRef,
 }
 
-pub struct Env {
+/// The one test fixture: a fresh bank with the Kassa programs, the protocol roles and the
+/// payments builder, and `w`, the world a test area adds on top (a credit pool, conversion
+/// pools; nothing for payments alone).
+pub struct Env<W = ()> {
     pub ctx: ProgramTestContext,
     pub admin: Keypair,
     pub compliance: Keypair,
     pub arbiter: Keypair,
     pub fee_receiver: Keypair,
     pub p: Payments,
+    pub w: W,
     nonce: u32,
     keys: Vec<Keypair>,
 }
@@ -103,9 +107,15 @@ pub fn assert_code<T: std::fmt::Debug>(result: Result<T, BanksClientError>, code
     }
 }
 
-/// Error code of a `PaymentsError` variant.
-pub fn code(err: kassa_payments::error::PaymentsError) -> u32 {
-    anchor_lang::error::ERROR_CODE_OFFSET + err as u32
+/// The code of any Kassa program's error (Anchor numbers them from 6000).
+pub fn code(err: impl Into<u32>) -> u32 {
+    err.into()
+}
+
+/// Asserts that `result` failed with the program error `err`, of any Kassa program.
+#[track_caller]
+pub fn assert_err<T: std::fmt::Debug>(result: Result<T, BanksClientError>, err: impl Into<u32>) {
+    assert_code(result, err.into());
 }
 
 impl Env {
@@ -126,6 +136,7 @@ impl Env {
             arbiter: Keypair::new(),
             fee_receiver: Keypair::new(),
             p: Payments::default(),
+            w: (),
             nonce: 0,
             keys: Vec::new(),
         };
@@ -155,6 +166,23 @@ impl Env {
         env
     }
 
+    /// This bank with `w` as its world.
+    pub fn with<W>(self, w: W) -> Env<W> {
+        Env {
+            ctx: self.ctx,
+            admin: self.admin,
+            compliance: self.compliance,
+            arbiter: self.arbiter,
+            fee_receiver: self.fee_receiver,
+            p: self.p,
+            w,
+            nonce: self.nonce,
+            keys: self.keys,
+        }
+    }
+}
+
+impl<W> Env<W> {
     pub fn payer(&self) -> Keypair {
         self.ctx.payer.insecure_clone()
     }

@@ -6,12 +6,10 @@
 // `&[ix.clone()]` reads better in tests than `std::slice::from_ref(&ix)`.
 #![allow(clippy::cloned_ref_to_slice_refs)]
 
-mod attacks;
 mod conversion;
 mod credit;
 mod footprint;
 mod harness;
 mod indexer;
-mod lifecycle;
 mod localnet;
-mod randomized;
+mod payments;
