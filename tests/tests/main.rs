@@ -13,3 +13,4 @@ mod harness;
 mod indexer;
 mod localnet;
 mod payments;
+mod registry;
