@@ -1,7 +1,7 @@
 //! `kassa index`: the indexer against any cluster and Postgres database, on the layered
 //! settings (see `settings`).
 
-use crate::settings::{shutdown_signal, Settings, SettingsArgs};
+use crate::settings::{redact, shutdown_signal, Settings, SettingsArgs};
 use anyhow::{Context, Result};
 use kassa_indexer::{source::Source, store, Indexer};
 use secrecy::ExposeSecret;
@@ -58,8 +58,11 @@ impl Args {
 
 pub async fn run(args: Args) -> Result<()> {
     let settings = Settings::load(&args.settings, &args.overrides())?;
-    let pool = store::connect(settings.database_url()?.expose_secret())
-        .await
+    let pool = store::connect_with(
+        settings.database_url()?.expose_secret(),
+        settings.database.max_connections,
+    )
+    .await
         .context("cannot open the database")?;
     let source = Source::new(&settings.rpc.url);
     let mut config = settings.indexer_config();
@@ -71,7 +74,7 @@ pub async fn run(args: Args) -> Result<()> {
         config.from_slot = source
             .transaction(&signature)
             .await?
-            .with_context(|| format!("transaction {sig} is not known to {}", settings.rpc.url))?
+            .with_context(|| format!("transaction {sig} is not known to {}", redact(&settings.rpc.url)))?
             .slot;
     }
     let indexer = Indexer::new(pool, source, config);
@@ -86,7 +89,8 @@ pub async fn run(args: Args) -> Result<()> {
     }
     eprintln!(
         "indexing {} as {} (Ctrl-C or SIGTERM stops)",
-        settings.rpc.url, indexer.holder
+        redact(&settings.rpc.url),
+        indexer.holder
     );
     indexer.run(shutdown_signal()).await;
     Ok(())

@@ -119,9 +119,11 @@ impl Settings {
                     .only(&["DATABASE_URL"])
                     .map(|_| "database.url".into()),
             )
+            // Only KASSA_<SECTION>__<KEY>: other KASSA_ variables (test and bench knobs) are
+            // not settings.
             .merge(
                 Env::prefixed("KASSA_")
-                    .ignore(&["CONFIG", "FUZZ_OPS"])
+                    .filter(|key| key.as_str().contains("__"))
                     .split("__"),
             );
         if let Some(url) = &args.database_url {
@@ -198,17 +200,31 @@ impl Settings {
     }
 }
 
-/// `url` with its password replaced, for messages.
+/// `url` with what may be a secret replaced, for messages and logs: a password, and a query
+/// string (RPC providers put API keys there). Postgres's `host=` socket directory is kept.
 pub fn redact(url: &str) -> String {
-    let Some((scheme, rest)) = url.split_once("://") else {
-        return url.to_string();
+    let (base, query) = url.split_once('?').map_or((url, None), |(b, q)| (b, Some(q)));
+    let base = match base.split_once("://").and_then(|(scheme, rest)| {
+        let (credentials, host) = rest.split_once('@')?;
+        let (user, _) = credentials.split_once(':')?;
+        Some(format!("{scheme}://{user}:***@{host}"))
+    }) {
+        Some(b) => b,
+        None => base.to_string(),
     };
-    let Some((credentials, host)) = rest.split_once('@') else {
-        return url.to_string();
-    };
-    match credentials.split_once(':') {
-        Some((user, _)) => format!("{scheme}://{user}:***@{host}"),
-        None => url.to_string(),
+    match query {
+        None => base,
+        Some(q) => {
+            let kept: Vec<String> = q
+                .split('&')
+                .map(|pair| match pair.split_once('=') {
+                    Some(("host", v)) => format!("host={v}"),
+                    Some((k, _)) => format!("{k}=***"),
+                    None => pair.to_string(),
+                })
+                .collect();
+            format!("{base}?{}", kept.join("&"))
+        }
     }
 }
 
@@ -248,6 +264,10 @@ mod tests {
             redact("postgres://postgres@localhost/x?host=/tmp"),
             "postgres://postgres@localhost/x?host=/tmp"
         );
+        assert_eq!(
+            redact("https://rpc.example.com/?api-key=abc123"),
+            "https://rpc.example.com/?api-key=***"
+        );
     }
 
     #[test]
@@ -260,6 +280,8 @@ mod tests {
                 "[indexer]\nbatch_size = 100\nconcurrency = 4\n[rpc]\nurl = \"http://file:1\"\n",
             )?;
             jail.set_env("KASSA_INDEXER__BATCH_SIZE", "50");
+            // Test and bench knobs share the prefix but are not settings.
+            jail.set_env("KASSA_BENCH_EVENTS", "1000");
             jail.set_env("DATABASE_URL", "postgres://u:pw@h/db");
             let s = Settings::load(
                 &SettingsArgs::default(),

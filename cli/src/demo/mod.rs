@@ -43,7 +43,7 @@ pub async fn run(args: Args) -> Result<bool> {
             (cluster.url.clone(), Some(cluster))
         }
     };
-    let pool = store::connect(&database_url)
+    let pool = store::connect_with(&database_url, settings.database.max_connections)
         .await
         .context("cannot open the database")?;
 

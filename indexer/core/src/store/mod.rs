@@ -47,10 +47,15 @@ pub enum StoreError {
     LeaseLost(String),
 }
 
-/// Connects with a small pool and applies the migrations.
+/// Connects with a small pool (4 connections) and applies the migrations.
 pub async fn connect(url: &str) -> Result<PgPool, StoreError> {
+    connect_with(url, 4).await
+}
+
+/// Connects with a pool of at most `max_connections` and applies the migrations.
+pub async fn connect_with(url: &str, max_connections: u32) -> Result<PgPool, StoreError> {
     let pool = PgPoolOptions::new()
-        .max_connections(4)
+        .max_connections(max_connections)
         .acquire_timeout(Duration::from_secs(10))
         .connect(url)
         .await?;
