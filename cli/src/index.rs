@@ -63,7 +63,7 @@ pub async fn run(args: Args) -> Result<()> {
         settings.database.max_connections,
     )
     .await
-        .context("cannot open the database")?;
+    .context("cannot open the database")?;
     let source = Source::new(&settings.rpc.url);
     let mut config = settings.indexer_config();
     config.progress = true;
@@ -74,7 +74,12 @@ pub async fn run(args: Args) -> Result<()> {
         config.from_slot = source
             .transaction(&signature)
             .await?
-            .with_context(|| format!("transaction {sig} is not known to {}", redact(&settings.rpc.url)))?
+            .with_context(|| {
+                format!(
+                    "transaction {sig} is not known to {}",
+                    redact(&settings.rpc.url)
+                )
+            })?
             .slot;
     }
     let indexer = Indexer::new(pool, source, config);

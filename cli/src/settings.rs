@@ -203,7 +203,9 @@ impl Settings {
 /// `url` with what may be a secret replaced, for messages and logs: a password, and a query
 /// string (RPC providers put API keys there). Postgres's `host=` socket directory is kept.
 pub fn redact(url: &str) -> String {
-    let (base, query) = url.split_once('?').map_or((url, None), |(b, q)| (b, Some(q)));
+    let (base, query) = url
+        .split_once('?')
+        .map_or((url, None), |(b, q)| (b, Some(q)));
     let base = match base.split_once("://").and_then(|(scheme, rest)| {
         let (credentials, host) = rest.split_once('@')?;
         let (user, _) = credentials.split_once(':')?;

@@ -450,17 +450,26 @@ async fn pool_creation_rejects_bad_pairs() {
         b: x,
     };
     let ix = c.pool_create(&admin.pubkey(), &same, args(100)).unwrap();
-    assert!(env.send(&[ix], &[&admin]).await.is_err(), "identical mints");
+    assert_err(env.send(&[ix], &[&admin]).await, C::IdenticalMints);
     let sorted = c.pool(x, y);
+    // The pool of the pair in the other order, at the address that order gives it.
     let reversed = PoolRef {
-        address: kassa_sdk::pda::convert::pool(&c.program_id, &x.mint, &y.mint).0,
+        address: solana_sdk::pubkey::Pubkey::find_program_address(
+            &[
+                kassa_convert::constants::POOL_SEED,
+                sorted.b.mint.as_ref(),
+                sorted.a.mint.as_ref(),
+            ],
+            &c.program_id,
+        )
+        .0,
         a: sorted.b,
         b: sorted.a,
     };
     let ix = c
         .pool_create(&admin.pubkey(), &reversed, args(100))
         .unwrap();
-    assert!(env.send(&[ix], &[&admin]).await.is_err(), "unsorted mints");
+    assert_err(env.send(&[ix], &[&admin]).await, C::MintsNotSorted);
     let ix = c
         .pool_create(&admin.pubkey(), &c.pool(x, far), args(100))
         .unwrap();
@@ -741,4 +750,37 @@ async fn malicious_hooks_are_refused() {
         );
     }
     assert_eq!(mk.payment(&payment).await.status, PaymentStatus::Open);
+}
+
+/// A pool, its two vaults and its LP mint are created even when someone sent lamports to
+/// their addresses first (anyone can: they are predictable from the pair).
+#[tokio::test]
+async fn a_pool_is_created_over_prefunded_addresses() {
+    let mut env = Env::new().await;
+    let c = Convert::default();
+    let admin = env.admin.insecure_clone();
+    let x = env.mint(anchor_spl::token::ID, 6, None, None).await;
+    let y = env.mint(anchor_spl::token_2022::ID, 6, None, None).await;
+    let pool = c.pool(x, y);
+    let ix = c
+        .pool_create(
+            &admin.pubkey(),
+            &pool,
+            PoolCreateArgs {
+                amp: 100,
+                trade_fee_bps: 4,
+                protocol_share_bps: 0,
+                fee_receiver: admin.pubkey(),
+            },
+        )
+        .unwrap();
+    let funded = env.prefund_created_accounts(&ix, 3_000_000).await;
+    assert_eq!(funded.len(), 4, "pool, two vaults, LP mint");
+    env.send(&[ix], &[&admin]).await.expect("pool_create");
+    let state: kassa_convert::state::Pool = env.fetch(&pool.address).await;
+    assert_eq!((state.mint_a, state.mint_b), (pool.a.mint, pool.b.mint));
+    for key in &funded[1..] {
+        let owner = env.account(key).await.unwrap().owner;
+        assert!(owner == anchor_spl::token::ID || owner == anchor_spl::token_2022::ID);
+    }
 }

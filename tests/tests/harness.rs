@@ -302,6 +302,27 @@ impl<W> Env<W> {
         self.send(&[ix], &[]).await.expect("airdrop");
     }
 
+    /// The accounts `ix` would create (writable, not signing, and not on the chain yet), each
+    /// pre-funded with `lamports`, as anyone may do to a predictable address. Returns them.
+    pub async fn prefund_created_accounts(
+        &mut self,
+        ix: &Instruction,
+        lamports: u64,
+    ) -> Vec<Pubkey> {
+        let mut funded = Vec::new();
+        for meta in &ix.accounts {
+            if meta.is_writable
+                && !meta.is_signer
+                && !funded.contains(&meta.pubkey)
+                && self.account(&meta.pubkey).await.is_none()
+            {
+                self.airdrop(&meta.pubkey, lamports).await;
+                funded.push(meta.pubkey);
+            }
+        }
+        funded
+    }
+
     /// A new funded wallet.
     pub async fn wallet(&mut self) -> Keypair {
         let k = Keypair::new();

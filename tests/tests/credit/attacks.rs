@@ -459,3 +459,44 @@ async fn every_credit_instruction_rejects_missing_signers_cosplay_wrong_owner_an
     assert_eq!(names, all, "every instruction of the IDL is attacked");
     assert!(tried >= 50, "only {tried} attacks tried");
 }
+
+/// Every account a credit instruction creates (a pool with its vault, share mints and
+/// escrows, an allowlist entry, a line, an advance and its vault, a redemption request, an
+/// epoch's records) can be created after someone pre-funded its address.
+#[tokio::test]
+async fn every_account_a_credit_instruction_creates_can_be_created_when_prefunded() {
+    let (mut f, cases) = credit_world().await;
+    let mut created = Vec::new();
+    for (name, ix, signers) in cases {
+        let funded = f.prefund_created_accounts(&ix, 1_000_000).await;
+        if funded.is_empty() {
+            continue;
+        }
+        let signers: Vec<&Keypair> = signers.iter().collect();
+        f.send(&[ix.clone()], &signers)
+            .await
+            .unwrap_or_else(|e| panic!("{name} with pre-funded accounts: {e:?}"));
+        for key in funded {
+            let account = f.account(&key).await.expect("created");
+            assert!(
+                account.owner == kassa_credit::ID
+                    || account.owner == anchor_spl::token::ID
+                    || account.owner == anchor_spl::token_2022::ID,
+                "{name}: {key} owned by {}",
+                account.owner
+            );
+        }
+        created.push(name);
+    }
+    created.sort_unstable();
+    assert_eq!(
+        created,
+        [
+            "advance_take",
+            "epoch_close",
+            "lender_allow",
+            "line_approve",
+            "pool_create"
+        ]
+    );
+}

@@ -12,7 +12,7 @@ use kassa_payments::{
 use kassa_sdk::payments::OrderId;
 use solana_program_test::BanksClientError;
 use solana_sdk::{
-    instruction::{Instruction, InstructionError},
+    instruction::Instruction,
     signature::{Keypair, Signer},
 };
 
@@ -410,15 +410,11 @@ async fn expect_rejected(
     expect_failure(env, what, ix, signers, |e| custom_code(e) == Some(expected)).await;
 }
 
-/// Re-initializing an existing PDA: Anchor funds, allocates and assigns through the system
-/// program's `CreateAccountAllowPrefund`, which refuses an account that already has data. This
-/// runtime does not know that instruction yet (`InvalidInstructionData`); a cluster that does
-/// answers `AccountAlreadyInUse` (custom 0). Either way nothing is overwritten.
+/// Re-initializing an existing PDA: the one creation path (`kassa_common::create`) refuses an
+/// account that already has data or another owner (`AccountNotSystemOwned`), so nothing is
+/// overwritten.
 fn refused_reinit(e: &BanksClientError) -> bool {
-    matches!(
-        instruction_error(e),
-        Some(InstructionError::InvalidInstructionData) | Some(InstructionError::Custom(0))
-    )
+    custom_code(e) == Some(A::AccountNotSystemOwned as u32)
 }
 
 async fn expect_failure(
@@ -891,4 +887,97 @@ async fn token_2022_permanent_delegate_mints_are_refused() {
         code(E::UnsupportedMintExtension),
     )
     .await;
+}
+
+/// Anyone can send lamports to a PDA before the program creates it (the next invoice of a
+/// merchant, a wallet's blocklist entry, a mint's vault). Every account an instruction creates
+/// is pre-funded here, and the instruction still lands and creates it.
+#[tokio::test]
+async fn every_account_an_instruction_creates_can_be_created_when_prefunded() {
+    let mut w = world().await;
+    let cases = every_instruction(&mut w).await;
+    let mut created = Vec::new();
+    for case in cases {
+        let funded = w.env.prefund_created_accounts(&case.ix, 1_000_000).await;
+        if funded.is_empty() {
+            continue;
+        }
+        let signers: Vec<&Keypair> = case.signers.iter().collect();
+        w.env
+            .send(&[case.ix.clone()], &signers)
+            .await
+            .unwrap_or_else(|e| panic!("{} with pre-funded accounts: {e:?}", case.name));
+        for key in funded {
+            let account = w.env.account(&key).await.expect("created");
+            assert!(
+                account.owner == kassa_payments::ID
+                    || account.owner == anchor_spl::token::ID
+                    || account.owner == anchor_spl::token_2022::ID,
+                "{}: {key} owned by {}",
+                case.name,
+                account.owner
+            );
+            assert!(
+                !account.data.is_empty(),
+                "{}: {key} has its data",
+                case.name
+            );
+        }
+        created.push(case.name);
+    }
+    created.sort_unstable();
+    assert_eq!(
+        created,
+        [
+            "blocklist_add",
+            "invoice_open",
+            "merchant_register",
+            "vault_open"
+        ]
+    );
+
+    // The singleton config, before the protocol exists.
+    let mut pt = kassa_localnet::program_test();
+    pt.prefer_bpf(false);
+    let ctx = pt.start_with_context().await;
+    let admin = ctx.payer.insecure_clone();
+    let p = kassa_sdk::payments::Payments::default();
+    let config = kassa_sdk::pda::config(&p.program_id).0;
+    let blockhash = ctx.banks_client.get_latest_blockhash().await.unwrap();
+    let prefund = solana_sdk::transaction::Transaction::new_signed_with_payer(
+        &[solana_system_interface::instruction::transfer(
+            &admin.pubkey(),
+            &config,
+            1_000_000,
+        )],
+        Some(&admin.pubkey()),
+        &[&admin],
+        blockhash,
+    );
+    ctx.banks_client.process_transaction(prefund).await.unwrap();
+    let init = p
+        .config_init(
+            &admin.pubkey(),
+            &admin.pubkey(),
+            None,
+            ConfigInitArgs {
+                compliance_authority: admin.pubkey(),
+                arbiter: admin.pubkey(),
+                fee_receiver: admin.pubkey(),
+                protocol_fee_bps: 30,
+            },
+        )
+        .unwrap();
+    let tx = solana_sdk::transaction::Transaction::new_signed_with_payer(
+        &[init],
+        Some(&admin.pubkey()),
+        &[&admin],
+        blockhash,
+    );
+    ctx.banks_client
+        .process_transaction(tx)
+        .await
+        .expect("config_init on a pre-funded config");
+    let account = ctx.banks_client.get_account(config).await.unwrap().unwrap();
+    assert_eq!(account.owner, kassa_payments::ID);
 }

@@ -4,8 +4,9 @@ use crate::{
 use anchor_lang::prelude::*;
 use anchor_spl::{
     token::Token,
-    token_interface::{Mint, TokenAccount, TokenInterface},
+    token_interface::{Mint, TokenInterface},
 };
+use kassa_common::create::Creator;
 
 #[derive(AnchorSerialize, AnchorDeserialize, Clone, Debug)]
 pub struct PoolCreateArgs {
@@ -29,44 +30,22 @@ pub struct PoolCreate<'info> {
     pub mint_a: Box<InterfaceAccount<'info, Mint>>,
     #[account(mint::token_program = token_program_b)]
     pub mint_b: Box<InterfaceAccount<'info, Mint>>,
-    #[account(
-        init,
-        payer = admin,
-        space = 8 + Pool::INIT_SPACE,
-        seeds = [POOL_SEED, mint_a.key().as_ref(), mint_b.key().as_ref()],
-        bump,
-    )]
-    pub pool: Box<Account<'info, Pool>>,
-    #[account(
-        init,
-        payer = admin,
-        seeds = [VAULT_SEED, pool.key().as_ref(), mint_a.key().as_ref()],
-        bump,
-        token::mint = mint_a,
-        token::authority = pool,
-        token::token_program = token_program_a,
-    )]
-    pub vault_a: Box<InterfaceAccount<'info, TokenAccount>>,
-    #[account(
-        init,
-        payer = admin,
-        seeds = [VAULT_SEED, pool.key().as_ref(), mint_b.key().as_ref()],
-        bump,
-        token::mint = mint_b,
-        token::authority = pool,
-        token::token_program = token_program_b,
-    )]
-    pub vault_b: Box<InterfaceAccount<'info, TokenAccount>>,
-    #[account(
-        init,
-        payer = admin,
-        seeds = [LP_MINT_SEED, pool.key().as_ref()],
-        bump,
-        mint::decimals = mint_a.decimals.max(mint_b.decimals),
-        mint::authority = pool,
-        mint::token_program = lp_token_program,
-    )]
-    pub lp_mint: Box<InterfaceAccount<'info, Mint>>,
+    /// CHECK: created by the handler through `kassa_common::create`, whatever lamports it
+    /// already holds; the seeds constraint fixes its address.
+    #[account(mut, seeds = [POOL_SEED, mint_a.key().as_ref(), mint_b.key().as_ref()], bump)]
+    pub pool: UncheckedAccount<'info>,
+    /// CHECK: created by the handler through `kassa_common::create`, whatever lamports it
+    /// already holds; the seeds constraint fixes its address.
+    #[account(mut, seeds = [VAULT_SEED, pool.key().as_ref(), mint_a.key().as_ref()], bump)]
+    pub vault_a: UncheckedAccount<'info>,
+    /// CHECK: created by the handler through `kassa_common::create`, whatever lamports it
+    /// already holds; the seeds constraint fixes its address.
+    #[account(mut, seeds = [VAULT_SEED, pool.key().as_ref(), mint_b.key().as_ref()], bump)]
+    pub vault_b: UncheckedAccount<'info>,
+    /// CHECK: created by the handler through `kassa_common::create`, whatever lamports it
+    /// already holds; the seeds constraint fixes its address.
+    #[account(mut, seeds = [LP_MINT_SEED, pool.key().as_ref()], bump)]
+    pub lp_mint: UncheckedAccount<'info>,
     pub token_program_a: Interface<'info, TokenInterface>,
     pub token_program_b: Interface<'info, TokenInterface>,
     pub lp_token_program: Program<'info, Token>,
@@ -108,8 +87,8 @@ pub fn handler(ctx: Context<PoolCreate>, args: PoolCreateArgs) -> Result<()> {
         ctx.accounts.vault_b.key(),
         ctx.accounts.lp_mint.key(),
     );
-    let pool = &mut ctx.accounts.pool;
-    pool.set_inner(Pool {
+    let pool_key = ctx.accounts.pool.key();
+    let mut pool = Pool {
         admin,
         fee_receiver: args.fee_receiver,
         mint_a,
@@ -134,10 +113,42 @@ pub fn handler(ctx: Context<PoolCreate>, args: PoolCreateArgs) -> Result<()> {
         seq: 0,
         bump: ctx.bumps.pool,
         reserved: [0; 64],
-    });
+    };
     pool.invariant(0, 0)?;
     let seq = pool.next_seq()?;
-    let header = EventHeader::new(pool.key(), seq, admin, now);
+    let a = &ctx.accounts;
+    let create = Creator {
+        payer: &a.admin.to_account_info(),
+        system_program: &a.system_program.to_account_info(),
+    };
+    let pool_info = a.pool.to_account_info();
+    create.create_state(
+        &pool_info,
+        8 + Pool::INIT_SPACE,
+        &[POOL_SEED, mint_a.as_ref(), mint_b.as_ref(), &[pool.bump]],
+        &pool,
+    )?;
+    for (vault, mint, token_program, bump) in [
+        (&a.vault_a, &a.mint_a, &a.token_program_a, ctx.bumps.vault_a),
+        (&a.vault_b, &a.mint_b, &a.token_program_b, ctx.bumps.vault_b),
+    ] {
+        let mint_key = mint.key();
+        create.create_token_account(
+            &vault.to_account_info(),
+            &[VAULT_SEED, pool_key.as_ref(), mint_key.as_ref(), &[bump]],
+            &mint.to_account_info(),
+            &pool_info,
+            &token_program.to_account_info(),
+        )?;
+    }
+    create.create_mint(
+        &a.lp_mint.to_account_info(),
+        &[LP_MINT_SEED, pool_key.as_ref(), &[ctx.bumps.lp_mint]],
+        decimals_a.max(decimals_b),
+        &pool_key,
+        &a.lp_token_program.to_account_info(),
+    )?;
+    let header = EventHeader::new(pool_key, seq, admin, now);
     emit_cpi!(PoolCreated {
         header,
         mint_a,

@@ -2,7 +2,7 @@ use super::books::*;
 use crate::{constants::*, error::CreditError, events::*, math::*, state::*};
 use anchor_lang::prelude::*;
 use anchor_spl::token_interface::{Mint, TokenAccount, TokenInterface};
-use kassa_common::token::TokenMint;
+use kassa_common::{create::Creator, token::TokenMint};
 use kassa_payments::{
     constants::{CONFIG_SEED, MERCHANT_SEED},
     program::KassaPayments,
@@ -34,24 +34,14 @@ pub struct AdvanceTake<'info> {
     pub mint: Box<InterfaceAccount<'info, Mint>>,
     #[account(mut, token::mint = mint)]
     pub destination: Box<InterfaceAccount<'info, TokenAccount>>,
-    #[account(
-        init,
-        payer = borrower,
-        space = 8 + Advance::INIT_SPACE,
-        seeds = [ADVANCE_SEED, payment.key().as_ref()],
-        bump,
-    )]
-    pub advance: Box<Account<'info, Advance>>,
-    #[account(
-        init,
-        payer = borrower,
-        seeds = [ADVANCE_VAULT_SEED, payment.key().as_ref()],
-        bump,
-        token::mint = mint,
-        token::authority = pool,
-        token::token_program = token_program,
-    )]
-    pub advance_vault: Box<InterfaceAccount<'info, TokenAccount>>,
+    /// CHECK: created by the handler through `kassa_common::create`, whatever lamports it
+    /// already holds; the seeds constraint fixes its address.
+    #[account(mut, seeds = [ADVANCE_SEED, payment.key().as_ref()], bump)]
+    pub advance: UncheckedAccount<'info>,
+    /// CHECK: created by the handler through `kassa_common::create`, whatever lamports it
+    /// already holds; the seeds constraint fixes its address.
+    #[account(mut, seeds = [ADVANCE_VAULT_SEED, payment.key().as_ref()], bump)]
+    pub advance_vault: UncheckedAccount<'info>,
     #[account(mut)]
     pub payment: Box<Account<'info, Payment>>,
     #[account(
@@ -118,7 +108,8 @@ pub fn handler(ctx: Context<AdvanceTake>, amount: u64) -> Result<()> {
     pool.invariant()?;
     line.invariant()?;
     let vault_key = ctx.accounts.advance_vault.key();
-    ctx.accounts.advance.set_inner(Advance {
+    let advance_key = ctx.accounts.advance.key();
+    let mut advance = Advance {
         pool: pool_key,
         line: line_key,
         payment: payment_key,
@@ -129,7 +120,30 @@ pub fn handler(ctx: Context<AdvanceTake>, amount: u64) -> Result<()> {
         seq: 0,
         bump: ctx.bumps.advance,
         vault_bump: ctx.bumps.advance_vault,
-    });
+    };
+    let advance_seq = advance.next_seq()?;
+    let a = &ctx.accounts;
+    let create = Creator {
+        payer: &a.borrower.to_account_info(),
+        system_program: &a.system_program.to_account_info(),
+    };
+    create.create_state(
+        &a.advance.to_account_info(),
+        8 + Advance::INIT_SPACE,
+        &[ADVANCE_SEED, payment_key.as_ref(), &[advance.bump]],
+        &advance,
+    )?;
+    create.create_token_account(
+        &a.advance_vault.to_account_info(),
+        &[
+            ADVANCE_VAULT_SEED,
+            payment_key.as_ref(),
+            &[advance.vault_bump],
+        ],
+        &a.mint.to_account_info(),
+        &a.pool.to_account_info(),
+        &a.token_program.to_account_info(),
+    )?;
     if let Some(e) = income {
         emit_cpi!(e);
     }
@@ -142,9 +156,8 @@ pub fn handler(ctx: Context<AdvanceTake>, amount: u64) -> Result<()> {
         amount,
         principal,
     });
-    let seq = ctx.accounts.advance.next_seq()?;
     emit_cpi!(AdvanceTaken {
-        header: EventHeader::new(ctx.accounts.advance.key(), seq, actor, now),
+        header: EventHeader::new(advance_key, advance_seq, actor, now),
         line: line_key,
         payment: payment_key,
         vault: vault_key,

@@ -2,6 +2,7 @@ use super::books::*;
 use crate::{constants::*, events::*, state::*};
 use anchor_lang::prelude::*;
 use anchor_spl::token_interface::{Mint, TokenAccount, TokenInterface};
+use kassa_common::create::Creator;
 use kassa_common::token::TokenMint;
 
 /// Anyone ends the current epoch once its time has come: the queued redemptions are served pro
@@ -14,22 +15,22 @@ pub struct EpochClose<'info> {
     pub caller: Signer<'info>,
     #[account(mut, seeds = [POOL_SEED, pool.mint.as_ref()], bump = pool.bump)]
     pub pool: Box<Account<'info, CreditPool>>,
+    /// CHECK: created by the handler through `kassa_common::create`, whatever lamports it
+    /// already holds; the seeds constraint fixes its address.
     #[account(
-        init,
-        payer = caller,
-        space = 8 + EpochRecord::INIT_SPACE,
+        mut,
         seeds = [EPOCH_SEED, pool.key().as_ref(), &[Tranche::Senior.seed()], &pool.epoch_id.to_le_bytes()],
         bump,
     )]
-    pub senior_record: Box<Account<'info, EpochRecord>>,
+    pub senior_record: UncheckedAccount<'info>,
+    /// CHECK: created by the handler through `kassa_common::create`, whatever lamports it
+    /// already holds; the seeds constraint fixes its address.
     #[account(
-        init,
-        payer = caller,
-        space = 8 + EpochRecord::INIT_SPACE,
+        mut,
         seeds = [EPOCH_SEED, pool.key().as_ref(), &[Tranche::Junior.seed()], &pool.epoch_id.to_le_bytes()],
         bump,
     )]
-    pub junior_record: Box<Account<'info, EpochRecord>>,
+    pub junior_record: UncheckedAccount<'info>,
     #[account(mut, address = pool.senior_mint)]
     pub senior_mint: Box<InterfaceAccount<'info, Mint>>,
     #[account(mut, address = pool.junior_mint)]
@@ -56,14 +57,15 @@ pub fn handler(ctx: Context<EpochClose>) -> Result<()> {
     let epoch = pool.epoch_id;
     let served = pool.close_epoch(now, supplies.0, supplies.1)?;
     pool.invariant()?;
-    for (record, (t, bump)) in [
-        &mut ctx.accounts.senior_record,
-        &mut ctx.accounts.junior_record,
-    ]
-    .into_iter()
-    .zip(served.iter().zip(bumps))
+    let create = Creator {
+        payer: &ctx.accounts.caller.to_account_info(),
+        system_program: &ctx.accounts.system_program.to_account_info(),
+    };
+    for (record, (t, bump)) in [&ctx.accounts.senior_record, &ctx.accounts.junior_record]
+        .into_iter()
+        .zip(served.iter().zip(bumps))
     {
-        record.set_inner(EpochRecord {
+        let value = EpochRecord {
             pool: pool_key,
             tranche: t.tranche,
             epoch_id: epoch,
@@ -71,8 +73,20 @@ pub fn handler(ctx: Context<EpochClose>) -> Result<()> {
             served: t.served,
             paid: t.paid,
             bump,
-        });
-        record.invariant()?;
+        };
+        value.invariant()?;
+        create.create_state(
+            &record.to_account_info(),
+            8 + EpochRecord::INIT_SPACE,
+            &[
+                EPOCH_SEED,
+                pool_key.as_ref(),
+                &[t.tranche.seed()],
+                &epoch.to_le_bytes(),
+                &[bump],
+            ],
+            &value,
+        )?;
     }
     if let Some(e) = income {
         emit_cpi!(e);

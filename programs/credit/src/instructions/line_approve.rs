@@ -1,5 +1,6 @@
 use crate::{constants::*, error::CreditError, events::*, math::BPS, state::*};
 use anchor_lang::prelude::*;
+use kassa_common::create::Creator;
 use kassa_payments::state::Merchant;
 
 #[derive(AnchorSerialize, AnchorDeserialize, Clone, Debug, PartialEq, Eq)]
@@ -30,14 +31,10 @@ pub struct LineApprove<'info> {
     /// CHECK: the borrower's wallet (for a receivable line, checked against the merchant's
     /// authority in `validate`).
     pub borrower: UncheckedAccount<'info>,
-    #[account(
-        init,
-        payer = underwriter,
-        space = 8 + CreditLine::INIT_SPACE,
-        seeds = [LINE_SEED, pool.key().as_ref(), borrower.key().as_ref()],
-        bump,
-    )]
-    pub line: Box<Account<'info, CreditLine>>,
+    /// CHECK: created by the handler through `kassa_common::create`, whatever lamports it
+    /// already holds; the seeds constraint fixes its address.
+    #[account(mut, seeds = [LINE_SEED, pool.key().as_ref(), borrower.key().as_ref()], bump)]
+    pub line: UncheckedAccount<'info>,
     /// The payments program's merchant, for a receivable-backed line.
     pub merchant: Option<Box<Account<'info, Merchant>>>,
     pub system_program: Program<'info, System>,
@@ -83,8 +80,7 @@ pub fn handler(ctx: Context<LineApprove>, args: LineApproveArgs) -> Result<()> {
         .map_or(Pubkey::default(), |m| m.key());
     let pool_key = ctx.accounts.pool.key();
     let line_key = ctx.accounts.line.key();
-    let line = &mut ctx.accounts.line;
-    line.set_inner(CreditLine {
+    let mut line = CreditLine {
         pool: pool_key,
         borrower,
         merchant,
@@ -109,9 +105,24 @@ pub fn handler(ctx: Context<LineApprove>, args: LineApproveArgs) -> Result<()> {
         seq: 0,
         bump: ctx.bumps.line,
         reserved: [0; 32],
-    });
+    };
     line.invariant()?;
     let seq = line.next_seq()?;
+    Creator {
+        payer: &ctx.accounts.underwriter.to_account_info(),
+        system_program: &ctx.accounts.system_program.to_account_info(),
+    }
+    .create_state(
+        &ctx.accounts.line.to_account_info(),
+        8 + CreditLine::INIT_SPACE,
+        &[
+            LINE_SEED,
+            pool_key.as_ref(),
+            borrower.as_ref(),
+            &[line.bump],
+        ],
+        &line,
+    )?;
     emit_cpi!(LineApproved {
         header: EventHeader::new(line_key, seq, ctx.accounts.underwriter.key(), now),
         pool: pool_key,

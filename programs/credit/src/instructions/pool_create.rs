@@ -1,6 +1,7 @@
 use crate::{constants::*, error::CreditError, events::*, math::BPS, state::*};
 use anchor_lang::prelude::*;
-use anchor_spl::token_interface::{Mint, TokenAccount, TokenInterface};
+use anchor_spl::token_interface::{Mint, TokenInterface};
+use kassa_common::create::Creator;
 use kassa_common::mint_policy::{has_transfer_fee, unsafe_mint_extension};
 use kassa_payments::{constants::CONFIG_SEED, state::Config};
 
@@ -36,64 +37,30 @@ pub struct PoolCreate<'info> {
     pub payments_config: Box<Account<'info, Config>>,
     #[account(mint::token_program = token_program)]
     pub mint: Box<InterfaceAccount<'info, Mint>>,
-    #[account(
-        init,
-        payer = admin,
-        space = 8 + CreditPool::INIT_SPACE,
-        seeds = [POOL_SEED, mint.key().as_ref()],
-        bump,
-    )]
-    pub pool: Box<Account<'info, CreditPool>>,
-    #[account(
-        init,
-        payer = admin,
-        seeds = [VAULT_SEED, pool.key().as_ref()],
-        bump,
-        token::mint = mint,
-        token::authority = pool,
-        token::token_program = token_program,
-    )]
-    pub vault: Box<InterfaceAccount<'info, TokenAccount>>,
-    #[account(
-        init,
-        payer = admin,
-        seeds = [SENIOR_SEED, pool.key().as_ref()],
-        bump,
-        mint::decimals = mint.decimals,
-        mint::authority = pool,
-        mint::token_program = token_program,
-    )]
-    pub senior_mint: Box<InterfaceAccount<'info, Mint>>,
-    #[account(
-        init,
-        payer = admin,
-        seeds = [JUNIOR_SEED, pool.key().as_ref()],
-        bump,
-        mint::decimals = mint.decimals,
-        mint::authority = pool,
-        mint::token_program = token_program,
-    )]
-    pub junior_mint: Box<InterfaceAccount<'info, Mint>>,
-    #[account(
-        init,
-        payer = admin,
-        seeds = [SHARE_ESCROW_SEED, pool.key().as_ref(), &[Tranche::Senior.seed()]],
-        bump,
-        token::mint = senior_mint,
-        token::authority = pool,
-        token::token_program = token_program,
-    )]
-    pub senior_escrow: Box<InterfaceAccount<'info, TokenAccount>>,
-    #[account(
-        init,
-        payer = admin,
-        seeds = [SHARE_ESCROW_SEED, pool.key().as_ref(), &[Tranche::Junior.seed()]],
-        bump,
-        token::mint = junior_mint,
-        token::authority = pool,
-        token::token_program = token_program,
-    )]
-    pub junior_escrow: Box<InterfaceAccount<'info, TokenAccount>>,
+    /// CHECK: created by the handler through `kassa_common::create`, whatever lamports it
+    /// already holds; the seeds constraint fixes its address.
+    #[account(mut, seeds = [POOL_SEED, mint.key().as_ref()], bump)]
+    pub pool: UncheckedAccount<'info>,
+    /// CHECK: created by the handler through `kassa_common::create`, whatever lamports it
+    /// already holds; the seeds constraint fixes its address.
+    #[account(mut, seeds = [VAULT_SEED, pool.key().as_ref()], bump)]
+    pub vault: UncheckedAccount<'info>,
+    /// CHECK: created by the handler through `kassa_common::create`, whatever lamports it
+    /// already holds; the seeds constraint fixes its address.
+    #[account(mut, seeds = [SENIOR_SEED, pool.key().as_ref()], bump)]
+    pub senior_mint: UncheckedAccount<'info>,
+    /// CHECK: created by the handler through `kassa_common::create`, whatever lamports it
+    /// already holds; the seeds constraint fixes its address.
+    #[account(mut, seeds = [JUNIOR_SEED, pool.key().as_ref()], bump)]
+    pub junior_mint: UncheckedAccount<'info>,
+    /// CHECK: created by the handler through `kassa_common::create`, whatever lamports it
+    /// already holds; the seeds constraint fixes its address.
+    #[account(mut, seeds = [SHARE_ESCROW_SEED, pool.key().as_ref(), &[Tranche::Senior.seed()]], bump)]
+    pub senior_escrow: UncheckedAccount<'info>,
+    /// CHECK: created by the handler through `kassa_common::create`, whatever lamports it
+    /// already holds; the seeds constraint fixes its address.
+    #[account(mut, seeds = [SHARE_ESCROW_SEED, pool.key().as_ref(), &[Tranche::Junior.seed()]], bump)]
+    pub junior_escrow: UncheckedAccount<'info>,
     pub token_program: Interface<'info, TokenInterface>,
     pub system_program: Program<'info, System>,
 }
@@ -127,12 +94,12 @@ pub fn handler(ctx: Context<PoolCreate>, args: PoolCreateArgs) -> Result<()> {
     let now = Clock::get()?.unix_timestamp;
     let admin = ctx.accounts.admin.key();
     let pool_key = ctx.accounts.pool.key();
-    let pool = &mut ctx.accounts.pool;
-    pool.set_inner(CreditPool {
+    let mint_key = ctx.accounts.mint.key();
+    let mut pool = CreditPool {
         admin,
         underwriter: args.underwriter,
         protocol_fee_receiver: args.protocol_fee_receiver,
-        mint: ctx.accounts.mint.key(),
+        mint: mint_key,
         vault: ctx.accounts.vault.key(),
         senior_mint: ctx.accounts.senior_mint.key(),
         junior_mint: ctx.accounts.junior_mint.key(),
@@ -167,9 +134,67 @@ pub fn handler(ctx: Context<PoolCreate>, args: PoolCreateArgs) -> Result<()> {
         bump: ctx.bumps.pool,
         vault_bump: ctx.bumps.vault,
         reserved: [0; 64],
-    });
+    };
     pool.invariant()?;
     let seq = pool.next_seq()?;
+    let a = &ctx.accounts;
+    let create = Creator {
+        payer: &a.admin.to_account_info(),
+        system_program: &a.system_program.to_account_info(),
+    };
+    let (pool_info, token_program) = (a.pool.to_account_info(), a.token_program.to_account_info());
+    create.create_state(
+        &pool_info,
+        8 + CreditPool::INIT_SPACE,
+        &[POOL_SEED, mint_key.as_ref(), &[pool.bump]],
+        &pool,
+    )?;
+    create.create_token_account(
+        &a.vault.to_account_info(),
+        &[VAULT_SEED, pool_key.as_ref(), &[pool.vault_bump]],
+        &a.mint.to_account_info(),
+        &pool_info,
+        &token_program,
+    )?;
+    for (share_mint, seed, bump) in [
+        (&a.senior_mint, SENIOR_SEED, ctx.bumps.senior_mint),
+        (&a.junior_mint, JUNIOR_SEED, ctx.bumps.junior_mint),
+    ] {
+        create.create_mint(
+            &share_mint.to_account_info(),
+            &[seed, pool_key.as_ref(), &[bump]],
+            pool.decimals,
+            &pool_key,
+            &token_program,
+        )?;
+    }
+    for (escrow, share_mint, tranche, bump) in [
+        (
+            &a.senior_escrow,
+            &a.senior_mint,
+            Tranche::Senior,
+            ctx.bumps.senior_escrow,
+        ),
+        (
+            &a.junior_escrow,
+            &a.junior_mint,
+            Tranche::Junior,
+            ctx.bumps.junior_escrow,
+        ),
+    ] {
+        create.create_token_account(
+            &escrow.to_account_info(),
+            &[
+                SHARE_ESCROW_SEED,
+                pool_key.as_ref(),
+                &[tranche.seed()],
+                &[bump],
+            ],
+            &share_mint.to_account_info(),
+            &pool_info,
+            &token_program,
+        )?;
+    }
     emit_cpi!(PoolCreated {
         header: EventHeader::new(pool_key, seq, admin, now),
         mint: pool.mint,

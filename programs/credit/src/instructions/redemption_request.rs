@@ -2,6 +2,7 @@ use super::books::*;
 use crate::{constants::*, error::CreditError, events::*, state::*};
 use anchor_lang::prelude::*;
 use anchor_spl::token_interface::{Mint, TokenAccount, TokenInterface};
+use kassa_common::create::{write_state, Creator};
 use kassa_common::token::TokenMint;
 
 /// A lender queues shares of a tranche for redemption at the current epoch's end; they wait in
@@ -20,14 +21,15 @@ pub struct RedemptionRequest<'info> {
     pub lender_shares: Box<InterfaceAccount<'info, TokenAccount>>,
     #[account(mut, seeds = [SHARE_ESCROW_SEED, pool.key().as_ref(), &[tranche.seed()]], bump)]
     pub escrow: Box<InterfaceAccount<'info, TokenAccount>>,
+    /// CHECK: the lender's request in this tranche, created here on the first request
+    /// (through `kassa_common::create`, whatever lamports it holds) and read and written by
+    /// the handler; the seeds constraint fixes its address.
     #[account(
-        init_if_needed,
-        payer = lender,
-        space = 8 + LenderRedemption::INIT_SPACE,
+        mut,
         seeds = [REDEMPTION_SEED, pool.key().as_ref(), &[tranche.seed()], lender.key().as_ref()],
         bump,
     )]
-    pub request: Box<Account<'info, LenderRedemption>>,
+    pub request: UncheckedAccount<'info>,
     pub token_program: Interface<'info, TokenInterface>,
     pub system_program: Program<'info, System>,
 }
@@ -50,9 +52,12 @@ pub fn handler(ctx: Context<RedemptionRequest>, tranche: Tranche, shares: u64) -
     let lender = ctx.accounts.lender.key();
     let (pool_key, request_bump) = (ctx.accounts.pool.key(), ctx.bumps.request);
     let epoch = ctx.accounts.pool.epoch_id;
-    let request = &mut ctx.accounts.request;
-    if request.lender == Pubkey::default() {
-        request.set_inner(LenderRedemption {
+    let request_info = ctx.accounts.request.to_account_info();
+    let mut request = if request_info.owner == &crate::ID {
+        let data = request_info.try_borrow_data()?;
+        LenderRedemption::try_deserialize(&mut &data[..])?
+    } else {
+        let fresh = LenderRedemption {
             pool: pool_key,
             lender,
             tranche,
@@ -60,9 +65,27 @@ pub fn handler(ctx: Context<RedemptionRequest>, tranche: Tranche, shares: u64) -
             epoch_id: epoch,
             payable: 0,
             bump: request_bump,
-        });
-    }
+        };
+        Creator {
+            payer: &ctx.accounts.lender.to_account_info(),
+            system_program: &ctx.accounts.system_program.to_account_info(),
+        }
+        .create_state(
+            &request_info,
+            8 + LenderRedemption::INIT_SPACE,
+            &[
+                REDEMPTION_SEED,
+                pool_key.as_ref(),
+                &[tranche.seed()],
+                lender.as_ref(),
+                &[request_bump],
+            ],
+            &fresh,
+        )?;
+        fresh
+    };
     let waiting = request.add(shares, epoch)?;
+    write_state(&request_info, &request)?;
     let pool = &mut ctx.accounts.pool;
     let income = accrue(pool, pool_key, lender, now)?;
     let pending = pool.queue_redemption(tranche, shares)?;

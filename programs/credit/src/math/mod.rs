@@ -185,7 +185,12 @@ mod tests {
 
         #[test]
         fn a_deposit_never_dilutes_existing_holders(amount in 1u64..1u64 << 50, value in 1u64..1u64 << 50, supply in 1u64..1u64 << 50) {
-            let minted = shares_for_deposit(amount, value, supply).unwrap();
+            // A tranche worth far less than its shares can price a deposit beyond u64 shares:
+            // refused as an overflow, never minted wrongly.
+            let Ok(minted) = shares_for_deposit(amount, value, supply) else {
+                prop_assert!(u128::from(amount) * u128::from(supply) / u128::from(value) > u128::from(u64::MAX));
+                return Ok(());
+            };
             // Value per share after >= before: (value + amount) / (supply + minted) >= value / supply.
             prop_assert!(u128::from(value + amount) * u128::from(supply) >= u128::from(value) * u128::from(supply + minted));
         }

@@ -1,5 +1,6 @@
 use crate::{constants::*, error::PaymentsError, events::*, state::*};
 use anchor_lang::prelude::*;
+use kassa_common::create::Creator;
 
 /// The compliance authority blocks a wallet from paying.
 #[event_cpi]
@@ -15,14 +16,10 @@ pub struct BlocklistAdd<'info> {
         has_one = compliance_authority @ PaymentsError::NotComplianceAuthority,
     )]
     pub config: Box<Account<'info, Config>>,
-    #[account(
-        init,
-        payer = compliance_authority,
-        space = 8 + BlocklistEntry::INIT_SPACE,
-        seeds = [BLOCKLIST_SEED, wallet.as_ref()],
-        bump,
-    )]
-    pub entry: Account<'info, BlocklistEntry>,
+    /// CHECK: created by the handler through `kassa_common::create`, whatever lamports it
+    /// already holds; the seeds constraint fixes its address.
+    #[account(mut, seeds = [BLOCKLIST_SEED, wallet.as_ref()], bump)]
+    pub entry: UncheckedAccount<'info>,
     pub system_program: Program<'info, System>,
 }
 
@@ -37,13 +34,23 @@ impl BlocklistAdd<'_> {
 pub fn handler(ctx: Context<BlocklistAdd>, wallet: Pubkey, reason_hash: [u8; 32]) -> Result<()> {
     let now = Clock::get()?.unix_timestamp;
     let actor = ctx.accounts.compliance_authority.key();
-    ctx.accounts.entry.set_inner(BlocklistEntry {
-        wallet,
-        reason_hash,
-        added_at: now,
-        rent_payer: actor,
-        bump: ctx.bumps.entry,
-    });
+    let bump = ctx.bumps.entry;
+    Creator {
+        payer: &ctx.accounts.compliance_authority.to_account_info(),
+        system_program: &ctx.accounts.system_program.to_account_info(),
+    }
+    .create_state(
+        &ctx.accounts.entry.to_account_info(),
+        8 + BlocklistEntry::INIT_SPACE,
+        &[BLOCKLIST_SEED, wallet.as_ref(), &[bump]],
+        &BlocklistEntry {
+            wallet,
+            reason_hash,
+            added_at: now,
+            rent_payer: actor,
+            bump,
+        },
+    )?;
     let config = &mut ctx.accounts.config;
     let seq = config.next_seq()?;
     let header = EventHeader::new(config.key(), seq, actor, now);

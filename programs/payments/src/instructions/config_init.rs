@@ -1,6 +1,7 @@
 use crate::{constants::*, error::PaymentsError, events::*, state::Config};
 use anchor_lang::prelude::*;
 use anchor_lang::solana_program::bpf_loader_upgradeable;
+use kassa_common::create::Creator;
 
 /// Owner of builtin programs (how a local node loads natively compiled programs).
 const NATIVE_LOADER_ID: Pubkey =
@@ -21,14 +22,10 @@ pub struct ConfigInit<'info> {
     #[account(mut)]
     pub payer: Signer<'info>,
     pub admin: Signer<'info>,
-    #[account(
-        init,
-        payer = payer,
-        space = 8 + Config::INIT_SPACE,
-        seeds = [CONFIG_SEED],
-        bump,
-    )]
-    pub config: Box<Account<'info, Config>>,
+    /// CHECK: created by the handler through `kassa_common::create`, whatever lamports it
+    /// already holds; the seeds constraint fixes its address.
+    #[account(mut, seeds = [CONFIG_SEED], bump)]
+    pub config: UncheckedAccount<'info>,
     /// CHECK: address is this program; its loader is inspected in `validate`.
     #[account(address = crate::ID)]
     pub payments_program: UncheckedAccount<'info>,
@@ -80,8 +77,8 @@ impl ConfigInit<'_> {
 #[access_control(ctx.accounts.validate(&args))]
 pub fn handler(ctx: Context<ConfigInit>, args: ConfigInitArgs) -> Result<()> {
     let now = Clock::get()?.unix_timestamp;
-    let config = &mut ctx.accounts.config;
-    config.set_inner(Config {
+    let config_key = ctx.accounts.config.key();
+    let mut config = Config {
         admin: ctx.accounts.admin.key(),
         compliance_authority: args.compliance_authority,
         arbiter: args.arbiter,
@@ -92,10 +89,20 @@ pub fn handler(ctx: Context<ConfigInit>, args: ConfigInitArgs) -> Result<()> {
         seq: 0,
         bump: ctx.bumps.config,
         reserved: [0; 64],
-    });
+    };
     let seq = config.next_seq()?;
     config.invariant()?;
-    let header = EventHeader::new(config.key(), seq, config.admin, now);
+    Creator {
+        payer: &ctx.accounts.payer.to_account_info(),
+        system_program: &ctx.accounts.system_program.to_account_info(),
+    }
+    .create_state(
+        &ctx.accounts.config.to_account_info(),
+        8 + Config::INIT_SPACE,
+        &[CONFIG_SEED, &[config.bump]],
+        &config,
+    )?;
+    let header = EventHeader::new(config_key, seq, config.admin, now);
     emit_cpi!(ConfigInitialized {
         header,
         admin: config.admin,

@@ -1,5 +1,6 @@
 use crate::{constants::*, error::PaymentsError, events::*, state::*};
 use anchor_lang::prelude::*;
+use kassa_common::create::Creator;
 
 #[derive(AnchorSerialize, AnchorDeserialize, Clone, Debug)]
 pub struct InvoiceOpenArgs {
@@ -27,14 +28,14 @@ pub struct InvoiceOpen<'info> {
         has_one = authority @ PaymentsError::NotMerchantAuthority,
     )]
     pub merchant: Box<Account<'info, Merchant>>,
+    /// CHECK: created by the handler through `kassa_common::create`, whatever lamports it
+    /// already holds; the seeds constraint fixes its address.
     #[account(
-        init,
-        payer = authority,
-        space = 8 + Payment::INIT_SPACE,
+        mut,
         seeds = [PAYMENT_SEED, merchant.key().as_ref(), args.order_id.as_ref()],
         bump,
     )]
-    pub payment: Box<Account<'info, Payment>>,
+    pub payment: UncheckedAccount<'info>,
     pub system_program: Program<'info, System>,
 }
 
@@ -61,8 +62,8 @@ pub fn handler(ctx: Context<InvoiceOpen>, args: InvoiceOpenArgs) -> Result<()> {
     let actor = ctx.accounts.authority.key();
     let merchant = ctx.accounts.merchant.key();
     let mint = ctx.accounts.merchant.settlement_mint;
-    let payment = &mut ctx.accounts.payment;
-    payment.set_inner(Payment {
+    let payment_key = ctx.accounts.payment.key();
+    let mut payment = Payment {
         merchant,
         mint,
         payer: Pubkey::default(),
@@ -83,10 +84,25 @@ pub fn handler(ctx: Context<InvoiceOpen>, args: InvoiceOpenArgs) -> Result<()> {
         seq: 0,
         bump: ctx.bumps.payment,
         reserved: [0; 14],
-    });
+    };
     payment.invariant()?;
     let seq = payment.next_seq()?;
-    let header = EventHeader::new(payment.key(), seq, actor, now);
+    Creator {
+        payer: &ctx.accounts.authority.to_account_info(),
+        system_program: &ctx.accounts.system_program.to_account_info(),
+    }
+    .create_state(
+        &ctx.accounts.payment.to_account_info(),
+        8 + Payment::INIT_SPACE,
+        &[
+            PAYMENT_SEED,
+            merchant.as_ref(),
+            &args.order_id,
+            &[payment.bump],
+        ],
+        &payment,
+    )?;
+    let header = EventHeader::new(payment_key, seq, actor, now);
     emit_cpi!(InvoiceOpened {
         header,
         merchant,

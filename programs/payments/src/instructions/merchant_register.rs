@@ -3,6 +3,7 @@ use crate::{
 };
 use anchor_lang::prelude::*;
 use anchor_spl::token_interface::Mint;
+use kassa_common::create::Creator;
 
 #[derive(AnchorSerialize, AnchorDeserialize, Clone, Debug)]
 pub struct MerchantRegisterArgs {
@@ -19,14 +20,10 @@ pub struct MerchantRegister<'info> {
     pub authority: Signer<'info>,
     #[account(seeds = [CONFIG_SEED], bump = config.bump)]
     pub config: Box<Account<'info, Config>>,
-    #[account(
-        init,
-        payer = authority,
-        space = 8 + Merchant::INIT_SPACE,
-        seeds = [MERCHANT_SEED, authority.key().as_ref()],
-        bump,
-    )]
-    pub merchant: Box<Account<'info, Merchant>>,
+    /// CHECK: created by the handler through `kassa_common::create`, whatever lamports it
+    /// already holds; the seeds constraint fixes its address.
+    #[account(mut, seeds = [MERCHANT_SEED, authority.key().as_ref()], bump)]
+    pub merchant: UncheckedAccount<'info>,
     pub settlement_mint: InterfaceAccount<'info, Mint>,
     pub system_program: Program<'info, System>,
 }
@@ -44,8 +41,8 @@ impl MerchantRegister<'_> {
 pub fn handler(ctx: Context<MerchantRegister>, args: MerchantRegisterArgs) -> Result<()> {
     let now = Clock::get()?.unix_timestamp;
     let authority = ctx.accounts.authority.key();
-    let merchant = &mut ctx.accounts.merchant;
-    merchant.set_inner(Merchant {
+    let merchant_key = ctx.accounts.merchant.key();
+    let mut merchant = Merchant {
         authority,
         merchant_id: authority,
         settlement_mint: ctx.accounts.settlement_mint.key(),
@@ -58,10 +55,20 @@ pub fn handler(ctx: Context<MerchantRegister>, args: MerchantRegisterArgs) -> Re
         seq: 0,
         bump: ctx.bumps.merchant,
         reserved: [0; 64],
-    });
+    };
     merchant.invariant()?;
     let seq = merchant.next_seq()?;
-    let header = EventHeader::new(merchant.key(), seq, authority, now);
+    Creator {
+        payer: &ctx.accounts.authority.to_account_info(),
+        system_program: &ctx.accounts.system_program.to_account_info(),
+    }
+    .create_state(
+        &ctx.accounts.merchant.to_account_info(),
+        8 + Merchant::INIT_SPACE,
+        &[MERCHANT_SEED, authority.as_ref(), &[merchant.bump]],
+        &merchant,
+    )?;
+    let header = EventHeader::new(merchant_key, seq, authority, now);
     emit_cpi!(MerchantRegistered {
         header,
         authority,
