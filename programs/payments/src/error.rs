@@ -114,4 +114,6 @@ pub enum PaymentsError {
         "the conversion hook changed the owner, delegate or close authority of the payer's account"
     )]
     PayerAccountTampered,
+    #[msg("assigned amount exceeds what captures pay after the protocol fee")]
+    AssignmentExceedsNet,
 }

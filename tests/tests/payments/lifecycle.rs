@@ -485,6 +485,18 @@ async fn assigned_receivable_is_paid_first_from_captures() {
         env.send(&[too_much], &[&authority]).await,
         code(E::AssignmentExceedsEscrow),
     );
+    // Audit 8: captures pay the assignee after the 30 bps fee, so the whole escrow, or one unit
+    // more than its net, is refused by name (it used to make every capture fail).
+    for amount in [100 * USDC, 99_700_001] {
+        let ix = env
+            .p
+            .receivable_assign(&m.authority, &m.address, &payment, &assignee, amount)
+            .unwrap();
+        assert_code(
+            env.send(&[ix], &[&authority]).await,
+            code(E::AssignmentExceedsNet),
+        );
+    }
     let landed = env.send(&[ix.clone()], &[&authority]).await.unwrap();
     let PaymentsEvent::ReceivableAssigned(ev) = only(&landed.events, "ReceivableAssigned") else {
         unreachable!()
@@ -526,6 +538,39 @@ async fn assigned_receivable_is_paid_first_from_captures() {
     );
     assert_eq!(env.balance(&assignee).await, 50 * USDC);
     assert_eq!(env.payment(&payment).await.assigned, 0);
+}
+
+/// Audit 8: the largest assignment allowed (the escrow net of the fee) never blocks a capture,
+/// however the escrow is captured: fee rounding per capture leaves dust the assignee is not
+/// paid, and the capture that empties the escrow ends the assignment.
+#[tokio::test]
+async fn an_assignment_of_the_whole_net_escrow_is_captured_in_pieces() {
+    let (mut env, authority, m, payer) = setup(anchor_spl::token::ID).await;
+    let lender = env.wallet().await;
+    let assignee = env.fund(&m.mint, &lender.pubkey(), 0).await;
+    let payment = env.invoice(&m, &authority, "RCV-NET", 100 * USDC).await;
+    env.pay(&m, &payment, &payer).await.unwrap();
+    let net = 99_700_000;
+    let ix = env
+        .p
+        .receivable_assign(&m.authority, &m.address, &payment, &assignee, net)
+        .unwrap();
+    env.send(&[ix], &[&authority]).await.unwrap();
+    let refs = env.settlement(&m, &payment, Some(assignee));
+    let mut paid = 0;
+    for piece in [1, 333_333, 33_333_333, 66_333_333] {
+        let ix = env.p.payment_capture(&m.authority, &refs, piece).unwrap();
+        let landed = env.send(&[ix], &[&authority]).await.unwrap();
+        let PaymentsEvent::PaymentCaptured(ev) = only(&landed.events, "PaymentCaptured") else {
+            unreachable!()
+        };
+        paid += ev.to_assignee;
+    }
+    let p = env.payment(&payment).await;
+    assert_eq!((p.status, p.assigned), (PaymentStatus::Captured, 0));
+    assert_eq!(env.balance(&assignee).await, paid);
+    // Four captures each round their fee up once: at most four units of dust.
+    assert!(net - paid <= 4, "assignee short by {}", net - paid);
 }
 
 #[tokio::test]

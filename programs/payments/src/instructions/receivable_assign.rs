@@ -42,8 +42,12 @@ pub fn handler(ctx: Context<ReceivableAssign>, amount: u64) -> Result<()> {
     let now = Clock::get()?.unix_timestamp;
     let actor = ctx.accounts.authority.key();
     let assignee = ctx.accounts.assignee.key();
+    let fee_bps = ctx
+        .accounts
+        .merchant
+        .effective_fee_bps(ctx.accounts.config.protocol_fee_bps);
     let payment = &mut ctx.accounts.payment;
-    payment.assign(assignee, amount)?;
+    payment.assign(assignee, amount, fee_bps)?;
     payment.invariant()?;
     let seq = payment.next_seq()?;
     let header = EventHeader::new(payment.key(), seq, actor, now);

@@ -1,6 +1,6 @@
 use crate::{error::PaymentsError, state::MerchantPolicy};
 use anchor_lang::prelude::*;
-use kassa_common::SafeMath;
+use kassa_common::{math::bps_ceil, SafeMath};
 
 /// Where a payment is in its lifecycle (see docs/payments.md for the diagram).
 #[derive(AnchorSerialize, AnchorDeserialize, InitSpace, Clone, Copy, Debug, PartialEq, Eq)]
@@ -203,12 +203,16 @@ impl Payment {
         Ok(())
     }
 
-    /// Books a capture of `amount` of which `to_assignee` went to the assignee.
+    /// Books a capture of `amount` of which `to_assignee` went to the assignee. The capture
+    /// that empties the escrow ends the assignment: whatever the assignee was not paid (fee
+    /// rounding over several captures, a fee raised after the assignment) is the credit
+    /// program's shortfall to book, never an open claim on an empty payment.
     pub fn capture(&mut self, amount: u64, to_assignee: u64, now: i64) -> Result<()> {
         self.check_capturable(amount, now)?;
         self.captured = self.captured.safe_add(amount)?;
         self.assigned = self.assigned.safe_sub(to_assignee)?;
         if self.escrowed()? == 0 {
+            self.assigned = 0;
             self.set_status(PaymentStatus::Captured, now);
         }
         Ok(())
@@ -331,8 +335,10 @@ impl Payment {
         self.release_rest(PaymentStatus::Rejected, now)
     }
 
-    /// Merchant assigns future capture proceeds, up to `amount`, to `assignee`.
-    pub fn assign(&mut self, assignee: Pubkey, amount: u64) -> Result<()> {
+    /// Merchant assigns future capture proceeds, up to `amount`, to `assignee`. Captures pay
+    /// the assignee after the protocol fee, so at most the escrow net of the fee (at
+    /// `fee_bps`, rounded up as captures round it) can be assigned.
+    pub fn assign(&mut self, assignee: Pubkey, amount: u64, fee_bps: u16) -> Result<()> {
         self.require_status(
             PaymentStatus::Authorized,
             PaymentsError::PaymentNotAuthorized,
@@ -345,6 +351,11 @@ impl Payment {
         require!(
             amount <= self.escrowed()?,
             PaymentsError::AssignmentExceedsEscrow
+        );
+        let escrowed = self.escrowed()?;
+        require!(
+            amount <= escrowed.safe_sub(bps_ceil(escrowed, fee_bps)?.min(escrowed))?,
+            PaymentsError::AssignmentExceedsNet
         );
         self.assignee = assignee;
         self.assigned = amount;
