@@ -148,7 +148,13 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .await?;
     client
         .send(
-            &p.capture_and_close(&merchant.pubkey(), &refs, &state, now)?,
+            &p.capture_and_close(
+                &merchant.pubkey(),
+                &refs,
+                &state,
+                now,
+                client.pause_clock(now).await?,
+            )?,
             &merchant,
             &[],
         )

@@ -61,7 +61,10 @@ impl Payments {
     }
 
     /// Captures everything still escrowed and, when the payment can then be closed (its
-    /// refund window is over at `now`), closes it so the rent comes back.
+    /// refund window is over at `now`), closes it so the rent comes back. `pause_clock` is the
+    /// payments config's at `now` ([`Config::pause_clock`](kassa_payments::state::Config::pause_clock),
+    /// see [`KassaClient::pause_clock`](crate::rpc::KassaClient::pause_clock)): time the protocol
+    /// spent paused does not count against the authorization.
     ///
     /// ```
     /// # use kassa_sdk::payments::{MintRef, Payments, SettlementRefs};
@@ -77,9 +80,10 @@ impl Payments {
     ///     merchant: refs.merchant, mint: refs.mint.mint, payer: Pubkey::default(), assignee: Pubkey::default(),
     ///     amount: 10, authorized: 0, captured: 0, released: 0, refunded: 0, assigned: 0,
     ///     status: PaymentStatus::Open, status_at: 0, expires_at: 1, authorization_expires_at: 0,
-    ///     refund_deadline: 0, dispute_deadline: 0, auto_capture_at: 0, seq: 1, bump: 255, reserved: [0; 14],
+    ///     refund_deadline: 0, dispute_deadline: 0, auto_capture_at: 0, seq: 1, bump: 255,
+    ///     pause_clock_at_authorization: 0, reserved: [0; 6],
     /// };
-    /// assert!(p.capture_and_close(&Pubkey::new_unique(), &refs, &open, 0).is_err());
+    /// assert!(p.capture_and_close(&Pubkey::new_unique(), &refs, &open, 0, 0).is_err());
     /// ```
     pub fn capture_and_close(
         &self,
@@ -87,12 +91,17 @@ impl Payments {
         refs: &SettlementRefs,
         payment: &Payment,
         now: i64,
+        pause_clock: i64,
     ) -> Result<Vec<Instruction>, SdkError> {
         let escrowed = payment.escrowed().map_err(refused)?;
-        payment.check_capturable(escrowed, now).map_err(refused)?;
+        payment
+            .check_capturable(escrowed, now, pause_clock)
+            .map_err(refused)?;
         // Closable once captured? The program's own rule on the payment as the capture leaves it.
         let mut captured = payment.clone();
-        captured.capture(escrowed, 0, now).map_err(refused)?;
+        captured
+            .capture(escrowed, 0, now, pause_clock)
+            .map_err(refused)?;
         let mut ixs = vec![self.payment_capture(authority, refs, escrowed)?];
         if captured.is_closable(now).map_err(refused)? {
             ixs.push(self.payment_close(authority, &refs.merchant, &refs.payment, authority)?);
@@ -111,7 +120,8 @@ impl Payments {
     ///     merchant: Pubkey::new_unique(), mint: mint.mint, payer: Pubkey::new_unique(), assignee: Pubkey::default(),
     ///     amount: 10, authorized: 10, captured: 10, released: 0, refunded: 0, assigned: 0,
     ///     status: PaymentStatus::Captured, status_at: 0, expires_at: 1, authorization_expires_at: 100,
-    ///     refund_deadline: 1_000, dispute_deadline: 100, auto_capture_at: 0, seq: 3, bump: 255, reserved: [0; 14],
+    ///     refund_deadline: 1_000, dispute_deadline: 100, auto_capture_at: 0, seq: 3, bump: 255,
+    ///     pause_clock_at_authorization: 0, reserved: [0; 6],
     /// };
     /// let p = Payments::default();
     /// let (authority, payment) = (Pubkey::new_unique(), Pubkey::new_unique());

@@ -837,6 +837,7 @@ impl Payments {
         Ok(self.build(
             acc::PaymentReclaim {
                 payer: refs.payer,
+                config: self.config(),
                 release: self.release(refs),
                 event_authority: self.event_authority(),
                 program: self.program_id,

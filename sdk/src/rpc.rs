@@ -2,9 +2,13 @@
 //! fresh blockhash, confirms at a chosen commitment, and names program errors (the error enum
 //! of the program that raised them, from the registry) instead of numbers.
 
-use crate::{SdkError, decode::decode_payment, programs::name_error};
+use crate::{
+    SdkError,
+    decode::decode_payment,
+    programs::{KassaProgram, name_error},
+};
 use anchor_lang::{AccountDeserialize, prelude::Pubkey, solana_program::instruction::Instruction};
-use kassa_payments::state::Payment;
+use kassa_payments::state::{Config, Payment};
 use solana_commitment_config::CommitmentConfig;
 use solana_rpc_client::nonblocking::rpc_client::RpcClient;
 use solana_sdk::{
@@ -38,6 +42,17 @@ impl KassaClient {
             .await
             .map_err(|e| SdkError::Rpc(e.to_string()))?;
         decode_payment(&account.data)
+    }
+
+    /// The payments config's pause clock at `now`: seconds the protocol has spent paused, which
+    /// authorization windows do not count.
+    pub async fn pause_clock(&self, now: i64) -> Result<i64, SdkError> {
+        let config: Config = self
+            .account(&crate::pda::config(&kassa_payments::ID).0)
+            .await?;
+        config
+            .pause_clock(now)
+            .map_err(|e| KassaProgram::Payments.refusal(e))
     }
 
     /// Fetches and decodes any Anchor account of the Kassa programs.

@@ -262,6 +262,90 @@ async fn void_returns_the_rest_and_reclaim_waits_for_expiry() {
     assert_eq!(env.balance(&env.vault(&m.mint)).await, 0);
 }
 
+/// Audit 12: the merchant cannot capture while the protocol is paused, so the time spent paused
+/// does not count against the authorization: a pause longer than the window does not make the
+/// escrow reclaimable, and auto-capture moves later by the same time.
+#[tokio::test]
+async fn a_pause_does_not_let_authorizations_lapse() {
+    use kassa_payments::{instructions::ConfigUpdateArgs, state::Config};
+    let mut env = Env::new().await;
+    let mint = env.mint(anchor_spl::token::ID, 6, None, None).await;
+    env.vault_open(&mint).await;
+    let mut pol = policy();
+    pol.auto_capture_delay = 5 * DAY;
+    let (authority, m) = env.merchant(&mint, pol).await;
+    let payer = env.wallet().await;
+    env.fund(&mint, &payer.pubkey(), 10 * USDC).await;
+    let admin = env.admin.insecure_clone();
+    let a = env.invoice(&m, &authority, "PAUSED-A", 4 * USDC).await;
+    let b = env.invoice(&m, &authority, "PAUSED-B", 6 * USDC).await;
+    env.pay(&m, &a, &payer).await.unwrap();
+    env.pay(&m, &b, &payer).await.unwrap();
+    let pause = |paused| ConfigUpdateArgs {
+        paused: Some(paused),
+        ..Default::default()
+    };
+
+    // Two days in, the protocol pauses for ten days: three windows' worth.
+    env.warp(2 * DAY).await;
+    let ix = env.p.config_update(&admin.pubkey(), pause(true)).unwrap();
+    env.send(&[ix], &[&admin]).await.unwrap();
+    env.warp(10 * DAY).await;
+    let reclaim = env
+        .p
+        .payment_reclaim(&env.release(&m, &a, &payer.pubkey()))
+        .unwrap();
+    assert_code(
+        env.send(&[reclaim.clone()], &[&payer]).await,
+        code(E::AuthorizationNotExpired),
+    );
+    let ix = env.p.config_update(&admin.pubkey(), pause(false)).unwrap();
+    env.send(&[ix], &[&admin]).await.unwrap();
+    let cfg: Config = env
+        .fetch(&kassa_sdk::pda::config(&env.p.program_id).0)
+        .await;
+    assert_eq!((cfg.paused, cfg.paused_since), (false, 0));
+    assert!(cfg.paused_total >= 10 * DAY, "{}", cfg.paused_total);
+
+    // Resumed with five days of the window left: the merchant captures part of `a`, auto-capture
+    // of `b` is due only after its five unpaused days.
+    let cap = env
+        .p
+        .payment_capture(&m.authority, &env.settlement(&m, &a, None), USDC)
+        .unwrap();
+    env.send(&[cap], &[&authority]).await.unwrap();
+    let cranker = env.wallet().await;
+    let auto = env
+        .p
+        .payment_auto_capture(&cranker.pubkey(), &env.settlement(&m, &b, None))
+        .unwrap();
+    assert_code(
+        env.send(&[auto.clone()], &[&cranker]).await,
+        code(E::AutoCaptureNotDue),
+    );
+    env.warp(3 * DAY + 60).await;
+    env.send(&[auto], &[&cranker]).await.unwrap();
+    assert_eq!(env.payment(&b).await.status, PaymentStatus::Captured);
+
+    // Past the seven unpaused days, the payer reclaims the rest and capture is over.
+    assert_code(
+        env.send(&[reclaim.clone()], &[&payer]).await,
+        code(E::AuthorizationNotExpired),
+    );
+    env.warp(2 * DAY).await;
+    let cap = env
+        .p
+        .payment_capture(&m.authority, &env.settlement(&m, &a, None), USDC)
+        .unwrap();
+    assert_code(
+        env.send(&[cap], &[&authority]).await,
+        code(E::AuthorizationExpired),
+    );
+    env.send(&[reclaim], &[&payer]).await.unwrap();
+    let p = env.payment(&a).await;
+    assert_eq!((p.status, p.released), (PaymentStatus::Captured, 3 * USDC));
+}
+
 #[tokio::test]
 async fn auto_capture_is_permissionless_once_due() {
     let mut env = Env::new().await;

@@ -85,10 +85,12 @@ pub fn handler(ctx: Context<ConfigInit>, args: ConfigInitArgs) -> Result<()> {
         fee_receiver: args.fee_receiver,
         protocol_fee_bps: args.protocol_fee_bps,
         paused: false,
+        paused_since: 0,
+        paused_total: 0,
         hooks: [Pubkey::default(); MAX_HOOKS],
         seq: 0,
         bump: ctx.bumps.config,
-        reserved: [0; 64],
+        reserved: [0; 48],
     };
     let seq = config.next_seq()?;
     config.invariant()?;

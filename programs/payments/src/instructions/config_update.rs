@@ -57,7 +57,7 @@ pub fn handler(ctx: Context<ConfigUpdate>, args: ConfigUpdateArgs) -> Result<()>
         config.protocol_fee_bps = bps;
     }
     if let Some(paused) = args.paused {
-        config.paused = paused;
+        config.set_paused(paused, now)?;
     }
     if let Some(hooks) = &args.hooks {
         config.set_hooks(hooks)?;

@@ -83,7 +83,8 @@ pub fn handler(ctx: Context<InvoiceOpen>, args: InvoiceOpenArgs) -> Result<()> {
         auto_capture_at: 0,
         seq: 0,
         bump: ctx.bumps.payment,
-        reserved: [0; 14],
+        pause_clock_at_authorization: 0,
+        reserved: [0; 6],
     };
     payment.invariant()?;
     let seq = payment.next_seq()?;

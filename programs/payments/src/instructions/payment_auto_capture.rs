@@ -17,15 +17,14 @@ impl PaymentAutoCapture<'_> {
         let now = Clock::get()?.unix_timestamp;
         require!(!s.config.paused, PaymentsError::ProtocolPaused);
         s.validate()?;
+        // Due on the authorization's clock: time spent paused does not count.
+        let pause_clock = s.config.pause_clock(now)?;
         require!(
-            s.payment.auto_capture_at != 0,
-            PaymentsError::AutoCaptureDisabled
-        );
-        require!(
-            now >= s.payment.auto_capture_at,
+            s.payment.auto_capture_due(now, pause_clock)?,
             PaymentsError::AutoCaptureNotDue
         );
-        s.payment.check_capturable(s.payment.escrowed()?, now)
+        s.payment
+            .check_capturable(s.payment.escrowed()?, now, pause_clock)
     }
 }
 

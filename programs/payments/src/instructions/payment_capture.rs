@@ -20,8 +20,9 @@ impl PaymentCapture<'_> {
             PaymentsError::NotMerchantAuthority
         );
         s.validate()?;
+        let now = Clock::get()?.unix_timestamp;
         s.payment
-            .check_capturable(amount, Clock::get()?.unix_timestamp)
+            .check_capturable(amount, now, s.config.pause_clock(now)?)
     }
 }
 
@@ -49,8 +50,9 @@ pub(crate) fn capture(
 ) -> Result<PaymentCaptured> {
     let now = Clock::get()?.unix_timestamp;
     let split = s.pay_out(amount, escrow_bump)?;
+    let pause_clock = s.config.pause_clock(now)?;
     let payment = &mut s.payment;
-    payment.capture(amount, split.to_assignee, now)?;
+    payment.capture(amount, split.to_assignee, now, pause_clock)?;
     payment.invariant()?;
     let seq = payment.next_seq()?;
     Ok(PaymentCaptured {

@@ -119,9 +119,10 @@ pub fn handler(ctx: Context<PaymentPay>) -> Result<()> {
 
     let payer = ctx.accounts.payer.key();
     let policy = ctx.accounts.merchant.policy;
+    let pause_clock = ctx.accounts.config.pause_clock(now)?;
     let kyt_cosigned = ctx.accounts.kyt_authority.is_some();
     let payment = &mut ctx.accounts.payment;
-    payment.authorize(payer, received, &policy, now)?;
+    payment.authorize(payer, received, &policy, now, pause_clock)?;
     payment.invariant()?;
     let seq = payment.next_seq()?;
     let header = EventHeader::new(payment.key(), seq, payer, now);

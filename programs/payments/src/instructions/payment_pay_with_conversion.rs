@@ -120,12 +120,13 @@ pub fn handler<'info>(
 
     let payer = ctx.accounts.payer.key();
     let policy = ctx.accounts.merchant.policy;
+    let pause_clock = ctx.accounts.config.pause_clock(now)?;
     let kyt_cosigned = ctx.accounts.kyt_authority.is_some();
     let input_mint = ctx.accounts.payer_source.mint;
     let hook = ctx.accounts.hook_program.key();
     let pool = ctx.remaining_accounts[0].key();
     let payment = &mut ctx.accounts.payment;
-    payment.authorize(payer, received, &policy, now)?;
+    payment.authorize(payer, received, &policy, now, pause_clock)?;
     payment.invariant()?;
     let merchant = payment.merchant;
     let output_mint = payment.mint;

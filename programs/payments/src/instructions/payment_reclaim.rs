@@ -1,12 +1,16 @@
 use super::settlement::*;
-use crate::{error::PaymentsError, events::*};
+use crate::{constants::*, error::PaymentsError, events::*, state::Config};
 use anchor_lang::prelude::*;
 
-/// The payer takes the escrow back once the authorization has expired uncaptured.
+/// The payer takes the escrow back once the authorization has expired uncaptured. Time the
+/// protocol spent paused (when the merchant could not capture) does not count.
 #[event_cpi]
 #[derive(Accounts)]
 pub struct PaymentReclaim<'info> {
     pub payer: Signer<'info>,
+    /// Read for its pause clock.
+    #[account(seeds = [CONFIG_SEED], bump = config.bump)]
+    pub config: Box<Account<'info, Config>>,
     pub release: Release<'info>,
 }
 
@@ -25,7 +29,8 @@ impl PaymentReclaim<'_> {
 pub fn handler(ctx: Context<PaymentReclaim>) -> Result<()> {
     let now = Clock::get()?.unix_timestamp;
     let actor = ctx.accounts.payer.key();
-    let amount = ctx.accounts.release.payment.reclaim(now)?;
+    let pause_clock = ctx.accounts.config.pause_clock(now)?;
+    let amount = ctx.accounts.release.payment.reclaim(now, pause_clock)?;
     ctx.accounts
         .release
         .pay_back(amount, ctx.bumps.release.escrow_authority)?;

@@ -22,12 +22,16 @@ pub struct Config {
     /// When set, no new merchant, invoice, payment, capture or assignment is accepted;
     /// money can still leave escrow back to payers.
     pub paused: bool,
+    /// Unix timestamp (seconds) the current pause began; 0 while not paused.
+    pub paused_since: i64,
+    /// Seconds spent paused in pauses that have ended (the pause clock without the current one).
+    pub paused_total: i64,
     /// Conversion-hook programs `pay_with_conversion` may call; unused slots are the default key.
     pub hooks: [Pubkey; MAX_HOOKS],
     /// Sequence number of the next event about this config (and the blocklist it governs).
     pub seq: u64,
     pub bump: u8,
-    pub reserved: [u8; 64],
+    pub reserved: [u8; 48],
 }
 
 impl Config {
@@ -49,6 +53,31 @@ impl Config {
         }
         self.hooks = [Pubkey::default(); MAX_HOOKS];
         self.hooks[..hooks.len()].copy_from_slice(hooks);
+        Ok(())
+    }
+
+    /// Seconds the protocol has spent paused, ever, up to `now`: the pause clock. Payments snapshot
+    /// it at authorization so their capture window counts only time the protocol ran.
+    pub fn pause_clock(&self, now: i64) -> Result<i64> {
+        if self.paused {
+            self.paused_total
+                .safe_add(now.safe_sub(self.paused_since)?.max(0))
+        } else {
+            Ok(self.paused_total)
+        }
+    }
+
+    /// Pauses or resumes at `now`, keeping the pause clock.
+    pub fn set_paused(&mut self, paused: bool, now: i64) -> Result<()> {
+        match (self.paused, paused) {
+            (false, true) => self.paused_since = now,
+            (true, false) => {
+                self.paused_total = self.pause_clock(now)?;
+                self.paused_since = 0;
+            }
+            _ => {}
+        }
+        self.paused = paused;
         Ok(())
     }
 
@@ -75,6 +104,11 @@ impl Config {
         for (i, hook) in hooks.iter().enumerate() {
             require!(!hooks[..i].contains(hook), PaymentsError::InvariantViolated);
         }
+        // The pause clock only runs forward, and a pause start is recorded exactly while paused.
+        require!(
+            self.paused_total >= 0 && (self.paused == (self.paused_since > 0)),
+            PaymentsError::InvariantViolated
+        );
         Ok(())
     }
 }

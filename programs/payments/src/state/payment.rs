@@ -118,7 +118,10 @@ pub struct Payment {
     /// Sequence number of the next event about this payment.
     pub seq: u64,
     pub bump: u8,
-    pub reserved: [u8; 14],
+    /// The config's pause clock when the payment was authorized: time the protocol spends
+    /// paused after it moves `authorization_expires_at` and `auto_capture_at` later.
+    pub pause_clock_at_authorization: i64,
+    pub reserved: [u8; 6],
 }
 
 // DESIGN.md §7: a payment account is at most 256 bytes, discriminator included.
@@ -135,6 +138,30 @@ impl Payment {
     /// Captured amount that can still be refunded.
     pub fn refundable(&self) -> Result<u64> {
         self.captured.safe_sub(self.refunded)
+    }
+
+    /// `now` on the authorization's clock: real time less the time the protocol has spent
+    /// paused since authorization (`pause_clock` is the config's, at `now`). It never runs
+    /// backwards, so an authorization that has expired stays expired.
+    pub fn authorization_clock(&self, now: i64, pause_clock: i64) -> Result<i64> {
+        let paused = pause_clock.safe_sub(self.pause_clock_at_authorization)?;
+        require!(paused >= 0, PaymentsError::InvariantViolated);
+        now.safe_sub(paused)
+    }
+
+    /// Whether the authorization has expired (the payer may reclaim, the merchant may not
+    /// capture) at `now`, the protocol's pauses not counted.
+    pub fn authorization_expired(&self, now: i64, pause_clock: i64) -> Result<bool> {
+        Ok(self.authorization_clock(now, pause_clock)? >= self.authorization_expires_at)
+    }
+
+    /// Whether anyone may capture the escrow at `now`, the protocol's pauses not counted.
+    pub fn auto_capture_due(&self, now: i64, pause_clock: i64) -> Result<bool> {
+        require!(
+            self.auto_capture_at != 0,
+            PaymentsError::AutoCaptureDisabled
+        );
+        Ok(self.authorization_clock(now, pause_clock)? >= self.auto_capture_at)
     }
 
     /// Returns the current sequence number and advances it.
@@ -157,13 +184,14 @@ impl Payment {
         }
     }
 
-    /// Open → Authorized with what the escrow received.
+    /// Open → Authorized with what the escrow received; `pause_clock` is the config's at `now`.
     pub fn authorize(
         &mut self,
         payer: Pubkey,
         received: u64,
         policy: &MerchantPolicy,
         now: i64,
+        pause_clock: i64,
     ) -> Result<()> {
         if self.status == PaymentStatus::Authorized || self.authorized > 0 {
             return err!(PaymentsError::AlreadyPaid);
@@ -173,6 +201,7 @@ impl Payment {
         require!(received > 0, PaymentsError::NothingReceived);
         self.payer = payer;
         self.authorized = received;
+        self.pause_clock_at_authorization = pause_clock;
         self.authorization_expires_at = now.safe_add(policy.authorization_window)?;
         self.refund_deadline = now.safe_add(policy.refund_window)?;
         self.dispute_deadline = now.safe_add(policy.dispute_window)?;
@@ -185,15 +214,16 @@ impl Payment {
         Ok(())
     }
 
-    /// Checks a capture of `amount` may happen now, by the merchant or the auto-capture crank.
-    pub fn check_capturable(&self, amount: u64, now: i64) -> Result<()> {
+    /// Checks a capture of `amount` may happen now, by the merchant or the auto-capture crank
+    /// (`pause_clock` is the config's at `now`).
+    pub fn check_capturable(&self, amount: u64, now: i64, pause_clock: i64) -> Result<()> {
         self.require_status(
             PaymentStatus::Authorized,
             PaymentsError::PaymentNotAuthorized,
         )?;
         require!(amount > 0, PaymentsError::ZeroAmount);
         require!(
-            now < self.authorization_expires_at,
+            !self.authorization_expired(now, pause_clock)?,
             PaymentsError::AuthorizationExpired
         );
         require!(
@@ -207,8 +237,14 @@ impl Payment {
     /// that empties the escrow ends the assignment: whatever the assignee was not paid (fee
     /// rounding over several captures, a fee raised after the assignment) is the credit
     /// program's shortfall to book, never an open claim on an empty payment.
-    pub fn capture(&mut self, amount: u64, to_assignee: u64, now: i64) -> Result<()> {
-        self.check_capturable(amount, now)?;
+    pub fn capture(
+        &mut self,
+        amount: u64,
+        to_assignee: u64,
+        now: i64,
+        pause_clock: i64,
+    ) -> Result<()> {
+        self.check_capturable(amount, now, pause_clock)?;
         self.captured = self.captured.safe_add(amount)?;
         self.assigned = self.assigned.safe_sub(to_assignee)?;
         if self.escrowed()? == 0 {
@@ -245,14 +281,15 @@ impl Payment {
         self.release_rest(PaymentStatus::Voided, now)
     }
 
-    /// Payer takes the escrow back once the authorization expired.
-    pub fn reclaim(&mut self, now: i64) -> Result<u64> {
+    /// Payer takes the escrow back once the authorization expired (`pause_clock` is the
+    /// config's at `now`).
+    pub fn reclaim(&mut self, now: i64, pause_clock: i64) -> Result<u64> {
         self.require_status(
             PaymentStatus::Authorized,
             PaymentsError::PaymentNotAuthorized,
         )?;
         require!(
-            now >= self.authorization_expires_at,
+            self.authorization_expired(now, pause_clock)?,
             PaymentsError::AuthorizationNotExpired
         );
         self.release_rest(PaymentStatus::Reclaimed, now)
@@ -382,6 +419,7 @@ impl Payment {
 
     pub fn invariant(&self) -> Result<()> {
         let ok = self.authorized <= self.amount
+            && self.pause_clock_at_authorization >= 0
             && self
                 .captured
                 .checked_add(self.released)
