@@ -150,6 +150,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .send(
             &p.capture_and_close(
                 &merchant.pubkey(),
+                &merchant.pubkey(),
                 &refs,
                 &state,
                 now,

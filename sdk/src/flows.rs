@@ -60,8 +60,9 @@ impl Payments {
         })
     }
 
-    /// Captures everything still escrowed and, when the payment can then be closed (its
-    /// refund window is over at `now`), closes it so the rent comes back. `pause_clock` is the
+    /// Captures everything still escrowed (`signer`: the merchant authority or its operator)
+    /// and, when the payment can then be closed (its refund window is over at `now`), closes it
+    /// so the rent comes back to `rent_receiver` (`Merchant::rent_receiver`). `pause_clock` is the
     /// payments config's at `now` ([`Config::pause_clock`](kassa_payments::state::Config::pause_clock),
     /// see [`KassaClient::pause_clock`](crate::rpc::KassaClient::pause_clock)): time the protocol
     /// spent paused does not count against the authorization.
@@ -81,13 +82,16 @@ impl Payments {
     ///     amount: 10, authorized: 0, captured: 0, released: 0, refunded: 0, assigned: 0,
     ///     status: PaymentStatus::Open, status_at: 0, expires_at: 1, authorization_expires_at: 0,
     ///     refund_deadline: 0, dispute_deadline: 0, auto_capture_at: 0, seq: 1, bump: 255,
-    ///     pause_clock_at_authorization: 0, reserved: [0; 6],
+    ///     pause_clock_at_authorization: 0,
+    ///     opened_by_operator: false, reserved: [0; 5],
     /// };
-    /// assert!(p.capture_and_close(&Pubkey::new_unique(), &refs, &open, 0, 0).is_err());
+    /// let k = Pubkey::new_unique();
+    /// assert!(p.capture_and_close(&k, &k, &refs, &open, 0, 0).is_err());
     /// ```
     pub fn capture_and_close(
         &self,
-        authority: &Pubkey,
+        signer: &Pubkey,
+        rent_receiver: &Pubkey,
         refs: &SettlementRefs,
         payment: &Payment,
         now: i64,
@@ -102,9 +106,9 @@ impl Payments {
         captured
             .capture(escrowed, 0, now, pause_clock)
             .map_err(refused)?;
-        let mut ixs = vec![self.payment_capture(authority, refs, escrowed)?];
+        let mut ixs = vec![self.payment_capture(signer, refs, escrowed)?];
         if captured.is_closable(now).map_err(refused)? {
-            ixs.push(self.payment_close(authority, &refs.merchant, &refs.payment, authority)?);
+            ixs.push(self.payment_close(signer, &refs.merchant, &refs.payment, rent_receiver)?);
         }
         Ok(ixs)
     }
@@ -121,7 +125,8 @@ impl Payments {
     ///     amount: 10, authorized: 10, captured: 10, released: 0, refunded: 0, assigned: 0,
     ///     status: PaymentStatus::Captured, status_at: 0, expires_at: 1, authorization_expires_at: 100,
     ///     refund_deadline: 1_000, dispute_deadline: 100, auto_capture_at: 0, seq: 3, bump: 255,
-    ///     pause_clock_at_authorization: 0, reserved: [0; 6],
+    ///     pause_clock_at_authorization: 0,
+    ///     opened_by_operator: false, reserved: [0; 5],
     /// };
     /// let p = Payments::default();
     /// let (authority, payment) = (Pubkey::new_unique(), Pubkey::new_unique());

@@ -398,6 +398,34 @@ impl Payments {
         ))
     }
 
+    /// The merchant authority sets its operator (`Some`: that key co-signs the transaction) or
+    /// removes it (`None`).
+    ///
+    /// ```
+    /// # use kassa_sdk::payments::Payments;
+    /// # use anchor_lang::prelude::Pubkey;
+    /// let (authority, merchant, server) = (Pubkey::new_unique(), Pubkey::new_unique(), Pubkey::new_unique());
+    /// let ix = Payments::default().merchant_operator_set(&authority, &merchant, Some(server)).unwrap();
+    /// assert!(ix.accounts.iter().any(|a| a.pubkey == server && a.is_signer));
+    /// ```
+    pub fn merchant_operator_set(
+        &self,
+        authority: &Pubkey,
+        merchant: &Pubkey,
+        operator: Option<Pubkey>,
+    ) -> Result<Instruction, SdkError> {
+        Ok(self.build(
+            acc::MerchantOperatorSet {
+                authority: *authority,
+                merchant: *merchant,
+                operator,
+                event_authority: self.event_authority(),
+                program: self.program_id,
+            },
+            ix::MerchantOperatorSet {},
+        ))
+    }
+
     /// Admin sets (or with `None` clears) a merchant's fee tier in basis points.
     ///
     /// ```
@@ -537,7 +565,8 @@ impl Payments {
         ))
     }
 
-    /// The merchant opens an invoice; returns the instruction and the payment address.
+    /// The merchant opens an invoice; returns the instruction and the payment address. `signer`
+    /// is the merchant authority or its operator, and pays the rent.
     ///
     /// ```
     /// # use kassa_sdk::payments::{OrderId, Payments};
@@ -552,7 +581,7 @@ impl Payments {
     /// ```
     pub fn invoice_open(
         &self,
-        authority: &Pubkey,
+        signer: &Pubkey,
         merchant: &Pubkey,
         order_id: &OrderId,
         amount: u64,
@@ -562,7 +591,7 @@ impl Payments {
         let payment = pda::payment(&self.program_id, merchant, order_id.as_bytes()).0;
         let ix = self.build(
             acc::InvoiceOpen {
-                authority: *authority,
+                signer: *signer,
                 config: self.config(),
                 merchant: *merchant,
                 payment,
@@ -581,7 +610,7 @@ impl Payments {
         Ok((ix, payment))
     }
 
-    /// The merchant cancels an unpaid invoice.
+    /// The merchant (authority or operator) cancels an unpaid invoice.
     ///
     /// ```
     /// # use kassa_sdk::payments::Payments;
@@ -591,13 +620,13 @@ impl Payments {
     /// ```
     pub fn invoice_cancel(
         &self,
-        authority: &Pubkey,
+        signer: &Pubkey,
         merchant: &Pubkey,
         payment: &Pubkey,
     ) -> Result<Instruction, SdkError> {
         Ok(self.build(
             acc::InvoiceCancel {
-                authority: *authority,
+                signer: *signer,
                 merchant: *merchant,
                 payment: *payment,
                 event_authority: self.event_authority(),
@@ -742,14 +771,14 @@ impl Payments {
     /// ```
     pub fn payment_capture(
         &self,
-        authority: &Pubkey,
+        signer: &Pubkey,
         refs: &SettlementRefs,
         amount: u64,
     ) -> Result<Instruction, SdkError> {
         require_amount(amount)?;
         Ok(self.build(
             acc::PaymentCapture {
-                authority: *authority,
+                signer: *signer,
                 settlement: self.settlement(refs),
                 event_authority: self.event_authority(),
                 program: self.program_id,
@@ -789,7 +818,7 @@ impl Payments {
         ))
     }
 
-    /// The merchant voids what is still escrowed.
+    /// The merchant (authority or operator) voids what is still escrowed.
     ///
     /// ```
     /// # use kassa_sdk::payments::{MintRef, Payments, ReleaseRefs};
@@ -804,13 +833,13 @@ impl Payments {
     /// ```
     pub fn payment_void(
         &self,
-        authority: &Pubkey,
+        signer: &Pubkey,
         merchant: &Pubkey,
         refs: &ReleaseRefs,
     ) -> Result<Instruction, SdkError> {
         Ok(self.build(
             acc::PaymentVoid {
-                authority: *authority,
+                signer: *signer,
                 merchant: *merchant,
                 release: self.release(refs),
                 event_authority: self.event_authority(),
@@ -1052,7 +1081,9 @@ impl Payments {
         ))
     }
 
-    /// Anyone closes a settled payment; the rent goes to the merchant authority.
+    /// Anyone closes a settled payment; the rent goes to `rent_receiver`, which must be
+    /// `Merchant::rent_receiver(payment.opened_by_operator)`: the authority, or the operator for
+    /// invoices an operator opened.
     ///
     /// ```
     /// # use kassa_sdk::payments::Payments;
@@ -1065,14 +1096,14 @@ impl Payments {
         cranker: &Pubkey,
         merchant: &Pubkey,
         payment: &Pubkey,
-        merchant_authority: &Pubkey,
+        rent_receiver: &Pubkey,
     ) -> Result<Instruction, SdkError> {
         Ok(self.build(
             acc::PaymentClose {
                 cranker: *cranker,
                 merchant: *merchant,
                 payment: *payment,
-                rent_receiver: *merchant_authority,
+                rent_receiver: *rent_receiver,
                 event_authority: self.event_authority(),
                 program: self.program_id,
             },

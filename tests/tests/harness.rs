@@ -531,7 +531,7 @@ impl<W> Env<W> {
     pub async fn invoice(
         &mut self,
         m: &MerchantFixture,
-        authority: &Keypair,
+        signer: &Keypair,
         order: &str,
         amount: u64,
     ) -> Pubkey {
@@ -539,14 +539,14 @@ impl<W> Env<W> {
         let (ix, payment) = self
             .p
             .invoice_open(
-                &m.authority,
+                &signer.pubkey(),
                 &m.address,
                 &OrderId::new(order).expect("order id"),
                 amount,
                 expires_at,
             )
             .expect("builds");
-        self.send(&[ix], &[authority]).await.expect("invoice_open");
+        self.send(&[ix], &[signer]).await.expect("invoice_open");
         payment
     }
 

@@ -105,10 +105,6 @@ impl Diff<'_> {
     }
 }
 
-fn some_key(k: &Pubkey) -> Option<Key> {
-    (*k != Pubkey::default()).then_some(Key(*k))
-}
-
 /// Compares every program account with its projection.
 pub async fn reconcile(
     pool: &PgPool,
@@ -221,6 +217,7 @@ pub async fn reconcile(
                     Key(m.settlement_wallet),
                     r.settlement_wallet,
                 );
+                d.eq("operator", Key::some(m.operator), r.operator);
                 d.eq("kyb_status", m.kyb_status.name().to_string(), r.kyb_status);
                 d.eq(
                     "kyb_case_hash",
@@ -250,8 +247,8 @@ pub async fn reconcile(
                 d.eq("closed", false, r.closed);
                 d.eq("merchant", Key(p.merchant), r.merchant);
                 d.eq("mint", Key(p.mint), r.mint);
-                d.eq("payer", some_key(&p.payer), r.payer);
-                d.eq("assignee", some_key(&p.assignee), r.assignee);
+                d.eq("payer", Key::some(p.payer), r.payer);
+                d.eq("assignee", Key::some(p.assignee), r.assignee);
                 d.eq("amount", p.amount, r.amount);
                 d.eq("authorized", p.authorized, r.authorized);
                 d.eq("captured", p.captured, r.captured);

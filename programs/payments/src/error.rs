@@ -116,4 +116,8 @@ pub enum PaymentsError {
     PayerAccountTampered,
     #[msg("assigned amount exceeds what captures pay after the protocol fee")]
     AssignmentExceedsNet,
+    #[msg("signer is neither the merchant authority nor its operator")]
+    NotMerchantOperator,
+    #[msg("the operator must be a key other than the merchant authority")]
+    OperatorIsAuthority,
 }

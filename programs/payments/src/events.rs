@@ -76,6 +76,8 @@ pub struct MerchantUpdated {
     pub policy: crate::state::MerchantPolicy,
     /// Fee tier in basis points, when the admin set one for this merchant.
     pub fee_bps: Option<u16>,
+    /// The merchant's operator key; the default key when there is none.
+    pub operator: Pubkey,
 }
 
 #[event]
@@ -276,6 +278,7 @@ impl MerchantUpdated {
             settlement_wallet: merchant.settlement_wallet,
             policy: merchant.policy,
             fee_bps: merchant.fee_bps,
+            operator: merchant.operator,
         }
     }
 }

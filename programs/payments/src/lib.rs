@@ -61,6 +61,11 @@ pub mod kassa_payments {
         merchant_update::handler(ctx, args)
     }
 
+    /// The merchant authority sets, rotates (the new operator co-signs) or removes its operator.
+    pub fn merchant_operator_set(ctx: Context<MerchantOperatorSet>) -> Result<()> {
+        merchant_operator_set::handler(ctx)
+    }
+
     /// Admin sets a merchant's fee tier.
     pub fn merchant_set_fee_tier(
         ctx: Context<MerchantSetFeeTier>,

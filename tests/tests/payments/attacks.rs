@@ -596,7 +596,7 @@ async fn wrong_or_foreign_accounts_are_refused_with_their_rule() {
         "capture by a stranger",
         ix2,
         &[&stranger],
-        code(E::NotMerchantAuthority),
+        code(E::NotMerchantOperator),
     )
     .await;
 

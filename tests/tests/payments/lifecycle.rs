@@ -657,6 +657,193 @@ async fn an_assignment_of_the_whole_net_escrow_is_captured_in_pieces() {
     assert!(net - paid <= 4, "assignee short by {}", net - paid);
 }
 
+/// Audit 14: the authority hands an operator key to its server. The operator opens and cancels
+/// invoices, captures (only ever to the settlement wallet) and voids; it cannot refund, assign,
+/// change the merchant or name another operator. Rotation needs the new key's signature, and a
+/// removed or rotated-out operator can do nothing.
+#[tokio::test]
+async fn a_merchant_operator_opens_captures_and_voids_and_nothing_more() {
+    use kassa_payments::{instructions::MerchantUpdateArgs, state::Merchant};
+    let (mut env, authority, m, payer) = setup(anchor_spl::token::ID).await;
+    let server = env.wallet().await;
+    env.fund(&m.mint, &server.pubkey(), USDC).await;
+    let stranger = env.wallet().await;
+    let set = |env: &Env, signer: &Keypair, operator: Option<&Keypair>| {
+        env.p
+            .merchant_operator_set(&signer.pubkey(), &m.address, operator.map(|k| k.pubkey()))
+            .unwrap()
+    };
+    // Only the authority names an operator, and never itself.
+    let ix = set(&env, &stranger, Some(&server));
+    assert_code(
+        env.send(&[ix], &[&stranger, &server]).await,
+        code(E::NotMerchantAuthority),
+    );
+    let ix = set(&env, &authority, Some(&authority));
+    assert_code(
+        env.send(&[ix], &[&authority]).await,
+        code(E::OperatorIsAuthority),
+    );
+    let ix = set(&env, &authority, Some(&server));
+    let landed = env.send(&[ix], &[&authority, &server]).await.unwrap();
+    let PaymentsEvent::MerchantUpdated(ev) = only(&landed.events, "MerchantUpdated") else {
+        unreachable!()
+    };
+    assert_eq!(ev.operator, server.pubkey());
+    let merchant: Merchant = env.fetch(&m.address).await;
+    assert_eq!(merchant.operator, server.pubkey());
+
+    // The server opens (paying the rent), captures to the settlement wallet, voids and cancels.
+    let sold = env.invoice(&m, &server, "OP-1", 10 * USDC).await;
+    assert!(env.payment(&sold).await.opened_by_operator);
+    env.pay(&m, &sold, &payer).await.unwrap();
+    let ix = env
+        .p
+        .payment_capture(
+            &server.pubkey(),
+            &env.settlement(&m, &sold, None),
+            10 * USDC,
+        )
+        .unwrap();
+    let landed = env.send(&[ix], &[&server]).await.unwrap();
+    let PaymentsEvent::PaymentCaptured(ev) = only(&landed.events, "PaymentCaptured") else {
+        unreachable!()
+    };
+    assert_eq!(ev.header.actor, server.pubkey());
+    assert_eq!(env.balance(&m.mint.ata(&m.authority)).await, 9_970_000);
+    let returned = env.invoice(&m, &server, "OP-2", USDC).await;
+    env.pay(&m, &returned, &payer).await.unwrap();
+    let ix = env
+        .p
+        .payment_void(
+            &server.pubkey(),
+            &m.address,
+            &env.release(&m, &returned, &payer.pubkey()),
+        )
+        .unwrap();
+    env.send(&[ix], &[&server]).await.unwrap();
+    // The rent of an invoice the operator opened returns to the operator.
+    let cranker = env.wallet().await;
+    let close = |env: &Env, payment: &anchor_lang::prelude::Pubkey, receiver: &Keypair| {
+        env.p
+            .payment_close(&cranker.pubkey(), &m.address, payment, &receiver.pubkey())
+            .unwrap()
+    };
+    assert_code(
+        env.send(&[close(&env, &returned, &authority)], &[&cranker])
+            .await,
+        code(E::RentReceiverMismatch),
+    );
+    let landed = env
+        .send(&[close(&env, &returned, &server)], &[&cranker])
+        .await
+        .unwrap();
+    let PaymentsEvent::PaymentClosed(ev) = only(&landed.events, "PaymentClosed") else {
+        unreachable!()
+    };
+    assert_eq!(ev.rent_receiver, server.pubkey());
+    let unpaid = env.invoice(&m, &server, "OP-3", USDC).await;
+    let ix = env
+        .p
+        .invoice_cancel(&server.pubkey(), &m.address, &unpaid)
+        .unwrap();
+    env.send(&[ix], &[&server]).await.unwrap();
+
+    // Nothing that moves the merchant's own money or changes the merchant.
+    let refund = env
+        .p
+        .payment_refund(
+            &server.pubkey(),
+            &m.address,
+            &sold,
+            &m.mint,
+            &payer.pubkey(),
+            USDC,
+        )
+        .unwrap();
+    let update = env
+        .p
+        .merchant_update(
+            &server.pubkey(),
+            &m.address,
+            None,
+            None,
+            MerchantUpdateArgs {
+                settlement_wallet: Some(server.pubkey()),
+                policy: None,
+            },
+        )
+        .unwrap();
+    let later = env.invoice(&m, &authority, "OP-4", USDC).await;
+    env.pay(&m, &later, &payer).await.unwrap();
+    let assign = env
+        .p
+        .receivable_assign(
+            &server.pubkey(),
+            &m.address,
+            &later,
+            &m.mint.ata(&server.pubkey()),
+            USDC / 2,
+        )
+        .unwrap();
+    let rename = set(&env, &server, Some(&stranger));
+    for (what, ix, signers) in [
+        ("refund", refund, vec![&server]),
+        ("merchant_update", update, vec![&server]),
+        ("receivable_assign", assign, vec![&server]),
+        ("merchant_operator_set", rename, vec![&server, &stranger]),
+    ] {
+        let result = env.send(&[ix], &signers).await;
+        assert_eq!(
+            result.as_ref().err().and_then(custom_code),
+            Some(code(E::NotMerchantAuthority)),
+            "{what}: {result:?}"
+        );
+    }
+
+    // Rotation: the new key co-signs; the old one is out. Removal leaves the authority alone.
+    let next = env.wallet().await;
+    let ix = set(&env, &authority, Some(&next));
+    env.send(&[ix], &[&authority, &next]).await.unwrap();
+    let capture = |env: &Env, signer: &Keypair| {
+        env.p
+            .payment_capture(&signer.pubkey(), &env.settlement(&m, &later, None), USDC)
+            .unwrap()
+    };
+    assert_code(
+        env.send(&[capture(&env, &server)], &[&server]).await,
+        code(E::NotMerchantOperator),
+    );
+    let ix = set(&env, &authority, None);
+    let landed = env.send(&[ix], &[&authority]).await.unwrap();
+    let PaymentsEvent::MerchantUpdated(ev) = only(&landed.events, "MerchantUpdated") else {
+        unreachable!()
+    };
+    assert_eq!(ev.operator, Default::default());
+    assert_code(
+        env.send(&[capture(&env, &next)], &[&next]).await,
+        code(E::NotMerchantOperator),
+    );
+    env.send(&[capture(&env, &authority)], &[&authority])
+        .await
+        .unwrap();
+
+    // Once the operator that paid a rent is gone, the rent returns to the authority.
+    env.warp(31 * DAY).await;
+    assert_code(
+        env.send(&[close(&env, &sold, &server)], &[&cranker]).await,
+        code(E::RentReceiverMismatch),
+    );
+    let landed = env
+        .send(&[close(&env, &sold, &authority)], &[&cranker])
+        .await
+        .unwrap();
+    let PaymentsEvent::PaymentClosed(ev) = only(&landed.events, "PaymentClosed") else {
+        unreachable!()
+    };
+    assert_eq!(ev.rent_receiver, authority.pubkey());
+}
+
 #[tokio::test]
 async fn invoices_cancel_expire_and_pay_exactly_once() {
     let (mut env, authority, m, payer) = setup(anchor_spl::token::ID).await;
@@ -677,7 +864,7 @@ async fn invoices_cancel_expire_and_pay_exactly_once() {
         .unwrap();
     assert_code(
         env.send(&[ix], &[&stranger]).await,
-        code(E::NotMerchantAuthority),
+        code(E::NotMerchantOperator),
     );
     let ix = env.p.invoice_cancel(&m.authority, &m.address, &b).unwrap();
     let landed = env.send(&[ix], &[&authority]).await.unwrap();

@@ -14,6 +14,11 @@ impl Key {
     pub fn to_bytes(self) -> [u8; 32] {
         self.0.to_bytes()
     }
+
+    /// `None` for the default key, which the programs use for "none".
+    pub fn some(k: Pubkey) -> Option<Key> {
+        (k != Pubkey::default()).then_some(Key(k))
+    }
 }
 
 impl From<Pubkey> for Key {

@@ -32,6 +32,7 @@ pub struct MerchantRow {
     pub dispute_window: i64,
     pub require_kyt: bool,
     pub fee_bps: Option<i32>,
+    pub operator: Option<Key>,
     pub kyb_status: String,
     pub kyb_case_hash: String,
     pub registered_at: i64,
@@ -187,6 +188,7 @@ pub(super) fn fold(
                 dispute_window: m.policy.dispute_window,
                 require_kyt: m.policy.require_kyt,
                 fee_bps: None,
+                operator: None,
                 kyb_status: KybStatus::Pending.name().into(),
                 kyb_case_hash: crate::idl::hex(&[0; 32]),
                 registered_at: ts,
@@ -205,6 +207,7 @@ pub(super) fn fold(
             r.dispute_window = m.policy.dispute_window;
             r.require_kyt = m.policy.require_kyt;
             r.fee_bps = m.fee_bps.map(i32::from);
+            r.operator = Key::some(m.operator);
             r.updated_at = ts.max(r.updated_at);
             Row::Merchant(r)
         }
@@ -284,6 +287,8 @@ pub(super) fn fold(
             r.assigned = sub(r.assigned, c.to_assignee, "assigned")?;
             r.settle(c.fee, c.to_assignee, c.to_merchant)?;
             if r.escrowed()? == 0 {
+                // The capture that empties the escrow ends the assignment (audit 8).
+                r.assigned = 0;
                 r.set_status(PaymentStatus::Captured, ts);
             }
             Row::Payment(r)

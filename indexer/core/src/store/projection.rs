@@ -349,6 +349,7 @@ mod tests {
             dispute_window: 0,
             require_kyt: true,
             fee_bps: None,
+            operator: None,
             kyb_status: "tab\there".into(),
             kyb_case_hash: "new\nline\\back\rcr".into(),
             registered_at: 0,
@@ -359,7 +360,7 @@ mod tests {
         copy_line(&row, &mut line).unwrap();
         let line = String::from_utf8(line).unwrap();
         assert!(
-            line.contains("\tt\t\\N\ttab\\there\tnew\\nline\\\\back\\rcr\t"),
+            line.contains("\tt\t\\N\t\\N\ttab\\there\tnew\\nline\\\\back\\rcr\t"),
             "{line}"
         );
     }

@@ -12,21 +12,18 @@ pub struct InvoiceOpenArgs {
     pub expires_at: i64,
 }
 
-/// The merchant opens an invoice in its settlement mint. The merchant authority pays the rent
-/// and gets it back when the payment is closed.
+/// The merchant (its authority or its operator) opens an invoice in its settlement mint. The
+/// signer pays the rent and gets it back when the payment is closed.
 #[event_cpi]
 #[derive(Accounts)]
 #[instruction(args: InvoiceOpenArgs)]
 pub struct InvoiceOpen<'info> {
+    /// The merchant authority or its operator.
     #[account(mut)]
-    pub authority: Signer<'info>,
+    pub signer: Signer<'info>,
     #[account(seeds = [CONFIG_SEED], bump = config.bump)]
     pub config: Box<Account<'info, Config>>,
-    #[account(
-        seeds = [MERCHANT_SEED, merchant.merchant_id.as_ref()],
-        bump = merchant.bump,
-        has_one = authority @ PaymentsError::NotMerchantAuthority,
-    )]
+    #[account(seeds = [MERCHANT_SEED, merchant.merchant_id.as_ref()], bump = merchant.bump)]
     pub merchant: Box<Account<'info, Merchant>>,
     /// CHECK: created by the handler through `kassa_common::create`, whatever lamports it
     /// already holds; the seeds constraint fixes its address.
@@ -42,6 +39,7 @@ pub struct InvoiceOpen<'info> {
 impl InvoiceOpen<'_> {
     pub fn validate(&self, args: &InvoiceOpenArgs, now: i64) -> Result<()> {
         require!(!self.config.paused, PaymentsError::ProtocolPaused);
+        self.merchant.require_operator(&self.signer.key())?;
         require!(
             self.merchant.can_transact(),
             PaymentsError::MerchantNotApproved
@@ -59,7 +57,8 @@ impl InvoiceOpen<'_> {
 #[access_control(ctx.accounts.validate(&args, Clock::get()?.unix_timestamp))]
 pub fn handler(ctx: Context<InvoiceOpen>, args: InvoiceOpenArgs) -> Result<()> {
     let now = Clock::get()?.unix_timestamp;
-    let actor = ctx.accounts.authority.key();
+    let actor = ctx.accounts.signer.key();
+    let opened_by_operator = actor != ctx.accounts.merchant.authority;
     let merchant = ctx.accounts.merchant.key();
     let mint = ctx.accounts.merchant.settlement_mint;
     let payment_key = ctx.accounts.payment.key();
@@ -84,12 +83,13 @@ pub fn handler(ctx: Context<InvoiceOpen>, args: InvoiceOpenArgs) -> Result<()> {
         seq: 0,
         bump: ctx.bumps.payment,
         pause_clock_at_authorization: 0,
-        reserved: [0; 6],
+        opened_by_operator,
+        reserved: [0; 5],
     };
     payment.invariant()?;
     let seq = payment.next_seq()?;
     Creator {
-        payer: &ctx.accounts.authority.to_account_info(),
+        payer: &ctx.accounts.signer.to_account_info(),
         system_program: &ctx.accounts.system_program.to_account_info(),
     }
     .create_state(

@@ -54,7 +54,8 @@ pub fn handler(ctx: Context<MerchantRegister>, args: MerchantRegisterArgs) -> Re
         fee_bps: None,
         seq: 0,
         bump: ctx.bumps.merchant,
-        reserved: [0; 64],
+        operator: Pubkey::default(),
+        reserved: [0; 32],
     };
     merchant.invariant()?;
     let seq = merchant.next_seq()?;

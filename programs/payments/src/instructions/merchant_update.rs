@@ -34,6 +34,13 @@ impl MerchantUpdate<'_> {
         if let Some(policy) = &args.policy {
             policy.validate()?;
         }
+        if let Some(new) = &self.new_authority {
+            require_keys_neq!(
+                new.key(),
+                self.merchant.operator,
+                PaymentsError::OperatorIsAuthority
+            );
+        }
         if let Some(mint) = &self.new_settlement_mint {
             require_supported_mint(&mint.to_account_info())?;
         }

@@ -2,11 +2,13 @@ use super::settlement::*;
 use crate::{error::PaymentsError, events::*};
 use anchor_lang::prelude::*;
 
-/// The merchant captures part or all of the escrow; repeatable until nothing is escrowed.
+/// The merchant (its authority or its operator) captures part or all of the escrow, always to
+/// the settlement wallet; repeatable until nothing is escrowed.
 #[event_cpi]
 #[derive(Accounts)]
 pub struct PaymentCapture<'info> {
-    pub authority: Signer<'info>,
+    /// The merchant authority or its operator.
+    pub signer: Signer<'info>,
     pub settlement: Settlement<'info>,
 }
 
@@ -14,11 +16,7 @@ impl PaymentCapture<'_> {
     pub fn validate(&self, amount: u64) -> Result<()> {
         let s = &self.settlement;
         require!(!s.config.paused, PaymentsError::ProtocolPaused);
-        require_keys_eq!(
-            self.authority.key(),
-            s.merchant.authority,
-            PaymentsError::NotMerchantAuthority
-        );
+        s.merchant.require_operator(&self.signer.key())?;
         s.validate()?;
         let now = Clock::get()?.unix_timestamp;
         s.payment
@@ -28,7 +26,7 @@ impl PaymentCapture<'_> {
 
 #[access_control(ctx.accounts.validate(amount))]
 pub fn handler(ctx: Context<PaymentCapture>, amount: u64) -> Result<()> {
-    let actor = ctx.accounts.authority.key();
+    let actor = ctx.accounts.signer.key();
     let event = capture(
         &mut ctx.accounts.settlement,
         ctx.bumps.settlement.escrow_authority,

@@ -1,8 +1,9 @@
 use crate::{constants::*, error::PaymentsError, events::*, state::*};
 use anchor_lang::prelude::*;
 
-/// Permissionless: closes a settled payment and returns its rent to the merchant authority, who
-/// paid it when opening the invoice. Closing frees the order id for reuse.
+/// Permissionless: closes a settled payment and returns its rent to the merchant key that paid
+/// it when opening the invoice (the authority, or the operator: see
+/// [`Merchant::rent_receiver`]). Closing frees the order id for reuse.
 #[event_cpi]
 #[derive(Accounts)]
 pub struct PaymentClose<'info> {
@@ -11,7 +12,7 @@ pub struct PaymentClose<'info> {
     pub merchant: Box<Account<'info, Merchant>>,
     #[account(mut, has_one = merchant, close = rent_receiver)]
     pub payment: Box<Account<'info, Payment>>,
-    /// CHECK: only receives lamports; must be the merchant authority (checked in `validate`).
+    /// CHECK: only receives lamports; must be `merchant.rent_receiver(..)` (checked in `validate`).
     #[account(mut)]
     pub rent_receiver: UncheckedAccount<'info>,
 }
@@ -20,7 +21,7 @@ impl PaymentClose<'_> {
     pub fn validate(&self) -> Result<()> {
         require_keys_eq!(
             self.rent_receiver.key(),
-            self.merchant.authority,
+            self.merchant.rent_receiver(self.payment.opened_by_operator),
             PaymentsError::RentReceiverMismatch
         );
         require!(

@@ -2,27 +2,25 @@ use super::settlement::*;
 use crate::{constants::*, error::PaymentsError, events::*, state::*};
 use anchor_lang::prelude::*;
 
-/// The merchant returns whatever is still escrowed to the payer.
+/// The merchant (its authority or its operator) returns whatever is still escrowed to the payer.
 #[event_cpi]
 #[derive(Accounts)]
 pub struct PaymentVoid<'info> {
-    pub authority: Signer<'info>,
-    #[account(
-        seeds = [MERCHANT_SEED, merchant.merchant_id.as_ref()],
-        bump = merchant.bump,
-        has_one = authority @ PaymentsError::NotMerchantAuthority,
-    )]
+    /// The merchant authority or its operator.
+    pub signer: Signer<'info>,
+    #[account(seeds = [MERCHANT_SEED, merchant.merchant_id.as_ref()], bump = merchant.bump)]
     pub merchant: Box<Account<'info, Merchant>>,
     pub release: Release<'info>,
 }
 
 impl PaymentVoid<'_> {
     pub fn validate(&self) -> Result<()> {
-        // The payment must belong to the merchant whose authority signed.
+        self.merchant.require_operator(&self.signer.key())?;
+        // The payment must belong to the merchant whose key signed.
         require_keys_eq!(
             self.release.payment.merchant,
             self.merchant.key(),
-            PaymentsError::NotMerchantAuthority
+            PaymentsError::NotMerchantOperator
         );
         Ok(())
     }
@@ -31,7 +29,7 @@ impl PaymentVoid<'_> {
 #[access_control(ctx.accounts.validate())]
 pub fn handler(ctx: Context<PaymentVoid>) -> Result<()> {
     let now = Clock::get()?.unix_timestamp;
-    let actor = ctx.accounts.authority.key();
+    let actor = ctx.accounts.signer.key();
     let amount = ctx.accounts.release.payment.void(now)?;
     ctx.accounts
         .release

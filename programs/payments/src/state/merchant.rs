@@ -81,7 +81,8 @@ impl MerchantPolicy {
 #[account]
 #[derive(InitSpace, Debug)]
 pub struct Merchant {
-    /// Signs invoices, captures, voids, refunds and receivable assignments.
+    /// Signs invoices, captures, voids, refunds and receivable assignments, and changes the
+    /// merchant.
     pub authority: Pubkey,
     /// Seed of this PDA, chosen at registration (usually the first authority).
     pub merchant_id: Pubkey,
@@ -100,13 +101,40 @@ pub struct Merchant {
     /// Sequence number of the next event about this merchant.
     pub seq: u64,
     pub bump: u8,
-    pub reserved: [u8; 64],
+    /// A key the authority hands to a server: it may open and cancel invoices, capture (always
+    /// to the settlement wallet) and void, nothing else. The default key when there is none.
+    pub operator: Pubkey,
+    pub reserved: [u8; 32],
 }
 
 impl Merchant {
     /// Whether the merchant may open invoices and receive payments.
     pub fn can_transact(&self) -> bool {
         self.kyb_status == KybStatus::Approved
+    }
+
+    /// Whether `signer` may open and cancel invoices, capture and void for this merchant: the
+    /// authority, or the operator when one is set.
+    pub fn may_operate(&self, signer: &Pubkey) -> bool {
+        *signer == self.authority
+            || (self.operator != Pubkey::default() && *signer == self.operator)
+    }
+
+    /// Checks `signer` may operate this merchant ([`Merchant::may_operate`]).
+    pub fn require_operator(&self, signer: &Pubkey) -> Result<()> {
+        require!(self.may_operate(signer), PaymentsError::NotMerchantOperator);
+        Ok(())
+    }
+
+    /// Who gets a closed payment's rent back: whoever paid it when opening the invoice, the
+    /// operator (the current one, keys rotate) or the authority. A payment opened by an operator
+    /// that has since been removed returns its rent to the authority.
+    pub fn rent_receiver(&self, payment_opened_by_operator: bool) -> Pubkey {
+        if payment_opened_by_operator && self.operator != Pubkey::default() {
+            self.operator
+        } else {
+            self.authority
+        }
     }
 
     /// Fee in basis points charged on this merchant's captures.
@@ -127,6 +155,11 @@ impl Merchant {
             .map_err(|_| PaymentsError::InvariantViolated)?;
         require!(
             self.fee_bps.is_none_or(|bps| bps <= MAX_PROTOCOL_FEE_BPS),
+            PaymentsError::InvariantViolated
+        );
+        // The operator is a second key, never the authority itself.
+        require!(
+            self.operator != self.authority,
             PaymentsError::InvariantViolated
         );
         // An approved or suspended merchant carries the case that decided it.

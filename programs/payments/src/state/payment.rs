@@ -121,7 +121,10 @@ pub struct Payment {
     /// The config's pause clock when the payment was authorized: time the protocol spends
     /// paused after it moves `authorization_expires_at` and `auto_capture_at` later.
     pub pause_clock_at_authorization: i64,
-    pub reserved: [u8; 6],
+    /// The merchant's operator opened the invoice and paid its rent (see
+    /// [`Merchant::rent_receiver`](crate::state::Merchant::rent_receiver)).
+    pub opened_by_operator: bool,
+    pub reserved: [u8; 5],
 }
 
 // DESIGN.md §7: a payment account is at most 256 bytes, discriminator included.
