@@ -2,7 +2,8 @@
 //! paying in USDC, USDT and a Token-2022 dollar (converted through the StableSwap pools),
 //! partial and full captures, a refund, a dispute split by the arbiter, a compliance hold
 //! released and one rejected, a void, a cancelled invoice, two lenders funding the USDC credit
-//! pool, and a merchant's advance on a payment repaid first from that payment's capture.
+//! pool, and, four days on (the local node's clock warped), a merchant's advance on a payment
+//! whose dispute window has closed, repaid first from that payment's capture.
 //! `kassa demo` runs it and shows what the indexer mirrored; the tests run it and compare.
 
 use crate::protocol::Protocol;
@@ -109,6 +110,22 @@ impl Scenario {
         {
             self.signatures.push(sig);
         }
+        Ok(())
+    }
+
+    /// Moves the local node's clock forward (`kassa_warpTime`, an admin call of the Kassa
+    /// localnet): the scenario spans days.
+    async fn warp(&self, seconds: i64) -> Result<()> {
+        self.client
+            .rpc
+            .send::<serde_json::Value>(
+                solana_rpc_client_api::request::RpcRequest::Custom {
+                    method: "kassa_warpTime",
+                },
+                serde_json::json!([seconds]),
+            )
+            .await
+            .context("the local node's clock (kassa_warpTime)")?;
         Ok(())
     }
 
@@ -303,7 +320,17 @@ async fn scenario(s: &mut Scenario) -> Result<()> {
         require_kyt: false,
     };
     let cafe = s.merchant("Cafe Lumen", policy).await?;
-    let bikes = s.merchant("Nordic Bikes", policy).await?;
+    // Bikes sells service plans on receivable terms: a month to capture, three days to dispute.
+    let bikes = s
+        .merchant(
+            "Nordic Bikes",
+            MerchantPolicy {
+                authorization_window: 30 * 86_400,
+                dispute_window: 3 * 86_400,
+                ..policy
+            },
+        )
+        .await?;
     let books = s.merchant("Pixel Books", policy).await?;
     let (alice, bob, carol) = (Keypair::new(), Keypair::new(), Keypair::new());
     for (k, n) in [(&alice, "Alice"), (&bob, "Bob"), (&carol, "Carol")] {
@@ -431,9 +458,12 @@ async fn scenario(s: &mut Scenario) -> Result<()> {
         &[],
     )
     .await?;
-    // A service plan paid in USDT: Bikes takes a 200 advance on it; the capture repays it.
+    // A service plan paid in USDT.
     let plan = s.invoice(&bikes, "BIKE-79", 300 * USD).await?;
     s.pay(&bikes, &plan, &bob, &usdt).await?;
+    // Four days on, BIKE-79's dispute window has closed: Bikes takes a 200 advance on it, and
+    // the capture repays the pool first.
+    s.warp(4 * 86_400).await?;
     let ix = credit.advance_take(
         &bikes.owner.pubkey(),
         &pool,

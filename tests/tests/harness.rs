@@ -37,6 +37,16 @@ pub fn policy() -> MerchantPolicy {
     }
 }
 
+/// A merchant that sells on receivable terms: a month to capture, three days to dispute. Its
+/// payments can back advances once the dispute window has closed.
+pub fn receivable_policy() -> MerchantPolicy {
+    MerchantPolicy {
+        authorization_window: 30 * DAY,
+        dispute_window: 3 * DAY,
+        ..policy()
+    }
+}
+
 /// What a successful transaction left behind.
 #[derive(Debug)]
 pub struct Landed {

@@ -28,5 +28,8 @@ pub const MAX_FEE_BPS: u16 = 5_000;
 /// At most this share of a payment's escrow can be advanced, leaving room for the payments
 /// protocol fee that captures deduct before paying the assignee.
 pub const MAX_ADVANCE_RATE_BPS: u16 = 9_000;
+/// An advance is taken only on a payment the merchant can still capture for at least this long
+/// (seconds, on the authorization's clock), so the receivable can repay it.
+pub const MIN_ADVANCE_AUTHORIZATION_LEFT: i64 = 86_400;
 /// The senior tranche may be at most 100 times the junior (bps of the junior's value).
 pub const MAX_SENIOR_CAP_BPS: u32 = 1_000_000;

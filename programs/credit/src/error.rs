@@ -88,4 +88,14 @@ pub enum CreditError {
     EpochRecordMismatch,
     #[msg("redeeming more shares than the lender holds")]
     InsufficientShares,
+    #[msg("the payment's authorization ends within a day: the merchant may not get to capture it")]
+    AuthorizationEndingSoon,
+    #[msg(
+        "the payer can still dispute the payment: advances wait for the dispute window to close"
+    )]
+    PaymentDisputable,
+    #[msg("the merchant is not KYB-approved")]
+    MerchantNotApproved,
+    #[msg("the payment was paid by the merchant's own authority, operator or settlement wallet")]
+    SelfPaidPayment,
 }

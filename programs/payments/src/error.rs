@@ -120,4 +120,6 @@ pub enum PaymentsError {
     NotMerchantOperator,
     #[msg("the operator must be a key other than the merchant authority")]
     OperatorIsAuthority,
+    #[msg("the payment's proceeds are assigned to a lender: the merchant cannot void it")]
+    AssignedPaymentNotVoidable,
 }

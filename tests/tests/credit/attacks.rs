@@ -158,6 +158,7 @@ async fn credit_world() -> (
     let customer = f.wallet().await;
     f.fund(&{ f.w.usdc }, &customer.pubkey(), 500 * USD).await;
     f.pay(&m, &advanced, &customer).await.unwrap();
+    f.warp(3 * DAY + 1).await;
     let ix =
         f.w.c
             .advance_take(

@@ -642,11 +642,12 @@ async fn fees_are_withdrawn_once_by_their_owner() {
     f.check_books().await;
 }
 
-/// A merchant with a receivable line (80 % advance rate) and an authorized payment of `amount`.
+/// A merchant with a receivable line (80 % advance rate) and an authorized payment of `amount`
+/// whose dispute window has just closed.
 async fn receivable_setup(f: &mut Fx, amount: u64) -> (Keypair, MerchantFixture, Pubkey, Keypair) {
     let j = f.lender(100_000 * USD).await;
     f.deposit(&j, Tranche::Junior, 100_000 * USD).await.unwrap();
-    let (owner, m) = f.merchant(&{ f.w.usdc }, policy()).await;
+    let (owner, m) = f.merchant(&{ f.w.usdc }, receivable_policy()).await;
     let now = f.now().await;
     f.approve(
         &owner.pubkey(),
@@ -667,6 +668,7 @@ async fn receivable_setup(f: &mut Fx, amount: u64) -> (Keypair, MerchantFixture,
     let payer = f.wallet().await;
     f.fund(&{ f.w.usdc }, &payer.pubkey(), amount).await;
     f.pay(&m, &payment, &payer).await.unwrap();
+    f.warp(3 * DAY + 1).await;
     (owner, m, payment, payer)
 }
 
@@ -767,20 +769,28 @@ async fn an_advance_is_repaid_first_from_the_payments_capture() {
     let _ = payer;
 }
 
+/// Audit 5: an advance is secured by its receivable. Refused: a payment of another merchant,
+/// a held or already assigned one, one the payer can still dispute, one paid by the merchant
+/// itself, one whose authorization is about to end, and any from a suspended merchant. Once
+/// advanced, the merchant cannot void the payment; compliance can still reject it (sanctioned
+/// funds go back first), and what did not arrive stays debt on the line.
 #[tokio::test]
-async fn advances_refuse_foreign_held_and_assigned_payments_and_a_void_leaves_the_debt() {
+async fn advances_are_refused_on_what_cannot_repay_them() {
     let mut f = fixture(false).await;
     let (owner, m, payment, payer) = receivable_setup(&mut f, 1_000 * USD).await;
+    let (pool, usdc) = (f.w.pool, f.w.usdc);
+    let take = |f: &Fx, payment: &Pubkey, amount: u64| {
+        f.w.c
+            .advance_take(&owner.pubkey(), &pool, &m.address, payment, amount)
+            .unwrap()
+    };
     // A payment of another merchant.
-    let (other_owner, other) = f.merchant(&{ f.w.usdc }, policy()).await;
+    let (other_owner, other) = f.merchant(&usdc, receivable_policy()).await;
     let foreign = f.invoice(&other, &other_owner, "ORDER-X", 100 * USD).await;
     let p2 = f.wallet().await;
-    f.fund(&{ f.w.usdc }, &p2.pubkey(), 100 * USD).await;
+    f.fund(&usdc, &p2.pubkey(), 100 * USD).await;
     f.pay(&other, &foreign, &p2).await.unwrap();
-    let ix =
-        f.w.c
-            .advance_take(&owner.pubkey(), &{ f.w.pool }, &m.address, &foreign, 10)
-            .unwrap();
+    let ix = take(&f, &foreign, 10);
     assert_err(f.send(&[ix], &[&owner]).await, CreditError::ForeignPayment);
     // A held payment.
     let compliance = f.compliance.insecure_clone();
@@ -788,10 +798,7 @@ async fn advances_refuse_foreign_held_and_assigned_payments_and_a_void_leaves_th
         f.p.hold_place(&compliance.pubkey(), &payment, [1; 32])
             .unwrap();
     f.send(&[ix], &[&compliance]).await.unwrap();
-    let ix =
-        f.w.c
-            .advance_take(&owner.pubkey(), &{ f.w.pool }, &m.address, &payment, 10)
-            .unwrap();
+    let ix = take(&f, &payment, 10);
     assert_err(
         f.send(&[ix], &[&owner]).await,
         CreditError::PaymentNotAuthorized,
@@ -800,54 +807,94 @@ async fn advances_refuse_foreign_held_and_assigned_payments_and_a_void_leaves_th
     f.send(&[ix], &[&compliance]).await.unwrap();
     // Assigned directly by the merchant to someone else first.
     let second = f.invoice(&m, &owner, "ORDER-ADV-2", 100 * USD).await;
-    f.fund(&{ f.w.usdc }, &payer.pubkey(), 100 * USD).await;
+    f.fund(&usdc, &payer.pubkey(), 100 * USD).await;
     f.pay(&m, &second, &payer).await.unwrap();
+    // Still inside its dispute window.
+    let ix = take(&f, &second, 10);
+    assert_err(
+        f.send(&[ix], &[&owner]).await,
+        CreditError::PaymentDisputable,
+    );
     let ix =
         f.p.receivable_assign(
             &owner.pubkey(),
             &m.address,
             &second,
-            &{ f.w.usdc }.ata(&owner.pubkey()),
+            &usdc.ata(&owner.pubkey()),
             10,
         )
         .unwrap();
     f.send(&[ix], &[&owner]).await.unwrap();
-    let ix =
-        f.w.c
-            .advance_take(&owner.pubkey(), &{ f.w.pool }, &m.address, &second, 10)
-            .unwrap();
+    f.warp(3 * DAY + 1).await;
+    let ix = take(&f, &second, 10);
     assert_err(
         f.send(&[ix], &[&owner]).await,
         CreditError::ReceivableAlreadyAssigned,
     );
-
-    // An advance on a payment the merchant then voids: nothing arrives, the debt stays.
+    // Paid by the merchant itself: no customer owes anything.
+    let own = f.invoice(&m, &owner, "ORDER-SELF", 100 * USD).await;
+    f.fund(&usdc, &owner.pubkey(), 100 * USD).await;
+    f.pay(&m, &own, &owner).await.unwrap();
+    f.warp(3 * DAY + 1).await;
+    let ix = take(&f, &own, 10);
+    assert_err(f.send(&[ix], &[&owner]).await, CreditError::SelfPaidPayment);
+    // A suspended merchant takes nothing new.
     let ix =
-        f.w.c
-            .advance_take(
-                &owner.pubkey(),
-                &{ f.w.pool },
-                &m.address,
-                &payment,
-                500 * USD,
-            )
+        f.p.merchant_kyb_suspend(&compliance.pubkey(), &m.address, [2; 32])
             .unwrap();
+    f.send(&[ix], &[&compliance]).await.unwrap();
+    let ix = take(&f, &payment, 10);
+    assert_err(
+        f.send(&[ix], &[&owner]).await,
+        CreditError::MerchantNotApproved,
+    );
+    let ix =
+        f.p.merchant_kyb_attest(&compliance.pubkey(), &m.address, [3; 32])
+            .unwrap();
+    f.send(&[ix], &[&compliance]).await.unwrap();
+
+    // An advance; the merchant may no longer void the payment.
+    let ix = take(&f, &payment, 500 * USD);
     f.send(&[ix], &[&owner]).await.unwrap();
     let refs = f.release(&m, &payment, &payer.pubkey());
     let ix =
         f.p.payment_void(&owner.pubkey(), &m.address, &refs)
             .unwrap();
-    f.send(&[ix], &[&owner]).await.unwrap();
+    assert_err(
+        f.send(&[ix], &[&owner]).await,
+        kassa_payments::error::PaymentsError::AssignedPaymentNotVoidable,
+    );
+    // Compliance rejects it all the same: the payer is repaid, the advance becomes line debt.
+    let ix =
+        f.p.hold_place(&compliance.pubkey(), &payment, [4; 32])
+            .unwrap();
+    f.send(&[ix], &[&compliance]).await.unwrap();
+    let ix =
+        f.p.hold_reject(&compliance.pubkey(), &refs, [4; 32])
+            .unwrap();
+    f.send(&[ix], &[&compliance]).await.unwrap();
+    assert_eq!(f.balance(&usdc.ata(&payer.pubkey())).await, 1_000 * USD);
     let caller = f.wallet().await;
     let ix =
         f.w.c
-            .receivable_sync(&caller.pubkey(), &{ f.w.pool }, &owner.pubkey(), &payment)
+            .receivable_sync(&caller.pubkey(), &pool, &owner.pubkey(), &payment)
             .unwrap();
     let landed = f.send(&[ix], &[&caller]).await.unwrap();
     let s = event!(landed, ReceivableSynced);
     assert!(s.settled);
     assert_eq!(s.shortfall, 500 * USD);
     assert_eq!(f.line_state(&owner.pubkey()).await.principal, 500 * USD);
+
+    // An authorization with less than a day left cannot back an advance.
+    let late = f.invoice(&m, &owner, "ORDER-LATE", 100 * USD).await;
+    f.fund(&usdc, &payer.pubkey(), 100 * USD).await;
+    f.pay(&m, &late, &payer).await.unwrap();
+    f.warp(29 * DAY + 1).await;
+    let ix = take(&f, &late, 10);
+    assert_err(
+        f.send(&[ix], &[&owner]).await,
+        CreditError::AuthorizationEndingSoon,
+    );
     f.check_books().await;
 }
 

@@ -84,7 +84,7 @@ async fn run_ops(ops: Vec<Op>) {
         borrowers.push(b);
     }
     // A merchant with a receivable line, and its sales.
-    let (owner, m) = f.merchant(&{ f.w.usdc }, policy()).await;
+    let (owner, m) = f.merchant(&{ f.w.usdc }, receivable_policy()).await;
     let now = f.now().await;
     f.approve(
         &owner.pubkey(),

@@ -6,12 +6,17 @@ use kassa_common::{create::Creator, token::TokenMint};
 use kassa_payments::{
     constants::{CONFIG_SEED, MERCHANT_SEED},
     program::KassaPayments,
-    state::{Merchant, Payment, PaymentStatus},
+    state::{Config as PaymentsConfig, Merchant, Payment, PaymentStatus},
 };
 
 /// A merchant with a receivable line takes an advance on one of its authorized payments. The
 /// payments program assigns the payment's capture proceeds (up to the advance) to a token
 /// account of the advance, owned by the pool, so captures repay the pool first.
+///
+/// Only a receivable that can repay is accepted (audit 5): an approved merchant, a payment
+/// paid by someone other than the merchant, past its dispute window, and with at least
+/// [`MIN_ADVANCE_AUTHORIZATION_LEFT`] left to capture it. Once assigned, the merchant cannot
+/// void the payment.
 #[event_cpi]
 #[derive(Accounts)]
 pub struct AdvanceTake<'info> {
@@ -51,9 +56,9 @@ pub struct AdvanceTake<'info> {
         constraint = merchant.key() == line.merchant @ CreditError::MerchantMismatch,
     )]
     pub merchant: Box<Account<'info, Merchant>>,
-    /// CHECK: the payments config PDA; the payments program checks it.
-    #[account(seeds = [CONFIG_SEED], bump, seeds::program = kassa_payments::ID)]
-    pub payments_config: UncheckedAccount<'info>,
+    /// The payments config: its pause clock dates the payment's authorization.
+    #[account(seeds = [CONFIG_SEED], bump = payments_config.bump, seeds::program = kassa_payments::ID)]
+    pub payments_config: Box<Account<'info, PaymentsConfig>>,
     /// CHECK: the payments program's event authority; the payments program checks it.
     #[account(seeds = [b"__event_authority"], bump, seeds::program = kassa_payments::ID)]
     pub payments_event_authority: UncheckedAccount<'info>,
@@ -63,7 +68,7 @@ pub struct AdvanceTake<'info> {
 }
 
 impl AdvanceTake<'_> {
-    pub fn validate(&self, amount: u64) -> Result<()> {
+    pub fn validate(&self, amount: u64, now: i64) -> Result<()> {
         require!(amount > 0, CreditError::ZeroAmount);
         // The line: receivable-backed.
         require!(
@@ -85,6 +90,31 @@ impl AdvanceTake<'_> {
             self.payment.assignee == Pubkey::default(),
             CreditError::ReceivableAlreadyAssigned
         );
+        // The receivable must be able to repay: a merchant allowed to transact, a real customer,
+        // no dispute left to claw it back, and time left to capture it.
+        require!(
+            self.merchant.can_transact(),
+            CreditError::MerchantNotApproved
+        );
+        let payer = self.payment.payer;
+        require!(
+            payer != self.merchant.authority
+                && payer != self.merchant.settlement_wallet
+                && payer != self.merchant.operator,
+            CreditError::SelfPaidPayment
+        );
+        require!(
+            now > self.payment.dispute_deadline,
+            CreditError::PaymentDisputable
+        );
+        let clock = self
+            .payment
+            .authorization_clock(now, self.payments_config.pause_clock(now)?)?;
+        require!(
+            self.payment.authorization_expires_at.saturating_sub(clock)
+                >= MIN_ADVANCE_AUTHORIZATION_LEFT,
+            CreditError::AuthorizationEndingSoon
+        );
         // The amount: within the line's advance rate of what is escrowed.
         let escrowed = self.payment.escrowed()?;
         require!(
@@ -95,7 +125,7 @@ impl AdvanceTake<'_> {
     }
 }
 
-#[access_control(ctx.accounts.validate(amount))]
+#[access_control(ctx.accounts.validate(amount, Clock::get()?.unix_timestamp))]
 pub fn handler(ctx: Context<AdvanceTake>, amount: u64) -> Result<()> {
     let now = Clock::get()?.unix_timestamp;
     let actor = ctx.accounts.borrower.key();

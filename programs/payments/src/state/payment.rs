@@ -275,12 +275,18 @@ impl Payment {
         Ok(rest)
     }
 
-    /// Merchant voids what is still escrowed.
+    /// Merchant voids what is still escrowed. Not while the proceeds are assigned: the assignee
+    /// (a lender that advanced against them) would be left with nothing (audit 5). The payer
+    /// keeps its ways out: a dispute, or a reclaim once the authorization expires.
     pub fn void(&mut self, now: i64) -> Result<u64> {
         self.require_status(
             PaymentStatus::Authorized,
             PaymentsError::PaymentNotAuthorized,
         )?;
+        require!(
+            self.assigned == 0,
+            PaymentsError::AssignedPaymentNotVoidable
+        );
         self.release_rest(PaymentStatus::Voided, now)
     }
 
