@@ -796,4 +796,39 @@ impl Credit {
             ix::ReceivableSync {},
         ))
     }
+
+    /// Anyone closes the settled advance on `payment`; its rent and anything left in its token
+    /// account go to the borrower (the token account is the borrower's associated one).
+    ///
+    /// ```
+    /// # use kassa_sdk::{credit::Credit, payments::MintRef};
+    /// # use anchor_lang::prelude::Pubkey;
+    /// let c = Credit::default();
+    /// let pool = c.pool(MintRef::new(Pubkey::new_unique(), anchor_spl::token::ID).unwrap());
+    /// assert!(c.advance_close(&Pubkey::new_unique(), &pool, &Pubkey::new_unique(), &Pubkey::new_unique()).is_ok());
+    /// ```
+    pub fn advance_close(
+        &self,
+        caller: &Pubkey,
+        pool: &CreditPoolRef,
+        borrower: &Pubkey,
+        payment: &Pubkey,
+    ) -> Result<Instruction, SdkError> {
+        Ok(self.build(
+            acc::AdvanceClose {
+                caller: *caller,
+                pool: pool.address,
+                line: self.line(pool, borrower),
+                advance: pda::credit::advance(&self.program_id, payment).0,
+                advance_vault: pda::credit::advance_vault(&self.program_id, payment).0,
+                mint: pool.mint.mint,
+                borrower: *borrower,
+                borrower_destination: pool.mint.ata(borrower),
+                token_program: pool.mint.token_program,
+                event_authority: self.event_authority(),
+                program: self.program_id,
+            },
+            ix::AdvanceClose {},
+        ))
+    }
 }

@@ -211,6 +211,7 @@ program_events!(
         LineWrittenOff,
         AdvanceTaken,
         ReceivableSynced,
+        AdvanceClosed,
         PoolBalances,
         RedemptionRequested,
         RedemptionCancelled,

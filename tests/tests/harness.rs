@@ -452,6 +452,11 @@ impl<W> Env<W> {
     }
 
     /// Token balance of a token account (0 when it does not exist).
+    /// Lamports held by `address` (0 when it does not exist).
+    pub async fn lamports(&mut self, address: &Pubkey) -> u64 {
+        self.account(address).await.map_or(0, |a| a.lamports)
+    }
+
     pub async fn balance(&mut self, address: &Pubkey) -> u64 {
         match self.account(address).await {
             Some(a) => {

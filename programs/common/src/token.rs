@@ -66,6 +66,26 @@ impl<'info> TokenMint<'_, 'info> {
         )
     }
 
+    /// Closes an empty token account owned by a PDA of the calling program (signed with the
+    /// PDA's `seeds`), sending its rent to `rent_receiver`.
+    pub fn close_signed(
+        &self,
+        account: &AccountInfo<'info>,
+        rent_receiver: &AccountInfo<'info>,
+        authority: &AccountInfo<'info>,
+        seeds: &[&[u8]],
+    ) -> Result<()> {
+        token_interface::close_account(CpiContext::new_with_signer(
+            self.token_program.key(),
+            token_interface::CloseAccount {
+                account: account.clone(),
+                destination: rent_receiver.clone(),
+                authority: authority.clone(),
+            },
+            &[seeds],
+        ))
+    }
+
     /// Moves `amount` from a signer's account and returns what `to` actually received (less
     /// than `amount` when the mint charges a transfer fee).
     pub fn transfer_in_measured(

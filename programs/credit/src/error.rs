@@ -98,4 +98,6 @@ pub enum CreditError {
     MerchantNotApproved,
     #[msg("the payment was paid by the merchant's own authority, operator or settlement wallet")]
     SelfPaidPayment,
+    #[msg("the advance is not settled yet: its payment can still pay it")]
+    AdvanceNotSettled,
 }

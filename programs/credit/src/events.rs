@@ -156,6 +156,19 @@ pub struct ReceivableSynced {
     pub shortfall: u64,
 }
 
+/// A settled advance and its token account were closed.
+#[event]
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AdvanceClosed {
+    pub header: EventHeader,
+    pub payment: Pubkey,
+    /// The borrower, who paid the rent.
+    pub rent_receiver: Pubkey,
+    pub lamports: u64,
+    /// Tokens that reached the advance's account after it settled, sent to the borrower.
+    pub swept: u64,
+}
+
 /// The pool's books after an instruction changed them: emitted last by every instruction that
 /// moves pool money or value, so a reader never has to re-derive them.
 #[event]

@@ -143,4 +143,9 @@ pub mod kassa_credit {
     pub fn receivable_sync(ctx: Context<ReceivableSync>) -> Result<()> {
         receivable_sync::handler(ctx)
     }
+
+    /// Anyone closes a settled advance; the rent goes back to the borrower.
+    pub fn advance_close(ctx: Context<AdvanceClose>) -> Result<()> {
+        advance_close::handler(ctx)
+    }
 }

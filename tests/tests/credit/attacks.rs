@@ -170,6 +170,36 @@ async fn credit_world() -> (
             )
             .unwrap();
     f.send(&[ix], &[&owner]).await.unwrap();
+    // A settled advance to close: taken, its payment captured, the arrival synced.
+    let repaid = f.invoice(&m, &owner, "ORDER-ADV-3", 200 * USD).await;
+    f.fund(&{ f.w.usdc }, &customer.pubkey(), 200 * USD).await;
+    f.pay(&m, &repaid, &customer).await.unwrap();
+    f.warp(3 * DAY + 1).await;
+    let ix =
+        f.w.c
+            .advance_take(
+                &owner.pubkey(),
+                &{ f.w.pool },
+                &m.address,
+                &repaid,
+                100 * USD,
+            )
+            .unwrap();
+    f.send(&[ix], &[&owner]).await.unwrap();
+    let advance_vault = kassa_sdk::pda::credit::advance_vault(&{ f.w.c.program_id }, &repaid).0;
+    let ix =
+        f.p.payment_capture(
+            &owner.pubkey(),
+            &f.settlement(&m, &repaid, Some(advance_vault)),
+            200 * USD,
+        )
+        .unwrap();
+    f.send(&[ix], &[&owner]).await.unwrap();
+    let ix =
+        f.w.c
+            .receivable_sync(&owner.pubkey(), &{ f.w.pool }, &owner.pubkey(), &repaid)
+            .unwrap();
+    f.send(&[ix], &[&owner]).await.unwrap();
     let uw = f.w.underwriter.insecure_clone();
     let protocol = f.w.protocol.insecure_clone();
     let new_borrower = Keypair::new();
@@ -316,6 +346,12 @@ async fn credit_world() -> (
         (
             "receivable_sync",
             c.receivable_sync(&payer.pubkey(), &pool, &owner.pubkey(), &advanced)
+                .unwrap(),
+            vec![],
+        ),
+        (
+            "advance_close",
+            c.advance_close(&payer.pubkey(), &pool, &owner.pubkey(), &repaid)
                 .unwrap(),
             vec![],
         ),

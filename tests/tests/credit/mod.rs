@@ -718,12 +718,23 @@ async fn an_advance_is_repaid_first_from_the_payments_capture() {
         f.balance(&{ f.w.usdc }.ata(&owner.pubkey())).await,
         800 * USD
     );
-    // One payment backs one advance.
+    // One payment backs one advance, and an unsettled advance stays open.
     let ix =
         f.w.c
             .advance_take(&owner.pubkey(), &{ f.w.pool }, &m.address, &payment, 1)
             .unwrap();
-    assert!(f.send(&[ix], &[&owner]).await.is_err());
+    assert_err(
+        f.send(&[ix], &[&owner]).await,
+        CreditError::ReceivableAlreadyAssigned,
+    );
+    let close =
+        f.w.c
+            .advance_close(&payer.pubkey(), &{ f.w.pool }, &owner.pubkey(), &payment)
+            .unwrap();
+    assert_err(
+        f.send(&[close.clone()], &[&payer]).await,
+        CreditError::AdvanceNotSettled,
+    );
 
     // Five days later the merchant captures: the advance's account is paid first.
     f.warp(5 * DAY).await;
@@ -766,7 +777,52 @@ async fn an_advance_is_repaid_first_from_the_payments_capture() {
             .unwrap();
     assert_err(f.send(&[ix], &[&caller]).await, CreditError::AdvanceSettled);
     f.check_books().await;
-    let _ = payer;
+
+    // Audit 13: anyone closes the settled advance; the borrower gets the rent back, and the
+    // payment's order id, once reused, can back a new advance.
+    let advance = kassa_sdk::pda::credit::advance(&{ f.w.c.program_id }, &payment).0;
+    let rent = f.lamports(&advance).await + f.lamports(&advance_vault).await;
+    let before = f.lamports(&owner.pubkey()).await;
+    let landed = f.send(&[close], &[&payer]).await.unwrap();
+    let c = event!(landed, AdvanceClosed);
+    assert_eq!(
+        (c.rent_receiver, c.lamports, c.swept),
+        (owner.pubkey(), rent, 0)
+    );
+    assert_eq!(f.lamports(&owner.pubkey()).await, before + rent);
+    assert_eq!(f.lamports(&advance).await, 0);
+    // The merchant settles what the first advance left on its line (a little principal and
+    // its interest) right away.
+    f.refresh(&owner.pubkey()).await;
+    let owed = f.line_state(&owner.pubkey()).await.total_owed().unwrap();
+    f.fund(&{ f.w.usdc }, &owner.pubkey(), owed).await;
+    let ix =
+        f.w.c
+            .line_repay(&owner.pubkey(), &{ f.w.pool }, &owner.pubkey(), owed)
+            .unwrap();
+    f.send(&[ix], &[&owner]).await.unwrap();
+    f.warp(31 * DAY).await;
+    let ix =
+        f.p.payment_close(&caller.pubkey(), &m.address, &payment, &owner.pubkey())
+            .unwrap();
+    f.send(&[ix], &[&caller]).await.unwrap();
+    let again = f.invoice(&m, &owner, "ORDER-ADV-1", 1_000 * USD).await;
+    assert_eq!(again, payment);
+    f.fund(&{ f.w.usdc }, &payer.pubkey(), 1_000 * USD).await;
+    f.pay(&m, &again, &payer).await.unwrap();
+    f.warp(3 * DAY + 1).await;
+    let ix =
+        f.w.c
+            .advance_take(
+                &owner.pubkey(),
+                &{ f.w.pool },
+                &m.address,
+                &again,
+                100 * USD,
+            )
+            .unwrap();
+    f.send(&[ix], &[&owner]).await.unwrap();
+    f.check_books().await;
 }
 
 /// Audit 5: an advance is secured by its receivable. Refused: a payment of another merchant,

@@ -80,6 +80,7 @@ pub struct AdvanceRow {
     pub arrived: u64,
     pub settled: bool,
     pub shortfall: u64,
+    pub closed: bool,
     pub seq: i64,
 }
 }
@@ -280,7 +281,11 @@ pub(super) fn fold(
 
         // Advances.
         C::AdvanceTaken(a) => {
-            created(&row)?;
+            // A closed advance's address is free again (a payment opened anew at a reused
+            // order id); the row follows the advance that lives there now.
+            if !matches!(&row, Some(Row::Advance(r)) if r.closed) {
+                created(&row)?;
+            }
             Row::Advance(AdvanceRow {
                 address: entity,
                 line: a.line.into(),
@@ -290,6 +295,7 @@ pub(super) fn fold(
                 arrived: 0,
                 settled: false,
                 shortfall: 0,
+                closed: false,
                 seq: 0,
             })
         }
@@ -298,6 +304,11 @@ pub(super) fn fold(
             r.arrived = s.arrived_total;
             r.settled = s.settled;
             r.shortfall = s.shortfall;
+            Row::Advance(r)
+        }
+        C::AdvanceClosed(_) => {
+            let mut r = existing!(row, Advance, name);
+            r.closed = true;
             Row::Advance(r)
         }
     })

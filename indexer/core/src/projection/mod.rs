@@ -134,7 +134,7 @@ impl Kind {
                 | C::LineStatusChanged(_)
                 | C::LineImpaired(_)
                 | C::LineWrittenOff(_) => Kind::CreditLine,
-                C::AdvanceTaken(_) | C::ReceivableSynced(_) => Kind::Advance,
+                C::AdvanceTaken(_) | C::ReceivableSynced(_) | C::AdvanceClosed(_) => Kind::Advance,
             },
         }
     }

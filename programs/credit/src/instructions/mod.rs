@@ -10,6 +10,7 @@
 pub mod books;
 pub mod line_underwriting;
 
+pub mod advance_close;
 pub mod advance_take;
 pub mod epoch_close;
 pub mod lender_allow;
@@ -31,6 +32,7 @@ pub mod redemption_request;
 pub mod redemption_withdraw;
 pub mod tranche_deposit;
 
+pub use advance_close::*;
 pub use advance_take::*;
 pub use epoch_close::*;
 pub use lender_allow::*;

@@ -1,8 +1,8 @@
 use anchor_lang::prelude::*;
 use kassa_common::SafeMath;
 
-/// An advance on one payment (PDA `["advance", payment]`: one per payment, ever). Amounts are
-/// base units of the pool's mint.
+/// An advance on one payment (PDA `["advance", payment]`: one at a time per payment address;
+/// `advance_close` frees the address once settled). Amounts are base units of the pool's mint.
 #[account]
 #[derive(InitSpace, Debug)]
 pub struct Advance {
