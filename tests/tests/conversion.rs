@@ -428,6 +428,16 @@ async fn pool_swaps_liquidity_ramp_and_fees() {
     mk.send(&[ix], &[&cranker]).await.unwrap();
     let again = mk.balance(&pool.a.ata(&receiver)).await + mk.balance(&pool.b.ata(&receiver)).await;
     assert_eq!(again, accrued, "a second sweep pays nothing");
+
+    // Audit 9: once PYUSD's fee authority schedules a fee above the cap, its pool swaps nothing.
+    let taxed = mk.pool_with(&{ mk.w.pyusd });
+    mk.fund(&taxed.a, &trader.pubkey(), 10 * COIN6).await;
+    mk.fund(&taxed.b, &trader.pubkey(), 0).await;
+    mk.set_transfer_fee(&{ mk.w.pyusd }, 5_000, u64::MAX).await;
+    let ix = c
+        .pool_swap_exact_in(&trader.pubkey(), &taxed, &taxed.a.mint, COIN6, 0)
+        .unwrap();
+    assert_err(mk.send(&[ix], &[&trader]).await, C::TransferFeeAboveCap);
 }
 
 #[tokio::test]
@@ -490,6 +500,27 @@ async fn pool_creation_rejects_bad_pairs() {
         env.send(&[ix], &[&admin]).await,
         code(C::UnsupportedMintExtension),
     );
+    // Audit 9: pausable, closable and over-taxed mints are refused too.
+    let someone = Keypair::new().pubkey();
+    for (feature, err) in [
+        (MintFeature::Pausable(someone), C::UnsupportedMintExtension),
+        (
+            MintFeature::CloseAuthority(someone),
+            C::UnsupportedMintExtension,
+        ),
+        (
+            MintFeature::TransferFee(101, u64::MAX),
+            C::TransferFeeAboveCap,
+        ),
+    ] {
+        let bad = env
+            .mint_with(anchor_spl::token_2022::ID, 6, &[feature])
+            .await;
+        let ix = c
+            .pool_create(&admin.pubkey(), &c.pool(x, bad), args(100))
+            .unwrap();
+        assert_err(env.send(&[ix], &[&admin]).await, err);
+    }
     let ix = c.pool_create(&admin.pubkey(), &sorted, args(100)).unwrap();
     env.send(&[ix], &[&admin]).await.unwrap();
     // A first deposit needs both coins; zero amounts are refused.

@@ -47,6 +47,20 @@ pub fn receivable_policy() -> MerchantPolicy {
     }
 }
 
+/// What a test mint carries besides its decimals.
+#[derive(Clone, Copy, Debug)]
+pub enum MintFeature {
+    /// Token-2022 transfer fee: basis points, maximum fee.
+    TransferFee(u16, u64),
+    PermanentDelegate(Pubkey),
+    /// Token-2022 `MintCloseAuthority`.
+    CloseAuthority(Pubkey),
+    /// Token-2022 `Pausable`, with its pause authority.
+    Pausable(Pubkey),
+    /// A freeze authority (either token program).
+    FreezeAuthority(Pubkey),
+}
+
 /// What a successful transaction left behind.
 #[derive(Debug)]
 pub struct Landed {
@@ -350,15 +364,36 @@ impl<W> Env<W> {
         transfer_fee: Option<(u16, u64)>,
         permanent_delegate: Option<Pubkey>,
     ) -> MintRef {
+        let mut features = Vec::new();
+        if let Some((bps, max)) = transfer_fee {
+            features.push(MintFeature::TransferFee(bps, max));
+        }
+        if let Some(delegate) = permanent_delegate {
+            features.push(MintFeature::PermanentDelegate(delegate));
+        }
+        self.mint_with(token_program, decimals, &features).await
+    }
+
+    /// A mint with `decimals` and `features` (Token-2022 extensions, a freeze authority). The
+    /// test payer is its mint authority and its transfer-fee authority.
+    pub async fn mint_with(
+        &mut self,
+        token_program: Pubkey,
+        decimals: u8,
+        features: &[MintFeature],
+    ) -> MintRef {
         let mint = Keypair::new();
         let payer = self.payer();
-        let mut extensions = Vec::new();
-        if transfer_fee.is_some() {
-            extensions.push(ExtensionType::TransferFeeConfig);
-        }
-        if permanent_delegate.is_some() {
-            extensions.push(ExtensionType::PermanentDelegate);
-        }
+        let extensions: Vec<ExtensionType> = features
+            .iter()
+            .filter_map(|f| match f {
+                MintFeature::TransferFee(..) => Some(ExtensionType::TransferFeeConfig),
+                MintFeature::PermanentDelegate(_) => Some(ExtensionType::PermanentDelegate),
+                MintFeature::CloseAuthority(_) => Some(ExtensionType::MintCloseAuthority),
+                MintFeature::Pausable(_) => Some(ExtensionType::Pausable),
+                MintFeature::FreezeAuthority(_) => None,
+            })
+            .collect();
         let space = if token_program == spl_token_2022::ID {
             ExtensionType::try_calculate_account_len::<MintState>(&extensions).expect("mint len")
         } else {
@@ -372,41 +407,74 @@ impl<W> Env<W> {
             space as u64,
             &token_program,
         )];
-        if let Some((bps, max)) = transfer_fee {
-            ixs.push(
-                transfer_fee::instruction::initialize_transfer_fee_config(
-                    &token_program,
-                    &mint.pubkey(),
-                    Some(&payer.pubkey()),
-                    Some(&payer.pubkey()),
-                    bps,
-                    max,
-                )
-                .expect("fee config"),
-            );
-        }
-        if let Some(delegate) = permanent_delegate {
-            ixs.push(
-                spl_token_2022::instruction::initialize_permanent_delegate(
-                    &token_program,
-                    &mint.pubkey(),
-                    &delegate,
-                )
-                .expect("delegate"),
-            );
+        let mut freeze = None;
+        for feature in features {
+            let ix = match *feature {
+                MintFeature::TransferFee(bps, max) => {
+                    transfer_fee::instruction::initialize_transfer_fee_config(
+                        &token_program,
+                        &mint.pubkey(),
+                        Some(&payer.pubkey()),
+                        Some(&payer.pubkey()),
+                        bps,
+                        max,
+                    )
+                }
+                MintFeature::PermanentDelegate(delegate) => {
+                    spl_token_2022::instruction::initialize_permanent_delegate(
+                        &token_program,
+                        &mint.pubkey(),
+                        &delegate,
+                    )
+                }
+                MintFeature::CloseAuthority(authority) => {
+                    spl_token_2022::instruction::initialize_mint_close_authority(
+                        &token_program,
+                        &mint.pubkey(),
+                        Some(&authority),
+                    )
+                }
+                MintFeature::Pausable(authority) => {
+                    spl_token_2022::extension::pausable::instruction::initialize(
+                        &token_program,
+                        &mint.pubkey(),
+                        &authority,
+                    )
+                }
+                MintFeature::FreezeAuthority(authority) => {
+                    freeze = Some(authority);
+                    continue;
+                }
+            };
+            ixs.push(ix.expect("extension"));
         }
         ixs.push(
             spl_token_2022::instruction::initialize_mint2(
                 &token_program,
                 &mint.pubkey(),
                 &payer.pubkey(),
-                None,
+                freeze.as_ref(),
                 decimals,
             )
             .expect("init mint"),
         );
         self.send(&ixs, &[&mint]).await.expect("create mint");
         MintRef::new(mint.pubkey(), token_program).expect("token program")
+    }
+
+    /// The mint's transfer-fee authority (the test payer) schedules a new fee.
+    pub async fn set_transfer_fee(&mut self, mint: &MintRef, bps: u16, max: u64) {
+        let payer = self.payer();
+        let ix = transfer_fee::instruction::set_transfer_fee(
+            &mint.token_program,
+            &mint.mint,
+            &payer.pubkey(),
+            &[],
+            bps,
+            max,
+        )
+        .expect("set fee");
+        self.send(&[ix], &[]).await.expect("set_transfer_fee");
     }
 
     /// Creates (if needed) the associated token account of `owner` and mints `amount` into it.

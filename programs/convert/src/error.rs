@@ -41,7 +41,7 @@ pub enum ConvertError {
     OutputTooSmall,
     #[msg("ramp must last at least one day, start after the previous one ends, and change A at most tenfold")]
     InvalidRamp,
-    #[msg("mint has an extension a pool cannot hold safely (permanent delegate, transfer hook, non-transferable or default frozen)")]
+    #[msg("mint has an extension a pool cannot hold safely (permanent delegate, transfer hook, non-transferable, default frozen, pausable or close authority)")]
     UnsupportedMintExtension,
     #[msg("hook account list does not match the interface order: pool, vault in, vault out, payer source, destination, payer authority, mint in, mint out, token program in, token program out")]
     HookAccountOrder,
@@ -51,6 +51,8 @@ pub enum ConvertError {
     InvariantViolated,
     #[msg("amplification must be greater than zero")]
     InvalidAmp,
+    #[msg("the mint's transfer fee, in force or scheduled, is above the cap of 100 bps")]
+    TransferFeeAboveCap,
 }
 
 impl From<MathError> for ConvertError {

@@ -8,13 +8,21 @@ use anchor_spl::token_2022::spl_token_2022::{
     extension::{transfer_fee::TransferFeeConfig, BaseStateWithExtensions, StateWithExtensions},
 };
 pub use kassa_common::token::balance;
-use kassa_common::{mint_policy::unsafe_mint_extension, token::TokenMint};
+use kassa_common::{
+    mint_policy::{highest_transfer_fee_bps, unsafe_mint_extension, MAX_TRANSFER_FEE_BPS},
+    token::TokenMint,
+};
 
 /// Refuses mints whose extensions would let someone other than the pool move or freeze its
-/// vaults, or that run arbitrary code on every transfer.
+/// vaults, run arbitrary code on every transfer or let the mint be recreated, and mints
+/// charging (or scheduled to charge) a transfer fee above the cap. Called when a pool is
+/// created and again at every swap.
 pub fn require_supported_mint(mint: &AccountInfo<'_>) -> Result<()> {
     if unsafe_mint_extension(mint)?.is_some() {
         return err!(ConvertError::UnsupportedMintExtension);
+    }
+    if highest_transfer_fee_bps(mint)? > MAX_TRANSFER_FEE_BPS {
+        return err!(ConvertError::TransferFeeAboveCap);
     }
     Ok(())
 }

@@ -40,7 +40,7 @@ pub enum PaymentsError {
     DisputeWindowOutOfBounds,
     #[msg("auto-capture delay must be shorter than the authorization window")]
     AutoCaptureDelayOutOfBounds,
-    #[msg("mint has an extension that escrow cannot hold safely (permanent delegate, transfer hook, non-transferable or default frozen)")]
+    #[msg("mint has an extension that escrow cannot hold safely (permanent delegate, transfer hook, non-transferable, default frozen, pausable or close authority)")]
     UnsupportedMintExtension,
     #[msg("order id must not be all zeros")]
     EmptyOrderId,
@@ -122,4 +122,6 @@ pub enum PaymentsError {
     OperatorIsAuthority,
     #[msg("the payment's proceeds are assigned to a lender: the merchant cannot void it")]
     AssignedPaymentNotVoidable,
+    #[msg("the mint's transfer fee, in force or scheduled, is above the cap of 100 bps")]
+    TransferFeeAboveCap,
 }

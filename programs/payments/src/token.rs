@@ -3,14 +3,28 @@
 
 use crate::{constants::ESCROW_SEED, error::PaymentsError};
 use anchor_lang::prelude::*;
-use kassa_common::{mint_policy::unsafe_mint_extension, token::TokenMint};
+use kassa_common::{
+    mint_policy::{highest_transfer_fee_bps, unsafe_mint_extension, MAX_TRANSFER_FEE_BPS},
+    token::TokenMint,
+};
 
 /// Refuses mints whose extensions would let someone other than the escrow move or freeze
-/// escrowed funds, or that would make every transfer call arbitrary code.
+/// escrowed funds, make every transfer call arbitrary code or let the mint be recreated, and
+/// mints charging (or scheduled to charge) a transfer fee above the cap. Called when a vault
+/// opens or a merchant picks a mint, and again at every payment.
 pub fn require_supported_mint(mint: &AccountInfo<'_>) -> Result<()> {
     if let Some(extension) = unsafe_mint_extension(mint)? {
         msg!("mint extension {:?} is not supported in escrow", extension);
         return err!(PaymentsError::UnsupportedMintExtension);
+    }
+    let fee = highest_transfer_fee_bps(mint)?;
+    if fee > MAX_TRANSFER_FEE_BPS {
+        msg!(
+            "transfer fee of {} bps is above the cap of {} bps",
+            fee,
+            MAX_TRANSFER_FEE_BPS
+        );
+        return err!(PaymentsError::TransferFeeAboveCap);
     }
     Ok(())
 }

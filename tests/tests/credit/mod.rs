@@ -978,27 +978,35 @@ async fn the_wrong_authority_or_account_type_is_refused_everywhere() {
             )
             .unwrap();
     assert_err(f.send(&[ix], &[&stranger]).await, CreditError::NotPoolAdmin);
-    // A mint with a transfer fee cannot back a pool.
-    let taxed = f.mint(spl_token_2022::ID, 6, Some((10, 1_000)), None).await;
+    // A mint with a transfer fee cannot back a pool, nor one that can be paused or closed and
+    // recreated (audit 9).
     let admin = f.admin.insecure_clone();
-    let (ix, _) =
-        f.w.c
-            .pool_create(
-                &admin.pubkey(),
-                &taxed,
-                PoolCreateArgs {
-                    underwriter: admin.pubkey(),
-                    protocol_fee_receiver: admin.pubkey(),
-                    senior_cap_bps: 40_000,
-                    senior_apr_bps: 600,
-                    protocol_fee_bps: 1_000,
-                    admin_fee_bps: 500,
-                    allowlist: false,
-                    epoch_seconds: 7 * DAY,
-                },
-            )
-            .unwrap();
-    assert_err(f.send(&[ix], &[&admin]).await, CreditError::UnsupportedMint);
+    let someone = Keypair::new().pubkey();
+    for feature in [
+        MintFeature::TransferFee(10, 1_000),
+        MintFeature::Pausable(someone),
+        MintFeature::CloseAuthority(someone),
+    ] {
+        let bad = f.mint_with(spl_token_2022::ID, 6, &[feature]).await;
+        let (ix, _) =
+            f.w.c
+                .pool_create(
+                    &admin.pubkey(),
+                    &bad,
+                    PoolCreateArgs {
+                        underwriter: admin.pubkey(),
+                        protocol_fee_receiver: admin.pubkey(),
+                        senior_cap_bps: 40_000,
+                        senior_apr_bps: 600,
+                        protocol_fee_bps: 1_000,
+                        admin_fee_bps: 500,
+                        allowlist: false,
+                        epoch_seconds: 7 * DAY,
+                    },
+                )
+                .unwrap();
+        assert_err(f.send(&[ix], &[&admin]).await, CreditError::UnsupportedMint);
+    }
     // Lines are approved by the underwriter only.
     let now = f.now().await;
     let args = LineApproveArgs {

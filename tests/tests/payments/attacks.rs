@@ -880,34 +880,83 @@ async fn reinit_revive_overflow_and_settled_states_fail() {
     );
 }
 
+/// Audit 9: the mint policy. Refused when a vault opens or a merchant picks the mint: a
+/// permanent delegate, `Pausable`, `MintCloseAuthority` (close and recreate with other
+/// extensions), a transfer fee above 100 bps. Accepted: a freeze authority (every regulated
+/// stablecoin has one). A fee raised after the vault opened refuses new payments.
 #[tokio::test]
-async fn token_2022_permanent_delegate_mints_are_refused() {
+async fn the_token_2022_mint_policy_holds_when_opening_and_at_every_payment() {
+    use MintFeature as F;
     let mut env = Env::new().await;
-    let thief = Keypair::new();
-    let mint = env
-        .mint(anchor_spl::token_2022::ID, 6, None, Some(thief.pubkey()))
-        .await;
+    let someone = Keypair::new().pubkey();
+    let t22 = anchor_spl::token_2022::ID;
     let payer = env.payer();
-    let ix = env.p.vault_open(&payer.pubkey(), &mint).unwrap();
-    expect_rejected(
-        &mut env,
-        "vault for a permanent-delegate mint",
-        ix,
-        &[],
-        code(E::UnsupportedMintExtension),
-    )
-    .await;
-    let merchant = env.wallet().await;
-    let (ix, _) = env
+    for (what, features, err) in [
+        (
+            "permanent delegate",
+            vec![F::PermanentDelegate(someone)],
+            code(E::UnsupportedMintExtension),
+        ),
+        (
+            "pausable",
+            vec![F::Pausable(someone)],
+            code(E::UnsupportedMintExtension),
+        ),
+        (
+            "close authority",
+            vec![F::CloseAuthority(someone)],
+            code(E::UnsupportedMintExtension),
+        ),
+        (
+            "transfer fee of 101 bps",
+            vec![F::TransferFee(101, u64::MAX)],
+            code(E::TransferFeeAboveCap),
+        ),
+    ] {
+        let mint = env.mint_with(t22, 6, &features).await;
+        let ix = env.p.vault_open(&payer.pubkey(), &mint).unwrap();
+        expect_rejected(&mut env, &format!("vault for a {what} mint"), ix, &[], err).await;
+        let merchant = env.wallet().await;
+        let (ix, _) = env
+            .p
+            .merchant_register(&merchant.pubkey(), &mint.mint, &merchant.pubkey(), policy())
+            .unwrap();
+        expect_rejected(
+            &mut env,
+            &format!("merchant settling in a {what} mint"),
+            ix,
+            &[&merchant],
+            err,
+        )
+        .await;
+    }
+    for token_program in [anchor_spl::token::ID, t22] {
+        let frozen = env
+            .mint_with(token_program, 6, &[F::FreezeAuthority(someone)])
+            .await;
+        env.vault_open(&frozen).await;
+    }
+
+    // At the cap, then raised: the invoice can no longer be paid, nothing moves.
+    let mint = env
+        .mint_with(t22, 6, &[F::TransferFee(100, u64::MAX)])
+        .await;
+    env.vault_open(&mint).await;
+    let (authority, m) = env.merchant(&mint, policy()).await;
+    let customer = env.wallet().await;
+    env.fund(&mint, &customer.pubkey(), 10 * UNIT).await;
+    let payment = env.invoice(&m, &authority, "FEE-1", UNIT).await;
+    env.set_transfer_fee(&mint, 5_000, u64::MAX).await;
+    let ix = env
         .p
-        .merchant_register(&merchant.pubkey(), &mint.mint, &merchant.pubkey(), policy())
+        .payment_pay(&customer.pubkey(), &m.address, &payment, &mint, None)
         .unwrap();
     expect_rejected(
         &mut env,
-        "merchant settling in a permanent-delegate mint",
+        "payment after the fee was raised",
         ix,
-        &[&merchant],
-        code(E::UnsupportedMintExtension),
+        &[&customer],
+        code(E::TransferFeeAboveCap),
     )
     .await;
 }

@@ -5,7 +5,7 @@ use crate::{
     events::{EventHeader, SwapKind, Swapped},
     math::stableswap::{swap_exact_in, swap_exact_out},
     state::Pool,
-    token::{balance, gross_for_net, transfer_in, transfer_out},
+    token::{balance, gross_for_net, require_supported_mint, transfer_in, transfer_out},
 };
 use anchor_lang::prelude::*;
 use kassa_common::SafeMath;
@@ -41,6 +41,9 @@ pub fn execute<'info>(
 ) -> Result<Swapped> {
     require!(!pool.paused, ConvertError::PoolPaused);
     require!(amount > 0, ConvertError::ZeroAmount);
+    // A mint's fee may have been raised since the pool was created (audit 9).
+    require_supported_mint(legs.mint_in)?;
+    require_supported_mint(legs.mint_out)?;
     let now = Clock::get()?.unix_timestamp;
     let curve = pool.curve(a_to_b, now);
     let (reserve_in, reserve_out) = pool.reserves(a_to_b);

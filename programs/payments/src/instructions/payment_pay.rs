@@ -1,4 +1,6 @@
-use crate::{constants::*, error::PaymentsError, events::*, state::*};
+use crate::{
+    constants::*, error::PaymentsError, events::*, state::*, token::require_supported_mint,
+};
 use anchor_lang::prelude::*;
 use anchor_spl::token_interface::{Mint, TokenAccount, TokenInterface};
 use kassa_common::{token::TokenMint, SafeMath};
@@ -49,7 +51,9 @@ impl PaymentPay<'_> {
             &self.merchant,
             &self.payer_blocklist_entry,
             self.kyt_authority.as_ref(),
-        )
+        )?;
+        // The mint's fee may have been raised since the vault opened (audit 9).
+        require_supported_mint(&self.mint.to_account_info())
     }
 }
 

@@ -1,5 +1,7 @@
 use super::payment_pay::{check_payable, check_payer_may_pay};
-use crate::{constants::*, error::PaymentsError, events::*, state::*};
+use crate::{
+    constants::*, error::PaymentsError, events::*, state::*, token::require_supported_mint,
+};
 use anchor_lang::prelude::*;
 use anchor_spl::token_interface::{Mint, TokenAccount, TokenInterface};
 use kassa_common::SafeMath;
@@ -55,6 +57,8 @@ impl PaymentPayWithConversion<'_> {
             &self.payer_blocklist_entry,
             self.kyt_authority.as_ref(),
         )?;
+        // The escrow mint's fee may have been raised since the vault opened (audit 9).
+        require_supported_mint(&self.mint.to_account_info())?;
         require!(max_in > 0, PaymentsError::ZeroAmount);
         // No arbitrary CPI: only registered hook programs are called.
         require!(
