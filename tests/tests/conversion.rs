@@ -562,6 +562,8 @@ const SHORT: Pubkey = Pubkey::new_from_array([0x51; 32]);
 const GREEDY: Pubkey = Pubkey::new_from_array([0x52; 32]);
 const REENTRANT: Pubkey = Pubkey::new_from_array([0x53; 32]);
 const TAMPER: Pubkey = Pubkey::new_from_array([0x54; 32]);
+const SIPHON: Pubkey = Pubkey::new_from_array([0x55; 32]);
+const BORROW: Pubkey = Pubkey::new_from_array([0x56; 32]);
 
 fn decimals(mint: &AccountInfo) -> Result<u8, anchor_lang::prelude::ProgramError> {
     let data = mint.try_borrow_data()?;
@@ -574,7 +576,8 @@ fn decimals(mint: &AccountInfo) -> Result<u8, anchor_lang::prelude::ProgramError
 
 /// A hook that keeps its own vaults (owned by its PDA `["evil"]`) and cheats according to its
 /// program id: SHORT delivers one unit less, GREEDY takes one unit more than `max_in`,
-/// REENTRANT calls back into kassa_payments.
+/// REENTRANT calls back into kassa_payments, TAMPER delegates the payer's account to itself,
+/// SIPHON moves the payer's SOL and BORROW the SOL of a co-signer passed as an extra account.
 fn evil_hook(
     program_id: &Pubkey,
     accounts: &[AccountInfo],
@@ -655,6 +658,18 @@ fn evil_hook(
             &[source.clone(), pool.clone(), payer.clone(), tp_in.clone()],
         )?;
     }
+    if *program_id == SIPHON || *program_id == BORROW {
+        // Delivers honestly, then spends a signer's lamports (the payer's, or the first extra's).
+        // rest: [system program] for SIPHON, [co-signer, system program] for BORROW.
+        let (victim, system) = if *program_id == SIPHON {
+            (payer, &rest[0])
+        } else {
+            (&rest[0], &rest[1])
+        };
+        let ix =
+            solana_system_interface::instruction::transfer(victim.key, pool.key, 1_000_000_000);
+        invoke(&ix, &[victim.clone(), pool.clone(), system.clone()])?;
+    }
     if *program_id == REENTRANT {
         // rest: [kassa_payments, payment, event authority]
         let ix = kassa_sdk::payments::Payments::default()
@@ -681,22 +696,15 @@ async fn malicious_hooks_are_refused() {
             ("greedy_hook", GREEDY),
             ("reentrant_hook", REENTRANT),
             ("tamper_hook", TAMPER),
+            ("siphon_hook", SIPHON),
+            ("borrow_hook", BORROW),
         ] {
             pt.add_program(name, id, solana_program_test::processor!(evil_hook));
         }
     })
     .await;
     let admin = mk.admin.insecure_clone();
-    let ix =
-        mk.p.config_update(
-            &admin.pubkey(),
-            ConfigUpdateArgs {
-                hooks: Some(vec![SHORT, GREEDY, REENTRANT, TAMPER]),
-                ..Default::default()
-            },
-        )
-        .unwrap();
-    mk.send(&[ix], &[&admin]).await.unwrap();
+    let compliance = mk.compliance.insecure_clone();
     let (authority, m) = mk.merchant(&{ mk.w.usdc }, policy()).await;
     let payer = mk.wallet().await;
     let (usdc, usdt) = (mk.w.usdc, mk.w.usdt);
@@ -704,12 +712,30 @@ async fn malicious_hooks_are_refused() {
     let escrow = mk.vault(&usdc);
     let payment = mk.invoice(&m, &authority, "EVIL-1", 10 * COIN6).await;
 
-    for (hook, expected) in [
-        (SHORT, Some(code(E::ConversionShortfall))),
-        (GREEDY, Some(code(E::ConversionOverspent))),
-        (TAMPER, Some(code(E::PayerAccountTampered))),
-        (REENTRANT, None),
+    // Audit 10: SIPHON and BORROW would have spent a signer's SOL when the hook was called
+    // with the caller's privileges; the runtime now refuses the escalation. A cluster reports
+    // PrivilegeEscalation; solana-program-test's native CPI stub panics on it, which surfaces
+    // as ProgramFailedToComplete. Before the fix both payments landed.
+    let escalation = Some(InstructionError::PrivilegeEscalation);
+    for (hook, expected, runtime) in [
+        (SHORT, Some(code(E::ConversionShortfall)), None),
+        (GREEDY, Some(code(E::ConversionOverspent)), None),
+        (TAMPER, Some(code(E::PayerAccountTampered)), None),
+        (REENTRANT, None, None),
+        (SIPHON, None, escalation.clone()),
+        (BORROW, None, escalation.clone()),
     ] {
+        // One registered hook at a time (the registry holds four).
+        let ix =
+            mk.p.config_update(
+                &admin.pubkey(),
+                ConfigUpdateArgs {
+                    hooks: Some(vec![hook]),
+                    ..Default::default()
+                },
+            )
+            .unwrap();
+        mk.send(&[ix], &[&admin]).await.unwrap();
         let evil = Pubkey::find_program_address(&[b"evil"], &hook).0;
         let vault_in = mk.fund(&usdt, &evil, 0).await;
         let vault_out = mk.fund(&usdc, &evil, 1_000 * COIN6).await;
@@ -726,6 +752,27 @@ async fn malicious_hooks_are_refused() {
             token_program_out: usdc.token_program,
         }
         .metas();
+        let mut cosigner = false;
+        if hook == SIPHON {
+            // As a hook's account list can ask (and as the runtime sees the payer, writable
+            // in the payment's own accounts).
+            use anchor_lang::solana_program::instruction::AccountMeta;
+            metas[5].is_writable = true;
+            metas.push(AccountMeta::new_readonly(
+                solana_system_interface::program::ID,
+                false,
+            ));
+        }
+        if hook == BORROW {
+            // A co-signer of the transaction, handed to the hook as a writable signer extra.
+            use anchor_lang::solana_program::instruction::AccountMeta;
+            metas.push(AccountMeta::new(compliance.pubkey(), true));
+            metas.push(AccountMeta::new_readonly(
+                solana_system_interface::program::ID,
+                false,
+            ));
+            cosigner = true;
+        }
         if hook == REENTRANT {
             use anchor_lang::solana_program::instruction::AccountMeta;
             metas.push(AccountMeta::new_readonly(mk.p.program_id, false));
@@ -751,11 +798,25 @@ async fn malicious_hooks_are_refused() {
         let before = (
             mk.balance(&escrow).await,
             mk.balance(&usdt.ata(&payer.pubkey())).await,
+            mk.lamports(&payer.pubkey()).await,
+            mk.lamports(&compliance.pubkey()).await,
         );
-        let result = mk.send(&[ix], &[&payer]).await;
-        match expected {
-            Some(code) => assert_code(result, code),
-            None => {
+        let result = if cosigner {
+            mk.send(&[ix], &[&payer, &compliance]).await
+        } else {
+            mk.send(&[ix], &[&payer]).await
+        };
+        match (expected, runtime) {
+            (Some(code), _) => assert_code(result, code),
+            (None, Some(runtime)) => {
+                let err = result.expect_err("the hook must not spend a signer's SOL");
+                let got = instruction_error(&err);
+                assert!(
+                    got == Some(runtime) || got == Some(InstructionError::ProgramFailedToComplete),
+                    "{err:?}"
+                );
+            }
+            (None, None) => {
                 // The runtime refuses the call back into kassa_payments. A cluster reports
                 // ReentrancyNotAllowed; solana-program-test's native CPI stub panics on it,
                 // which surfaces as ProgramFailedToComplete.
@@ -772,13 +833,15 @@ async fn malicious_hooks_are_refused() {
                 );
             }
         }
-        assert_eq!(
-            before,
-            (
-                mk.balance(&escrow).await,
-                mk.balance(&usdt.ata(&payer.pubkey())).await
-            )
+        // Nothing moved but the transaction fee the payer (the fee payer) was charged.
+        let after = (
+            mk.balance(&escrow).await,
+            mk.balance(&usdt.ata(&payer.pubkey())).await,
+            mk.lamports(&payer.pubkey()).await,
+            mk.lamports(&compliance.pubkey()).await,
         );
+        assert_eq!((before.0, before.1, before.3), (after.0, after.1, after.3));
+        assert!(before.2 - after.2 < 1_000_000, "{hook}: payer lost SOL");
     }
     assert_eq!(mk.payment(&payment).await.status, PaymentStatus::Open);
 }

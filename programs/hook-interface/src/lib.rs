@@ -120,7 +120,13 @@ pub fn buy_exact_out(
 
 /// Invokes a hook from another program. `accounts` holds the fixed accounts in interface order
 /// followed by any extras; the hook program's own account must be among `accounts` or passed
-/// to the transaction. The payer authority signs through the outer transaction.
+/// to the transaction.
+///
+/// The hook receives exactly the privileges the interface promises, whatever the caller's
+/// accounts carry: accounts 0 to 4 writable, the payer authority (5) a read-only signer (it
+/// authorises the token transfer from `payer_source`, and the hook cannot move its lamports),
+/// 6 to 9 read-only, and extras never as signers (a co-signer of the outer transaction, such
+/// as the KYT authority, is not lent to the hook).
 pub fn invoke_buy_exact_out<'info>(
     hook_program: &AccountInfo<'info>,
     accounts: &[AccountInfo<'info>],
@@ -130,24 +136,30 @@ pub fn invoke_buy_exact_out<'info>(
         accounts.len() >= FIXED_ACCOUNTS,
         ErrorCode::AccountNotEnoughKeys
     );
-    let metas: Vec<AccountMeta> = accounts
-        .iter()
-        .map(|a| {
-            if a.is_writable {
-                AccountMeta::new(a.key(), a.is_signer)
-            } else {
-                AccountMeta::new_readonly(a.key(), a.is_signer)
-            }
-        })
-        .collect();
     let ix = Instruction {
         program_id: hook_program.key(),
-        accounts: metas,
+        accounts: interface_metas(accounts),
         data: args.data(),
     };
     let mut infos = accounts.to_vec();
     infos.push(hook_program.clone());
     invoke(&ix, &infos).map_err(Into::into)
+}
+
+/// The metas a hook is called with: the interface's privileges for the fixed accounts, the
+/// caller's writability and never a signature for the extras.
+fn interface_metas(accounts: &[AccountInfo<'_>]) -> Vec<AccountMeta> {
+    accounts
+        .iter()
+        .enumerate()
+        .map(|(i, a)| match i {
+            0..=4 => AccountMeta::new(a.key(), false),
+            5 => AccountMeta::new_readonly(a.key(), true),
+            6..=9 => AccountMeta::new_readonly(a.key(), false),
+            _ if a.is_writable => AccountMeta::new(a.key(), false),
+            _ => AccountMeta::new_readonly(a.key(), false),
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -167,6 +179,29 @@ mod tests {
         let mut other = data.clone();
         other[0] ^= 1;
         assert_eq!(BuyExactOutArgs::parse(&other), None);
+    }
+
+    #[test]
+    fn a_hook_gets_the_interfaces_privileges_not_the_callers() {
+        let keys: Vec<Pubkey> = (0..12).map(|_| Pubkey::new_unique()).collect();
+        let mut lamports: Vec<u64> = vec![0; 12];
+        let mut data: Vec<Vec<u8>> = vec![Vec::new(); 12];
+        let owner = Pubkey::default();
+        // Everything arrives as a writable signer, as a malicious caller could arrange.
+        let infos: Vec<AccountInfo<'_>> = keys
+            .iter()
+            .zip(lamports.iter_mut())
+            .zip(data.iter_mut())
+            .map(|((k, l), d)| AccountInfo::new(k, true, true, l, d, &owner, false))
+            .collect();
+        let metas = interface_metas(&infos);
+        let flags: Vec<(bool, bool)> = metas.iter().map(|m| (m.is_signer, m.is_writable)).collect();
+        let mut expected = vec![(false, true); 5];
+        expected.push((true, false));
+        expected.extend([(false, false); 4]);
+        expected.extend([(false, true); 2]);
+        assert_eq!(flags, expected);
+        assert!(metas.iter().zip(&keys).all(|(m, k)| m.pubkey == *k));
     }
 
     #[test]
