@@ -846,6 +846,69 @@ async fn malicious_hooks_are_refused() {
     assert_eq!(mk.payment(&payment).await.status, PaymentStatus::Open);
 }
 
+/// Audit 6: LP tokens are priced from the pool's own count: the first provider burning almost
+/// all of its LP tokens cannot make the next provider's deposit worth less.
+#[tokio::test]
+async fn burning_lp_tokens_does_not_move_their_price() {
+    let mut env = Env::new().await;
+    let c = Convert::default();
+    let admin = env.admin.insecure_clone();
+    let x = env.mint(anchor_spl::token::ID, 6, None, None).await;
+    let y = env.mint(anchor_spl::token::ID, 6, None, None).await;
+    let pool = c.pool(x, y);
+    let ix = c
+        .pool_create(
+            &admin.pubkey(),
+            &pool,
+            PoolCreateArgs {
+                amp: 100,
+                trade_fee_bps: 4,
+                protocol_share_bps: 5_000,
+                fee_receiver: env.fee_receiver.pubkey(),
+            },
+        )
+        .unwrap();
+    env.send(&[ix], &[&admin]).await.unwrap();
+    let lp = MintRef {
+        mint: c.lp_mint(&pool),
+        token_program: anchor_spl::token::ID,
+    };
+    let mut providers = Vec::new();
+    for _ in 0..2 {
+        let k = env.wallet().await;
+        env.fund(&pool.a, &k.pubkey(), 1_000 * COIN6).await;
+        env.fund(&pool.b, &k.pubkey(), 1_000 * COIN6).await;
+        env.fund(&lp, &k.pubkey(), 0).await;
+        providers.push(k);
+    }
+    let add = |k: &Keypair| {
+        c.pool_add_liquidity(&k.pubkey(), &pool, 1_000 * COIN6, 1_000 * COIN6, 1)
+            .unwrap()
+    };
+    env.send(&[add(&providers[0])], &[&providers[0]])
+        .await
+        .unwrap();
+    let minted = env.balance(&lp.ata(&providers[0].pubkey())).await;
+    env.burn(&lp, &providers[0], minted - 1).await;
+    env.send(&[add(&providers[1])], &[&providers[1]])
+        .await
+        .unwrap();
+    assert_eq!(env.balance(&lp.ata(&providers[1].pubkey())).await, minted);
+    // And the second provider takes its whole deposit back out.
+    let ix = c
+        .pool_remove_liquidity(&providers[1].pubkey(), &pool, minted, 0, 0)
+        .unwrap();
+    env.send(&[ix], &[&providers[1]]).await.unwrap();
+    assert_eq!(
+        env.balance(&pool.a.ata(&providers[1].pubkey())).await,
+        1_000 * COIN6
+    );
+    assert_eq!(
+        env.balance(&pool.b.ata(&providers[1].pubkey())).await,
+        1_000 * COIN6
+    );
+}
+
 /// A pool, its two vaults and its LP mint are created even when someone sent lamports to
 /// their addresses first (anyone can: they are predictable from the pair).
 #[tokio::test]

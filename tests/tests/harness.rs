@@ -537,6 +537,20 @@ impl<W> Env<W> {
         }
     }
 
+    /// `owner` burns `amount` from its associated token account of `mint`.
+    pub async fn burn(&mut self, mint: &MintRef, owner: &Keypair, amount: u64) {
+        let ix = spl_token_2022::instruction::burn(
+            &mint.token_program,
+            &mint.ata(&owner.pubkey()),
+            &mint.mint,
+            &owner.pubkey(),
+            &[],
+            amount,
+        )
+        .expect("burn");
+        self.send(&[ix], &[owner]).await.expect("burn");
+    }
+
     pub async fn supply(&mut self, mint: &MintRef) -> u64 {
         let a = self.account(&mint.mint).await.expect("mint exists");
         StateWithExtensions::<MintState>::unpack(&a.data)

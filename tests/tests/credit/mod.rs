@@ -237,6 +237,17 @@ impl Env<CreditWorld> {
                 .unwrap()
                 .max(p.recognized)
         );
+        // The pool's share counts are what it minted less what it burned; holders can only
+        // burn more, never mint.
+        for t in [Tranche::Senior, Tranche::Junior] {
+            let supply = self.supply(&{ self.w.pool }.share_mint(t)).await;
+            assert!(
+                supply <= p.shares(t),
+                "{t:?} supply {supply} > books {}",
+                p.shares(t)
+            );
+            assert!(p.pending(t) <= p.shares(t));
+        }
     }
 }
 
@@ -386,6 +397,29 @@ async fn the_waterfall_pays_fees_then_senior_then_junior_and_losses_hit_junior_f
             .unwrap();
     let landed = f.send(&[ix], &[&borrower]).await.unwrap();
     assert!(income(&landed).iter().any(|e| e.income == 100 * USD));
+    f.check_books().await;
+}
+
+/// Audit 6: shares are priced from the pool's own count, so a holder burning its shares (the
+/// first-depositor inflation attack) cannot make the next deposit worth less.
+#[tokio::test]
+async fn burning_shares_does_not_move_their_price() {
+    let mut f = fixture(false).await;
+    let first = f.lender(1_000 * USD).await;
+    f.deposit(&first, Tranche::Junior, 1_000 * USD)
+        .await
+        .unwrap();
+    let junior = { f.w.pool }.share_mint(Tranche::Junior);
+    let minted = f.balance(&junior.ata(&first.pubkey())).await;
+    f.burn(&junior, &first, minted - 1).await;
+    let second = f.lender(1_000 * USD).await;
+    f.deposit(&second, Tranche::Junior, 1_000 * USD)
+        .await
+        .unwrap();
+    assert_eq!(f.balance(&junior.ata(&second.pubkey())).await, minted);
+    let p = f.pool_state().await;
+    assert_eq!(p.junior_shares, 2 * minted);
+    assert_eq!(f.supply(&junior).await, minted + 1);
     f.check_books().await;
 }
 

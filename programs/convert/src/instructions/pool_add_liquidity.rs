@@ -64,7 +64,7 @@ pub fn handler(
     };
     let pool = &a.pool.pool;
     let (ma, mb) = pool.mults();
-    let supply = a.lp_mint.supply;
+    let supply = pool.lp_supply;
     let dep = deposit(
         pool.amp(now),
         ma,
@@ -106,10 +106,11 @@ pub fn handler(
     let pool = &mut ctx.accounts.pool.pool;
     pool.reserve_a = pool.reserve_a.safe_add(received_a)?;
     pool.reserve_b = pool.reserve_b.safe_add(received_b)?;
+    pool.lp_supply = pool.lp_supply.safe_add(dep.lp)?;
     let seq = pool.next_seq()?;
     let (reserve_a, reserve_b) = (pool.reserve_a, pool.reserve_b);
     ctx.accounts.pool.check_invariant()?;
-    let lp_supply = supply.safe_add(dep.lp)?;
+    let lp_supply = ctx.accounts.pool.pool.lp_supply;
     emit_cpi!(LiquidityAdded {
         header: EventHeader::new(pool_key, seq, actor, now),
         amount_a: received_a,

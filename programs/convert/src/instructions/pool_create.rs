@@ -112,7 +112,8 @@ pub fn handler(ctx: Context<PoolCreate>, args: PoolCreateArgs) -> Result<()> {
         paused: false,
         seq: 0,
         bump: ctx.bumps.pool,
-        reserved: [0; 64],
+        lp_supply: 0,
+        reserved: [0; 56],
     };
     pool.invariant(0, 0)?;
     let seq = pool.next_seq()?;

@@ -33,7 +33,7 @@ pub fn handler(
 ) -> Result<()> {
     let now = Clock::get()?.unix_timestamp;
     let a = &ctx.accounts;
-    let supply = a.lp_mint.supply;
+    let supply = a.pool.pool.lp_supply;
     let (out_a, out_b) = withdraw(
         a.pool.pool.reserve_a,
         a.pool.pool.reserve_b,
@@ -67,8 +67,10 @@ pub fn handler(
     let pool = &mut ctx.accounts.pool.pool;
     pool.reserve_a = pool.reserve_a.safe_sub(out_a)?;
     pool.reserve_b = pool.reserve_b.safe_sub(out_b)?;
+    pool.lp_supply = pool.lp_supply.safe_sub(lp_amount)?;
     let seq = pool.next_seq()?;
-    let (pool_key, reserve_a, reserve_b) = (pool.key(), pool.reserve_a, pool.reserve_b);
+    let (pool_key, reserve_a, reserve_b, lp_supply) =
+        (pool.key(), pool.reserve_a, pool.reserve_b, pool.lp_supply);
     ctx.accounts.pool.check_invariant()?;
     emit_cpi!(LiquidityRemoved {
         header: EventHeader::new(pool_key, seq, actor, now),
@@ -77,7 +79,7 @@ pub fn handler(
         lp_burned: lp_amount,
         reserve_a,
         reserve_b,
-        lp_supply: supply.saturating_sub(lp_amount),
+        lp_supply,
     });
     Ok(())
 }

@@ -47,7 +47,11 @@ pub struct Pool {
     pub paused: bool,
     pub seq: u64,
     pub bump: u8,
-    pub reserved: [u8; 64],
+    /// LP tokens the pool has minted and not burned: the denominator of LP prices. Tracked
+    /// here, not read from the LP mint, so a holder burning its own LP tokens cannot move the
+    /// price (audit 6: the first-depositor inflation attack).
+    pub lp_supply: u64,
+    pub reserved: [u8; 56],
 }
 
 impl Pool {
@@ -139,15 +143,17 @@ impl Pool {
         Ok(seq)
     }
 
-    /// The vaults hold at least what the pool owes: reserves plus accrued protocol fees; the
-    /// settings are within bounds.
-    /// The pool's books against its vaults' balances: every reserve and accrued fee is held,
-    /// and the settings are in bounds.
+    /// The pool's books against its vaults' balances: every reserve and accrued fee is held;
+    /// no reserve is left once every LP token is redeemed; the settings are in bounds.
     pub fn invariant(&self, vault_a: u64, vault_b: u64) -> Result<()> {
         let owed_a = u128::from(self.reserve_a) + u128::from(self.protocol_fees_a);
         let owed_b = u128::from(self.reserve_b) + u128::from(self.protocol_fees_b);
         require!(
             u128::from(vault_a) >= owed_a && u128::from(vault_b) >= owed_b,
+            ConvertError::InvariantViolated
+        );
+        require!(
+            self.lp_supply > 0 || (self.reserve_a == 0 && self.reserve_b == 0),
             ConvertError::InvariantViolated
         );
         self.settings_invariant()

@@ -47,15 +47,11 @@ pub fn handler(ctx: Context<EpochClose>) -> Result<()> {
     let now = Clock::get()?.unix_timestamp;
     let actor = ctx.accounts.caller.key();
     let pool_key = ctx.accounts.pool.key();
-    let supplies = (
-        ctx.accounts.senior_mint.supply,
-        ctx.accounts.junior_mint.supply,
-    );
     let bumps = [ctx.bumps.senior_record, ctx.bumps.junior_record];
     let pool = &mut ctx.accounts.pool;
     let income = accrue(pool, pool_key, actor, now)?;
     let epoch = pool.epoch_id;
-    let served = pool.close_epoch(now, supplies.0, supplies.1)?;
+    let served = pool.close_epoch(now)?;
     pool.invariant()?;
     let create = Creator {
         payer: &ctx.accounts.caller.to_account_info(),

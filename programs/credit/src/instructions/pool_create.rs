@@ -133,7 +133,9 @@ pub fn handler(ctx: Context<PoolCreate>, args: PoolCreateArgs) -> Result<()> {
         seq: 0,
         bump: ctx.bumps.pool,
         vault_bump: ctx.bumps.vault,
-        reserved: [0; 64],
+        senior_shares: 0,
+        junior_shares: 0,
+        reserved: [0; 48],
     };
     pool.invariant()?;
     let seq = pool.next_seq()?;

@@ -55,10 +55,9 @@ pub fn handler(
     let now = Clock::get()?.unix_timestamp;
     let lender = ctx.accounts.lender.key();
     let pool_key = ctx.accounts.pool.key();
-    let supply = ctx.accounts.share_mint.supply;
     let pool = &mut ctx.accounts.pool;
     let accrued = accrue(pool, pool_key, lender, now)?;
-    let shares = pool.deposit(tranche, amount, supply, min_shares)?;
+    let shares = pool.deposit(tranche, amount, min_shares)?;
     pool.invariant()?;
     if let Some(event) = accrued {
         emit_cpi!(event);

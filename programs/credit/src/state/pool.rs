@@ -48,6 +48,11 @@ pub struct CreditPool {
     pub impaired_junior: u64,
     pub senior_value: u64,
     pub junior_value: u64,
+    /// Shares of each tranche the pool has minted and not burned: the denominators of share
+    /// prices. Tracked here, not read from the share mints, so a holder burning its own shares
+    /// cannot move the price (audit 6).
+    pub senior_shares: u64,
+    pub junior_shares: u64,
     /// Fees payable to the protocol fee receiver.
     pub protocol_fees: u64,
     /// Fees payable to the pool admin.
@@ -67,7 +72,7 @@ pub struct CreditPool {
     pub seq: u64,
     pub bump: u8,
     pub vault_bump: u8,
-    pub reserved: [u8; 64],
+    pub reserved: [u8; 48],
 }
 
 /// Income shared out, and the tranche values right after it.
@@ -176,6 +181,21 @@ impl CreditPool {
         match tranche {
             Tranche::Senior => self.senior_value,
             Tranche::Junior => self.junior_value,
+        }
+    }
+
+    /// Shares of `tranche` in issue by the pool's books.
+    pub fn shares(&self, tranche: Tranche) -> u64 {
+        match tranche {
+            Tranche::Senior => self.senior_shares,
+            Tranche::Junior => self.junior_shares,
+        }
+    }
+
+    fn shares_mut(&mut self, tranche: Tranche) -> &mut u64 {
+        match tranche {
+            Tranche::Senior => &mut self.senior_shares,
+            Tranche::Junior => &mut self.junior_shares,
         }
     }
 
@@ -301,17 +321,11 @@ impl CreditPool {
         Ok((j, s))
     }
 
-    /// A lender's deposit of `amount` into `tranche`, whose share mint has `supply` shares:
-    /// the shares it is worth at the tranche's current value, rounded down, and at least
-    /// `min_shares`. The senior tranche must stay within its cap.
-    pub fn deposit(
-        &mut self,
-        tranche: Tranche,
-        amount: u64,
-        supply: u64,
-        min_shares: u64,
-    ) -> Result<u64> {
-        let shares = shares_for_deposit(amount, self.tranche_value(tranche), supply)?;
+    /// A lender's deposit of `amount` into `tranche`: the shares it is worth at the tranche's
+    /// current value and share count, rounded down, and at least `min_shares`. The senior
+    /// tranche must stay within its cap.
+    pub fn deposit(&mut self, tranche: Tranche, amount: u64, min_shares: u64) -> Result<u64> {
+        let shares = shares_for_deposit(amount, self.tranche_value(tranche), self.shares(tranche))?;
         require!(
             shares > 0 && shares >= min_shares,
             CreditError::SlippageExceeded
@@ -323,6 +337,8 @@ impl CreditPool {
             CreditError::SeniorCapExceeded
         );
         self.cash = self.cash.safe_add(amount)?;
+        let count = self.shares_mut(tranche);
+        *count = count.safe_add(shares)?;
         Ok(shares)
     }
 
@@ -358,17 +374,16 @@ impl CreditPool {
     /// Ends the current epoch at `now`: serves the senior queue first from the cash nobody
     /// else is owed, then the junior queue with what is left and never below what the senior
     /// cap needs, pro rata when cash is short. The served shares' worth becomes payable.
-    pub fn close_epoch(
-        &mut self,
-        now: i64,
-        senior_supply: u64,
-        junior_supply: u64,
-    ) -> Result<[TrancheEpoch; 2]> {
+    pub fn close_epoch(&mut self, now: i64) -> Result<[TrancheEpoch; 2]> {
         require!(now >= self.epoch_end, CreditError::EpochNotEnded);
         let cash = self.available_cash()?;
         let senior_requested = self.pending_senior;
-        let (senior_served, senior_paid) =
-            serve(senior_requested, self.senior_value, senior_supply, cash)?;
+        let (senior_served, senior_paid) = serve(
+            senior_requested,
+            self.senior_value,
+            self.senior_shares,
+            cash,
+        )?;
         self.senior_value = self.senior_value.safe_sub(senior_paid)?;
         let cash = cash.safe_sub(senior_paid)?;
         let limit = junior_redeemable(self.senior_value, self.junior_value, self.senior_cap_bps)?;
@@ -376,7 +391,7 @@ impl CreditPool {
         let (junior_served, junior_paid) = serve(
             junior_requested,
             self.junior_value,
-            junior_supply,
+            self.junior_shares,
             cash.min(limit),
         )?;
         self.junior_value = self.junior_value.safe_sub(junior_paid)?;
@@ -385,6 +400,9 @@ impl CreditPool {
             .safe_add(senior_paid.safe_add(junior_paid)?)?;
         self.pending_senior = senior_requested.safe_sub(senior_served)?;
         self.pending_junior = junior_requested.safe_sub(junior_served)?;
+        // Served shares are burned from the share escrows.
+        self.senior_shares = self.senior_shares.safe_sub(senior_served)?;
+        self.junior_shares = self.junior_shares.safe_sub(junior_served)?;
         // The next epoch ends one period after this one (or after now, if several were missed).
         let periods = now
             .safe_sub(self.epoch_end)?
@@ -555,6 +573,8 @@ impl CreditPool {
             && self.received <= self.recognized
             && self.recognized == tokens_floor(self.accrued_raw)?.max(self.recognized)
             && self.available_cash().is_ok()
+            && self.pending_senior <= self.senior_shares
+            && self.pending_junior <= self.junior_shares
             && self.protocol_fee_bps.saturating_add(self.admin_fee_bps) <= MAX_FEE_BPS;
         require!(ok, CreditError::InvariantViolated);
         Ok(())
