@@ -310,7 +310,8 @@ impl Credit {
     }
 
     /// A lender queues `shares` of `tranche` (from its associated share account) for
-    /// redemption at the epoch's end.
+    /// redemption at the epoch's end. In a pool that keeps an allowlist, `allowlisted` passes
+    /// the lender's entry (the program refuses a lender without one).
     ///
     /// ```
     /// # use kassa_sdk::{credit::Credit, payments::MintRef, SdkError};
@@ -318,8 +319,8 @@ impl Credit {
     /// # use anchor_lang::prelude::Pubkey;
     /// let c = Credit::default();
     /// let pool = c.pool(MintRef::new(Pubkey::new_unique(), anchor_spl::token::ID).unwrap());
-    /// assert!(c.redemption_request(&Pubkey::new_unique(), &pool, Tranche::Senior, 10).is_ok());
-    /// assert!(matches!(c.redemption_request(&Pubkey::new_unique(), &pool, Tranche::Senior, 0), Err(SdkError::ZeroAmount)));
+    /// assert!(c.redemption_request(&Pubkey::new_unique(), &pool, Tranche::Senior, 10, false).is_ok());
+    /// assert!(matches!(c.redemption_request(&Pubkey::new_unique(), &pool, Tranche::Senior, 0, false), Err(SdkError::ZeroAmount)));
     /// ```
     pub fn redemption_request(
         &self,
@@ -327,6 +328,7 @@ impl Credit {
         pool: &CreditPoolRef,
         tranche: Tranche,
         shares: u64,
+        allowlisted: bool,
     ) -> Result<Instruction, SdkError> {
         require_amount(shares)?;
         let share_mint = pool.share_mint(tranche);
@@ -339,6 +341,8 @@ impl Credit {
                 escrow: pda::credit::share_escrow(&self.program_id, &pool.address, tranche).0,
                 request: pda::credit::redemption(&self.program_id, &pool.address, tranche, lender)
                     .0,
+                allow: allowlisted
+                    .then(|| pda::credit::allow(&self.program_id, &pool.address, lender).0),
                 token_program: pool.mint.token_program,
                 system_program: system_program::ID,
                 event_authority: self.event_authority(),

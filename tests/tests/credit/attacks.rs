@@ -123,7 +123,13 @@ async fn credit_world() -> (
     // A served redemption to withdraw, and an epoch that has ended.
     let ix =
         f.w.c
-            .redemption_request(&lender.pubkey(), &{ f.w.pool }, Tranche::Junior, 100 * USD)
+            .redemption_request(
+                &lender.pubkey(),
+                &{ f.w.pool },
+                Tranche::Junior,
+                100 * USD,
+                false,
+            )
             .unwrap();
     f.send(&[ix], &[&lender]).await.unwrap();
     f.warp(8 * DAY).await;
@@ -136,7 +142,13 @@ async fn credit_world() -> (
     // Shares queued by the newcomer in the new epoch, to cancel.
     let ix =
         f.w.c
-            .redemption_request(&newcomer.pubkey(), &{ f.w.pool }, Tranche::Junior, USD)
+            .redemption_request(
+                &newcomer.pubkey(),
+                &{ f.w.pool },
+                Tranche::Junior,
+                USD,
+                false,
+            )
             .unwrap();
     f.send(&[ix], &[&newcomer]).await.unwrap();
     f.warp(8 * DAY).await;
@@ -255,7 +267,7 @@ async fn credit_world() -> (
         ),
         (
             "redemption_request",
-            c.redemption_request(&newcomer.pubkey(), &pool, Tranche::Junior, USD)
+            c.redemption_request(&newcomer.pubkey(), &pool, Tranche::Junior, USD, false)
                 .unwrap(),
             vec![newcomer.insecure_clone()],
         ),

@@ -490,6 +490,43 @@ async fn deposits_price_shares_after_interest_and_respect_cap_and_allowlist() {
             .unwrap();
     f.fund(&{ f.w.usdc }, &b.pubkey(), 1).await;
     assert_err(f.send(&[ix], &[&b]).await, CreditError::SlippageExceeded);
+
+    // Audit 11: shares move freely, the allowlist still holds at the exit. A wallet that was
+    // handed shares cannot redeem them; the allowlisted lender can.
+    let outsider = f.lender(0).await;
+    let junior = { f.w.pool }.share_mint(Tranche::Junior);
+    let handed = 100 * USD;
+    let ix = spl_token_2022::instruction::transfer_checked(
+        &junior.token_program,
+        &junior.ata(&a.pubkey()),
+        &junior.mint,
+        &junior.ata(&outsider.pubkey()),
+        &a.pubkey(),
+        &[],
+        handed,
+        6,
+    )
+    .unwrap();
+    f.send(&[ix], &[&a]).await.unwrap();
+    let ix =
+        f.w.c
+            .redemption_request(
+                &outsider.pubkey(),
+                &{ f.w.pool },
+                Tranche::Junior,
+                handed,
+                false,
+            )
+            .unwrap();
+    assert_err(
+        f.send(&[ix], &[&outsider]).await,
+        CreditError::LenderNotAllowed,
+    );
+    let ix =
+        f.w.c
+            .redemption_request(&a.pubkey(), &{ f.w.pool }, Tranche::Junior, handed, true)
+            .unwrap();
+    f.send(&[ix], &[&a]).await.unwrap();
     f.check_books().await;
 }
 
@@ -1151,7 +1188,7 @@ async fn redemptions_are_served_at_epoch_end_pro_rata_senior_first_within_the_ca
     ] {
         let ix =
             f.w.c
-                .redemption_request(&k.pubkey(), &{ f.w.pool }, t, n)
+                .redemption_request(&k.pubkey(), &{ f.w.pool }, t, n, false)
                 .unwrap();
         f.send(&[ix], &[k]).await.unwrap();
     }
@@ -1251,7 +1288,7 @@ async fn redemptions_are_served_at_epoch_end_pro_rata_senior_first_within_the_ca
     // Queuing more before settling an older epoch is refused for s2.
     let ix =
         f.w.c
-            .redemption_request(&s2.pubkey(), &{ f.w.pool }, Tranche::Senior, 1)
+            .redemption_request(&s2.pubkey(), &{ f.w.pool }, Tranche::Senior, 1, false)
             .unwrap();
     assert_err(
         f.send(&[ix], &[&s2]).await,

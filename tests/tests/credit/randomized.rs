@@ -166,7 +166,7 @@ async fn run_ops(ops: Vec<Op>) {
                 };
                 let ix =
                     f.w.c
-                        .redemption_request(&lender.pubkey(), &{ f.w.pool }, t, *a)
+                        .redemption_request(&lender.pubkey(), &{ f.w.pool }, t, *a, false)
                         .unwrap();
                 f.send(&[ix], &[&lender]).await.map(|_| ())
             }

@@ -6,7 +6,9 @@ use kassa_common::create::{write_state, Creator};
 use kassa_common::token::TokenMint;
 
 /// A lender queues shares of a tranche for redemption at the current epoch's end; they wait in
-/// the tranche's share escrow until served or cancelled.
+/// the tranche's share escrow until served or cancelled. Shares move freely between wallets,
+/// so a pool that keeps an allowlist checks it here too: only an allowed lender redeems
+/// (audit 11).
 #[event_cpi]
 #[derive(Accounts)]
 #[instruction(tranche: Tranche)]
@@ -30,6 +32,12 @@ pub struct RedemptionRequest<'info> {
         bump,
     )]
     pub request: UncheckedAccount<'info>,
+    /// Required when the pool keeps an allowlist.
+    #[account(
+        seeds = [ALLOW_SEED, pool.key().as_ref(), lender.key().as_ref()],
+        bump = allow.bump,
+    )]
+    pub allow: Option<Box<Account<'info, AllowlistEntry>>>,
     pub token_program: Interface<'info, TokenInterface>,
     pub system_program: Program<'info, System>,
 }
@@ -37,6 +45,10 @@ pub struct RedemptionRequest<'info> {
 impl RedemptionRequest<'_> {
     pub fn validate(&self, shares: u64) -> Result<()> {
         require!(shares > 0, CreditError::ZeroAmount);
+        require!(
+            !self.pool.allowlist || self.allow.is_some(),
+            CreditError::LenderNotAllowed
+        );
         // The lender holds what it queues.
         require!(
             self.lender_shares.amount >= shares,
