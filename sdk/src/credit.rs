@@ -7,8 +7,8 @@ use anchor_lang::{
 };
 use kassa_credit::{
     accounts as acc, instruction as ix,
-    instructions::{LineApproveArgs, PoolCreateArgs},
-    state::Tranche,
+    instructions::{LineApproveArgs, PoolCreateArgs, PoolPolicyArgs},
+    state::{PoolRole, Tranche},
 };
 
 /// A credit pool and the accounts derived from it.
@@ -107,7 +107,7 @@ impl Credit {
     /// let admin = Pubkey::new_unique();
     /// let args = PoolCreateArgs { underwriter: admin, protocol_fee_receiver: admin, senior_cap_bps: 40_000,
     ///     senior_apr_bps: 800, protocol_fee_bps: 1_000, admin_fee_bps: 500, allowlist: false,
-    ///     epoch_seconds: 7 * 86_400 };
+    ///     epoch_seconds: 7 * 86_400 , max_line_limit: 1_000_000_000_000, max_active_lines: 16};
     /// let (ix, pool) = c.pool_create(&admin, &usdc, args).unwrap();
     /// assert_eq!(ix.accounts[3].pubkey, pool.address);
     /// ```
@@ -228,6 +228,65 @@ impl Credit {
                 program: self.program_id,
             },
             ix::PoolAccrue {},
+        ))
+    }
+
+    /// The pool admin sets the pool's policy (`None` leaves a setting as it is).
+    ///
+    /// ```
+    /// # use kassa_sdk::{credit::Credit, payments::MintRef};
+    /// # use kassa_credit::instructions::PoolPolicyArgs;
+    /// # use anchor_lang::prelude::Pubkey;
+    /// let c = Credit::default();
+    /// let pool = c.pool(MintRef::new(Pubkey::new_unique(), anchor_spl::token::ID).unwrap());
+    /// let pause = PoolPolicyArgs { paused: Some(true), ..Default::default() };
+    /// assert!(c.pool_policy_set(&Pubkey::new_unique(), &pool, pause).is_ok());
+    /// ```
+    pub fn pool_policy_set(
+        &self,
+        admin: &Pubkey,
+        pool: &CreditPoolRef,
+        args: PoolPolicyArgs,
+    ) -> Result<Instruction, SdkError> {
+        Ok(self.build(
+            acc::PoolPolicySet {
+                admin: *admin,
+                pool: pool.address,
+                event_authority: self.event_authority(),
+                program: self.program_id,
+            },
+            ix::PoolPolicySet { args },
+        ))
+    }
+
+    /// The pool admin hands `role` to `new_holder`, which must co-sign.
+    ///
+    /// ```
+    /// # use kassa_sdk::{credit::Credit, payments::MintRef};
+    /// # use kassa_credit::state::PoolRole;
+    /// # use anchor_lang::prelude::Pubkey;
+    /// let c = Credit::default();
+    /// let pool = c.pool(MintRef::new(Pubkey::new_unique(), anchor_spl::token::ID).unwrap());
+    /// let next = Pubkey::new_unique();
+    /// let ix = c.pool_role_transfer(&Pubkey::new_unique(), &pool, &next, PoolRole::Underwriter).unwrap();
+    /// assert!(ix.accounts.iter().any(|a| a.pubkey == next && a.is_signer));
+    /// ```
+    pub fn pool_role_transfer(
+        &self,
+        admin: &Pubkey,
+        pool: &CreditPoolRef,
+        new_holder: &Pubkey,
+        role: PoolRole,
+    ) -> Result<Instruction, SdkError> {
+        Ok(self.build(
+            acc::PoolRoleTransfer {
+                admin: *admin,
+                pool: pool.address,
+                new_holder: *new_holder,
+                event_authority: self.event_authority(),
+                program: self.program_id,
+            },
+            ix::PoolRoleTransfer { role },
         ))
     }
 

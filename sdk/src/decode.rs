@@ -199,6 +199,8 @@ program_events!(
     kassa_credit,
     [
         PoolCreated,
+        PoolPolicyUpdated,
+        PoolRoleTransferred,
         LenderAllowlisted,
         IncomeDistributed,
         Deposited,

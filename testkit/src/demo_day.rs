@@ -399,6 +399,8 @@ async fn scenario(s: &mut Scenario) -> Result<()> {
             admin_fee_bps: 500,
             allowlist: false,
             epoch_seconds: 7 * 86_400,
+            max_line_limit: 1_000_000_000_000,
+            max_active_lines: 16,
         },
     )?;
     s.send("create the USDC credit pool", &[ix], &issuer, &[])

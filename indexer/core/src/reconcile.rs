@@ -323,6 +323,19 @@ pub async fn reconcile(
                 d.eq("pending_junior", p.pending_junior, r.pending_junior);
                 d.eq("epoch_id", p.epoch_id as i64, r.epoch_id);
                 d.eq("underwriter", Key(p.underwriter), r.underwriter);
+                d.eq("admin", Key(p.admin), r.admin);
+                d.eq(
+                    "protocol_fee_receiver",
+                    Key(p.protocol_fee_receiver),
+                    r.protocol_fee_receiver,
+                );
+                d.eq("max_line_limit", p.max_line_limit, r.max_line_limit);
+                d.eq(
+                    "max_active_lines",
+                    i32::from(p.max_active_lines),
+                    r.max_active_lines,
+                );
+                d.eq("paused", p.paused, r.paused);
                 d.eq("seq", p.seq as i64, r.seq + 1);
             }
             (Row::CreditLine(r), Kind::CreditLine) => {

@@ -31,5 +31,8 @@ pub const MAX_ADVANCE_RATE_BPS: u16 = 9_000;
 /// An advance is taken only on a payment the merchant can still capture for at least this long
 /// (seconds, on the authorization's clock), so the receivable can repay it.
 pub const MIN_ADVANCE_AUTHORIZATION_LEFT: i64 = 86_400;
+/// A pool lends to at most this many lines at once, whatever its policy: `epoch_close` refreshes
+/// every one of them (passed as accounts) before it serves a redemption.
+pub const MAX_ACTIVE_LINES: u8 = 16;
 /// The senior tranche may be at most 100 times the junior (bps of the junior's value).
 pub const MAX_SENIOR_CAP_BPS: u32 = 1_000_000;

@@ -100,4 +100,14 @@ pub enum CreditError {
     SelfPaidPayment,
     #[msg("the advance is not settled yet: its payment can still pay it")]
     AdvanceNotSettled,
+    #[msg("the pool is paused: no new line, draw, advance or deposit")]
+    PoolPaused,
+    #[msg("the underwriter cannot approve a line for itself")]
+    UnderwriterCannotBorrow,
+    #[msg("line limit above the pool's policy")]
+    LimitAbovePolicy,
+    #[msg("pool policy out of bounds (at most 16 active lines)")]
+    InvalidPoolPolicy,
+    #[msg("the pool already lends to as many lines as its policy allows")]
+    TooManyActiveLines,
 }

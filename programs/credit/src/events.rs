@@ -22,6 +22,29 @@ pub struct PoolCreated {
     pub admin_fee_bps: u16,
     pub allowlist: bool,
     pub epoch_seconds: i64,
+    pub protocol_fee_receiver: Pubkey,
+    pub max_line_limit: u64,
+    pub max_active_lines: u8,
+}
+
+/// The admin changed the pool's policy; the whole policy after the change.
+#[event]
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PoolPolicyUpdated {
+    pub header: EventHeader,
+    pub max_line_limit: u64,
+    pub max_active_lines: u8,
+    pub paused: bool,
+}
+
+/// A pool role passed to a new key, which co-signed.
+#[event]
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PoolRoleTransferred {
+    pub header: EventHeader,
+    pub role: crate::state::PoolRole,
+    pub from: Pubkey,
+    pub to: Pubkey,
 }
 
 #[event]

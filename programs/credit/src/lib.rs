@@ -21,7 +21,7 @@ pub mod math;
 pub mod state;
 
 use instructions::*;
-use state::Tranche;
+use state::{PoolRole, Tranche};
 
 declare_id!("KassaCrdKpGMuz9UWnGXrxbyt6LaxH7Tn5rghSQaNoR");
 
@@ -137,6 +137,16 @@ pub mod kassa_credit {
     /// A merchant takes an advance on one of its authorized payments.
     pub fn advance_take(ctx: Context<AdvanceTake>, amount: u64) -> Result<()> {
         advance_take::handler(ctx, amount)
+    }
+
+    /// The pool admin sets the pool's policy (line bounds, pause).
+    pub fn pool_policy_set(ctx: Context<PoolPolicySet>, args: PoolPolicyArgs) -> Result<()> {
+        pool_policy_set::handler(ctx, args)
+    }
+
+    /// The pool admin hands a role to a new key, which co-signs.
+    pub fn pool_role_transfer(ctx: Context<PoolRoleTransfer>, role: PoolRole) -> Result<()> {
+        pool_role_transfer::handler(ctx, role)
     }
 
     /// Anyone books what an advanced payment paid into the pool.

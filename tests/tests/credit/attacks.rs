@@ -232,6 +232,8 @@ async fn credit_world() -> (
                 admin_fee_bps: 500,
                 allowlist: false,
                 epoch_seconds: 7 * DAY,
+                max_line_limit: u64::MAX,
+                max_active_lines: 16,
             },
         )
         .unwrap();
@@ -360,6 +362,30 @@ async fn credit_world() -> (
             c.receivable_sync(&payer.pubkey(), &pool, &owner.pubkey(), &advanced)
                 .unwrap(),
             vec![],
+        ),
+        (
+            "pool_policy_set",
+            c.pool_policy_set(
+                &admin.pubkey(),
+                &pool,
+                kassa_credit::instructions::PoolPolicyArgs {
+                    paused: Some(true),
+                    ..Default::default()
+                },
+            )
+            .unwrap(),
+            vec![admin.insecure_clone()],
+        ),
+        (
+            "pool_role_transfer",
+            c.pool_role_transfer(
+                &admin.pubkey(),
+                &pool,
+                &newcomer.pubkey(),
+                kassa_credit::state::PoolRole::Underwriter,
+            )
+            .unwrap(),
+            vec![admin.insecure_clone(), newcomer.insecure_clone()],
         ),
         (
             "advance_close",

@@ -90,6 +90,8 @@ async fn fixture(allowlist: bool) -> Fx {
                 admin_fee_bps: 500,
                 allowlist,
                 epoch_seconds: 7 * DAY,
+                max_line_limit: u64::MAX,
+                max_active_lines: 16,
             },
         )
         .unwrap();
@@ -420,6 +422,151 @@ async fn burning_shares_does_not_move_their_price() {
     let p = f.pool_state().await;
     assert_eq!(p.junior_shares, 2 * minted);
     assert_eq!(f.supply(&junior).await, minted + 1);
+    f.check_books().await;
+}
+
+/// Audit 7: the admin's policy bounds the underwriter, who can never borrow itself; every role
+/// rotates with the new key co-signing; a pause stops new exposure and nothing else.
+#[tokio::test]
+async fn the_admin_bounds_the_underwriter_rotates_roles_and_pauses_new_exposure() {
+    use kassa_credit::{instructions::PoolPolicyArgs, state::PoolRole};
+    let mut f = fixture(false).await;
+    let (c, pool) = (f.w.c, f.w.pool);
+    let admin = f.admin.insecure_clone();
+    let uw = f.w.underwriter.insecure_clone();
+    let lender = f.lender(20_000 * USD).await;
+    f.deposit(&lender, Tranche::Junior, 10_000 * USD)
+        .await
+        .unwrap();
+    let now = f.now().await;
+    let terms = |limit| LineApproveArgs {
+        kind: LineKind::Revolving,
+        limit,
+        apr_bps: 1_200,
+        late_apr_bps: 600,
+        advance_rate_bps: 0,
+        maturity: now + 365 * DAY,
+        payment_interval: 30 * DAY,
+        grace_seconds: 10 * DAY,
+    };
+    let approve = |uw: &Keypair, borrower: &Pubkey, limit| {
+        c.line_approve(&uw.pubkey(), &pool, borrower, None, terms(limit))
+            .unwrap()
+    };
+    // The underwriter approving a line for itself.
+    let ix = approve(&uw, &uw.pubkey(), USD);
+    assert_err(
+        f.send(&[ix], &[&uw]).await,
+        CreditError::UnderwriterCannotBorrow,
+    );
+    // Only the admin sets the policy; the underwriter stays within it.
+    let policy = |args| c.pool_policy_set(&admin.pubkey(), &pool, args).unwrap();
+    let cap = PoolPolicyArgs {
+        max_line_limit: Some(1_000 * USD),
+        ..Default::default()
+    };
+    let ix = c.pool_policy_set(&uw.pubkey(), &pool, cap.clone()).unwrap();
+    assert_err(f.send(&[ix], &[&uw]).await, CreditError::NotPoolAdmin);
+    let landed = f.send(&[policy(cap)], &[&admin]).await.unwrap();
+    let p = event!(landed, PoolPolicyUpdated);
+    assert_eq!((p.max_line_limit, p.paused), (1_000 * USD, false));
+    let ix = approve(&uw, &Keypair::new().pubkey(), 1_000 * USD + 1);
+    assert_err(f.send(&[ix], &[&uw]).await, CreditError::LimitAbovePolicy);
+    let borrower = f.revolving(1_000 * USD).await;
+    let ix = c.line_draw(&borrower.pubkey(), &pool, 500 * USD).unwrap();
+    f.send(&[ix], &[&borrower]).await.unwrap();
+
+    // Paused: no new line, draw or deposit; repayments and redemptions go on.
+    let pause = |paused| PoolPolicyArgs {
+        paused: Some(paused),
+        ..Default::default()
+    };
+    f.send(&[policy(pause(true))], &[&admin]).await.unwrap();
+    let ix = approve(&uw, &Keypair::new().pubkey(), USD);
+    assert_err(f.send(&[ix], &[&uw]).await, CreditError::PoolPaused);
+    let ix = c.line_draw(&borrower.pubkey(), &pool, USD).unwrap();
+    assert_err(f.send(&[ix], &[&borrower]).await, CreditError::PoolPaused);
+    assert_err(
+        f.deposit(&lender, Tranche::Junior, USD).await,
+        CreditError::PoolPaused,
+    );
+    f.fund(&{ f.w.usdc }, &borrower.pubkey(), 600 * USD).await;
+    let ix = c
+        .line_repay(&borrower.pubkey(), &pool, &borrower.pubkey(), 100 * USD)
+        .unwrap();
+    f.send(&[ix], &[&borrower]).await.unwrap();
+    let ix = c
+        .redemption_request(&lender.pubkey(), &pool, Tranche::Junior, USD, false)
+        .unwrap();
+    f.send(&[ix], &[&lender]).await.unwrap();
+    f.send(&[policy(pause(false))], &[&admin]).await.unwrap();
+
+    // Rotation: each role passes only to a key that co-signs; the old key is out.
+    let next_uw = f.wallet().await;
+    let ix = c
+        .pool_role_transfer(
+            &uw.pubkey(),
+            &pool,
+            &next_uw.pubkey(),
+            PoolRole::Underwriter,
+        )
+        .unwrap();
+    assert_err(
+        f.send(&[ix], &[&uw, &next_uw]).await,
+        CreditError::NotPoolAdmin,
+    );
+    let ix = c
+        .pool_role_transfer(
+            &admin.pubkey(),
+            &pool,
+            &next_uw.pubkey(),
+            PoolRole::Underwriter,
+        )
+        .unwrap();
+    let landed = f.send(&[ix], &[&admin, &next_uw]).await.unwrap();
+    let t = event!(landed, PoolRoleTransferred);
+    assert_eq!(
+        (t.role, t.from, t.to),
+        (PoolRole::Underwriter, uw.pubkey(), next_uw.pubkey())
+    );
+    let someone = Keypair::new().pubkey();
+    let ix = approve(&uw, &someone, USD);
+    assert_err(f.send(&[ix], &[&uw]).await, CreditError::NotUnderwriter);
+    let ix = approve(&next_uw, &someone, USD);
+    f.send(&[ix], &[&next_uw]).await.unwrap();
+    let next_admin = f.wallet().await;
+    let next_receiver = f.wallet().await;
+    let ix = c
+        .pool_role_transfer(
+            &admin.pubkey(),
+            &pool,
+            &next_receiver.pubkey(),
+            PoolRole::ProtocolFeeReceiver,
+        )
+        .unwrap();
+    f.send(&[ix], &[&admin, &next_receiver]).await.unwrap();
+    let ix = c
+        .pool_role_transfer(
+            &admin.pubkey(),
+            &pool,
+            &next_admin.pubkey(),
+            PoolRole::Admin,
+        )
+        .unwrap();
+    f.send(&[ix], &[&admin, &next_admin]).await.unwrap();
+    assert_err(
+        f.send(&[policy(pause(true))], &[&admin]).await,
+        CreditError::NotPoolAdmin,
+    );
+    let p = f.pool_state().await;
+    assert_eq!(
+        (p.admin, p.underwriter, p.protocol_fee_receiver),
+        (
+            next_admin.pubkey(),
+            next_uw.pubkey(),
+            next_receiver.pubkey()
+        )
+    );
     f.check_books().await;
 }
 
@@ -1045,6 +1192,8 @@ async fn the_wrong_authority_or_account_type_is_refused_everywhere() {
                     admin_fee_bps: 500,
                     allowlist: false,
                     epoch_seconds: 7 * DAY,
+                    max_line_limit: u64::MAX,
+                    max_active_lines: 16,
                 },
             )
             .unwrap();
@@ -1073,6 +1222,8 @@ async fn the_wrong_authority_or_account_type_is_refused_everywhere() {
                         admin_fee_bps: 500,
                         allowlist: false,
                         epoch_seconds: 7 * DAY,
+                        max_line_limit: u64::MAX,
+                        max_active_lines: 16,
                     },
                 )
                 .unwrap();

@@ -2,7 +2,7 @@
 
 use super::{add, seq, sub, FoldError, Key, Row};
 use kassa_credit::state::LineStatus;
-use kassa_credit::state::Tranche;
+use kassa_credit::state::{PoolRole, Tranche};
 use kassa_sdk::decode::CreditEvent;
 
 projection_row! {
@@ -14,6 +14,10 @@ pub struct CreditPoolRow {
     pub junior_mint: Key,
     pub admin: Key,
     pub underwriter: Key,
+    pub protocol_fee_receiver: Key,
+    pub max_line_limit: u64,
+    pub max_active_lines: i32,
+    pub paused: bool,
     pub senior_cap_bps: i64,
     pub senior_apr_bps: i32,
     pub protocol_fee_bps: i32,
@@ -123,6 +127,10 @@ pub(super) fn fold(
                 junior_mint: p.junior_mint.into(),
                 admin: p.admin.into(),
                 underwriter: p.underwriter.into(),
+                protocol_fee_receiver: p.protocol_fee_receiver.into(),
+                max_line_limit: p.max_line_limit,
+                max_active_lines: i32::from(p.max_active_lines),
+                paused: false,
                 senior_cap_bps: i64::from(p.senior_cap_bps),
                 senior_apr_bps: i32::from(p.senior_apr_bps),
                 protocol_fee_bps: i32::from(p.protocol_fee_bps),
@@ -150,6 +158,23 @@ pub(super) fn fold(
                 redeemed_total: 0,
                 seq: 0,
             })
+        }
+        C::PoolPolicyUpdated(p) => {
+            let mut r = existing!(row, CreditPool, name);
+            r.max_line_limit = p.max_line_limit;
+            r.max_active_lines = i32::from(p.max_active_lines);
+            r.paused = p.paused;
+            Row::CreditPool(r)
+        }
+        C::PoolRoleTransferred(t) => {
+            let mut r = existing!(row, CreditPool, name);
+            let to = Key(t.to);
+            match t.role {
+                PoolRole::Admin => r.admin = to,
+                PoolRole::Underwriter => r.underwriter = to,
+                PoolRole::ProtocolFeeReceiver => r.protocol_fee_receiver = to,
+            }
+            Row::CreditPool(r)
         }
         C::LenderAllowlisted(a) => {
             let mut r = existing!(row, CreditPool, name);

@@ -119,6 +119,8 @@ impl Kind {
             },
             KassaEvent::Credit(e) => match e {
                 C::PoolCreated(_)
+                | C::PoolPolicyUpdated(_)
+                | C::PoolRoleTransferred(_)
                 | C::LenderAllowlisted(_)
                 | C::IncomeDistributed(_)
                 | C::Deposited(_)

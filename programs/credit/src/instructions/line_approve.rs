@@ -43,6 +43,18 @@ pub struct LineApprove<'info> {
 impl LineApprove<'_> {
     pub fn validate(&self, args: &LineApproveArgs) -> Result<()> {
         let now = Clock::get()?.unix_timestamp;
+        require!(!self.pool.paused, CreditError::PoolPaused);
+        // The underwriter judges lines; it never holds one (audit 7).
+        require_keys_neq!(
+            self.borrower.key(),
+            self.pool.underwriter,
+            CreditError::UnderwriterCannotBorrow
+        );
+        // The admin's policy bounds what the underwriter can approve.
+        require!(
+            args.limit <= self.pool.max_line_limit,
+            CreditError::LimitAbovePolicy
+        );
         // A receivable line names the merchant whose authority borrows; a revolving line none.
         match (args.kind, &self.merchant) {
             (LineKind::Revolving, None) => {}

@@ -19,6 +19,10 @@ pub struct PoolCreateArgs {
     pub allowlist: bool,
     /// Redemptions are served at the end of each epoch of this many seconds.
     pub epoch_seconds: i64,
+    /// Policy: the largest limit the underwriter may give a line.
+    pub max_line_limit: u64,
+    /// Policy: at most this many lines may owe the pool at once (at most 16).
+    pub max_active_lines: u8,
 }
 
 /// The payments protocol's admin creates the credit pool of a stablecoin, one per mint, with
@@ -85,6 +89,10 @@ impl PoolCreate<'_> {
                 && args.epoch_seconds > 0,
             CreditError::InvalidPoolParams
         );
+        require!(
+            args.max_active_lines <= MAX_ACTIVE_LINES,
+            CreditError::InvalidPoolPolicy
+        );
         Ok(())
     }
 }
@@ -135,7 +143,11 @@ pub fn handler(ctx: Context<PoolCreate>, args: PoolCreateArgs) -> Result<()> {
         vault_bump: ctx.bumps.vault,
         senior_shares: 0,
         junior_shares: 0,
-        reserved: [0; 48],
+        max_line_limit: args.max_line_limit,
+        max_active_lines: args.max_active_lines,
+        active_lines: 0,
+        paused: false,
+        reserved: [0; 37],
     };
     pool.invariant()?;
     let seq = pool.next_seq()?;
@@ -211,6 +223,9 @@ pub fn handler(ctx: Context<PoolCreate>, args: PoolCreateArgs) -> Result<()> {
         admin_fee_bps: pool.admin_fee_bps,
         allowlist: pool.allowlist,
         epoch_seconds: pool.epoch_seconds,
+        protocol_fee_receiver: pool.protocol_fee_receiver,
+        max_line_limit: pool.max_line_limit,
+        max_active_lines: pool.max_active_lines,
     });
     Ok(())
 }

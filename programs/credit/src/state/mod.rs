@@ -17,6 +17,17 @@ pub use redemption::*;
 
 use anchor_lang::prelude::*;
 
+/// A role of a credit pool, rotated by `pool_role_transfer` with the new key co-signing.
+#[derive(AnchorSerialize, AnchorDeserialize, InitSpace, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PoolRole {
+    /// Sets the pool's policy, pauses it, keeps the allowlist, receives the admin fees.
+    Admin,
+    /// Approves lines and judges them (impairments, restores, write-offs).
+    Underwriter,
+    /// Receives the protocol's share of income.
+    ProtocolFeeReceiver,
+}
+
 /// One of a pool's two tranches.
 #[derive(AnchorSerialize, AnchorDeserialize, InitSpace, Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Tranche {

@@ -72,7 +72,17 @@ pub struct CreditPool {
     pub seq: u64,
     pub bump: u8,
     pub vault_bump: u8,
-    pub reserved: [u8; 48],
+    /// Policy (admin): the largest limit the underwriter may give a line.
+    pub max_line_limit: u64,
+    /// Policy (admin): at most this many lines may owe the pool at once (at most
+    /// [`MAX_ACTIVE_LINES`]).
+    pub max_active_lines: u8,
+    /// Lines that owe the pool now (see [`CreditLine::owes`]).
+    pub active_lines: u8,
+    /// Policy (admin): no new line, draw, advance or deposit; repayments, redemptions and
+    /// every other way out stay open.
+    pub paused: bool,
+    pub reserved: [u8; 37],
 }
 
 /// Income shared out, and the tranche values right after it.
@@ -325,6 +335,7 @@ impl CreditPool {
     /// current value and share count, rounded down, and at least `min_shares`. The senior
     /// tranche must stay within its cap.
     pub fn deposit(&mut self, tranche: Tranche, amount: u64, min_shares: u64) -> Result<u64> {
+        require!(!self.paused, CreditError::PoolPaused);
         let shares = shares_for_deposit(amount, self.tranche_value(tranche), self.shares(tranche))?;
         require!(
             shares > 0 && shares >= min_shares,
@@ -440,6 +451,7 @@ impl CreditPool {
     /// else is owed. Returns the line's new principal.
     pub fn lend(&mut self, line: &mut CreditLine, amount: u64, now: i64) -> Result<u64> {
         require!(amount > 0, CreditError::ZeroAmount);
+        require!(!self.paused, CreditError::PoolPaused);
         require!(
             line.status == LineStatus::GoodStanding,
             CreditError::LineNotInGoodStanding
@@ -575,7 +587,9 @@ impl CreditPool {
             && self.available_cash().is_ok()
             && self.pending_senior <= self.senior_shares
             && self.pending_junior <= self.junior_shares
-            && self.protocol_fee_bps.saturating_add(self.admin_fee_bps) <= MAX_FEE_BPS;
+            && self.protocol_fee_bps.saturating_add(self.admin_fee_bps) <= MAX_FEE_BPS
+            && self.max_active_lines <= MAX_ACTIVE_LINES
+            && self.active_lines <= MAX_ACTIVE_LINES;
         require!(ok, CreditError::InvariantViolated);
         Ok(())
     }
