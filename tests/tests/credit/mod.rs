@@ -386,19 +386,42 @@ async fn the_waterfall_pays_fees_then_senior_then_junior_and_losses_hit_junior_f
         f.deposit(&late, Tranche::Junior, 10 * USD).await,
         CreditError::TrancheWipedOut,
     );
-    // A recovery after the write-off is income.
-    f.fund(&{ f.w.usdc }, &borrower.pubkey(), 100 * USD).await;
-    let ix =
+    // Audit 2: recoveries after the write-off restore senior first (it took the last part of
+    // the loss), then junior, with no fees; only what exceeds the loss is income.
+    assert_eq!(
+        (after.written_off_senior, after.written_off_junior),
+        (wo.from_senior, wo.from_junior)
+    );
+    let pool = f.w.pool;
+    let recover = |f: &Fx, amount| {
         f.w.c
-            .line_repay(
-                &borrower.pubkey(),
-                &{ f.w.pool },
-                &borrower.pubkey(),
-                100 * USD,
-            )
-            .unwrap();
+            .line_repay(&borrower.pubkey(), &pool, &borrower.pubkey(), amount)
+            .unwrap()
+    };
+    f.fund(&{ f.w.usdc }, &borrower.pubkey(), 100 * USD).await;
+    let ix = recover(&f, 100 * USD);
     let landed = f.send(&[ix], &[&borrower]).await.unwrap();
-    assert!(income(&landed).iter().any(|e| e.income == 100 * USD));
+    assert!(income(&landed).is_empty());
+    let p = f.pool_state().await;
+    assert_eq!(
+        (p.senior_value, p.junior_value, p.protocol_fees),
+        (after.senior_value + 100 * USD, 0, after.protocol_fees)
+    );
+    f.check_books().await;
+    let rest = wo.from_senior - 100 * USD + wo.from_junior;
+    f.fund(&{ f.w.usdc }, &borrower.pubkey(), rest + 50 * USD)
+        .await;
+    let ix = recover(&f, rest + 50 * USD);
+    let landed = f.send(&[ix], &[&borrower]).await.unwrap();
+    assert_eq!(
+        income(&landed).iter().map(|e| e.income).collect::<Vec<_>>(),
+        vec![50 * USD]
+    );
+    let p = f.pool_state().await;
+    assert_eq!(p.senior_value, after.senior_value + wo.from_senior);
+    assert!(p.junior_value >= wo.from_junior);
+    assert_eq!((p.written_off_senior, p.written_off_junior), (0, 0));
+    assert_eq!(f.line_state(&borrower.pubkey()).await.loss_outstanding, 0);
     f.check_books().await;
 }
 

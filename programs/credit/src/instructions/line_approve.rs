@@ -116,7 +116,8 @@ pub fn handler(ctx: Context<LineApprove>, args: LineApproveArgs) -> Result<()> {
         last_accrual: now,
         seq: 0,
         bump: ctx.bumps.line,
-        reserved: [0; 32],
+        loss_outstanding: 0,
+        reserved: [0; 24],
     };
     line.invariant()?;
     let seq = line.next_seq()?;

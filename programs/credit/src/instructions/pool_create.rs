@@ -147,7 +147,9 @@ pub fn handler(ctx: Context<PoolCreate>, args: PoolCreateArgs) -> Result<()> {
         max_active_lines: args.max_active_lines,
         active_lines: 0,
         paused: false,
-        reserved: [0; 37],
+        written_off_senior: 0,
+        written_off_junior: 0,
+        reserved: [0; 21],
     };
     pool.invariant()?;
     let seq = pool.next_seq()?;

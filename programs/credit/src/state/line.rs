@@ -92,7 +92,9 @@ pub struct CreditLine {
     pub last_accrual: i64,
     pub seq: u64,
     pub bump: u8,
-    pub reserved: [u8; 32],
+    /// What the write-off lost and recoveries have not yet brought back; 0 until written off.
+    pub loss_outstanding: u64,
+    pub reserved: [u8; 24],
 }
 
 /// What a repayment paid, in order.
@@ -226,7 +228,8 @@ impl CreditLine {
             && (self.kind == LineKind::Receivable || self.merchant == Pubkey::default())
             && u64::from(self.advance_rate_bps) <= BPS
             && (self.status != LineStatus::WrittenOff
-                || (self.principal == 0 && self.impaired == 0));
+                || (self.principal == 0 && self.impaired == 0))
+            && (self.status == LineStatus::WrittenOff || self.loss_outstanding == 0);
         require!(ok, CreditError::InvariantViolated);
         Ok(())
     }

@@ -82,7 +82,11 @@ pub struct CreditPool {
     /// Policy (admin): no new line, draw, advance or deposit; repayments, redemptions and
     /// every other way out stay open.
     pub paused: bool,
-    pub reserved: [u8; 37],
+    /// Written-off losses each tranche took and recoveries have not yet restored (audit 2):
+    /// a recovery restores senior first, then junior, like an impairment reversal.
+    pub written_off_senior: u64,
+    pub written_off_junior: u64,
+    pub reserved: [u8; 21],
 }
 
 /// Income shared out, and the tranche values right after it.
@@ -328,7 +332,31 @@ impl CreditPool {
         self.junior_value = self.junior_value.safe_sub(j)?;
         self.senior_value = self.senior_value.safe_sub(s)?;
         self.losses = self.losses.safe_add(amount)?;
+        self.written_off_junior = self.written_off_junior.safe_add(j)?;
+        self.written_off_senior = self.written_off_senior.safe_add(s)?;
         Ok((j, s))
+    }
+
+    /// A recovery of `amount` on a written-off line: up to what the line still lost, it
+    /// restores the tranches senior first, then junior (the reverse of the loss order), as
+    /// principal coming back, with no fees taken; anything beyond is income. Returns the
+    /// income shared, if any.
+    fn recover(&mut self, line: &mut CreditLine, amount: u64) -> Result<Option<IncomeShared>> {
+        let restored = amount.min(line.loss_outstanding);
+        let senior = restored.min(self.written_off_senior);
+        let junior = restored.safe_sub(senior)?;
+        self.written_off_senior = self.written_off_senior.safe_sub(senior)?;
+        self.written_off_junior = self.written_off_junior.safe_sub(junior)?;
+        self.senior_value = self.senior_value.safe_add(senior)?;
+        self.junior_value = self.junior_value.safe_add(junior)?;
+        self.cash = self.cash.safe_add(restored)?;
+        line.loss_outstanding = line.loss_outstanding.safe_sub(restored)?;
+        let income = amount.safe_sub(restored)?;
+        if income == 0 {
+            return Ok(None);
+        }
+        let s = self.receive_income(income)?;
+        Ok(Some(self.shared(income, s)))
     }
 
     /// A lender's deposit of `amount` into `tranche`: the shares it is worth at the tranche's
@@ -478,8 +506,7 @@ impl CreditPool {
     ) -> Result<BookedRepayment> {
         let mut booked = BookedRepayment::default();
         if line.status == LineStatus::WrittenOff {
-            let s = self.receive_income(amount)?;
-            booked.income.push(self.shared(amount, s));
+            booked.income.extend(self.recover(line, amount)?);
             booked.recovery = amount;
             return Ok(booked);
         }
@@ -549,7 +576,9 @@ impl CreditPool {
         let principal = line.principal;
         self.reprice(principal, 0, line.apr_bps)?;
         line.principal = 0;
-        let (from_junior, from_senior) = self.take_loss(principal.safe_add(interest)?)?;
+        let loss = principal.safe_add(interest)?;
+        let (from_junior, from_senior) = self.take_loss(loss)?;
+        line.loss_outstanding = loss;
         line.status = LineStatus::WrittenOff;
         Ok(WriteOff {
             principal,
@@ -588,6 +617,10 @@ impl CreditPool {
             && self.pending_senior <= self.senior_shares
             && self.pending_junior <= self.junior_shares
             && self.protocol_fee_bps.saturating_add(self.admin_fee_bps) <= MAX_FEE_BPS
+            && self
+                .written_off_senior
+                .checked_add(self.written_off_junior)
+                .is_some_and(|w| w <= self.losses)
             && self.max_active_lines <= MAX_ACTIVE_LINES
             && self.active_lines <= MAX_ACTIVE_LINES;
         require!(ok, CreditError::InvariantViolated);
