@@ -483,8 +483,8 @@ impl Credit {
         ))
     }
 
-    /// A lender settles its request over epochs `from..to` (their records go along) and
-    /// withdraws what was served to its associated token account.
+    /// A lender settles its request over epochs `from..to` (their records go along, writable:
+    /// settling updates them) and withdraws what was served to its associated token account.
     ///
     /// ```
     /// # use kassa_sdk::{credit::Credit, payments::MintRef};
@@ -518,12 +518,11 @@ impl Credit {
             ix::RedemptionWithdraw {},
         );
         for e in epochs {
-            ix.accounts.push(
-                anchor_lang::solana_program::instruction::AccountMeta::new_readonly(
+            ix.accounts
+                .push(anchor_lang::solana_program::instruction::AccountMeta::new(
                     pda::credit::epoch(&self.program_id, &pool.address, tranche, e).0,
                     false,
-                ),
-            );
+                ));
         }
         Ok(ix)
     }

@@ -110,4 +110,6 @@ pub enum CreditError {
     InvalidPoolPolicy,
     #[msg("the pool already lends to as many lines as its policy allows")]
     TooManyActiveLines,
+    #[msg("epoch records are settled in place: pass them writable")]
+    EpochRecordReadOnly,
 }

@@ -262,6 +262,10 @@ pub struct RedemptionWithdrawn {
     pub amount: u64,
     /// The request's shares still waiting.
     pub waiting: u64,
+    /// Epoch records this call settled (audit 3: an epoch that paid nothing settles too).
+    pub settled: u64,
+    /// The first epoch the request has not settled.
+    pub next_epoch: u64,
 }
 
 impl IncomeDistributed {

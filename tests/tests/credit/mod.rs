@@ -13,8 +13,12 @@ use kassa_credit::{
     error::CreditError,
     instructions::{LineApproveArgs, PoolCreateArgs},
     math::RAW_PER_TOKEN,
-    state::{Advance, CreditLine, CreditPool, LineKind, LineStatus, Tranche},
+    state::{
+        Advance, CreditLine, CreditPool, EpochRecord, LenderRedemption, LineKind, LineStatus,
+        Tranche,
+    },
 };
+use kassa_sdk::pda::credit::share_escrow;
 use kassa_sdk::{
     credit::{Credit, CreditPoolRef},
     decode::CreditEvent,
@@ -249,6 +253,9 @@ impl Env<CreditWorld> {
                 p.shares(t)
             );
             assert!(p.pending(t) <= p.shares(t));
+            // Queued shares wait in the escrow; served ones are burned at the epoch's end.
+            let escrow = share_escrow(&self.w.c.program_id, &self.w.pool.address, t).0;
+            assert_eq!(self.balance(&escrow).await, p.pending(t), "{t:?} escrow");
         }
     }
 }
@@ -1518,4 +1525,171 @@ async fn redemptions_are_served_at_epoch_end_pro_rata_senior_first_within_the_ca
         .await,
         0
     );
+}
+
+/// Audit 3: an epoch that paid nothing (every unit lent out) settles, so its lenders can cancel
+/// or queue more; over all lenders the served shares and the cash add up to each record
+/// exactly (the last settler takes what rounding left), so the queue's sums stay exact:
+/// `Σ request shares = pending + Σ records' served_left`, and the escrow holds `pending`.
+#[tokio::test]
+async fn an_epoch_that_paid_nothing_settles_and_the_queue_adds_up() {
+    let mut f = fixture(false).await;
+    let mut lenders = Vec::new();
+    for _ in 0..3 {
+        let l = f.lender(1_000 * USD).await;
+        f.deposit(&l, Tranche::Junior, 1_000 * USD).await.unwrap();
+        lenders.push(l);
+    }
+    let borrower = f.revolving(3_000 * USD).await;
+    let ix =
+        f.w.c
+            .line_draw(&borrower.pubkey(), &{ f.w.pool }, 3_000 * USD)
+            .unwrap();
+    f.send(&[ix], &[&borrower]).await.unwrap();
+    // Odd share counts, so that pro-rata parts round.
+    let queued = [333_333_333, 1, 2];
+    for (l, n) in lenders.iter().zip(queued) {
+        let ix =
+            f.w.c
+                .redemption_request(&l.pubkey(), &{ f.w.pool }, Tranche::Junior, n, false)
+                .unwrap();
+        f.send(&[ix], &[l]).await.unwrap();
+    }
+    let payer = f.payer();
+    f.warp(7 * DAY).await;
+    let ix =
+        f.w.c
+            .epoch_close(&payer.pubkey(), &{ f.w.pool }, 0)
+            .unwrap();
+    let landed = f.send(&[ix], &[]).await.unwrap();
+    let closed = junior_closed(&landed);
+    assert_eq!(
+        (closed.served, closed.paid),
+        (0, 0),
+        "no cash: nothing served"
+    );
+    // The fees recognised meanwhile are owed, but there is no cash to pay them yet.
+    assert!(f.pool_state().await.protocol_fees > 0);
+    let protocol = f.w.protocol.insecure_clone();
+    let ix =
+        f.w.c
+            .pool_fees_withdraw(&protocol.pubkey(), &{ f.w.pool })
+            .unwrap();
+    assert_err(
+        f.send(&[ix], &[&protocol]).await,
+        CreditError::NothingToWithdraw,
+    );
+    f.check_books().await;
+
+    // Settling the empty epoch succeeds; cancelling is then possible.
+    let l0 = lenders[0].insecure_clone();
+    let withdraw = |f: &Fx, l: &Keypair, epochs| {
+        f.w.c
+            .redemption_withdraw(&l.pubkey(), &{ f.w.pool }, Tranche::Junior, epochs)
+            .unwrap()
+    };
+    let mut ix = withdraw(&f, &l0, 0..1);
+    ix.accounts.last_mut().unwrap().is_writable = false;
+    assert_err(
+        f.send(&[ix], &[&l0]).await,
+        CreditError::EpochRecordReadOnly,
+    );
+    let ix = withdraw(&f, &l0, 0..1);
+    let landed = f.send(&[ix], &[&l0]).await.unwrap();
+    let w = event!(landed, RedemptionWithdrawn);
+    assert_eq!(
+        (w.amount, w.waiting, w.settled, w.next_epoch),
+        (0, queued[0], 1, 1)
+    );
+    let ix = withdraw(&f, &l0, 0..1);
+    assert_err(f.send(&[ix], &[&l0]).await, CreditError::NothingToWithdraw);
+    let ix =
+        f.w.c
+            .redemption_cancel(&l0.pubkey(), &{ f.w.pool }, Tranche::Junior, 3)
+            .unwrap();
+    f.send(&[ix], &[&l0]).await.unwrap();
+    f.check_books().await;
+
+    // Part of the loan comes back: the next epoch serves part of the queue.
+    f.fund(&{ f.w.usdc }, &borrower.pubkey(), 200_123_457).await;
+    let ix =
+        f.w.c
+            .line_repay(
+                &borrower.pubkey(),
+                &{ f.w.pool },
+                &borrower.pubkey(),
+                200_123_457,
+            )
+            .unwrap();
+    f.send(&[ix], &[&borrower]).await.unwrap();
+    f.warp(7 * DAY).await;
+    let ix =
+        f.w.c
+            .epoch_close(&payer.pubkey(), &{ f.w.pool }, 1)
+            .unwrap();
+    let landed = f.send(&[ix], &[]).await.unwrap();
+    let closed = junior_closed(&landed);
+    assert!(
+        closed.served > 0 && closed.served < closed.requested,
+        "{closed:?}"
+    );
+    let record_address = kassa_sdk::pda::credit::epoch(
+        &{ f.w.c.program_id },
+        &{ f.w.pool.address },
+        Tranche::Junior,
+        1,
+    )
+    .0;
+    let (mut served, mut paid) = (0, 0);
+    // The small requests settle first, the big one last: it takes what rounding left.
+    for (i, l) in lenders.iter().enumerate().rev() {
+        let request = kassa_sdk::pda::credit::redemption(
+            &{ f.w.c.program_id },
+            &{ f.w.pool.address },
+            Tranche::Junior,
+            &l.pubkey(),
+        )
+        .0;
+        let before: LenderRedemption = f.fetch(&request).await;
+        let ix = withdraw(&f, l, if i == 0 { 1..2 } else { 0..2 });
+        let landed = f.send(&[ix], &[l]).await.unwrap();
+        let w = event!(landed, RedemptionWithdrawn);
+        let after: LenderRedemption = f.fetch(&request).await;
+        served += before.shares - after.shares;
+        paid += w.amount;
+        let record: EpochRecord = f.fetch(&record_address).await;
+        let p = f.pool_state().await;
+        let waiting: u64 = {
+            let mut sum = 0;
+            for l in &lenders {
+                let r = kassa_sdk::pda::credit::redemption(
+                    &{ f.w.c.program_id },
+                    &{ f.w.pool.address },
+                    Tranche::Junior,
+                    &l.pubkey(),
+                )
+                .0;
+                sum += f.fetch::<LenderRedemption>(&r).await.shares;
+            }
+            sum
+        };
+        assert_eq!(waiting, p.pending_junior + record.served_left);
+        f.check_books().await;
+    }
+    assert_eq!((served, paid), (closed.served, closed.paid));
+    let record: EpochRecord = f.fetch(&record_address).await;
+    assert_eq!(
+        (record.requested_left, record.served_left, record.paid_left),
+        (0, 0, 0)
+    );
+}
+
+fn junior_closed(l: &Landed) -> kassa_credit::events::EpochClosed {
+    l.credit_events
+        .iter()
+        .find_map(|e| match e {
+            CreditEvent::EpochClosed(c) if c.tranche == Tranche::Junior => Some(c.clone()),
+            _ => None,
+        })
+        .expect("junior EpochClosed")
 }

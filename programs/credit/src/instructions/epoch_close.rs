@@ -69,6 +69,9 @@ pub fn handler(ctx: Context<EpochClose>) -> Result<()> {
             served: t.served,
             paid: t.paid,
             bump,
+            requested_left: t.requested,
+            served_left: t.served,
+            paid_left: t.paid,
         };
         value.invariant()?;
         create.create_state(

@@ -2,10 +2,11 @@ use super::books::*;
 use crate::{constants::*, error::CreditError, events::*, state::*};
 use anchor_lang::prelude::*;
 use anchor_spl::token_interface::{Mint, TokenAccount, TokenInterface};
-use kassa_common::token::TokenMint;
+use kassa_common::{token::TokenMint, SafeMath};
 
-/// A lender settles its request's share of each closed epoch, passed in order as remaining
-/// accounts (`EpochRecord`s from the request's epoch on), and withdraws what was served.
+/// A lender settles its request's share of each closed epoch, passed in order as writable
+/// remaining accounts (`EpochRecord`s from the request's epoch on), and withdraws what was
+/// served. Settling epochs that paid nothing succeeds, so a lender is never stuck behind them.
 #[event_cpi]
 #[derive(Accounts)]
 pub struct RedemptionWithdraw<'info> {
@@ -35,22 +36,28 @@ pub fn handler<'info>(ctx: Context<'info, RedemptionWithdraw<'info>>) -> Result<
     let pool_key = ctx.accounts.pool.key();
     let current = ctx.accounts.pool.epoch_id;
     let request = &mut ctx.accounts.request;
+    let mut settled = 0u64;
     for info in ctx.remaining_accounts {
         if request.epoch_id >= current {
             break;
         }
-        // Records are read by hand: they come as remaining accounts.
+        // Records come as remaining accounts: checked, updated and written back by hand.
         require_keys_eq!(*info.owner, crate::ID, CreditError::EpochRecordMismatch);
-        let data = info.try_borrow_data()?;
-        let record = EpochRecord::try_deserialize(&mut &data[..])?;
-        request.settle(&record)?;
+        require!(info.is_writable, CreditError::EpochRecordReadOnly);
+        let mut record = Account::<EpochRecord>::try_from(info)?;
+        if request.settle(&mut record)? {
+            settled = settled.safe_add(1)?;
+            record.exit(&crate::ID)?;
+        }
     }
     if request.shares == 0 {
         request.epoch_id = current;
     }
     let amount = std::mem::take(&mut request.payable);
-    let (tranche, waiting) = (request.tranche, request.shares);
-    require!(amount > 0, CreditError::NothingToWithdraw);
+    let (tranche, waiting, next_epoch) = (request.tranche, request.shares, request.epoch_id);
+    // An epoch that paid nothing still settles (the lender can then add, cancel or wait):
+    // only a call that neither settles nor pays is refused.
+    require!(amount > 0 || settled > 0, CreditError::NothingToWithdraw);
     let pool = &mut ctx.accounts.pool;
     if let Some(e) = accrue(pool, pool_key, lender, now)? {
         emit_cpi!(e);
@@ -64,9 +71,14 @@ pub fn handler<'info>(ctx: Context<'info, RedemptionWithdraw<'info>>) -> Result<
         tranche,
         amount,
         waiting,
+        settled,
+        next_epoch,
     });
     let balances = balances_event(pool, pool_key, lender, now)?;
     emit_cpi!(balances);
+    if amount == 0 {
+        return Ok(());
+    }
     let a = &ctx.accounts;
     TokenMint {
         token_program: &a.token_program.to_account_info(),

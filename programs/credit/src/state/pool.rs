@@ -156,13 +156,19 @@ impl CreditPool {
         self.impaired_senior.safe_add(self.impaired_junior)
     }
 
-    /// Cash not owed to fee receivers or served redemptions.
+    /// Cash not owed to served redemptions or fee receivers. Served redemptions are always
+    /// covered (they were served from cash); fees are recognised with the interest, before it
+    /// is received, so a fully lent pool can owe more fees than it holds: then nothing is
+    /// available, and never an underflow that would stop the pool.
     pub fn available_cash(&self) -> Result<u64> {
-        self.cash.safe_sub(
-            self.protocol_fees
-                .safe_add(self.admin_fees)?
-                .safe_add(self.redemption_payable)?,
-        )
+        Ok(self
+            .fee_cash()?
+            .saturating_sub(self.protocol_fees.safe_add(self.admin_fees)?))
+    }
+
+    /// Cash that served redemptions do not hold: what fees can be paid from.
+    fn fee_cash(&self) -> Result<u64> {
+        self.cash.safe_sub(self.redemption_payable)
     }
 
     /// Recognised interest not yet received.
@@ -381,16 +387,20 @@ impl CreditPool {
         Ok(shares)
     }
 
-    /// The fees payable to `recipient` (the protocol fee receiver or the pool admin), taken
-    /// out of the books: a second call has nothing to take.
+    /// The fees payable to `recipient` (the protocol fee receiver or the pool admin), as far
+    /// as the pool's cash (less served redemptions) covers them, taken out of the books: a
+    /// second call has nothing to take until more is recognised or more cash comes in.
     pub fn withdraw_fees(&mut self, recipient: &Pubkey) -> Result<u64> {
-        let amount = if *recipient == self.protocol_fee_receiver {
-            std::mem::take(&mut self.protocol_fees)
+        let cash = self.fee_cash()?;
+        let owed = if *recipient == self.protocol_fee_receiver {
+            &mut self.protocol_fees
         } else if *recipient == self.admin {
-            std::mem::take(&mut self.admin_fees)
+            &mut self.admin_fees
         } else {
             return err!(CreditError::NotFeeReceiver);
         };
+        let amount = (*owed).min(cash);
+        *owed = owed.safe_sub(amount)?;
         require!(amount > 0, CreditError::NothingToWithdraw);
         self.cash = self.cash.safe_sub(amount)?;
         Ok(amount)
@@ -613,7 +623,7 @@ impl CreditPool {
             && assets == claims
             && self.received <= self.recognized
             && self.recognized == tokens_floor(self.accrued_raw)?.max(self.recognized)
-            && self.available_cash().is_ok()
+            && self.redemption_payable <= self.cash
             && self.pending_senior <= self.senior_shares
             && self.pending_junior <= self.junior_shares
             && self.protocol_fee_bps.saturating_add(self.admin_fee_bps) <= MAX_FEE_BPS
