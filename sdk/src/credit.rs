@@ -448,23 +448,35 @@ impl Credit {
         ))
     }
 
-    /// Anyone closes epoch `epoch_id` (the pool's current one) once it has ended.
+    /// Anyone closes epoch `epoch_id` (the pool's current one) once it has ended. `lines` are
+    /// the pool's active lines (every line that owes something and is not written off, at
+    /// most the pool's `max_active_lines`; the indexer's `credit_line` table or
+    /// `getProgramAccounts` lists them): the program brings each up to date before serving
+    /// redemptions and refuses the call unless all of them are there. Order and duplicates
+    /// do not matter here: they go sorted and once.
     ///
     /// ```
     /// # use kassa_sdk::{credit::Credit, payments::MintRef};
     /// # use anchor_lang::prelude::Pubkey;
     /// let c = Credit::default();
     /// let pool = c.pool(MintRef::new(Pubkey::new_unique(), anchor_spl::token::ID).unwrap());
-    /// assert!(c.epoch_close(&Pubkey::new_unique(), &pool, 0).is_ok());
+    /// let (a, b) = (Pubkey::new_unique(), Pubkey::new_unique());
+    /// let ix = c.epoch_close(&Pubkey::new_unique(), &pool, 0, &[b, a, b]).unwrap();
+    /// assert_eq!(ix.accounts.len(), 12 + 2);
+    /// assert!(ix.accounts[12].pubkey < ix.accounts[13].pubkey && ix.accounts[12].is_writable);
     /// ```
     pub fn epoch_close(
         &self,
         caller: &Pubkey,
         pool: &CreditPoolRef,
         epoch_id: u64,
+        lines: &[Pubkey],
     ) -> Result<Instruction, SdkError> {
         let id = &self.program_id;
-        Ok(self.build(
+        let mut lines = lines.to_vec();
+        lines.sort_unstable();
+        lines.dedup();
+        let mut ix = self.build(
             acc::EpochClose {
                 caller: *caller,
                 pool: pool.address,
@@ -480,7 +492,13 @@ impl Credit {
                 program: self.program_id,
             },
             ix::EpochClose {},
-        ))
+        );
+        ix.accounts.extend(
+            lines.into_iter().map(|line| {
+                anchor_lang::solana_program::instruction::AccountMeta::new(line, false)
+            }),
+        );
+        Ok(ix)
     }
 
     /// A lender settles its request over epochs `from..to` (their records go along, writable:

@@ -112,4 +112,6 @@ pub enum CreditError {
     TooManyActiveLines,
     #[msg("epoch records are settled in place: pass them writable")]
     EpochRecordReadOnly,
+    #[msg("epoch_close needs every active line of the pool, writable, in ascending address order")]
+    ActiveLinesMismatch,
 }

@@ -133,6 +133,9 @@ pub struct LineStatusChanged {
     pub header: EventHeader,
     pub from: LineStatus,
     pub to: LineStatus,
+    /// Going past due puts the line on non-accrual: the recognised, unpaid interest impaired
+    /// at that moment (audit 4); 0 on any other change.
+    pub suspended_interest: u64,
 }
 
 #[event]

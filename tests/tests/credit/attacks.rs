@@ -134,10 +134,7 @@ async fn credit_world() -> (
     f.send(&[ix], &[&lender]).await.unwrap();
     f.warp(8 * DAY).await;
     let payer = f.payer();
-    let ix =
-        f.w.c
-            .epoch_close(&payer.pubkey(), &{ f.w.pool }, 0)
-            .unwrap();
+    let ix = f.epoch_close_ix(0).await;
     f.send(&[ix], &[]).await.unwrap();
     // Shares queued by the newcomer in the new epoch, to cancel.
     let ix =
@@ -279,11 +276,7 @@ async fn credit_world() -> (
                 .unwrap(),
             vec![newcomer.insecure_clone()],
         ),
-        (
-            "epoch_close",
-            c.epoch_close(&payer.pubkey(), &pool, 1).unwrap(),
-            vec![],
-        ),
+        ("epoch_close", f.epoch_close_ix(1).await, vec![]),
         (
             "redemption_withdraw",
             c.redemption_withdraw(&lender.pubkey(), &pool, Tranche::Junior, 0..1)
@@ -474,6 +467,7 @@ async fn every_credit_instruction_rejects_missing_signers_cosplay_wrong_owner_an
                             A::AccountDiscriminatorMismatch as u32,
                             A::ConstraintSeeds as u32,
                             code(CreditError::EpochRecordMismatch),
+                            code(CreditError::ActiveLinesMismatch),
                         ],
                     ));
                 }
@@ -489,6 +483,7 @@ async fn every_credit_instruction_rejects_missing_signers_cosplay_wrong_owner_an
                         // An account created on first use is found by its seeds.
                         A::ConstraintSeeds as u32,
                         code(CreditError::EpochRecordMismatch),
+                        code(CreditError::ActiveLinesMismatch),
                     ],
                 ));
             }

@@ -67,6 +67,8 @@ struct CreditWorld {
     pool: CreditPoolRef,
     underwriter: Keypair,
     protocol: Keypair,
+    /// Every line approved through the fixture: `epoch_close` takes the active ones.
+    lines: Vec<Pubkey>,
 }
 
 type Fx = Env<CreditWorld>;
@@ -112,6 +114,7 @@ async fn fixture(allowlist: bool) -> Fx {
         pool,
         underwriter,
         protocol,
+        lines: Vec::new(),
     })
 }
 
@@ -175,6 +178,24 @@ impl Env<CreditWorld> {
             .line_approve(&uw.pubkey(), &{ self.w.pool }, borrower, merchant, args)
             .unwrap();
         self.send(&[ix], &[&uw]).await.expect("line_approve");
+        let line = self.w.c.line(&{ self.w.pool }, borrower);
+        self.w.lines.push(line);
+    }
+
+    /// `epoch_close` of epoch `id` with the pool's active lines (the fixture's lines that
+    /// count in the pool's `active_lines`).
+    async fn epoch_close_ix(&mut self, id: u64) -> solana_sdk::instruction::Instruction {
+        let mut active = Vec::new();
+        for line in self.w.lines.clone() {
+            if self.fetch::<CreditLine>(&line).await.counted {
+                active.push(line);
+            }
+        }
+        let payer = self.payer();
+        self.w
+            .c
+            .epoch_close(&payer.pubkey(), &{ self.w.pool }, id, &active)
+            .unwrap()
     }
 
     async fn revolving(&mut self, limit: u64) -> Keypair {
@@ -372,9 +393,11 @@ async fn the_waterfall_pays_fees_then_senior_then_junior_and_losses_hit_junior_f
         .unwrap();
     let wo = event!(landed, LineWrittenOff);
     let after = f.pool_state().await;
-    // Income recognised by the write-off's own accrual was shared first.
+    // Income recognised by the write-off's own accrual was shared first, and the impairment
+    // of the interest suspended when the line fell past due (junior's) was undone.
     let accrued: u64 = income(&landed).iter().map(|e| e.junior).sum();
-    let junior_before_loss = before.junior_value + accrued;
+    assert_eq!(before.impaired_senior, 0);
+    let junior_before_loss = before.junior_value + accrued + before.impaired_junior;
     assert_eq!(wo.principal, 2_000_000 * USD);
     assert_eq!(
         wo.from_junior,
@@ -823,7 +846,11 @@ async fn lines_go_delayed_and_defaulted_by_time_and_only_the_underwriter_restore
         .await
         .unwrap();
     let p1 = f.pool_state().await;
-    assert_eq!(p1.impaired_junior, 400 * USD);
+    // On top of the interest suspended (and impaired) when the line fell past due.
+    let suspended = line.suspended_interest;
+    assert!(suspended > 0);
+    assert_eq!(p0.impaired_junior, suspended);
+    assert_eq!(p1.impaired_junior, 400 * USD + suspended);
     assert!(p1.junior_value + 400 * USD >= p0.junior_value);
     f.underwrite(
         &borrower.pubkey(),
@@ -831,7 +858,16 @@ async fn lines_go_delayed_and_defaulted_by_time_and_only_the_underwriter_restore
     )
     .await
     .unwrap();
-    assert_eq!(f.pool_state().await.impaired_junior, 250 * USD);
+    assert_eq!(f.pool_state().await.impaired_junior, 250 * USD + suspended);
+    // The automatic part is reversed only as the interest is paid.
+    assert_err(
+        f.underwrite(
+            &borrower.pubkey(),
+            UnderwriterAction::ReverseImpairment(250 * USD + 1),
+        )
+        .await,
+        CreditError::ReversalTooLarge,
+    );
     f.check_books().await;
 }
 
@@ -1392,17 +1428,10 @@ async fn redemptions_are_served_at_epoch_end_pro_rata_senior_first_within_the_ca
         250 * USD
     );
     // Not before the epoch ends.
-    let payer = f.payer();
-    let ix =
-        f.w.c
-            .epoch_close(&payer.pubkey(), &{ f.w.pool }, 0)
-            .unwrap();
+    let ix = f.epoch_close_ix(0).await;
     assert_err(f.send(&[ix], &[]).await, CreditError::EpochNotEnded);
     f.warp(7 * DAY).await;
-    let ix =
-        f.w.c
-            .epoch_close(&payer.pubkey(), &{ f.w.pool }, 0)
-            .unwrap();
+    let ix = f.epoch_close_ix(0).await;
     let landed = f.send(&[ix], &[]).await.unwrap();
     let closed: Vec<_> = landed
         .credit_events
@@ -1488,10 +1517,7 @@ async fn redemptions_are_served_at_epoch_end_pro_rata_senior_first_within_the_ca
             .unwrap();
     f.send(&[ix], &[&borrower]).await.unwrap();
     f.warp(7 * DAY).await;
-    let ix =
-        f.w.c
-            .epoch_close(&payer.pubkey(), &{ f.w.pool }, 1)
-            .unwrap();
+    let ix = f.epoch_close_ix(1).await;
     f.send(&[ix], &[]).await.unwrap();
     let p = f.pool_state().await;
     assert_eq!(p.pending_senior, 0);
@@ -1555,12 +1581,8 @@ async fn an_epoch_that_paid_nothing_settles_and_the_queue_adds_up() {
                 .unwrap();
         f.send(&[ix], &[l]).await.unwrap();
     }
-    let payer = f.payer();
     f.warp(7 * DAY).await;
-    let ix =
-        f.w.c
-            .epoch_close(&payer.pubkey(), &{ f.w.pool }, 0)
-            .unwrap();
+    let ix = f.epoch_close_ix(0).await;
     let landed = f.send(&[ix], &[]).await.unwrap();
     let closed = junior_closed(&landed);
     assert_eq!(
@@ -1623,10 +1645,7 @@ async fn an_epoch_that_paid_nothing_settles_and_the_queue_adds_up() {
             .unwrap();
     f.send(&[ix], &[&borrower]).await.unwrap();
     f.warp(7 * DAY).await;
-    let ix =
-        f.w.c
-            .epoch_close(&payer.pubkey(), &{ f.w.pool }, 1)
-            .unwrap();
+    let ix = f.epoch_close_ix(1).await;
     let landed = f.send(&[ix], &[]).await.unwrap();
     let closed = junior_closed(&landed);
     assert!(
@@ -1692,4 +1711,154 @@ fn junior_closed(l: &Landed) -> kassa_credit::events::EpochClosed {
             _ => None,
         })
         .expect("junior EpochClosed")
+}
+
+/// Audit 4: a line past due goes on non-accrual before any redemption is served, even when
+/// nobody refreshed it: `epoch_close` must bring every active line up to date, so an informed
+/// lender cannot exit at a price that still counts overdue interest. Interest paid later is
+/// income when it comes; restoring the line puts its rate back; the active-line count bounds
+/// what `epoch_close` has to carry.
+#[tokio::test]
+async fn a_line_past_due_stops_raising_share_value_before_redemptions_are_served() {
+    use kassa_credit::{instructions::PoolPolicyArgs, math::raw_rate};
+    let mut f = fixture(false).await;
+    let informed = f.lender(1_000 * USD).await;
+    let other = f.lender(1_000 * USD).await;
+    for l in [&informed, &other] {
+        f.deposit(l, Tranche::Junior, 1_000 * USD).await.unwrap();
+    }
+    let borrower = f.revolving(1_500 * USD).await;
+    let ix =
+        f.w.c
+            .line_draw(&borrower.pubkey(), &{ f.w.pool }, 1_500 * USD)
+            .unwrap();
+    f.send(&[ix], &[&borrower]).await.unwrap();
+    assert_eq!(f.pool_state().await.active_lines, 1);
+    let shares = f
+        .balance(
+            &{ f.w.pool }
+                .share_mint(Tranche::Junior)
+                .ata(&informed.pubkey()),
+        )
+        .await;
+    let ix =
+        f.w.c
+            .redemption_request(
+                &informed.pubkey(),
+                &{ f.w.pool },
+                Tranche::Junior,
+                shares,
+                false,
+            )
+            .unwrap();
+    f.send(&[ix], &[&informed]).await.unwrap();
+    // The first interest payment was due after 30 days; nobody refreshes the line.
+    f.warp(45 * DAY).await;
+    let payer = f.payer();
+    let ix =
+        f.w.c
+            .epoch_close(&payer.pubkey(), &{ f.w.pool }, 0, &[])
+            .unwrap();
+    assert_err(f.send(&[ix], &[]).await, CreditError::ActiveLinesMismatch);
+    let line_key = f.w.c.line(&{ f.w.pool }, &borrower.pubkey());
+    let mut ix =
+        f.w.c
+            .epoch_close(&payer.pubkey(), &{ f.w.pool }, 0, &[line_key])
+            .unwrap();
+    ix.accounts.last_mut().unwrap().is_writable = false;
+    assert_err(f.send(&[ix], &[]).await, CreditError::ActiveLinesMismatch);
+    let ix = f.epoch_close_ix(0).await;
+    let landed = f.send(&[ix], &[]).await.unwrap();
+    let delayed = event!(landed, LineStatusChanged);
+    assert_eq!(
+        (delayed.from, delayed.to),
+        (LineStatus::GoodStanding, LineStatus::Delayed)
+    );
+    let closed = junior_closed(&landed);
+    // The overdue interest was recognised and at once impaired: a share is worth no more than
+    // it was paid in (the fees on that interest stay senior to the lenders).
+    assert!(delayed.suspended_interest > 0);
+    assert!(closed.served > 0);
+    assert!(
+        u128::from(closed.paid) <= u128::from(closed.served),
+        "{closed:?}"
+    );
+    let p = f.pool_state().await;
+    assert_eq!(p.impaired_junior, delayed.suspended_interest);
+    assert_eq!(p.rate_raw, 0, "a line on non-accrual adds nothing");
+    f.check_books().await;
+
+    // Time passes: the pool recognises nothing from the line.
+    f.warp(10 * DAY).await;
+    let ix = f.w.c.pool_accrue(&payer.pubkey(), &{ f.w.pool }).unwrap();
+    let landed = f.send(&[ix], &[]).await.unwrap();
+    assert!(income(&landed).is_empty());
+    assert_eq!(f.pool_state().await.recognized, p.recognized);
+
+    // The borrower pays what it owes in interest and fees: the suspended part reverses its
+    // impairment, the rest is income as it is paid.
+    f.refresh(&borrower.pubkey()).await;
+    let line = f.line_state(&borrower.pubkey()).await;
+    let (interest, fees) = (line.interest_owed().unwrap(), line.fees_owed().unwrap());
+    assert!(interest > line.suspended_interest);
+    f.fund(&{ f.w.usdc }, &borrower.pubkey(), interest + fees)
+        .await;
+    let ix =
+        f.w.c
+            .line_repay(
+                &borrower.pubkey(),
+                &{ f.w.pool },
+                &borrower.pubkey(),
+                interest + fees,
+            )
+            .unwrap();
+    let landed = f.send(&[ix], &[&borrower]).await.unwrap();
+    let shared: Vec<u64> = income(&landed).iter().map(|e| e.income).collect();
+    assert_eq!(shared, vec![fees, interest - line.suspended_interest]);
+    let p = f.pool_state().await;
+    assert_eq!((p.impaired_junior, p.impaired_senior), (0, 0));
+    assert_eq!(f.line_state(&borrower.pubkey()).await.suspended_interest, 0);
+    f.check_books().await;
+    f.underwrite(&borrower.pubkey(), UnderwriterAction::Restore)
+        .await
+        .unwrap();
+    assert_eq!(f.pool_state().await.rate_raw, raw_rate(1_500 * USD, 1_200));
+    f.check_books().await;
+
+    // At most `max_active_lines` lines owe at once: a second borrower waits until the first
+    // has repaid everything.
+    let admin = f.admin.insecure_clone();
+    let ix =
+        f.w.c
+            .pool_policy_set(
+                &admin.pubkey(),
+                &{ f.w.pool },
+                PoolPolicyArgs {
+                    max_active_lines: Some(1),
+                    ..Default::default()
+                },
+            )
+            .unwrap();
+    f.send(&[ix], &[&admin]).await.unwrap();
+    let second = f.revolving(100 * USD).await;
+    let ix =
+        f.w.c
+            .line_draw(&second.pubkey(), &{ f.w.pool }, USD)
+            .unwrap();
+    assert_err(
+        f.send(&[ix.clone()], &[&second]).await,
+        CreditError::TooManyActiveLines,
+    );
+    let owed = f.line_state(&borrower.pubkey()).await.total_owed().unwrap() + USD;
+    f.fund(&{ f.w.usdc }, &borrower.pubkey(), owed).await;
+    let repay =
+        f.w.c
+            .line_repay(&borrower.pubkey(), &{ f.w.pool }, &borrower.pubkey(), owed)
+            .unwrap();
+    f.send(&[repay], &[&borrower]).await.unwrap();
+    assert_eq!(f.pool_state().await.active_lines, 0);
+    assert!(!f.line_state(&borrower.pubkey()).await.counted);
+    f.send(&[ix], &[&second]).await.unwrap();
+    assert_eq!(f.pool_state().await.active_lines, 1);
+    f.check_books().await;
 }

@@ -171,12 +171,8 @@ async fn run_ops(ops: Vec<Op>) {
                 f.send(&[ix], &[&lender]).await.map(|_| ())
             }
             Op::CloseEpoch => {
-                let payer = f.payer();
                 let id = before.epoch_id;
-                let ix =
-                    f.w.c
-                        .epoch_close(&payer.pubkey(), &{ f.w.pool }, id)
-                        .unwrap();
+                let ix = f.epoch_close_ix(id).await;
                 f.send(&[ix], &[]).await.map(|_| ())
             }
             Op::Sale(dollars) => {

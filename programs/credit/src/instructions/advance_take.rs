@@ -135,8 +135,7 @@ pub fn handler(ctx: Context<AdvanceTake>, amount: u64) -> Result<()> {
     let line = &mut ctx.accounts.line;
     let (income, changed) = touch(pool, pool_key, line, line_key, actor, now)?;
     let principal = pool.lend(line, amount, now)?;
-    pool.invariant()?;
-    line.invariant()?;
+    check(pool, line)?;
     let vault_key = ctx.accounts.advance_vault.key();
     let advance_key = ctx.accounts.advance.key();
     let mut advance = Advance {

@@ -57,11 +57,19 @@ pub fn touch(
     let income = accrue(pool, pool_key, actor, now)?;
     line.accrue(now)?;
     let from = line.status;
-    let changed = match line.refresh(now)? {
+    let changed = match pool.refresh_line(line, now)? {
         Some(to) => Some(status_event(line, line_key, actor, now, from, to)?),
         None => None,
     };
     Ok((income, changed))
+}
+
+/// Closes an instruction that changed `line`: the pool's active-line count follows the line,
+/// then both accounts' invariants are checked.
+pub fn check(pool: &mut CreditPool, line: &mut CreditLine) -> Result<()> {
+    pool.track(line)?;
+    pool.invariant()?;
+    line.invariant()
 }
 
 /// The event of `line` moving from `from` to `to`.
@@ -74,10 +82,16 @@ pub fn status_event(
     to: LineStatus,
 ) -> Result<LineStatusChanged> {
     let seq = line.next_seq()?;
+    let suspended_interest = if from == LineStatus::GoodStanding {
+        line.suspended_interest
+    } else {
+        0
+    };
     Ok(LineStatusChanged {
         header: EventHeader::new(line_key, seq, actor, now),
         from,
         to,
+        suspended_interest,
     })
 }
 

@@ -1,13 +1,16 @@
 use super::books::*;
-use crate::{constants::*, events::*, state::*};
+use crate::{constants::*, error::CreditError, events::*, state::*};
 use anchor_lang::prelude::*;
 use anchor_spl::token_interface::{Mint, TokenAccount, TokenInterface};
 use kassa_common::create::Creator;
 use kassa_common::token::TokenMint;
 
-/// Anyone ends the current epoch once its time has come: the queued redemptions are served pro
-/// rata from the cash nobody else is owed (senior first; junior only as far as the senior cap
-/// allows), the served shares burned, and what each tranche got recorded for lenders to settle.
+/// Anyone ends the current epoch once its time has come: every active line of the pool is
+/// brought up to date first (remaining accounts, writable, in ascending address order), so a
+/// line past due is on non-accrual and its overdue interest impaired before anyone is paid
+/// (audit 4); then the queued redemptions are served pro rata from the cash nobody else is
+/// owed (senior first; junior only as far as the senior cap allows), the served shares
+/// burned, and what each tranche got recorded for lenders to settle.
 #[event_cpi]
 #[derive(Accounts)]
 pub struct EpochClose<'info> {
@@ -50,6 +53,7 @@ pub fn handler(ctx: Context<EpochClose>) -> Result<()> {
     let bumps = [ctx.bumps.senior_record, ctx.bumps.junior_record];
     let pool = &mut ctx.accounts.pool;
     let income = accrue(pool, pool_key, actor, now)?;
+    let changes = bring_lines_up_to_date(pool, pool_key, ctx.remaining_accounts, actor, now)?;
     let epoch = pool.epoch_id;
     let served = pool.close_epoch(now)?;
     pool.invariant()?;
@@ -90,6 +94,9 @@ pub fn handler(ctx: Context<EpochClose>) -> Result<()> {
     if let Some(e) = income {
         emit_cpi!(e);
     }
+    for e in changes {
+        emit_cpi!(e);
+    }
     for t in &served {
         let pool = &mut ctx.accounts.pool;
         let tranche_value = pool.tranche_value(t.tranche);
@@ -126,4 +133,41 @@ pub fn handler(ctx: Context<EpochClose>) -> Result<()> {
         )?;
     }
     Ok(())
+}
+
+/// Touches each of `lines`, which must be exactly the pool's active lines: owned by this
+/// program, of this pool, counted, writable, strictly ascending (so none twice), and as many
+/// as the pool counts. Returns the status changes to emit.
+fn bring_lines_up_to_date<'info>(
+    pool: &mut CreditPool,
+    pool_key: Pubkey,
+    lines: &'info [AccountInfo<'info>],
+    actor: Pubkey,
+    now: i64,
+) -> Result<Vec<LineStatusChanged>> {
+    require!(
+        lines.len() == usize::from(pool.active_lines),
+        CreditError::ActiveLinesMismatch
+    );
+    let mut changes = Vec::new();
+    let mut last: Option<Pubkey> = None;
+    for info in lines {
+        require!(
+            last.is_none_or(|l| *info.key > l) && *info.owner == crate::ID && info.is_writable,
+            CreditError::ActiveLinesMismatch
+        );
+        last = Some(*info.key);
+        let mut line = Account::<CreditLine>::try_from(info)?;
+        require!(
+            line.pool == pool_key && line.counted,
+            CreditError::ActiveLinesMismatch
+        );
+        let (income, changed) = touch(pool, pool_key, &mut line, *info.key, actor, now)?;
+        // The pool accrued to `now` before the first line: nothing more to recognise.
+        require!(income.is_none(), CreditError::InvariantViolated);
+        changes.extend(changed);
+        check(pool, &mut line)?;
+        line.exit(&crate::ID)?;
+    }
+    Ok(changes)
 }

@@ -117,7 +117,9 @@ pub fn handler(ctx: Context<LineApprove>, args: LineApproveArgs) -> Result<()> {
         seq: 0,
         bump: ctx.bumps.line,
         loss_outstanding: 0,
-        reserved: [0; 24],
+        counted: false,
+        suspended_interest: 0,
+        reserved: [0; 15],
     };
     line.invariant()?;
     let seq = line.next_seq()?;

@@ -50,8 +50,7 @@ pub fn handler(ctx: Context<LineDraw>, amount: u64) -> Result<()> {
         CreditError::NotRevolvingLine
     );
     let principal = pool.lend(line, amount, now)?;
-    pool.invariant()?;
-    line.invariant()?;
+    check(pool, line)?;
     if let Some(e) = income {
         emit_cpi!(e);
     }

@@ -26,8 +26,7 @@ pub fn handler(ctx: Context<LineRefresh>) -> Result<()> {
     let pool = &mut ctx.accounts.pool;
     let line = &mut ctx.accounts.line;
     let (income, changed) = touch(pool, pool_key, line, line_key, actor, now)?;
-    pool.invariant()?;
-    line.invariant()?;
+    check(pool, line)?;
     if let Some(e) = changed {
         emit_cpi!(e);
     }

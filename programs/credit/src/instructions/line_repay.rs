@@ -51,8 +51,7 @@ pub fn handler(ctx: Context<LineRepay>, amount: u64) -> Result<()> {
     let booked = pool.book_repayment(line, amount)?;
     let total = booked.total()?;
     require!(total > 0, CreditError::NothingToWithdraw);
-    pool.invariant()?;
-    line.invariant()?;
+    check(pool, line)?;
     if let Some(e) = income {
         emit_cpi!(e);
     }

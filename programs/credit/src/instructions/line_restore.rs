@@ -15,7 +15,7 @@ pub fn handler(ctx: Context<LineRestore>) -> Result<()> {
     let u = &mut ctx.accounts.line_underwriting;
     let touched = u.touch(now)?;
     let from = u.line.status;
-    u.line.restore(now)?;
+    u.pool.restore_line(&mut u.line, now)?;
     let balances = u.finish(now)?;
     if let Some(e) = touched.income {
         emit_cpi!(e);
@@ -28,6 +28,7 @@ pub fn handler(ctx: Context<LineRestore>) -> Result<()> {
         header,
         from,
         to: LineStatus::GoodStanding,
+        suspended_interest: 0,
     });
     emit_cpi!(balances);
     Ok(())

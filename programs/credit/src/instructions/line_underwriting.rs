@@ -53,8 +53,7 @@ impl LineUnderwriting<'_> {
 
     /// Checks both accounts and returns the balances event that closes the instruction.
     pub fn finish(&mut self, now: i64) -> Result<PoolBalances> {
-        self.pool.invariant()?;
-        self.line.invariant()?;
+        check(&mut self.pool, &mut self.line)?;
         let (actor, pool_key) = (self.underwriter.key(), self.pool.key());
         balances_event(&mut self.pool, pool_key, actor, now)
     }

@@ -28,6 +28,7 @@ pub fn handler(ctx: Context<LineWriteOff>) -> Result<()> {
         header,
         from,
         to: LineStatus::WrittenOff,
+        suspended_interest: 0,
     });
     let header = ctx.accounts.line_underwriting.line_header(now)?;
     emit_cpi!(LineWrittenOff {

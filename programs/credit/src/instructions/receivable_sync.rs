@@ -82,8 +82,7 @@ pub fn handler(ctx: Context<ReceivableSync>) -> Result<()> {
     // The pool vault receives `applied`; the booked repayment adds it to cash.
     let booked = pool.book_repayment(line, applied)?;
     let refund = arrived.safe_sub(applied)?;
-    pool.invariant()?;
-    line.invariant()?;
+    check(pool, line)?;
     let advance = &mut ctx.accounts.advance;
     let shortfall = advance.record_arrival(arrived, open)?;
     let (settled, arrived_total) = (advance.settled, advance.arrived);

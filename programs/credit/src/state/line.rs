@@ -94,7 +94,13 @@ pub struct CreditLine {
     pub bump: u8,
     /// What the write-off lost and recoveries have not yet brought back; 0 until written off.
     pub loss_outstanding: u64,
-    pub reserved: [u8; 24],
+    /// Whether the line counts in the pool's `active_lines` (it owes something and is not
+    /// written off): kept equal to [`CreditLine::is_active`] by every instruction.
+    pub counted: bool,
+    /// Non-accrual (audit 4): interest the pool had recognised and not received when the line
+    /// went past due, impaired at that moment; it shrinks as the borrower pays it.
+    pub suspended_interest: u64,
+    pub reserved: [u8; 15],
 }
 
 /// What a repayment paid, in order.
@@ -134,6 +140,20 @@ impl CreditLine {
         }
         self.last_accrual = now;
         Ok(())
+    }
+
+    /// Whether the pool recognises this line's interest as it accrues: only in good standing.
+    /// A line past due is on non-accrual: the borrower still owes its interest, but the pool
+    /// counts it as income only when it is paid.
+    pub fn accrues_to_pool(&self) -> bool {
+        self.status == LineStatus::GoodStanding
+    }
+
+    /// Whether the line owes anything that can still come due: it then counts in the pool's
+    /// active lines, which `epoch_close` must bring up to date before serving redemptions.
+    pub fn is_active(&self) -> Result<bool> {
+        Ok(self.status != LineStatus::WrittenOff
+            && (self.principal > 0 || self.interest_owed()? > 0 || self.fees_owed()? > 0))
     }
 
     /// Interest owed, rounded up (a line never owes less than the pool booked for it).
@@ -229,7 +249,11 @@ impl CreditLine {
             && u64::from(self.advance_rate_bps) <= BPS
             && (self.status != LineStatus::WrittenOff
                 || (self.principal == 0 && self.impaired == 0))
-            && (self.status == LineStatus::WrittenOff || self.loss_outstanding == 0);
+            && (self.status == LineStatus::WrittenOff || self.loss_outstanding == 0)
+            && self.counted == self.is_active()?
+            && self.suspended_interest <= self.impaired
+            && self.suspended_interest <= self.interest_owed()?
+            && (self.suspended_interest == 0 || !self.accrues_to_pool());
         require!(ok, CreditError::InvariantViolated);
         Ok(())
     }

@@ -310,6 +310,69 @@ impl CreditPool {
         Ok(())
     }
 
+    /// Sets `line`'s principal to `new`; the pool's rate follows only while the line accrues
+    /// to it (a line on non-accrual has no rate in the pool).
+    fn set_principal(&mut self, line: &mut CreditLine, new: u64) -> Result<()> {
+        if line.accrues_to_pool() {
+            self.reprice(line.principal, new, line.apr_bps)?;
+        } else {
+            self.principal = self.principal.safe_sub(line.principal)?.safe_add(new)?;
+        }
+        line.principal = new;
+        Ok(())
+    }
+
+    /// Moves `line` along its statuses by time (the pool accrued to `now` first). A line that
+    /// falls past due goes on non-accrual (audit 4): its rate leaves the pool's, and the
+    /// interest the pool recognised for it and has not received is impaired at once, so no
+    /// tranche is valued on interest that is overdue. Returns the new status when it changed.
+    pub fn refresh_line(&mut self, line: &mut CreditLine, now: i64) -> Result<Option<LineStatus>> {
+        let accrued = line.accrues_to_pool();
+        let changed = line.refresh(now)?;
+        if accrued && !line.accrues_to_pool() {
+            self.rate_raw = self
+                .rate_raw
+                .safe_sub(raw_rate(line.principal, line.apr_bps))?;
+            let room = line.total_owed()?.saturating_sub(line.impaired);
+            let suspended = line.interest_owed()?.min(self.receivable()?).min(room);
+            if suspended > 0 {
+                self.impair(suspended)?;
+                line.impaired = line.impaired.safe_add(suspended)?;
+            }
+            line.suspended_interest = suspended;
+        }
+        Ok(changed)
+    }
+
+    /// The underwriter restores `line` to good standing (nothing overdue, so its suspended
+    /// interest has been paid): its rate rejoins the pool's.
+    pub fn restore_line(&mut self, line: &mut CreditLine, now: i64) -> Result<()> {
+        let accrued = line.accrues_to_pool();
+        line.restore(now)?;
+        require!(line.suspended_interest == 0, CreditError::InvariantViolated);
+        if !accrued {
+            self.rate_raw = self
+                .rate_raw
+                .safe_add(raw_rate(line.principal, line.apr_bps))?;
+        }
+        Ok(())
+    }
+
+    /// Keeps the pool's count of active lines in step with `line` (after any change to it).
+    pub fn track(&mut self, line: &mut CreditLine) -> Result<()> {
+        let active = line.is_active()?;
+        if active != line.counted {
+            self.active_lines = if active {
+                self.active_lines.checked_add(1)
+            } else {
+                self.active_lines.checked_sub(1)
+            }
+            .ok_or(CreditError::ArithmeticOverflow)?;
+            line.counted = active;
+        }
+        Ok(())
+    }
+
     /// Marks value down, junior first. Returns (junior, senior) parts.
     pub fn impair(&mut self, amount: u64) -> Result<(u64, u64)> {
         let (j, s) = loss_split(amount, self.junior_value, self.senior_value)?;
@@ -501,9 +564,14 @@ impl CreditPool {
             amount <= self.available_cash()?,
             CreditError::InsufficientPoolCash
         );
-        self.reprice(line.principal, new, line.apr_bps)?;
-        line.principal = new;
+        // A line that owes nothing yet becomes one more line `epoch_close` must look at.
+        require!(
+            line.counted || self.active_lines < self.max_active_lines,
+            CreditError::TooManyActiveLines
+        );
+        self.set_principal(line, new)?;
         self.cash = self.cash.safe_sub(amount)?;
+        self.track(line)?;
         Ok(new)
     }
 
@@ -528,18 +596,35 @@ impl CreditPool {
         }
         if r.interest > 0 {
             line.interest_paid = line.interest_paid.safe_add(r.interest)?;
-            if let Some(s) = self.receive_interest(r.interest)? {
-                let extra = s
-                    .protocol
-                    .safe_add(s.admin)?
-                    .safe_add(s.senior.safe_add(s.junior)?)?;
-                booked.income.push(self.shared(extra, s));
+            // On non-accrual, the interest the pool had recognised is paid first and its
+            // impairment reversed; the rest was never recognised and is income when paid.
+            let recognized = if line.accrues_to_pool() {
+                r.interest
+            } else {
+                let part = r.interest.min(line.suspended_interest);
+                line.suspended_interest = line.suspended_interest.safe_sub(part)?;
+                line.impaired = line.impaired.safe_sub(part)?;
+                self.reverse_impairment(part)?;
+                part
+            };
+            if recognized > 0 {
+                if let Some(s) = self.receive_interest(recognized)? {
+                    let extra = s
+                        .protocol
+                        .safe_add(s.admin)?
+                        .safe_add(s.senior.safe_add(s.junior)?)?;
+                    booked.income.push(self.shared(extra, s));
+                }
+            }
+            let fresh = r.interest.safe_sub(recognized)?;
+            if fresh > 0 {
+                let s = self.receive_income(fresh)?;
+                booked.income.push(self.shared(fresh, s));
             }
         }
         if r.principal > 0 {
             let new = line.principal.safe_sub(r.principal)?;
-            self.reprice(line.principal, new, line.apr_bps)?;
-            line.principal = new;
+            self.set_principal(line, new)?;
             self.cash = self.cash.safe_add(r.principal)?;
         }
         // An impairment can never exceed what is still owed.
@@ -569,7 +654,11 @@ impl CreditPool {
         amount: u64,
     ) -> Result<(u64, u64)> {
         require!(amount > 0, CreditError::ZeroAmount);
-        require!(amount <= line.impaired, CreditError::ReversalTooLarge);
+        // The automatic impairment of suspended interest goes only as that interest is paid.
+        require!(
+            amount <= line.impaired.safe_sub(line.suspended_interest)?,
+            CreditError::ReversalTooLarge
+        );
         let parts = self.reverse_impairment(amount)?;
         line.impaired = line.impaired.safe_sub(amount)?;
         Ok(parts)
@@ -581,11 +670,18 @@ impl CreditPool {
         // (both junior first, so the result is the same as taking the rest).
         self.reverse_impairment(line.impaired)?;
         line.impaired = 0;
-        let interest = line.interest_owed()?.min(self.receivable()?);
+        // The interest lost is what the pool recognised: all the line owes while it accrued,
+        // only its suspended part once it was on non-accrual.
+        let recognized = if line.accrues_to_pool() {
+            line.interest_owed()?
+        } else {
+            line.suspended_interest
+        };
+        let interest = recognized.min(self.receivable()?);
+        line.suspended_interest = 0;
         self.received = self.received.safe_add(interest)?;
         let principal = line.principal;
-        self.reprice(principal, 0, line.apr_bps)?;
-        line.principal = 0;
+        self.set_principal(line, 0)?;
         let loss = principal.safe_add(interest)?;
         let (from_junior, from_senior) = self.take_loss(loss)?;
         line.loss_outstanding = loss;
