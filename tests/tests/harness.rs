@@ -122,6 +122,45 @@ pub fn instruction_error(err: &BanksClientError) -> Option<InstructionError> {
     }
 }
 
+/// A transaction the bank refused, with the logs of its simulation.
+#[derive(Debug)]
+pub struct Refused {
+    pub err: BanksClientError,
+    pub logs: Vec<String>,
+}
+
+impl Refused {
+    /// The named rule that refused the transaction: the error of the Kassa program that
+    /// failed (the last to fail in the logs), when it is one of its own rules (code 6000 and
+    /// up) or one of the framework errors in `framework` (such as `AccountNotInitialized` for
+    /// an account already closed). Anything else is a bug for the randomized runs:
+    /// `InvariantViolated`, an arithmetic overflow, a runtime or token-program error, another
+    /// framework error.
+    pub fn rule(&self, framework: &[anchor_lang::error::ErrorCode]) -> Result<String, String> {
+        let bug = || format!("{:?}\n{}", self.err, self.logs.join("\n"));
+        let code = custom_code(&self.err).ok_or_else(bug)?;
+        let program = self
+            .logs
+            .iter()
+            .rev()
+            .find_map(|l| {
+                let rest = l.strip_prefix("Program ")?;
+                let (id, _) = rest.split_once(" failed: custom program error")?;
+                id.parse::<Pubkey>().ok()
+            })
+            .ok_or_else(bug)?;
+        if let Some(f) = framework.iter().find(|f| u32::from(**f) == code) {
+            return Ok(format!("{f:?}"));
+        }
+        match kassa_sdk::programs::name_error(&program, code) {
+            Some(e) if e.name != "InvariantViolated" && e.name != "ArithmeticOverflow" => {
+                Ok(e.name)
+            }
+            _ => Err(bug()),
+        }
+    }
+}
+
 /// Asserts that `result` failed with the Anchor/program error `code`.
 #[track_caller]
 pub fn assert_code<T: std::fmt::Debug>(result: Result<T, BanksClientError>, code: u32) {
@@ -238,19 +277,7 @@ impl<W> Env<W> {
         ixs: &[Instruction],
         signers: &[&Keypair],
     ) -> Result<Landed, BanksClientError> {
-        self.nonce = self.nonce.wrapping_add(1);
-        let mut all = vec![
-            solana_compute_budget_interface::ComputeBudgetInstruction::set_compute_unit_limit(
-                1_000_000 + self.nonce % 100_000,
-            ),
-        ];
-        all.extend_from_slice(ixs);
-        let payer = self.payer();
-        let mut keys: Vec<&Keypair> = vec![&payer];
-        keys.extend_from_slice(signers);
-        // The bank moves on by itself; always sign against its current blockhash.
-        let blockhash = self.ctx.banks_client.get_latest_blockhash().await?;
-        let tx = Transaction::new_signed_with_payer(&all, Some(&payer.pubkey()), &keys, blockhash);
+        let tx = self.sign(ixs, signers).await?;
         let sim = self
             .ctx
             .banks_client
@@ -301,6 +328,56 @@ impl<W> Env<W> {
             credit_events,
             logs: details.logs,
         })
+    }
+
+    /// `ixs` in a transaction signed by the context payer and `signers`, unique (a compute
+    /// limit that changes with every call) and against the bank's current blockhash.
+    async fn sign(
+        &mut self,
+        ixs: &[Instruction],
+        signers: &[&Keypair],
+    ) -> Result<Transaction, BanksClientError> {
+        self.nonce = self.nonce.wrapping_add(1);
+        let mut all = vec![
+            solana_compute_budget_interface::ComputeBudgetInstruction::set_compute_unit_limit(
+                1_000_000 + self.nonce % 100_000,
+            ),
+        ];
+        all.extend_from_slice(ixs);
+        let payer = self.payer();
+        let mut keys: Vec<&Keypair> = vec![&payer];
+        keys.extend_from_slice(signers);
+        // The bank moves on by itself; always sign against its current blockhash.
+        let blockhash = self.ctx.banks_client.get_latest_blockhash().await?;
+        Ok(Transaction::new_signed_with_payer(
+            &all,
+            Some(&payer.pubkey()),
+            &keys,
+            blockhash,
+        ))
+    }
+
+    /// Sends `ixs` for the randomized runs: processed without the simulation that reports
+    /// events, which halves the work; a refusal is simulated again to read its logs.
+    pub async fn attempt(
+        &mut self,
+        ixs: &[Instruction],
+        signers: &[&Keypair],
+    ) -> Result<(), Refused> {
+        let refused = |err| Refused {
+            err,
+            logs: Vec::new(),
+        };
+        let tx = self.sign(ixs, signers).await.map_err(refused)?;
+        let Err(err) = self.ctx.banks_client.process_transaction(tx).await else {
+            return Ok(());
+        };
+        let tx = self.sign(ixs, signers).await.map_err(refused)?;
+        let logs = match self.ctx.banks_client.simulate_transaction(tx).await {
+            Ok(sim) => sim.simulation_details.map(|d| d.logs).unwrap_or_default(),
+            Err(_) => Vec::new(),
+        };
+        Err(Refused { err, logs })
     }
 
     /// Runs `ixs` without committing anything: proves a transaction would land.
@@ -557,6 +634,21 @@ impl<W> Env<W> {
             .expect("mint")
             .base
             .supply
+    }
+
+    /// A token account's (balance, withheld transfer fees) in one read; (0, 0) when absent.
+    pub async fn token(&mut self, address: &Pubkey) -> (u64, u64) {
+        use spl_token_2022::extension::BaseStateWithExtensions;
+        let Some(a) = self.account(address).await else {
+            return (0, 0);
+        };
+        let state =
+            StateWithExtensions::<TokenAccountState>::unpack(&a.data).expect("token account");
+        let withheld = state
+            .get_extension::<transfer_fee::TransferFeeAmount>()
+            .map(|f| u64::from(f.withheld_amount))
+            .unwrap_or(0);
+        (state.base.amount, withheld)
     }
 
     /// Withheld transfer fees sitting in a Token-2022 account (0 elsewhere).

@@ -1,9 +1,17 @@
 //! Stateful randomized test: long random sequences of lifecycle operations by several merchants
 //! and payers across SPL Token and Token-2022 (with a transfer fee). After every step:
 //! each escrow vault holds exactly what the `Payment` accounts say is escrowed, every payment
-//! satisfies its invariant, no token is created or lost, and a rejected step changed nothing.
+//! satisfies its invariant, no token is created or lost, and a rejected step changed nothing
+//! and was refused by a named rule (never `InvariantViolated`, an overflow or a runtime error).
+//!
+//! Each step costs the same at step 10 and at step 1,000,000: the sums are kept as the run
+//! goes, a step re-reads only the payment it touched and a fixed set of token accounts, and
+//! every `SWEEP` steps all live payments are compared with what the run expects of them.
+//! At most `MAX_LIVE` payments are open at once (more opens wait until some are closed).
 //!
 //! `KASSA_FUZZ_OPS` sets the operations per run (default 1,200); `PROPTEST_CASES` the runs.
+//! A long run: `KASSA_FUZZ_OPS=500000 cargo test --release -p kassa-tests --test main --
+//! payments::randomized --nocapture` (docs/payments.md gives the figures).
 
 use crate::harness::*;
 use anchor_lang::prelude::Pubkey;
@@ -11,6 +19,15 @@ use kassa_payments::state::{MerchantPolicy, Payment};
 use kassa_sdk::payments::{MintRef, OrderId};
 use proptest::prelude::*;
 use solana_sdk::signature::{Keypair, Signer};
+use std::collections::BTreeMap;
+
+/// Payments open at once, at most.
+const MAX_LIVE: usize = 96;
+/// Every this many steps, every live payment is re-read and compared.
+const SWEEP: usize = 4_096;
+/// Framework refusals a run may meet: acting on a payment already closed.
+const FRAMEWORK_REFUSALS: [anchor_lang::error::ErrorCode; 1] =
+    [anchor_lang::error::ErrorCode::AccountNotInitialized];
 
 #[derive(Clone, Debug)]
 enum Op {
@@ -108,8 +125,18 @@ struct Sim {
     payments: Vec<(Pubkey, usize)>,
     /// Their decoded state after the last step (`None` once closed).
     cache: Vec<Option<Payment>>,
+    /// The payments not closed yet (indices into `payments`).
+    live: Vec<usize>,
+    /// What the payments of each mint escrow, kept as the run goes.
+    escrowed: Vec<u128>,
+    /// Every token account's (balance, withheld) after the last step.
+    tokens: Vec<(u64, u64)>,
+    /// The payment the current step acts on.
+    touched: Option<usize>,
     opened: usize,
     landed: usize,
+    /// How often each named rule refused a step.
+    refusals: BTreeMap<String, usize>,
 }
 
 const FUND: u64 = 1_000_000_000_000;
@@ -165,21 +192,26 @@ impl Sim {
             lender,
             payments: Vec::new(),
             cache: Vec::new(),
+            live: Vec::new(),
+            escrowed: vec![0; 2],
+            tokens: Vec::new(),
+            touched: None,
             opened: 0,
             landed: 0,
+            refusals: BTreeMap::new(),
         }
     }
 
     /// Chooses the payment an operation acts on. Seven times in eight it is one whose status
     /// the operation applies to (so long runs keep moving through the lifecycle); otherwise any
     /// payment at all, so the program's refusals are exercised too.
-    fn pick(&self, i: usize, op: &Op) -> Option<(Pubkey, usize)> {
+    fn pick(&self, i: usize, op: &Op) -> Option<usize> {
         use kassa_payments::state::PaymentStatus as S;
         if self.payments.is_empty() {
             return None;
         }
         if i % 8 == 7 {
-            return Some(self.payments[i % self.payments.len()]);
+            return Some(i % self.payments.len());
         }
         let fits = |p: &Payment| match op {
             Op::Pay { .. } | Op::Cancel { .. } | Op::Expire { .. } => p.status == S::Open,
@@ -196,13 +228,16 @@ impl Sim {
             Op::Close { .. } => p.status.is_terminal(),
             Op::Open { .. } | Op::Warp { .. } => false,
         };
-        let candidates: Vec<usize> = (0..self.payments.len())
-            .filter(|&k| self.cache.get(k).and_then(|c| c.as_ref()).is_some_and(fits))
+        let candidates: Vec<usize> = self
+            .live
+            .iter()
+            .copied()
+            .filter(|&k| self.cache[k].as_ref().is_some_and(fits))
             .collect();
         if candidates.is_empty() {
-            return Some(self.payments[i % self.payments.len()]);
+            return Some(i % self.payments.len());
         }
-        Some(self.payments[candidates[i % candidates.len()]])
+        Some(candidates[i % candidates.len()])
     }
 
     async fn payment(&mut self, address: &Pubkey) -> Option<Payment> {
@@ -222,61 +257,108 @@ impl Sim {
         out
     }
 
-    async fn state(&mut self) -> Vec<(u64, u64)> {
+    /// (balance, withheld) of every token account, in `token_accounts` order per mint.
+    async fn token_state(&mut self) -> Vec<(u64, u64)> {
         let mut out = Vec::new();
         for mint in self.mints.clone() {
             for a in self.token_accounts(&mint) {
-                let balance = self.env.balance(&a).await;
-                let withheld = self.env.withheld(&a).await;
-                out.push((balance, withheld));
+                out.push(self.env.token(&a).await);
             }
-        }
-        for (address, _) in self.payments.clone() {
-            let p = self.payment(&address).await;
-            out.push(p.map_or((0, 0), |p| (p.escrowed().unwrap_or(u64::MAX), p.seq)));
         }
         out
     }
 
-    async fn check_invariants(&mut self, step: usize, op: &Op) {
-        let mut cache = Vec::with_capacity(self.payments.len());
-        for (address, _) in self.payments.clone() {
-            cache.push(self.payment(&address).await);
+    /// What a payment is, for "nothing changed": its escrow and its event count.
+    fn fingerprint(p: &Option<Payment>) -> (u64, u64) {
+        p.as_ref()
+            .map_or((0, 0), |p| (p.escrowed().unwrap_or(u64::MAX), p.seq))
+    }
+
+    /// Re-reads payment `k` after a step that landed, and keeps the sums in step.
+    async fn reread(&mut self, k: usize) {
+        let (address, _) = self.payments[k];
+        let now = self.payment(&address).await;
+        let old = self.cache[k].take();
+        if let Some(p) = &old {
+            let m = self.mint_index(&p.mint);
+            self.escrowed[m] -= u128::from(p.escrowed().expect("escrowed"));
         }
-        self.cache = cache;
-        for mint in self.mints.clone() {
-            // Conservation: every unit minted is in some account, spendable or withheld.
-            let mut total: u128 = 0;
-            for a in self.token_accounts(&mint) {
-                total += u128::from(self.env.balance(&a).await)
-                    + u128::from(self.env.withheld(&a).await);
+        if let Some(p) = &now {
+            let m = self.mint_index(&p.mint);
+            self.escrowed[m] += u128::from(p.escrowed().expect("escrowed"));
+        } else if old.is_some() {
+            self.live.retain(|&i| i != k);
+        }
+        self.cache[k] = now;
+    }
+
+    fn mint_index(&self, mint: &Pubkey) -> usize {
+        self.mints
+            .iter()
+            .position(|m| m.mint == *mint)
+            .expect("a mint of the run")
+    }
+
+    async fn check_invariants(&mut self, step: usize, op: &Op) {
+        if let Some(k) = self.touched {
+            if let Some(p) = &self.cache[k] {
+                p.invariant().unwrap_or_else(|e| {
+                    panic!(
+                        "step {step} {op:?}: payment {} invariant: {e:?} {p:?}",
+                        self.payments[k].0
+                    )
+                });
             }
-            let supply = self.env.supply(&mint).await;
+        }
+        if step % SWEEP == SWEEP - 1 {
+            // Nothing changed a payment the run did not act on.
+            for k in self.live.clone() {
+                let address = self.payments[k].0;
+                let now = self.payment(&address).await;
+                assert_eq!(
+                    Self::fingerprint(&now),
+                    Self::fingerprint(&self.cache[k]),
+                    "step {step}: payment {address} changed behind the run's back"
+                );
+            }
+        }
+        self.tokens = self.token_state().await;
+        let per_mint = self.tokens.len() / self.mints.len();
+        for (m, mint) in self.mints.clone().iter().enumerate() {
+            // Conservation: every unit minted is in some account, spendable or withheld.
+            let accounts = &self.tokens[m * per_mint..(m + 1) * per_mint];
+            let total: u128 = accounts
+                .iter()
+                .map(|(b, w)| u128::from(*b) + u128::from(*w))
+                .sum();
+            let supply = self.env.supply(mint).await;
             assert_eq!(
                 total,
                 u128::from(supply),
                 "step {step} {op:?}: tokens created or lost in {}",
                 mint.mint
             );
-            // The vault holds exactly the sum of what payments say is escrowed.
-            let mut escrowed: u128 = 0;
-            for (address, _) in self.payments.clone() {
-                if let Some(p) = self.payment(&address).await {
-                    p.invariant().unwrap_or_else(|e| {
-                        panic!("step {step} {op:?}: payment {address} invariant: {e:?} {p:?}")
-                    });
-                    if p.mint == mint.mint {
-                        escrowed += u128::from(p.escrowed().expect("escrowed"));
-                    }
-                }
-            }
-            let vault = self.env.balance(&self.env.vault(&mint)).await;
+            // The vault (first of the mint's accounts) holds exactly what payments escrow.
             assert_eq!(
-                u128::from(vault),
-                escrowed,
+                u128::from(accounts[0].0),
+                self.escrowed[m],
                 "step {step} {op:?}: vault of {} disagrees with payments",
                 mint.mint
             );
+        }
+    }
+
+    /// Payers and merchants never run dry in a long run: topped up (minted) below a tenth.
+    async fn top_up(&mut self) {
+        let mut owners: Vec<Pubkey> = self.payers.iter().map(|p| p.pubkey()).collect();
+        owners.extend(self.merchants.iter().map(|(_, m)| m.authority));
+        for mint in self.mints.clone() {
+            for owner in &owners {
+                let (balance, _) = self.env.token(&mint.ata(owner)).await;
+                if balance < FUND / 10 {
+                    self.env.fund(&mint, owner, FUND).await;
+                }
+            }
         }
     }
 
@@ -295,6 +377,9 @@ impl Sim {
                 amount,
                 ttl,
             } => {
+                if self.live.len() >= MAX_LIVE {
+                    return false;
+                }
                 let (authority, m) = &self.merchants[merchant];
                 self.opened += 1;
                 let order = OrderId::new(&format!("R-{}", self.opened)).expect("order id");
@@ -303,14 +388,19 @@ impl Sim {
                     .invoice_open(&m.authority, &m.address, &order, amount, expires)
                     .expect("builds");
                 let signer = authority.insecure_clone();
-                let ok = self.env.send(&[ix], &[&signer]).await.is_ok();
+                let ok = self.env.attempt(&[ix], &[&signer]).await.is_ok();
                 if ok {
                     self.payments.push((address, merchant));
+                    self.cache.push(None);
+                    let k = self.payments.len() - 1;
+                    self.live.push(k);
+                    self.touched = Some(k);
+                    self.reread(k).await;
                 }
                 return ok;
             }
             _ => {
-                let Some((payment, mi)) = self.pick(
+                let Some(k) = self.pick(
                     match *op {
                         Op::Pay { payment, .. }
                         | Op::Capture { payment, .. }
@@ -333,6 +423,8 @@ impl Sim {
                 ) else {
                     return false;
                 };
+                self.touched = Some(k);
+                let (payment, mi) = self.payments[k];
                 let (authority, m) = (self.merchants[mi].0.insecure_clone(), self.merchants[mi].1);
                 let Some(state) = self.payment(&payment).await else {
                     return false;
@@ -465,18 +557,25 @@ impl Sim {
             }
         };
         let signers: Vec<&Keypair> = signers.iter().collect();
-        let before = self.state().await;
-        match self.env.send(&[ix], &signers).await {
-            Ok(_) => true,
-            Err(err) => {
-                assert!(
-                    custom_code(&err).is_some(),
-                    "{op:?} failed without a program error: {err:?}"
-                );
+        let k = self.touched.expect("a payment");
+        match self.env.attempt(&[ix], &signers).await {
+            Ok(()) => {
+                self.reread(k).await;
+                true
+            }
+            Err(refused) => {
+                let rule = refused
+                    .rule(&FRAMEWORK_REFUSALS)
+                    .unwrap_or_else(|e| panic!("{op:?} was refused by no named rule: {e}"));
+                *self.refusals.entry(rule).or_default() += 1;
+                let tokens = self.token_state().await;
+                assert_eq!(self.tokens, tokens, "{op:?} was rejected but moved tokens");
+                let address = self.payments[k].0;
+                let now = self.payment(&address).await;
                 assert_eq!(
-                    before,
-                    self.state().await,
-                    "{op:?} was rejected but changed state"
+                    Self::fingerprint(&now),
+                    Self::fingerprint(&self.cache[k]),
+                    "{op:?} was rejected but changed the payment"
                 );
                 false
             }
@@ -498,7 +597,14 @@ proptest! {
         let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
         rt.block_on(async {
             let mut sim = Sim::new().await;
+            sim.tokens = sim.token_state().await;
+            let started = std::time::Instant::now();
             for (step, op) in ops.iter().enumerate() {
+                sim.touched = None;
+                if step % 1_024 == 0 {
+                    sim.top_up().await;
+                    sim.tokens = sim.token_state().await;
+                }
                 if sim.apply(op).await {
                     sim.landed += 1;
                 }
@@ -506,7 +612,11 @@ proptest! {
             }
             // A run where almost nothing lands would prove nothing.
             assert!(sim.landed * 4 >= ops.len(), "only {} of {} operations landed", sim.landed, ops.len());
-            eprintln!("randomized lifecycle: {} of {} operations landed over {} payments", sim.landed, ops.len(), sim.payments.len());
+            let secs = started.elapsed().as_secs_f64();
+            eprintln!(
+                "randomized lifecycle: {} of {} operations landed over {} payments in {secs:.1} s ({:.0} ops/s); refusals: {:?}",
+                sim.landed, ops.len(), sim.payments.len(), ops.len() as f64 / secs, sim.refusals
+            );
         });
     }
 }
