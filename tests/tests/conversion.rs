@@ -941,3 +941,189 @@ async fn a_pool_is_created_over_prefunded_addresses() {
         assert!(owner == anchor_spl::token::ID || owner == anchor_spl::token_2022::ID);
     }
 }
+
+/// Every instruction of `kassa_convert`, and `payment_pay_with_conversion` of the payments
+/// program, attacked account by account (see `matrix`): unsigned, another type, the wrong
+/// owner, someone else's pool, merchant, payment, token account or mint, the other token
+/// program, a fake one. Each refusal is the one in `tests/golden/attacks-convert.txt`.
+#[tokio::test]
+async fn every_conversion_instruction_refuses_every_substituted_account_by_its_rule() {
+    use anchor_lang::Discriminator;
+    use kassa_payments::state::{Config, Merchant, Payment};
+    let mut mk = market(|_| ()).await;
+    let (c, usdc, usdt) = (mk.w.c, mk.w.usdc, mk.w.usdt);
+    let admin = mk.admin.insecure_clone();
+    let lp = mk.w.lp.insecure_clone();
+    let pool = mk.pool_with(&usdt);
+    let (authority, m) = mk.merchant(&usdc, policy()).await;
+    let payment = mk.invoice(&m, &authority, "MATRIX-1", 25 * COIN6).await;
+    let (other_authority, other_m) = mk.merchant(&usdc, policy()).await;
+    let other_payment = mk
+        .invoice(&other_m, &other_authority, "MATRIX-2", 25 * COIN6)
+        .await;
+    let trader = mk.wallet().await;
+    mk.fund(&usdt, &trader.pubkey(), 1_000 * COIN6).await;
+    mk.fund(&usdc, &trader.pubkey(), 1_000 * COIN6).await;
+    // A swap, so that the pool has protocol fees to withdraw.
+    let ix = c
+        .pool_swap_exact_in(&trader.pubkey(), &pool, &usdt.mint, 100 * COIN6, 1)
+        .unwrap();
+    mk.send(&[ix], &[&trader]).await.unwrap();
+    let receiver = mk.fee_receiver.pubkey();
+    mk.fund(&pool.a, &receiver, 0).await;
+    mk.fund(&pool.b, &receiver, 0).await;
+    let fresh = mk.mint(anchor_spl::token::ID, 6, None, None).await;
+    let new_pool = c.pool(usdc, fresh);
+    let now = mk.now().await;
+    let cases: Vec<crate::matrix::Case> = vec![
+        (
+            "pool_create",
+            c.pool_create(
+                &admin.pubkey(),
+                &new_pool,
+                PoolCreateArgs {
+                    amp: 100,
+                    trade_fee_bps: 4,
+                    protocol_share_bps: 5_000,
+                    fee_receiver: receiver,
+                },
+            )
+            .unwrap(),
+            vec![admin.insecure_clone()],
+        ),
+        (
+            "pool_add_liquidity",
+            c.pool_add_liquidity(&lp.pubkey(), &pool, 10 * COIN6, 10 * COIN6, 1)
+                .unwrap(),
+            vec![lp.insecure_clone()],
+        ),
+        (
+            "pool_remove_liquidity",
+            c.pool_remove_liquidity(&lp.pubkey(), &pool, COIN6, 0, 0)
+                .unwrap(),
+            vec![lp.insecure_clone()],
+        ),
+        (
+            "pool_swap_exact_in",
+            c.pool_swap_exact_in(&trader.pubkey(), &pool, &usdt.mint, 10 * COIN6, 1)
+                .unwrap(),
+            vec![trader.insecure_clone()],
+        ),
+        (
+            "pool_swap_exact_out",
+            c.pool_swap_exact_out(&trader.pubkey(), &pool, &usdt.mint, 10 * COIN6, 11 * COIN6)
+                .unwrap(),
+            vec![trader.insecure_clone()],
+        ),
+        (
+            "hook_buy_exact_out",
+            c.hook_buy_exact_out(
+                &pool,
+                &trader.pubkey(),
+                &usdt.mint,
+                &usdc.ata(&trader.pubkey()),
+                BuyExactOutArgs {
+                    amount_out: 10 * COIN6,
+                    max_in: 11 * COIN6,
+                },
+            )
+            .unwrap(),
+            vec![trader.insecure_clone()],
+        ),
+        (
+            "pool_ramp_amp",
+            c.pool_ramp_amp(&admin.pubkey(), &pool, 300, now + 2 * DAY)
+                .unwrap(),
+            vec![admin.insecure_clone()],
+        ),
+        (
+            "pool_update_settings",
+            c.pool_update_settings(
+                &admin.pubkey(),
+                &pool,
+                PoolSettingsArgs {
+                    trade_fee_bps: Some(5),
+                    ..Default::default()
+                },
+            )
+            .unwrap(),
+            vec![admin.insecure_clone()],
+        ),
+        (
+            "pool_withdraw_protocol_fees",
+            c.pool_withdraw_protocol_fees(&trader.pubkey(), &pool, &receiver)
+                .unwrap(),
+            vec![trader.insecure_clone()],
+        ),
+        (
+            "payment_pay_with_conversion",
+            mk.pay_ix(&m, &payment, &trader.pubkey(), &usdt, 26 * COIN6),
+            vec![trader.insecure_clone()],
+        ),
+    ];
+    // pool_stop_ramp needs a ramp under way: its own case, after one starts.
+    let ix = c
+        .pool_ramp_amp(&admin.pubkey(), &mk.w.pools[2], 300, now + 2 * DAY)
+        .unwrap();
+    mk.send(&[ix], &[&admin]).await.unwrap();
+    let mut cases = cases;
+    cases.push((
+        "pool_stop_ramp",
+        c.pool_stop_ramp(&admin.pubkey(), &mk.w.pools[2]).unwrap(),
+        vec![admin.insecure_clone()],
+    ));
+    crate::matrix::assert_covers(kassa_sdk::programs::KassaProgram::Convert, &cases, &[]);
+    fn whose(kind: &'static str, address: &Pubkey, data: &[u8]) -> Pubkey {
+        use anchor_lang::AccountDeserialize;
+        let mut d = data;
+        match kind {
+            "Merchant" => Merchant::try_deserialize(&mut d).unwrap().authority,
+            "Payment" => Payment::try_deserialize(&mut d).unwrap().merchant,
+            // Each pool is its own pair's.
+            _ => *address,
+        }
+    }
+    let stranger = mk.wallet().await;
+    mk.fund(&usdt, &stranger.pubkey(), 0).await;
+    mk.fund(&usdc, &stranger.pubkey(), 0).await;
+    let accounts = crate::matrix::Accounts {
+        programs: vec![c.program_id, mk.p.program_id],
+        types: vec![
+            (kassa_convert::state::Pool::DISCRIMINATOR, "Pool"),
+            (Config::DISCRIMINATOR, "Config"),
+            (Merchant::DISCRIMINATOR, "Merchant"),
+            (Payment::DISCRIMINATOR, "Payment"),
+        ],
+        whose,
+        others: [
+            (
+                "Pool",
+                mk.w.pools.iter().map(|p| p.address).collect::<Vec<_>>(),
+            ),
+            ("Merchant", vec![m.address, other_m.address]),
+            ("Payment", vec![payment, other_payment]),
+            (
+                "TokenAccount",
+                vec![
+                    usdt.ata(&stranger.pubkey()),
+                    usdc.ata(&stranger.pubkey()),
+                    usdt.ata(&trader.pubkey()),
+                    usdc.ata(&trader.pubkey()),
+                ],
+            ),
+            ("Mint", vec![usdc.mint, usdt.mint, fresh.mint]),
+        ]
+        .into_iter()
+        .collect(),
+        stranger: stranger.pubkey(),
+        // The provider picks where its coins go; the admin which pool it manages.
+        choices: vec![
+            ("pool_remove_liquidity", 9),
+            ("pool_remove_liquidity", 10),
+            ("pool_ramp_amp", 1),
+            ("pool_update_settings", 1),
+            ("pool_stop_ramp", 1),
+        ],
+    };
+    crate::matrix::run(&mut mk, &accounts, cases, "convert").await;
+}

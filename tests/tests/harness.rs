@@ -131,7 +131,7 @@ pub struct Refused {
 
 impl Refused {
     /// The named rule that refused the transaction: the error of the Kassa program that
-    /// failed (the last to fail in the logs), when it is one of its own rules (code 6000 and
+    /// failed first (the innermost; its callers fail with the same code), when it is one of its own rules (code 6000 and
     /// up) or one of the framework errors in `framework` (such as `AccountNotInitialized` for
     /// an account already closed). Anything else is a bug for the randomized runs:
     /// `InvariantViolated`, an arithmetic overflow, a runtime or token-program error, another
@@ -142,7 +142,6 @@ impl Refused {
         let program = self
             .logs
             .iter()
-            .rev()
             .find_map(|l| {
                 let rest = l.strip_prefix("Program ")?;
                 let (id, _) = rest.split_once(" failed: custom program error")?;
@@ -378,6 +377,31 @@ impl<W> Env<W> {
             Err(_) => Vec::new(),
         };
         Err(Refused { err, logs })
+    }
+
+    /// Runs `ixs` without committing anything; a refusal comes with its logs.
+    pub async fn simulate_with_logs(
+        &mut self,
+        ixs: &[Instruction],
+        signers: &[&Keypair],
+    ) -> Result<(), Refused> {
+        let tx = self.sign(ixs, signers).await.map_err(|err| Refused {
+            err,
+            logs: Vec::new(),
+        })?;
+        match self.ctx.banks_client.simulate_transaction(tx).await {
+            Ok(sim) => match sim.result {
+                Some(Err(err)) => Err(Refused {
+                    err: BanksClientError::TransactionError(err),
+                    logs: sim.simulation_details.map(|d| d.logs).unwrap_or_default(),
+                }),
+                _ => Ok(()),
+            },
+            Err(err) => Err(Refused {
+                err,
+                logs: Vec::new(),
+            }),
+        }
     }
 
     /// Runs `ixs` without committing anything: proves a transaction would land.

@@ -12,5 +12,6 @@ mod footprint;
 mod harness;
 mod indexer;
 mod localnet;
+mod matrix;
 mod payments;
 mod registry;

@@ -114,4 +114,6 @@ pub enum CreditError {
     EpochRecordReadOnly,
     #[msg("epoch_close needs every active line of the pool, writable, in ascending address order")]
     ActiveLinesMismatch,
+    #[msg("the line owes nothing: there is nothing to repay")]
+    NothingOwed,
 }

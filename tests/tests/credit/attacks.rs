@@ -1,60 +1,19 @@
-//! Every credit instruction, each ready to land, attacked: missing signers, type cosplay,
-//! accounts of the wrong owner, fake token programs. Each attack must fail with a named error
-//! and change nothing.
+//! Every credit instruction, each ready to land, attacked through the matrix (`matrix`): each
+//! attack must fail with the error the golden table names and change nothing. And every
+//! account an instruction creates can be created over a pre-funded address.
 
 use super::*;
-
-/// Which credit account type lives at `address`, if any.
-async fn credit_kind<W>(env: &mut Env<W>, address: &Pubkey) -> Option<&'static str> {
-    use anchor_lang::Discriminator;
-    use kassa_credit::state::{AllowlistEntry, EpochRecord, LenderRedemption};
-    let account = env.account(address).await?;
-    if account.owner != kassa_credit::ID || account.data.len() < 8 {
-        return None;
-    }
-    let disc = &account.data[..8];
-    [
-        (CreditPool::DISCRIMINATOR, "CreditPool"),
-        (CreditLine::DISCRIMINATOR, "CreditLine"),
-        (Advance::DISCRIMINATOR, "Advance"),
-        (AllowlistEntry::DISCRIMINATOR, "AllowlistEntry"),
-        (LenderRedemption::DISCRIMINATOR, "LenderRedemption"),
-        (EpochRecord::DISCRIMINATOR, "EpochRecord"),
-    ]
-    .into_iter()
-    .find(|(d, _)| *d == disc)
-    .map(|(_, name)| name)
-}
-
-async fn credit_snapshot<W>(
-    env: &mut Env<W>,
-    ix: &solana_sdk::instruction::Instruction,
-) -> Vec<Option<(u64, Vec<u8>)>> {
-    let mut out = Vec::new();
-    for meta in &ix.accounts {
-        out.push(
-            env.account(&meta.pubkey)
-                .await
-                .map(|a| (a.lamports, a.data)),
-        );
-    }
-    out
-}
+use kassa_sdk::programs::KassaProgram;
 
 /// Every credit instruction, each ready to land, in a pool where all of them apply.
-async fn credit_world() -> (
-    Fx,
-    Vec<(
-        &'static str,
-        solana_sdk::instruction::Instruction,
-        Vec<Keypair>,
-    )>,
-) {
+async fn credit_world() -> (Fx, Vec<crate::matrix::Case>, Others) {
     let mut f = fixture(false).await;
     let admin = f.admin.insecure_clone();
     let lender = f.lender(10_000 * USD).await;
     let newcomer = f.lender(100 * USD).await;
-    for k in [&lender, &newcomer] {
+    // A lender with shares and no request yet: its request is created by the case.
+    let queuer = f.lender(100 * USD).await;
+    for k in [&lender, &newcomer, &queuer] {
         let ix =
             f.w.c
                 .lender_allow(&admin.pubkey(), &{ f.w.pool }, &k.pubkey())
@@ -85,6 +44,18 @@ async fn credit_world() -> (
             )
             .unwrap();
     f.send(&[ix], &[&newcomer]).await.unwrap();
+    let ix =
+        f.w.c
+            .tranche_deposit(
+                &queuer.pubkey(),
+                &{ f.w.pool },
+                Tranche::Junior,
+                50 * USD,
+                1,
+                true,
+            )
+            .unwrap();
+    f.send(&[ix], &[&queuer]).await.unwrap();
     let borrower = f.revolving(3_000 * USD).await;
     f.fund(&{ f.w.usdc }, &borrower.pubkey(), 1_000 * USD).await;
     let ix =
@@ -266,9 +237,9 @@ async fn credit_world() -> (
         ),
         (
             "redemption_request",
-            c.redemption_request(&newcomer.pubkey(), &pool, Tranche::Junior, USD, false)
+            c.redemption_request(&queuer.pubkey(), &pool, Tranche::Junior, USD, false)
                 .unwrap(),
-            vec![newcomer.insecure_clone()],
+            vec![queuer.insecure_clone()],
         ),
         (
             "redemption_cancel",
@@ -387,147 +358,102 @@ async fn credit_world() -> (
             vec![],
         ),
     ];
-    (f, cases)
+    // Accounts of each type, of several owners, to substitute in the matrix.
+    let id = c.program_id;
+    let stranger = f.wallet().await;
+    f.fund(&{ f.w.usdc }, &stranger.pubkey(), 0).await;
+    let lenders = [lender.pubkey(), newcomer.pubkey()];
+    let others = vec![
+        ("CreditLine", f.w.lines.clone()),
+        (
+            "Advance",
+            [advanced, repaid]
+                .iter()
+                .map(|p| kassa_sdk::pda::credit::advance(&id, p).0)
+                .collect(),
+        ),
+        (
+            "LenderRedemption",
+            lenders
+                .iter()
+                .map(|l| {
+                    kassa_sdk::pda::credit::redemption(&id, &pool.address, Tranche::Junior, l).0
+                })
+                .collect(),
+        ),
+        (
+            "AllowlistEntry",
+            lenders
+                .iter()
+                .map(|l| kassa_sdk::pda::credit::allow(&id, &pool.address, l).0)
+                .collect(),
+        ),
+        (
+            "TokenAccount",
+            [
+                stranger.pubkey(),
+                lender.pubkey(),
+                borrower.pubkey(),
+                owner.pubkey(),
+            ]
+            .iter()
+            .map(|o| f.w.usdc.ata(o))
+            .collect(),
+        ),
+        ("Mint", vec![f.w.usdc.mint, other_mint.mint]),
+        ("CreditPool", vec![pool.address]),
+    ];
+    (f, cases, (stranger, others))
 }
 
+/// A stranger's wallet and accounts of each type to substitute.
+type Others = (Keypair, Vec<(&'static str, Vec<Pubkey>)>);
+
+/// Every credit instruction of the IDL, every account attacked (see `matrix`): unsigned,
+/// another type, the wrong owner, someone else's line, advance, request, allowlist entry,
+/// token account or mint, the other token program, a fake one. Each refusal is the one
+/// recorded in `tests/golden/attacks-credit.txt`.
 #[tokio::test]
-async fn every_credit_instruction_rejects_missing_signers_cosplay_wrong_owner_and_fake_programs() {
-    use anchor_lang::error::ErrorCode as A;
-    let (mut f, cases) = credit_world().await;
-    let stranger = f.wallet().await.pubkey();
-    let pool = f.w.pool.address;
-    let some_line = f.w.c.line(&{ f.w.pool }, &f.admin.pubkey());
-    let _ = some_line;
-    let mut tried = 0;
-    let mut names = Vec::new();
-    for (name, ix, signers) in cases {
-        names.push(name);
-        let signers: Vec<&Keypair> = signers.iter().collect();
-        f.simulate(&[ix.clone()], &signers)
-            .await
-            .unwrap_or_else(|e| panic!("{name} is not ready: {e:?}"));
-        let attempt = |what: String,
-                       ix: solana_sdk::instruction::Instruction,
-                       signers: Vec<&Keypair>,
-                       ok: Vec<u32>| {
-            (
-                what,
-                ix,
-                signers
-                    .into_iter()
-                    .map(|k| k.insecure_clone())
-                    .collect::<Vec<_>>(),
-                ok,
-            )
-        };
-        let mut attacks = Vec::new();
-        let fee_payer = f.payer().pubkey();
-        for (i, meta) in ix.accounts.iter().enumerate() {
-            // (The transaction's fee payer signs anyway: permissionless cranks use it.)
-            if meta.is_signer && meta.pubkey != fee_payer {
-                let mut bad = ix.clone();
-                bad.accounts[i].is_signer = false;
-                let rest: Vec<&Keypair> = signers
-                    .iter()
-                    .copied()
-                    .filter(|k| k.pubkey() != meta.pubkey)
-                    .collect();
-                attacks.push(attempt(
-                    format!("{name} unsigned #{i}"),
-                    bad,
-                    rest,
-                    vec![A::AccountNotSigner as u32],
-                ));
-            }
-            if let Some(kind) = credit_kind(&mut f, &meta.pubkey).await {
-                // Type cosplay: another credit account in its place (the pool, or for the pool a
-                // line), and an account no program owns.
-                let impostor = if kind == "CreditPool" {
-                    f.w.c.line(
-                        &{ f.w.pool },
-                        &ix.accounts.get(2).map(|a| a.pubkey).unwrap_or_default(),
-                    )
-                } else {
-                    pool
-                };
-                let impostor =
-                    if credit_kind(&mut f, &impostor).await.is_some() && impostor != meta.pubkey {
-                        impostor
-                    } else {
-                        pool
-                    };
-                if impostor != meta.pubkey {
-                    let mut bad = ix.clone();
-                    bad.accounts[i].pubkey = impostor;
-                    attacks.push(attempt(
-                        format!("{name} {kind} cosplay #{i}"),
-                        bad,
-                        signers.clone(),
-                        vec![
-                            A::AccountDiscriminatorMismatch as u32,
-                            A::ConstraintSeeds as u32,
-                            code(CreditError::EpochRecordMismatch),
-                            code(CreditError::ActiveLinesMismatch),
-                        ],
-                    ));
-                }
-                let mut bad = ix.clone();
-                bad.accounts[i].pubkey = stranger;
-                attacks.push(attempt(
-                    format!("{name} {kind} wrong owner #{i}"),
-                    bad,
-                    signers.clone(),
-                    vec![
-                        A::AccountOwnedByWrongProgram as u32,
-                        A::AccountNotInitialized as u32,
-                        // An account created on first use is found by its seeds.
-                        A::ConstraintSeeds as u32,
-                        code(CreditError::EpochRecordMismatch),
-                        code(CreditError::ActiveLinesMismatch),
-                    ],
-                ));
-            }
-            if meta.pubkey == anchor_spl::token::ID || meta.pubkey == anchor_spl::token_2022::ID {
-                let mut bad = ix.clone();
-                bad.accounts[i].pubkey = solana_system_interface::program::ID;
-                attacks.push(attempt(
-                    format!("{name} fake token program #{i}"),
-                    bad,
-                    signers.clone(),
-                    vec![A::InvalidProgramId as u32],
-                ));
-            }
-        }
-        for (what, bad, signers, ok) in attacks {
-            let before = credit_snapshot(&mut f, &bad).await;
-            let keys: Vec<&Keypair> = signers.iter().collect();
-            match f.send(&[bad.clone()], &keys).await {
-                Ok(_) => panic!("{what}: attack landed"),
-                Err(e) => assert!(
-                    custom_code(&e).is_some_and(|c| ok.contains(&c)),
-                    "{what}: wrong error {e:?}"
-                ),
-            }
-            assert_eq!(
-                before,
-                credit_snapshot(&mut f, &bad).await,
-                "{what}: a rejected call changed an account"
-            );
-            tried += 1;
+async fn every_credit_instruction_refuses_every_substituted_account_by_its_rule() {
+    use anchor_lang::Discriminator;
+    use kassa_credit::state::{AllowlistEntry, EpochRecord, LenderRedemption};
+    let (mut f, cases, (stranger, others)) = credit_world().await;
+    crate::matrix::assert_covers(KassaProgram::Credit, &cases, &[]);
+    fn whose(kind: &'static str, _: &Pubkey, data: &[u8]) -> Pubkey {
+        use anchor_lang::AccountDeserialize;
+        let mut d = data;
+        match kind {
+            "CreditLine" => CreditLine::try_deserialize(&mut d).unwrap().borrower,
+            "Advance" => Advance::try_deserialize(&mut d).unwrap().payment,
+            "LenderRedemption" => LenderRedemption::try_deserialize(&mut d).unwrap().lender,
+            "AllowlistEntry" => AllowlistEntry::try_deserialize(&mut d).unwrap().lender,
+            _ => Pubkey::default(),
         }
     }
-    let idl: serde_json::Value =
-        serde_json::from_str(kassa_sdk::programs::KassaProgram::Credit.idl_json()).unwrap();
-    let mut all: Vec<&str> = idl["instructions"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|i| i["name"].as_str().unwrap())
-        .collect();
-    all.sort_unstable();
-    names.sort_unstable();
-    assert_eq!(names, all, "every instruction of the IDL is attacked");
-    assert!(tried >= 50, "only {tried} attacks tried");
+    let accounts = crate::matrix::Accounts {
+        programs: vec![kassa_credit::ID],
+        types: vec![
+            (CreditPool::DISCRIMINATOR, "CreditPool"),
+            (CreditLine::DISCRIMINATOR, "CreditLine"),
+            (Advance::DISCRIMINATOR, "Advance"),
+            (AllowlistEntry::DISCRIMINATOR, "AllowlistEntry"),
+            (LenderRedemption::DISCRIMINATOR, "LenderRedemption"),
+            (EpochRecord::DISCRIMINATOR, "EpochRecord"),
+        ],
+        whose,
+        others: others.into_iter().collect(),
+        stranger: stranger.pubkey(),
+        // The admin picks the lender, anyone the line to refresh, the underwriter the line,
+        // the borrower where its money goes.
+        choices: vec![
+            ("lender_disallow", 2),
+            ("line_draw", 5),
+            ("line_refresh", 2),
+            ("line_write_off", 2),
+            ("advance_take", 5),
+        ],
+    };
+    crate::matrix::run(&mut f, &accounts, cases, "credit").await;
 }
 
 /// Every account a credit instruction creates (a pool with its vault, share mints and
@@ -535,7 +461,7 @@ async fn every_credit_instruction_rejects_missing_signers_cosplay_wrong_owner_an
 /// epoch's records) can be created after someone pre-funded its address.
 #[tokio::test]
 async fn every_account_a_credit_instruction_creates_can_be_created_when_prefunded() {
-    let (mut f, cases) = credit_world().await;
+    let (mut f, cases, _) = credit_world().await;
     let mut created = Vec::new();
     for (name, ix, signers) in cases {
         let funded = f.prefund_created_accounts(&ix, 1_000_000).await;
@@ -566,7 +492,8 @@ async fn every_account_a_credit_instruction_creates_can_be_created_when_prefunde
             "epoch_close",
             "lender_allow",
             "line_approve",
-            "pool_create"
+            "pool_create",
+            "redemption_request"
         ]
     );
 }

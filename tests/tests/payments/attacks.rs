@@ -376,24 +376,6 @@ pub(crate) async fn every_instruction(w: &mut World) -> Vec<Ready> {
     ]
 }
 
-/// Which Kassa account type lives at `address`, if any.
-async fn kind(env: &mut Env, address: &Pubkey) -> Option<&'static str> {
-    let account = env.account(address).await?;
-    if account.owner != env.p.program_id || account.data.len() < 8 {
-        return None;
-    }
-    let disc = &account.data[..8];
-    [
-        (Config::DISCRIMINATOR, "Config"),
-        (Merchant::DISCRIMINATOR, "Merchant"),
-        (Payment::DISCRIMINATOR, "Payment"),
-        (BlocklistEntry::DISCRIMINATOR, "BlocklistEntry"),
-    ]
-    .into_iter()
-    .find(|(d, _)| *d == disc)
-    .map(|(_, name)| name)
-}
-
 async fn snapshot(env: &mut Env, ix: &Instruction) -> Vec<Option<(u64, Vec<u8>, Pubkey)>> {
     let mut out = Vec::new();
     for meta in &ix.accounts {
@@ -442,104 +424,92 @@ async fn expect_failure(
         "{what}: a rejected call changed an account"
     );
 }
+/// Every instruction of the IDL, every account attacked (see `matrix`): unsigned, another
+/// type, the wrong owner, someone else's account of the same type (merchant, payment, token
+/// account, mint), the other token program, a fake one. Each refusal is the one recorded in
+/// `tests/golden/attacks-payments.txt`.
 #[tokio::test]
-async fn every_instruction_rejects_missing_signers_cosplay_wrong_owner_and_fake_programs() {
+async fn every_instruction_refuses_every_substituted_account_by_its_rule() {
     let mut w = world().await;
     let cases = every_instruction(&mut w).await;
-    let stranger = w.stranger.pubkey();
-    let some_merchant = w.m.address;
-    let some_payment = w.authorized;
-    let mut tried = 0;
-    let mut names: Vec<&str> = cases.iter().map(|c| c.name).collect();
-    names.sort_unstable();
-    names.dedup();
-    let idl: serde_json::Value =
-        serde_json::from_str(kassa_sdk::programs::KassaProgram::Payments.idl_json()).unwrap();
-    let mut all: Vec<&str> = idl["instructions"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|i| i["name"].as_str().unwrap())
+    let cases: Vec<crate::matrix::Case> = cases
+        .into_iter()
+        .map(|c| (c.name, c.ix, c.signers))
         .collect();
     // config_init runs once per deployment: its own tests refuse a second one and an
     // impostor upgrade authority, and create it over a pre-funded address.
-    // payment_pay_with_conversion needs conversion pools: conversion.rs attacks it.
-    all.retain(|n| !["config_init", "payment_pay_with_conversion"].contains(n));
-    all.sort_unstable();
-    assert_eq!(names, all, "every instruction of the IDL is attacked");
-    for case in cases {
-        let signers: Vec<&Keypair> = case.signers.iter().collect();
-        w.env
-            .simulate(&[case.ix.clone()], &signers)
-            .await
-            .unwrap_or_else(|e| panic!("{} is not ready: {e:?}", case.name));
+    // payment_pay_with_conversion needs conversion pools: conversion.rs runs the matrix on it.
+    crate::matrix::assert_covers(
+        kassa_sdk::programs::KassaProgram::Payments,
+        &cases,
+        &["config_init", "payment_pay_with_conversion"],
+    );
+    let mint = w.m.mint;
+    let other_mint = w.env.mint(anchor_spl::token::ID, 6, None, None).await;
+    let accounts = payments_accounts(
+        &w.env,
+        w.stranger.pubkey(),
+        [
+            (
+                "Merchant",
+                vec![w.m.address, w.auto_m.address, w.reclaim_m.address],
+            ),
+            ("Payment", vec![w.authorized, w.auto_due, w.reclaimable]),
+            (
+                "TokenAccount",
+                vec![
+                    mint.ata(&w.stranger.pubkey()),
+                    mint.ata(&w.payer.pubkey()),
+                    mint.ata(&w.m.authority),
+                ],
+            ),
+            ("Mint", vec![mint.mint, other_mint.mint]),
+        ],
+        // A merchant picks its mint and its assignee, the admin and compliance the merchant
+        // or payment they act on, a payer which of its payments to dispute.
+        &[
+            ("merchant_register", 3),
+            ("merchant_set_fee_tier", 2),
+            ("merchant_kyb_attest", 2),
+            ("merchant_kyb_suspend", 2),
+            ("dispute_open", 1),
+            ("hold_place", 2),
+            ("receivable_assign", 4),
+        ],
+    );
+    crate::matrix::run(&mut w.env, &accounts, cases, "payments").await;
+}
 
-        for (i, meta) in case.ix.accounts.iter().enumerate() {
-            // Missing signer: the account is passed but does not sign.
-            if meta.is_signer {
-                let mut ix = case.ix.clone();
-                ix.accounts[i].is_signer = false;
-                let rest: Vec<&Keypair> = signers
-                    .iter()
-                    .copied()
-                    .filter(|k| k.pubkey() != meta.pubkey)
-                    .collect();
-                expect_rejected(
-                    &mut w.env,
-                    &format!("{} unsigned #{i}", case.name),
-                    ix,
-                    &rest,
-                    A::AccountNotSigner as u32,
-                )
-                .await;
-                tried += 1;
-            }
-            // Type cosplay and wrong owner on every Kassa account the instruction reads.
-            if let Some(kind) = kind(&mut w.env, &meta.pubkey).await {
-                let impostor = if kind == "Merchant" {
-                    some_payment
-                } else {
-                    some_merchant
-                };
-                let mut ix = case.ix.clone();
-                ix.accounts[i].pubkey = impostor;
-                expect_rejected(
-                    &mut w.env,
-                    &format!("{} {kind} cosplay", case.name),
-                    ix,
-                    &signers,
-                    A::AccountDiscriminatorMismatch as u32,
-                )
-                .await;
-                let mut ix = case.ix.clone();
-                ix.accounts[i].pubkey = stranger;
-                expect_rejected(
-                    &mut w.env,
-                    &format!("{} {kind} wrong owner", case.name),
-                    ix,
-                    &signers,
-                    A::AccountOwnedByWrongProgram as u32,
-                )
-                .await;
-                tried += 2;
-            }
-            // A fake token program.
-            if meta.pubkey == anchor_spl::token::ID || meta.pubkey == anchor_spl::token_2022::ID {
-                let mut ix = case.ix.clone();
-                ix.accounts[i].pubkey = solana_system_interface::program::ID;
-                expect_rejected(
-                    &mut w.env,
-                    &format!("{} fake token program", case.name),
-                    ix,
-                    &signers,
-                    A::InvalidProgramId as u32,
-                )
-                .await;
-                tried += 1;
-            }
+/// The payments program's accounts for the attack matrix, with `others` to substitute.
+pub(crate) fn payments_accounts<const N: usize>(
+    env: &Env,
+    stranger: Pubkey,
+    others: [(&'static str, Vec<Pubkey>); N],
+    choices: &[(&'static str, usize)],
+) -> crate::matrix::Accounts<'static> {
+    fn whose(kind: &'static str, _: &Pubkey, data: &[u8]) -> Pubkey {
+        use anchor_lang::AccountDeserialize;
+        let mut d = data;
+        match kind {
+            "Merchant" => Merchant::try_deserialize(&mut d).unwrap().authority,
+            "Payment" => Payment::try_deserialize(&mut d).unwrap().merchant,
+            "BlocklistEntry" => BlocklistEntry::try_deserialize(&mut d).unwrap().wallet,
+            _ => Pubkey::default(),
         }
     }
-    assert!(tried > 100, "only {tried} attacks tried");
+    crate::matrix::Accounts {
+        programs: vec![env.p.program_id],
+        types: vec![
+            (Config::DISCRIMINATOR, "Config"),
+            (Merchant::DISCRIMINATOR, "Merchant"),
+            (Payment::DISCRIMINATOR, "Payment"),
+            (BlocklistEntry::DISCRIMINATOR, "BlocklistEntry"),
+        ],
+        whose,
+        others: others.into_iter().collect(),
+        stranger,
+        choices: choices.to_vec(),
+    }
 }
 
 #[tokio::test]

@@ -30,7 +30,7 @@ pub struct AdvanceClose<'info> {
     pub advance: Box<Account<'info, Advance>>,
     #[account(mut, address = advance.vault)]
     pub advance_vault: Box<InterfaceAccount<'info, TokenAccount>>,
-    #[account(address = pool.mint)]
+    #[account(address = pool.mint, mint::token_program = token_program)]
     pub mint: Box<InterfaceAccount<'info, Mint>>,
     /// CHECK: receives the rent; the line's borrower (address checked).
     #[account(mut, address = line.borrower @ CreditError::NotBorrower)]

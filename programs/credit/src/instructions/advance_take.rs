@@ -35,7 +35,7 @@ pub struct AdvanceTake<'info> {
     pub line: Box<Account<'info, CreditLine>>,
     #[account(mut, address = pool.vault)]
     pub vault: Box<InterfaceAccount<'info, TokenAccount>>,
-    #[account(address = pool.mint)]
+    #[account(address = pool.mint, mint::token_program = token_program)]
     pub mint: Box<InterfaceAccount<'info, Mint>>,
     #[account(mut, token::mint = mint)]
     pub destination: Box<InterfaceAccount<'info, TokenAccount>>,

@@ -34,9 +34,9 @@ pub struct EpochClose<'info> {
         bump,
     )]
     pub junior_record: UncheckedAccount<'info>,
-    #[account(mut, address = pool.senior_mint)]
+    #[account(mut, address = pool.senior_mint, mint::token_program = token_program)]
     pub senior_mint: Box<InterfaceAccount<'info, Mint>>,
-    #[account(mut, address = pool.junior_mint)]
+    #[account(mut, address = pool.junior_mint, mint::token_program = token_program)]
     pub junior_mint: Box<InterfaceAccount<'info, Mint>>,
     #[account(mut, seeds = [SHARE_ESCROW_SEED, pool.key().as_ref(), &[Tranche::Senior.seed()]], bump)]
     pub senior_escrow: Box<InterfaceAccount<'info, TokenAccount>>,

@@ -21,7 +21,7 @@ pub struct LineDraw<'info> {
     pub line: Box<Account<'info, CreditLine>>,
     #[account(mut, address = pool.vault)]
     pub vault: Box<InterfaceAccount<'info, TokenAccount>>,
-    #[account(address = pool.mint)]
+    #[account(address = pool.mint, mint::token_program = token_program)]
     pub mint: Box<InterfaceAccount<'info, Mint>>,
     /// Where the money goes.
     #[account(mut, token::mint = mint)]

@@ -21,7 +21,7 @@ pub struct LineRepay<'info> {
     pub line: Box<Account<'info, CreditLine>>,
     #[account(mut, address = pool.vault)]
     pub vault: Box<InterfaceAccount<'info, TokenAccount>>,
-    #[account(address = pool.mint)]
+    #[account(address = pool.mint, mint::token_program = token_program)]
     pub mint: Box<InterfaceAccount<'info, Mint>>,
     /// Where the money comes from.
     #[account(
@@ -50,7 +50,7 @@ pub fn handler(ctx: Context<LineRepay>, amount: u64) -> Result<()> {
     let (income, changed) = touch(pool, pool_key, line, line_key, actor, now)?;
     let booked = pool.book_repayment(line, amount)?;
     let total = booked.total()?;
-    require!(total > 0, CreditError::NothingToWithdraw);
+    require!(total > 0, CreditError::NothingOwed);
     check(pool, line)?;
     if let Some(e) = income {
         emit_cpi!(e);

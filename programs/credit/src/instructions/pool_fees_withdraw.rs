@@ -18,7 +18,7 @@ pub struct PoolFeesWithdraw<'info> {
     pub pool: Box<Account<'info, CreditPool>>,
     #[account(mut, address = pool.vault)]
     pub vault: Box<InterfaceAccount<'info, TokenAccount>>,
-    #[account(address = pool.mint)]
+    #[account(address = pool.mint, mint::token_program = token_program)]
     pub mint: Box<InterfaceAccount<'info, Mint>>,
     #[account(mut, token::mint = mint, token::authority = recipient)]
     pub destination: Box<InterfaceAccount<'info, TokenAccount>>,

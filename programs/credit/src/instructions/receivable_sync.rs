@@ -33,7 +33,9 @@ pub struct ReceivableSync<'info> {
     pub advance_vault: Box<InterfaceAccount<'info, TokenAccount>>,
     #[account(mut, address = pool.vault)]
     pub vault: Box<InterfaceAccount<'info, TokenAccount>>,
-    #[account(address = pool.mint)]
+    /// The token program must be the mint's, even when nothing moves (the matrix's
+    /// SPL ↔ Token-2022 swap).
+    #[account(address = pool.mint, mint::token_program = token_program)]
     pub mint: Box<InterfaceAccount<'info, Mint>>,
     /// CHECK: the advanced payment (address checked), read by hand in `payment_can_pay`
     /// because it may have been closed.

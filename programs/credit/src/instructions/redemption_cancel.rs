@@ -12,7 +12,7 @@ pub struct RedemptionCancel<'info> {
     pub lender: Signer<'info>,
     #[account(mut, seeds = [POOL_SEED, pool.mint.as_ref()], bump = pool.bump)]
     pub pool: Box<Account<'info, CreditPool>>,
-    #[account(address = pool.share_mint(tranche))]
+    #[account(address = pool.share_mint(tranche), mint::token_program = token_program)]
     pub share_mint: Box<InterfaceAccount<'info, Mint>>,
     #[account(mut, token::mint = share_mint, token::authority = lender)]
     pub lender_shares: Box<InterfaceAccount<'info, TokenAccount>>,

@@ -23,7 +23,7 @@ pub struct RedemptionWithdraw<'info> {
     pub request: Box<Account<'info, LenderRedemption>>,
     #[account(mut, address = pool.vault)]
     pub vault: Box<InterfaceAccount<'info, TokenAccount>>,
-    #[account(address = pool.mint)]
+    #[account(address = pool.mint, mint::token_program = token_program)]
     pub mint: Box<InterfaceAccount<'info, Mint>>,
     #[account(mut, token::mint = mint, token::authority = lender)]
     pub destination: Box<InterfaceAccount<'info, TokenAccount>>,

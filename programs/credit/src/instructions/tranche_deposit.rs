@@ -16,9 +16,9 @@ pub struct TrancheDeposit<'info> {
     pub pool: Box<Account<'info, CreditPool>>,
     #[account(mut, address = pool.vault)]
     pub vault: Box<InterfaceAccount<'info, TokenAccount>>,
-    #[account(address = pool.mint)]
+    #[account(address = pool.mint, mint::token_program = token_program)]
     pub mint: Box<InterfaceAccount<'info, Mint>>,
-    #[account(mut, address = pool.share_mint(tranche))]
+    #[account(mut, address = pool.share_mint(tranche), mint::token_program = token_program)]
     pub share_mint: Box<InterfaceAccount<'info, Mint>>,
     #[account(mut, token::mint = mint, token::authority = lender)]
     pub source: Box<InterfaceAccount<'info, TokenAccount>>,
