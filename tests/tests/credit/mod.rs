@@ -1521,6 +1521,22 @@ async fn redemptions_are_served_at_epoch_end_pro_rata_senior_first_within_the_ca
     f.send(&[ix], &[]).await.unwrap();
     let p = f.pool_state().await;
     assert_eq!(p.pending_senior, 0);
+    // Another tranche's record in place of the epoch's own is refused.
+    let mut ix =
+        f.w.c
+            .redemption_withdraw(&s1.pubkey(), &{ f.w.pool }, Tranche::Senior, 1..2)
+            .unwrap();
+    ix.accounts.last_mut().unwrap().pubkey = kassa_sdk::pda::credit::epoch(
+        &{ f.w.c.program_id },
+        &{ f.w.pool.address },
+        Tranche::Junior,
+        1,
+    )
+    .0;
+    assert_err(
+        f.send(&[ix], &[&s1]).await,
+        CreditError::EpochRecordMismatch,
+    );
     for (k, t) in [
         (&s1, Tranche::Senior),
         (&s2, Tranche::Senior),
@@ -1532,12 +1548,12 @@ async fn redemptions_are_served_at_epoch_end_pro_rata_senior_first_within_the_ca
                 .unwrap();
         f.send(&[ix], &[k]).await.unwrap();
     }
-    // A record of the wrong epoch is refused.
+    // Everything is settled and withdrawn: nothing is left to take.
     let ix =
         f.w.c
             .redemption_withdraw(&s1.pubkey(), &{ f.w.pool }, Tranche::Senior, 1..2)
             .unwrap();
-    assert!(f.send(&[ix], &[&s1]).await.is_err());
+    assert_err(f.send(&[ix], &[&s1]).await, CreditError::NothingToWithdraw);
     f.check_books().await;
     assert_eq!(
         f.balance(
