@@ -1123,6 +1123,7 @@ async fn every_conversion_instruction_refuses_every_substituted_account_by_its_r
             ("pool_ramp_amp", 1),
             ("pool_update_settings", 1),
             ("pool_stop_ramp", 1),
+            ("hook_buy_exact_out", 4),
         ],
     };
     crate::matrix::run(&mut mk, &accounts, cases, "convert").await;

@@ -74,26 +74,31 @@ pub struct Accounts<'a> {
     pub choices: Vec<(&'static str, usize)>,
 }
 
-/// What lives at an address: a type name and whose it is.
+/// What lives at an address: a type name, whose it is, and (for a token account) its mint,
+/// which a same-type substitute shares.
 async fn classify<W>(
     env: &mut Env<W>,
     accounts: &Accounts<'_>,
     address: &Pubkey,
-) -> Option<(&'static str, Pubkey)> {
+) -> Option<(&'static str, Pubkey, Pubkey)> {
     let account = env.account(address).await?;
     if accounts.programs.contains(&account.owner) && account.data.len() >= 8 {
         let (_, name) = accounts
             .types
             .iter()
             .find(|(d, _)| **d == account.data[..8])?;
-        return Some((name, (accounts.whose)(name, address, &account.data)));
+        return Some((
+            name,
+            (accounts.whose)(name, address, &account.data),
+            Pubkey::default(),
+        ));
     }
     if account.owner == anchor_spl::token::ID || account.owner == spl_token_2022::ID {
         if let Ok(t) = StateWithExtensions::<TokenAccountState>::unpack(&account.data) {
-            return Some(("TokenAccount", t.base.owner));
+            return Some(("TokenAccount", t.base.owner, t.base.mint));
         }
         if StateWithExtensions::<MintState>::unpack(&account.data).is_ok() {
-            return Some(("Mint", *address));
+            return Some(("Mint", *address, Pubkey::default()));
         }
     }
     None
@@ -215,7 +220,7 @@ pub async fn run<W>(env: &mut Env<W>, accounts: &Accounts<'_>, cases: Vec<Case>,
                     keys.clone(),
                 ));
             }
-            let Some((kind, whose)) = classify(env, accounts, &meta.pubkey).await else {
+            let Some((kind, whose, group)) = classify(env, accounts, &meta.pubkey).await else {
                 continue;
             };
             attempts.push((
@@ -247,7 +252,7 @@ pub async fn run<W>(env: &mut Env<W>, accounts: &Accounts<'_>, cases: Vec<Case>,
                 }
                 if classify(env, accounts, other)
                     .await
-                    .is_some_and(|(_, w)| w != whose)
+                    .is_some_and(|(_, w, g)| w != whose && g == group)
                 {
                     foreign = Some(*other);
                     break;

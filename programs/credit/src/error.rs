@@ -116,4 +116,6 @@ pub enum CreditError {
     ActiveLinesMismatch,
     #[msg("the line owes nothing: there is nothing to repay")]
     NothingOwed,
+    #[msg("a share of this tranche is worth so little that the deposit would mint more shares than can exist: deposit less")]
+    DepositExceedsShareCapacity,
 }

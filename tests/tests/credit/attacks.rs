@@ -363,6 +363,16 @@ async fn credit_world() -> (Fx, Vec<crate::matrix::Case>, Others) {
     let stranger = f.wallet().await;
     f.fund(&{ f.w.usdc }, &stranger.pubkey(), 0).await;
     let lenders = [lender.pubkey(), newcomer.pubkey()];
+    // Share accounts of several holders (and the share escrows), per tranche.
+    let mut share_accounts = Vec::new();
+    for t in [Tranche::Senior, Tranche::Junior] {
+        let shares = pool.share_mint(t);
+        f.fund(&shares, &stranger.pubkey(), 0).await;
+        for holder in [stranger.pubkey(), lender.pubkey(), newcomer.pubkey()] {
+            share_accounts.push(shares.ata(&holder));
+        }
+        share_accounts.push(kassa_sdk::pda::credit::share_escrow(&id, &pool.address, t).0);
+    }
     let others = vec![
         ("CreditLine", f.w.lines.clone()),
         (
@@ -398,6 +408,7 @@ async fn credit_world() -> (Fx, Vec<crate::matrix::Case>, Others) {
             ]
             .iter()
             .map(|o| f.w.usdc.ata(o))
+            .chain(share_accounts)
             .collect(),
         ),
         ("Mint", vec![f.w.usdc.mint, other_mint.mint]),
@@ -444,13 +455,14 @@ async fn every_credit_instruction_refuses_every_substituted_account_by_its_rule(
         others: others.into_iter().collect(),
         stranger: stranger.pubkey(),
         // The admin picks the lender, anyone the line to refresh, the underwriter the line,
-        // the borrower where its money goes.
+        // the borrower where its money goes, a depositor who receives the shares.
         choices: vec![
             ("lender_disallow", 2),
             ("line_draw", 5),
             ("line_refresh", 2),
             ("line_write_off", 2),
             ("advance_take", 5),
+            ("tranche_deposit", 6),
         ],
     };
     crate::matrix::run(&mut f, &accounts, cases, "credit").await;

@@ -388,16 +388,20 @@ impl Sim {
                     .invoice_open(&m.authority, &m.address, &order, amount, expires)
                     .expect("builds");
                 let signer = authority.insecure_clone();
-                let ok = self.env.attempt(&[ix], &[&signer]).await.is_ok();
-                if ok {
-                    self.payments.push((address, merchant));
-                    self.cache.push(None);
-                    let k = self.payments.len() - 1;
-                    self.live.push(k);
-                    self.touched = Some(k);
-                    self.reread(k).await;
+                if let Err(refused) = self.env.attempt(&[ix], &[&signer]).await {
+                    let rule = refused
+                        .rule(&FRAMEWORK_REFUSALS)
+                        .unwrap_or_else(|e| panic!("{op:?} was refused by no named rule: {e}"));
+                    *self.refusals.entry(rule).or_default() += 1;
+                    return false;
                 }
-                return ok;
+                self.payments.push((address, merchant));
+                self.cache.push(None);
+                let k = self.payments.len() - 1;
+                self.live.push(k);
+                self.touched = Some(k);
+                self.reread(k).await;
+                return true;
             }
             _ => {
                 let Some(k) = self.pick(
@@ -609,13 +613,21 @@ proptest! {
                     sim.landed += 1;
                 }
                 sim.check_invariants(step, op).await;
+                if step % 50_000 == 49_999 {
+                    eprintln!(
+                        "randomized lifecycle: {} steps in {:.1} s, {} live payments",
+                        step + 1,
+                        started.elapsed().as_secs_f64(),
+                        sim.live.len()
+                    );
+                }
             }
             // A run where almost nothing lands would prove nothing.
             assert!(sim.landed * 4 >= ops.len(), "only {} of {} operations landed", sim.landed, ops.len());
             let secs = started.elapsed().as_secs_f64();
             eprintln!(
-                "randomized lifecycle: {} of {} operations landed over {} payments in {secs:.1} s ({:.0} ops/s); refusals: {:?}",
-                sim.landed, ops.len(), sim.payments.len(), ops.len() as f64 / secs, sim.refusals
+                "randomized lifecycle: {} operations, {} transactions sent ({} landed, {} refused by a named rule) over {} payments in {secs:.1} s ({:.0} ops/s); refusals: {:?}",
+                ops.len(), sim.landed + sim.refusals.values().sum::<usize>(), sim.landed, sim.refusals.values().sum::<usize>(), sim.payments.len(), ops.len() as f64 / secs, sim.refusals
             );
         });
     }

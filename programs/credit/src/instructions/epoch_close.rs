@@ -152,16 +152,15 @@ fn bring_lines_up_to_date<'info>(
     let mut changes = Vec::new();
     let mut last: Option<Pubkey> = None;
     for info in lines {
+        // The account's type first (the framework's own errors), then whether it is one of
+        // this pool's counted lines, then the order, which makes each line count once.
+        require!(info.is_writable, CreditError::ActiveLinesMismatch);
+        let mut line = Account::<CreditLine>::try_from(info)?;
         require!(
-            last.is_none_or(|l| *info.key > l) && *info.owner == crate::ID && info.is_writable,
+            line.pool == pool_key && line.counted && last.is_none_or(|l| *info.key > l),
             CreditError::ActiveLinesMismatch
         );
         last = Some(*info.key);
-        let mut line = Account::<CreditLine>::try_from(info)?;
-        require!(
-            line.pool == pool_key && line.counted,
-            CreditError::ActiveLinesMismatch
-        );
         let (income, changed) = touch(pool, pool_key, &mut line, *info.key, actor, now)?;
         // The pool accrued to `now` before the first line: nothing more to recognise.
         require!(income.is_none(), CreditError::InvariantViolated);

@@ -45,7 +45,14 @@ pub fn shares_for_deposit(amount: u64, value: u64, supply: u64) -> Result<u64> {
     if value == 0 {
         return err!(CreditError::TrancheWipedOut);
     }
-    mul_div_floor(amount, supply, value)
+    // A tranche worth far less than its shares (after losses) prices a large deposit beyond
+    // what a share count can hold: refused by name, never minted wrongly.
+    // u64 × u64 always fits in u128; `value` is not 0.
+    let shares = u128::from(amount)
+        .saturating_mul(u128::from(supply))
+        .checked_div(u128::from(value))
+        .unwrap_or(u128::MAX);
+    u64::try_from(shares).map_err(|_| error!(CreditError::DepositExceedsShareCapacity))
 }
 
 /// Value of `shares` of a tranche, rounded down (against the redeemer).
@@ -188,6 +195,10 @@ mod tests {
             // A tranche worth far less than its shares can price a deposit beyond u64 shares:
             // refused as an overflow, never minted wrongly.
             let Ok(minted) = shares_for_deposit(amount, value, supply) else {
+                prop_assert_eq!(
+                    shares_for_deposit(amount, value, supply).unwrap_err(),
+                    error!(CreditError::DepositExceedsShareCapacity)
+                );
                 prop_assert!(u128::from(amount) * u128::from(supply) / u128::from(value) > u128::from(u64::MAX));
                 return Ok(());
             };

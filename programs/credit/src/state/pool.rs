@@ -446,7 +446,9 @@ impl CreditPool {
         );
         self.cash = self.cash.safe_add(amount)?;
         let count = self.shares_mut(tranche);
-        *count = count.safe_add(shares)?;
+        *count = count
+            .checked_add(shares)
+            .ok_or(CreditError::DepositExceedsShareCapacity)?;
         Ok(shares)
     }
 
