@@ -182,6 +182,17 @@ impl Env<CreditWorld> {
         self.w.lines.push(line);
     }
 
+    /// The protocol fee receiver withdraws the fees it is owed.
+    async fn withdraw_protocol_fees(&mut self) -> Result<Landed, BanksClientError> {
+        let protocol = self.w.protocol.insecure_clone();
+        let ix = self
+            .w
+            .c
+            .pool_fees_withdraw(&protocol.pubkey(), &{ self.w.pool })
+            .unwrap();
+        self.send(&[ix], &[&protocol]).await
+    }
+
     /// `epoch_close` of epoch `id` with the pool's active lines (the fixture's lines that
     /// count in the pool's `active_lines`).
     async fn epoch_close_ix(&mut self, id: u64) -> solana_sdk::instruction::Instruction {
@@ -1369,13 +1380,8 @@ async fn the_wrong_authority_or_account_type_is_refused_everywhere() {
     let err = f.send(&[ix], &[&borrower]).await.unwrap_err();
     assert!(custom_code(&err).is_some_and(|c| c < 6000), "{err:?}");
     // Fee withdrawal with nothing payable.
-    let protocol = f.w.protocol.insecure_clone();
-    let ix =
-        f.w.c
-            .pool_fees_withdraw(&protocol.pubkey(), &{ f.w.pool })
-            .unwrap();
     assert_err(
-        f.send(&[ix], &[&protocol]).await,
+        f.withdraw_protocol_fees().await,
         CreditError::NothingToWithdraw,
     );
 }
@@ -1608,13 +1614,8 @@ async fn an_epoch_that_paid_nothing_settles_and_the_queue_adds_up() {
     );
     // The fees recognised meanwhile are owed, but there is no cash to pay them yet.
     assert!(f.pool_state().await.protocol_fees > 0);
-    let protocol = f.w.protocol.insecure_clone();
-    let ix =
-        f.w.c
-            .pool_fees_withdraw(&protocol.pubkey(), &{ f.w.pool })
-            .unwrap();
     assert_err(
-        f.send(&[ix], &[&protocol]).await,
+        f.withdraw_protocol_fees().await,
         CreditError::NothingToWithdraw,
     );
     f.check_books().await;
