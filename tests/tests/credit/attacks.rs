@@ -134,38 +134,14 @@ async fn credit_world() -> (Fx, Vec<crate::matrix::Case>, Others) {
     f.send(&[ix], &[&late]).await.unwrap();
     // An advance waiting for its payment, and an authorized payment to advance on.
     let (owner, m, paid, _customer) = receivable_setup(&mut f, 1_000 * USD).await;
-    let advanced = f.invoice(&m, &owner, "ORDER-ADV-2", 500 * USD).await;
     let customer = f.wallet().await;
-    f.fund(&{ f.w.usdc }, &customer.pubkey(), 500 * USD).await;
-    f.pay(&m, &advanced, &customer).await.unwrap();
-    f.warp(3 * DAY + 1).await;
-    let ix =
-        f.w.c
-            .advance_take(
-                &owner.pubkey(),
-                &{ f.w.pool },
-                &m.address,
-                &advanced,
-                100 * USD,
-            )
-            .unwrap();
-    f.send(&[ix], &[&owner]).await.unwrap();
+    let advanced = f
+        .sold_and_advanced(&m, &owner, &customer, "ORDER-ADV-2", 500 * USD, 100 * USD)
+        .await;
     // A settled advance to close: taken, its payment captured, the arrival synced.
-    let repaid = f.invoice(&m, &owner, "ORDER-ADV-3", 200 * USD).await;
-    f.fund(&{ f.w.usdc }, &customer.pubkey(), 200 * USD).await;
-    f.pay(&m, &repaid, &customer).await.unwrap();
-    f.warp(3 * DAY + 1).await;
-    let ix =
-        f.w.c
-            .advance_take(
-                &owner.pubkey(),
-                &{ f.w.pool },
-                &m.address,
-                &repaid,
-                100 * USD,
-            )
-            .unwrap();
-    f.send(&[ix], &[&owner]).await.unwrap();
+    let repaid = f
+        .sold_and_advanced(&m, &owner, &customer, "ORDER-ADV-3", 200 * USD, 100 * USD)
+        .await;
     let advance_vault = kassa_sdk::pda::credit::advance_vault(&{ f.w.c.program_id }, &repaid).0;
     let ix =
         f.p.payment_capture(

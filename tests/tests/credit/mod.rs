@@ -182,6 +182,37 @@ impl Env<CreditWorld> {
         self.w.lines.push(line);
     }
 
+    /// A customer pays `owner`'s invoice `order` of `amount`; once its dispute window (the
+    /// receivable policy's 3 days) has closed, the merchant takes an advance of `advance`.
+    async fn sold_and_advanced(
+        &mut self,
+        m: &MerchantFixture,
+        owner: &Keypair,
+        customer: &Keypair,
+        order: &str,
+        amount: u64,
+        advance: u64,
+    ) -> Pubkey {
+        let payment = self.invoice(m, owner, order, amount).await;
+        self.fund(&{ self.w.usdc }, &customer.pubkey(), amount)
+            .await;
+        self.pay(m, &payment, customer).await.unwrap();
+        self.warp(3 * DAY + 1).await;
+        let ix = self
+            .w
+            .c
+            .advance_take(
+                &owner.pubkey(),
+                &{ self.w.pool },
+                &m.address,
+                &payment,
+                advance,
+            )
+            .unwrap();
+        self.send(&[ix], &[owner]).await.expect("advance_take");
+        payment
+    }
+
     /// The protocol fee receiver withdraws the fees it is owed.
     async fn withdraw_protocol_fees(&mut self) -> Result<Landed, BanksClientError> {
         let protocol = self.w.protocol.insecure_clone();
@@ -1101,22 +1132,11 @@ async fn an_advance_is_repaid_first_from_the_payments_capture() {
         f.p.payment_close(&caller.pubkey(), &m.address, &payment, &owner.pubkey())
             .unwrap();
     f.send(&[ix], &[&caller]).await.unwrap();
-    let again = f.invoice(&m, &owner, "ORDER-ADV-1", 1_000 * USD).await;
+    let again = f
+        .sold_and_advanced(&m, &owner, &payer, "ORDER-ADV-1", 1_000 * USD, 100 * USD)
+        .await;
+    // The same order id, so the same address: a second advance on it.
     assert_eq!(again, payment);
-    f.fund(&{ f.w.usdc }, &payer.pubkey(), 1_000 * USD).await;
-    f.pay(&m, &again, &payer).await.unwrap();
-    f.warp(3 * DAY + 1).await;
-    let ix =
-        f.w.c
-            .advance_take(
-                &owner.pubkey(),
-                &{ f.w.pool },
-                &m.address,
-                &again,
-                100 * USD,
-            )
-            .unwrap();
-    f.send(&[ix], &[&owner]).await.unwrap();
     f.check_books().await;
 }
 
