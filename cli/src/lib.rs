@@ -3,4 +3,5 @@
 pub mod demo;
 pub mod index;
 pub mod localnet;
+pub mod serve;
 pub mod settings;

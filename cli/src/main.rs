@@ -3,7 +3,7 @@
 //! minutes; moving to devnet or mainnet is a change of RPC URL.
 
 use clap::{Parser, Subcommand};
-use kassa::{demo, index, localnet};
+use kassa::{demo, index, localnet, serve};
 
 #[derive(Parser)]
 #[command(
@@ -25,6 +25,17 @@ enum Command {
     Demo(demo::Args),
     /// Mirror the Kassa programs of a cluster into Postgres.
     Index(index::Args),
+    /// Run the indexer and the HTTP API (TLS) on the settings; several may share a database.
+    Serve(serve::Args),
+    /// API accounts and keys.
+    #[command(subcommand)]
+    Account(AccountCommand),
+}
+
+#[derive(Subcommand)]
+enum AccountCommand {
+    /// Create an API account (a merchant's bound to its on-chain merchant) and print its first key.
+    Create(serve::AccountArgs),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -43,6 +54,8 @@ fn main() -> anyhow::Result<()> {
         match cli.command {
             Command::Localnet(args) => localnet::run(args).await,
             Command::Index(args) => index::run(args).await,
+            Command::Serve(args) => serve::run(args).await,
+            Command::Account(AccountCommand::Create(args)) => serve::create_account(args).await,
             Command::Demo(args) => {
                 if demo::run(args).await? {
                     Ok(())

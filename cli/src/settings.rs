@@ -23,6 +23,55 @@ pub struct Settings {
     pub database: DatabaseSettings,
     pub rpc: RpcSettings,
     pub indexer: IndexerSettings,
+    pub api: ApiSettings,
+    pub keys: KeySettings,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ApiSettings {
+    /// Address the API listens on.
+    pub listen: String,
+    /// The public https base URL (Solana Pay links point here). Default: https://localhost:<port>.
+    pub public_url: Option<String>,
+    /// TLS certificate chain (PEM). Unset: a local CA and certificate in `tls_dir`.
+    pub tls_cert: Option<PathBuf>,
+    /// TLS key (PEM), with `tls_cert`.
+    pub tls_key: Option<PathBuf>,
+    /// Where the local CA and certificate are made when no certificate is given.
+    pub tls_dir: PathBuf,
+    /// Serve plain HTTP (only behind a proxy that terminates TLS).
+    pub plain_http: bool,
+    /// Requests per second per API key, and per client on Solana Pay routes.
+    pub rate_per_sec: u32,
+    /// Burst above that rate.
+    pub burst: u32,
+    /// `/readyz` is false when the indexer is further behind than this many slots.
+    pub max_lag_slots: u64,
+}
+
+impl Default for ApiSettings {
+    fn default() -> Self {
+        let d = kassa_api::ApiConfig::default();
+        Self {
+            listen: "127.0.0.1:8443".into(),
+            public_url: None,
+            tls_cert: None,
+            tls_key: None,
+            tls_dir: PathBuf::from(".kassa/tls"),
+            plain_http: false,
+            rate_per_sec: d.rate_per_sec,
+            burst: d.burst,
+            max_lag_slots: d.max_lag_slots,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct KeySettings {
+    /// The compliance authority's keypair file (Solana JSON), to co-sign KYT-screened payments.
+    pub compliance: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -172,6 +221,25 @@ impl Settings {
         }
         if self.indexer.lease_ttl_secs == 0 {
             problems.push("indexer.lease_ttl_secs must be at least 1".into());
+        }
+        if self.api.listen.parse::<std::net::SocketAddr>().is_err() {
+            problems.push(format!(
+                "api.listen must be an address such as 127.0.0.1:8443, got {:?}",
+                self.api.listen
+            ));
+        }
+        if let Some(url) = &self.api.public_url {
+            if !url.starts_with("https://") {
+                problems.push(format!(
+                    "api.public_url must be an https:// URL (Solana Pay requires it), got {url:?}"
+                ));
+            }
+        }
+        if self.api.tls_cert.is_some() != self.api.tls_key.is_some() {
+            problems.push("api.tls_cert and api.tls_key go together".into());
+        }
+        if self.api.rate_per_sec == 0 || self.api.burst == 0 {
+            problems.push("api.rate_per_sec and api.burst must be at least 1".into());
         }
         if problems.is_empty() {
             Ok(())

@@ -7,10 +7,12 @@
 //! - [`decode`]: typed decoding of accounts and `emit_cpi!` events from raw bytes;
 //! - [`solana_pay`]: Solana Pay transfer-request and transaction-request URLs, encode and parse;
 //! - [`flows`]: one-step merchant flows (invoice with its payment link, capture and close, refund);
-//! - `rpc` (feature `rpc`, default): fetch and decode accounts, send and confirm, errors by name.
+//! - `rpc` (feature `rpc`, default): fetch and decode accounts, send and confirm, errors by name;
+//! - [`api`]: the HTTP API's types, and its typed client (feature `api-client`).
 
 #![deny(missing_docs)]
 
+pub mod api;
 pub mod convert;
 pub mod credit;
 pub mod decode;

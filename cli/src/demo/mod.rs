@@ -2,6 +2,7 @@
 //! one process. The day itself is `kassa_testkit::demo_day`; `report` prints what the indexer
 //! mirrored and checks it against the chain.
 
+mod api;
 mod report;
 
 use crate::settings::{redact, shutdown_signal, Settings, SettingsArgs};
@@ -25,13 +26,24 @@ pub struct Args {
     /// JSON-RPC port of the local node (0 picks a free one).
     #[arg(long, default_value_t = 8899)]
     pub rpc_port: u16,
+    /// Port of the HTTPS API (0 picks a free one).
+    #[arg(long, default_value_t = 8443)]
+    pub api_port: u16,
     /// Exit when the scenario and its checks are done: 0 when every check held.
     #[arg(long)]
     pub exit: bool,
 }
 
 pub async fn run(args: Args) -> Result<bool> {
-    let settings = Settings::load(&args.settings, &[])?;
+    // The API's local certificate authority lives as long as the demo.
+    let tls_dir = std::env::temp_dir().join(format!("kassa-demo-tls-{}", std::process::id()));
+    let settings = Settings::load(
+        &args.settings,
+        &[
+            ("api.listen", format!("127.0.0.1:{}", args.api_port).into()),
+            ("api.tls_dir", tls_dir.display().to_string().into()),
+        ],
+    )?;
     // Postgres: the given server, or a private cluster that lives as long as this command.
     let (database_url, _cluster) = match &settings.database.url {
         Some(url) => (url.expose_secret().to_string(), None),
@@ -84,7 +96,38 @@ pub async fn run(args: Args) -> Result<bool> {
         s.signatures.len()
     );
     caught_up(&indexer.pool, &s.signatures).await?;
-    let checks = report::print_and_check(&s, &indexer).await?;
+    let mut checks = report::print_and_check(&s, &indexer).await?;
+
+    let (api_stop_tx, api_stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let api = crate::serve::start_api(
+        &settings,
+        indexer.pool.clone(),
+        &net.rpc_url,
+        Some(indexer.metrics.clone()),
+        async {
+            let _ = api_stop_rx.await;
+        },
+    )
+    .await?;
+    let keys = api::onboard(&indexer.pool, &s).await?;
+    api::check(&api, &keys, &indexer.pool, &mut checks).await?;
+    println!("\nThe API (HTTPS, OpenAPI at {}/v1/openapi.json):", api.url);
+    let cacert = api
+        .ca_cert
+        .as_ref()
+        .map(|c| format!(" --cacert {}", c.display()))
+        .unwrap_or_default();
+    println!("  operator key:          {}", keys.operator_key);
+    for (name, merchant, key) in &keys.merchants {
+        println!("  {name:<22} {key}  (merchant {merchant})");
+    }
+    if let Some((name, _, key)) = keys.merchants.first() {
+        println!("  {name}'s payments:");
+        println!(
+            "    curl{cacert} -H 'Authorization: Bearer {key}' {}/v1/payments",
+            api.url
+        );
+    }
     let ok = checks.failed.is_empty();
     println!(
         "\nChecks: {} held, {} failed",
@@ -100,6 +143,9 @@ pub async fn run(args: Args) -> Result<bool> {
         println!("Ctrl-C (or SIGTERM) stops the node, the indexer and the private database.");
         shutdown_signal().await;
     }
+    let _ = api_stop_tx.send(());
+    let _ = api.task.await;
+    let _ = std::fs::remove_dir_all(&tls_dir);
     let _ = stop_tx.send(());
     let _ = follower.await;
     indexer.pool.close().await;

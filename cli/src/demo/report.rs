@@ -19,7 +19,7 @@ pub struct Checks {
 }
 
 impl Checks {
-    fn check(&mut self, ok: bool, what: String) {
+    pub(crate) fn check(&mut self, ok: bool, what: String) {
         if ok {
             self.passed += 1;
         } else {

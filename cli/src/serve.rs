@@ -1,0 +1,209 @@
+//! `kassa serve`: the indexer, the HTTP API and the background workers in one process, on the
+//! layered settings. Several processes can serve one database: the indexer writes each stream
+//! under its lease (one writer, the others wait and take over), the API is stateless.
+//! `kassa account create` onboards a caller from the command line.
+
+use crate::settings::{redact, shutdown_signal, Settings, SettingsArgs};
+use anyhow::{bail, Context, Result};
+use kassa_api::{tls::LocalTls, ApiConfig, AppState};
+use kassa_indexer::{metrics::Metrics, source::Source, store, Indexer};
+use kassa_sdk::api::types::Role;
+use secrecy::ExposeSecret;
+use solana_sdk::{pubkey::Pubkey, signature::read_keypair_file};
+use sqlx::PgPool;
+use std::{net::SocketAddr, path::PathBuf, sync::Arc, time::Duration};
+
+#[derive(clap::Args)]
+pub struct Args {
+    #[command(flatten)]
+    pub settings: SettingsArgs,
+    /// Solana JSON-RPC URL of the cluster (rpc.url).
+    #[arg(long)]
+    pub rpc_url: Option<String>,
+    /// Address to listen on (api.listen).
+    #[arg(long)]
+    pub listen: Option<String>,
+    /// Serve the API only; another process indexes.
+    #[arg(long)]
+    pub no_indexer: bool,
+}
+
+/// A running API.
+pub struct Api {
+    /// Its base URL.
+    pub url: String,
+    /// The CA certificate clients trust, when the API made a local one.
+    pub ca_cert: Option<PathBuf>,
+    pub state: AppState,
+    pub task: tokio::task::JoinHandle<std::io::Result<()>>,
+}
+
+/// Starts the API on the settings' `[api]` and `[keys]`, until `shutdown`.
+pub async fn start_api(
+    settings: &Settings,
+    pool: PgPool,
+    rpc_url: &str,
+    indexer_metrics: Option<Metrics>,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> Result<Api> {
+    let api = &settings.api;
+    let listener = std::net::TcpListener::bind(&api.listen)
+        .with_context(|| format!("cannot listen on {}", api.listen))?;
+    let addr: SocketAddr = listener.local_addr()?;
+    let scheme = if api.plain_http { "http" } else { "https" };
+    let host = if addr.ip().is_loopback() {
+        "localhost".to_string()
+    } else {
+        addr.ip().to_string()
+    };
+    let url = format!("{scheme}://{host}:{}", addr.port());
+    let public_url = api.public_url.clone().unwrap_or_else(|| url.clone());
+    let compliance_key = match &settings.keys.compliance {
+        Some(path) => Some(Arc::new(read_keypair_file(path).map_err(|e| {
+            anyhow::anyhow!("cannot read keys.compliance {}: {e}", path.display())
+        })?)),
+        None => None,
+    };
+    let config = ApiConfig {
+        public_url,
+        rpc_url: rpc_url.to_string(),
+        compliance_key,
+        rate_per_sec: api.rate_per_sec,
+        burst: api.burst,
+        max_lag_slots: api.max_lag_slots,
+        ..ApiConfig::default()
+    };
+    let (tls, ca_cert) = if api.plain_http {
+        (None, None)
+    } else if let (Some(cert), Some(key)) = (&api.tls_cert, &api.tls_key) {
+        (Some(kassa_api::tls::load(cert, key).await?), None)
+    } else {
+        let local = LocalTls::ensure(&api.tls_dir)?;
+        (Some(local.config().await?), Some(local.ca_cert.clone()))
+    };
+    let state = AppState::new(pool, config, indexer_metrics);
+    let router = kassa_api::router(state.clone());
+    let task = tokio::spawn(kassa_api::serve(
+        listener,
+        tls,
+        router,
+        shutdown,
+        Duration::from_secs(10),
+    ));
+    Ok(Api {
+        url,
+        ca_cert,
+        state,
+        task,
+    })
+}
+
+pub async fn run(args: Args) -> Result<()> {
+    let mut overrides: Vec<(&'static str, figment::value::Value)> = Vec::new();
+    if let Some(v) = &args.rpc_url {
+        overrides.push(("rpc.url", v.clone().into()));
+    }
+    if let Some(v) = &args.listen {
+        overrides.push(("api.listen", v.clone().into()));
+    }
+    let settings = Settings::load(&args.settings, &overrides)?;
+    let pool = store::connect_with(
+        settings.database_url()?.expose_secret(),
+        settings.database.max_connections,
+    )
+    .await
+    .context("cannot open the database")?;
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    tokio::spawn(async move {
+        shutdown_signal().await;
+        let _ = stop_tx.send(true);
+    });
+    let stopped = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
+        let _ = rx.wait_for(|s| *s).await;
+    };
+    let indexer = (!args.no_indexer).then(|| {
+        Arc::new(Indexer::new(
+            pool.clone(),
+            Source::new(&settings.rpc.url),
+            settings.indexer_config(),
+        ))
+    });
+    let follower = indexer.clone().map(|indexer| {
+        let rx = stop_rx.clone();
+        tokio::spawn(async move { indexer.run(stopped(rx)).await })
+    });
+    let api = start_api(
+        &settings,
+        pool.clone(),
+        &settings.rpc.url,
+        indexer.as_ref().map(|i| i.metrics.clone()),
+        stopped(stop_rx.clone()),
+    )
+    .await?;
+    eprintln!(
+        "Kassa API at {} (cluster {}{}); Ctrl-C or SIGTERM stops",
+        api.url,
+        redact(&settings.rpc.url),
+        if indexer.is_some() { ", indexing" } else { "" }
+    );
+    if let Some(ca) = &api.ca_cert {
+        eprintln!("Local TLS: clients trust {}", ca.display());
+    }
+    api.task.await??;
+    if let Some(f) = follower {
+        let _ = f.await;
+    }
+    pool.close().await;
+    Ok(())
+}
+
+#[derive(clap::Args)]
+pub struct AccountArgs {
+    #[command(flatten)]
+    pub settings: SettingsArgs,
+    /// Display name (for merchants, what wallets show payers).
+    #[arg(long)]
+    pub name: String,
+    /// merchant, compliance, operator or consumer.
+    #[arg(long)]
+    pub role: String,
+    /// For a merchant: its merchant PDA (registered on chain and indexed).
+    #[arg(long)]
+    pub merchant: Option<String>,
+}
+
+/// `kassa account create`: an account with its first key, printed once.
+pub async fn create_account(args: AccountArgs) -> Result<()> {
+    let settings = Settings::load(&args.settings, &[])?;
+    let pool = store::connect_with(settings.database_url()?.expose_secret(), 2)
+        .await
+        .context("cannot open the database")?;
+    let Some(role) = Role::parse(&args.role) else {
+        bail!(
+            "--role {:?} must be merchant, compliance, operator or consumer",
+            args.role
+        );
+    };
+    let merchant = args
+        .merchant
+        .as_deref()
+        .map(|m| {
+            m.parse::<Pubkey>()
+                .with_context(|| format!("--merchant {m:?} is not an address"))
+        })
+        .transpose()?;
+    let (account, key) =
+        kassa_api::auth::create_account(&pool, &args.name, role, merchant.as_ref())
+            .await
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+    println!(
+        "account {} ({}, {})\nkey {}: {}\nStore the key now: Kassa keeps only its hash.",
+        account.id,
+        account.name,
+        role.as_str(),
+        key.key.id,
+        key.secret
+    );
+    pool.close().await;
+    Ok(())
+}

@@ -1,0 +1,109 @@
+//! The routes, registered with their OpenAPI descriptions in one place: the document served at
+//! `/v1/openapi.json` is generated from the same registrations the router is built from, so it
+//! cannot list a route that does not exist or miss one that does.
+
+use crate::{health, read, solana_pay, write, AppState};
+use axum::{http::header, response::IntoResponse};
+use std::sync::OnceLock;
+use utoipa::{
+    openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme},
+    Modify, OpenApi,
+};
+use utoipa_axum::{router::OpenApiRouter, routes};
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Kassa API",
+        description = "Escrowed merchant payments on Solana: what the indexer mirrors, transactions for merchants to sign, Solana Pay transaction requests. Amounts are integer strings in base units beside the mint's decimals; times are RFC 3339; errors are RFC 9457 problems.",
+        version = "1.0.0"
+    ),
+    modifiers(&Security),
+    tags(
+        (name = "merchants", description = "Merchants, their KYB status, policy and balances"),
+        (name = "payments", description = "Payments, timelines and the settlement status lookup"),
+        (name = "actions", description = "Transactions for a merchant to sign, and submitting them"),
+        (name = "pools", description = "Conversion pools"),
+        (name = "credit", description = "Credit pools, lines and advances"),
+        (name = "transactions", description = "Stored transactions"),
+        (name = "keys", description = "Onboarding, accounts and API keys"),
+        (name = "solana-pay", description = "Solana Pay transaction requests (no API key)"),
+        (name = "operations", description = "Health, readiness and metrics")
+    )
+)]
+struct Doc;
+
+struct Security;
+
+impl Modify for Security {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "api_key",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("kassa_sk_…")
+                    .description(Some("An API key: Authorization: Bearer <key>"))
+                    .build(),
+            ),
+        );
+    }
+}
+
+/// The routes that need an API key (and, for POST, an `Idempotency-Key`).
+pub fn keyed_routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::with_openapi(Doc::openapi())
+        .routes(routes!(read::list_merchants))
+        .routes(routes!(read::get_merchant))
+        .routes(routes!(read::merchant_balances))
+        .routes(routes!(read::get_payment_by_order))
+        .routes(routes!(read::list_payments, write::create_invoice))
+        .routes(routes!(read::get_payment))
+        .routes(routes!(read::payment_timeline))
+        .routes(routes!(write::capture))
+        .routes(routes!(write::void))
+        .routes(routes!(write::refund))
+        .routes(routes!(read::settlement_status))
+        .routes(routes!(write::submit))
+        .routes(routes!(read::get_transaction))
+        .routes(routes!(read::list_conversion_pools))
+        .routes(routes!(read::get_conversion_pool))
+        .routes(routes!(read::list_credit_pools))
+        .routes(routes!(read::get_credit_pool))
+        .routes(routes!(read::list_credit_lines))
+        .routes(routes!(read::get_credit_line))
+        .routes(routes!(read::list_advances))
+        .routes(routes!(read::get_advance))
+        .routes(routes!(write::create_account, write::list_accounts))
+        .routes(routes!(write::list_keys, write::issue_key))
+        .routes(routes!(write::rotate_key))
+        .routes(routes!(write::revoke_key))
+}
+
+/// The routes without an API key: Solana Pay, health, metrics and the document itself.
+pub fn open_routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(solana_pay::get_pay, solana_pay::post_pay))
+        .routes(routes!(health::healthz))
+        .routes(routes!(health::readyz))
+        .routes(routes!(health::metrics))
+        .route("/v1/pay/icon.svg", axum::routing::get(solana_pay::icon))
+        .route("/v1/openapi.json", axum::routing::get(serve_document))
+}
+
+/// The OpenAPI 3.1 document of every route.
+pub fn document() -> utoipa::openapi::OpenApi {
+    let mut keyed = keyed_routes();
+    let doc = keyed.to_openapi();
+    let mut open = open_routes();
+    let mut doc = doc;
+    doc.merge(open.to_openapi());
+    doc
+}
+
+async fn serve_document() -> impl IntoResponse {
+    static JSON: OnceLock<String> = OnceLock::new();
+    let json = JSON.get_or_init(|| document().to_pretty_json().unwrap_or_default());
+    ([(header::CONTENT_TYPE, "application/json")], json.as_str())
+}
