@@ -84,10 +84,11 @@ impl Scenario {
     }
 }
 
-struct Merchant {
-    name: &'static str,
-    owner: Keypair,
-    address: Pubkey,
+/// A merchant the day registered: its name, the key that controls it, its PDA.
+pub struct Merchant {
+    pub name: &'static str,
+    pub owner: Keypair,
+    pub address: Pubkey,
 }
 
 impl Scenario {
@@ -142,7 +143,8 @@ impl Scenario {
         &self.proto.payer
     }
 
-    async fn fund(&mut self, who: &Keypair) -> Result<()> {
+    /// Airdrops SOL to `who` and mints it 5,000 of each demo stablecoin.
+    pub async fn fund(&mut self, who: &Keypair) -> Result<()> {
         let sig = self
             .client
             .rpc
@@ -167,7 +169,12 @@ impl Scenario {
         self.send("fund a customer", &ixs, &issuer, &[]).await
     }
 
-    async fn merchant(&mut self, name: &'static str, policy: MerchantPolicy) -> Result<Merchant> {
+    /// Registers a merchant settling in USDC and has it KYB-approved.
+    pub async fn merchant(
+        &mut self,
+        name: &'static str,
+        policy: MerchantPolicy,
+    ) -> Result<Merchant> {
         let owner = Keypair::new();
         let sig = self
             .client

@@ -6,6 +6,7 @@
 // `&[ix.clone()]` reads better in tests than `std::slice::from_ref(&ix)`.
 #![allow(clippy::cloned_ref_to_slice_refs)]
 
+mod api;
 mod conversion;
 mod credit;
 mod footprint;

@@ -209,9 +209,15 @@ impl From<sqlx::Error> for ApiError {
                 retry_after: 2,
             },
             sqlx::Error::Database(db)
-                if db
-                    .code()
-                    .is_some_and(|c| c.starts_with("08") || c.starts_with("57P")) =>
+                // Connection failures, shutdowns, no connections allowed or left, the
+                // database gone: the database is away, not the request wrong.
+                if db.code().is_some_and(|c| {
+                    c.starts_with("08")
+                        || c.starts_with("57P")
+                        || c.starts_with("53")
+                        || c == "55000"
+                        || c == "3D000"
+                }) =>
             {
                 Self::Unavailable {
                     detail: "the database is unavailable".into(),

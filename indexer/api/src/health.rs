@@ -8,7 +8,7 @@ use axum::{
     http::{header, StatusCode},
     response::{IntoResponse, Response},
 };
-use kassa_sdk::api::types::Readiness;
+use kassa_sdk::{api::types::Readiness, programs::KassaProgram};
 use std::time::Duration;
 
 #[utoipa::path(get, path = "/healthz", tag = "operations",
@@ -24,8 +24,19 @@ pub async fn healthz() -> &'static str {
 pub async fn readyz(State(state): State<AppState>) -> Response {
     let slowest = tokio::time::timeout(
         Duration::from_secs(2),
-        sqlx::query_scalar::<_, Option<i64>>("SELECT min(slot) FROM chain.cursor")
-            .fetch_one(&state.pool),
+        // The least synced program stream; a stream never synced counts as nothing synced.
+        sqlx::query_scalar::<_, Option<i64>>(
+            "SELECT CASE WHEN count(*) = $1 THEN min(slot) END FROM chain.stream_sync
+             WHERE stream = ANY($2)",
+        )
+        .bind(KassaProgram::ALL.len() as i64)
+        .bind(
+            KassaProgram::ALL
+                .iter()
+                .map(|p| p.name())
+                .collect::<Vec<_>>(),
+        )
+        .fetch_one(&state.pool),
     )
     .await;
     let (database, cursor) = match slowest {

@@ -248,10 +248,11 @@ async fn envelope(State(state): State<AppState>, request: Request, next: Next) -
                     r
                 }
             };
-            let is_problem = response
-                .headers()
-                .get(header::CONTENT_TYPE)
-                .is_some_and(|c| c.as_bytes().starts_with(b"application/problem+json"));
+            // Answers with a body of their own (problems, Solana Pay's `{"message"}`) stay.
+            let is_problem = response.headers().get(header::CONTENT_TYPE).is_some_and(|c| {
+                c.as_bytes().starts_with(b"application/problem+json")
+                    || c.as_bytes().starts_with(b"application/json")
+            });
             let status = response.status();
             if (status.is_client_error() || status.is_server_error()) && !is_problem {
                 let kind = match status {

@@ -469,7 +469,8 @@ fn event_of(row: &PgRow) -> ApiResult<TimelineEvent> {
     })
 }
 
-/// An entity's events, live and reverted, in order (each half through its own index).
+/// An entity's events, live and reverted, in order of the entity's sequence (a rolled-back
+/// event before the live one that took its number), each half through its own index.
 const TIMELINE: &str =
     "SELECT e.seq, e.name, e.ts, e.actor, e.signature, e.slot, e.data, e.reverted,
             t.commitment, e.ix_index, e.inner_index
@@ -480,7 +481,7 @@ const TIMELINE: &str =
             t.commitment, e.ix_index, e.inner_index
      FROM chain.event e JOIN chain.transaction t USING (signature)
      WHERE e.entity = $1 AND e.reverted
-     ORDER BY slot, signature, ix_index, inner_index";
+     ORDER BY seq, reverted DESC, slot, ix_index, inner_index";
 
 #[utoipa::path(get, path = "/v1/payments/{address}/timeline", tag = "payments",
     params(("address" = String, Path, description = "Payment PDA")),

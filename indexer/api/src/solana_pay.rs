@@ -11,7 +11,7 @@ use crate::{
     AppState,
 };
 use axum::{
-    extract::{ConnectInfo, Path, State},
+    extract::{rejection::PathRejection, ConnectInfo, Path, State},
     http::{header, HeaderValue, StatusCode},
     response::{IntoResponse, Response},
 };
@@ -101,11 +101,17 @@ async fn label(state: &AppState, payment: &Pubkey) -> Result<Option<String>, Api
 pub async fn get_pay(
     State(state): State<AppState>,
     ConnectInfo(client): ConnectInfo<SocketAddr>,
-    Path(payment): Path<String>,
+    payment: Result<Path<String>, PathRejection>,
 ) -> Response {
     if let Some(r) = limited(&state, &client) {
         return r;
     }
+    let Ok(Path(payment)) = payment else {
+        return refuse(
+            StatusCode::BAD_REQUEST,
+            "the link's payment is not an address",
+        );
+    };
     let payment = match parse_key("payment", &payment) {
         Ok(p) => p,
         Err(e) => return from_api(e),
@@ -131,12 +137,18 @@ pub async fn get_pay(
 pub async fn post_pay(
     State(state): State<AppState>,
     ConnectInfo(client): ConnectInfo<SocketAddr>,
-    Path(payment): Path<String>,
+    payment: Result<Path<String>, PathRejection>,
     body: Result<axum::Json<PayAccount>, axum::extract::rejection::JsonRejection>,
 ) -> Response {
     if let Some(r) = limited(&state, &client) {
         return r;
     }
+    let Ok(Path(payment)) = payment else {
+        return refuse(
+            StatusCode::BAD_REQUEST,
+            "the link's payment is not an address",
+        );
+    };
     let Ok(axum::Json(body)) = body else {
         return refuse(
             StatusCode::BAD_REQUEST,

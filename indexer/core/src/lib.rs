@@ -219,6 +219,8 @@ impl Indexer {
                 .store(true, std::sync::atomic::Ordering::Relaxed);
         }
         let mut pass = Pass::default();
+        // Everything at or below this slot is listed by the ingest below.
+        let tip = self.source.slot(CommitmentConfig::confirmed()).await?;
         // Each stream is written by the one process holding its lease; the others skip it.
         let finality = self.lease(FINALITY_STREAM).await?;
         let finality_held = finality.acquire(&self.pool).await?;
@@ -235,6 +237,7 @@ impl Indexer {
                 continue;
             }
             let (t, e) = self.ingest_with(&program.id(), Some(&lease)).await?;
+            store::mark_synced(&self.pool, program.name(), tip).await?;
             pass.transactions += t;
             pass.events += e;
         }

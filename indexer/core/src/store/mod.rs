@@ -93,6 +93,20 @@ pub async fn seed_cursor(pool: &PgPool, program: &Pubkey, slot: u64) -> Result<(
     Ok(())
 }
 
+/// Records that every transaction of `stream` at or below `slot` is stored (never moves back).
+pub async fn mark_synced(pool: &PgPool, stream: &str, slot: u64) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO chain.stream_sync (stream, slot, synced_at) VALUES ($1, $2, now())
+         ON CONFLICT (stream) DO UPDATE
+         SET slot = greatest(chain.stream_sync.slot, EXCLUDED.slot), synced_at = now()",
+    )
+    .bind(stream)
+    .bind(i64::try_from(slot).unwrap_or(i64::MAX))
+    .execute(pool)
+    .await?;
+    Ok(())
+}
+
 /// Which of `signatures` are stored already.
 pub async fn known(
     pool: &PgPool,
