@@ -10,7 +10,6 @@ use kassa_indexer::{metrics::Metrics, source::Source, store, Indexer};
 use kassa_sdk::api::types::Role;
 use secrecy::ExposeSecret;
 use solana_sdk::{pubkey::Pubkey, signature::read_keypair_file};
-use sqlx::PgPool;
 use std::{net::SocketAddr, path::PathBuf, sync::Arc, time::Duration};
 
 #[derive(clap::Args)]
@@ -41,7 +40,7 @@ pub struct Api {
 /// Starts the API on the settings' `[api]` and `[keys]`, until `shutdown`.
 pub async fn start_api(
     settings: &Settings,
-    pool: PgPool,
+    database_url: &str,
     rpc_url: &str,
     indexer_metrics: Option<Metrics>,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
@@ -81,6 +80,9 @@ pub async fn start_api(
         let local = LocalTls::ensure(&api.tls_dir)?;
         (Some(local.config().await?), Some(local.ca_cert.clone()))
     };
+    let pool = kassa_api::connect(database_url, api.db_connections)
+        .await
+        .context("the API cannot open the database")?;
     let state = AppState::new(pool, config, indexer_metrics);
     let router = kassa_api::router(state.clone());
     let task = tokio::spawn(kassa_api::serve(
@@ -134,7 +136,7 @@ pub async fn run(args: Args) -> Result<()> {
     });
     let api = start_api(
         &settings,
-        pool.clone(),
+        settings.database_url()?.expose_secret(),
         &settings.rpc.url,
         indexer.as_ref().map(|i| i.metrics.clone()),
         stopped(stop_rx.clone()),

@@ -48,6 +48,9 @@ pub struct ApiSettings {
     pub burst: u32,
     /// `/readyz` is false when the indexer is further behind than this many slots.
     pub max_lag_slots: u64,
+    /// The API's own database connections (reads are short; more than a few per core only
+    /// adds switching).
+    pub db_connections: u32,
 }
 
 impl Default for ApiSettings {
@@ -63,6 +66,7 @@ impl Default for ApiSettings {
             rate_per_sec: d.rate_per_sec,
             burst: d.burst,
             max_lag_slots: d.max_lag_slots,
+            db_connections: 4,
         }
     }
 }
@@ -237,6 +241,9 @@ impl Settings {
         }
         if self.api.tls_cert.is_some() != self.api.tls_key.is_some() {
             problems.push("api.tls_cert and api.tls_key go together".into());
+        }
+        if self.api.db_connections == 0 {
+            problems.push("api.db_connections must be at least 1".into());
         }
         if self.api.rate_per_sec == 0 || self.api.burst == 0 {
             problems.push("api.rate_per_sec and api.burst must be at least 1".into());

@@ -123,7 +123,7 @@ impl PgCluster {
             .arg("-o")
             .arg(format!(
                 "-c listen_addresses='' -k {} -p 5432 -c fsync=off -c synchronous_commit=off \
-                 -c full_page_writes=off -c max_connections=200",
+                 -c full_page_writes=off -c max_connections=200 -c shared_buffers=1GB",
                 socket.display()
             ))
             .args(["-w", "-t", "60", "start"]);

@@ -133,8 +133,11 @@ async fn build() -> ApiEnv {
         "https://localhost:{}",
         listener.local_addr().unwrap().port()
     );
+    let api_pool = kassa_api::connect(&db_url, 4)
+        .await
+        .expect("the API's pool");
     let state = AppState::new(
-        pool.clone(),
+        api_pool,
         ApiConfig {
             public_url: url.clone(),
             rpc_url: net.rpc_url.clone(),
@@ -1761,12 +1764,7 @@ async fn a_database_that_goes_away_is_a_503_with_retry_after_and_the_api_recover
         .and_then(|s| s.split('?').next())
         .unwrap()
         .to_string();
-    let api_pool = sqlx::postgres::PgPoolOptions::new()
-        .max_connections(2)
-        .acquire_timeout(Duration::from_secs(1))
-        .connect(&url)
-        .await
-        .unwrap();
+    let api_pool = kassa_api::connect(&url, 2).await.unwrap();
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let base = format!("http://127.0.0.1:{}", listener.local_addr().unwrap().port());
     let state = AppState::new(

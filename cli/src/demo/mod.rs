@@ -101,7 +101,7 @@ pub async fn run(args: Args) -> Result<bool> {
     let (api_stop_tx, api_stop_rx) = tokio::sync::oneshot::channel::<()>();
     let api = crate::serve::start_api(
         &settings,
-        indexer.pool.clone(),
+        &database_url,
         &net.rpc_url,
         Some(indexer.metrics.clone()),
         async {

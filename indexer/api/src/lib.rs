@@ -3,6 +3,7 @@
 //! (rustls) by `kassa serve` and `kassa demo`. See `docs/api.md`.
 
 pub mod auth;
+mod batch;
 pub mod error;
 mod health;
 mod idempotency;
@@ -142,6 +143,8 @@ pub struct Inner {
     /// The indexer's metrics when it runs in this process.
     pub indexer_metrics: Option<kassa_indexer::metrics::Metrics>,
     pub mints: MintCache,
+    /// Payment lookups by address, coalesced under load.
+    pub payments: batch::PaymentLoader,
 }
 
 impl std::ops::Deref for AppState {
@@ -166,6 +169,7 @@ impl AppState {
                 config.rpc_url.clone(),
                 CommitmentConfig::confirmed(),
             ),
+            payments: batch::PaymentLoader::start(pool.clone()),
             pool,
             keys: KeyCache::default(),
             limits: Limits {
@@ -178,6 +182,23 @@ impl AppState {
             config,
         }))
     }
+}
+
+/// The API's own pool on `url` (migrations applied): connections are not pinged before each
+/// use (a broken one fails its query, which answers `503` and is retried by the client) and a
+/// request waits at most two seconds for one, so an outage is a quick `503`, not a hang.
+pub async fn connect(url: &str, max_connections: u32) -> Result<PgPool, sqlx::Error> {
+    let pool = sqlx::postgres::PgPoolOptions::new()
+        .max_connections(max_connections)
+        .acquire_timeout(Duration::from_secs(2))
+        .test_before_acquire(false)
+        .connect(url)
+        .await?;
+    kassa_indexer::store::MIGRATOR
+        .run(&pool)
+        .await
+        .map_err(|e| sqlx::Error::Migrate(Box::new(e)))?;
+    Ok(pool)
 }
 
 /// The whole API.
@@ -213,18 +234,17 @@ async fn not_found(request: Request) -> ApiError {
 /// Outermost: a request id (task-local, and `x-request-id` on the answer), a timeout, the
 /// metrics, and any bare error answer (405, 408, 413 from the stack) made a problem.
 async fn envelope(State(state): State<AppState>, request: Request, next: Next) -> Response {
-    let mut id = [0u8; 12];
-    rand::rng().fill_bytes(&mut id);
-    let id = format!(
-        "req_{}",
-        id.iter().map(|b| format!("{b:02x}")).collect::<String>()
-    );
+    let mut bytes = [0u8; 12];
+    rand::rng().fill_bytes(&mut bytes);
+    let mut id = String::with_capacity(28);
+    id.push_str("req_");
+    for b in bytes {
+        const HEX: &[u8; 16] = b"0123456789abcdef";
+        id.push(char::from(HEX[usize::from(b >> 4)]));
+        id.push(char::from(HEX[usize::from(b & 15)]));
+    }
     let method = request.method().clone();
-    let route = request
-        .extensions()
-        .get::<MatchedPath>()
-        .map_or("unmatched", |p| p.as_str())
-        .to_string();
+    let route = request.extensions().get::<MatchedPath>().cloned();
     let started = std::time::Instant::now();
     let timeout = state.config.request_timeout;
     let mut response = error::REQUEST_ID
@@ -280,8 +300,12 @@ async fn envelope(State(state): State<AppState>, request: Request, next: Next) -
     if let Ok(v) = HeaderValue::from_str(&id) {
         response.headers_mut().insert("x-request-id", v);
     }
-    let status = response.status().as_u16().to_string();
-    let labels = [method.as_str(), route.as_str(), status.as_str()];
+    let status = response.status();
+    let labels = [
+        method.as_str(),
+        route.as_ref().map_or("unmatched", |r| r.as_str()),
+        status.as_str(),
+    ];
     state.metrics.requests.with_label_values(&labels).inc();
     state
         .metrics

@@ -389,11 +389,11 @@ pub(crate) async fn payment_row(
     state: &AppState,
     caller: &Caller,
     address: &str,
-) -> ApiResult<PgRow> {
+) -> ApiResult<std::sync::Arc<PgRow>> {
     let p = parse_key("address", address)?;
-    let row = sqlx::query("SELECT * FROM chain.payment WHERE address = $1")
-        .bind(&p.to_bytes()[..])
-        .fetch_optional(&state.pool)
+    let row = state
+        .payments
+        .load(p.to_bytes())
         .await?
         .ok_or_else(|| not_found("payment", address))?;
     let merchant = Pubkey::try_from(get::<Vec<u8>>(&row, "merchant")?.as_slice())
