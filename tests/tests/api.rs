@@ -1900,3 +1900,61 @@ async fn the_solana_pay_library_and_a_web3js_wallet_pay_through_the_transaction_
     }
     let _ = std::fs::remove_file(&ca);
 }
+
+/// Beyond its rate a key gets `429` with `Retry-After`, as does a Solana Pay client by address.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_key_over_its_rate_gets_429_with_retry_after() {
+    let e = env();
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let base = format!("http://127.0.0.1:{}", listener.local_addr().unwrap().port());
+    let state = AppState::new(
+        kassa_api::connect(&e.db_url, 2).await.unwrap(),
+        ApiConfig {
+            rpc_url: e.rpc_url.clone(),
+            rate_per_sec: 1,
+            burst: 3,
+            ..ApiConfig::default()
+        },
+        None,
+    );
+    tokio::spawn(kassa_api::serve(
+        listener,
+        None,
+        kassa_api::router(state),
+        std::future::pending(),
+        Duration::from_secs(1),
+    ));
+    let http = reqwest::Client::new();
+    let mut statuses = Vec::new();
+    for _ in 0..5 {
+        let r = http
+            .get(format!("{base}/v1/merchants"))
+            .bearer_auth(&e.consumer)
+            .send()
+            .await
+            .unwrap();
+        statuses.push((r.status(), r.headers().get("retry-after").cloned()));
+    }
+    assert_eq!(statuses[0].0, StatusCode::OK);
+    let (status, retry) = statuses.last().unwrap();
+    assert_eq!(*status, StatusCode::TOO_MANY_REQUESTS);
+    assert!(retry.is_some());
+    // Another key has its own allowance.
+    let other = http
+        .get(format!("{base}/v1/merchants"))
+        .bearer_auth(&e.operator)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(other.status(), StatusCode::OK);
+    let mut last = StatusCode::OK;
+    for _ in 0..5 {
+        last = http
+            .get(format!("{base}/v1/pay/{}", Pubkey::new_unique()))
+            .send()
+            .await
+            .unwrap()
+            .status();
+    }
+    assert_eq!(last, StatusCode::TOO_MANY_REQUESTS);
+}
