@@ -63,7 +63,12 @@ pub async fn start_api(
         })?)),
         None => None,
     };
+    let operator_keys = match &settings.keys.operators {
+        Some(dir) => Some(Arc::new(kassa_api::operator_keys::OperatorKeys::load(dir)?)),
+        None => None,
+    };
     let config = ApiConfig {
+        operator_keys,
         public_url,
         rpc_url: rpc_url.to_string(),
         compliance_key,

@@ -76,6 +76,8 @@ impl Default for ApiSettings {
 pub struct KeySettings {
     /// The compliance authority's keypair file (Solana JSON), to co-sign KYT-screened payments.
     pub compliance: Option<PathBuf>,
+    /// Directory of operator keys Kassa holds for merchants who opt in (unset: none).
+    pub operators: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Deserialize)]

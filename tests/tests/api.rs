@@ -142,6 +142,10 @@ async fn build() -> ApiEnv {
             public_url: url.clone(),
             rpc_url: net.rpc_url.clone(),
             compliance_key: Some(Arc::new(s.proto.payer.insecure_clone())),
+            operator_keys: Some(Arc::new(
+                kassa_api::operator_keys::OperatorKeys::load(&tls_dir.join("operators"))
+                    .expect("the operator key directory"),
+            )),
             // The tests hammer the API from one address and a few keys.
             rate_per_sec: 5_000,
             burst: 5_000,
@@ -1665,6 +1669,10 @@ async fn requests_generated_from_the_openapi_document_never_get_a_5xx() {
         test_runner::{Config, TestRunner},
     };
     let e = env();
+    assert!(
+        e.doc["openapi"].as_str().unwrap().starts_with("3.1"),
+        "OpenAPI 3.1"
+    );
     // Every operation of the document.
     let mut ops = Vec::new();
     for (path, item) in e.doc["paths"].as_object().unwrap() {
@@ -1957,4 +1965,134 @@ async fn a_key_over_its_rate_gets_429_with_retry_after() {
             .status();
     }
     assert_eq!(last, StatusCode::TOO_MANY_REQUESTS);
+}
+
+/// A merchant opts in to an operator key Kassa holds; Kassa then opens, captures and voids for
+/// it with that key alone, while a refund still needs the authority.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_merchant_that_opts_in_has_kassa_sign_with_the_operator_key_it_holds() {
+    use kassa_sdk::api::types::CreateOperatorKey;
+    let e = env();
+    let pool = e.pool().await;
+    let shop = &e.merchants[4];
+    let owner = shop.owner.as_ref().unwrap();
+    let api = e.client(&shop.key);
+    // Only for its own merchant.
+    let a = e
+        .call(
+            Method::POST,
+            &format!("/v1/merchants/{}/operator", e.merchants[3].address),
+            Some(&shop.key),
+            Some(json!({})),
+            Some(&idem()),
+        )
+        .await;
+    assert_eq!(a.status, StatusCode::NOT_FOUND);
+    let opt_in = e
+        .call(
+            Method::POST,
+            &format!("/v1/merchants/{}/operator", shop.address),
+            Some(&shop.key),
+            Some(
+                serde_json::to_value(CreateOperatorKey {
+                    fund_lamports: None,
+                })
+                .unwrap(),
+            ),
+            Some(&idem()),
+        )
+        .await;
+    assert_eq!(opt_in.status, StatusCode::CREATED, "{}", opt_in.body);
+    let prepared: kassa_sdk::api::types::PreparedTransaction =
+        serde_json::from_value(opt_in.body).unwrap();
+    assert_eq!(
+        prepared.signers.len(),
+        2,
+        "the authority, then the new operator"
+    );
+    let operator: Pubkey = prepared.signers[1].parse().unwrap();
+    api.sign_and_submit(&prepared, &[owner], &idem())
+        .await
+        .expect("opted in");
+    let mut mirrored = None;
+    for _ in 0..100 {
+        mirrored = api
+            .merchant(&shop.address.to_string())
+            .await
+            .unwrap()
+            .operator;
+        if mirrored.is_some() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(
+        mirrored,
+        Some(operator.to_string()),
+        "the merchant's operator is Kassa's key"
+    );
+
+    // Kassa opens an invoice with the operator key alone.
+    let opened = api
+        .create_invoice(
+            &CreateInvoice {
+                order_id: "OPS-1".into(),
+                amount: (9 * USD).to_string(),
+                expires_in_secs: None,
+                signer: Some("operator".into()),
+            },
+            &idem(),
+        )
+        .await
+        .expect("opened by Kassa");
+    assert_eq!(opened.signers, vec![operator.to_string()]);
+    assert!(opened.submitted.is_some());
+    indexed(&pool, &opened.payment, "open").await;
+    // Paid through Solana Pay (co-signed: this shop requires KYT).
+    let pay: PayTransaction = serde_json::from_value(
+        e.call(
+            Method::POST,
+            &format!("/v1/pay/{}", opened.payment),
+            None,
+            Some(json!({"account": e.customer.pubkey().to_string()})),
+            None,
+        )
+        .await
+        .body,
+    )
+    .unwrap();
+    let mut tx: Transaction =
+        bincode::deserialize(&STANDARD.decode(&pay.transaction).unwrap()).unwrap();
+    let hash = tx.message.recent_blockhash;
+    tx.try_partial_sign(&[&e.customer], hash).unwrap();
+    let rpc = RpcClient::new_with_commitment(e.rpc_url.clone(), CommitmentConfig::confirmed());
+    rpc.send_and_confirm_transaction(&tx).await.unwrap();
+    indexed(&pool, &opened.payment, "authorized").await;
+    // Kassa captures with the operator key.
+    let captured = api
+        .capture(
+            &opened.payment,
+            &CaptureRequest {
+                amount: None,
+                signer: Some("operator".into()),
+            },
+            &idem(),
+        )
+        .await
+        .expect("captured by Kassa");
+    assert!(captured.submitted.is_some());
+    indexed(&pool, &opened.payment, "captured").await;
+    // A refund is the authority's: Kassa builds it for the authority to sign, never signs it.
+    let refund = api
+        .refund(
+            &opened.payment,
+            &RefundRequest {
+                amount: Some(USD.to_string()),
+            },
+            &idem(),
+        )
+        .await
+        .unwrap();
+    assert!(refund.submitted.is_none());
+    assert_eq!(refund.signers, vec![owner.pubkey().to_string()]);
 }

@@ -9,6 +9,7 @@ mod health;
 mod idempotency;
 mod mints;
 mod openapi;
+pub mod operator_keys;
 mod read;
 mod solana_pay;
 pub mod tls;
@@ -60,6 +61,8 @@ pub struct ApiConfig {
     pub max_lag_slots: u64,
     /// How long `POST /v1/transactions` waits for confirmation.
     pub confirm_timeout: Duration,
+    /// Operator keys held for merchants who opt in (absent: the server holds none).
+    pub operator_keys: Option<Arc<operator_keys::OperatorKeys>>,
 }
 
 impl Default for ApiConfig {
@@ -74,6 +77,7 @@ impl Default for ApiConfig {
             request_timeout: Duration::from_secs(30),
             max_lag_slots: 150,
             confirm_timeout: Duration::from_secs(20),
+            operator_keys: None,
         }
     }
 }

@@ -61,6 +61,7 @@ pub fn keyed_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(read::list_payments, write::create_invoice))
         .routes(routes!(read::get_payment))
         .routes(routes!(read::payment_timeline))
+        .routes(routes!(write::create_operator_key))
         .routes(routes!(write::capture))
         .routes(routes!(write::void))
         .routes(routes!(write::refund))

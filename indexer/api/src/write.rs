@@ -16,9 +16,9 @@ use base64::{engine::general_purpose::STANDARD, Engine};
 use kassa_payments::state::{Config, Merchant, Payment};
 use kassa_sdk::{
     api::types::{
-        Account, ApiKey, CaptureRequest, Commitment, CreateAccount, CreateInvoice, CreatedAccount,
-        NewApiKey, RefundRequest, Role, RotateKey, SubmitTransaction, Submitted,
-        UnsignedTransaction, VoidRequest,
+        Account, ApiKey, CaptureRequest, Commitment, CreateAccount, CreateInvoice,
+        CreateOperatorKey, CreatedAccount, NewApiKey, PreparedTransaction, RefundRequest, Role,
+        RotateKey, SubmitTransaction, Submitted, VoidRequest,
     },
     decode::decode_payment,
     payments::{MintRef, OrderId, Payments, ReleaseRefs, SettlementRefs},
@@ -29,6 +29,7 @@ use solana_commitment_config::CommitmentConfig;
 use solana_sdk::{
     instruction::{Instruction, InstructionError},
     message::Message,
+    signer::Signer,
     transaction::{Transaction, TransactionError},
 };
 use std::time::Duration;
@@ -83,7 +84,7 @@ impl AppState {
         fee_payer: &Pubkey,
         payment: &Pubkey,
         solana_pay_url: Option<String>,
-    ) -> ApiResult<(Transaction, UnsignedTransaction)> {
+    ) -> ApiResult<(Transaction, PreparedTransaction)> {
         let (blockhash, last_valid_block_height) = self
             .rpc
             .get_latest_blockhash_with_commitment(CommitmentConfig::confirmed())
@@ -95,13 +96,14 @@ impl AppState {
             .map(ToString::to_string)
             .collect();
         let tx = Transaction::new_unsigned(message);
-        let wire = UnsignedTransaction {
+        let wire = PreparedTransaction {
             transaction: encode_tx(&tx)?,
             signers,
             recent_blockhash: blockhash.to_string(),
             last_valid_block_height,
             payment: payment.to_string(),
             solana_pay_url,
+            submitted: None,
         };
         Ok((tx, wire))
     }
@@ -110,6 +112,91 @@ impl AppState {
 pub fn encode_tx(tx: &Transaction) -> ApiResult<String> {
     Ok(STANDARD
         .encode(bincode::serialize(tx).map_err(|e| ApiError::Internal(format!("serialize: {e}")))?))
+}
+
+impl AppState {
+    /// `ixs` for the merchant: unsigned for `signer` to sign, or, when `signer` is the
+    /// merchant's operator and Kassa holds that key, signed with it and submitted.
+    async fn prepare(
+        &self,
+        ixs: &[Instruction],
+        signer: &Pubkey,
+        merchant: &Merchant,
+        payment: &Pubkey,
+        solana_pay_url: Option<String>,
+    ) -> ApiResult<PreparedTransaction> {
+        let (mut tx, mut wire) = self.unsigned(ixs, signer, payment, solana_pay_url).await?;
+        let held = (*signer == merchant.operator)
+            .then(|| self.config.operator_keys.as_ref()?.get(signer))
+            .flatten();
+        if let Some(key) = held {
+            let blockhash = tx.message.recent_blockhash;
+            tx.try_sign(&[key.as_ref()], blockhash)
+                .map_err(|e| ApiError::Internal(format!("signing as operator: {e}")))?;
+            wire.transaction = encode_tx(&tx)?;
+            wire.submitted = Some(self.send_signed(&tx).await?);
+        }
+        Ok(wire)
+    }
+
+    /// Sends a fully signed transaction and waits for confirmation; a program's refusal is a
+    /// `422` naming it.
+    pub(crate) async fn send_signed(&self, tx: &Transaction) -> ApiResult<Submitted> {
+        let signature = tx.signatures[0];
+        let outcome = tokio::time::timeout(self.config.confirm_timeout, async {
+            self.rpc.send_and_confirm_transaction(tx).await
+        })
+        .await
+        .map_err(|_| ApiError::Unavailable {
+            detail: format!(
+                "transaction {signature} was sent but not confirmed in time; look it up with GET /v1/status?signature={signature}"
+            ),
+            retry_after: 2,
+        })?;
+        match outcome {
+            Ok(sig) => {
+                let slot = self
+                    .rpc
+                    .get_signature_statuses(&[sig])
+                    .await
+                    .ok()
+                    .and_then(|s| s.value.first().cloned().flatten())
+                    .map(|s| s.slot);
+                Ok(Submitted {
+                    signature: sig.to_string(),
+                    commitment: Commitment::Confirmed,
+                    slot,
+                })
+            }
+            Err(e) => match e.get_transaction_error() {
+                Some(TransactionError::InstructionError(index, InstructionError::Custom(code))) => {
+                    let program = tx
+                        .message
+                        .instructions
+                        .get(usize::from(index))
+                        .and_then(|ix| {
+                            tx.message
+                                .account_keys
+                                .get(usize::from(ix.program_id_index))
+                        })
+                        .copied()
+                        .unwrap_or_default();
+                    match name_error(&program, code) {
+                        Some(p) => Err(sdk_error(SdkError::Program(p))),
+                        None => Err(ApiError::unprocessable(
+                            "transaction-failed",
+                            format!("instruction {index} failed with custom error {code}"),
+                        )),
+                    }
+                }
+                Some(other) => Err(ApiError::unprocessable(
+                    "transaction-failed",
+                    format!("the cluster refused the transaction: {other}"),
+                )),
+                None => Err(ApiError::Upstream(format!("sending {signature}: {e}"))),
+            },
+        }
+    }
 }
 
 /// The merchant a merchant key acts for, or a 403.
@@ -141,7 +228,7 @@ const MAX_EXPIRY: i64 = 30 * 86_400;
 
 #[utoipa::path(post, path = "/v1/payments", tag = "actions", request_body = CreateInvoice,
     params(("Idempotency-Key" = String, Header, description = "One per intended effect")),
-    responses((status = 201, body = UnsignedTransaction), (status = "4XX", body = kassa_sdk::api::types::Problem)),
+    responses((status = 201, body = PreparedTransaction), (status = "4XX", body = kassa_sdk::api::types::Problem)),
     security(("api_key" = [])))]
 /// Opens an invoice: answers the transaction for the merchant to sign, the payment address and
 /// its Solana Pay URL.
@@ -149,7 +236,7 @@ pub async fn create_invoice(
     State(state): State<AppState>,
     Extension(caller): Extension<Caller>,
     Json(req): Json<CreateInvoice>,
-) -> ApiResult<(StatusCode, Json<UnsignedTransaction>)> {
+) -> ApiResult<(StatusCode, Json<PreparedTransaction>)> {
     let merchant_pda = own_merchant(&caller, "open invoices")?;
     let order = OrderId::new(&req.order_id)
         .map_err(|e| ApiError::unprocessable("invalid-order-id", e.to_string()))?;
@@ -192,10 +279,11 @@ pub async fn create_invoice(
             &state.config.public_url,
         )
         .map_err(sdk_error)?;
-    let (_, wire) = state
-        .unsigned(
+    let wire = state
+        .prepare(
             &invoice.instructions,
             &signer,
+            &merchant,
             &invoice.payment,
             Some(invoice.link.to_string()),
         )
@@ -233,7 +321,7 @@ fn refused(e: anchor_lang::error::Error) -> ApiError {
 #[utoipa::path(post, path = "/v1/payments/{address}/capture", tag = "actions", request_body = CaptureRequest,
     params(("address" = String, Path, description = "Payment PDA"),
            ("Idempotency-Key" = String, Header, description = "One per intended effect")),
-    responses((status = 200, body = UnsignedTransaction), (status = "4XX", body = kassa_sdk::api::types::Problem)),
+    responses((status = 200, body = PreparedTransaction), (status = "4XX", body = kassa_sdk::api::types::Problem)),
     security(("api_key" = [])))]
 /// Captures escrow (all of it by default, closing the payment when it can be): answers the
 /// transaction for the merchant to sign.
@@ -242,7 +330,7 @@ pub async fn capture(
     Extension(caller): Extension<Caller>,
     Path(address): Path<String>,
     Json(req): Json<CaptureRequest>,
-) -> ApiResult<Json<UnsignedTransaction>> {
+) -> ApiResult<Json<PreparedTransaction>> {
     let (pda, payment, merchant, mint) = live_payment(&state, &caller, &address).await?;
     let signer = signer_of(&merchant, req.signer.as_deref())?;
     let config: Config = state
@@ -280,13 +368,15 @@ pub async fn capture(
                 .map_err(sdk_error)?]
         }
     };
-    Ok(Json(state.unsigned(&ixs, &signer, &pda, None).await?.1))
+    Ok(Json(
+        state.prepare(&ixs, &signer, &merchant, &pda, None).await?,
+    ))
 }
 
 #[utoipa::path(post, path = "/v1/payments/{address}/void", tag = "actions", request_body = VoidRequest,
     params(("address" = String, Path, description = "Payment PDA"),
            ("Idempotency-Key" = String, Header, description = "One per intended effect")),
-    responses((status = 200, body = UnsignedTransaction), (status = "4XX", body = kassa_sdk::api::types::Problem)),
+    responses((status = 200, body = PreparedTransaction), (status = "4XX", body = kassa_sdk::api::types::Problem)),
     security(("api_key" = [])))]
 /// Voids an authorization (the escrow goes back to the payer): answers the transaction for the
 /// merchant to sign.
@@ -295,7 +385,7 @@ pub async fn void(
     Extension(caller): Extension<Caller>,
     Path(address): Path<String>,
     Json(req): Json<VoidRequest>,
-) -> ApiResult<Json<UnsignedTransaction>> {
+) -> ApiResult<Json<PreparedTransaction>> {
     let (pda, payment, merchant, mint) = live_payment(&state, &caller, &address).await?;
     let signer = signer_of(&merchant, req.signer.as_deref())?;
     let now = state.chain_now().await?;
@@ -311,13 +401,15 @@ pub async fn void(
             },
         )
         .map_err(sdk_error)?;
-    Ok(Json(state.unsigned(&[ix], &signer, &pda, None).await?.1))
+    Ok(Json(
+        state.prepare(&[ix], &signer, &merchant, &pda, None).await?,
+    ))
 }
 
 #[utoipa::path(post, path = "/v1/payments/{address}/refund", tag = "actions", request_body = RefundRequest,
     params(("address" = String, Path, description = "Payment PDA"),
            ("Idempotency-Key" = String, Header, description = "One per intended effect")),
-    responses((status = 200, body = UnsignedTransaction), (status = "4XX", body = kassa_sdk::api::types::Problem)),
+    responses((status = 200, body = PreparedTransaction), (status = "4XX", body = kassa_sdk::api::types::Problem)),
     security(("api_key" = [])))]
 /// Refunds a capture from the merchant authority's token account: answers the transaction for
 /// the authority to sign.
@@ -326,7 +418,7 @@ pub async fn refund(
     Extension(caller): Extension<Caller>,
     Path(address): Path<String>,
     Json(req): Json<RefundRequest>,
-) -> ApiResult<Json<UnsignedTransaction>> {
+) -> ApiResult<Json<PreparedTransaction>> {
     let (pda, payment, merchant, mint) = live_payment(&state, &caller, &address).await?;
     let amount = match &req.amount {
         Some(a) => parse_amount("amount", a)?,
@@ -379,60 +471,60 @@ pub async fn submit(
             ));
         }
     }
-    let signature = tx.signatures[0];
-    let outcome = tokio::time::timeout(state.config.confirm_timeout, async {
-        state.rpc.send_and_confirm_transaction(&tx).await
-    })
-    .await
-    .map_err(|_| ApiError::Unavailable {
-        detail: format!(
-            "transaction {signature} was sent but not confirmed in time; look it up with GET /v1/status?signature={signature}"
-        ),
-        retry_after: 2,
-    })?;
-    match outcome {
-        Ok(sig) => {
-            let slot = state
-                .rpc
-                .get_signature_statuses(&[sig])
-                .await
-                .ok()
-                .and_then(|s| s.value.first().cloned().flatten())
-                .map(|s| s.slot);
-            Ok(Json(Submitted {
-                signature: sig.to_string(),
-                commitment: Commitment::Confirmed,
-                slot,
-            }))
-        }
-        Err(e) => match e.get_transaction_error() {
-            Some(TransactionError::InstructionError(index, InstructionError::Custom(code))) => {
-                let program = tx
-                    .message
-                    .instructions
-                    .get(usize::from(index))
-                    .and_then(|ix| {
-                        tx.message
-                            .account_keys
-                            .get(usize::from(ix.program_id_index))
-                    })
-                    .copied()
-                    .unwrap_or_default();
-                match name_error(&program, code) {
-                    Some(p) => Err(sdk_error(SdkError::Program(p))),
-                    None => Err(ApiError::unprocessable(
-                        "transaction-failed",
-                        format!("instruction {index} failed with custom error {code}"),
-                    )),
-                }
-            }
-            Some(other) => Err(ApiError::unprocessable(
-                "transaction-failed",
-                format!("the cluster refused the transaction: {other}"),
-            )),
-            None => Err(ApiError::Upstream(format!("sending {signature}: {e}"))),
-        },
+    Ok(Json(state.send_signed(&tx).await?))
+}
+
+#[utoipa::path(post, path = "/v1/merchants/{address}/operator", tag = "actions", request_body = CreateOperatorKey,
+    params(("address" = String, Path, description = "Merchant PDA"),
+           ("Idempotency-Key" = String, Header, description = "One per intended effect")),
+    responses((status = 201, body = PreparedTransaction), (status = "4XX", body = kassa_sdk::api::types::Problem)),
+    security(("api_key" = [])))]
+/// Opts in to an operator key Kassa holds: makes the key and answers the transaction (already
+/// signed by the new key) for the merchant authority to sign, which funds the key and sets it as
+/// the merchant's operator. Afterwards `"signer": "operator"` has Kassa sign and submit invoice
+/// openings, captures and voids. Setting another operator (or none) on chain opts out.
+pub async fn create_operator_key(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Path(address): Path<String>,
+    Json(req): Json<CreateOperatorKey>,
+) -> ApiResult<(StatusCode, Json<PreparedTransaction>)> {
+    let merchant_pda = own_merchant(&caller, "set an operator key")?;
+    if parse_key("address", &address)? != merchant_pda {
+        return Err(ApiError::NotFound(format!("no merchant {address}")));
     }
+    let keys = state.config.operator_keys.clone().ok_or_else(|| {
+        ApiError::unprocessable(
+            "operator-keys-disabled",
+            "this server holds no operator keys (keys.operators is not set)",
+        )
+    })?;
+    let fund = req.fund_lamports.unwrap_or(50_000_000);
+    if !(1_000_000..=10_000_000_000).contains(&fund) {
+        return Err(ApiError::unprocessable(
+            "invalid-amount",
+            format!("fund_lamports {fund} must be between 1000000 and 10000000000"),
+        ));
+    }
+    let merchant: Merchant = state.program_account(&merchant_pda).await?;
+    let key = keys
+        .create()
+        .map_err(|e| ApiError::Internal(format!("operator key: {e}")))?;
+    let operator = key.pubkey();
+    let ixs = [
+        solana_system_interface::instruction::transfer(&merchant.authority, &operator, fund),
+        Payments::default()
+            .merchant_operator_set(&merchant.authority, &merchant_pda, Some(operator))
+            .map_err(sdk_error)?,
+    ];
+    let (mut tx, mut wire) = state
+        .unsigned(&ixs, &merchant.authority, &merchant_pda, None)
+        .await?;
+    let blockhash = tx.message.recent_blockhash;
+    tx.try_partial_sign(&[key.as_ref()], blockhash)
+        .map_err(|e| ApiError::Internal(format!("signing as the new operator: {e}")))?;
+    wire.transaction = encode_tx(&tx)?;
+    Ok((StatusCode::CREATED, Json(wire)))
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -189,7 +189,7 @@ impl Client {
         &self,
         req: &CreateInvoice,
         idempotency_key: &str,
-    ) -> Result<UnsignedTransaction, ApiError> {
+    ) -> Result<PreparedTransaction, ApiError> {
         self.post("/v1/payments", req, idempotency_key).await
     }
 
@@ -199,7 +199,7 @@ impl Client {
         payment: &str,
         req: &CaptureRequest,
         idempotency_key: &str,
-    ) -> Result<UnsignedTransaction, ApiError> {
+    ) -> Result<PreparedTransaction, ApiError> {
         self.post(
             &format!("/v1/payments/{payment}/capture"),
             req,
@@ -214,7 +214,7 @@ impl Client {
         payment: &str,
         req: &VoidRequest,
         idempotency_key: &str,
-    ) -> Result<UnsignedTransaction, ApiError> {
+    ) -> Result<PreparedTransaction, ApiError> {
         self.post(
             &format!("/v1/payments/{payment}/void"),
             req,
@@ -229,7 +229,7 @@ impl Client {
         payment: &str,
         req: &RefundRequest,
         idempotency_key: &str,
-    ) -> Result<UnsignedTransaction, ApiError> {
+    ) -> Result<PreparedTransaction, ApiError> {
         self.post(
             &format!("/v1/payments/{payment}/refund"),
             req,
@@ -288,7 +288,7 @@ impl Client {
     /// submits it.
     pub async fn sign_and_submit(
         &self,
-        unsigned: &UnsignedTransaction,
+        unsigned: &PreparedTransaction,
         signers: &[&solana_sdk::signature::Keypair],
         idempotency_key: &str,
     ) -> Result<Submitted, ApiError> {

@@ -447,12 +447,13 @@ pub struct SettlementStatus {
     pub slot: Option<i64>,
 }
 
-/// A transaction to sign, built by the API.
+/// A transaction built by the API: to sign, or (when the merchant opted in to an operator
+/// key Kassa holds and asked for `"signer": "operator"`) signed and submitted by Kassa.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
-pub struct UnsignedTransaction {
-    /// The serialized legacy transaction (base64), signatures empty (or partly filled by
-    /// Kassa's own keys when it co-signs).
+pub struct PreparedTransaction {
+    /// The serialized legacy transaction (base64); its signatures empty where the merchant
+    /// must sign (Kassa's own keys sign theirs).
     pub transaction: String,
     /// The keys that must sign, fee payer first.
     pub signers: Vec<String>,
@@ -464,6 +465,18 @@ pub struct UnsignedTransaction {
     pub payment: String,
     /// For a new invoice: the Solana Pay transaction-request URL a wallet scans to pay.
     pub solana_pay_url: Option<String>,
+    /// Present when Kassa signed with the merchant's operator key and submitted: the outcome.
+    pub submitted: Option<Submitted>,
+}
+
+/// Opt in to an operator key held by Kassa.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct CreateOperatorKey {
+    /// Lamports the authority sends the new key for fees and invoice rent (default
+    /// 50,000,000: 0.05 SOL).
+    pub fund_lamports: Option<u64>,
 }
 
 /// Open an invoice.
