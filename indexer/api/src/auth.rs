@@ -106,8 +106,20 @@ pub fn hash(secret: &str) -> [u8; 32] {
     Sha256::digest(secret.as_bytes()).into()
 }
 
-/// The caller a secret stands for, if the key is live.
+/// Could `secret` be a key at all (`kassa_sk_` and the base58 of 32 bytes)?
+fn well_formed(secret: &str) -> bool {
+    secret
+        .strip_prefix(SECRET_PREFIX)
+        .and_then(|b| bs58::decode(b).into_vec().ok())
+        .is_some_and(|b| b.len() == 32)
+}
+
+/// The caller a secret stands for, if the key is live. Only live keys are remembered, so a
+/// flood of made-up keys cannot crowd them out.
 pub async fn lookup(state: &AppState, secret: &str) -> ApiResult<Option<Caller>> {
+    if !well_formed(secret) {
+        return Ok(None);
+    }
     let h = hash(secret);
     if let Some(hit) = state.keys.get(&h) {
         return Ok(hit);
@@ -132,7 +144,9 @@ pub async fn lookup(state: &AppState, secret: &str) -> ApiResult<Option<Caller>>
             key_id,
         }),
     };
-    state.keys.put(h, caller.clone());
+    if let Some(c) = &caller {
+        state.keys.put(h, Some(c.clone()));
+    }
     Ok(caller)
 }
 
@@ -152,9 +166,21 @@ pub async fn authenticate(
         .ok_or_else(|| {
             ApiError::Unauthorized("send an API key as Authorization: Bearer <key>".into())
         })?;
-    let caller = lookup(&state, secret).await?.ok_or_else(|| {
-        ApiError::Unauthorized("the API key is unknown, revoked or expired".into())
-    })?;
+    let client = request
+        .extensions()
+        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+        .map(|c| c.0.ip());
+    let Some(caller) = lookup(&state, secret).await? else {
+        // Failed attempts count against the client's address, like Solana Pay requests.
+        if let Some(ip) = client {
+            if state.limits.clients.check_key(&ip).is_err() {
+                return Err(ApiError::RateLimited { retry_after: 1 });
+            }
+        }
+        return Err(ApiError::Unauthorized(
+            "the API key is unknown, revoked or expired".into(),
+        ));
+    };
     if let Err(not_until) = state.limits.keys.check_key(&caller.key_id) {
         let wait = not_until.wait_time_from(governor::clock::Clock::now(
             &governor::clock::DefaultClock::default(),
@@ -236,10 +262,10 @@ pub async fn create_account(
     merchant: Option<&Pubkey>,
 ) -> ApiResult<(Account, NewApiKey)> {
     let name = name.trim();
-    if name.is_empty() || name.len() > 200 {
+    if name.is_empty() || name.len() > 200 || name.chars().any(char::is_control) {
         return Err(ApiError::unprocessable(
             "invalid-name",
-            "name must be 1 to 200 characters",
+            "name must be 1 to 200 characters, none of them control characters",
         ));
     }
     match (role, merchant) {

@@ -19,6 +19,16 @@ pub fn request_id() -> Option<String> {
     REQUEST_ID.try_with(|id| id.clone()).ok()
 }
 
+/// Marks a `5xx` answer given after an effect may have happened: the idempotency layer stores
+/// it instead of releasing the key.
+#[derive(Clone, Copy, Debug)]
+pub struct Decided;
+
+/// Marks an answer whose body must not be stored for replay (it shows a secret once); a retry
+/// with the same `Idempotency-Key` gets this problem detail instead.
+#[derive(Clone, Debug)]
+pub struct NoReplay(pub String);
+
 /// Where the problem types are documented.
 pub const PROBLEM_BASE: &str = "https://docs.kassa.dev/problems/";
 
@@ -63,6 +73,10 @@ pub enum ApiError {
     /// 502: the cluster answered with an error.
     #[error("{0}")]
     Upstream(String),
+    /// 503 after a transaction was sent: its outcome is unknown, not undecided. Stored under
+    /// the request's `Idempotency-Key` like a success, so a retry cannot send it again.
+    #[error("transaction {signature} was sent but its outcome is not known yet; look it up with GET /v1/status?signature={signature}")]
+    Sent { signature: String },
     /// 500: a bug; logged with the request id, never shown.
     #[error("{0}")]
     Internal(String),
@@ -73,6 +87,16 @@ impl ApiError {
         Self::BadRequest {
             kind,
             detail: detail.into(),
+        }
+    }
+
+    /// The cluster failed: logged with the request id, answered in general terms (an RPC
+    /// provider's URL, which may carry its API key, never reaches a caller).
+    pub fn cluster(e: impl std::fmt::Display) -> Self {
+        tracing::warn!(request_id = ?request_id(), "cluster: {e}");
+        Self::Unavailable {
+            detail: "the Solana cluster cannot be reached right now; retry shortly".into(),
+            retry_after: 2,
         }
     }
 
@@ -93,7 +117,7 @@ impl ApiError {
             Self::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Self::Unprocessable { .. } | Self::Program { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
-            Self::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Unavailable { .. } | Self::Sent { .. } => StatusCode::SERVICE_UNAVAILABLE,
             Self::Upstream(_) => StatusCode::BAD_GATEWAY,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -112,6 +136,7 @@ impl ApiError {
             Self::Program { .. } => "program-error",
             Self::RateLimited { .. } => "rate-limited",
             Self::Unavailable { .. } => "unavailable",
+            Self::Sent { .. } => "sent-unconfirmed",
             Self::Upstream(_) => "cluster-error",
             Self::Internal(_) => "internal",
         }
@@ -192,6 +217,12 @@ impl IntoResponse for ApiError {
                 .headers_mut()
                 .insert(header::RETRY_AFTER, HeaderValue::from(retry_after));
         }
+        if let Self::Sent { .. } = self {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(2));
+            response.extensions_mut().insert(Decided);
+        }
         response
     }
 }
@@ -208,6 +239,13 @@ impl From<sqlx::Error> for ApiError {
                 detail: "the database is unavailable".into(),
                 retry_after: 2,
             },
+            // A data exception (text with a NUL byte, a number out of range): the input.
+            sqlx::Error::Database(db) if db.code().is_some_and(|c| c.starts_with("22")) => {
+                Self::bad(
+                    "invalid-input",
+                    "a value in the request is not acceptable text or number",
+                )
+            }
             sqlx::Error::Database(db)
                 // Connection failures, shutdowns, no connections allowed or left, the
                 // database gone: the database is away, not the request wrong.

@@ -5,7 +5,11 @@
 //! key with another body or route is a `422`; a duplicate that arrives while the first is
 //! still running is a `409` with `Retry-After`.
 
-use crate::{auth::Caller, error::ApiError, AppState};
+use crate::{
+    auth::Caller,
+    error::{problem, ApiError, Decided, NoReplay},
+    AppState,
+};
 use axum::{
     body::{to_bytes, Body},
     extract::{Request, State},
@@ -62,9 +66,21 @@ pub async fn idempotent(
     h.update(&bytes);
     let request_hash: [u8; 32] = h.finalize().into();
 
+    // Keys are kept a day (the retention the docs promise); the sweep is cheap and rare.
+    if rand::random::<u16>() < 64 {
+        sqlx::query("DELETE FROM api.idempotency WHERE created_at < now() - interval '24 hours'")
+            .execute(&state.pool)
+            .await?;
+    }
+    // A claim whose process died before settling it is taken over after 15 minutes.
     let claimed: Option<i32> = sqlx::query_scalar(
         "INSERT INTO api.idempotency (account, key, method, path, request_hash)
-         VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING RETURNING 1",
+         VALUES ($1, $2, $3, $4, $5)
+         ON CONFLICT (account, key) DO UPDATE SET created_at = now()
+         WHERE api.idempotency.status IS NULL
+           AND api.idempotency.created_at < now() - interval '15 minutes'
+           AND api.idempotency.request_hash = EXCLUDED.request_hash
+         RETURNING 1",
     )
     .bind(caller.account)
     .bind(&key)
@@ -114,39 +130,77 @@ pub async fn idempotent(
         return Ok(r);
     }
 
-    // Run to the end even if the client goes away, so the claim is always settled.
+    // Run and settle the claim in a task of its own: a client that goes away, the request
+    // timeout or a shutdown drop only the waiting, never the settling.
     let request = Request::from_parts(parts, Body::from(bytes));
     let id = crate::error::request_id().unwrap_or_default();
-    let response = tokio::spawn(crate::error::REQUEST_ID.scope(id, next.run(request)))
-        .await
-        .map_err(|e| ApiError::Internal(format!("handler task: {e}")))?;
+    let pool = state.pool.clone();
+    let account = caller.account;
+    let task = tokio::spawn(crate::error::REQUEST_ID.scope(id, async move {
+        let response = next.run(request).await;
+        settle(&pool, account, &key, response).await
+    }));
+    task.await
+        .map_err(|e| ApiError::Internal(format!("handler task: {e}")))?
+}
+
+/// Stores the answer under the claim (or releases the claim when nothing was decided).
+async fn settle(
+    pool: &sqlx::PgPool,
+    account: i64,
+    key: &str,
+    response: Response,
+) -> Result<Response, ApiError> {
     let (parts, body) = response.into_parts();
     let bytes = to_bytes(body, usize::MAX)
         .await
         .map_err(|e| ApiError::Internal(format!("response body: {e}")))?;
-    if parts.status.is_server_error() {
+    let decided = parts.extensions.get::<Decided>().is_some();
+    if parts.status.is_server_error() && !decided {
         // Nothing was decided: let a retry run again.
         sqlx::query("DELETE FROM api.idempotency WHERE account = $1 AND key = $2")
-            .bind(caller.account)
-            .bind(&key)
-            .execute(&state.pool)
+            .bind(account)
+            .bind(key)
+            .execute(pool)
             .await?;
     } else {
+        // A secret shown once is not kept for replay: a retry is told it was issued.
+        let (status, content_type, stored) = match parts.extensions.get::<NoReplay>() {
+            Some(NoReplay(detail)) => {
+                let p = problem(
+                    StatusCode::CONFLICT,
+                    "already-issued",
+                    detail.clone(),
+                    None,
+                    None,
+                    None,
+                );
+                (
+                    StatusCode::CONFLICT,
+                    Some("application/problem+json".to_string()),
+                    serde_json::to_vec(&p).unwrap_or_default(),
+                )
+            }
+            None => (
+                parts.status,
+                parts
+                    .headers
+                    .get(header::CONTENT_TYPE)
+                    .and_then(|v| v.to_str().ok())
+                    .map(str::to_string),
+                bytes.to_vec(),
+            ),
+        };
         sqlx::query(
             "UPDATE api.idempotency SET status = $3, content_type = $4, body = $5
              WHERE account = $1 AND key = $2",
         )
-        .bind(caller.account)
-        .bind(&key)
-        .bind(parts.status.as_u16() as i16)
-        .bind(
-            parts
-                .headers
-                .get(header::CONTENT_TYPE)
-                .and_then(|v| v.to_str().ok()),
-        )
-        .bind(bytes.as_ref())
-        .execute(&state.pool)
+        .bind(account)
+        .bind(key)
+        .bind(status.as_u16() as i16)
+        .bind(content_type)
+        .bind(stored)
+        .execute(pool)
         .await?;
     }
     Ok(Response::from_parts(parts, Body::from(bytes)))

@@ -46,14 +46,11 @@ impl AppState {
                     .map_err(|_| ApiError::Internal(format!("mint {mint} program")))?,
             },
             None => {
-                let account =
-                    self.rpc
-                        .get_account(mint)
-                        .await
-                        .map_err(|e| ApiError::Unavailable {
-                            detail: format!("cannot read mint {mint} from the cluster: {e}"),
-                            retry_after: 2,
-                        })?;
+                let account = self
+                    .rpc
+                    .get_account(mint)
+                    .await
+                    .map_err(ApiError::cluster)?;
                 let is_token = account.owner == anchor_spl::token::ID
                     || account.owner == anchor_spl::token_2022::ID;
                 let decimals = account.data.get(DECIMALS_OFFSET).copied();

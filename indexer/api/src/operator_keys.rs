@@ -1,9 +1,10 @@
 //! Operator keys Kassa holds for merchants who opt in: the restricted key of the audit (open and
 //! cancel invoices, capture, void; never refund, withdraw or change the merchant), so that the
 //! API can act for the merchant without its authority key. One Solana keypair file per key in
-//! the configured directory (mode 0600), written before the key is ever shown to the chain, so a
-//! key is never lost. A merchant opts in when its authority signs `merchant_operator_set` with
-//! the key, and out when it sets another or none.
+//! the configured directory (mode 0600, named `<merchant>.<operator>.json`: a key serves the
+//! merchant it was made for and no other), written and synced to disk (file and directory)
+//! before the key is ever shown, so a key is never lost. A merchant opts in when its authority
+//! signs `merchant_operator_set` with the key, and out when it sets another or none.
 
 use anyhow::{Context, Result};
 use solana_sdk::{
@@ -18,7 +19,8 @@ use std::{
 
 pub struct OperatorKeys {
     dir: PathBuf,
-    keys: RwLock<HashMap<Pubkey, Arc<Keypair>>>,
+    /// Operator key → (the merchant it serves, the key).
+    keys: RwLock<HashMap<Pubkey, (Pubkey, Arc<Keypair>)>>,
 }
 
 impl OperatorKeys {
@@ -28,12 +30,26 @@ impl OperatorKeys {
         let mut keys = HashMap::new();
         for entry in std::fs::read_dir(dir)? {
             let path = entry?.path();
-            if path.extension().and_then(|e| e.to_str()) != Some("json") {
+            let Some(name) = path.file_name().and_then(|n| n.to_str()) else {
                 continue;
-            }
+            };
+            let Some((merchant, operator)) =
+                name.strip_suffix(".json").and_then(|n| n.split_once('.'))
+            else {
+                continue;
+            };
+            let merchant: Pubkey = merchant.parse().with_context(|| {
+                format!(
+                    "operator key {}: not <merchant>.<operator>.json",
+                    path.display()
+                )
+            })?;
             let key = read_keypair_file(&path)
                 .map_err(|e| anyhow::anyhow!("operator key {}: {e}", path.display()))?;
-            keys.insert(key.pubkey(), Arc::new(key));
+            if key.pubkey().to_string() != operator {
+                anyhow::bail!("operator key {} holds another key", path.display());
+            }
+            keys.insert(key.pubkey(), (merchant, Arc::new(key)));
         }
         Ok(Self {
             dir: dir.to_path_buf(),
@@ -41,29 +57,40 @@ impl OperatorKeys {
         })
     }
 
-    /// The held key for `operator`, if Kassa holds it.
-    pub fn get(&self, operator: &Pubkey) -> Option<Arc<Keypair>> {
-        self.keys.read().ok()?.get(operator).cloned()
+    /// Is `key` one Kassa holds (for any merchant)?
+    pub fn holds(&self, key: &Pubkey) -> bool {
+        self.keys.read().is_ok_and(|k| k.contains_key(key))
     }
 
-    /// Makes a new key and stores it before returning it.
-    pub fn create(&self) -> Result<Arc<Keypair>> {
+    /// The held key `operator`, if Kassa holds it for `merchant`.
+    pub fn get(&self, merchant: &Pubkey, operator: &Pubkey) -> Option<Arc<Keypair>> {
+        let keys = self.keys.read().ok()?;
+        let (serves, key) = keys.get(operator)?;
+        (serves == merchant).then(|| key.clone())
+    }
+
+    /// Makes a new key for `merchant` and stores it durably before returning it.
+    pub fn create(&self, merchant: &Pubkey) -> Result<Arc<Keypair>> {
         use std::io::Write;
         use std::os::unix::fs::OpenOptionsExt;
         let key = Keypair::new();
-        let path = self.dir.join(format!("{}.json", key.pubkey()));
+        let name = format!("{merchant}.{}", key.pubkey());
+        let tmp = self.dir.join(format!("{name}.tmp"));
+        let path = self.dir.join(format!("{name}.json"));
         let json = serde_json::to_string(&key.to_bytes().to_vec())?;
         let mut f = std::fs::OpenOptions::new()
             .write(true)
             .create_new(true)
             .mode(0o600)
-            .open(&path)
-            .with_context(|| format!("cannot write {}", path.display()))?;
+            .open(&tmp)
+            .with_context(|| format!("cannot write {}", tmp.display()))?;
         f.write_all(json.as_bytes())?;
         f.sync_all()?;
+        std::fs::rename(&tmp, &path)?;
+        std::fs::File::open(&self.dir)?.sync_all()?;
         let key = Arc::new(key);
         if let Ok(mut keys) = self.keys.write() {
-            keys.insert(key.pubkey(), key.clone());
+            keys.insert(key.pubkey(), (*merchant, key.clone()));
         }
         Ok(key)
     }

@@ -524,9 +524,15 @@ pub async fn get_transaction(
         .await?
         .ok_or_else(|| not_found("transaction", &signature))?;
     if let Some(m) = caller.scope() {
+        // Its own, and nobody else's: a transaction that also touched another merchant's
+        // merchant or payments (a wallet paying two invoices at once) is not shown to either.
         let visible: bool = sqlx::query_scalar(
-            "SELECT EXISTS (SELECT 1 FROM chain.event e LEFT JOIN chain.payment p ON p.address = e.entity
-                            WHERE e.signature = $1 AND (e.entity = $2 OR p.merchant = $2))",
+            "SELECT coalesce(bool_or(e.entity = $2 OR p.merchant = $2), false)
+                    AND NOT coalesce(bool_or(p.merchant <> $2 OR (m.address IS NOT NULL AND m.address <> $2)), false)
+             FROM chain.event e
+             LEFT JOIN chain.payment p ON p.address = e.entity
+             LEFT JOIN chain.merchant m ON m.address = e.entity
+             WHERE e.signature = $1",
         )
         .bind(&sig_bytes)
         .bind(&m.to_bytes()[..])
@@ -718,10 +724,7 @@ pub async fn settlement_status(
         .rpc
         .get_signature_statuses(&[sig])
         .await
-        .map_err(|e| ApiError::Unavailable {
-            detail: format!("the cluster cannot be asked about {s}: {e}"),
-            retry_after: 2,
-        })?;
+        .map_err(ApiError::cluster)?;
     let seen = statuses.value.first().is_some_and(|v| v.is_some());
     Ok(Json(SettlementStatus {
         state: if seen {

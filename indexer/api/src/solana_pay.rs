@@ -191,10 +191,7 @@ async fn pay(state: &AppState, payment: &str, account: &str) -> Result<PayTransa
             .rpc
             .get_account(&p.merchant)
             .await
-            .map_err(|e| ApiError::Unavailable {
-                detail: format!("the cluster: {e}"),
-                retry_after: 1,
-            })?;
+            .map_err(ApiError::cluster)?;
         anchor_lang::AccountDeserialize::try_deserialize(&mut a.data.as_slice())
             .map_err(|e| ApiError::Internal(format!("merchant {}: {e}", p.merchant)))?
     };
@@ -206,6 +203,22 @@ async fn pay(state: &AppState, payment: &str, account: &str) -> Result<PayTransa
     .fetch_one(&state.pool)
     .await?;
     if blocked {
+        return Err(ApiError::Forbidden(
+            "this wallet cannot pay Kassa merchants; contact the merchant".into(),
+        ));
+    }
+    // Kassa's own keys never pay: a transaction for them would come back fully signed.
+    let own = state
+        .config
+        .compliance_key
+        .as_ref()
+        .is_some_and(|k| k.pubkey() == payer)
+        || state
+            .config
+            .operator_keys
+            .as_ref()
+            .is_some_and(|k| k.holds(&payer));
+    if own {
         return Err(ApiError::Forbidden(
             "this wallet cannot pay Kassa merchants; contact the merchant".into(),
         ));
@@ -241,6 +254,12 @@ async fn pay(state: &AppState, payment: &str, account: &str) -> Result<PayTransa
         let blockhash = tx.message.recent_blockhash;
         tx.try_partial_sign(&[key.as_ref()], blockhash)
             .map_err(|e| ApiError::Internal(format!("co-signing: {e}")))?;
+    }
+    // What goes out still needs the wallet's own signature, whatever else signed it.
+    if tx.is_signed() || tx.message.account_keys.first() != Some(&payer) {
+        return Err(ApiError::Internal(
+            "a Solana Pay transaction would leave without the payer's signature".into(),
+        ));
     }
     let amount = UiAmount::from_base_units(p.amount, info.decimals);
     Ok(PayTransaction {

@@ -91,5 +91,7 @@ fn write_private(path: &Path, bytes: &[u8]) -> Result<()> {
         .mode(0o600)
         .open(path)?;
     f.write_all(bytes)?;
+    // An existing file keeps its mode on open: make sure it is the owner's alone.
+    std::fs::set_permissions(path, std::os::unix::fs::PermissionsExt::from_mode(0o600))?;
     Ok(())
 }

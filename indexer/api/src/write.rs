@@ -5,7 +5,7 @@
 
 use crate::{
     auth::{self, Caller},
-    error::{ApiError, ApiResult, Json, Path},
+    error::{ApiError, ApiResult, Json, NoReplay, Path},
     read::payment_row,
     wire::{get, parse_amount, parse_key},
     AppState,
@@ -42,19 +42,13 @@ fn sdk_error(e: SdkError) -> ApiError {
             code: p.code,
             detail: format!("{} would refuse: {} ({})", p.program, p.name, p.message),
         },
-        SdkError::Rpc(e) => ApiError::Unavailable {
-            detail: format!("the cluster: {e}"),
-            retry_after: 2,
-        },
+        SdkError::Rpc(e) => ApiError::cluster(e),
         other => ApiError::unprocessable("invalid-request", other.to_string()),
     }
 }
 
 fn cluster(e: impl std::fmt::Display) -> ApiError {
-    ApiError::Unavailable {
-        detail: format!("the cluster cannot be reached: {e}"),
-        retry_after: 2,
-    }
+    ApiError::cluster(e)
 }
 
 impl AppState {
@@ -121,13 +115,20 @@ impl AppState {
         &self,
         ixs: &[Instruction],
         signer: &Pubkey,
+        merchant_pda: &Pubkey,
         merchant: &Merchant,
         payment: &Pubkey,
         solana_pay_url: Option<String>,
     ) -> ApiResult<PreparedTransaction> {
         let (mut tx, mut wire) = self.unsigned(ixs, signer, payment, solana_pay_url).await?;
+        // Only the key made for this very merchant, and only while it is its operator.
         let held = (*signer == merchant.operator)
-            .then(|| self.config.operator_keys.as_ref()?.get(signer))
+            .then(|| {
+                self.config
+                    .operator_keys
+                    .as_ref()?
+                    .get(merchant_pda, signer)
+            })
             .flatten();
         if let Some(key) = held {
             let blockhash = tx.message.recent_blockhash;
@@ -147,11 +148,8 @@ impl AppState {
             self.rpc.send_and_confirm_transaction(tx).await
         })
         .await
-        .map_err(|_| ApiError::Unavailable {
-            detail: format!(
-                "transaction {signature} was sent but not confirmed in time; look it up with GET /v1/status?signature={signature}"
-            ),
-            retry_after: 2,
+        .map_err(|_| ApiError::Sent {
+            signature: signature.to_string(),
         })?;
         match outcome {
             Ok(sig) => {
@@ -193,7 +191,12 @@ impl AppState {
                     "transaction-failed",
                     format!("the cluster refused the transaction: {other}"),
                 )),
-                None => Err(ApiError::Upstream(format!("sending {signature}: {e}"))),
+                None => {
+                    tracing::warn!(request_id = ?crate::error::request_id(), "sending {signature}: {e}");
+                    Err(ApiError::Sent {
+                        signature: signature.to_string(),
+                    })
+                }
             },
         }
     }
@@ -283,6 +286,7 @@ pub async fn create_invoice(
         .prepare(
             &invoice.instructions,
             &signer,
+            &merchant_pda,
             &merchant,
             &invoice.payment,
             Some(invoice.link.to_string()),
@@ -369,7 +373,9 @@ pub async fn capture(
         }
     };
     Ok(Json(
-        state.prepare(&ixs, &signer, &merchant, &pda, None).await?,
+        state
+            .prepare(&ixs, &signer, &payment.merchant, &merchant, &pda, None)
+            .await?,
     ))
 }
 
@@ -402,7 +408,9 @@ pub async fn void(
         )
         .map_err(sdk_error)?;
     Ok(Json(
-        state.prepare(&[ix], &signer, &merchant, &pda, None).await?,
+        state
+            .prepare(&[ix], &signer, &payment.merchant, &merchant, &pda, None)
+            .await?,
     ))
 }
 
@@ -457,15 +465,26 @@ pub async fn submit(
             "transaction is not a serialized legacy transaction",
         )
     })?;
-    if tx.verify().is_err() || !tx.is_signed() {
+    let required = usize::from(tx.message.header.num_required_signatures);
+    if required == 0 || tx.signatures.len() != required || tx.verify().is_err() || !tx.is_signed() {
         return Err(ApiError::unprocessable(
             "unsigned-transaction",
             "the transaction is not fully signed (or a signature does not verify)",
         ));
     }
-    // A merchant submits only what acts on its own merchant.
+    // A merchant submits only what acts on its own merchant: an instruction of a Kassa
+    // program that takes the merchant's account.
     if let Some(m) = caller.scope() {
-        if !tx.message.account_keys.contains(&m) {
+        let keys = &tx.message.account_keys;
+        let acts_on_it = tx.message.instructions.iter().any(|ix| {
+            keys.get(usize::from(ix.program_id_index))
+                .is_some_and(|p| KassaProgram::from_id(p).is_some())
+                && ix
+                    .accounts
+                    .iter()
+                    .any(|a| keys.get(usize::from(*a)) == Some(&m))
+        });
+        if !acts_on_it {
             return Err(ApiError::Forbidden(
                 "a merchant key submits only transactions that involve its own merchant".into(),
             ));
@@ -508,7 +527,7 @@ pub async fn create_operator_key(
     }
     let merchant: Merchant = state.program_account(&merchant_pda).await?;
     let key = keys
-        .create()
+        .create(&merchant_pda)
         .map_err(|e| ApiError::Internal(format!("operator key: {e}")))?;
     let operator = key.pubkey();
     let ixs = [
@@ -540,7 +559,7 @@ pub async fn create_account(
     State(state): State<AppState>,
     Extension(caller): Extension<Caller>,
     Json(req): Json<CreateAccount>,
-) -> ApiResult<(StatusCode, Json<CreatedAccount>)> {
+) -> ApiResult<(StatusCode, Extension<NoReplay>, Json<CreatedAccount>)> {
     caller.require(&[Role::Operator], "create accounts")?;
     let merchant = req
         .merchant
@@ -549,7 +568,15 @@ pub async fn create_account(
         .transpose()?;
     let (account, key) =
         auth::create_account(&state.pool, &req.name, req.role, merchant.as_ref()).await?;
-    Ok((StatusCode::CREATED, Json(CreatedAccount { account, key })))
+    let once = NoReplay(format!(
+        "this request created account {} and key {}; its secret was shown once. Issue another key if it was lost",
+        account.id, key.key.id
+    ));
+    Ok((
+        StatusCode::CREATED,
+        Extension(once),
+        Json(CreatedAccount { account, key }),
+    ))
 }
 
 #[utoipa::path(get, path = "/v1/accounts", tag = "keys",
@@ -608,7 +635,7 @@ pub async fn issue_key(
     State(state): State<AppState>,
     Extension(caller): Extension<Caller>,
     Path(id): Path<i64>,
-) -> ApiResult<(StatusCode, Json<NewApiKey>)> {
+) -> ApiResult<(StatusCode, Extension<NoReplay>, Json<NewApiKey>)> {
     may_manage(&caller, id)?;
     let exists: Option<i64> = sqlx::query_scalar("SELECT id FROM api.account WHERE id = $1")
         .bind(id)
@@ -617,13 +644,31 @@ pub async fn issue_key(
     if exists.is_none() {
         return Err(ApiError::NotFound(format!("no account {id}")));
     }
+    let key_issued = auth::issue_key(&state.pool, id).await?;
     Ok((
         StatusCode::CREATED,
-        Json(auth::issue_key(&state.pool, id).await?),
+        Extension(issued_once(&key_issued)),
+        Json(key_issued),
+    ))
+}
+
+/// What a retry of a key-issuing request is told instead of the secret.
+fn issued_once(key: &NewApiKey) -> NoReplay {
+    NoReplay(format!(
+        "this request issued key {}; its secret was shown once. Issue or rotate another if it was lost",
+        key.key.id
     ))
 }
 
 async fn managed_key(state: &AppState, caller: &Caller, id: &str) -> ApiResult<i64> {
+    let well_formed = id.len() == 20
+        && id.starts_with("key_")
+        && id[4..]
+            .bytes()
+            .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase());
+    if !well_formed {
+        return Err(ApiError::NotFound(format!("no key {id:?}")));
+    }
     let account = auth::key_account(&state.pool, id)
         .await?
         .ok_or_else(|| ApiError::NotFound(format!("no key {id}")))?;
@@ -642,7 +687,7 @@ pub async fn rotate_key(
     Extension(caller): Extension<Caller>,
     Path(id): Path<String>,
     Json(req): Json<RotateKey>,
-) -> ApiResult<(StatusCode, Json<NewApiKey>)> {
+) -> ApiResult<(StatusCode, Extension<NoReplay>, Json<NewApiKey>)> {
     let account = managed_key(&state, &caller, &id).await?;
     let overlap = req.overlap_secs.unwrap_or(86_400);
     if !(0..=7 * 86_400).contains(&overlap) {
@@ -653,7 +698,7 @@ pub async fn rotate_key(
     }
     let key = auth::rotate(&state.pool, &id, Duration::from_secs(overlap as u64)).await?;
     state.keys.forget_account(account);
-    Ok((StatusCode::CREATED, Json(key)))
+    Ok((StatusCode::CREATED, Extension(issued_once(&key)), Json(key)))
 }
 
 #[utoipa::path(delete, path = "/v1/keys/{id}", tag = "keys",

@@ -25,12 +25,21 @@ impl ApiError {
     }
 }
 
-/// A client for one API base URL and key.
-#[derive(Clone, Debug)]
+/// A client for one API base URL and key. `Debug` leaves the key out.
+#[derive(Clone)]
 pub struct Client {
     http: reqwest::Client,
     base: String,
     key: String,
+}
+
+impl std::fmt::Debug for Client {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Client")
+            .field("base", &self.base)
+            .field("key", &"<redacted>")
+            .finish()
+    }
 }
 
 impl Client {

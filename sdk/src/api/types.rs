@@ -591,14 +591,23 @@ pub struct ApiKey {
     pub revoked_at: Option<String>,
 }
 
-/// A new key: the only time its secret is shown.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// A new key: the only time its secret is shown. `Debug` leaves the secret out.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
 pub struct NewApiKey {
     /// The key as listed.
     pub key: ApiKey,
     /// The secret (`Authorization: Bearer <secret>`). Store it now: Kassa keeps only its hash.
     pub secret: String,
+}
+
+impl std::fmt::Debug for NewApiKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NewApiKey")
+            .field("key", &self.key)
+            .field("secret", &"<redacted>")
+            .finish()
+    }
 }
 
 /// A new account with its first key.
