@@ -245,7 +245,7 @@ pub(crate) async fn payment_of(state: &AppState, row: &PgRow) -> ApiResult<Payme
         to_assignee: amount(row, "to_assignee")?,
         assignee: opt_key(row, "assignee")?,
         assigned: amount(row, "assigned")?,
-        input_mint: input_mint.map(|m| bs58::encode(m).into_string()),
+        input_mint: input_mint.map(|m| wire::base58(&m)),
         input_amount: opt_amount(row, "input_amount")?,
         kyt_cosigned: get(row, "kyt_cosigned")?,
         expires_at: time(row, "expires_at")?,
@@ -560,10 +560,7 @@ pub async fn get_transaction(
             program: key(r, "program")?,
             name: get(r, "name")?,
             args: get(r, "args")?,
-            accounts: accounts
-                .chunks(32)
-                .map(|k| bs58::encode(k).into_string())
-                .collect(),
+            accounts: accounts.chunks(32).map(wire::base58).collect(),
         })
     })
     .collect::<ApiResult<Vec<_>>>()?;

@@ -89,7 +89,7 @@ async fn label(state: &AppState, payment: &Pubkey) -> Result<Option<String>, Api
     let name: Option<String> = get(&row, "name")?;
     let merchant: Vec<u8> = get(&row, "merchant")?;
     Ok(Some(name.unwrap_or_else(|| {
-        let m = bs58::encode(merchant).into_string();
+        let m = crate::wire::base58(&merchant);
         format!("Kassa merchant {}…", &m[..6.min(m.len())])
     })))
 }

@@ -12,16 +12,28 @@ fn column(name: &str, e: sqlx::Error) -> ApiError {
     ApiError::Internal(format!("column {name}: {e}"))
 }
 
+/// Bytes as base58: addresses and signatures through the Solana types' fixed-size encoders
+/// (several times faster than the general one, and this is on every answer's path).
+pub fn base58(bytes: &[u8]) -> String {
+    if let Ok(k) = <[u8; 32]>::try_from(bytes) {
+        Pubkey::from(k).to_string()
+    } else if let Ok(s) = <[u8; 64]>::try_from(bytes) {
+        Signature::from(s).to_string()
+    } else {
+        bs58::encode(bytes).into_string()
+    }
+}
+
 /// A 32- or 64-byte key column as base58.
 pub fn key(row: &PgRow, name: &str) -> ApiResult<String> {
-    let bytes: Vec<u8> = row.try_get(name).map_err(|e| column(name, e))?;
-    Ok(bs58::encode(bytes).into_string())
+    let bytes: &[u8] = row.try_get(name).map_err(|e| column(name, e))?;
+    Ok(base58(bytes))
 }
 
 /// A nullable key column.
 pub fn opt_key(row: &PgRow, name: &str) -> ApiResult<Option<String>> {
-    let bytes: Option<Vec<u8>> = row.try_get(name).map_err(|e| column(name, e))?;
-    Ok(bytes.map(|b| bs58::encode(b).into_string()))
+    let bytes: Option<&[u8]> = row.try_get(name).map_err(|e| column(name, e))?;
+    Ok(bytes.map(base58))
 }
 
 /// A `u64` (numeric) column as an integer string.
