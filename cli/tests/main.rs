@@ -12,6 +12,24 @@ fn admin_url() -> String {
         .expect("DATABASE_URL must point at Postgres; scripts/test starts a private cluster")
 }
 
+/// Sends `signal` and waits up to `within` for the child to exit with status 0.
+async fn stop(child: &mut std::process::Child, signal: nix::sys::signal::Signal, within: Duration) {
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(i32::try_from(child.id()).unwrap()),
+        signal,
+    )
+    .unwrap();
+    let stopped = Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(stopped.elapsed() < within, "{signal} did not stop it");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert!(status.success(), "{signal}: {status}");
+}
+
 /// `kassa index` stops cleanly on SIGINT and on SIGTERM: exit status 0 within seconds, and
 /// its stream leases released so another indexer takes over at once.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -43,23 +61,7 @@ async fn kassa_index_stops_cleanly_on_sigint_and_sigterm() {
             assert!(started.elapsed() < Duration::from_secs(30), "never indexed");
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
-        nix::sys::signal::kill(
-            nix::unistd::Pid::from_raw(i32::try_from(child.id()).unwrap()),
-            signal,
-        )
-        .unwrap();
-        let stopped = Instant::now();
-        let status = loop {
-            if let Some(status) = child.try_wait().unwrap() {
-                break status;
-            }
-            assert!(
-                stopped.elapsed() < Duration::from_secs(10),
-                "{signal} did not stop it"
-            );
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        };
-        assert!(status.success(), "{signal}: {status}");
+        stop(&mut child, signal, Duration::from_secs(10)).await;
         assert_eq!(
             kassa_indexer::store::Lease::holder_of(&pool, "kassa_payments")
                 .await
@@ -190,23 +192,12 @@ async fn kassa_serve_answers_over_tls_scales_out_and_stops_cleanly() {
     }
 
     for mut child in [first, second] {
-        nix::sys::signal::kill(
-            nix::unistd::Pid::from_raw(i32::try_from(child.id()).unwrap()),
+        stop(
+            &mut child,
             nix::sys::signal::SIGTERM,
+            Duration::from_secs(15),
         )
-        .unwrap();
-        let stopped = Instant::now();
-        let status = loop {
-            if let Some(status) = child.try_wait().unwrap() {
-                break status;
-            }
-            assert!(
-                stopped.elapsed() < Duration::from_secs(15),
-                "SIGTERM did not stop it"
-            );
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        };
-        assert!(status.success(), "{status}");
+        .await;
     }
     assert_eq!(
         kassa_indexer::store::Lease::holder_of(&pool, "kassa_payments")

@@ -86,6 +86,27 @@ fn run(tool: &'static str, mut cmd: Command, user: Option<(u32, u32)>) -> Result
     }
 }
 
+/// The Postgres server a bench or tool uses: `DATABASE_URL`, or a private cluster that lives as
+/// long as the returned handle. Returns the handle (if any) and an admin URL.
+pub fn server_from_env() -> Result<(Option<PgCluster>, String), PgError> {
+    match std::env::var("DATABASE_URL") {
+        Ok(url) => Ok((None, url)),
+        Err(_) => {
+            let c = PgCluster::start()?;
+            let url = c.url.clone();
+            Ok((Some(c), url))
+        }
+    }
+}
+
+/// A numeric knob from the environment (`KASSA_BENCH_…`), or `default`.
+pub fn knob(name: &str, default: usize) -> usize {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
 impl PgCluster {
     /// Creates and starts a cluster in a new temporary directory.
     pub fn start() -> Result<Self, PgError> {

@@ -306,6 +306,30 @@ impl ApiEnv {
         }
     }
 
+    /// Pays `payment` as a Solana Pay wallet does: POST the account, add the customer's
+    /// signature to what comes back (keeping any co-signature), send.
+    async fn pay_as_wallet(&self, payment: &str) -> solana_sdk::signature::Signature {
+        let answer = self
+            .call(
+                Method::POST,
+                &format!("/v1/pay/{payment}"),
+                None,
+                Some(json!({"account": self.customer.pubkey().to_string()})),
+                None,
+            )
+            .await;
+        assert_eq!(answer.status, StatusCode::OK, "{}", answer.body);
+        let pay: PayTransaction = serde_json::from_value(answer.body).unwrap();
+        let mut tx: Transaction =
+            bincode::deserialize(&STANDARD.decode(&pay.transaction).unwrap()).unwrap();
+        let hash = tx.message.recent_blockhash;
+        tx.try_partial_sign(&[&self.customer], hash).unwrap();
+        RpcClient::new_with_commitment(self.rpc_url.clone(), CommitmentConfig::confirmed())
+            .send_and_confirm_transaction(&tx)
+            .await
+            .expect("the wallet's payment lands")
+    }
+
     async fn get(&self, path: &str, key: &str) -> Answer {
         self.call(Method::GET, path, Some(key), None, None).await
     }
@@ -1031,23 +1055,7 @@ async fn an_invoice_opened_paid_by_solana_pay_captured_and_refunded_through_the_
         .await
         .unwrap();
     indexed(&pool, &unsigned.payment, "open").await;
-    let pay: PayTransaction = serde_json::from_value(
-        e.call(
-            Method::POST,
-            &format!("/v1/pay/{}", unsigned.payment),
-            None,
-            Some(json!({"account": e.customer.pubkey().to_string()})),
-            None,
-        )
-        .await
-        .body,
-    )
-    .unwrap();
-    let mut tx: Transaction =
-        bincode::deserialize(&STANDARD.decode(&pay.transaction).unwrap()).unwrap();
-    let hash = tx.message.recent_blockhash;
-    tx.try_sign(&[&e.customer], hash).unwrap();
-    rpc.send_and_confirm_transaction(&tx).await.unwrap();
+    e.pay_as_wallet(&unsigned.payment).await;
     indexed(&pool, &unsigned.payment, "authorized").await;
     let void = api
         .void(&unsigned.payment, &VoidRequest { signer: None }, &idem())
@@ -2137,24 +2145,7 @@ async fn a_merchant_that_opts_in_has_kassa_sign_with_the_operator_key_it_holds()
     assert!(opened.submitted.is_some());
     indexed(&pool, &opened.payment, "open").await;
     // Paid through Solana Pay (co-signed: this shop requires KYT).
-    let pay: PayTransaction = serde_json::from_value(
-        e.call(
-            Method::POST,
-            &format!("/v1/pay/{}", opened.payment),
-            None,
-            Some(json!({"account": e.customer.pubkey().to_string()})),
-            None,
-        )
-        .await
-        .body,
-    )
-    .unwrap();
-    let mut tx: Transaction =
-        bincode::deserialize(&STANDARD.decode(&pay.transaction).unwrap()).unwrap();
-    let hash = tx.message.recent_blockhash;
-    tx.try_partial_sign(&[&e.customer], hash).unwrap();
-    let rpc = RpcClient::new_with_commitment(e.rpc_url.clone(), CommitmentConfig::confirmed());
-    rpc.send_and_confirm_transaction(&tx).await.unwrap();
+    e.pay_as_wallet(&opened.payment).await;
     indexed(&pool, &opened.payment, "authorized").await;
     // Kassa captures with the operator key.
     let captured = api

@@ -17,19 +17,12 @@ use axum::{routing::get, Router};
 use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine};
 use kassa_api::{ApiConfig, AppState};
 use kassa_sdk::api::types::Role;
-use kassa_testkit::postgres::PgCluster;
+use kassa_testkit::postgres::knob as env;
 use sqlx::PgPool;
 use std::{
     sync::Arc,
     time::{Duration, Instant},
 };
-
-fn env(name: &str, default: usize) -> usize {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
 
 /// `n` captured payments across 20 merchants, one USDC-like mint, opened a second apart.
 async fn fill(pool: &PgPool, n: usize) {
@@ -198,14 +191,8 @@ async fn run() {
     let n = env("KASSA_BENCH_PAYMENTS", 1_000_000);
     let connections = env("KASSA_BENCH_CONNECTIONS", 32);
     let secs = env("KASSA_BENCH_SECS", 5) as u64;
-    let (_cluster, admin) = match std::env::var("DATABASE_URL") {
-        Ok(url) => (None, url),
-        Err(_) => {
-            let c = PgCluster::start().expect("private Postgres");
-            let url = c.url.clone();
-            (Some(c), url)
-        }
-    };
+    let (_cluster, admin) =
+        kassa_testkit::postgres::server_from_env().expect("DATABASE_URL or a private Postgres");
     let (fresh, url) = kassa_testkit::postgres::fresh_database(&admin)
         .await
         .expect("a fresh database");

@@ -62,6 +62,23 @@ fn limited(state: &AppState, client: &SocketAddr) -> Option<Response> {
     })
 }
 
+/// What both Solana Pay routes check first: the client's rate, and the link's payment segment.
+fn admit(
+    state: &AppState,
+    client: &SocketAddr,
+    payment: Result<Path<String>, PathRejection>,
+) -> Result<String, Box<Response>> {
+    if let Some(r) = limited(state, client) {
+        return Err(Box::new(r));
+    }
+    payment.map(|Path(p)| p).map_err(|_| {
+        Box::new(refuse(
+            StatusCode::BAD_REQUEST,
+            "the link's payment is not an address",
+        ))
+    })
+}
+
 const ICON: &str = include_str!("../assets/icon.svg");
 
 /// The icon wallets show beside the label.
@@ -103,14 +120,9 @@ pub async fn get_pay(
     ConnectInfo(client): ConnectInfo<SocketAddr>,
     payment: Result<Path<String>, PathRejection>,
 ) -> Response {
-    if let Some(r) = limited(&state, &client) {
-        return r;
-    }
-    let Ok(Path(payment)) = payment else {
-        return refuse(
-            StatusCode::BAD_REQUEST,
-            "the link's payment is not an address",
-        );
+    let payment = match admit(&state, &client, payment) {
+        Ok(p) => p,
+        Err(r) => return *r,
     };
     let payment = match parse_key("payment", &payment) {
         Ok(p) => p,
@@ -140,14 +152,9 @@ pub async fn post_pay(
     payment: Result<Path<String>, PathRejection>,
     body: Result<axum::Json<PayAccount>, axum::extract::rejection::JsonRejection>,
 ) -> Response {
-    if let Some(r) = limited(&state, &client) {
-        return r;
-    }
-    let Ok(Path(payment)) = payment else {
-        return refuse(
-            StatusCode::BAD_REQUEST,
-            "the link's payment is not an address",
-        );
+    let payment = match admit(&state, &client, payment) {
+        Ok(p) => p,
+        Err(r) => return *r,
     };
     let Ok(axum::Json(body)) = body else {
         return refuse(

@@ -26,7 +26,7 @@ use kassa_sdk::{
     payments::{MintRef, OrderId, Payments, SettlementRefs},
     rpc::KassaClient,
 };
-use kassa_testkit::postgres::PgCluster;
+use kassa_testkit::postgres::knob as env;
 use solana_commitment_config::CommitmentConfig;
 use solana_sdk::{
     instruction::Instruction,
@@ -39,13 +39,6 @@ use std::{
     net::SocketAddr,
     time::Instant,
 };
-
-fn env(name: &str, default: usize) -> usize {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
 
 /// The two recorded workloads, decoded by the indexer.
 struct Recorded {
@@ -287,14 +280,8 @@ async fn main() {
         env("KASSA_BENCH_LIFECYCLES", 500),
     )
     .await;
-    let (_cluster, admin) = match std::env::var("DATABASE_URL") {
-        Ok(url) => (None, url),
-        Err(_) => {
-            let c = PgCluster::start().expect("private Postgres");
-            let url = c.url.clone();
-            (Some(c), url)
-        }
-    };
+    let (_cluster, admin) =
+        kassa_testkit::postgres::server_from_env().expect("DATABASE_URL or a private Postgres");
     let batch = env("KASSA_BENCH_BATCH", IndexerConfig::default().batch_size);
     let rounds = env("KASSA_BENCH_ROUNDS", 3).max(1);
     for (name, recorded) in [
