@@ -25,6 +25,9 @@ pub struct Args {
     /// Serve the API only; another process indexes.
     #[arg(long)]
     pub no_indexer: bool,
+    /// Run no webhook workers here (webhooks.workers = 0); another process delivers.
+    #[arg(long)]
+    pub no_workers: bool,
 }
 
 /// A running API.
@@ -68,6 +71,7 @@ pub async fn start_api(
         None => None,
     };
     let config = ApiConfig {
+        webhooks: Some(settings.webhooks.config()?),
         operator_keys,
         public_url,
         rpc_url: rpc_url.to_string(),
@@ -147,11 +151,22 @@ pub async fn run(args: Args) -> Result<()> {
         stopped(stop_rx.clone()),
     )
     .await?;
+    let workers = if args.no_workers {
+        0
+    } else {
+        settings.webhooks.workers
+    };
+    let delivering = start_workers(&api.state, workers, &stop_rx, "serve")?;
     eprintln!(
-        "Kassa API at {} (cluster {}{}); Ctrl-C or SIGTERM stops",
+        "Kassa API at {} (cluster {}{}{}); Ctrl-C or SIGTERM stops",
         api.url,
         redact(&settings.rpc.url),
-        if indexer.is_some() { ", indexing" } else { "" }
+        if indexer.is_some() { ", indexing" } else { "" },
+        if workers > 0 {
+            format!(", {workers} webhook workers")
+        } else {
+            String::new()
+        }
     );
     if let Some(ca) = &api.ca_cert {
         eprintln!("Local TLS: clients trust {}", ca.display());
@@ -160,8 +175,33 @@ pub async fn run(args: Args) -> Result<()> {
     if let Some(f) = follower {
         let _ = f.await;
     }
+    for w in delivering {
+        let _ = w.await;
+    }
     pool.close().await;
     Ok(())
+}
+
+/// Starts `n` webhook delivery workers on the API's webhook service, until `stop` turns true.
+pub fn start_workers(
+    state: &AppState,
+    n: usize,
+    stop: &tokio::sync::watch::Receiver<bool>,
+    name: &str,
+) -> Result<Vec<tokio::task::JoinHandle<()>>> {
+    let Some(w) = &state.webhooks else {
+        return Ok(Vec::new());
+    };
+    (0..n)
+        .map(|i| {
+            let worker = kassa_webhooks::worker::Worker::new(w.clone(), &format!("{name}{i}"))
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            let mut rx = stop.clone();
+            Ok(tokio::spawn(worker.run(async move {
+                let _ = rx.wait_for(|s| *s).await;
+            })))
+        })
+        .collect()
 }
 
 #[derive(clap::Args)]

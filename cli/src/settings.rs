@@ -25,6 +25,86 @@ pub struct Settings {
     pub indexer: IndexerSettings,
     pub api: ApiSettings,
     pub keys: KeySettings,
+    pub webhooks: WebhookSettings,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct WebhookSettings {
+    /// The key that seals endpoint secrets at rest: 64 hex digits. Prefer `key_file`.
+    pub key: Option<SecretString>,
+    /// A file holding that key; made with a fresh key (mode 0600) when missing. Back it up:
+    /// without it the stored secrets cannot sign.
+    pub key_file: PathBuf,
+    /// Delivery workers in this process (0: another process delivers).
+    pub workers: usize,
+    /// Deliver to loopback and private addresses, and over plain http (local receivers only).
+    pub allow_private: bool,
+    /// Seconds a delivery may take.
+    pub timeout_secs: u64,
+    /// Days a failing delivery is retried before its endpoint is disabled.
+    pub retry_days: u64,
+}
+
+impl Default for WebhookSettings {
+    fn default() -> Self {
+        Self {
+            key: None,
+            key_file: PathBuf::from(".kassa/webhook.key"),
+            workers: 2,
+            allow_private: false,
+            timeout_secs: 10,
+            retry_days: 3,
+        }
+    }
+}
+
+impl WebhookSettings {
+    /// The webhook service's configuration: the sealing key from `key`, or from `key_file`
+    /// (made when missing).
+    pub fn config(&self) -> Result<kassa_webhooks::Config> {
+        let hex = match &self.key {
+            Some(k) => k.expose_secret().to_string(),
+            None => {
+                let path = &self.key_file;
+                if !path.exists() {
+                    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+                        std::fs::create_dir_all(dir)
+                            .with_context(|| format!("cannot create {}", dir.display()))?;
+                    }
+                    write_private(path, &kassa_webhooks::SealingKey::generate_hex())?;
+                    tracing::warn!(
+                        file = %path.display(),
+                        "made a new webhook sealing key; back it up with the database"
+                    );
+                }
+                std::fs::read_to_string(path)
+                    .with_context(|| format!("cannot read webhooks.key_file {}", path.display()))?
+            }
+        };
+        let key = kassa_webhooks::SealingKey::from_hex(&hex)
+            .map_err(|e| anyhow::anyhow!("webhooks.key: {e}"))?;
+        let mut c = kassa_webhooks::Config::new(key);
+        c.allow_private = self.allow_private;
+        c.request_timeout = Duration::from_secs(self.timeout_secs);
+        c.retry.give_up_after = Duration::from_secs(self.retry_days * 86_400);
+        Ok(c)
+    }
+}
+
+/// Writes a file only its owner can read.
+fn write_private(path: &std::path::Path, contents: &str) -> Result<()> {
+    use std::io::Write as _;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut f = options
+        .open(path)
+        .with_context(|| format!("cannot create {}", path.display()))?;
+    f.write_all(contents.as_bytes())
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    Ok(())
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -249,6 +329,10 @@ impl Settings {
         }
         if self.api.rate_per_sec == 0 || self.api.burst == 0 {
             problems.push("api.rate_per_sec and api.burst must be at least 1".into());
+        }
+        if self.webhooks.timeout_secs == 0 || self.webhooks.retry_days == 0 {
+            problems
+                .push("webhooks.timeout_secs and webhooks.retry_days must be at least 1".into());
         }
         if problems.is_empty() {
             Ok(())

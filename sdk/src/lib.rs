@@ -8,6 +8,8 @@
 //! - [`solana_pay`]: Solana Pay transfer-request and transaction-request URLs, encode and parse;
 //! - [`flows`]: one-step merchant flows (invoice with its payment link, capture and close, refund);
 //! - `rpc` (feature `rpc`, default): fetch and decode accounts, send and confirm, errors by name;
+//! - `webhook` (feature `webhooks`, default): verify Kassa's signed notifications (Standard
+//!   Webhooks);
 //! - [`api`]: the HTTP API's types, and its typed client (feature `api-client`).
 
 #![deny(missing_docs)]
@@ -24,6 +26,8 @@ pub mod programs;
 #[cfg(feature = "rpc")]
 pub mod rpc;
 pub mod solana_pay;
+#[cfg(feature = "webhooks")]
+pub mod webhook;
 
 pub use error::SdkError;
 pub use kassa_payments;

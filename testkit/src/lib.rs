@@ -4,8 +4,10 @@
 //! - [`protocol`]: bootstrap the protocol on a local cluster (payer in every role, demo
 //!   stablecoins, vaults, conversion pools registered as hooks);
 //! - [`demo_day`]: the demo's realistic day of payments, credit included;
-//! - [`postgres`]: a private throwaway Postgres cluster, and fresh databases on any server.
+//! - [`postgres`]: a private throwaway Postgres cluster, and fresh databases on any server;
+//! - [`receiver`]: a webhook receiver on loopback that verifies signatures and fails on demand.
 
 pub mod demo_day;
 pub mod postgres;
 pub mod protocol;
+pub mod receiver;

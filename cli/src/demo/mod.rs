@@ -4,6 +4,7 @@
 
 mod api;
 mod report;
+mod webhooks;
 
 use crate::settings::{redact, shutdown_signal, Settings, SettingsArgs};
 use anyhow::{Context, Result};
@@ -42,6 +43,12 @@ pub async fn run(args: Args) -> Result<bool> {
         &[
             ("api.listen", format!("127.0.0.1:{}", args.api_port).into()),
             ("api.tls_dir", tls_dir.display().to_string().into()),
+            // The demo's own receiver is on loopback; its sealing key lives with the demo.
+            ("webhooks.allow_private", true.into()),
+            (
+                "webhooks.key_file",
+                tls_dir.join("webhook.key").display().to_string().into(),
+            ),
         ],
     )?;
     // Postgres: the given server, or a private cluster that lives as long as this command.
@@ -111,6 +118,17 @@ pub async fn run(args: Args) -> Result<bool> {
     .await?;
     let keys = api::onboard(&indexer.pool, &s).await?;
     api::check(&api, &keys, &indexer.pool, &mut checks).await?;
+    let hook = webhooks::register(&api, &keys).await?;
+    let (workers_stop_tx, workers_stop_rx) = tokio::sync::watch::channel(false);
+    let workers = crate::serve::start_workers(
+        &api.state,
+        settings.webhooks.workers.max(1),
+        &workers_stop_rx,
+        "demo",
+    )?;
+    if let Some(hook) = &hook {
+        webhooks::show(&indexer.pool, &keys, hook, &mut checks).await?;
+    }
     println!("\nThe API (HTTPS, OpenAPI at {}/v1/openapi.json):", api.url);
     let cacert = api
         .ca_cert
@@ -142,6 +160,10 @@ pub async fn run(args: Args) -> Result<bool> {
         );
         println!("Ctrl-C (or SIGTERM) stops the node, the indexer and the private database.");
         shutdown_signal().await;
+    }
+    let _ = workers_stop_tx.send(true);
+    for w in workers {
+        let _ = w.await;
     }
     let _ = api_stop_tx.send(());
     let _ = api.task.await;

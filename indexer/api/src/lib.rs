@@ -13,6 +13,7 @@ pub mod operator_keys;
 mod read;
 mod solana_pay;
 pub mod tls;
+mod webhooks;
 pub mod wire;
 mod write;
 
@@ -63,6 +64,8 @@ pub struct ApiConfig {
     pub confirm_timeout: Duration,
     /// Operator keys held for merchants who opt in (absent: the server holds none).
     pub operator_keys: Option<Arc<operator_keys::OperatorKeys>>,
+    /// The webhook service's settings (absent: the webhook routes answer 503).
+    pub webhooks: Option<kassa_webhooks::Config>,
 }
 
 impl Default for ApiConfig {
@@ -78,6 +81,7 @@ impl Default for ApiConfig {
             max_lag_slots: 150,
             confirm_timeout: Duration::from_secs(20),
             operator_keys: None,
+            webhooks: None,
         }
     }
 }
@@ -149,6 +153,8 @@ pub struct Inner {
     pub mints: MintCache,
     /// Payment lookups by address, coalesced under load.
     pub payments: batch::PaymentLoader,
+    /// Webhook endpoints and deliveries, when configured.
+    pub webhooks: Option<kassa_webhooks::Webhooks>,
 }
 
 impl std::ops::Deref for AppState {
@@ -174,6 +180,10 @@ impl AppState {
                 CommitmentConfig::confirmed(),
             ),
             payments: batch::PaymentLoader::start(pool.clone()),
+            webhooks: config
+                .webhooks
+                .clone()
+                .map(|c| kassa_webhooks::Webhooks::new(pool.clone(), c)),
             pool,
             keys: KeyCache::default(),
             limits: Limits {

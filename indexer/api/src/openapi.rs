@@ -2,7 +2,7 @@
 //! `/v1/openapi.json` is generated from the same registrations the router is built from, so it
 //! cannot list a route that does not exist or miss one that does.
 
-use crate::{health, read, solana_pay, write, AppState};
+use crate::{health, read, solana_pay, webhooks, write, AppState};
 use axum::{http::header, response::IntoResponse};
 use std::sync::OnceLock;
 use utoipa::{
@@ -19,6 +19,12 @@ use utoipa_axum::{router::OpenApiRouter, routes};
         version = "1.0.0"
     ),
     modifiers(&Security),
+    components(schemas(
+        kassa_sdk::api::types::ChainNotification,
+        kassa_sdk::api::types::ChainEventData,
+        kassa_sdk::api::types::EndpointNotification,
+        kassa_sdk::api::types::EndpointEventData
+    )),
     tags(
         (name = "merchants", description = "Merchants, their KYB status, policy and balances"),
         (name = "payments", description = "Payments, timelines and the settlement status lookup"),
@@ -27,6 +33,7 @@ use utoipa_axum::{router::OpenApiRouter, routes};
         (name = "credit", description = "Credit pools, lines and advances"),
         (name = "transactions", description = "Stored transactions"),
         (name = "keys", description = "Onboarding, accounts and API keys"),
+        (name = "webhooks", description = "Webhook endpoints, deliveries and alerts; the notifications themselves are under `webhooks`"),
         (name = "solana-pay", description = "Solana Pay transaction requests (no API key)"),
         (name = "operations", description = "Health, readiness and metrics")
     )
@@ -80,6 +87,16 @@ pub fn keyed_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(write::list_keys, write::issue_key))
         .routes(routes!(write::rotate_key))
         .routes(routes!(write::revoke_key))
+        .routes(routes!(webhooks::event_types))
+        .routes(routes!(webhooks::list_endpoints, webhooks::create_endpoint))
+        .routes(routes!(webhooks::get_endpoint, webhooks::update_endpoint))
+        .routes(routes!(webhooks::rotate_secret))
+        .routes(routes!(webhooks::send_test))
+        .routes(routes!(webhooks::replay))
+        .routes(routes!(webhooks::list_deliveries))
+        .routes(routes!(webhooks::get_delivery))
+        .routes(routes!(webhooks::redeliver))
+        .routes(routes!(webhooks::alerts))
 }
 
 /// The routes without an API key: Solana Pay, health, metrics and the document itself.
@@ -100,7 +117,84 @@ pub fn document() -> utoipa::openapi::OpenApi {
     let mut open = open_routes();
     let mut doc = doc;
     doc.merge(open.to_openapi());
+    doc.webhooks = Some(notifications());
     doc
+}
+
+/// The `webhooks` section: every notification a merchant's endpoint can receive, with the
+/// schema of its body.
+fn notifications() -> utoipa::openapi::path::Paths {
+    use utoipa::openapi::{
+        content::ContentBuilder,
+        path::{HttpMethod, OperationBuilder, PathItem, PathsBuilder},
+        request_body::RequestBodyBuilder,
+        response::ResponseBuilder,
+        Ref, Required,
+    };
+    let item = |name: &str, schema: &str, summary: String| {
+        PathItem::new(
+            HttpMethod::Post,
+            OperationBuilder::new()
+                .operation_id(Some(name.to_string()))
+                .summary(Some(summary))
+                .description(Some(
+                    "Posted to the endpoint's URL with the Standard Webhooks headers \
+                     `webhook-id`, `webhook-timestamp` and `webhook-signature`.",
+                ))
+                .request_body(Some(
+                    RequestBodyBuilder::new()
+                        .required(Some(Required::True))
+                        .content(
+                            "application/json",
+                            ContentBuilder::new()
+                                .schema(Some(Ref::from_schema_name(schema)))
+                                .build(),
+                        )
+                        .build(),
+                ))
+                .response(
+                    "2XX",
+                    ResponseBuilder::new()
+                        .description("Accepted; any other answer is retried")
+                        .build(),
+                ),
+        )
+    };
+    let mut paths = PathsBuilder::new();
+    for t in kassa_webhooks::events::TYPES {
+        paths = paths
+            .path(
+                t.name,
+                item(
+                    t.name,
+                    "ChainNotification",
+                    format!("{} at confirmed", t.name),
+                ),
+            )
+            .path(
+                format!("{}.finalized", t.name),
+                item(
+                    &format!("{}.finalized", t.name),
+                    "ChainNotification",
+                    format!("{}: its transaction finalized", t.name),
+                ),
+            )
+            .path(
+                format!("{}.reverted", t.name),
+                item(
+                    &format!("{}.reverted", t.name),
+                    "ChainNotification",
+                    format!("{}: its transaction was rolled back", t.name),
+                ),
+            );
+    }
+    for t in [
+        kassa_webhooks::events::TEST,
+        kassa_webhooks::events::ENDPOINT_DISABLED,
+    ] {
+        paths = paths.path(t, item(t, "EndpointNotification", t.to_string()));
+    }
+    paths.build()
 }
 
 async fn serve_document() -> impl IntoResponse {

@@ -27,7 +27,7 @@ use utoipa::IntoParams;
 const DEFAULT_LIMIT: i64 = 50;
 const MAX_LIMIT: i64 = 200;
 
-fn limit(l: Option<i64>) -> ApiResult<i64> {
+pub(crate) fn limit(l: Option<i64>) -> ApiResult<i64> {
     match l {
         None => Ok(DEFAULT_LIMIT),
         Some(l) if (1..=MAX_LIMIT).contains(&l) => Ok(l),

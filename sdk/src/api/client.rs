@@ -293,6 +293,114 @@ impl Client {
             .await
     }
 
+    /// Registers a webhook endpoint; the answer holds its secret, shown this once.
+    pub async fn create_webhook_endpoint(
+        &self,
+        req: &CreateWebhookEndpoint,
+        idempotency_key: &str,
+    ) -> Result<NewWebhookEndpoint, ApiError> {
+        self.post("/v1/webhook-endpoints", req, idempotency_key)
+            .await
+    }
+
+    /// The caller's webhook endpoints.
+    pub async fn webhook_endpoints(&self) -> Result<Vec<WebhookEndpoint>, ApiError> {
+        self.get("/v1/webhook-endpoints").await
+    }
+
+    /// Changes a webhook endpoint (or disables or enables it).
+    pub async fn update_webhook_endpoint(
+        &self,
+        id: &str,
+        req: &UpdateWebhookEndpoint,
+    ) -> Result<WebhookEndpoint, ApiError> {
+        self.call(
+            Method::PATCH,
+            &format!("/v1/webhook-endpoints/{id}"),
+            Some(req),
+            None,
+        )
+        .await
+    }
+
+    /// A new signing secret; the current one signs beside it for `overlap_secs`.
+    pub async fn rotate_webhook_secret(
+        &self,
+        id: &str,
+        overlap_secs: Option<i64>,
+        idempotency_key: &str,
+    ) -> Result<NewWebhookSecret, ApiError> {
+        self.post(
+            &format!("/v1/webhook-endpoints/{id}/rotate-secret"),
+            &RotateWebhookSecret { overlap_secs },
+            idempotency_key,
+        )
+        .await
+    }
+
+    /// Sends a `webhook.test` event to an endpoint.
+    pub async fn send_webhook_test(
+        &self,
+        id: &str,
+        idempotency_key: &str,
+    ) -> Result<WebhookDelivery, ApiError> {
+        self.post(
+            &format!("/v1/webhook-endpoints/{id}/test"),
+            &serde_json::json!({}),
+            idempotency_key,
+        )
+        .await
+    }
+
+    /// Queues again every message an endpoint would receive since a time or after a message.
+    pub async fn replay_webhooks(
+        &self,
+        id: &str,
+        req: &ReplayWebhooks,
+        idempotency_key: &str,
+    ) -> Result<Replayed, ApiError> {
+        self.post(
+            &format!("/v1/webhook-endpoints/{id}/replay"),
+            req,
+            idempotency_key,
+        )
+        .await
+    }
+
+    /// A page of an endpoint's deliveries (`query` as in `limit=50&cursor=…`).
+    pub async fn webhook_deliveries(
+        &self,
+        id: &str,
+        query: &str,
+    ) -> Result<Page<WebhookDelivery>, ApiError> {
+        self.get(&format!("/v1/webhook-endpoints/{id}/deliveries?{query}"))
+            .await
+    }
+
+    /// One delivery with its attempts.
+    pub async fn webhook_delivery(&self, id: &str) -> Result<WebhookDelivery, ApiError> {
+        self.get(&format!("/v1/webhook-deliveries/{id}")).await
+    }
+
+    /// Sends a delivery's message again.
+    pub async fn redeliver_webhook(
+        &self,
+        id: &str,
+        idempotency_key: &str,
+    ) -> Result<WebhookDelivery, ApiError> {
+        self.post(
+            &format!("/v1/webhook-deliveries/{id}/redeliver"),
+            &serde_json::json!({}),
+            idempotency_key,
+        )
+        .await
+    }
+
+    /// Endpoints Kassa disabled after days of failures (operators).
+    pub async fn webhook_alerts(&self) -> Result<Vec<WebhookAlert>, ApiError> {
+        self.get("/v1/webhook-alerts").await
+    }
+
     /// Signs an unsigned transaction the API built with `signers` (every key it lists) and
     /// submits it.
     pub async fn sign_and_submit(

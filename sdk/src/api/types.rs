@@ -702,3 +702,285 @@ pub struct Readiness {
     /// Slots the slowest stream is behind the cluster (absent: unknown).
     pub indexer_lag_slots: Option<u64>,
 }
+
+/// A merchant's webhook endpoint (its secrets are never shown again after they are made).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct WebhookEndpoint {
+    /// `we_` and 16 hex digits.
+    pub id: String,
+    /// The merchant PDA whose events it receives.
+    pub merchant: String,
+    /// Where notifications are posted.
+    pub url: String,
+    /// The merchant's own note.
+    pub description: String,
+    /// The event types it receives (`payment.captured`, …); empty: every type.
+    pub event_types: Vec<String>,
+    /// Whether it is told events at `confirmed` (then again at `finalized`, or retracted by a
+    /// `.reverted` notification); false: only at `finalized`.
+    pub confirmed: bool,
+    /// Disabled endpoints receive nothing; their pending deliveries wait.
+    pub enabled: bool,
+    /// Why it was disabled (by the merchant, or by Kassa after days of failed deliveries).
+    pub disabled_reason: Option<String>,
+    /// The secrets that sign now: two during a rotation's overlap.
+    pub secrets: Vec<WebhookSecretInfo>,
+    /// When it was registered.
+    pub created_at: String,
+    /// When it last changed.
+    pub updated_at: String,
+}
+
+/// One of an endpoint's signing secrets, without the secret.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct WebhookSecretInfo {
+    /// 1 for the first secret, one more for each rotation.
+    pub version: i32,
+    /// When it was made.
+    pub created_at: String,
+    /// When it stops signing (a rotated secret); absent: the current one.
+    pub expires_at: Option<String>,
+}
+
+/// `POST /v1/webhook-endpoints`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct CreateWebhookEndpoint {
+    /// An `https` URL on a public address.
+    pub url: String,
+    /// A note for the merchant's own use.
+    #[serde(default)]
+    pub description: Option<String>,
+    /// Event types to receive; absent or empty: every type.
+    #[serde(default)]
+    pub event_types: Option<Vec<String>>,
+    /// Receive events at `confirmed` (default true).
+    #[serde(default)]
+    pub confirmed: Option<bool>,
+    /// The merchant (operators only; a merchant key registers for its own merchant).
+    #[serde(default)]
+    pub merchant: Option<String>,
+}
+
+/// `PATCH /v1/webhook-endpoints/{id}`: what to change.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct UpdateWebhookEndpoint {
+    /// A new URL.
+    #[serde(default)]
+    pub url: Option<String>,
+    /// A new note.
+    #[serde(default)]
+    pub description: Option<String>,
+    /// New event types (empty: every type).
+    #[serde(default)]
+    pub event_types: Option<Vec<String>>,
+    /// Receive events at `confirmed`.
+    #[serde(default)]
+    pub confirmed: Option<bool>,
+    /// Disable (false) or enable again (true); pending deliveries resume when enabled.
+    #[serde(default)]
+    pub enabled: Option<bool>,
+}
+
+/// A new endpoint with its secret, shown this once.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct NewWebhookEndpoint {
+    /// The endpoint.
+    pub endpoint: WebhookEndpoint,
+    /// `whsec_…`: configure it at the receiver to verify signatures. Not shown again.
+    pub secret: String,
+}
+
+/// `POST /v1/webhook-endpoints/{id}/rotate-secret`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct RotateWebhookSecret {
+    /// How long the previous secret keeps signing beside the new one (default one day, at
+    /// most seven; 0 retires it at once).
+    #[serde(default)]
+    pub overlap_secs: Option<i64>,
+}
+
+/// A rotated secret, shown this once.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct NewWebhookSecret {
+    /// The endpoint.
+    pub endpoint: WebhookEndpoint,
+    /// The new secret's version.
+    pub version: i32,
+    /// `whsec_…`, not shown again.
+    pub secret: String,
+}
+
+/// One message to one endpoint.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct WebhookDelivery {
+    /// The delivery's id (`dlv_` and a number).
+    pub id: String,
+    /// The endpoint.
+    pub endpoint: String,
+    /// The message: its `webhook-id`, the same on every attempt and redelivery.
+    pub message_id: String,
+    /// The message's type.
+    #[serde(rename = "type")]
+    pub event_type: String,
+    /// `pending`, `delivered` or `failed` (given up after days of failures).
+    pub state: String,
+    /// Attempts so far.
+    pub attempts: i32,
+    /// When the next attempt is due (pending deliveries).
+    pub next_attempt_at: Option<String>,
+    /// The last response's status code.
+    pub last_status: Option<u16>,
+    /// The last attempt's error, when it got no response or a refusal.
+    pub last_error: Option<String>,
+    /// When it was created.
+    pub created_at: String,
+    /// When it was delivered or given up.
+    pub finished_at: Option<String>,
+    /// The attempts, oldest first (in the single-delivery view; empty in lists).
+    pub attempt_log: Vec<WebhookAttempt>,
+}
+
+/// One try of a delivery.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct WebhookAttempt {
+    /// 1 for the first.
+    pub n: i32,
+    /// When it began.
+    pub started_at: String,
+    /// How long it took.
+    pub duration_ms: i32,
+    /// The status code received.
+    pub status: Option<u16>,
+    /// Why there was no acceptable answer (timeout, refused address, redirect, …).
+    pub error: Option<String>,
+    /// The start of the response body (at most 1 KiB).
+    pub response: Option<String>,
+}
+
+/// `POST /v1/webhook-endpoints/{id}/replay`: send again every message of the endpoint's
+/// merchant that it would receive, from a time or after a message.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct ReplayWebhooks {
+    /// Messages created at or after this time (RFC 3339).
+    #[serde(default)]
+    pub since: Option<String>,
+    /// Messages after this one (a `webhook-id`).
+    #[serde(default)]
+    pub after_message: Option<String>,
+}
+
+/// What a replay queued.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct Replayed {
+    /// New deliveries, in the messages' order.
+    pub deliveries: i64,
+}
+
+/// Something an operator must look at.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct WebhookAlert {
+    /// Its number.
+    pub id: i64,
+    /// `endpoint_disabled`.
+    pub kind: String,
+    /// The endpoint.
+    pub endpoint: String,
+    /// Its merchant.
+    pub merchant: String,
+    /// What happened.
+    pub detail: String,
+    /// When.
+    pub created_at: String,
+}
+
+/// The body of a notification about an event on chain. The `type` is the event's type
+/// (`payment.captured`) at `confirmed`, with `.finalized` appended for the follow-up when its
+/// transaction finalized, and `.reverted` when it was rolled back instead.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct ChainNotification {
+    /// `payment.captured`, `payment.captured.finalized`, `payment.captured.reverted`, …
+    #[serde(rename = "type")]
+    pub event_type: String,
+    /// When the event happened (its block's time), RFC 3339.
+    pub timestamp: String,
+    /// What happened.
+    pub data: ChainEventData,
+}
+
+/// What a chain notification says.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct ChainEventData {
+    /// Where the transaction stands: `confirmed`, `finalized` or `reverted`.
+    pub commitment: Commitment,
+    /// The program's event (`payment_captured`, …).
+    pub event: String,
+    /// The merchant PDA.
+    pub merchant: String,
+    /// The account the event is about (the payment, the merchant, the credit line, the advance).
+    pub entity: String,
+    /// The payment, for payment events.
+    pub payment: Option<String>,
+    /// The entity's sequence number at this event: a receiver can order and deduplicate by it.
+    pub seq: i64,
+    /// The transaction.
+    pub signature: String,
+    /// Its slot.
+    pub slot: i64,
+    /// Its block time.
+    pub block_time: Option<String>,
+    /// For `.finalized`: the `webhook-id` of the `confirmed` notification it confirms.
+    pub finalizes: Option<String>,
+    /// For `.reverted`: the `webhook-id` of the `confirmed` notification it retracts.
+    pub retracts: Option<String>,
+    /// The event's fields as the program's IDL names them (amounts as integer strings in base
+    /// units, addresses in base58).
+    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
+    pub details: serde_json::Value,
+}
+
+/// The body of a notification about an endpoint itself: `webhook.test` (sent on request) and
+/// `webhook_endpoint.disabled` (sent to the merchant's other endpoints when Kassa disabled one
+/// after days of failures).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct EndpointNotification {
+    /// `webhook.test` or `webhook_endpoint.disabled`.
+    #[serde(rename = "type")]
+    pub event_type: String,
+    /// When, RFC 3339.
+    pub timestamp: String,
+    /// About which endpoint.
+    pub data: EndpointEventData,
+}
+
+/// What an endpoint notification says.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct EndpointEventData {
+    /// The endpoint.
+    pub endpoint: String,
+    /// Its merchant.
+    pub merchant: String,
+    /// Its URL.
+    pub url: String,
+    /// What happened.
+    pub message: String,
+}

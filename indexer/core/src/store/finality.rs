@@ -48,14 +48,24 @@ pub async fn mark_finalized(
     if let Some(lease) = lease {
         lease.hold(&mut tx).await?;
     }
-    let n = sqlx::query(
-        "UPDATE chain.transaction SET commitment = 'finalized'
-         WHERE signature = ANY($1) AND commitment = 'confirmed'",
+    // Each event of a transaction that finalized gets its `finalized` outbox row with the mark.
+    let n: i64 = sqlx::query_scalar(
+        "WITH marked AS (
+             UPDATE chain.transaction SET commitment = 'finalized'
+             WHERE signature = ANY($1) AND commitment = 'confirmed'
+             RETURNING signature),
+         notified AS (
+             INSERT INTO webhooks.outbox (signature, ix_index, inner_index, phase)
+             SELECT e.signature, e.ix_index, e.inner_index, 'finalized'
+             FROM chain.event e JOIN marked m ON m.signature = e.signature
+             WHERE NOT e.reverted
+             ORDER BY e.slot, e.signature, e.ix_index, e.inner_index)
+         SELECT count(*) FROM marked",
     )
     .bind(bytes(signatures))
-    .execute(&mut *tx)
-    .await?
-    .rows_affected();
+    .fetch_one(&mut *tx)
+    .await?;
+    let n = n as u64;
     tx.commit().await?;
     Ok(n)
 }
@@ -79,9 +89,17 @@ pub async fn revert(
     .bind(bytes(signatures))
     .execute(&mut *tx)
     .await?;
+    // Each event rolled back gets its `reverted` outbox row: merchants told it at confirmed
+    // are told it is retracted.
     let touched_rows = sqlx::query(
-        "UPDATE chain.event SET reverted = true WHERE signature = ANY($1) AND NOT reverted
-         RETURNING program, raw",
+        "WITH rolled_back AS (
+             UPDATE chain.event SET reverted = true WHERE signature = ANY($1) AND NOT reverted
+             RETURNING signature, ix_index, inner_index, slot, program, raw),
+         notified AS (
+             INSERT INTO webhooks.outbox (signature, ix_index, inner_index, phase)
+             SELECT signature, ix_index, inner_index, 'reverted' FROM rolled_back
+             ORDER BY slot, signature, ix_index, inner_index)
+         SELECT program, raw FROM rolled_back",
     )
     .bind(bytes(signatures))
     .fetch_all(&mut *tx)

@@ -442,12 +442,19 @@ impl EventColumns {
             return Ok(());
         }
         sqlx::query(
-            "INSERT INTO chain.event (signature, ix_index, inner_index, slot, program, name, entity,
-                                      seq, ts, actor, data, raw)
-             SELECT s, i, j, sl, p, n, e, q, ts, a, d::jsonb, r
-             FROM unnest($1::bytea[], $2::int4[], $3::int4[], $4::int8[], $5::bytea[], $6::text[],
-                         $7::bytea[], $8::int8[], $9::int8[], $10::bytea[], $11::text[], $12::bytea[])
-                  AS t(s, i, j, sl, p, n, e, q, ts, a, d, r)",
+            // The webhook outbox gets one row per event in the same statement, so nothing is
+            // notified that was not stored and nothing stored is left out.
+            "WITH stored AS (
+                 INSERT INTO chain.event (signature, ix_index, inner_index, slot, program, name,
+                                          entity, seq, ts, actor, data, raw)
+                 SELECT s, i, j, sl, p, n, e, q, ts, a, d::jsonb, r
+                 FROM unnest($1::bytea[], $2::int4[], $3::int4[], $4::int8[], $5::bytea[],
+                             $6::text[], $7::bytea[], $8::int8[], $9::int8[], $10::bytea[],
+                             $11::text[], $12::bytea[])
+                      AS t(s, i, j, sl, p, n, e, q, ts, a, d, r)
+                 RETURNING signature, ix_index, inner_index)
+             INSERT INTO webhooks.outbox (signature, ix_index, inner_index, phase)
+             SELECT signature, ix_index, inner_index, 'confirmed' FROM stored",
         )
         .bind(&self.signature)
         .bind(&self.ix_index)
