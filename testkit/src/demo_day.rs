@@ -53,10 +53,18 @@ pub struct Scenario {
 
 /// Bootstraps the protocol on the node at `rpc_url` and runs the demo's day of payments.
 pub async fn run_scenario(rpc_url: &str) -> Result<Scenario> {
+    let mut s = bare(rpc_url).await?;
+    scenario(&mut s).await?;
+    Ok(s)
+}
+
+/// Bootstraps the protocol on the node at `rpc_url`: the cast of a day that has not begun,
+/// for tests that write their own.
+pub async fn bare(rpc_url: &str) -> Result<Scenario> {
     let proto = crate::protocol::bootstrap(rpc_url)
         .await
         .context("failed to bootstrap the protocol")?;
-    let mut s = Scenario {
+    Ok(Scenario {
         client: KassaClient::new(rpc_url.to_string(), CommitmentConfig::confirmed()),
         p: Payments::default(),
         c: Convert::default(),
@@ -66,9 +74,7 @@ pub async fn run_scenario(rpc_url: &str) -> Result<Scenario> {
         names: BTreeMap::new(),
         expected: BTreeMap::new(),
         credit_pool: None,
-    };
-    scenario(&mut s).await?;
-    Ok(s)
+    })
 }
 
 impl Scenario {
@@ -214,7 +220,8 @@ impl Scenario {
         })
     }
 
-    async fn invoice(&mut self, m: &Merchant, order: &str, amount: u64) -> Result<Pubkey> {
+    /// `m` opens an invoice for `amount`, valid for an hour.
+    pub async fn invoice(&mut self, m: &Merchant, order: &str, amount: u64) -> Result<Pubkey> {
         let expires = self.now().await? + 3_600;
         let (ix, payment) = self.p.invoice_open(
             &m.owner.pubkey(),
@@ -230,7 +237,8 @@ impl Scenario {
         Ok(payment)
     }
 
-    async fn pay(
+    /// `payer` pays the invoice with `input` (converted to the merchant's mint if another).
+    pub async fn pay(
         &mut self,
         m: &Merchant,
         payment: &Pubkey,
@@ -280,7 +288,8 @@ impl Scenario {
         }
     }
 
-    async fn capture(
+    /// `m` captures the payment.
+    pub async fn capture(
         &mut self,
         m: &Merchant,
         payment: &Pubkey,

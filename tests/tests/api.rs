@@ -146,6 +146,12 @@ async fn build() -> ApiEnv {
                 kassa_api::operator_keys::OperatorKeys::load(&tls_dir.join("operators"))
                     .expect("the operator key directory"),
             )),
+            webhooks: Some({
+                let mut c =
+                    kassa_webhooks::Config::new(kassa_webhooks::SealingKey::from_bytes(&[11; 32]));
+                c.allow_private = true;
+                c
+            }),
             // The tests hammer the API from one address and a few keys.
             rate_per_sec: 5_000,
             burst: 5_000,
@@ -2174,4 +2180,304 @@ async fn a_merchant_that_opts_in_has_kassa_sign_with_the_operator_key_it_holds()
         .unwrap();
     assert!(refund.submitted.is_none());
     assert_eq!(refund.signers, vec![owner.pubkey().to_string()]);
+}
+
+/// The API env's webhook sealing key, for the test's own worker.
+const WEBHOOK_KEY: [u8; 32] = [11; 32];
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn webhook_endpoints_are_each_merchants_own_and_deliveries_can_be_inspected_redelivered_and_replayed(
+) {
+    use kassa_testkit::receiver::Receiver;
+    use kassa_webhooks::{worker::Worker, Webhooks};
+    let env = env();
+    let (own, other) = (&env.merchants[0], &env.merchants[1]);
+    let receiver = Receiver::start().await.unwrap();
+    let created = env
+        .call(
+            Method::POST,
+            "/v1/webhook-endpoints",
+            Some(&own.key),
+            Some(json!({"url": receiver.url, "description": "orders"})),
+            Some(&idem()),
+        )
+        .await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
+    let secret = created.body["secret"].as_str().unwrap().to_string();
+    let id = created.body["endpoint"]["id"].as_str().unwrap().to_string();
+    assert_eq!(
+        created.body["endpoint"]["merchant"],
+        own.address.to_string()
+    );
+    receiver.set_secrets(vec![kassa_sdk::webhook::Secret::parse(&secret).unwrap()]);
+
+    // Bad input is a named 4xx.
+    for (body, status, kind) in [
+        (json!({"url": "ftp://example.com/"}), 422, "invalid-webhook"),
+        (
+            json!({"url": receiver.url, "event_types": ["payment.teleported"]}),
+            422,
+            "invalid-webhook",
+        ),
+        (
+            json!({"url": receiver.url, "colour": "red"}),
+            422,
+            "invalid-body",
+        ),
+        (
+            json!({"url": receiver.url, "merchant": other.address.to_string()}),
+            404,
+            "not-found",
+        ),
+    ] {
+        let a = env
+            .call(
+                Method::POST,
+                "/v1/webhook-endpoints",
+                Some(&own.key),
+                Some(body.clone()),
+                Some(&idem()),
+            )
+            .await;
+        assert_eq!(a.status.as_u16(), status, "{body}: {}", a.body);
+        if !kind.is_empty() {
+            assert!(
+                a.body["type"].as_str().unwrap().ends_with(kind),
+                "{}",
+                a.body
+            );
+        }
+    }
+    // An operator names the merchant; a consumer cannot manage webhooks.
+    let a = env
+        .call(
+            Method::POST,
+            "/v1/webhook-endpoints",
+            Some(&env.operator),
+            Some(json!({"url": receiver.url})),
+            Some(&idem()),
+        )
+        .await;
+    assert_eq!(a.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(
+        env.get("/v1/webhook-endpoints", &env.consumer).await.status,
+        StatusCode::FORBIDDEN
+    );
+
+    // Another merchant's key finds nothing of it.
+    let path = format!("/v1/webhook-endpoints/{id}");
+    assert_eq!(
+        env.get(&path, &other.key).await.status,
+        StatusCode::NOT_FOUND
+    );
+    let listed = env.get("/v1/webhook-endpoints", &other.key).await;
+    assert!(!listed
+        .body
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|e| e["id"] == id.as_str()));
+    for (method, p) in [
+        (Method::PATCH, path.clone()),
+        (Method::POST, format!("{path}/rotate-secret")),
+        (Method::POST, format!("{path}/test")),
+        (Method::POST, format!("{path}/replay")),
+    ] {
+        let a = env
+            .call(
+                method.clone(),
+                &p,
+                Some(&other.key),
+                Some(json!({})),
+                Some(&idem()),
+            )
+            .await;
+        assert_eq!(a.status, StatusCode::NOT_FOUND, "{method} {p}: {}", a.body);
+    }
+    assert_eq!(
+        env.get(&format!("{path}/deliveries"), &other.key)
+            .await
+            .status,
+        StatusCode::NOT_FOUND
+    );
+    let mine = env.get(&path, &own.key).await;
+    assert_eq!(mine.status, StatusCode::OK);
+    assert!(
+        !mine.raw.windows(6).any(|w| w == b"whsec_"),
+        "a secret shown twice"
+    );
+    let all = env.get("/v1/webhook-endpoints", &env.operator).await;
+    assert!(all
+        .body
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|e| e["id"] == id.as_str()));
+
+    // Rotation: a new secret, both sign.
+    let rotated = env
+        .call(
+            Method::POST,
+            &format!("{path}/rotate-secret"),
+            Some(&own.key),
+            Some(json!({"overlap_secs": 600})),
+            Some(&idem()),
+        )
+        .await;
+    assert_eq!(rotated.status, StatusCode::CREATED, "{}", rotated.body);
+    assert_eq!(rotated.body["version"], 2);
+    assert_eq!(
+        rotated.body["endpoint"]["secrets"]
+            .as_array()
+            .unwrap()
+            .len(),
+        2
+    );
+
+    // A test event, delivered by a worker of the test's own on the API's database.
+    let test = env
+        .call(
+            Method::POST,
+            &format!("{path}/test"),
+            Some(&own.key),
+            None,
+            Some(&idem()),
+        )
+        .await;
+    assert_eq!(test.status, StatusCode::ACCEPTED, "{}", test.body);
+    let mut config =
+        kassa_webhooks::Config::new(kassa_webhooks::SealingKey::from_bytes(&WEBHOOK_KEY));
+    config.allow_private = true;
+    let worker = Worker::new(Webhooks::new(env.pool().await, config), "api-test").unwrap();
+    let test_id = test.body["message_id"].as_str().unwrap().to_string();
+    for _ in 0..100 {
+        worker.drain().await.unwrap();
+        if receiver.accepted().iter().any(|r| r.id == test_id) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let got = receiver.accepted();
+    let arrived = got
+        .iter()
+        .find(|r| r.id == test_id)
+        .expect("the test event arrives");
+    assert!(arrived.verified);
+    assert_eq!(
+        arrived.signature.split(' ').count(),
+        2,
+        "both secrets sign during the overlap"
+    );
+    // The merchant's own events went out too (the endpoint existed when they were fanned out).
+    assert!(got.iter().any(|r| r.kind() == "payment.opened"));
+    assert!(got
+        .iter()
+        .all(|r| r.json()["data"]["merchant"] == own.address.to_string()));
+
+    // Deliveries, one with its attempts, redelivered with the same webhook-id.
+    let page = env
+        .get(&format!("{path}/deliveries?limit=2"), &own.key)
+        .await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert_eq!(page.body["data"].as_array().unwrap().len(), 2);
+    let next = page.body["next_cursor"].as_str().unwrap();
+    let more = env
+        .get(
+            &format!("{path}/deliveries?limit=2&cursor={next}"),
+            &own.key,
+        )
+        .await;
+    assert_eq!(more.status, StatusCode::OK);
+    assert_ne!(more.body["data"][0]["id"], page.body["data"][0]["id"]);
+    let bad = env
+        .get(&format!("{path}/deliveries?cursor=nonsense"), &own.key)
+        .await;
+    assert_eq!(bad.status, StatusCode::BAD_REQUEST);
+    let dlv = test.body["id"].as_str().unwrap();
+    let one = env
+        .get(&format!("/v1/webhook-deliveries/{dlv}"), &own.key)
+        .await;
+    assert_eq!(one.body["state"], "delivered");
+    assert_eq!(one.body["attempt_log"][0]["status"], 204);
+    assert_eq!(
+        env.get(&format!("/v1/webhook-deliveries/{dlv}"), &other.key)
+            .await
+            .status,
+        StatusCode::NOT_FOUND
+    );
+    let again = env
+        .call(
+            Method::POST,
+            &format!("/v1/webhook-deliveries/{dlv}/redeliver"),
+            Some(&own.key),
+            None,
+            Some(&idem()),
+        )
+        .await;
+    assert_eq!(again.status, StatusCode::ACCEPTED);
+    assert_eq!(again.body["message_id"], test_id.as_str());
+    // Replay everything of the last day.
+    let since = time::OffsetDateTime::now_utc() - time::Duration::days(1);
+    let replay = env
+        .call(
+            Method::POST,
+            &format!("{path}/replay"),
+            Some(&own.key),
+            Some(json!({"since": since.format(&time::format_description::well_known::Rfc3339).unwrap()})),
+            Some(&idem()),
+        )
+        .await;
+    assert_eq!(replay.status, StatusCode::ACCEPTED, "{}", replay.body);
+    let replayed = replay.body["deliveries"].as_i64().unwrap();
+    assert!(replayed >= 3, "{replayed}");
+    let before = receiver.accepted().len();
+    for _ in 0..100 {
+        worker.drain().await.unwrap();
+        if receiver.accepted().len() >= before + 1 + replayed as usize {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(receiver.accepted().len() > before + replayed as usize);
+    assert_eq!(
+        receiver
+            .accepted()
+            .iter()
+            .filter(|r| r.id == test_id)
+            .count(),
+        2
+    );
+
+    // Alerts are the operators'.
+    assert_eq!(
+        env.get("/v1/webhook-alerts", &own.key).await.status,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        env.get("/v1/webhook-alerts", &env.operator).await.status,
+        StatusCode::OK
+    );
+    // Disabled by the merchant, with the reason shown.
+    let off = env
+        .call(
+            Method::PATCH,
+            &path,
+            Some(&own.key),
+            Some(json!({"enabled": false})),
+            None,
+        )
+        .await;
+    assert_eq!(off.status, StatusCode::OK, "{}", off.body);
+    assert_eq!(off.body["enabled"], false);
+    assert_eq!(off.body["disabled_reason"], "disabled by the merchant");
+    // The SDK client reads the same.
+    let listed = env.client(&own.key).webhook_endpoints().await.unwrap();
+    assert!(listed.iter().any(|e| e.id == id && !e.enabled));
+    let types = env.get("/v1/webhook-event-types", &own.key).await;
+    assert!(types
+        .body
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|t| t == "credit.advance_taken"));
 }

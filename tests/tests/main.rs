@@ -16,3 +16,4 @@ mod localnet;
 mod matrix;
 mod payments;
 mod registry;
+mod webhooks;

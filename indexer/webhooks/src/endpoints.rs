@@ -352,7 +352,9 @@ pub async fn send_test(w: &Webhooks, scope: Option<&Pubkey>, id: &str) -> Result
     .bind(&message)
     .bind(merchant.as_ref())
     .bind(events::TEST)
-    .bind(id.as_bytes())
+    // A test stands alone: it neither waits behind the endpoint's other messages nor holds
+    // them up.
+    .bind(message.as_bytes())
     .bind(&body)
     .bind(now)
     .execute(&mut *tx)
@@ -364,7 +366,7 @@ pub async fn send_test(w: &Webhooks, scope: Option<&Pubkey>, id: &str) -> Result
     )
     .bind(id)
     .bind(&message)
-    .bind(id.as_bytes())
+    .bind(message.as_bytes())
     .bind(now)
     .fetch_one(&mut *tx)
     .await?;
