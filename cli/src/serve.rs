@@ -192,6 +192,16 @@ pub fn start_workers(
     let Some(w) = &state.webhooks else {
         return Ok(Vec::new());
     };
+    if n == 0 {
+        return Ok(Vec::new());
+    }
+    // The workers' connections are their own: a burst of deliveries never waits behind API
+    // requests for a connection, nor they behind it. Lazily opened, on the API pool's options.
+    let pool = sqlx::postgres::PgPoolOptions::new()
+        .max_connections(u32::try_from(2 + 2 * n).unwrap_or(u32::MAX))
+        .acquire_timeout(Duration::from_secs(10))
+        .connect_lazy_with((*w.pool.connect_options()).clone());
+    let w = kassa_webhooks::Webhooks::new(pool, w.config.clone());
     (0..n)
         .map(|i| {
             let worker = kassa_webhooks::worker::Worker::new(w.clone(), &format!("{name}{i}"))

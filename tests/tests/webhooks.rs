@@ -176,6 +176,35 @@ fn validate_payload(doc: &Value, body: &Value) {
     assert!(errors.is_empty(), "{kind}: {errors:?}\n{body}");
 }
 
+/// Runs `localnet/js/verify_webhook.mjs` (the `standardwebhooks` npm package) on a message.
+async fn verify_in_node(secret: &str, r: &Received, body: &[u8]) -> Result<String, String> {
+    use tokio::io::AsyncWriteExt as _;
+    let mut child = tokio::process::Command::new("node")
+        .arg("verify_webhook.mjs")
+        .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/../localnet/js"))
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("node runs (scripts/test installs localnet/js)");
+    let input = json!({
+        "secret": secret,
+        "id": r.id,
+        "timestamp": r.timestamp,
+        "signature": r.signature,
+        "body": String::from_utf8_lossy(body),
+    });
+    let mut stdin = child.stdin.take().unwrap();
+    stdin.write_all(input.to_string().as_bytes()).await.unwrap();
+    drop(stdin);
+    let out = child.wait_with_output().await.unwrap();
+    if out.status.success() {
+        Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
+    } else {
+        Err(String::from_utf8_lossy(&out.stderr).into_owned())
+    }
+}
+
 fn document() -> Value {
     serde_json::to_value(kassa_api::openapi_document()).unwrap()
 }
@@ -187,8 +216,20 @@ async fn payments_are_told_in_order_at_confirmed_then_finalized_signed_and_as_do
     let everything = Receiver::start().await.unwrap();
     let final_only = Receiver::start().await.unwrap();
     let captures = Receiver::start().await.unwrap();
-    w.endpoint(&m, &everything, CreateWebhookEndpoint::default())
-        .await;
+    let secret = {
+        let created = endpoints::create(
+            &w.hooks,
+            &m.address,
+            &CreateWebhookEndpoint {
+                url: everything.url.clone(),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+        everything.set_secrets(vec![Secret::parse(&created.secret).unwrap()]);
+        created.secret
+    };
     w.endpoint(
         &m,
         &final_only,
@@ -280,6 +321,20 @@ async fn payments_are_told_in_order_at_confirmed_then_finalized_signed_and_as_do
             .json();
         assert_eq!(captured["data"]["details"]["amount"], (5 * USD).to_string());
     }
+    // The Standard Webhooks library for JavaScript verifies what Kassa sent, and refuses it
+    // tampered.
+    let sample = got.iter().find(|r| r.kind() == "payment.captured").unwrap();
+    assert_eq!(
+        verify_in_node(&secret, sample, &sample.body)
+            .await
+            .as_deref(),
+        Ok("payment.captured")
+    );
+    let mut tampered = sample.body.clone();
+    let at = tampered.len() - 3;
+    tampered[at] ^= 1;
+    assert!(verify_in_node(&secret, sample, &tampered).await.is_err());
+
     // An endpoint that does not want `confirmed` gets only the finalized follow-ups; one that
     // chose a type gets only that type.
     assert!(final_only
@@ -702,6 +757,34 @@ async fn a_rotated_secret_signs_beside_the_old_one_during_the_overlap_only() {
             assert!(!s.windows(32).any(|win| win == secret.as_bytes()));
         }
     }
+    // Past the retention period, what was delivered leaves the database; a pending delivery
+    // and its message stay.
+    let count = |sql: &'static str| {
+        let pool = w.pool.clone();
+        async move {
+            sqlx::query_scalar::<_, i64>(sql)
+                .fetch_one(&pool)
+                .await
+                .unwrap()
+        }
+    };
+    r.down();
+    let waiting = endpoints::send_test(&w.hooks, Some(&m.address), &e)
+        .await
+        .unwrap();
+    worker.drain().await.unwrap();
+    let before = count("SELECT count(*) FROM webhooks.message").await;
+    assert!(before >= 3);
+    w.hooks.config.clock.advance(w.hooks.config.retention);
+    let pruned = endpoints::prune(&w.hooks).await.unwrap();
+    assert_eq!(pruned as i64, before - 1);
+    let left: Vec<String> = sqlx::query_scalar("SELECT message FROM webhooks.delivery")
+        .fetch_all(&w.pool)
+        .await
+        .unwrap();
+    assert_eq!(left, [waiting.message_id.clone()]);
+    assert_eq!(count("SELECT count(*) FROM webhooks.message").await, 1);
+    assert_eq!(count("SELECT count(*) FROM webhooks.attempt").await, 1);
     let _ = &mut w;
 }
 

@@ -589,3 +589,32 @@ pub fn event_types() -> Vec<&'static str> {
         .chain([events::ENDPOINT_DISABLED, events::TEST])
         .collect()
 }
+
+/// Forgets what is past the retention period: finished deliveries with their attempts, then
+/// messages no delivery refers to any more. Pending deliveries and their messages stay, however
+/// old. Returns the messages removed.
+pub async fn prune(w: &Webhooks) -> Result<u64> {
+    let cutoff = w.config.clock.now() - w.config.retention;
+    let mut tx = w.pool.begin().await?;
+    sqlx::query(
+        "DELETE FROM webhooks.attempt a USING webhooks.delivery d
+         WHERE a.delivery = d.id AND d.state <> 'pending' AND d.finished_at < $1",
+    )
+    .bind(cutoff)
+    .execute(&mut *tx)
+    .await?;
+    sqlx::query("DELETE FROM webhooks.delivery WHERE state <> 'pending' AND finished_at < $1")
+        .bind(cutoff)
+        .execute(&mut *tx)
+        .await?;
+    let n = sqlx::query(
+        "DELETE FROM webhooks.message m WHERE m.created_at < $1
+         AND NOT EXISTS (SELECT 1 FROM webhooks.delivery d WHERE d.message = m.id)",
+    )
+    .bind(cutoff)
+    .execute(&mut *tx)
+    .await?
+    .rows_affected();
+    tx.commit().await?;
+    Ok(n)
+}

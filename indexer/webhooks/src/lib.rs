@@ -118,6 +118,9 @@ pub struct Config {
     pub concurrency: usize,
     /// How long a rotated secret keeps signing unless the request says otherwise.
     pub default_overlap: Duration,
+    /// How long finished deliveries, their attempts and their messages are kept (replays
+    /// reach this far back).
+    pub retention: Duration,
     /// The service's clock (tests advance it).
     pub clock: Clock,
 }
@@ -133,6 +136,7 @@ impl Config {
             poll: Duration::from_millis(100),
             concurrency: 16,
             default_overlap: Duration::from_secs(86_400),
+            retention: Duration::from_secs(30 * 86_400),
             clock: Clock::default(),
         }
     }

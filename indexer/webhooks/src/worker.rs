@@ -10,6 +10,7 @@ use futures_util::StreamExt as _;
 use kassa_sdk::webhook::{sign, Secret, HEADER_ID, HEADER_SIGNATURE, HEADER_TIMESTAMP};
 use sqlx::Row as _;
 use std::{
+    collections::HashMap,
     future::Future,
     sync::{
         atomic::{AtomicU64, Ordering},
@@ -50,6 +51,8 @@ struct Leased {
     retry_since: OffsetDateTime,
     url: String,
     body: String,
+    /// The endpoint's signing secrets in force, opened.
+    secrets: Arc<Vec<Secret>>,
 }
 
 /// How an attempt ended.
@@ -94,19 +97,41 @@ impl Worker {
     /// request timeout). Dropping the returned future abandons them: their leases expire and
     /// another worker sends them again.
     pub async fn run(self, shutdown: impl Future<Output = ()>) {
-        let permits = Arc::new(Semaphore::new(self.w.config.concurrency.max(1)));
+        let slots = self.w.config.concurrency.max(1);
+        let permits = Arc::new(Semaphore::new(slots));
         let mut tasks = JoinSet::new();
+        let mut fanned_out: Option<Instant> = None;
+        let mut pruned: Option<Instant> = None;
         tokio::pin!(shutdown);
         loop {
             while tasks.try_join_next().is_some() {}
-            let busy = match self.round(&permits, &mut tasks).await {
-                Ok(n) => n > 0,
-                Err(e) => {
-                    tracing::warn!(error = %e, "webhook worker round failed; retrying");
-                    false
+            if pruned.is_none_or(|t| t.elapsed() >= Duration::from_secs(3600)) {
+                pruned = Some(Instant::now());
+                if let Err(e) = crate::endpoints::prune(&self.w).await {
+                    tracing::warn!(error = %e, "pruning old webhook deliveries failed");
                 }
+            }
+            // The outbox is looked at once per poll interval, not once per delivery.
+            if fanned_out.is_none_or(|t| t.elapsed() >= self.w.config.poll) {
+                fanned_out = Some(Instant::now());
+                if let Err(e) = fanout::pass(&self.w).await {
+                    tracing::warn!(error = %e, "webhook fan-out failed; retrying");
+                }
+            }
+            // Leases are taken in batches: when half the slots are free, or all are.
+            let free = permits.available_permits();
+            let started = if free >= slots.div_ceil(2) || tasks.is_empty() {
+                match self.start(&permits, &mut tasks, free).await {
+                    Ok(n) => n,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "webhook worker round failed; retrying");
+                        0
+                    }
+                }
+            } else {
+                0
             };
-            let idle = if busy {
+            let idle = if started > 0 {
                 Duration::ZERO
             } else {
                 self.w.config.poll
@@ -114,18 +139,21 @@ impl Worker {
             tokio::select! {
                 _ = &mut shutdown => break,
                 _ = tokio::time::sleep(idle) => {}
-                Some(_) = tasks.join_next(), if permits.available_permits() == 0 => {}
+                Some(_) = tasks.join_next(), if !tasks.is_empty() => {}
             }
         }
         let drain = async { while tasks.join_next().await.is_some() {} };
         let _ = tokio::time::timeout(self.w.config.request_timeout, drain).await;
     }
 
-    /// One round: a fan-out pass, then as many due deliveries as there are free slots, each
-    /// sent in a task of `tasks`. Returns how many it started.
-    async fn round(&self, permits: &Arc<Semaphore>, tasks: &mut JoinSet<()>) -> Result<usize> {
-        fanout::pass(&self.w).await?;
-        let free = permits.available_permits();
+    /// Leases up to `free` due deliveries and sends each in a task of `tasks`. Returns how
+    /// many it started.
+    async fn start(
+        &self,
+        permits: &Arc<Semaphore>,
+        tasks: &mut JoinSet<()>,
+        free: usize,
+    ) -> Result<usize> {
         if free == 0 {
             return Ok(0);
         }
@@ -199,52 +227,66 @@ impl Worker {
         .bind(&*self.name)
         .fetch_all(&self.w.pool)
         .await?;
+        if rows.is_empty() {
+            return Ok(Vec::new());
+        }
+        let endpoints: Vec<String> = rows.iter().map(|r| r.get::<String, _>(1)).collect();
+        let secrets = self.secrets(&endpoints, now).await?;
         Ok(rows
             .into_iter()
-            .map(|r| Leased {
-                id: r.get(0),
-                endpoint: r.get(1),
-                merchant: r.get(2),
-                message: r.get(3),
-                attempt: r.get(4),
-                retry_since: r.get(5),
-                url: r.get(6),
-                body: r.get(7),
+            .map(|r| {
+                let endpoint: String = r.get(1);
+                Leased {
+                    id: r.get(0),
+                    secrets: secrets.get(&endpoint).cloned().unwrap_or_default(),
+                    endpoint,
+                    merchant: r.get(2),
+                    message: r.get(3),
+                    attempt: r.get(4),
+                    retry_since: r.get(5),
+                    url: r.get(6),
+                    body: r.get(7),
+                }
             })
             .collect())
     }
 
-    /// The endpoint's secrets that sign now, opened.
-    async fn secrets(&self, endpoint: &str, now: OffsetDateTime) -> Result<Vec<Secret>> {
-        let rows: Vec<(i32, Vec<u8>)> = sqlx::query_as(
-            "SELECT version, sealed FROM webhooks.secret
-             WHERE endpoint = $1 AND (expires_at IS NULL OR expires_at > $2) ORDER BY version",
+    /// The secrets that sign now of each of `endpoints`, opened.
+    async fn secrets(
+        &self,
+        endpoints: &[String],
+        now: OffsetDateTime,
+    ) -> Result<HashMap<String, Arc<Vec<Secret>>>> {
+        let rows: Vec<(String, i32, Vec<u8>)> = sqlx::query_as(
+            "SELECT endpoint, version, sealed FROM webhooks.secret
+             WHERE endpoint = ANY($1) AND (expires_at IS NULL OR expires_at > $2)
+             ORDER BY endpoint, version",
         )
-        .bind(endpoint)
+        .bind(endpoints)
         .bind(now)
         .fetch_all(&self.w.pool)
         .await?;
-        rows.into_iter()
-            .map(|(version, sealed)| {
-                let plain = self
-                    .w
-                    .config
-                    .sealing_key
-                    .open(
-                        crate::endpoints::secret_aad(endpoint, version).as_bytes(),
-                        &sealed,
-                    )
-                    .map_err(Error::Key)?;
-                Secret::from_bytes(&plain).map_err(|e| Error::Key(e.to_string()))
-            })
-            .collect()
+        let mut out: HashMap<String, Vec<Secret>> = HashMap::new();
+        for (endpoint, version, sealed) in rows {
+            let plain = self
+                .w
+                .config
+                .sealing_key
+                .open(
+                    crate::endpoints::secret_aad(&endpoint, version).as_bytes(),
+                    &sealed,
+                )
+                .map_err(Error::Key)?;
+            let secret = Secret::from_bytes(&plain).map_err(|e| Error::Key(e.to_string()))?;
+            out.entry(endpoint).or_default().push(secret);
+        }
+        Ok(out.into_iter().map(|(k, v)| (k, Arc::new(v))).collect())
     }
 
     async fn deliver(&self, d: Leased) -> Result<()> {
         let started_at = self.w.config.clock.now();
         let t0 = Instant::now();
-        let secrets = self.secrets(&d.endpoint, started_at).await?;
-        let outcome = if secrets.is_empty() {
+        let outcome = if d.secrets.is_empty() {
             Outcome {
                 started_at,
                 duration: t0.elapsed(),
@@ -253,7 +295,7 @@ impl Worker {
                 response: None,
             }
         } else {
-            self.post(&d, &secrets, started_at, t0).await
+            self.post(&d, &d.secrets, started_at, t0).await
         };
         self.record(&d, outcome).await
     }
@@ -337,85 +379,69 @@ impl Worker {
 
     async fn record(&self, d: &Leased, o: Outcome) -> Result<()> {
         let now = self.w.config.clock.now();
-        let mut tx = self.w.pool.begin().await?;
-        sqlx::query(
-            "INSERT INTO webhooks.attempt (delivery, n, started_at, duration_ms, status, error,
-                                           response, worker)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT DO NOTHING",
-        )
-        .bind(d.id)
-        .bind(d.attempt)
-        .bind(o.started_at)
-        .bind(o.duration.as_millis().min(i32::MAX as u128) as i32)
-        .bind(o.status.map(|s| s as i16))
-        .bind(&o.error)
-        .bind(&o.response)
-        .bind(&*self.name)
-        .execute(&mut *tx)
-        .await?;
         let status = o.status.map(|s| s as i16);
-        if o.accepted() {
-            sqlx::query(
-                "UPDATE webhooks.delivery
-                 SET state = 'delivered', finished_at = $3, leased_until = NULL, lease_owner = NULL,
-                     last_status = $4, last_error = NULL
-                 WHERE id = $1 AND lease_owner = $2 AND state = 'pending'",
-            )
-            .bind(d.id)
-            .bind(&*self.name)
-            .bind(now)
-            .bind(status)
-            .execute(&mut *tx)
-            .await?;
-            tx.commit().await?;
-            self.stats.delivered.fetch_add(1, Ordering::Relaxed);
-            return Ok(());
-        }
-        self.stats.failed_attempts.fetch_add(1, Ordering::Relaxed);
-        let error = o
-            .error
-            .clone()
-            .or_else(|| o.status.map(|s| format!("the endpoint answered {s}")));
+        let error = if o.accepted() {
+            None
+        } else {
+            o.error
+                .clone()
+                .or_else(|| o.status.map(|s| format!("the endpoint answered {s}")))
+        };
         let retry = &self.w.config.retry;
-        let give_up = now - d.retry_since >= retry.give_up_after;
-        if give_up {
-            let failed = sqlx::query(
-                "UPDATE webhooks.delivery
-                 SET state = 'failed', finished_at = $3, leased_until = NULL, lease_owner = NULL,
-                     last_status = $4, last_error = $5
+        let (state, next) = if o.accepted() {
+            ("delivered", now)
+        } else if now - d.retry_since >= retry.give_up_after {
+            ("failed", now)
+        } else {
+            let jitter = u32::from(u16::from_le_bytes(crate::crypto::random::<2>())) % 501;
+            (
+                "pending",
+                now + retry.delay(d.attempt.max(1) as u32, jitter),
+            )
+        };
+        // The attempt and the delivery's new state in one statement; only a delivery given up
+        // takes a transaction, which also disables the endpoint.
+        let query = || {
+            sqlx::query(
+                "WITH attempt AS (
+                     INSERT INTO webhooks.attempt (delivery, n, started_at, duration_ms, status,
+                                                   error, response, worker)
+                     VALUES ($1, $3, $4, $5, $6, $7, $8, $2) ON CONFLICT DO NOTHING)
+                 UPDATE webhooks.delivery
+                 SET state = $9,
+                     finished_at = CASE WHEN $9 = 'pending' THEN NULL ELSE $10 END,
+                     next_attempt_at = CASE WHEN $9 = 'pending' THEN $11 ELSE next_attempt_at END,
+                     leased_until = NULL, lease_owner = NULL, last_status = $6, last_error = $7
                  WHERE id = $1 AND lease_owner = $2 AND state = 'pending'",
             )
             .bind(d.id)
             .bind(&*self.name)
-            .bind(now)
+            .bind(d.attempt)
+            .bind(o.started_at)
+            .bind(o.duration.as_millis().min(i32::MAX as u128) as i32)
             .bind(status)
             .bind(&error)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
-            if failed == 1 {
+            .bind(&o.response)
+            .bind(state)
+            .bind(now)
+            .bind(next)
+        };
+        if state == "failed" {
+            let mut tx = self.w.pool.begin().await?;
+            if query().execute(&mut *tx).await?.rows_affected() == 1 {
                 self.disable(&mut tx, d, now, error.as_deref().unwrap_or("no answer"))
                     .await?;
                 self.stats.given_up.fetch_add(1, Ordering::Relaxed);
             }
+            tx.commit().await?;
         } else {
-            let jitter = u32::from(u16::from_le_bytes(crate::crypto::random::<2>())) % 501;
-            let next = now + retry.delay(d.attempt.max(1) as u32, jitter);
-            sqlx::query(
-                "UPDATE webhooks.delivery
-                 SET next_attempt_at = $3, leased_until = NULL, lease_owner = NULL,
-                     last_status = $4, last_error = $5
-                 WHERE id = $1 AND lease_owner = $2 AND state = 'pending'",
-            )
-            .bind(d.id)
-            .bind(&*self.name)
-            .bind(next)
-            .bind(status)
-            .bind(&error)
-            .execute(&mut *tx)
-            .await?;
+            query().execute(&self.w.pool).await?;
         }
-        tx.commit().await?;
+        if state == "delivered" {
+            self.stats.delivered.fetch_add(1, Ordering::Relaxed);
+        } else {
+            self.stats.failed_attempts.fetch_add(1, Ordering::Relaxed);
+        }
         Ok(())
     }
 
