@@ -204,7 +204,9 @@ pub fn start_workers(
     let w = kassa_webhooks::Webhooks::new(pool, w.config.clone());
     (0..n)
         .map(|i| {
-            let worker = kassa_webhooks::worker::Worker::new(w.clone(), &format!("{name}{i}"))
+            // Named for the process and the worker: attempts say who made them.
+            let label = format!("{name}-{}-{i}", std::process::id());
+            let worker = kassa_webhooks::worker::Worker::new(w.clone(), &label)
                 .map_err(|e| anyhow::anyhow!("{e}"))?;
             let mut rx = stop.clone();
             Ok(tokio::spawn(worker.run(async move {

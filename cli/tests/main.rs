@@ -91,6 +91,99 @@ fn line_starting(child: &mut std::process::Child, prefix: &str) -> String {
     found
 }
 
+/// Both `kassa serve` processes run webhook workers on the one database: 400 queued messages
+/// for one endpoint, 20 entities of 20 each, to a receiver that takes 100 ms per request. Each
+/// message arrives once, each entity's in order, and workers of both processes delivered.
+async fn two_processes_deliver_each_webhook_once_in_order(
+    pool: &sqlx::PgPool,
+    key_file: &std::path::Path,
+    pids: [u32; 2],
+) {
+    use kassa_testkit::receiver::{Behaviour, Receiver};
+    let receiver = Receiver::start().await.unwrap();
+    receiver.set_behaviour(Behaviour::Hang(Duration::from_millis(100)));
+    let key =
+        kassa_webhooks::SealingKey::from_hex(&std::fs::read_to_string(key_file).unwrap()).unwrap();
+    let secret = [9u8; 32];
+    receiver.set_secrets(vec![
+        kassa_sdk::webhook::Secret::from_bytes(&secret).unwrap()
+    ]);
+    let endpoint = "we_00000000000000aa";
+    sqlx::query(
+        "INSERT INTO webhooks.endpoint (id, merchant, url, created_at, updated_at)
+         VALUES ($1, $2, $3, now(), now())",
+    )
+    .bind(endpoint)
+    .bind(&[1u8; 32][..])
+    .bind(&receiver.url)
+    .execute(pool)
+    .await
+    .unwrap();
+    sqlx::query(
+        "INSERT INTO webhooks.secret (endpoint, version, sealed, created_at) VALUES ($1, 1, $2, now())",
+    )
+    .bind(endpoint)
+    .bind(key.seal(
+        kassa_webhooks::endpoints::secret_aad(endpoint, 1).as_bytes(),
+        &secret,
+    ))
+    .execute(pool)
+    .await
+    .unwrap();
+    sqlx::query(
+        "WITH m AS (
+             INSERT INTO webhooks.message (id, merchant, type, order_key, body, created_at)
+             SELECT 'msg_' || md5('two' || i), $1, 'webhook.test', int4send(i % 20),
+                    json_build_object('type', 'webhook.test',
+                                      'data', json_build_object('key', i % 20, 'n', i))::text,
+                    now()
+             FROM generate_series(1, 400) AS i ORDER BY i
+             RETURNING id, order_key, seq)
+         INSERT INTO webhooks.delivery (endpoint, message, order_key, state, next_attempt_at,
+                                        created_at, retry_since)
+         SELECT $2, id, order_key, 'pending', now(), now(), now() FROM m ORDER BY seq",
+    )
+    .bind(&[1u8; 32][..])
+    .bind(endpoint)
+    .execute(pool)
+    .await
+    .unwrap();
+    assert!(
+        receiver
+            .wait_until(Duration::from_secs(60), |got| got.len() >= 400)
+            .await,
+        "delivered {} of 400",
+        receiver.received().len()
+    );
+    let got = receiver.received();
+    let mut ids: Vec<&str> = got.iter().map(|g| g.id.as_str()).collect();
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), 400, "each message once");
+    assert!(got.iter().all(|g| g.verified));
+    let mut last = std::collections::HashMap::new();
+    for g in &got {
+        let body = g.json();
+        let (k, n) = (
+            body["data"]["key"].as_i64().unwrap(),
+            body["data"]["n"].as_i64().unwrap(),
+        );
+        if let Some(prev) = last.insert(k, n) {
+            assert!(n > prev, "entity {k}: {n} after {prev}");
+        }
+    }
+    let workers: Vec<String> = sqlx::query_scalar("SELECT DISTINCT worker FROM webhooks.attempt")
+        .fetch_all(pool)
+        .await
+        .unwrap();
+    for pid in pids {
+        assert!(
+            workers.iter().any(|w| w.contains(&format!("-{pid}-"))),
+            "no worker of process {pid} delivered: {workers:?}"
+        );
+    }
+}
+
 /// `kassa serve` as an operator runs it: the indexer and the API over TLS with a local CA; a
 /// key made by `kassa account create` works against it; a second process serves the API alone
 /// beside it; SIGTERM stops both cleanly with the leases released.
@@ -119,6 +212,9 @@ async fn kassa_serve_answers_over_tls_scales_out_and_stops_cleanly() {
             .args(extra)
             .env("DATABASE_URL", &url)
             .env("KASSA_API__TLS_DIR", &tls)
+            .env("KASSA_WEBHOOKS__KEY_FILE", tls.join("webhook.key"))
+            // The test's receiver is on loopback.
+            .env("KASSA_WEBHOOKS__ALLOW_PRIVATE", "true")
             .env("KASSA_INDEXER__POLL_MS", "50")
             .env("RUST_LOG", "off")
             .stdout(Stdio::null())
@@ -190,6 +286,13 @@ async fn kassa_serve_answers_over_tls_scales_out_and_stops_cleanly() {
         assert!(started.elapsed() < Duration::from_secs(30), "never ready");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+
+    two_processes_deliver_each_webhook_once_in_order(
+        &pool,
+        &tls.join("webhook.key"),
+        [first.id(), second.id()],
+    )
+    .await;
 
     for mut child in [first, second] {
         stop(
