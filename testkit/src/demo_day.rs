@@ -324,17 +324,22 @@ fn kyb_case_hash(name: &str) -> [u8; 32] {
     h
 }
 
-/// The day: three merchants, three customers paying in USDC, USDT and a Token-2022 dollar,
-/// captures, a refund, a dispute, holds, a void, a cancelled invoice, and a receivable paid
-/// first from a capture.
-async fn scenario(s: &mut Scenario) -> Result<()> {
-    let policy = MerchantPolicy {
+/// A shop's terms: a week to capture or dispute, a month to refund, no KYT co-signature.
+pub fn shop_policy() -> MerchantPolicy {
+    MerchantPolicy {
         authorization_window: 7 * 86_400,
         auto_capture_delay: 0,
         refund_window: 30 * 86_400,
         dispute_window: 7 * 86_400,
         require_kyt: false,
-    };
+    }
+}
+
+/// The day: three merchants, three customers paying in USDC, USDT and a Token-2022 dollar,
+/// captures, a refund, a dispute, holds, a void, a cancelled invoice, and a receivable paid
+/// first from a capture.
+async fn scenario(s: &mut Scenario) -> Result<()> {
+    let policy = shop_policy();
     let cafe = s.merchant("Cafe Lumen", policy).await?;
     // Bikes sells service plans on receivable terms: a month to capture, three days to dispute.
     let bikes = s

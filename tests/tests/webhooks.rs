@@ -8,13 +8,12 @@ use kassa_localnet::{
     node::NodeConfig,
     server::{start, Localnet, LocalnetConfig},
 };
-use kassa_payments::state::MerchantPolicy;
 use kassa_sdk::{
     api::types::{CreateWebhookEndpoint, UpdateWebhookEndpoint},
     webhook::{verify, Secret},
 };
 use kassa_testkit::{
-    demo_day::{bare, caught_up, Merchant, Scenario, USD},
+    demo_day::{bare, caught_up, shop_policy, Merchant, Scenario, USD},
     receiver::{Behaviour, Received, Receiver},
 };
 use kassa_webhooks::{endpoints, worker::Worker, Config, SealingKey, Webhooks};
@@ -78,20 +77,14 @@ async fn world(finality_lag: u64, config: Config) -> World {
     }
 }
 
-fn policy() -> MerchantPolicy {
-    MerchantPolicy {
-        authorization_window: 86_400,
-        auto_capture_delay: 0,
-        refund_window: 86_400,
-        dispute_window: 86_400,
-        require_kyt: false,
-    }
-}
-
 impl World {
     /// A merchant, registered, approved and stored by the indexer.
     async fn merchant(&mut self, name: &'static str) -> Merchant {
-        let m = self.s.merchant(name, policy()).await.expect("merchant");
+        let m = self
+            .s
+            .merchant(name, shop_policy())
+            .await
+            .expect("merchant");
         self.caught_up().await;
         m
     }

@@ -18,7 +18,6 @@ use kassa_localnet::{
     node::NodeConfig,
     server::{start, LocalnetConfig},
 };
-use kassa_payments::state::MerchantPolicy;
 use kassa_sdk::{api::types::CreateWebhookEndpoint, webhook::Secret};
 use kassa_testkit::{postgres::knob, receiver::Receiver};
 use kassa_webhooks::{endpoints, worker::Worker, Config, SealingKey, Webhooks};
@@ -86,16 +85,7 @@ async fn run() {
         tokio::spawn(async move { indexer.run(std::future::pending()).await });
     }
     let m = s
-        .merchant(
-            "Bench Shop",
-            MerchantPolicy {
-                authorization_window: 86_400,
-                auto_capture_delay: 0,
-                refund_window: 86_400,
-                dispute_window: 86_400,
-                require_kyt: false,
-            },
-        )
+        .merchant("Bench Shop", kassa_testkit::demo_day::shop_policy())
         .await
         .unwrap();
     kassa_testkit::demo_day::caught_up(&pool, &s.signatures)
