@@ -118,7 +118,7 @@ pub async fn run(args: Args) -> Result<bool> {
     .await?;
     let keys = api::onboard(&indexer.pool, &s).await?;
     api::check(&api, &keys, &indexer.pool, &mut checks).await?;
-    let hook = webhooks::register(&api, &keys).await?;
+    let hooks = webhooks::register(&api, &keys).await?;
     let (workers_stop_tx, workers_stop_rx) = tokio::sync::watch::channel(false);
     let workers = crate::serve::start_workers(
         &api.state,
@@ -126,9 +126,7 @@ pub async fn run(args: Args) -> Result<bool> {
         &workers_stop_rx,
         "demo",
     )?;
-    if let Some(hook) = &hook {
-        webhooks::show(&indexer.pool, &keys, hook, &mut checks).await?;
-    }
+    webhooks::show(&indexer.pool, &hooks, &mut checks).await?;
     println!("\nThe API (HTTPS, OpenAPI at {}/v1/openapi.json):", api.url);
     let cacert = api
         .ca_cert
