@@ -378,8 +378,8 @@ async fn measure(
     let events = workload.iter().map(|t| t.events.len()).sum::<usize>();
 
     // Baseline: the very rows the apply wrote (transactions, instructions, events, payment
-    // projections, cursor), exported with COPY TO and timed loading back with COPY FROM into
-    // tables with the same constraints and indexes.
+    // projections, cursor, the webhook outbox), exported with COPY TO and timed loading back
+    // with COPY FROM into tables with the same constraints and indexes.
     let tables = [
         "chain.transaction",
         "chain.instruction",
@@ -387,6 +387,7 @@ async fn measure(
         "chain.token_balance_change",
         "chain.payment",
         "chain.cursor",
+        "webhooks.outbox",
     ];
     let mut dumps = Vec::new();
     for t in tables {
