@@ -1762,6 +1762,8 @@ async fn bad_input_gets_a_named_4xx_problem_never_a_5xx() {
         .unwrap();
     assert!(metrics.contains("kassa_api_requests_total{method=\"GET\",route=\"/v1/payments\""));
     assert!(metrics.contains("kassa_indexer_events_total"));
+    assert!(metrics.contains("\nkassa_webhook_deliveries_pending "));
+    assert!(metrics.contains("\nkassa_webhook_oldest_pending_seconds "));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -729,6 +729,7 @@ async fn a_rotated_secret_signs_beside_the_old_one_during_the_overlap_only() {
         .unwrap();
     deliver_until(&worker, &r, |got| got.len() == 1).await;
     let during = r.received()[0].clone();
+    validate_payload(&document(), &during.json());
     assert_eq!(during.signature.split(' ').count(), 2);
     assert!(check(&during, &old) && check(&during, &new));
     // After the overlap only the new secret signs.

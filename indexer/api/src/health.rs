@@ -81,5 +81,11 @@ pub async fn metrics(State(state): State<AppState>) -> Response {
     if let Some(m) = &state.indexer_metrics {
         text.push_str(&m.render());
     }
+    if let Some(w) = &state.webhooks {
+        match kassa_webhooks::endpoints::metrics(w).await {
+            Ok(m) => text.push_str(&m),
+            Err(e) => tracing::warn!(error = %e, "webhook metrics unavailable"),
+        }
+    }
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response()
 }

@@ -618,3 +618,58 @@ pub async fn prune(w: &Webhooks) -> Result<u64> {
     tx.commit().await?;
     Ok(n)
 }
+
+/// The delivery queue as Prometheus text: what waits in the outbox, pending deliveries and the
+/// age of the oldest, deliveries given up, endpoints disabled, alerts open. Read from the
+/// database, so every process reports the same figures.
+pub async fn metrics(w: &Webhooks) -> Result<String> {
+    let (outbox, pending, oldest, alerts, disabled): (i64, i64, f64, i64, i64) = sqlx::query_as(
+        "SELECT (SELECT count(*) FROM webhooks.outbox),
+                (SELECT count(*) FROM webhooks.delivery WHERE state = 'pending'),
+                coalesce((SELECT extract(epoch FROM $1 - min(created_at))::float8
+                          FROM webhooks.delivery WHERE state = 'pending'), 0),
+                (SELECT count(*) FROM webhooks.alert WHERE acknowledged_at IS NULL),
+                (SELECT count(*) FROM webhooks.endpoint WHERE NOT enabled)",
+    )
+    .bind(w.config.clock.now())
+    .fetch_one(&w.pool)
+    .await?;
+    let mut out = String::new();
+    for (name, help, kind, value) in [
+        (
+            "kassa_webhook_outbox_rows",
+            "Events stored and not yet fanned out",
+            "gauge",
+            outbox as f64,
+        ),
+        (
+            "kassa_webhook_deliveries_pending",
+            "Deliveries waiting to be sent or retried",
+            "gauge",
+            pending as f64,
+        ),
+        (
+            "kassa_webhook_oldest_pending_seconds",
+            "Age of the oldest pending delivery",
+            "gauge",
+            oldest,
+        ),
+        (
+            "kassa_webhook_alerts_open",
+            "Endpoints disabled after days of failures, not yet acknowledged",
+            "gauge",
+            alerts as f64,
+        ),
+        (
+            "kassa_webhook_endpoints_disabled",
+            "Endpoints disabled (by their merchant or by Kassa)",
+            "gauge",
+            disabled as f64,
+        ),
+    ] {
+        out.push_str(&format!(
+            "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}\n"
+        ));
+    }
+    Ok(out)
+}
