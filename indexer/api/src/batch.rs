@@ -23,7 +23,18 @@ pub struct PaymentLoader {
 
 impl PaymentLoader {
     /// Starts the lookup workers on the current runtime; they end when the loader is dropped.
+    /// They have connections of their own, on the API pool's options, set to plan the one
+    /// lookup once (`plan_cache_mode = force_generic_plan`: an index probe of `address = ANY`
+    /// whatever the batch) instead of planning it again for every batch.
     pub fn start(pool: PgPool) -> Self {
+        let options = (*pool.connect_options())
+            .clone()
+            .options([("plan_cache_mode", "force_generic_plan")]);
+        let pool = sqlx::postgres::PgPoolOptions::new()
+            .max_connections(WORKERS as u32)
+            .acquire_timeout(std::time::Duration::from_secs(2))
+            .test_before_acquire(false)
+            .connect_lazy_with(options);
         let (tx, rx) = mpsc::channel::<([u8; 32], Reply)>(4096);
         let rx = Arc::new(Mutex::new(rx));
         for _ in 0..WORKERS {
