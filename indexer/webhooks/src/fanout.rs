@@ -17,7 +17,7 @@ use time::OffsetDateTime;
 const LOCK: i64 = 0x6b61_7373_615f_7768;
 
 /// Outbox rows fanned out per pass at most.
-const BATCH: i64 = 1_000;
+pub(crate) const BATCH: i64 = 1_000;
 
 /// The `webhook-id` of an event's notification in one phase: the same wherever and whenever it
 /// is computed, so a retraction names the notification it retracts.

@@ -105,6 +105,7 @@ impl Worker {
         tokio::pin!(shutdown);
         loop {
             while tasks.try_join_next().is_some() {}
+            let mut backlog = false;
             if pruned.is_none_or(|t| t.elapsed() >= Duration::from_secs(3600)) {
                 pruned = Some(Instant::now());
                 if let Err(e) = crate::endpoints::prune(&self.w).await {
@@ -114,8 +115,14 @@ impl Worker {
             // The outbox is looked at once per poll interval, not once per delivery.
             if fanned_out.is_none_or(|t| t.elapsed() >= self.w.config.poll) {
                 fanned_out = Some(Instant::now());
-                if let Err(e) = fanout::pass(&self.w).await {
-                    tracing::warn!(error = %e, "webhook fan-out failed; retrying");
+                match fanout::pass(&self.w).await {
+                    // A full batch: more is waiting (a backfill); go on at once.
+                    Ok(n) if n as i64 >= fanout::BATCH => {
+                        fanned_out = None;
+                        backlog = true;
+                    }
+                    Ok(_) => {}
+                    Err(e) => tracing::warn!(error = %e, "webhook fan-out failed; retrying"),
                 }
             }
             // Leases are taken in batches: when half the slots are free, or all are.
@@ -131,7 +138,7 @@ impl Worker {
             } else {
                 0
             };
-            let idle = if started > 0 {
+            let idle = if started > 0 || backlog {
                 Duration::ZERO
             } else {
                 self.w.config.poll
