@@ -59,6 +59,8 @@ pub async fn run(args: Args) -> Result<()> {
     let demo_path = args.dir.join("demo.json");
     let description = serde_json::json!({
         "rpcUrl": net.rpc_url,
+        "genesisHash": net.genesis_hash.to_string(),
+        "caip2": net.caip2(),
         "payerKeypair": keypair_path.canonicalize().unwrap_or_else(|_| keypair_path.clone()),
         "usdc": demo.usdc.mint.to_string(),
         "usdt": demo.usdt.mint.to_string(),
@@ -74,6 +76,11 @@ pub async fn run(args: Args) -> Result<()> {
     println!("Kassa localnet is running");
     println!("  RPC URL        {}", net.rpc_url);
     println!("  WebSocket URL  {}", net.ws_url);
+    println!(
+        "  cluster        {} (genesis {})",
+        net.caip2(),
+        net.genesis_hash
+    );
     for (i, p) in KassaProgram::ALL.iter().enumerate() {
         let label = if i == 0 { "programs" } else { "" };
         println!("  {label:<15}{:<15}{}", p.name(), p.id());

@@ -126,7 +126,13 @@ impl Node {
         config: NodeConfig,
         known: impl IntoIterator<Item = Pubkey>,
     ) -> Result<Self, NodeError> {
-        let genesis_hash = ctx.banks_client.get_latest_blockhash().await?;
+        let first_blockhash = ctx.banks_client.get_latest_blockhash().await?;
+        // solana-program-test builds the same genesis every time. A fresh node is a cluster of
+        // its own, as a validator's fresh ledger is, so its identity (`getGenesisHash`) mixes a
+        // random nonce into the bank's: an indexer's one-database-one-cluster guard can then
+        // tell a restarted node from the one it mirrored.
+        let nonce = Keypair::new().pubkey();
+        let genesis_hash = solana_sdk::hash::hashv(&[first_blockhash.as_ref(), nonce.as_ref()]);
         let slot = ctx.banks_client.get_root_slot().await?;
         let identity = Keypair::new().pubkey();
         let now = wall_clock() + config.time_offset;
@@ -134,8 +140,8 @@ impl Node {
             slot,
             parent_slot: slot.saturating_sub(1),
             block_height: slot,
-            blockhash: genesis_hash,
-            previous_blockhash: genesis_hash,
+            blockhash: first_blockhash,
+            previous_blockhash: first_blockhash,
             block_time: now,
             signatures: Vec::new(),
         };

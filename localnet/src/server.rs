@@ -23,11 +23,20 @@ pub struct Localnet {
     pub ws_url: String,
     pub addr: SocketAddr,
     pub node: Arc<Mutex<Node>>,
+    /// This node's genesis hash: its own, different from every other node's.
+    pub genesis_hash: solana_sdk::hash::Hash,
     offline: Arc<AtomicU8>,
     tasks: Vec<JoinHandle<()>>,
 }
 
 impl Localnet {
+    /// The node's CAIP-2 chain id, as x402 and wallets name a Solana cluster: `solana:` and the
+    /// first 32 characters of the genesis hash.
+    pub fn caip2(&self) -> String {
+        let hash = self.genesis_hash.to_string();
+        format!("solana:{}", &hash[..hash.len().min(32)])
+    }
+
     /// Fault injection: while offline the RPC endpoint answers every request with HTTP 503,
     /// as a node that is down behind its load balancer; the chain itself keeps its state.
     pub fn set_offline(&self, offline: bool) {
@@ -128,7 +137,9 @@ pub async fn start(config: LocalnetConfig) -> Result<Localnet, NodeError> {
             }
         }
     });
+    let genesis_hash = node.lock().await.genesis_hash;
     Ok(Localnet {
+        genesis_hash,
         rpc_url: format!("http://{addr}"),
         ws_url: format!("ws://{ws_addr}"),
         addr,

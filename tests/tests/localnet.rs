@@ -892,3 +892,25 @@ async fn bad_input_gets_the_standard_error_objects() {
         "11111111111111111111111111111111"
     );
 }
+
+/// Each fresh node is a cluster of its own: its genesis hash differs from every other node's
+/// and stays the same for its life, and its CAIP-2 id is `solana:` and the hash's first 32
+/// characters.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_fresh_node_has_a_genesis_hash_of_its_own() {
+    let (a, b) = (fast_node().await, fast_node().await);
+    let rpc =
+        |url: &str| RpcClient::new_with_commitment(url.to_string(), CommitmentConfig::confirmed());
+    let ga = rpc(&a.rpc_url).get_genesis_hash().await.unwrap();
+    let gb = rpc(&b.rpc_url).get_genesis_hash().await.unwrap();
+    assert_ne!(ga, gb);
+    assert_eq!(ga, a.genesis_hash);
+    a.node.lock().await.advance_slot().await.unwrap();
+    assert_eq!(rpc(&a.rpc_url).get_genesis_hash().await.unwrap(), ga);
+    let id = a.caip2();
+    assert!(
+        id.starts_with("solana:") && id.len() == "solana:".len() + 32,
+        "{id}"
+    );
+    assert!(ga.to_string().starts_with(&id["solana:".len()..]));
+}

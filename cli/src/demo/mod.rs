@@ -33,6 +33,16 @@ pub struct Args {
     /// Exit when the scenario and its checks are done: 0 when every check held.
     #[arg(long)]
     pub exit: bool,
+    /// On a server given through DATABASE_URL (or database.url), keep the demo's database
+    /// after it ends instead of dropping it.
+    #[arg(long)]
+    pub keep_database: bool,
+}
+
+/// A database the demo made on the user's server for this run.
+struct OwnDatabase {
+    server: String,
+    name: String,
 }
 
 pub async fn run(args: Args) -> Result<bool> {
@@ -52,14 +62,47 @@ pub async fn run(args: Args) -> Result<bool> {
         ],
     )?;
     // Postgres: the given server, or a private cluster that lives as long as this command.
-    let (database_url, _cluster) = match &settings.database.url {
-        Some(url) => (url.expose_secret().to_string(), None),
+    let (database_url, _cluster, own) = match &settings.database.url {
+        Some(url) => {
+            // Each run's node is a cluster of its own, and a database mirrors one cluster: the
+            // demo works in a database of its own on the given server.
+            let server = url.expose_secret().to_string();
+            let name = format!(
+                "kassa_demo_{}_{}",
+                std::process::id(),
+                std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map(|d| d.as_secs())
+                    .unwrap_or(0)
+            );
+            let admin = sqlx::PgPool::connect(&server)
+                .await
+                .with_context(|| format!("cannot connect to {}", redact(&server)))?;
+            sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+                .execute(&admin)
+                .await
+                .with_context(|| format!("cannot create the demo's database {name}"))?;
+            admin.close().await;
+            println!(
+                "Using a database of its own on your server: {name} ({})",
+                if args.keep_database {
+                    "kept at exit"
+                } else {
+                    "dropped at exit; --keep-database keeps it"
+                }
+            );
+            (
+                kassa_testkit::postgres::with_database(&server, &name),
+                None,
+                Some(OwnDatabase { server, name }),
+            )
+        }
         None => {
             println!("Starting a private Postgres cluster (set DATABASE_URL to use your own)...");
             let cluster = tokio::task::spawn_blocking(PgCluster::start)
                 .await?
                 .context("cannot start a private Postgres cluster")?;
-            (cluster.url.clone(), Some(cluster))
+            (cluster.url.clone(), Some(cluster), None)
         }
     };
     let pool = store::connect_with(&database_url, settings.database.max_connections)
@@ -73,7 +116,12 @@ pub async fn run(args: Args) -> Result<bool> {
     })
     .await
     .context("failed to start the local node")?;
-    println!("Local node at {} (WebSocket {})", net.rpc_url, net.ws_url);
+    println!(
+        "Local node at {} (WebSocket {}), cluster {}",
+        net.rpc_url,
+        net.ws_url,
+        net.caip2()
+    );
     let indexer = Arc::new(Indexer::new(
         pool,
         Source::new(&net.rpc_url),
@@ -169,5 +217,16 @@ pub async fn run(args: Args) -> Result<bool> {
     let _ = stop_tx.send(());
     let _ = follower.await;
     indexer.pool.close().await;
+    if let Some(own) = own.filter(|_| !args.keep_database) {
+        if let Ok(admin) = sqlx::PgPool::connect(&own.server).await {
+            let _ = sqlx::query(sqlx::AssertSqlSafe(format!(
+                "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+                own.name
+            )))
+            .execute(&admin)
+            .await;
+            admin.close().await;
+        }
+    }
     Ok(ok)
 }
