@@ -12,6 +12,7 @@
 use kassa_sdk::programs::KassaProgram;
 use solana_program_test::{processor, ProgramTest};
 
+mod cluster_rpc;
 pub mod node;
 pub mod pubsub;
 pub mod rpc;

@@ -93,6 +93,8 @@ pub enum NodeError {
 
 pub struct Node {
     pub ctx: ProgramTestContext,
+    /// Where the node's JSON-RPC listens, once the server has bound it (`getClusterNodes`).
+    pub rpc_addr: Option<std::net::SocketAddr>,
     pub config: NodeConfig,
     pub genesis_hash: Hash,
     pub identity: Pubkey,
@@ -146,6 +148,7 @@ impl Node {
             signatures: Vec::new(),
         };
         let mut node = Self {
+            rpc_addr: None,
             ctx,
             config,
             genesis_hash,
@@ -253,6 +256,11 @@ impl Node {
     /// Registers an account created outside transactions (genesis).
     pub fn remember(&mut self, key: Pubkey) {
         self.known.insert(key);
+    }
+
+    /// Transactions landed since the node started (`getTransactionCount`).
+    pub fn transaction_count(&self) -> u64 {
+        self.txs.len() as u64
     }
 
     pub fn transaction(&self, signature: &Signature) -> Option<&TxRecord> {

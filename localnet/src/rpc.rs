@@ -69,7 +69,7 @@ impl RpcError {
     pub fn invalid_params(msg: impl std::fmt::Display) -> Self {
         Self::new(-32602, format!("Invalid params: {msg}"))
     }
-    fn internal(msg: impl std::fmt::Display) -> Self {
+    pub(crate) fn internal(msg: impl std::fmt::Display) -> Self {
         Self::new(-32603, format!("Internal error: {msg}"))
     }
     pub fn to_json(&self) -> Value {
@@ -92,10 +92,13 @@ impl From<solana_program_test::BanksClientError> for RpcError {
     }
 }
 
-type RpcResult = Result<Value, RpcError>;
+pub(crate) type RpcResult = Result<Value, RpcError>;
 
 /// Positional parameter `i`, or its default when absent or null.
-fn param<T: DeserializeOwned + Default>(params: &[Value], i: usize) -> Result<T, RpcError> {
+pub(crate) fn param<T: DeserializeOwned + Default>(
+    params: &[Value],
+    i: usize,
+) -> Result<T, RpcError> {
     match params.get(i) {
         None | Some(Value::Null) => Ok(T::default()),
         Some(v) => serde_json::from_value(v.clone()).map_err(RpcError::invalid_params),
@@ -103,14 +106,18 @@ fn param<T: DeserializeOwned + Default>(params: &[Value], i: usize) -> Result<T,
 }
 
 /// A required positional parameter.
-fn required<T: DeserializeOwned>(params: &[Value], i: usize, what: &str) -> Result<T, RpcError> {
+pub(crate) fn required<T: DeserializeOwned>(
+    params: &[Value],
+    i: usize,
+    what: &str,
+) -> Result<T, RpcError> {
     let v = params
         .get(i)
         .ok_or_else(|| RpcError::invalid_params(format!("missing {what}")))?;
     serde_json::from_value(v.clone()).map_err(|e| RpcError::invalid_params(format!("{what}: {e}")))
 }
 
-fn pubkey(params: &[Value], i: usize) -> Result<Pubkey, RpcError> {
+pub(crate) fn pubkey(params: &[Value], i: usize) -> Result<Pubkey, RpcError> {
     let s: String = required(params, i, "pubkey")?;
     Pubkey::from_str(&s).map_err(|_| RpcError::invalid_params("Invalid param: WrongSize"))
 }
@@ -119,11 +126,11 @@ fn signature(s: &str) -> Result<Signature, RpcError> {
     Signature::from_str(s).map_err(|_| RpcError::invalid_params("Invalid param: WrongSize"))
 }
 
-fn context(node: &Node, value: impl serde::Serialize) -> Value {
+pub(crate) fn context(node: &Node, value: impl serde::Serialize) -> Value {
     json!({"context": {"slot": node.slot(), "apiVersion": crate::SOLANA_VERSION}, "value": value})
 }
 
-fn to_value(v: impl serde::Serialize) -> RpcResult {
+pub(crate) fn to_value(v: impl serde::Serialize) -> RpcResult {
     serde_json::to_value(v).map_err(RpcError::internal)
 }
 
@@ -550,7 +557,8 @@ pub async fn dispatch(node: &mut Node, method: &str, params: Value) -> RpcResult
                 ui_amount(mint.base.supply, mint.base.decimals),
             ))
         }
-        "getTokenAccountsByOwner" => {
+        "getTokenAccountsByOwner" | "getTokenAccountsByDelegate" => {
+            let by_delegate = method == "getTokenAccountsByDelegate";
             let owner = pubkey(p, 0)?;
             let filter: Value = required(p, 1, "mint or programId filter")?;
             let (mint, program) = match (filter.get("mint"), filter.get("programId")) {
@@ -583,7 +591,12 @@ pub async fn dispatch(node: &mut Node, method: &str, params: Value) -> RpcResult
                 let Ok(state) = StateWithExtensions::<TokenAccount>::unpack(&account.data) else {
                     continue;
                 };
-                if state.base.owner != owner
+                let holder = if by_delegate {
+                    Option::<Pubkey>::from(state.base.delegate) == Some(owner)
+                } else {
+                    state.base.owner == owner
+                };
+                if !holder
                     || mint.is_some_and(|m| m != state.base.mint)
                     || program.is_some_and(|pid| pid != account.owner)
                 {
@@ -898,7 +911,10 @@ pub async fn dispatch(node: &mut Node, method: &str, params: Value) -> RpcResult
                 .map_err(|e| RpcError::new(-32602, e))?;
             Ok(json!(true))
         }
-        _ => Err(RpcError::method_not_found()),
+        other => match crate::cluster_rpc::dispatch(node, other, p).await {
+            Some(answer) => answer,
+            None => Err(RpcError::method_not_found()),
+        },
     }
 }
 

@@ -137,7 +137,11 @@ pub async fn start(config: LocalnetConfig) -> Result<Localnet, NodeError> {
             }
         }
     });
-    let genesis_hash = node.lock().await.genesis_hash;
+    let genesis_hash = {
+        let mut n = node.lock().await;
+        n.rpc_addr = Some(addr);
+        n.genesis_hash
+    };
     Ok(Localnet {
         genesis_hash,
         rpc_url: format!("http://{addr}"),

@@ -914,3 +914,168 @@ async fn each_fresh_node_has_a_genesis_hash_of_its_own() {
     );
     assert!(ga.to_string().starts_with(&id["solana:".len()..]));
 }
+
+/// The cluster-describing methods wallets, explorers and client libraries call, through
+/// `solana-rpc-client`'s typed API (which fails on a wrong shape), with a single node's honest
+/// values.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cluster_methods_answer_in_agaves_shapes() {
+    use solana_rpc_client_api::{client_error::ErrorKind as E, config::RpcLargestAccountsConfig};
+    use solana_sdk::pubkey::Pubkey;
+    let net = fast_node().await;
+    let demo = kassa_testkit::protocol::bootstrap(&net.rpc_url)
+        .await
+        .expect("bootstrap");
+    let rpc = RpcClient::new_with_commitment(net.rpc_url.clone(), CommitmentConfig::confirmed());
+    // A delegate on the payer's USDC account.
+    let delegate = Keypair::new();
+    let account = demo.usdc.ata(&demo.payer.pubkey());
+    let approve = spl_token_2022::instruction::approve(
+        &demo.usdc.token_program,
+        &account,
+        &delegate.pubkey(),
+        &demo.payer.pubkey(),
+        &[],
+        5,
+    )
+    .unwrap();
+    send(&rpc, &[approve], &demo.payer, &[]).await;
+
+    // solana-rpc-client 3.1.12's `get_token_accounts_by_delegate` sends `getTokenAccountsByOwner`
+    // (a bug of the client): the method is called by name, its answer read into the client's
+    // own typed response.
+    let by_delegate = |who: Pubkey| {
+        let rpc = &rpc;
+        let mint = demo.usdc.mint;
+        async move {
+            rpc.send::<solana_rpc_client_api::response::Response<
+                Vec<solana_rpc_client_api::response::RpcKeyedAccount>,
+            >>(
+                RpcRequest::GetTokenAccountsByDelegate,
+                json!([who.to_string(), {"mint": mint.to_string()}, {"encoding": "jsonParsed"}]),
+            )
+            .await
+            .unwrap()
+            .value
+        }
+    };
+    let delegated = by_delegate(delegate.pubkey()).await;
+    assert_eq!(delegated.len(), 1);
+    assert_eq!(delegated[0].pubkey, account.to_string());
+    assert!(by_delegate(Keypair::new().pubkey()).await.is_empty());
+    let largest = rpc
+        .get_token_largest_accounts(&demo.usdc.mint)
+        .await
+        .unwrap();
+    assert!(!largest.is_empty() && largest.len() <= 20);
+    assert!(largest
+        .windows(2)
+        .all(|w| w[0].amount.amount.parse::<u64>().unwrap()
+            >= w[1].amount.amount.parse::<u64>().unwrap()));
+
+    let slot = rpc.get_slot().await.unwrap();
+    assert!(rpc.get_transaction_count().await.unwrap() > 0);
+    let supply = rpc.supply().await.unwrap().value;
+    assert_eq!(supply.total, supply.circulating);
+    assert!(supply.total > 0);
+    let schedule = rpc.get_epoch_schedule().await.unwrap();
+    let info = rpc.get_epoch_info().await.unwrap();
+    assert_eq!(schedule.slots_per_epoch, info.slots_in_epoch);
+    let first = rpc.get_first_available_block().await.unwrap();
+    assert_eq!(rpc.minimum_ledger_slot().await.unwrap(), first);
+    assert!(first <= slot);
+    let blocks = rpc.get_blocks_with_limit(first, 5).await.unwrap();
+    assert_eq!(blocks.len(), 5);
+    assert_eq!(blocks[0], first);
+    assert!(rpc
+        .get_recent_performance_samples(Some(10))
+        .await
+        .unwrap()
+        .iter()
+        .all(|s| s.sample_period_secs == 60 && s.num_slots >= 1));
+    let governor = rpc.get_inflation_governor().await.unwrap();
+    assert!(governor.initial >= governor.terminal);
+    let nodes = rpc.get_cluster_nodes().await.unwrap();
+    assert_eq!(nodes.len(), 1);
+    assert_eq!(nodes[0].rpc, Some(net.addr));
+    let identity = rpc.get_identity().await.unwrap();
+    assert_eq!(nodes[0].pubkey, identity.to_string());
+    let schedule = rpc.get_leader_schedule(None).await.unwrap().unwrap();
+    assert_eq!(
+        schedule[&identity.to_string()].len() as u64,
+        info.slots_in_epoch
+    );
+    let votes = rpc.get_vote_accounts().await.unwrap();
+    assert!(votes.current.is_empty() && votes.delinquent.is_empty());
+    assert!(rpc.get_max_retransmit_slot().await.unwrap() >= slot);
+    let err = rpc
+        .get_highest_snapshot_slot()
+        .await
+        .expect_err("a node without snapshots");
+    match err.kind() {
+        E::RpcError(RpcError::RpcResponseError { code, .. }) => assert_eq!(*code, -32008),
+        other => panic!("no snapshot expected: {other:?}"),
+    }
+    let minimum = rpc.get_stake_minimum_delegation().await.unwrap();
+    assert!(minimum >= 1, "{minimum}");
+    // The nonblocking client has no typed call for it: the typed answer is read the same way.
+    type Commitment = solana_rpc_client_api::response::RpcBlockCommitment<[u64; 32]>;
+    let commitment: Commitment = rpc
+        .send(
+            RpcRequest::Custom {
+                method: "getBlockCommitment",
+            },
+            json!([first]),
+        )
+        .await
+        .unwrap();
+    assert_eq!(commitment.total_stake, 1);
+    assert!(commitment.commitment.is_some());
+    let unknown: Commitment = rpc
+        .send(
+            RpcRequest::Custom {
+                method: "getBlockCommitment",
+            },
+            json!([slot + 1_000_000]),
+        )
+        .await
+        .unwrap();
+    assert!(unknown.commitment.is_none());
+    let production = rpc.get_block_production().await.unwrap().value;
+    let (leader, produced) = production.by_identity[&identity.to_string()];
+    assert!(produced >= 1 && leader >= produced);
+    let accounts = rpc
+        .get_largest_accounts_with_config(RpcLargestAccountsConfig::default())
+        .await
+        .unwrap()
+        .value;
+    assert!(!accounts.is_empty() && accounts.len() <= 20);
+    assert!(accounts.windows(2).all(|w| w[0].lamports >= w[1].lamports));
+    let rate = rpc.get_inflation_rate().await.unwrap();
+    assert_eq!(rate.epoch, info.epoch);
+    assert!((rate.total - rate.validator - rate.foundation).abs() < 1e-12);
+    assert_eq!(
+        rpc.get_inflation_reward(&[demo.payer.pubkey()], None)
+            .await
+            .unwrap(),
+        vec![None]
+    );
+    let leader: String = rpc
+        .send(RpcRequest::GetSlotLeader, json!([]))
+        .await
+        .unwrap();
+    assert_eq!(leader, identity.to_string());
+    assert_eq!(
+        rpc.get_slot_leaders(slot, 3).await.unwrap(),
+        vec![identity; 3]
+    );
+    let fees = rpc
+        .get_recent_prioritization_fees(&[account])
+        .await
+        .unwrap();
+    assert!(!fees.is_empty() && fees.len() <= 150);
+    assert!(
+        fees.iter().all(|f| f.prioritization_fee == 0),
+        "no one paid a priority fee"
+    );
+}
