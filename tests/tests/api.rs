@@ -227,6 +227,21 @@ async fn build() -> ApiEnv {
     }
 }
 
+/// Serves `state` over plain HTTP on a free loopback port (for tests that need an API of their
+/// own configuration beside the shared one); returns its base URL.
+fn serve_plain(state: AppState) -> String {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let base = format!("http://127.0.0.1:{}", listener.local_addr().unwrap().port());
+    tokio::spawn(kassa_api::serve(
+        listener,
+        None,
+        kassa_api::router(state),
+        std::future::pending(),
+        Duration::from_secs(1),
+    ));
+    base
+}
+
 fn policy(require_kyt: bool) -> MerchantPolicy {
     MerchantPolicy {
         authorization_window: 7 * DAY,
@@ -1877,9 +1892,7 @@ async fn a_database_that_goes_away_is_a_503_with_retry_after_and_the_api_recover
         .unwrap()
         .to_string();
     let api_pool = kassa_api::connect(&url, 2).await.unwrap();
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let base = format!("http://127.0.0.1:{}", listener.local_addr().unwrap().port());
-    let state = AppState::new(
+    let base = serve_plain(AppState::new(
         api_pool,
         ApiConfig {
             rpc_url: e.rpc_url.clone(),
@@ -1887,13 +1900,6 @@ async fn a_database_that_goes_away_is_a_503_with_retry_after_and_the_api_recover
             ..ApiConfig::default()
         },
         None,
-    );
-    tokio::spawn(kassa_api::serve(
-        listener,
-        None,
-        kassa_api::router(state),
-        std::future::pending(),
-        Duration::from_secs(1),
     ));
     let http = reqwest::Client::new();
     let get = |path: &'static str| {
@@ -2017,9 +2023,7 @@ async fn the_solana_pay_library_and_a_web3js_wallet_pay_through_the_transaction_
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_key_over_its_rate_gets_429_with_retry_after() {
     let e = env();
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let base = format!("http://127.0.0.1:{}", listener.local_addr().unwrap().port());
-    let state = AppState::new(
+    let base = serve_plain(AppState::new(
         kassa_api::connect(&e.db_url, 2).await.unwrap(),
         ApiConfig {
             rpc_url: e.rpc_url.clone(),
@@ -2028,13 +2032,6 @@ async fn a_key_over_its_rate_gets_429_with_retry_after() {
             ..ApiConfig::default()
         },
         None,
-    );
-    tokio::spawn(kassa_api::serve(
-        listener,
-        None,
-        kassa_api::router(state),
-        std::future::pending(),
-        Duration::from_secs(1),
     ));
     let http = reqwest::Client::new();
     let mut statuses = Vec::new();

@@ -39,6 +39,20 @@ async fn fast_node() -> kassa_localnet::server::Localnet {
     .expect("localnet starts")
 }
 
+/// A fast node with the demo protocol bootstrapped, and a client reading at `confirmed`.
+async fn bootstrapped_node() -> (
+    kassa_localnet::server::Localnet,
+    kassa_testkit::protocol::Protocol,
+    RpcClient,
+) {
+    let net = fast_node().await;
+    let demo = kassa_testkit::protocol::bootstrap(&net.rpc_url)
+        .await
+        .expect("bootstrap");
+    let rpc = RpcClient::new_with_commitment(net.rpc_url.clone(), CommitmentConfig::confirmed());
+    (net, demo, rpc)
+}
+
 async fn send(
     rpc: &RpcClient,
     ixs: &[Instruction],
@@ -406,11 +420,7 @@ async fn a_payment_through_json_rpc_reads_back_like_a_cluster() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kassa_localnet_bootstrap_leaves_a_usable_protocol() {
-    let net = fast_node().await;
-    let demo = kassa_testkit::protocol::bootstrap(&net.rpc_url)
-        .await
-        .expect("bootstrap");
-    let rpc = RpcClient::new_with_commitment(net.rpc_url.clone(), CommitmentConfig::confirmed());
+    let (_net, demo, rpc) = bootstrapped_node().await;
     // The payer's three stablecoin accounts, read back jsonParsed.
     let tokens = rpc
         .send::<serde_json::Value>(RpcRequest::GetTokenAccountsByOwner, json!([demo.payer.pubkey().to_string(), {"mint": demo.usdc.mint.to_string()}, {"encoding": "jsonParsed"}]))
@@ -674,11 +684,7 @@ async fn websocket_subscriptions_follow_slots_signatures_accounts_and_logs() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_javascript_wallet_pays_through_the_node() {
-    let net = fast_node().await;
-    let demo = kassa_testkit::protocol::bootstrap(&net.rpc_url)
-        .await
-        .expect("bootstrap");
-    let rpc = RpcClient::new_with_commitment(net.rpc_url.clone(), CommitmentConfig::confirmed());
+    let (net, demo, rpc) = bootstrapped_node().await;
     let p = Payments::default();
     // Merchant side in Rust: register, approve, open an invoice.
     let merchant = Keypair::new();
@@ -922,11 +928,7 @@ async fn each_fresh_node_has_a_genesis_hash_of_its_own() {
 async fn cluster_methods_answer_in_agaves_shapes() {
     use solana_rpc_client_api::{client_error::ErrorKind as E, config::RpcLargestAccountsConfig};
     use solana_sdk::pubkey::Pubkey;
-    let net = fast_node().await;
-    let demo = kassa_testkit::protocol::bootstrap(&net.rpc_url)
-        .await
-        .expect("bootstrap");
-    let rpc = RpcClient::new_with_commitment(net.rpc_url.clone(), CommitmentConfig::confirmed());
+    let (net, demo, rpc) = bootstrapped_node().await;
     // A delegate on the payer's USDC account.
     let delegate = Keypair::new();
     let account = demo.usdc.ata(&demo.payer.pubkey());
@@ -1082,4 +1084,39 @@ async fn cluster_methods_answer_in_agaves_shapes() {
         fees.iter().all(|f| f.prioritization_fee == 0),
         "no one paid a priority fee"
     );
+
+    // Bad arguments are Agave's -32602, naming the problem.
+    let too_many: Vec<String> = (0..129).map(|_| Pubkey::new_unique().to_string()).collect();
+    for (method, params, says) in [
+        ("getBlocksWithLimit", json!([0, 500_001]), "limit"),
+        ("getBlocksWithLimit", json!([0]), "limit"),
+        ("getRecentPrioritizationFees", json!([too_many]), "max 128"),
+        (
+            "getRecentPrioritizationFees",
+            json!([["not an address"]]),
+            "WrongSize",
+        ),
+        (
+            "getLargestAccounts",
+            json!([{"filter": "everything"}]),
+            "filter",
+        ),
+        ("getSlotLeaders", json!([0, 5_001]), "max 5000"),
+        ("getRecentPerformanceSamples", json!([721]), "max 720"),
+        (
+            "getTokenLargestAccounts",
+            json!([account.to_string()]),
+            "mint",
+        ),
+        ("getInflationReward", json!([]), "addresses"),
+    ] {
+        let body = json!({"jsonrpc": "2.0", "id": 1, "method": method, "params": params});
+        let answer = post_raw(&net.rpc_url, &body.to_string()).await;
+        assert_eq!(
+            answer["error"]["code"], -32602,
+            "{method} {params}: {answer}"
+        );
+        let message = answer["error"]["message"].as_str().unwrap_or_default();
+        assert!(message.contains(says), "{method} {params}: {message}");
+    }
 }

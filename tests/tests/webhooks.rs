@@ -836,3 +836,40 @@ async fn destinations_on_private_addresses_are_refused_at_registration_and_at_co
     assert!(r.received().is_empty());
     let _ = &mut w;
 }
+
+/// A backlog larger than one fan-out pass (a backfill) is fanned out pass after pass at once,
+/// not one pass per poll interval: with an hour's poll, 2,500 outbox rows all arrive.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_backlog_is_fanned_out_without_waiting_for_the_poll() {
+    let mut c = config();
+    c.poll = Duration::from_secs(3600);
+    let mut w = world(32, c).await;
+    let m = w.merchant("Backfill Shop").await;
+    let r = Receiver::start().await.unwrap();
+    w.endpoint(&m, &r, CreateWebhookEndpoint::default()).await;
+    // The merchant's own events are in the outbox already; 2,500 more rows behind them.
+    sqlx::query(
+        "INSERT INTO webhooks.outbox (type, merchant, data)
+         SELECT 'webhook_endpoint.disabled', $1,
+                json_build_object('endpoint', 'we_0000000000000000', 'merchant', $2::text,
+                                  'url', 'https://example.com/', 'message', 'row ' || i)
+         FROM generate_series(1, 2500) AS i",
+    )
+    .bind(m.address.as_ref())
+    .bind(m.address.to_string())
+    .execute(&w.pool)
+    .await
+    .unwrap();
+    let worker = tokio::spawn(w.worker().run(std::future::pending()));
+    let all = r
+        .wait_until(Duration::from_secs(60), |got| {
+            got.iter()
+                .filter(|g| g.kind() == "webhook_endpoint.disabled")
+                .count()
+                >= 2500
+        })
+        .await;
+    worker.abort();
+    assert!(all, "{} arrived", r.received().len());
+    assert!(r.received().iter().all(|g| g.verified));
+}

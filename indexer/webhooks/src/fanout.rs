@@ -330,14 +330,17 @@ fn message(
             "data": data,
         })
         .to_string();
+        let id = service_message_id(&[&row.id.to_le_bytes(), kind.as_bytes(), merchant]);
         return Some(Message {
-            id: service_message_id(&[&row.id.to_le_bytes(), kind.as_bytes(), merchant]),
+            // A service's events are about no one entity's history: each stands alone, like a
+            // test event, and never waits behind the merchant's other messages.
+            order_key: id.as_bytes().to_vec(),
+            id,
             merchant: *merchant,
             kind: kind.clone(),
             base,
             phase: None,
             retracts: None,
-            order_key: merchant.to_vec(),
             body,
         });
     }
