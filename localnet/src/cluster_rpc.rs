@@ -48,7 +48,7 @@ pub(crate) async fn dispatch(node: &mut Node, method: &str, p: &[Value]) -> Opti
             false,
         )),
         "getInflationGovernor" => {
-            let i = node.ctx.genesis_config().inflation;
+            let i = node.genesis_config().inflation;
             to_value(RpcInflationGovernor {
                 initial: i.initial,
                 terminal: i.terminal,
@@ -58,10 +58,10 @@ pub(crate) async fn dispatch(node: &mut Node, method: &str, p: &[Value]) -> Opti
             })
         }
         "getInflationRate" => {
-            let i = node.ctx.genesis_config().inflation;
+            let i = node.genesis_config().inflation;
             let epoch = node.slot() / SLOTS_PER_EPOCH;
             // Years since genesis at the start of this epoch, at the genesis's slot rate.
-            let slots_per_year = node.ctx.genesis_config().slots_per_year();
+            let slots_per_year = node.genesis_config().slots_per_year();
             let year = if slots_per_year > 0.0 {
                 (epoch * SLOTS_PER_EPOCH) as f64 / slots_per_year
             } else {
@@ -303,12 +303,7 @@ fn prioritization_fees(node: &Node, p: &[Value]) -> RpcResult {
 
 async fn supply(node: &Node) -> RpcResult {
     // Every lamport of every account the node has seen; none is held back from circulation.
-    let total: u64 = node
-        .known_accounts()
-        .await?
-        .iter()
-        .map(|(_, a)| a.lamports)
-        .sum();
+    let total: u64 = node.known_accounts().iter().map(|(_, a)| a.lamports).sum();
     Ok(context(
         node,
         RpcSupply {
@@ -335,7 +330,6 @@ async fn largest_accounts(node: &Node, p: &[Value]) -> RpcResult {
         Vec::new()
     } else {
         node.known_accounts()
-            .await?
             .into_iter()
             .map(|(k, a)| RpcAccountBalance {
                 address: k.to_string(),
@@ -352,14 +346,13 @@ async fn token_largest_accounts(node: &Node, p: &[Value]) -> RpcResult {
     let mint = pubkey(p, 0)?;
     let mint_account = node
         .account(&mint)
-        .await?
         .ok_or_else(|| RpcError::invalid_params("Invalid param: could not find mint"))?;
     let decimals = StateWithExtensions::<Mint>::unpack(&mint_account.data)
         .map_err(|_| RpcError::invalid_params("Invalid param: not a Token mint"))?
         .base
         .decimals;
     let mut holders: Vec<(u64, Pubkey)> = Vec::new();
-    for (key, account) in node.known_accounts().await? {
+    for (key, account) in node.known_accounts() {
         if account.owner != anchor_spl::token::ID && account.owner != spl_token_2022::ID {
             continue;
         }
@@ -388,17 +381,17 @@ async fn token_largest_accounts(node: &Node, p: &[Value]) -> RpcResult {
 async fn stake_minimum_delegation(node: &Node) -> RpcResult {
     // StakeInstruction::GetMinimumDelegation, bincode: variant 13.
     let ix = Instruction::new_with_bytes(STAKE, &13u32.to_le_bytes(), Vec::new());
-    let payer = &node.ctx.payer;
-    let blockhash = node.latest_blockhash().await?;
+    let payer = &node.payer;
+    let (blockhash, _) = node.latest_blockhash();
     let tx = Transaction::new(
         &[payer],
         Message::new(&[ix], Some(&payer.pubkey())),
         blockhash,
     );
-    let sim = node.ctx.banks_client.simulate_transaction(tx).await?;
-    let data = sim
-        .simulation_details
-        .and_then(|d| d.return_data)
+    let data = node
+        .simulate(tx.into())
+        .map_err(RpcError::internal)?
+        .return_data
         .filter(|r| r.program_id == STAKE)
         .map(|r| r.data)
         .ok_or_else(|| RpcError::internal("the stake program gave no minimum delegation"))?;

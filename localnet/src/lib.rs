@@ -10,9 +10,13 @@
 #![allow(deprecated)]
 
 use kassa_sdk::programs::KassaProgram;
+use solana_program_runtime::invoke_context::BuiltinFunctionWithContext;
 use solana_program_test::{processor, ProgramTest};
+use solana_sdk::pubkey::Pubkey;
 
+mod bank;
 mod cluster_rpc;
+pub mod logs;
 pub mod node;
 pub mod pubsub;
 pub mod rpc;
@@ -21,22 +25,31 @@ pub mod server;
 /// The Agave version whose RPC behaviour this node follows.
 pub const SOLANA_VERSION: &str = "3.1.12";
 
+/// Every Kassa program of the SDK's registry as a natively compiled builtin: id, name, entry.
+pub fn kassa_builtins() -> Vec<(Pubkey, &'static str, BuiltinFunctionWithContext)> {
+    KassaProgram::ALL
+        .iter()
+        .map(|p| {
+            // `processor!` needs a function item, so each program names its shim.
+            let function: Option<BuiltinFunctionWithContext> = match p {
+                KassaProgram::Payments => processor!(shim::payments),
+                KassaProgram::Convert => processor!(shim::convert),
+                KassaProgram::Credit => processor!(shim::credit),
+            };
+            (
+                p.id(),
+                p.name(),
+                function.expect("processor! always gives a function"),
+            )
+        })
+        .collect()
+}
+
 /// Registers every Kassa program of the SDK's registry into `program_test`.
 pub fn add_kassa_programs(program_test: &mut ProgramTest) {
     program_test.prefer_bpf(false);
-    for p in KassaProgram::ALL {
-        // `processor!` needs a function item, so each program names its shim.
-        match p {
-            KassaProgram::Payments => {
-                program_test.add_program(p.name(), p.id(), processor!(shim::payments))
-            }
-            KassaProgram::Convert => {
-                program_test.add_program(p.name(), p.id(), processor!(shim::convert))
-            }
-            KassaProgram::Credit => {
-                program_test.add_program(p.name(), p.id(), processor!(shim::credit))
-            }
-        }
+    for (id, name, function) in kassa_builtins() {
+        program_test.add_program(name, id, Some(function));
     }
 }
 

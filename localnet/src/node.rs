@@ -3,28 +3,39 @@
 //! (blocks, transactions with full metadata, signatures per address, known accounts), since
 //! the bank itself keeps no history.
 
-use anchor_spl::token_2022::spl_token_2022::{
-    self,
-    extension::StateWithExtensions,
-    state::{Account as TokenAccount, Mint},
-};
+use crate::bank::Genesis;
+use anchor_spl::token_2022::spl_token_2022::{extension::StateWithExtensions, state::Mint};
 use solana_account_decoder::parse_account_data::SplTokenAdditionalDataV2;
 use solana_account_decoder::parse_token::token_amount_to_ui_amount_v3;
-use solana_program_test::{BanksClientError, ProgramTestContext};
+use solana_genesis_config::GenesisConfig;
+use solana_runtime::{
+    bank::Bank, bank_forks::BankForks, installed_scheduler_pool::BankWithScheduler,
+};
+use solana_runtime_transaction::runtime_transaction::RuntimeTransaction;
 use solana_sdk::{
     account::{Account, AccountSharedData},
-    clock::Clock,
+    clock::{Clock, MAX_PROCESSING_AGE},
     hash::Hash,
-    message::VersionedMessage,
+    message::{SanitizedMessage, SanitizedVersionedMessage, VersionedMessage},
     pubkey::Pubkey,
     signature::{Keypair, Signature, Signer},
-    transaction::{Transaction, TransactionError, VersionedTransaction},
+    transaction::{
+        MessageHash, Transaction, TransactionError, TransactionVerificationMode,
+        VersionedTransaction,
+    },
 };
+use solana_svm::{
+    transaction_balances::SvmTokenInfo, transaction_processor::ExecutionRecordingConfig,
+};
+use solana_svm_timings::ExecuteTimings;
 use solana_transaction_status_client_types::{
     InnerInstruction, InnerInstructions, TransactionStatusMeta, TransactionTokenBalance,
 };
 use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::{Arc, RwLock};
 use std::time::{SystemTime, UNIX_EPOCH};
+
+pub use solana_runtime::bank::TransactionSimulationResult;
 
 /// Lamports the faucet hands out per `requestAirdrop` at most.
 pub const MAX_AIRDROP: u64 = 1_000_000_000_000;
@@ -53,6 +64,8 @@ pub struct Block {
     pub slot: u64,
     pub parent_slot: u64,
     pub block_height: u64,
+    /// The hash its last tick registers when it is sealed, chosen when it opens (as PoH's hash
+    /// chain would give it), so an open block already shows the blockhash it will have.
     pub blockhash: Hash,
     pub previous_blockhash: Hash,
     pub block_time: i64,
@@ -85,21 +98,22 @@ pub enum NodeError {
     /// The transaction did not land at all (no fee charged, no record).
     #[error("transaction rejected: {0}")]
     Rejected(TransactionError),
-    #[error("bank unavailable: {0}")]
-    Bank(#[from] BanksClientError),
     #[error("cannot advance the bank: {0}")]
     Warp(String),
 }
 
 pub struct Node {
-    pub ctx: ProgramTestContext,
+    forks: Arc<RwLock<BankForks>>,
+    /// The working bank: the open block's.
+    bank: Arc<Bank>,
+    genesis_config: GenesisConfig,
+    /// The faucet (the genesis mint).
+    pub payer: Keypair,
     /// Where the node's JSON-RPC listens, once the server has bound it (`getClusterNodes`).
     pub rpc_addr: Option<std::net::SocketAddr>,
     pub config: NodeConfig,
     pub genesis_hash: Hash,
     pub identity: Pubkey,
-    slot: u64,
-    block_height: u64,
     current: Block,
     blocks: BTreeMap<u64, Block>,
     txs: HashMap<Signature, TxRecord>,
@@ -113,6 +127,11 @@ pub struct Node {
     pub events: tokio::sync::broadcast::Sender<NodeEvent>,
 }
 
+/// The blockhash block `slot` will register, chained from its parent's.
+fn next_blockhash(previous: &Hash, slot: u64) -> Hash {
+    solana_sdk::hash::hashv(&[previous.as_ref(), &slot.to_le_bytes()])
+}
+
 fn wall_clock() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -121,40 +140,40 @@ fn wall_clock() -> i64 {
 }
 
 impl Node {
-    /// A node over a started bank; `known` seeds the account index (programs, mints, wallets
-    /// created at genesis).
-    pub async fn new(
-        ctx: ProgramTestContext,
-        config: NodeConfig,
-        known: impl IntoIterator<Item = Pubkey>,
-    ) -> Result<Self, NodeError> {
-        let first_blockhash = ctx.banks_client.get_latest_blockhash().await?;
-        // solana-program-test builds the same genesis every time. A fresh node is a cluster of
-        // its own, as a validator's fresh ledger is, so its identity (`getGenesisHash`) mixes a
-        // random nonce into the bank's: an indexer's one-database-one-cluster guard can then
-        // tell a restarted node from the one it mirrored.
-        let nonce = Keypair::new().pubkey();
-        let genesis_hash = solana_sdk::hash::hashv(&[first_blockhash.as_ref(), nonce.as_ref()]);
-        let slot = ctx.banks_client.get_root_slot().await?;
+    /// A fresh node: a genesis of its own (see [`crate::bank`]) with `known` seeding the account
+    /// index (programs, mints, wallets created at genesis).
+    pub async fn start(config: NodeConfig, known: impl IntoIterator<Item = Pubkey>) -> Self {
         let identity = Keypair::new().pubkey();
+        let Genesis {
+            bank,
+            config: genesis_config,
+            mint,
+        } = crate::bank::genesis(&identity).await;
+        let forks = BankForks::new_rw_arc(bank);
+        let bank = forks.read().expect("bank forks lock").working_bank();
+        // Each node's genesis has its own mint and validator keys, so its hash (which is also
+        // the first blockhash) is its own: an indexer's one-database-one-cluster guard can tell
+        // a restarted node from the one it mirrored.
+        let genesis_hash = genesis_config.hash();
         let now = wall_clock() + config.time_offset;
         let current = Block {
-            slot,
-            parent_slot: slot.saturating_sub(1),
-            block_height: slot,
-            blockhash: first_blockhash,
-            previous_blockhash: first_blockhash,
+            slot: bank.slot(),
+            parent_slot: bank.parent_slot(),
+            block_height: bank.block_height(),
+            blockhash: next_blockhash(&bank.last_blockhash(), bank.slot()),
+            previous_blockhash: bank.last_blockhash(),
             block_time: now,
             signatures: Vec::new(),
         };
         let mut node = Self {
+            forks,
+            bank,
+            genesis_config,
+            payer: mint,
             rpc_addr: None,
-            ctx,
             config,
             genesis_hash,
             identity,
-            slot,
-            block_height: slot,
             current,
             blocks: BTreeMap::new(),
             txs: HashMap::new(),
@@ -164,23 +183,31 @@ impl Node {
             undo: HashMap::new(),
             events: tokio::sync::broadcast::channel(4_096).0,
         };
-        let payer = node.ctx.payer.pubkey();
-        node.known.insert(payer);
-        node.sync_clock().await?;
-        Ok(node)
+        node.known.insert(node.payer.pubkey());
+        node.sync_clock();
+        node
+    }
+
+    /// The working bank (the open block's).
+    pub fn bank(&self) -> &Bank {
+        &self.bank
+    }
+
+    pub fn genesis_config(&self) -> &GenesisConfig {
+        &self.genesis_config
     }
 
     pub fn slot(&self) -> u64 {
-        self.slot
+        self.bank.slot()
     }
 
     pub fn block_height(&self) -> u64 {
-        self.block_height
+        self.bank.block_height()
     }
 
     /// Highest slot whose transactions are finalized.
     pub fn finalized_slot(&self) -> u64 {
-        self.slot.saturating_sub(self.config.finality_lag)
+        self.slot().saturating_sub(self.config.finality_lag)
     }
 
     /// The unix time the node's clock shows now.
@@ -188,33 +215,48 @@ impl Node {
         wall_clock() + self.config.time_offset
     }
 
-    async fn sync_clock(&mut self) -> Result<(), BanksClientError> {
-        let mut clock: Clock = self.ctx.banks_client.get_sysvar().await?;
+    fn sync_clock(&mut self) {
+        let mut clock: Clock = self.bank.clock();
         clock.unix_timestamp = self.now().max(clock.unix_timestamp);
-        self.ctx.set_sysvar(&clock);
-        Ok(())
+        self.bank.set_sysvar_for_tests(&clock);
     }
 
-    /// Seals the current block and moves to the next slot.
-    pub async fn advance_slot(&mut self) -> Result<(), NodeError> {
-        let next = self.slot + 1;
-        self.ctx
-            .warp_to_slot(next)
-            .map_err(|e| NodeError::Warp(format!("{e:?}")))?;
-        let blockhash = self.ctx.banks_client.get_latest_blockhash().await?;
+    /// Seals the current block (its last tick registers its blockhash, the one that
+    /// transactions of the next blocks reference) and opens the next slot.
+    pub fn advance_slot(&mut self) -> Result<(), NodeError> {
+        let parent = self.bank.clone();
+        let no_scheduler = BankWithScheduler::no_scheduler_available();
+        while parent.tick_height() + 1 < parent.max_tick_height() {
+            parent.register_tick(&Hash::new_unique(), &no_scheduler);
+        }
+        parent.register_tick(&self.current.blockhash, &no_scheduler);
+        debug_assert_eq!(parent.last_blockhash(), self.current.blockhash);
+        parent.freeze();
+        let next = parent.slot() + 1;
+        let child = Bank::new_from_parent(parent.clone(), &self.identity, next);
+        {
+            let mut forks = self
+                .forks
+                .write()
+                .map_err(|e| NodeError::Warp(e.to_string()))?;
+            self.bank = forks.insert(child).clone_without_scheduler();
+            // A single node is its own supermajority: the sealed block is rooted at once (the
+            // finality lag is the RPC's view, for the indexer's sake; fault injection undoes
+            // transactions on the working bank).
+            forks.set_root(parent.slot(), None, Some(parent.slot()));
+        }
+        let sealed_hash = parent.last_blockhash();
         let next_block = Block {
             slot: next,
-            parent_slot: self.slot,
-            block_height: self.block_height + 1,
-            blockhash,
-            previous_blockhash: self.current.blockhash,
+            parent_slot: parent.slot(),
+            block_height: self.bank.block_height(),
+            blockhash: next_blockhash(&sealed_hash, next),
+            previous_blockhash: sealed_hash,
             block_time: self.now(),
             signatures: Vec::new(),
         };
         let sealed = std::mem::replace(&mut self.current, next_block);
         self.blocks.insert(sealed.slot, sealed);
-        self.slot = next;
-        self.block_height += 1;
         let _ = self.events.send(NodeEvent::Slot {
             slot: next,
             parent: next - 1,
@@ -225,37 +267,77 @@ impl Node {
         let txs = &self.txs;
         self.undo
             .retain(|sig, _| txs.get(sig).is_some_and(|r| r.slot > finalized));
-        Ok(self.sync_clock().await?)
+        self.sync_clock();
+        Ok(())
     }
 
     /// Moves the clock forward by `seconds` (expiry and interest tests).
-    pub async fn warp_time(&mut self, seconds: i64) -> Result<(), NodeError> {
+    pub fn warp_time(&mut self, seconds: i64) -> Result<(), NodeError> {
         self.config.time_offset += seconds;
-        self.advance_slot().await
+        self.advance_slot()
     }
 
-    pub async fn latest_blockhash(&self) -> Result<Hash, BanksClientError> {
-        self.ctx.banks_client.get_latest_blockhash().await
+    /// The newest blockhash (the last sealed block's) and the last block height at which a
+    /// transaction referencing it is still accepted.
+    pub fn latest_blockhash(&self) -> (Hash, u64) {
+        let hash = self.bank.last_blockhash();
+        let last_valid = self
+            .bank
+            .get_blockhash_last_valid_block_height(&hash)
+            .unwrap_or_else(|| self.block_height() + MAX_PROCESSING_AGE as u64);
+        (hash, last_valid)
     }
 
-    pub async fn account(&self, address: &Pubkey) -> Result<Option<Account>, BanksClientError> {
-        self.ctx.banks_client.get_account(*address).await
+    /// Whether a transaction referencing `hash` would be accepted now (the bank's own rule).
+    pub fn is_blockhash_valid(&self, hash: &Hash) -> bool {
+        self.bank.is_blockhash_valid(hash)
+    }
+
+    pub fn account(&self, address: &Pubkey) -> Option<Account> {
+        self.bank.get_account(address).map(Account::from)
     }
 
     /// Every account the node has seen, with its current state.
-    pub async fn known_accounts(&self) -> Result<Vec<(Pubkey, Account)>, BanksClientError> {
-        let mut out = Vec::with_capacity(self.known.len());
-        for key in &self.known {
-            if let Some(a) = self.account(key).await? {
-                out.push((*key, a));
-            }
-        }
-        Ok(out)
+    pub fn known_accounts(&self) -> Vec<(Pubkey, Account)> {
+        self.known
+            .iter()
+            .filter_map(|key| self.account(key).map(|a| (*key, a)))
+            .collect()
     }
 
     /// Registers an account created outside transactions (genesis).
     pub fn remember(&mut self, key: Pubkey) {
         self.known.insert(key);
+    }
+
+    /// The fee the bank charges for `message`; `None` when its blockhash is unknown or expired.
+    pub fn fee_for_message(&self, message: VersionedMessage) -> Option<u64> {
+        let versioned = SanitizedVersionedMessage::try_new(message).ok()?;
+        let sanitized = SanitizedMessage::try_new(
+            versioned,
+            self.bank.as_ref(),
+            self.bank.get_reserved_account_keys(),
+        )
+        .ok()?;
+        self.bank.get_fee_for_message(&sanitized)
+    }
+
+    /// Runs `tx` against the working bank without committing it.
+    pub fn simulate(
+        &self,
+        tx: VersionedTransaction,
+    ) -> Result<TransactionSimulationResult, TransactionError> {
+        let sanitized = RuntimeTransaction::try_create(
+            tx,
+            MessageHash::Compute,
+            Some(false),
+            self.bank.as_ref(),
+            self.bank.get_reserved_account_keys(),
+            self.bank
+                .feature_set
+                .is_active(&agave_feature_set::static_instruction_limit::id()),
+        )?;
+        Ok(self.bank.simulate_transaction_unchecked(&sanitized, true))
     }
 
     /// Transactions landed since the node started (`getTransactionCount`).
@@ -271,6 +353,7 @@ impl Node {
         self.dropped.contains(signature)
     }
 
+    /// A produced block (the open one included, as a validator shows its processed slot).
     pub fn block(&self, slot: u64) -> Option<&Block> {
         self.blocks.get(&slot).or(if self.current.slot == slot {
             Some(&self.current)
@@ -288,6 +371,11 @@ impl Node {
             .collect()
     }
 
+    /// The blockhashes of the newest sealed blocks, newest first.
+    pub fn recent_blockhashes(&self) -> impl Iterator<Item = Hash> + '_ {
+        self.blocks.values().rev().map(|b| b.blockhash)
+    }
+
     /// Signatures that touched `address`, oldest first.
     pub fn signatures_for(&self, address: &Pubkey) -> &[Signature] {
         self.by_address
@@ -297,137 +385,104 @@ impl Node {
     }
 
     /// Decimals of `mint`, when it is a token mint.
-    pub async fn mint_decimals(&self, mint: &Pubkey) -> Result<Option<u8>, BanksClientError> {
-        let Some(account) = self.account(mint).await? else {
-            return Ok(None);
-        };
-        Ok(StateWithExtensions::<Mint>::unpack(&account.data)
+    pub fn mint_decimals(&self, mint: &Pubkey) -> Option<u8> {
+        let account = self.account(mint)?;
+        StateWithExtensions::<Mint>::unpack(&account.data)
             .ok()
-            .map(|m| m.base.decimals))
+            .map(|m| m.base.decimals)
     }
 
-    async fn token_balances(
-        &self,
-        keys: &[Pubkey],
-    ) -> Result<Vec<TransactionTokenBalance>, BanksClientError> {
-        let mut out = Vec::new();
-        for (i, key) in keys.iter().enumerate() {
-            let Some(account) = self.account(key).await? else {
-                continue;
-            };
-            if account.owner != anchor_spl::token::ID && account.owner != spl_token_2022::ID {
-                continue;
-            }
-            let Ok(state) = StateWithExtensions::<TokenAccount>::unpack(&account.data) else {
-                continue;
-            };
-            let Some(decimals) = self.mint_decimals(&state.base.mint).await? else {
-                continue;
-            };
-            out.push(TransactionTokenBalance {
-                account_index: i as u8,
-                mint: state.base.mint.to_string(),
-                ui_token_amount: ui_amount(state.base.amount, decimals),
-                owner: state.base.owner.to_string(),
-                program_id: account.owner.to_string(),
-            });
-        }
-        Ok(out)
+    /// Lands a transaction: verifies and executes it against the working bank (recording it
+    /// even if its instructions fail, as a validator does) and returns its signature.
+    /// Transactions that cannot be charged a fee (bad or expired blockhash, signature,
+    /// duplicate) do not land.
+    pub fn land(&mut self, tx: VersionedTransaction) -> Result<Signature, NodeError> {
+        self.land_with(tx, TransactionVerificationMode::FullVerification)
     }
 
-    async fn balances(&self, keys: &[Pubkey]) -> Result<Vec<u64>, BanksClientError> {
-        let mut out = Vec::with_capacity(keys.len());
-        for key in keys {
-            out.push(self.account(key).await?.map_or(0, |a| a.lamports));
-        }
-        Ok(out)
+    /// [`Node::land`] for a transaction whose signatures the caller has just verified (the RPC
+    /// does, to answer a bad one with its own error), so they are not verified twice.
+    pub(crate) fn land_verified(
+        &mut self,
+        tx: VersionedTransaction,
+    ) -> Result<Signature, NodeError> {
+        self.land_with(tx, TransactionVerificationMode::HashOnly)
     }
 
-    /// Lands a transaction: executes it against the bank (recording it even if its
-    /// instructions fail, as a validator does) and returns its signature. Transactions that
-    /// cannot be charged a fee (bad blockhash, signature, duplicate) do not land.
-    pub async fn land(&mut self, tx: VersionedTransaction) -> Result<Signature, NodeError> {
+    fn land_with(
+        &mut self,
+        tx: VersionedTransaction,
+        verification: TransactionVerificationMode,
+    ) -> Result<Signature, NodeError> {
         let signature = tx.signatures[0];
         if self.txs.contains_key(&signature) {
             return Err(NodeError::Rejected(TransactionError::AlreadyProcessed));
         }
-        let keys: Vec<Pubkey> = tx.message.static_account_keys().to_vec();
-        let pre_balances = self.balances(&keys).await?;
-        let pre_token_balances = self.token_balances(&keys).await?;
-        let pre_accounts: Vec<Option<Account>> = {
-            let mut v = Vec::with_capacity(keys.len());
-            for k in &keys {
-                v.push(self.account(k).await?);
-            }
-            v
+        let bank = self.bank.clone();
+        let sanitized = bank
+            .verify_transaction(tx.clone(), verification)
+            .map_err(NodeError::Rejected)?;
+        let keys: Vec<Pubkey> = sanitized.message().account_keys().iter().copied().collect();
+        let pre_accounts: Vec<Option<Account>> = keys.iter().map(|k| self.account(k)).collect();
+        let batch = bank.prepare_sanitized_batch(std::slice::from_ref(&sanitized));
+        let (mut results, balances) = bank.load_execute_and_commit_transactions(
+            &batch,
+            MAX_PROCESSING_AGE,
+            ExecutionRecordingConfig {
+                enable_cpi_recording: true,
+                enable_log_recording: true,
+                enable_return_data_recording: true,
+                enable_transaction_balance_recording: true,
+            },
+            &mut ExecuteTimings::default(),
+            None,
+        );
+        drop(batch);
+        let committed = results
+            .pop()
+            .unwrap_or(Err(TransactionError::AccountNotFound))
+            .map_err(NodeError::Rejected)?;
+        let (mut native_pre, mut native_post, mut token_pre, mut token_post) =
+            balances.map(|b| b.into_vecs()).unwrap_or_default();
+        let loaded_addresses = match sanitized.message() {
+            SanitizedMessage::V0(m) => m.loaded_addresses.clone().into_owned(),
+            SanitizedMessage::Legacy(_) => Default::default(),
         };
-        let fee = match &tx.message {
-            VersionedMessage::Legacy(m) => self
-                .ctx
-                .banks_client
-                .get_fee_for_message(m.clone())
-                .await?
-                .unwrap_or(5_000),
-            VersionedMessage::V0(_) => {
-                5_000 * u64::from(tx.message.header().num_required_signatures)
-            }
-        };
-        let simulation = self
-            .ctx
-            .banks_client
-            .simulate_transaction(tx.clone())
-            .await?;
-        let processed = self
-            .ctx
-            .banks_client
-            .process_transaction_with_metadata(tx.clone())
-            .await?;
-        let Some(metadata) = processed.metadata else {
-            let err = processed
-                .result
-                .err()
-                .unwrap_or(TransactionError::AccountNotFound);
-            return Err(NodeError::Rejected(err));
-        };
-        let post_balances = self.balances(&keys).await?;
-        let post_token_balances = self.token_balances(&keys).await?;
-        let details = simulation.simulation_details;
-        let inner_instructions = details
-            .as_ref()
-            .and_then(|d| d.inner_instructions.clone())
-            .map(|all| {
-                all.into_iter()
-                    .enumerate()
-                    .filter(|(_, list)| !list.is_empty())
-                    .map(|(index, list)| InnerInstructions {
-                        index: index as u8,
-                        instructions: list
-                            .into_iter()
-                            .map(|i| InnerInstruction {
-                                instruction: i.instruction,
-                                stack_height: Some(u32::from(i.stack_height)),
-                            })
-                            .collect(),
+        let inner_instructions = committed
+            .inner_instructions
+            .unwrap_or_default()
+            .into_iter()
+            .enumerate()
+            .filter(|(_, list)| !list.is_empty())
+            .map(|(index, list)| InnerInstructions {
+                index: index as u8,
+                instructions: list
+                    .into_iter()
+                    .map(|i| InnerInstruction {
+                        instruction: i.instruction,
+                        stack_height: Some(u32::from(i.stack_height)),
                     })
-                    .collect()
-            });
+                    .collect(),
+            })
+            .collect();
+        let logs = crate::logs::as_validator(committed.log_messages.unwrap_or_default());
         let meta = TransactionStatusMeta {
-            status: processed.result.clone(),
-            fee,
-            pre_balances,
-            post_balances,
-            inner_instructions: Some(inner_instructions.unwrap_or_default()),
-            log_messages: Some(metadata.log_messages),
-            pre_token_balances: Some(pre_token_balances),
-            post_token_balances: Some(post_token_balances),
+            status: committed.status,
+            fee: committed.fee_details.total_fee(),
+            pre_balances: native_pre.pop().unwrap_or_default(),
+            post_balances: native_post.pop().unwrap_or_default(),
+            inner_instructions: Some(inner_instructions),
+            log_messages: Some(logs),
+            pre_token_balances: Some(token_balances(token_pre.pop().unwrap_or_default())),
+            post_token_balances: Some(token_balances(token_post.pop().unwrap_or_default())),
             rewards: Some(Vec::new()),
-            loaded_addresses: Default::default(),
-            return_data: metadata.return_data,
-            compute_units_consumed: Some(metadata.compute_units_consumed),
+            loaded_addresses,
+            return_data: committed.return_data,
+            compute_units_consumed: Some(committed.executed_units),
             cost_units: None,
         };
         let record = TxRecord {
-            slot: self.slot,
+            slot: self.slot(),
             transaction: tx,
             meta,
             block_time: self.current.block_time,
@@ -451,14 +506,29 @@ impl Node {
         Ok(signature)
     }
 
-    /// Transfers lamports from the faucet (the genesis mint) to `to`.
-    pub async fn airdrop(&mut self, to: &Pubkey, lamports: u64) -> Result<Signature, NodeError> {
-        let payer = self.ctx.payer.insecure_clone();
-        let blockhash = self.latest_blockhash().await?;
+    /// Transfers lamports from the faucet (the genesis mint) to `to`. Two identical requests
+    /// in one block would be one transaction, so a repeat is signed against the next older
+    /// blockhash that is still valid.
+    pub fn airdrop(&mut self, to: &Pubkey, lamports: u64) -> Result<Signature, NodeError> {
+        let payer = self.payer.insecure_clone();
         let ix = solana_system_interface::instruction::transfer(&payer.pubkey(), to, lamports);
-        let tx =
-            Transaction::new_signed_with_payer(&[ix], Some(&payer.pubkey()), &[&payer], blockhash);
-        self.land(VersionedTransaction::from(tx)).await
+        let candidates: Vec<Hash> = std::iter::once(self.bank.last_blockhash())
+            .chain(self.recent_blockhashes())
+            .take(MAX_PROCESSING_AGE)
+            .collect();
+        for blockhash in candidates {
+            let tx = Transaction::new_signed_with_payer(
+                std::slice::from_ref(&ix),
+                Some(&payer.pubkey()),
+                &[&payer],
+                blockhash,
+            );
+            if self.txs.contains_key(&tx.signatures[0]) {
+                continue;
+            }
+            return self.land(VersionedTransaction::from(tx));
+        }
+        Err(NodeError::Rejected(TransactionError::AlreadyProcessed))
     }
 
     /// Fault injection: a confirmed, not yet finalized transaction is dropped. Its record
@@ -475,7 +545,7 @@ impl Node {
             for (key, account) in accounts {
                 touched.push(key);
                 let shared = account.map(AccountSharedData::from).unwrap_or_default();
-                self.ctx.set_account(&key, &shared);
+                self.bank.store_account(&key, &shared);
             }
         }
         self.txs.remove(signature);
@@ -497,6 +567,20 @@ impl Node {
         });
         Ok(())
     }
+}
+
+/// The runtime's token balances as an RPC node reports them.
+fn token_balances(infos: Vec<SvmTokenInfo>) -> Vec<TransactionTokenBalance> {
+    infos
+        .into_iter()
+        .map(|t| TransactionTokenBalance {
+            account_index: t.account_index,
+            mint: t.mint.to_string(),
+            ui_token_amount: ui_amount(t.amount, t.decimals),
+            owner: t.owner.to_string(),
+            program_id: t.program_id.to_string(),
+        })
+        .collect()
 }
 
 /// A token amount as RPC answers show it, for a mint with `decimals`.

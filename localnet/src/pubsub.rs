@@ -256,7 +256,7 @@ async fn notify(node: &Mutex<Node>, id: u64, sub: &Sub, event: &NodeEvent) -> Op
             if accounts.contains(pubkey) =>
         {
             let node = node.lock().await;
-            let account = node.account(pubkey).await.ok()??;
+            let account = node.account(pubkey)?;
             let ui = encode_ui_account(pubkey, &account, *encoding, None, None);
             Some(notification(
                 "accountNotification",

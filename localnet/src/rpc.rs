@@ -1,7 +1,12 @@
 //! JSON-RPC 2.0 methods with the request parameters, defaults, response shapes and error codes
 //! of an Agave node, over a [`Node`].
 
-use crate::node::{ui_amount, Node, NodeError, MAX_AIRDROP};
+use crate::node::{ui_amount, Node, NodeError, TransactionSimulationResult, MAX_AIRDROP};
+use solana_sdk::message::AccountKeys;
+use solana_transaction_status::parse_ui_instruction;
+
+/// Slots one `kassa_advanceSlot` call may seal.
+const MAX_ADVANCE: u64 = 1_000;
 use anchor_spl::token_2022::spl_token_2022::{
     self,
     extension::StateWithExtensions,
@@ -35,9 +40,8 @@ use solana_transaction_status_client_types::{
     EncodedConfirmedTransactionWithStatusMeta, EncodedTransaction,
     EncodedTransactionWithStatusMeta, ParsedAccount, ParsedAccountSource,
     TransactionBinaryEncoding, TransactionConfirmationStatus, TransactionStatus,
-    UiCompiledInstruction, UiConfirmedBlock, UiInnerInstructions, UiInstruction, UiMessage,
-    UiParsedInstruction, UiParsedMessage, UiPartiallyDecodedInstruction, UiRawMessage,
-    UiTransaction, UiTransactionEncoding, UiTransactionStatusMeta,
+    UiCompiledInstruction, UiConfirmedBlock, UiInnerInstructions, UiMessage, UiParsedMessage,
+    UiRawMessage, UiTransaction, UiTransactionEncoding, UiTransactionStatusMeta,
 };
 use std::str::FromStr;
 
@@ -66,8 +70,14 @@ impl RpcError {
     pub fn method_not_found() -> Self {
         Self::new(-32601, "Method not found")
     }
+    /// `-32602` with `msg` as the message, as Agave's handlers give it.
     pub fn invalid_params(msg: impl std::fmt::Display) -> Self {
-        Self::new(-32602, format!("Invalid params: {msg}"))
+        Self::new(-32602, msg.to_string())
+    }
+    /// `-32602` for parameters that do not deserialize, worded as Agave's JSON-RPC layer words
+    /// it (`Invalid params: unknown variant `bogus`, expected one of … .`).
+    pub fn bad_params(e: impl std::fmt::Display) -> Self {
+        Self::new(-32602, format!("Invalid params: {e}."))
     }
     pub(crate) fn internal(msg: impl std::fmt::Display) -> Self {
         Self::new(-32603, format!("Internal error: {msg}"))
@@ -86,12 +96,6 @@ impl From<NodeError> for RpcError {
     }
 }
 
-impl From<solana_program_test::BanksClientError> for RpcError {
-    fn from(e: solana_program_test::BanksClientError) -> Self {
-        RpcError::internal(e)
-    }
-}
-
 pub(crate) type RpcResult = Result<Value, RpcError>;
 
 /// Positional parameter `i`, or its default when absent or null.
@@ -101,7 +105,7 @@ pub(crate) fn param<T: DeserializeOwned + Default>(
 ) -> Result<T, RpcError> {
     match params.get(i) {
         None | Some(Value::Null) => Ok(T::default()),
-        Some(v) => serde_json::from_value(v.clone()).map_err(RpcError::invalid_params),
+        Some(v) => serde_json::from_value(v.clone()).map_err(RpcError::bad_params),
     }
 }
 
@@ -113,8 +117,8 @@ pub(crate) fn required<T: DeserializeOwned>(
 ) -> Result<T, RpcError> {
     let v = params
         .get(i)
-        .ok_or_else(|| RpcError::invalid_params(format!("missing {what}")))?;
-    serde_json::from_value(v.clone()).map_err(|e| RpcError::invalid_params(format!("{what}: {e}")))
+        .ok_or_else(|| RpcError::bad_params(format!("missing {what}")))?;
+    serde_json::from_value(v.clone()).map_err(|e| RpcError::bad_params(format!("{what}: {e}")))
 }
 
 pub(crate) fn pubkey(params: &[Value], i: usize) -> Result<Pubkey, RpcError> {
@@ -145,7 +149,7 @@ async fn token_data(
     let Ok(state) = StateWithExtensions::<TokenAccount>::unpack(&account.data) else {
         return Ok(None);
     };
-    let Some(decimals) = node.mint_decimals(&state.base.mint).await? else {
+    let Some(decimals) = node.mint_decimals(&state.base.mint) else {
         return Ok(None);
     };
     Ok(Some(AccountAdditionalDataV3 {
@@ -262,7 +266,7 @@ fn encode_tx(
                     instructions: message
                         .instructions()
                         .iter()
-                        .map(|ix| partially_decoded(keys, ix, None))
+                        .map(|ix| parse_ui_instruction(ix, &AccountKeys::new(keys, None), None))
                         .collect(),
                     address_table_lookups: message
                         .address_table_lookups()
@@ -296,28 +300,6 @@ fn encode_tx(
     })
 }
 
-/// An instruction in jsonParsed form: Kassa's programs have no parser on a node, so, as Agave
-/// does for programs it cannot parse, accounts are spelled out and data stays base58.
-fn partially_decoded(
-    keys: &[Pubkey],
-    ix: &solana_sdk::message::compiled_instruction::CompiledInstruction,
-    stack_height: Option<u32>,
-) -> UiInstruction {
-    let key = |i: u8| {
-        keys.get(usize::from(i))
-            .map(ToString::to_string)
-            .unwrap_or_default()
-    };
-    UiInstruction::Parsed(UiParsedInstruction::PartiallyDecoded(
-        UiPartiallyDecodedInstruction {
-            program_id: key(ix.program_id_index),
-            accounts: ix.accounts.iter().map(|a| key(*a)).collect(),
-            data: bs58::encode(&ix.data).into_string(),
-            stack_height,
-        },
-    ))
-}
-
 fn encode_record(
     record: &crate::node::TxRecord,
     encoding: UiTransactionEncoding,
@@ -340,7 +322,13 @@ fn encode_record(
     };
     let mut meta = UiTransactionStatusMeta::from(record.meta.clone());
     if let Some(inner) = &record.meta.inner_instructions {
-        let keys = record.transaction.message.static_account_keys();
+        // Instructions Agave parses (System, the token programs, associated tokens, Memo, stake,
+        // vote, the loaders, lookup tables) come parsed; the rest, Kassa's and Compute Budget's
+        // included, partially decoded, as on a cluster.
+        let keys = AccountKeys::new(
+            record.transaction.message.static_account_keys(),
+            Some(&record.meta.loaded_addresses),
+        );
         let list: Vec<UiInnerInstructions> = if encoding == UiTransactionEncoding::JsonParsed {
             inner
                 .iter()
@@ -349,7 +337,7 @@ fn encode_record(
                     instructions: i
                         .instructions
                         .iter()
-                        .map(|x| partially_decoded(keys, &x.instruction, x.stack_height))
+                        .map(|x| parse_ui_instruction(&x.instruction, &keys, x.stack_height))
                         .collect(),
                 })
                 .collect()
@@ -371,13 +359,60 @@ fn encode_record(
 
 /// Runs one method. `node` is locked for the whole call: the node is single-threaded like a
 /// validator's banking stage, and every answer sees one consistent state.
+/// Methods whose `encoding` is an account encoding.
+const ACCOUNT_ENCODED: &[&str] = &[
+    "getAccountInfo",
+    "getMultipleAccounts",
+    "getProgramAccounts",
+    "getTokenAccountsByOwner",
+    "getTokenAccountsByDelegate",
+];
+
+/// Methods whose `encoding` is a transaction encoding.
+const TRANSACTION_ENCODED: &[&str] = &[
+    "getTransaction",
+    "getBlock",
+    "sendTransaction",
+    "simulateTransaction",
+];
+
+/// The configuration fields every method shares, checked before any handler runs, so an
+/// unknown commitment or encoding is `-32602` with Agave's message on every method, never
+/// silently taken for the default (Agave parses them as typed fields of each method's config).
+fn validate_config(method: &str, params: &[Value]) -> Result<(), RpcError> {
+    use solana_commitment_config::CommitmentLevel;
+    for config in params.iter().filter_map(Value::as_object) {
+        for field in ["commitment", "preflightCommitment"] {
+            if let Some(c) = config.get(field).filter(|c| !c.is_null()) {
+                serde_json::from_value::<CommitmentLevel>(c.clone())
+                    .map_err(RpcError::bad_params)?;
+            }
+        }
+        if let Some(e) = config.get("encoding").filter(|e| !e.is_null()) {
+            if ACCOUNT_ENCODED.contains(&method) {
+                serde_json::from_value::<UiAccountEncoding>(e.clone())
+                    .map_err(RpcError::bad_params)?;
+            } else if TRANSACTION_ENCODED.contains(&method) {
+                serde_json::from_value::<UiTransactionEncoding>(e.clone())
+                    .map_err(RpcError::bad_params)?;
+            }
+        }
+    }
+    Ok(())
+}
+
 pub async fn dispatch(node: &mut Node, method: &str, params: Value) -> RpcResult {
     let params: Vec<Value> = match params {
         Value::Null => Vec::new(),
         Value::Array(items) => items,
-        _ => return Err(RpcError::invalid_params("params must be an array")),
+        _ => {
+            return Err(RpcError::bad_params(
+                "invalid type: map, expected a sequence",
+            ))
+        }
     };
     let p = params.as_slice();
+    validate_config(method, p)?;
     match method {
         "getHealth" => Ok(json!("ok")),
         "getVersion" => to_value(RpcVersionInfo {
@@ -403,12 +438,12 @@ pub async fn dispatch(node: &mut Node, method: &str, params: Value) -> RpcResult
             )
         }
         "getLatestBlockhash" => {
-            let hash = node.latest_blockhash().await?;
+            let (hash, last_valid_block_height) = node.latest_blockhash();
             Ok(context(
                 node,
                 RpcBlockhash {
                     blockhash: hash.to_string(),
-                    last_valid_block_height: node.block_height() + 150,
+                    last_valid_block_height,
                 },
             ))
         }
@@ -416,45 +451,32 @@ pub async fn dispatch(node: &mut Node, method: &str, params: Value) -> RpcResult
             let s: String = required(p, 0, "blockhash")?;
             let hash = Hash::from_str(&s)
                 .map_err(|_| RpcError::invalid_params("Invalid param: blockhash"))?;
-            let recent = node
-                .block_slots()
-                .into_iter()
-                .rev()
-                .take(150)
-                .filter_map(|slot| node.block(slot).map(|b| b.blockhash))
-                .any(|h| h == hash)
-                || node.latest_blockhash().await? == hash;
-            Ok(context(node, recent))
+            Ok(context(node, node.is_blockhash_valid(&hash)))
         }
         "getFeeForMessage" => {
             let s: String = required(p, 0, "message")?;
             let bytes = BASE64_STANDARD
                 .decode(s)
-                .map_err(RpcError::invalid_params)?;
-            let message: VersionedMessage =
-                bincode::deserialize(&bytes).map_err(RpcError::invalid_params)?;
-            let fee = match message {
-                VersionedMessage::Legacy(m) => node.ctx.banks_client.get_fee_for_message(m).await?,
-                VersionedMessage::V0(m) => {
-                    Some(5_000 * u64::from(m.header.num_required_signatures))
-                }
-            };
-            Ok(context(node, fee))
+                .map_err(|e| RpcError::invalid_params(format!("invalid base64 encoding: {e}")))?;
+            let message: VersionedMessage = bincode::deserialize(&bytes)
+                .map_err(|e| RpcError::invalid_params(format!("invalid message: {e}")))?;
+            Ok(context(node, node.fee_for_message(message)))
         }
         "getMinimumBalanceForRentExemption" => {
             let len: usize = required(p, 0, "data length")?;
-            let rent = node.ctx.banks_client.get_rent().await?;
-            Ok(json!(rent.minimum_balance(len)))
+            Ok(json!(node
+                .bank()
+                .get_minimum_balance_for_rent_exemption(len)))
         }
         "getBalance" => {
             let key = pubkey(p, 0)?;
-            let lamports = node.account(&key).await?.map_or(0, |a| a.lamports);
+            let lamports = node.account(&key).map_or(0, |a| a.lamports);
             Ok(context(node, lamports))
         }
         "getAccountInfo" => {
             let key = pubkey(p, 0)?;
             let cfg: RpcAccountInfoConfig = param(p, 1)?;
-            let value = match node.account(&key).await? {
+            let value = match node.account(&key) {
                 Some(a) => {
                     ui_account(
                         node,
@@ -481,7 +503,7 @@ pub async fn dispatch(node: &mut Node, method: &str, params: Value) -> RpcResult
             for k in keys {
                 let key = Pubkey::from_str(&k)
                     .map_err(|_| RpcError::invalid_params("Invalid param: WrongSize"))?;
-                out.push(match node.account(&key).await? {
+                out.push(match node.account(&key) {
                     Some(a) => {
                         ui_account(
                             node,
@@ -502,10 +524,11 @@ pub async fn dispatch(node: &mut Node, method: &str, params: Value) -> RpcResult
             let cfg: RpcProgramAccountsConfig = param(p, 1)?;
             let filters = cfg.filters.unwrap_or_default();
             for f in &filters {
-                f.verify().map_err(RpcError::invalid_params)?;
+                f.verify()
+                    .map_err(|e| RpcError::invalid_params(format!("Invalid param: {e:?}")))?;
             }
             let mut out = Vec::new();
-            for (key, account) in node.known_accounts().await? {
+            for (key, account) in node.known_accounts() {
                 if account.owner != program || !filters.iter().all(|f| filter_allows(f, &account)) {
                     continue;
                 }
@@ -534,13 +557,11 @@ pub async fn dispatch(node: &mut Node, method: &str, params: Value) -> RpcResult
             let key = pubkey(p, 0)?;
             let account = node
                 .account(&key)
-                .await?
                 .ok_or_else(|| RpcError::invalid_params("Invalid param: could not find account"))?;
             let state = StateWithExtensions::<TokenAccount>::unpack(&account.data)
                 .map_err(|_| RpcError::invalid_params("Invalid param: not a Token account"))?;
             let decimals = node
                 .mint_decimals(&state.base.mint)
-                .await?
                 .ok_or_else(|| RpcError::invalid_params("Invalid param: could not find mint"))?;
             Ok(context(node, ui_amount(state.base.amount, decimals)))
         }
@@ -548,7 +569,6 @@ pub async fn dispatch(node: &mut Node, method: &str, params: Value) -> RpcResult
             let key = pubkey(p, 0)?;
             let account = node
                 .account(&key)
-                .await?
                 .ok_or_else(|| RpcError::invalid_params("Invalid param: could not find account"))?;
             let mint = StateWithExtensions::<Mint>::unpack(&account.data)
                 .map_err(|_| RpcError::invalid_params("Invalid param: not a Token mint"))?;
@@ -584,7 +604,7 @@ pub async fn dispatch(node: &mut Node, method: &str, params: Value) -> RpcResult
             };
             let cfg: RpcAccountInfoConfig = param(p, 2)?;
             let mut out = Vec::new();
-            for (key, account) in node.known_accounts().await? {
+            for (key, account) in node.known_accounts() {
                 if account.owner != anchor_spl::token::ID && account.owner != spl_token_2022::ID {
                     continue;
                 }
@@ -628,13 +648,11 @@ pub async fn dispatch(node: &mut Node, method: &str, params: Value) -> RpcResult
                 ));
             }
             if !cfg.skip_preflight {
-                let sim = node
-                    .ctx
-                    .banks_client
-                    .simulate_transaction(tx.clone())
-                    .await?;
-                if let Some(Err(err)) = sim.result {
-                    let logs = sim.simulation_details.map(|d| d.logs);
+                let (err, logs) = match node.simulate(tx.clone()) {
+                    Ok(sim) => (sim.result.err(), Some(crate::logs::as_validator(sim.logs))),
+                    Err(err) => (Some(err), None),
+                };
+                if let Some(err) = err {
                     let mut e =
                         RpcError::new(-32002, format!("Transaction simulation failed: {err}"));
                     e.data = Some(
@@ -643,7 +661,7 @@ pub async fn dispatch(node: &mut Node, method: &str, params: Value) -> RpcResult
                     return Err(e);
                 }
             }
-            match node.land(tx).await {
+            match node.land_verified(tx) {
                 Ok(sig) => Ok(json!(sig.to_string())),
                 Err(NodeError::Rejected(err)) => Err(RpcError::new(
                     -32002,
@@ -669,46 +687,48 @@ pub async fn dispatch(node: &mut Node, method: &str, params: Value) -> RpcResult
             }
             let mut replacement = None;
             if cfg.replace_recent_blockhash {
-                let hash = node.latest_blockhash().await?;
+                let (hash, last_valid_block_height) = node.latest_blockhash();
                 tx.message.set_recent_blockhash(hash);
                 replacement = Some(RpcBlockhash {
                     blockhash: hash.to_string(),
-                    last_valid_block_height: node.block_height() + 150,
+                    last_valid_block_height,
                 });
             }
             let sim = node
-                .ctx
-                .banks_client
-                .simulate_transaction(tx.clone())
-                .await?;
-            let details = sim.simulation_details;
-            let err = match sim.result {
-                Some(Err(e)) => Some(e.into()),
-                _ => None,
-            };
-            let inner = details.as_ref().and_then(|d| d.inner_instructions.clone()).map(|all| {
+                .simulate(tx)
+                .unwrap_or_else(TransactionSimulationResult::new_error);
+            let inner = sim.inner_instructions.map(|all| {
                 all.into_iter()
                     .enumerate()
                     .filter(|(_, l)| !l.is_empty())
-                    .map(|(i, l)| UiInnerInstructions::from(solana_transaction_status_client_types::InnerInstructions {
-                        index: i as u8,
-                        instructions: l.into_iter().map(|x| solana_transaction_status_client_types::InnerInstruction { instruction: x.instruction, stack_height: Some(u32::from(x.stack_height)) }).collect(),
-                    }))
+                    .map(|(i, l)| {
+                        UiInnerInstructions::from(
+                            solana_transaction_status_client_types::InnerInstructions {
+                                index: i as u8,
+                                instructions: l
+                                    .into_iter()
+                                    .map(|x| {
+                                        solana_transaction_status_client_types::InnerInstruction {
+                                            instruction: x.instruction,
+                                            stack_height: Some(u32::from(x.stack_height)),
+                                        }
+                                    })
+                                    .collect(),
+                            },
+                        )
+                    })
                     .collect()
             });
             let result = RpcSimulateTransactionResult {
-                err,
-                logs: details.as_ref().map(|d| d.logs.clone()),
+                err: sim.result.err().map(Into::into),
+                logs: Some(crate::logs::as_validator(sim.logs)),
                 accounts: None,
-                units_consumed: details.as_ref().map(|d| d.units_consumed),
-                loaded_accounts_data_size: details.as_ref().map(|d| d.loaded_accounts_data_size),
-                return_data: details
-                    .as_ref()
-                    .and_then(|d| d.return_data.clone())
-                    .map(Into::into),
+                units_consumed: Some(sim.units_consumed),
+                loaded_accounts_data_size: Some(sim.loaded_accounts_data_size),
+                return_data: sim.return_data.map(Into::into),
                 inner_instructions: inner,
                 replacement_blockhash: replacement,
-                fee: None,
+                fee: sim.fee,
                 pre_balances: None,
                 post_balances: None,
                 pre_token_balances: None,
@@ -787,7 +807,7 @@ pub async fn dispatch(node: &mut Node, method: &str, params: Value) -> RpcResult
             let cfg: RpcTransactionConfig = match p.get(1) {
                 Some(Value::String(enc)) => RpcTransactionConfig {
                     encoding: Some(
-                        serde_json::from_value(json!(enc)).map_err(RpcError::invalid_params)?,
+                        serde_json::from_value(json!(enc)).map_err(RpcError::bad_params)?,
                     ),
                     ..Default::default()
                 },
@@ -888,7 +908,7 @@ pub async fn dispatch(node: &mut Node, method: &str, params: Value) -> RpcResult
                     format!("airdrop of {lamports} lamports refused: between 1 and {MAX_AIRDROP}"),
                 ));
             }
-            let sig = node.airdrop(&key, lamports).await?;
+            let sig = node.airdrop(&key, lamports)?;
             Ok(json!(sig.to_string()))
         }
         // Admin calls of this node (not part of the Solana API).
@@ -897,11 +917,19 @@ pub async fn dispatch(node: &mut Node, method: &str, params: Value) -> RpcResult
             if seconds <= 0 {
                 return Err(RpcError::invalid_params("seconds must be positive"));
             }
-            node.warp_time(seconds).await?;
+            node.warp_time(seconds)?;
             Ok(json!({"unixTimestamp": node.now(), "slot": node.slot()}))
         }
         "kassa_advanceSlot" => {
-            node.advance_slot().await?;
+            let slots: u64 = param::<Option<u64>>(p, 0)?.unwrap_or(1);
+            if slots == 0 || slots > MAX_ADVANCE {
+                return Err(RpcError::invalid_params(format!(
+                    "slots must be between 1 and {MAX_ADVANCE}"
+                )));
+            }
+            for _ in 0..slots {
+                node.advance_slot()?;
+            }
             Ok(json!(node.slot()))
         }
         "kassa_dropTransaction" => {

@@ -90,13 +90,12 @@ impl Default for LocalnetConfig {
 
 /// Starts the bank with the Kassa programs, the slot clock and the RPC endpoint.
 pub async fn start(config: LocalnetConfig) -> Result<Localnet, NodeError> {
-    let ctx = crate::program_test().start_with_context().await;
     let known: Vec<_> = kassa_sdk::programs::KassaProgram::ALL
         .iter()
         .map(|p| p.id())
         .chain([anchor_spl::token::ID, anchor_spl::token_2022::ID])
         .collect();
-    let node = Arc::new(Mutex::new(Node::new(ctx, config.node, known).await?));
+    let node = Arc::new(Mutex::new(Node::start(config.node, known).await));
     let (listener, ws_listener) = bind_pair(config.rpc_addr).await?;
     let addr = listener
         .local_addr()
@@ -131,7 +130,7 @@ pub async fn start(config: LocalnetConfig) -> Result<Localnet, NodeError> {
         let mut tick = tokio::time::interval(interval);
         loop {
             tick.tick().await;
-            if let Err(e) = clock_node.lock().await.advance_slot().await {
+            if let Err(e) = clock_node.lock().await.advance_slot() {
                 tracing::error!("slot clock stopped: {e}");
                 return;
             }

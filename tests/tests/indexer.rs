@@ -460,7 +460,7 @@ async fn transactions_that_never_finalize_are_rolled_back() {
         node.drop_transaction(&open).unwrap();
         node.drop_transaction(&void).unwrap();
         for _ in 0..401 {
-            node.advance_slot().await.unwrap();
+            node.advance_slot().unwrap();
         }
     }
     let pass = ix.pass().await.unwrap();
@@ -855,7 +855,7 @@ async fn a_replacement_of_a_dropped_transaction_waits_for_the_rollback_and_is_ne
     {
         let mut node = net.node.lock().await;
         for _ in 0..401 {
-            node.advance_slot().await.unwrap();
+            node.advance_slot().unwrap();
         }
     }
     let pass = ix.pass().await.unwrap();

@@ -682,11 +682,15 @@ async fn websocket_subscriptions_follow_slots_signatures_accounts_and_logs() {
         .any(|line| line.contains("11111111111111111111111111111111")));
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_javascript_wallet_pays_through_the_node() {
-    let (net, demo, rpc) = bootstrapped_node().await;
+/// The merchant side of a payment in Rust: a merchant registered and KYB-approved, and an
+/// invoice of `amount` for `order` open for an hour. Returns (merchant, payment).
+async fn open_invoice(
+    rpc: &RpcClient,
+    demo: &kassa_testkit::protocol::Protocol,
+    order: &str,
+    amount: u64,
+) -> (solana_sdk::pubkey::Pubkey, solana_sdk::pubkey::Pubkey) {
     let p = Payments::default();
-    // Merchant side in Rust: register, approve, open an invoice.
     let merchant = Keypair::new();
     rpc.poll_for_signature(
         &rpc.request_airdrop(&merchant.pubkey(), 2_000_000_000)
@@ -710,9 +714,9 @@ async fn a_javascript_wallet_pays_through_the_node() {
             policy,
         )
         .unwrap();
-    send(&rpc, &[ix], &merchant, &[]).await;
+    send(rpc, &[ix], &merchant, &[]).await;
     send(
-        &rpc,
+        rpc,
         &[
             p.merchant_kyb_attest(&demo.payer.pubkey(), &merchant_pda, [2; 32])
                 .unwrap(),
@@ -730,12 +734,20 @@ async fn a_javascript_wallet_pays_through_the_node() {
         .invoice_open(
             &merchant.pubkey(),
             &merchant_pda,
-            &OrderId::new("JS-1").unwrap(),
-            12_000_000,
+            &OrderId::new(order).unwrap(),
+            amount,
             expires,
         )
         .unwrap();
-    send(&rpc, &[ix], &merchant, &[]).await;
+    send(rpc, &[ix], &merchant, &[]).await;
+    (merchant_pda, payment)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_javascript_wallet_pays_through_the_node() {
+    let (net, demo, rpc) = bootstrapped_node().await;
+    let p = Payments::default();
+    let (merchant_pda, payment) = open_invoice(&rpc, &demo, "JS-1", 12_000_000).await;
     // The wallet: funded with SOL and USDC, pays from JavaScript.
     let wallet = Keypair::new();
     rpc.poll_for_signature(
@@ -911,7 +923,7 @@ async fn each_fresh_node_has_a_genesis_hash_of_its_own() {
     let gb = rpc(&b.rpc_url).get_genesis_hash().await.unwrap();
     assert_ne!(ga, gb);
     assert_eq!(ga, a.genesis_hash);
-    a.node.lock().await.advance_slot().await.unwrap();
+    a.node.lock().await.advance_slot().unwrap();
     assert_eq!(rpc(&a.rpc_url).get_genesis_hash().await.unwrap(), ga);
     let id = a.caip2();
     assert!(
@@ -977,7 +989,7 @@ async fn cluster_methods_answer_in_agaves_shapes() {
 
     // At least six sealed blocks, however busy the machine.
     for _ in 0..6 {
-        net.node.lock().await.advance_slot().await.unwrap();
+        net.node.lock().await.advance_slot().unwrap();
     }
     let slot = rpc.get_slot().await.unwrap();
     assert!(rpc.get_transaction_count().await.unwrap() > 0);
@@ -1119,4 +1131,455 @@ async fn cluster_methods_answer_in_agaves_shapes() {
         let message = answer["error"]["message"].as_str().unwrap_or_default();
         assert!(message.contains(says), "{method} {params}: {message}");
     }
+}
+
+/// A node on a free port with the given slot interval.
+async fn node_with_slots_every(slot_interval: Duration) -> kassa_localnet::server::Localnet {
+    start(LocalnetConfig {
+        rpc_addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+        slot_interval,
+        ..Default::default()
+    })
+    .await
+    .expect("localnet starts")
+}
+
+/// A JSON-RPC call by name, answered with the whole response object.
+async fn call(url: &str, method: &str, params: serde_json::Value) -> serde_json::Value {
+    let body = json!({"jsonrpc": "2.0", "id": 1, "method": method, "params": params});
+    post_raw(url, &body.to_string()).await
+}
+
+/// A wallet with 1 SOL from the faucet.
+async fn funded(rpc: &RpcClient) -> Keypair {
+    let wallet = Keypair::new();
+    let sig = rpc
+        .request_airdrop(&wallet.pubkey(), 1_000_000_000)
+        .await
+        .unwrap();
+    rpc.poll_for_signature(&sig).await.unwrap();
+    wallet
+}
+
+/// A transfer from `from` to a fresh address, signed against `blockhash`.
+fn transfer(from: &Keypair, lamports: u64, blockhash: solana_sdk::hash::Hash) -> Transaction {
+    let ix = solana_system_interface::instruction::transfer(
+        &from.pubkey(),
+        &solana_sdk::pubkey::Pubkey::new_unique(),
+        lamports,
+    );
+    Transaction::new_signed_with_payer(&[ix], Some(&from.pubkey()), &[from], blockhash)
+}
+
+/// A person approves a transaction seconds after the wallet fetched its blockhash: on a node
+/// with 400 ms slots, a blockhash fetched 10 s earlier lands, and the `lastValidBlockHeight`
+/// given with it is 150 blocks on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_blockhash_fetched_ten_seconds_earlier_still_lands() {
+    let net = node_with_slots_every(Duration::from_millis(400)).await;
+    let rpc = RpcClient::new_with_commitment(net.rpc_url.clone(), CommitmentConfig::confirmed());
+    let wallet = funded(&rpc).await;
+    let (hash, last_valid) = rpc
+        .get_latest_blockhash_with_commitment(CommitmentConfig::confirmed())
+        .await
+        .unwrap();
+    let height = rpc.get_block_height().await.unwrap();
+    assert!(
+        (last_valid - 150..=last_valid - 149).contains(&height),
+        "{height} {last_valid}"
+    );
+    tokio::time::sleep(Duration::from_secs(10)).await;
+    assert!(rpc.get_block_height().await.unwrap() >= height + 20);
+    assert!(rpc
+        .is_blockhash_valid(&hash, CommitmentConfig::confirmed())
+        .await
+        .unwrap());
+    rpc.send_and_confirm_transaction(&transfer(&wallet, 1_000_000, hash))
+        .await
+        .expect("a 10-second-old blockhash lands");
+}
+
+/// `lastValidBlockHeight`, `isBlockhashValid`, the block height and the bank's acceptance are
+/// one rule: accepted up to and at the last valid block height, refused with the standard
+/// error one block later (aged with the node's slot-advance call, on a node whose clock does
+/// not move on its own).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_blockhash_expires_exactly_after_its_last_valid_block_height() {
+    use solana_rpc_client_api::config::RpcSendTransactionConfig;
+    let net = node_with_slots_every(Duration::from_secs(3_600)).await;
+    let rpc = RpcClient::new_with_commitment(net.rpc_url.clone(), CommitmentConfig::confirmed());
+    let wallet = funded(&rpc).await;
+    let (hash, last_valid) = rpc
+        .get_latest_blockhash_with_commitment(CommitmentConfig::confirmed())
+        .await
+        .unwrap();
+    let advance_to = |target: u64| {
+        let (rpc, url) = (&rpc, net.rpc_url.clone());
+        async move {
+            let height = rpc.get_block_height().await.unwrap();
+            let advanced = call(&url, "kassa_advanceSlot", json!([target - height])).await;
+            assert!(advanced["result"].is_u64(), "{advanced}");
+            assert_eq!(rpc.get_block_height().await.unwrap(), target);
+        }
+    };
+    let skip_preflight = RpcSendTransactionConfig {
+        skip_preflight: true,
+        ..Default::default()
+    };
+    // Preflight, as Agave's, keeps a margin of MAX_TRANSACTION_FORWARDING_DELAY (6) blocks.
+    advance_to(last_valid - 6).await;
+    rpc.send_and_confirm_transaction(&transfer(&wallet, 1_000_000, hash))
+        .await
+        .expect("preflight accepts it 6 blocks before its last valid block height");
+    advance_to(last_valid).await;
+    assert!(rpc
+        .is_blockhash_valid(&hash, CommitmentConfig::confirmed())
+        .await
+        .unwrap());
+    let err = rpc
+        .send_transaction(&transfer(&wallet, 1_000_001, hash))
+        .await
+        .expect_err("preflight refuses it within the forwarding margin");
+    assert!(err.to_string().contains("Blockhash not found"), "{err}");
+    let sig = rpc
+        .send_transaction_with_config(&transfer(&wallet, 1_000_001, hash), skip_preflight)
+        .await
+        .expect("the bank accepts it at its last valid block height");
+    rpc.poll_for_signature(&sig).await.unwrap();
+    assert!(rpc
+        .get_signature_status(&sig)
+        .await
+        .unwrap()
+        .unwrap()
+        .is_ok());
+
+    call(&net.rpc_url, "kassa_advanceSlot", json!([])).await;
+    assert_eq!(rpc.get_block_height().await.unwrap(), last_valid + 1);
+    assert!(!rpc
+        .is_blockhash_valid(&hash, CommitmentConfig::confirmed())
+        .await
+        .unwrap());
+    for skip_preflight in [false, true] {
+        let err = rpc
+            .send_transaction_with_config(
+                &transfer(&wallet, 1_000_002, hash),
+                RpcSendTransactionConfig {
+                    skip_preflight,
+                    ..Default::default()
+                },
+            )
+            .await
+            .expect_err("an expired blockhash is refused");
+        assert!(err.to_string().contains("Blockhash not found"), "{err}");
+    }
+    // A message on a blockhash the node never issued has no fee, as on a cluster.
+    let message = transfer(&wallet, 1, solana_sdk::hash::Hash::new_unique()).message;
+    let fee = call(
+        &net.rpc_url,
+        "getFeeForMessage",
+        json!([base64::Engine::encode(
+            &base64::prelude::BASE64_STANDARD,
+            bincode::serialize(&message).unwrap()
+        )]),
+    )
+    .await;
+    assert!(fee["result"]["value"].is_null(), "{fee}");
+}
+
+/// An unknown commitment, encoding or filter is `-32602` with Agave's message on every method
+/// that takes one, never silently taken for the default.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unknown_commitments_encodings_and_filters_are_refused_as_agave_does() {
+    let (net, demo, rpc) = bootstrapped_node().await;
+    let url = net.rpc_url.clone();
+    let key = demo.payer.pubkey().to_string();
+    let mint = demo.usdc.mint.to_string();
+    let ata = demo.usdc.ata(&demo.payer.pubkey()).to_string();
+    let slot = rpc.get_slot().await.unwrap();
+    let sig = rpc
+        .get_signatures_for_address(&demo.payer.pubkey())
+        .await
+        .unwrap()[0]
+        .signature
+        .clone();
+    let hash = rpc.get_latest_blockhash().await.unwrap().to_string();
+    let bad = json!({"commitment": "bogus"});
+    let commitment_takers = [
+        ("getAccountInfo", json!([key, bad])),
+        ("getBalance", json!([key, bad])),
+        ("getBlock", json!([slot, bad])),
+        ("getBlockHeight", json!([bad])),
+        ("getBlockProduction", json!([bad])),
+        ("getBlocks", json!([0, 5, bad])),
+        ("getBlocksWithLimit", json!([0, 5, bad])),
+        ("getEpochInfo", json!([bad])),
+        ("getFeeForMessage", json!(["AQABAg==", bad])),
+        ("getInflationGovernor", json!([bad])),
+        ("getLargestAccounts", json!([bad])),
+        ("getLatestBlockhash", json!([bad])),
+        ("getLeaderSchedule", json!([null, bad])),
+        ("getMinimumBalanceForRentExemption", json!([0, bad])),
+        ("getMultipleAccounts", json!([[key], bad])),
+        ("getProgramAccounts", json!([key, bad])),
+        ("getSignaturesForAddress", json!([key, bad])),
+        ("getSlot", json!([bad])),
+        ("getSlotLeader", json!([bad])),
+        ("getStakeMinimumDelegation", json!([bad])),
+        ("getSupply", json!([bad])),
+        ("getTokenAccountBalance", json!([ata, bad])),
+        ("getTokenAccountsByOwner", json!([key, {"mint": mint}, bad])),
+        ("getTokenLargestAccounts", json!([mint, bad])),
+        ("getTokenSupply", json!([mint, bad])),
+        ("getTransaction", json!([sig, bad])),
+        ("getTransactionCount", json!([bad])),
+        ("getVoteAccounts", json!([bad])),
+        ("isBlockhashValid", json!([hash, bad])),
+        ("requestAirdrop", json!([key, 1, bad])),
+    ];
+    let unknown_commitment =
+        "Invalid params: unknown variant `bogus`, expected one of `processed`, `confirmed`, `finalized`.";
+    for (method, params) in commitment_takers {
+        let answer = call(&url, method, params).await;
+        assert_eq!(answer["error"]["code"], -32602, "{method}: {answer}");
+        assert_eq!(
+            answer["error"]["message"], unknown_commitment,
+            "{method}: {answer}"
+        );
+    }
+    let bad = json!({"encoding": "bogus"});
+    for (method, params, expected) in [
+        (
+            "getAccountInfo",
+            json!([key, bad]),
+            "`binary`, `base58`, `base64`, `jsonParsed`, `base64+zstd`",
+        ),
+        (
+            "getMultipleAccounts",
+            json!([[key], bad]),
+            "`binary`, `base58`, `base64`, `jsonParsed`, `base64+zstd`",
+        ),
+        (
+            "getProgramAccounts",
+            json!([key, bad]),
+            "`binary`, `base58`, `base64`, `jsonParsed`, `base64+zstd`",
+        ),
+        (
+            "getTokenAccountsByOwner",
+            json!([key, {"mint": mint}, bad]),
+            "`binary`, `base58`, `base64`, `jsonParsed`, `base64+zstd`",
+        ),
+        (
+            "getTransaction",
+            json!([sig, bad]),
+            "`binary`, `base64`, `base58`, `json`, `jsonParsed`",
+        ),
+        (
+            "getBlock",
+            json!([slot, bad]),
+            "`binary`, `base64`, `base58`, `json`, `jsonParsed`",
+        ),
+    ] {
+        let answer = call(&url, method, params).await;
+        assert_eq!(answer["error"]["code"], -32602, "{method}: {answer}");
+        assert_eq!(
+            answer["error"]["message"],
+            format!("Invalid params: unknown variant `bogus`, expected one of {expected}."),
+            "{method}: {answer}"
+        );
+    }
+    // Filters: getProgramAccounts', the token-account filter, getLargestAccounts'.
+    let answer = call(
+        &url,
+        "getProgramAccounts",
+        json!([key, {"filters": [{"bogus": 1}]}]),
+    )
+    .await;
+    assert_eq!(
+        answer["error"]["message"],
+        "Invalid params: unknown variant `bogus`, expected one of `dataSize`, `memcmp`, `tokenAccountState`.",
+        "{answer}"
+    );
+    let answer = call(
+        &url,
+        "getTokenAccountsByOwner",
+        json!([key, {"bogus": mint}]),
+    )
+    .await;
+    assert_eq!(answer["error"]["code"], -32602, "{answer}");
+    let answer = call(&url, "getLargestAccounts", json!([{"filter": "bogus"}])).await;
+    assert_eq!(answer["error"]["code"], -32602, "{answer}");
+    // A well-formed call on the same methods still answers.
+    let answer = call(
+        &url,
+        "getBalance",
+        json!([key, {"commitment": "processed"}]),
+    )
+    .await;
+    assert!(answer["result"]["value"].is_u64(), "{answer}");
+}
+
+/// A Kassa instruction with CPIs logs as a validator writes it (one `invoke [n]` per
+/// invocation at its depth, one outcome each, the SPL programs' compute units), and a wallet's
+/// history reads System, associated-token and Memo instructions parsed, Compute Budget's
+/// partially decoded, as Agave gives them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn logs_and_parsed_instructions_read_as_on_a_validator() {
+    use solana_sdk::pubkey::Pubkey;
+    let (_net, demo, rpc) = bootstrapped_node().await;
+    // A System transfer, an associated-token account, a memo and a compute-unit limit.
+    let wallet = Keypair::new();
+    let memo_program: Pubkey = "MemoSq4gqABAXKb96qnH8TysNcWxMyWCqXgDLGmfcHr"
+        .parse()
+        .unwrap();
+    let ixs = [
+        solana_compute_budget_interface::ComputeBudgetInstruction::set_compute_unit_limit(300_000),
+        solana_system_interface::instruction::transfer(&demo.payer.pubkey(), &wallet.pubkey(), 5_000_000),
+        anchor_spl::associated_token::spl_associated_token_account::instruction::create_associated_token_account_idempotent(&demo.payer.pubkey(), &wallet.pubkey(), &demo.usdc.mint, &demo.usdc.token_program),
+        Instruction::new_with_bytes(memo_program, b"order 42", vec![solana_sdk::instruction::AccountMeta::new_readonly(demo.payer.pubkey(), true)]),
+    ];
+    let sig = send(&rpc, &ixs, &demo.payer, &[]).await;
+    let tx = rpc
+        .get_transaction_with_config(
+            &sig,
+            RpcTransactionConfig {
+                encoding: Some(UiTransactionEncoding::JsonParsed),
+                commitment: Some(CommitmentConfig::confirmed()),
+                max_supported_transaction_version: Some(0),
+            },
+        )
+        .await
+        .unwrap();
+    let json = serde_json::to_value(&tx.transaction.transaction).unwrap();
+    let ixs = json["message"]["instructions"].as_array().unwrap();
+    assert_eq!(
+        ixs[0]["programId"],
+        "ComputeBudget111111111111111111111111111111"
+    );
+    assert!(ixs[0]["data"].is_string(), "partially decoded: {}", ixs[0]);
+    assert_eq!(ixs[1]["program"], "system");
+    assert_eq!(ixs[1]["parsed"]["type"], "transfer");
+    assert_eq!(ixs[1]["parsed"]["info"]["lamports"], 5_000_000);
+    assert_eq!(
+        ixs[1]["parsed"]["info"]["destination"],
+        wallet.pubkey().to_string()
+    );
+    assert_eq!(ixs[2]["program"], "spl-associated-token-account");
+    assert_eq!(ixs[2]["parsed"]["type"], "createIdempotent");
+    assert_eq!(ixs[3]["program"], "spl-memo");
+    assert_eq!(ixs[3]["parsed"], "order 42");
+    // The associated-token program's CPIs come parsed too (System and the token program).
+    let meta = serde_json::to_value(tx.transaction.meta.as_ref().unwrap()).unwrap();
+    let inner: Vec<&serde_json::Value> = meta["innerInstructions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|i| i["instructions"].as_array().unwrap())
+        .collect();
+    assert!(inner
+        .iter()
+        .any(|i| i["program"] == "system" && i["parsed"]["type"] == "createAccount"));
+    assert!(inner.iter().all(|i| i["stackHeight"] == 2), "{inner:?}");
+
+    // A Kassa instruction that makes CPIs (a payment: the escrow vault and the token transfer).
+    let p = Payments::default();
+    let (merchant_pda, payment) = open_invoice(&rpc, &demo, "LOGS-1", 1_000_000).await;
+    let pay = p
+        .payment_pay(
+            &demo.payer.pubkey(),
+            &merchant_pda,
+            &payment,
+            &demo.usdc,
+            None,
+        )
+        .unwrap();
+    let sig = send(&rpc, &[pay], &demo.payer, &[]).await;
+    let logs = rpc
+        .get_transaction_with_config(
+            &sig,
+            RpcTransactionConfig {
+                encoding: Some(UiTransactionEncoding::Json),
+                commitment: Some(CommitmentConfig::confirmed()),
+                max_supported_transaction_version: Some(0),
+            },
+        )
+        .await
+        .unwrap()
+        .transaction
+        .meta
+        .unwrap()
+        .log_messages
+        .unwrap();
+    let kassa = kassa_payments::ID.to_string();
+    // Depths nest: every invoke at one more than the open invocations, closed once each.
+    let mut depth = 0usize;
+    for line in &logs {
+        if let Some(rest) = line
+            .strip_prefix("Program ")
+            .and_then(|l| l.split_once(" invoke ["))
+        {
+            depth += 1;
+            assert_eq!(rest.1, format!("{depth}]"), "{logs:#?}");
+        } else if line.starts_with("Program ")
+            && (line.ends_with(" success") || line.contains(" failed: "))
+            && !line.starts_with("Program log:")
+        {
+            depth -= 1;
+        }
+    }
+    assert_eq!(depth, 0, "{logs:#?}");
+    assert_eq!(
+        logs.iter()
+            .filter(|l| **l == format!("Program {kassa} invoke [1]"))
+            .count(),
+        1,
+        "{logs:#?}"
+    );
+    assert_eq!(logs.last().unwrap(), &format!("Program {kassa} success"));
+    assert!(
+        logs.iter().any(
+            |l| l.starts_with(&format!("Program {}", demo.usdc.token_program))
+                && l.contains(" consumed ")
+        ),
+        "{logs:#?}"
+    );
+    assert!(
+        !logs
+            .iter()
+            .any(|l| l.ends_with("invoke [1]") && !l.contains(&kassa)),
+        "{logs:#?}"
+    );
+}
+
+/// The same from `@solana/web3.js`: a 10-second-old blockhash lands and `confirmTransaction`'s
+/// blockhash strategy confirms it, `getParsedTransaction` reads the System transfer parsed, and
+/// past its last valid block height the blockhash is refused and `confirmTransaction` gives up
+/// (see localnet/js/blockhash_lifetime.mjs).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_javascript_wallet_signs_seconds_later_as_on_a_cluster() {
+    let net = node_with_slots_every(Duration::from_millis(400)).await;
+    let rpc = RpcClient::new_with_commitment(net.rpc_url.clone(), CommitmentConfig::confirmed());
+    let wallet = funded(&rpc).await;
+    let path = std::env::temp_dir().join(format!("kassa-js-blockhash-{}.json", std::process::id()));
+    std::fs::write(
+        &path,
+        json!({"payerSecretKey": wallet.to_bytes().to_vec()}).to_string(),
+    )
+    .unwrap();
+    let js = concat!(env!("CARGO_MANIFEST_DIR"), "/../localnet/js");
+    let out = tokio::process::Command::new("node")
+        .arg("blockhash_lifetime.mjs")
+        .current_dir(js)
+        .env("KASSA_RPC_URL", &net.rpc_url)
+        .env("KASSA_WS_URL", &net.ws_url)
+        .env("KASSA_FIXTURE", &path)
+        .output()
+        .await
+        .expect("node runs (scripts/test installs localnet/js)");
+    let _ = std::fs::remove_file(&path);
+    assert!(
+        out.status.success(),
+        "JavaScript wallet failed:\n{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
 }

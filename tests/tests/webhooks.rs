@@ -663,7 +663,7 @@ async fn a_rolled_back_transaction_is_retracted_by_a_reverted_notification() {
         let mut node = w.net.node.lock().await;
         node.drop_transaction(&opened).unwrap();
         for _ in 0..401 {
-            node.advance_slot().await.unwrap();
+            node.advance_slot().unwrap();
         }
     }
     deliver_until(&worker, &r, |got| {
