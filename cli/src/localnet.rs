@@ -24,6 +24,10 @@ pub struct Args {
     /// Start the clock this many seconds ahead of the wall clock.
     #[arg(long, default_value_t = 0)]
     pub warp_seconds: i64,
+    /// Transactions of history to keep in memory, as a validator's --limit-ledger-size bounds its
+    /// ledger; older finalized blocks and their transactions are pruned.
+    #[arg(long, default_value_t = kassa_localnet::node::DEFAULT_LEDGER_LIMIT)]
+    pub limit_ledger_size: usize,
     /// Directory for the funded payer keypair file.
     #[arg(long, default_value = ".kassa-localnet")]
     pub dir: PathBuf,
@@ -38,6 +42,7 @@ pub async fn run(args: Args) -> Result<()> {
         node: NodeConfig {
             finality_lag: args.finality_lag,
             time_offset: args.warp_seconds,
+            ledger_limit: args.limit_ledger_size,
         },
         slot_interval: Duration::from_millis(args.slot_ms.max(10)),
     };

@@ -37,9 +37,7 @@ const LARGEST: usize = 20;
 pub(crate) async fn dispatch(node: &mut Node, method: &str, p: &[Value]) -> Option<RpcResult> {
     Some(match method {
         "getTransactionCount" => Ok(json!(node.transaction_count())),
-        "getFirstAvailableBlock" | "minimumLedgerSlot" => {
-            Ok(json!(node.block_slots().first().copied().unwrap_or(0)))
-        }
+        "getFirstAvailableBlock" | "minimumLedgerSlot" => Ok(json!(node.first_available_block())),
         "getMaxRetransmitSlot" | "getMaxShredInsertSlot" => Ok(json!(node.slot())),
         "getHighestSnapshotSlot" => Err(RpcError::new(-32008, "No snapshot")),
         "getEpochSchedule" => to_value(EpochSchedule::custom(

@@ -40,13 +40,35 @@ pub use solana_runtime::bank::TransactionSimulationResult;
 /// Lamports the faucet hands out per `requestAirdrop` at most.
 pub const MAX_AIRDROP: u64 = 1_000_000_000_000;
 
+/// Transactions of history a node keeps by default (see [`NodeConfig::ledger_limit`]).
+pub const DEFAULT_LEDGER_LIMIT: usize = 50_000;
+
+/// Sealed slots between two passes of the accounts store's clean and shrink, the work a
+/// validator's background service does.
+const CLEAN_EVERY_SLOTS: u64 = 100;
+
 /// How the node behaves.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
 pub struct NodeConfig {
     /// Slots a transaction stays `confirmed` before it is `finalized`.
     pub finality_lag: u64,
     /// Seconds added to the wall clock for block times and the Clock sysvar.
     pub time_offset: i64,
+    /// History kept, in transactions, as a validator's `--limit-ledger-size` bounds its
+    /// ledger: past it the oldest finalized blocks leave memory with their transactions, and
+    /// `getTransaction`, `getBlock` and `getSignaturesForAddress` answer for them as a validator
+    /// without long-term storage does. Accounts are state, not history: they stay.
+    pub ledger_limit: usize,
+}
+
+impl Default for NodeConfig {
+    fn default() -> Self {
+        Self {
+            finality_lag: 0,
+            time_offset: 0,
+            ledger_limit: DEFAULT_LEDGER_LIMIT,
+        }
+    }
 }
 
 /// One landed transaction and what an RPC node reports about it.
@@ -117,6 +139,8 @@ pub struct Node {
     current: Block,
     blocks: BTreeMap<u64, Block>,
     txs: HashMap<Signature, TxRecord>,
+    /// Transactions landed (and not dropped) since genesis.
+    landed: u64,
     by_address: HashMap<Pubkey, Vec<Signature>>,
     known: BTreeSet<Pubkey>,
     /// Transactions dropped by fault injection: they never finalize and their effects are undone.
@@ -177,6 +201,7 @@ impl Node {
             current,
             blocks: BTreeMap::new(),
             txs: HashMap::new(),
+            landed: 0,
             by_address: HashMap::new(),
             known: known.into_iter().collect(),
             dropped: BTreeSet::new(),
@@ -267,8 +292,71 @@ impl Node {
         let txs = &self.txs;
         self.undo
             .retain(|sig, _| txs.get(sig).is_some_and(|r| r.slot > finalized));
+        self.prune_ledger();
+        if next.is_multiple_of(CLEAN_EVERY_SLOTS) {
+            // Rooted slots' writes leave the in-memory write cache for the store, whose dead
+            // versions (overwritten or closed accounts) are then cleaned and compacted.
+            parent.force_flush_accounts_cache();
+            let db = &parent.rc.accounts.accounts_db;
+            db.clean_accounts(Some(parent.slot()), false, parent.epoch_schedule());
+            parent.shrink_candidate_slots();
+        }
         self.sync_clock();
         Ok(())
+    }
+
+    /// The first slot whose block the node still holds (`getFirstAvailableBlock`).
+    pub fn first_available_block(&self) -> u64 {
+        self.blocks
+            .keys()
+            .next()
+            .copied()
+            .unwrap_or(self.current.slot)
+    }
+
+    /// Drops the oldest finalized blocks, with their transactions, while more than
+    /// `ledger_limit` transactions are held.
+    fn prune_ledger(&mut self) {
+        let finalized = self.finalized_slot();
+        let mut pruned_per_address: HashMap<Pubkey, usize> = HashMap::new();
+        while self.txs.len() > self.config.ledger_limit {
+            let Some(entry) = self.blocks.first_entry() else {
+                break;
+            };
+            if *entry.key() > finalized {
+                break;
+            }
+            let block = entry.remove();
+            for sig in &block.signatures {
+                let Some(record) = self.txs.remove(sig) else {
+                    continue;
+                };
+                let message = &record.transaction.message;
+                let loaded = &record.meta.loaded_addresses;
+                for key in message
+                    .static_account_keys()
+                    .iter()
+                    .chain(&loaded.writable)
+                    .chain(&loaded.readonly)
+                {
+                    *pruned_per_address.entry(*key).or_default() += 1;
+                }
+            }
+        }
+        // Signatures per address are oldest first, so the pruned ones are a prefix; an
+        // address whose history is gone and whose account is closed leaves the index.
+        for (key, count) in pruned_per_address {
+            let Some(list) = self.by_address.get_mut(&key) else {
+                continue;
+            };
+            list.drain(..count.min(list.len()));
+            if list.is_empty() {
+                self.by_address.remove(&key);
+                if self.bank.get_account(&key).is_none() {
+                    self.known.remove(&key);
+                }
+            }
+        }
     }
 
     /// Moves the clock forward by `seconds` (expiry and interest tests).
@@ -340,9 +428,15 @@ impl Node {
         Ok(self.bank.simulate_transaction_unchecked(&sanitized, true))
     }
 
-    /// Transactions landed since the node started (`getTransactionCount`).
+    /// Transactions landed since the node started (`getTransactionCount`), pruned history
+    /// included; dropped ones are not counted.
     pub fn transaction_count(&self) -> u64 {
-        self.txs.len() as u64
+        self.landed
+    }
+
+    /// Transactions of history held in memory (at most about `ledger_limit`).
+    pub fn history_len(&self) -> usize {
+        self.txs.len()
     }
 
     pub fn transaction(&self, signature: &Signature) -> Option<&TxRecord> {
@@ -488,7 +582,9 @@ impl Node {
             block_time: self.current.block_time,
         };
         for key in &keys {
-            self.known.insert(*key);
+            if self.bank.get_account(key).is_some() {
+                self.known.insert(*key);
+            }
             self.by_address.entry(*key).or_default().push(signature);
         }
         self.current.signatures.push(signature);
@@ -501,6 +597,7 @@ impl Node {
             dropped: false,
         });
         self.txs.insert(signature, record);
+        self.landed += 1;
         self.undo
             .insert(signature, keys.into_iter().zip(pre_accounts).collect());
         Ok(signature)
@@ -549,6 +646,7 @@ impl Node {
             }
         }
         self.txs.remove(signature);
+        self.landed -= 1;
         for list in self.by_address.values_mut() {
             list.retain(|s| s != signature);
         }

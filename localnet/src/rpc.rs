@@ -834,8 +834,22 @@ pub async fn dispatch(node: &mut Node, method: &str, params: Value) -> RpcResult
         }
         "getBlock" => {
             let slot: u64 = required(p, 0, "slot")?;
-            let cfg: RpcBlockConfig = param(p, 1)?;
+            // Agave takes the encoding alone in place of the config, as older clients send it.
+            let cfg: RpcBlockConfig = match p.get(1) {
+                Some(Value::String(_)) => RpcBlockConfig {
+                    encoding: param::<Option<UiTransactionEncoding>>(p, 1)?,
+                    ..Default::default()
+                },
+                _ => param(p, 1)?,
+            };
             let Some(block) = node.block(slot).cloned() else {
+                let first = node.first_available_block();
+                if slot < first {
+                    return Err(RpcError::new(
+                        -32001,
+                        format!("Block {slot} cleaned up, does not exist on node. First available block: {first}"),
+                    ));
+                }
                 return Err(RpcError::new(
                     -32004,
                     format!("Block not available for slot {slot}"),

@@ -453,7 +453,7 @@ async fn finality_lag_and_a_dropped_transaction_roll_back() {
         slot_interval: Duration::from_secs(3_600),
         node: kassa_localnet::node::NodeConfig {
             finality_lag: 3,
-            time_offset: 0,
+            ..Default::default()
         },
     })
     .await
@@ -1581,5 +1581,79 @@ async fn a_javascript_wallet_signs_seconds_later_as_on_a_cluster() {
         "JavaScript wallet failed:\n{}\n{}",
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// History is bounded as a validator's `--limit-ledger-size` bounds it: past the limit the
+/// oldest finalized blocks leave with their transactions, and the node answers for them as a
+/// validator without long-term storage does; the transaction count and accounts stay.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn history_past_the_ledger_limit_is_pruned_as_on_a_validator() {
+    let net = start(LocalnetConfig {
+        rpc_addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+        slot_interval: Duration::from_secs(3_600),
+        node: kassa_localnet::node::NodeConfig {
+            ledger_limit: 10,
+            ..Default::default()
+        },
+    })
+    .await
+    .expect("localnet starts");
+    let rpc = RpcClient::new_with_commitment(net.rpc_url.clone(), CommitmentConfig::confirmed());
+    let wallet = Keypair::new();
+    let mut landed = Vec::new();
+    for i in 0..30u64 {
+        landed.push((
+            rpc.get_slot().await.unwrap(),
+            rpc.request_airdrop(&wallet.pubkey(), 1_000_000 + i)
+                .await
+                .unwrap(),
+        ));
+        call(&net.rpc_url, "kassa_advanceSlot", json!([])).await;
+    }
+    let (old_slot, old_sig) = landed[0];
+    let (new_slot, new_sig) = *landed.last().unwrap();
+    let tx = |sig: Signature| {
+        let rpc = &rpc;
+        async move {
+            rpc.get_transaction_with_config(
+                &sig,
+                RpcTransactionConfig {
+                    encoding: Some(UiTransactionEncoding::Json),
+                    commitment: Some(CommitmentConfig::confirmed()),
+                    max_supported_transaction_version: Some(0),
+                },
+            )
+            .await
+        }
+    };
+    assert!(tx(new_sig).await.is_ok());
+    // Pruned: getTransaction answers null (the client's "not found"), getBlock the cleaned-up
+    // error naming the first available block, which getFirstAvailableBlock gives too.
+    assert!(tx(old_sig).await.is_err());
+    let first = rpc.get_first_available_block().await.unwrap();
+    assert!(
+        old_slot < first && first <= new_slot,
+        "{old_slot} {first} {new_slot}"
+    );
+    let block = call(&net.rpc_url, "getBlock", json!([old_slot])).await;
+    assert_eq!(block["error"]["code"], -32001, "{block}");
+    assert_eq!(
+        block["error"]["message"],
+        format!(
+            "Block {old_slot} cleaned up, does not exist on node. First available block: {first}"
+        )
+    );
+    rpc.get_block(new_slot).await.unwrap();
+    let history = rpc
+        .get_signatures_for_address(&wallet.pubkey())
+        .await
+        .unwrap();
+    assert!((10..=11).contains(&history.len()), "{}", history.len());
+    assert_eq!(history[0].signature, new_sig.to_string());
+    assert!(rpc.get_transaction_count().await.unwrap() >= 30);
+    assert_eq!(
+        rpc.get_balance(&wallet.pubkey()).await.unwrap(),
+        (0..30).map(|i| 1_000_000 + i).sum::<u64>()
     );
 }
