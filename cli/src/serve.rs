@@ -92,7 +92,13 @@ pub async fn start_api(
     let pool = kassa_api::connect(database_url, api.db_connections)
         .await
         .context("the API cannot open the database")?;
-    let state = AppState::new(pool, config, indexer_metrics);
+    let reads = match &settings.database.replica_url {
+        Some(url) => kassa_api::connect_replica(url.expose_secret(), api.db_connections)
+            .await
+            .context("the API cannot read from database.replica_url")?,
+        None => pool.clone(),
+    };
+    let state = AppState::with_reads(pool, reads, config, indexer_metrics);
     let router = kassa_api::router(state.clone());
     let task = tokio::spawn(kassa_api::serve(
         listener,

@@ -165,6 +165,9 @@ pub struct KeySettings {
 pub struct DatabaseSettings {
     /// Postgres URL. Unset: the commands that can (the demo) start a private cluster.
     pub url: Option<SecretString>,
+    /// A streaming replica of `url`'s database for the API's read routes (unset: they read
+    /// the primary). Nothing is migrated there; it must already hold the schema.
+    pub replica_url: Option<SecretString>,
     /// Connections in the pool.
     pub max_connections: u32,
 }
@@ -173,6 +176,7 @@ impl Default for DatabaseSettings {
     fn default() -> Self {
         Self {
             url: None,
+            replica_url: None,
             max_connections: 8,
         }
     }
@@ -286,6 +290,15 @@ impl Settings {
             if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
                 problems.push(format!(
                     "database.url must be a postgres:// URL, got {}",
+                    redact(url)
+                ));
+            }
+        }
+        if let Some(url) = &self.database.replica_url {
+            let url = url.expose_secret();
+            if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
+                problems.push(format!(
+                    "database.replica_url must be a postgres:// URL, got {}",
                     redact(url)
                 ));
             }

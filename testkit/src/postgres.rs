@@ -128,6 +128,38 @@ impl PgCluster {
             "--no-sync",
         ]);
         run("initdb", init, user)?;
+        Self::launch(dir, pg_ctl, user)
+    }
+
+    /// A hot standby of this cluster, streaming from it: a base backup (`pg_basebackup -R`,
+    /// which writes the standby settings) started in a directory of its own.
+    pub fn start_replica(&self) -> Result<Self, PgError> {
+        let basebackup = find("pg_basebackup")?;
+        let dir = tempfile::Builder::new()
+            .prefix("kassa-pg-replica-")
+            .tempdir()?;
+        if let Some((uid, gid)) = self.user {
+            std::os::unix::fs::chown(dir.path(), Some(uid), Some(gid))?;
+        }
+        let mut backup = Command::new(&basebackup);
+        backup
+            .arg("-D")
+            .arg(dir.path().join("data"))
+            .arg("-h")
+            .arg(self.dir())
+            .args(["-p", "5432", "-U", "postgres", "-R", "-X", "stream"])
+            .args(["--checkpoint=fast", "--no-sync"]);
+        run("pg_basebackup", backup, self.user)?;
+        Self::launch(dir, self.pg_ctl.clone(), self.user)
+    }
+
+    /// Starts the cluster whose data directory is `dir/data`, listening in `dir`.
+    fn launch(
+        dir: tempfile::TempDir,
+        pg_ctl: PathBuf,
+        user: Option<(u32, u32)>,
+    ) -> Result<Self, PgError> {
+        let data = dir.path().join("data");
         let mut cluster = Self {
             dir: Some(dir),
             pg_ctl,

@@ -2480,3 +2480,159 @@ async fn webhook_endpoints_are_each_merchants_own_and_deliveries_can_be_inspecte
         .iter()
         .any(|t| t == "credit.advance_taken"));
 }
+
+/// The read routes served from a streaming replica of the primary (a real one: a base backup
+/// streaming from a private primary), the rest from the primary. With the replica's replay
+/// paused, the primary is fully indexed while the API's reads (and its readiness, which reads
+/// where they do) still see the replica's empty state, and a write route works; once replay
+/// resumes, the reads catch up. A replica behind this build's schema is refused by name.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reads_are_served_from_a_streaming_replica_and_writes_from_the_primary() {
+    use kassa_testkit::postgres::{fresh_database, with_database, PgCluster};
+    let env = env();
+    let primary = tokio::task::spawn_blocking(PgCluster::start)
+        .await
+        .unwrap()
+        .expect("a private primary");
+    let (pool, db_url) = fresh_database(&primary.url).await.expect("a database");
+    let name = db_url
+        .split('?')
+        .next()
+        .and_then(|u| u.rsplit('/').next())
+        .unwrap()
+        .to_string();
+    let primary = std::sync::Arc::new(primary);
+    let replica = {
+        let primary = primary.clone();
+        tokio::task::spawn_blocking(move || primary.start_replica())
+            .await
+            .unwrap()
+            .expect("a streaming replica")
+    };
+    let replica_admin = PgPool::connect(&replica.url).await.unwrap();
+    let in_recovery: bool = sqlx::query_scalar("SELECT pg_is_in_recovery()")
+        .fetch_one(&replica_admin)
+        .await
+        .unwrap();
+    assert!(in_recovery, "the replica is a hot standby");
+    let reads = kassa_api::connect_replica(&with_database(&replica.url, &name), 4)
+        .await
+        .expect("the replica holds the schema");
+    let api_pool = kassa_api::connect(&db_url, 4).await.unwrap();
+    let base = serve_plain(AppState::with_reads(
+        api_pool,
+        reads,
+        ApiConfig {
+            rpc_url: env.rpc_url.clone(),
+            ..ApiConfig::default()
+        },
+        None,
+    ));
+    let (_, operator) =
+        kassa_api::auth::create_account(&pool, "Replica operator", Role::Operator, None)
+            .await
+            .unwrap();
+    let http = reqwest::Client::new();
+    let merchants = |http: &reqwest::Client| {
+        let (http, base, key) = (http.clone(), base.clone(), operator.secret.clone());
+        async move {
+            let r = http
+                .get(format!("{base}/v1/merchants"))
+                .bearer_auth(&key)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.status(), StatusCode::OK);
+            r.json::<Value>().await.unwrap()["data"]
+                .as_array()
+                .unwrap()
+                .len()
+        }
+    };
+
+    // Replay paused: the primary is indexed, the replica stays as it was.
+    sqlx::query("SELECT pg_wal_replay_pause()")
+        .execute(&replica_admin)
+        .await
+        .unwrap();
+    while sqlx::query_scalar::<_, String>("SELECT pg_get_wal_replay_pause_state()")
+        .fetch_one(&replica_admin)
+        .await
+        .unwrap()
+        != "paused"
+    {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let indexer = Indexer::new(
+        pool.clone(),
+        Source::new(&env.rpc_url),
+        IndexerConfig::default(),
+    );
+    while indexer.pass().await.unwrap().transactions > 0 {}
+    let on_primary: i64 = sqlx::query_scalar("SELECT count(*) FROM chain.merchant")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert!(on_primary >= 5);
+    assert_eq!(
+        merchants(&http).await,
+        0,
+        "reads come from the paused replica"
+    );
+    let ready = http.get(format!("{base}/readyz")).send().await.unwrap();
+    assert_eq!(
+        ready.status(),
+        StatusCode::SERVICE_UNAVAILABLE,
+        "its lag counts"
+    );
+    // A write goes to the primary meanwhile.
+    let created = http
+        .post(format!("{base}/v1/accounts"))
+        .bearer_auth(&operator.secret)
+        .header("Idempotency-Key", idem())
+        .json(&json!({"name": "Written on the primary", "role": "consumer"}))
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        created.status().is_success(),
+        "{}",
+        created.text().await.unwrap()
+    );
+
+    // Replay resumes: the reads catch up.
+    sqlx::query("SELECT pg_wal_replay_resume()")
+        .execute(&replica_admin)
+        .await
+        .unwrap();
+    tokio::time::timeout(Duration::from_secs(30), async {
+        while merchants(&http).await as i64 != on_primary {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    })
+    .await
+    .expect("the replica catches up");
+
+    // A database the primary never migrated, replicated as it is, is refused by name.
+    sqlx::query("CREATE DATABASE kassa_unmigrated")
+        .execute(&PgPool::connect(&primary.url).await.unwrap())
+        .await
+        .unwrap();
+    let unmigrated = with_database(&replica.url, "kassa_unmigrated");
+    let err = tokio::time::timeout(Duration::from_secs(30), async {
+        loop {
+            match kassa_api::connect_replica(&unmigrated, 1).await {
+                Err(kassa_api::ReplicaError::Behind { have, need }) => return (have, need),
+                Err(kassa_api::ReplicaError::Connect(_)) => {
+                    tokio::time::sleep(Duration::from_millis(50)).await
+                }
+                Ok(_) => panic!("an unmigrated replica was accepted"),
+            }
+        }
+    })
+    .await
+    .expect("the new database reaches the replica");
+    assert_eq!(err.0, 0);
+    assert!(err.1 > 0);
+    drop(replica);
+}

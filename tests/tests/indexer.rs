@@ -691,8 +691,8 @@ async fn database_connections_dropped_mid_batch_lose_and_double_nothing() {
     }
 }
 
-/// The crash test's indexer process: indexes `KASSA_CRASH_RPC` into `KASSA_CRASH_DB` until
-/// killed. Only meaningful when the crash test starts it.
+/// The crash and takeover tests' indexer process: indexes `KASSA_CRASH_RPC` into
+/// `KASSA_CRASH_DB` until killed. Only meaningful when one of those tests starts it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "child process of the crash test"]
 async fn crash_child() {
@@ -737,25 +737,10 @@ async fn killing_the_indexer_twenty_times_leaves_the_same_database() {
 
     // The same ingest in a child process killed (SIGKILL) at random points.
     let (crashed, url) = fresh_db().await;
-    let exe = std::env::current_exe().unwrap();
     let mut kills_mid_ingest = 0;
     let mut rng = rand::rng();
     for _ in 0..200 {
-        let mut child = std::process::Command::new(&exe)
-            .args([
-                "--exact",
-                "indexer::crash_child",
-                "--ignored",
-                "--nocapture",
-                "--test-threads=1",
-            ])
-            .env("KASSA_CRASH_RPC", &net.rpc_url)
-            .env("KASSA_CRASH_DB", &url)
-            .env("RUST_LOG", "off")
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .unwrap();
+        let mut child = indexer_process(&net.rpc_url, &url);
         tokio::time::sleep(Duration::from_millis(rng.random_range(40..200))).await;
         child.kill().unwrap();
         child.wait().unwrap();
@@ -782,6 +767,120 @@ async fn killing_the_indexer_twenty_times_leaves_the_same_database() {
     let (a, b) = (dump(&reference).await, dump(&crashed).await);
     for ((table, x), (_, y)) in a.iter().zip(&b) {
         assert!(x == y, "table {table} differs after the crashes");
+    }
+}
+
+/// Starts the crash test's indexer process on `rpc` and `db`.
+fn indexer_process(rpc: &str, db: &str) -> std::process::Child {
+    std::process::Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--exact",
+            "indexer::crash_child",
+            "--ignored",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env("KASSA_CRASH_RPC", rpc)
+        .env("KASSA_CRASH_DB", db)
+        .env("RUST_LOG", "off")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap()
+}
+
+/// The process id in a lease holder's name (`host:pid:random`).
+fn holder_pid(holder: &str) -> u32 {
+    holder
+        .split(':')
+        .nth(1)
+        .and_then(|p| p.parse().ok())
+        .unwrap_or_else(|| panic!("holder name {holder}"))
+}
+
+/// Two indexer processes share one database: one writes the streams, the other stands by. The
+/// active one is killed (SIGKILL) mid-ingest; the standby, still running, takes its streams over
+/// at once (the killed holder's database session died with it) and finishes, and the database
+/// equals the one an uninterrupted run leaves.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_standby_indexer_takes_over_when_the_active_one_is_killed() {
+    let net = node(0).await;
+    let proto = kassa_testkit::protocol::bootstrap(&net.rpc_url)
+        .await
+        .unwrap();
+    open_invoices(&net.rpc_url, &proto, 2_000).await;
+    let (reference, _) = fresh_db().await;
+    let ix = indexer(reference.clone(), &net.rpc_url);
+    while ix.pass().await.unwrap().transactions > 0 {}
+    let stored = count(&reference, "SELECT count(*) FROM chain.transaction").await;
+
+    let (shared, url) = fresh_db().await;
+    let a = indexer_process(&net.rpc_url, &url);
+    let b = indexer_process(&net.rpc_url, &url);
+    let payments_holder = || {
+        let shared = shared.clone();
+        async move {
+            sqlx::query_scalar::<_, String>(
+                "SELECT holder FROM chain.stream_lease WHERE stream = 'kassa_payments'",
+            )
+            .fetch_optional(&shared)
+            .await
+            .unwrap()
+        }
+    };
+    // As soon as one of them has written part of the payments stream, kill that one.
+    let active_pid = tokio::time::timeout(Duration::from_secs(120), async {
+        loop {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+            let written = count(&shared, "SELECT count(*) FROM chain.transaction").await;
+            if let Some(holder) = payments_holder().await.filter(|_| written > 0) {
+                return holder_pid(&holder);
+            }
+        }
+    })
+    .await
+    .expect("an indexer starts writing");
+    let (mut active, mut standby) = if a.id() == active_pid { (a, b) } else { (b, a) };
+    assert_eq!(active.id(), active_pid, "the holder is one of the two");
+    active.kill().unwrap();
+    active.wait().unwrap();
+    let at_kill = count(&shared, "SELECT count(*) FROM chain.transaction").await;
+    assert!(
+        at_kill < stored,
+        "killed mid-ingest ({at_kill} of {stored})"
+    );
+
+    // The standby finishes alone, without a restart.
+    tokio::time::timeout(Duration::from_secs(300), async {
+        loop {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            let all = count(&shared, "SELECT count(*) FROM chain.transaction").await;
+            let open = count(
+                &shared,
+                "SELECT count(*) FROM chain.transaction WHERE commitment <> 'finalized'",
+            )
+            .await;
+            if all == stored && open == 0 {
+                return;
+            }
+        }
+    })
+    .await
+    .expect("the standby finishes the ingest");
+    assert!(
+        standby.try_wait().unwrap().is_none(),
+        "the standby kept running"
+    );
+    assert_eq!(
+        holder_pid(&payments_holder().await.unwrap()),
+        standby.id(),
+        "the standby holds the stream"
+    );
+    standby.kill().unwrap();
+    standby.wait().unwrap();
+    let (x, y) = (dump(&reference).await, dump(&shared).await);
+    for ((table, r), (_, t)) in x.iter().zip(&y) {
+        assert!(r == t, "table {table} differs after the takeover");
     }
 }
 

@@ -36,7 +36,8 @@ pub async fn readyz(State(state): State<AppState>) -> Response {
                 .map(|p| p.name())
                 .collect::<Vec<_>>(),
         )
-        .fetch_one(&state.pool),
+        // Read where the read routes read: a replica's replay lag counts as indexer lag.
+        .fetch_one(&state.reads),
     )
     .await;
     let (database, cursor) = match slowest {

@@ -142,7 +142,11 @@ impl Default for HttpMetrics {
 pub struct AppState(Arc<Inner>);
 
 pub struct Inner {
+    /// The primary: writes, keys, and reads that must see this process's own writes.
     pub pool: PgPool,
+    /// Where the read routes read: a streaming replica when one is configured, else the
+    /// primary (see [`connect_replica`]).
+    pub reads: PgPool,
     pub rpc: RpcClient,
     pub config: ApiConfig,
     pub keys: KeyCache,
@@ -170,6 +174,16 @@ impl AppState {
         config: ApiConfig,
         indexer_metrics: Option<kassa_indexer::metrics::Metrics>,
     ) -> Self {
+        Self::with_reads(pool.clone(), pool, config, indexer_metrics)
+    }
+
+    /// An API whose read routes read from `reads` (a replica of `pool`'s database).
+    pub fn with_reads(
+        pool: PgPool,
+        reads: PgPool,
+        config: ApiConfig,
+        indexer_metrics: Option<kassa_indexer::metrics::Metrics>,
+    ) -> Self {
         let quota = Quota::per_second(
             NonZeroU32::new(config.rate_per_sec.max(1)).unwrap_or(NonZeroU32::MIN),
         )
@@ -179,7 +193,8 @@ impl AppState {
                 config.rpc_url.clone(),
                 CommitmentConfig::confirmed(),
             ),
-            payments: batch::PaymentLoader::start(pool.clone()),
+            payments: batch::PaymentLoader::start(reads.clone()),
+            reads,
             webhooks: config
                 .webhooks
                 .clone()
@@ -212,6 +227,55 @@ pub async fn connect(url: &str, max_connections: u32) -> Result<PgPool, sqlx::Er
         .run(&pool)
         .await
         .map_err(|e| sqlx::Error::Migrate(Box::new(e)))?;
+    Ok(pool)
+}
+
+/// Why a replica cannot serve the API's reads.
+#[derive(Debug, thiserror::Error)]
+pub enum ReplicaError {
+    #[error("cannot connect to the replica: {0}")]
+    Connect(#[from] sqlx::Error),
+    #[error(
+        "the replica's schema is at migration {have}, this build reads migration {need}: \
+         migrate the primary (every kassa process does when it starts there) and let the \
+         replica catch up"
+    )]
+    Behind { have: i64, need: i64 },
+}
+
+/// A pool on a streaming replica for the read routes. Nothing is migrated there (a hot standby
+/// refuses writes): the replica must already hold this build's schema, replayed from the
+/// primary. A URL that turns out to be a primary works too, and is logged as such.
+pub async fn connect_replica(url: &str, max_connections: u32) -> Result<PgPool, ReplicaError> {
+    let pool = sqlx::postgres::PgPoolOptions::new()
+        .max_connections(max_connections)
+        .acquire_timeout(Duration::from_secs(2))
+        .test_before_acquire(false)
+        .connect(url)
+        .await?;
+    let (standby, have): (bool, Option<i64>) = sqlx::query_as(
+        "SELECT pg_is_in_recovery(),
+                (SELECT max(version) FROM _sqlx_migrations WHERE success)",
+    )
+    .fetch_one(&pool)
+    .await
+    .or_else(|e| match &e {
+        // No migrations table at all: a database Kassa never migrated.
+        sqlx::Error::Database(d) if d.code().as_deref() == Some("42P01") => Ok((false, None)),
+        _ => Err(e),
+    })?;
+    let need = kassa_indexer::store::MIGRATOR
+        .iter()
+        .map(|m| m.version)
+        .max()
+        .unwrap_or(0);
+    let have = have.unwrap_or(0);
+    if have < need {
+        return Err(ReplicaError::Behind { have, need });
+    }
+    if !standby {
+        tracing::warn!("database.replica_url is not a standby: reads go to a primary");
+    }
     Ok(pool)
 }
 

@@ -129,7 +129,7 @@ pub async fn list_merchants(
         b.push(" AND m.address > ").push_bind(address);
     }
     b.push(" ORDER BY m.address LIMIT ").push_bind(limit + 1);
-    let rows = b.build().fetch_all(&state.pool).await?;
+    let rows = b.build().fetch_all(&state.reads).await?;
     let more = rows.len() as i64 > limit;
     let mut data = Vec::new();
     for row in rows.iter().take(limit as usize) {
@@ -158,7 +158,7 @@ pub async fn get_merchant(
     }
     let row = sqlx::query(MERCHANT_BY_ADDRESS)
         .bind(&m.to_bytes()[..])
-        .fetch_optional(&state.pool)
+        .fetch_optional(&state.reads)
         .await?
         .ok_or_else(|| not_found("merchant", &address))?;
     Ok(Json(merchant_of(&state, &row).await?))
@@ -180,7 +180,7 @@ pub async fn merchant_balances(
     }
     let exists: Option<i32> = sqlx::query_scalar("SELECT 1 FROM chain.merchant WHERE address = $1")
         .bind(&m.to_bytes()[..])
-        .fetch_optional(&state.pool)
+        .fetch_optional(&state.reads)
         .await?;
     if exists.is_none() {
         return Err(not_found("merchant", &address));
@@ -188,7 +188,7 @@ pub async fn merchant_balances(
     let rows =
         sqlx::query("SELECT * FROM chain.merchant_balance WHERE merchant = $1 ORDER BY mint")
             .bind(&m.to_bytes()[..])
-            .fetch_all(&state.pool)
+            .fetch_all(&state.reads)
             .await?;
     let mut out = Vec::new();
     for row in &rows {
@@ -368,7 +368,7 @@ pub async fn list_payments(
     }
     b.push(" ORDER BY opened_at DESC, address DESC LIMIT ")
         .push_bind(limit + 1);
-    let rows = b.build().fetch_all(&state.pool).await?;
+    let rows = b.build().fetch_all(&state.reads).await?;
     let more = rows.len() as i64 > limit;
     let mut data = Vec::with_capacity(rows.len());
     for row in rows.iter().take(limit as usize) {
@@ -498,7 +498,7 @@ pub async fn payment_timeline(
     let p: Vec<u8> = get(&row, "address")?;
     let rows = sqlx::query(TIMELINE)
         .bind(&p)
-        .fetch_all(&state.pool)
+        .fetch_all(&state.reads)
         .await?;
     Ok(Json(rows.iter().map(event_of).collect::<ApiResult<_>>()?))
 }
@@ -520,7 +520,7 @@ pub async fn get_transaction(
     let sig_bytes = sig.as_ref().to_vec();
     let row = sqlx::query("SELECT * FROM chain.transaction WHERE signature = $1")
         .bind(&sig_bytes)
-        .fetch_optional(&state.pool)
+        .fetch_optional(&state.reads)
         .await?
         .ok_or_else(|| not_found("transaction", &signature))?;
     if let Some(m) = caller.scope() {
@@ -536,7 +536,7 @@ pub async fn get_transaction(
         )
         .bind(&sig_bytes)
         .bind(&m.to_bytes()[..])
-        .fetch_one(&state.pool)
+        .fetch_one(&state.reads)
         .await?;
         if !visible {
             return Err(not_found("transaction", &signature));
@@ -548,7 +548,7 @@ pub async fn get_transaction(
          WHERE signature = $1 ORDER BY ix_index, inner_index",
     )
     .bind(&sig_bytes)
-    .fetch_all(&state.pool)
+    .fetch_all(&state.reads)
     .await?
     .iter()
     .map(|r| {
@@ -570,7 +570,7 @@ pub async fn get_transaction(
          WHERE e.signature = $1 ORDER BY e.ix_index, e.inner_index",
     )
     .bind(&sig_bytes)
-    .fetch_all(&state.pool)
+    .fetch_all(&state.reads)
     .await?
     .iter()
     .map(event_of)
@@ -621,7 +621,7 @@ async fn payment_state(
          ORDER BY e.reverted, e.slot DESC LIMIT 1",
     )
     .bind(&address.to_bytes()[..])
-    .fetch_optional(&state.pool)
+    .fetch_optional(&state.reads)
     .await?;
     let (state_, signature, slot) = match &paid {
         None => (SettlementState::Pending, None, None),
@@ -703,7 +703,7 @@ pub async fn settlement_status(
         "SELECT e.entity FROM chain.event e WHERE e.signature = $1 AND e.name = 'PaymentAuthorized' LIMIT 1",
     )
     .bind(sig.as_ref())
-    .fetch_optional(&state.pool)
+    .fetch_optional(&state.reads)
     .await?;
     if let Some(row) = row {
         let p = Pubkey::try_from(get::<Vec<u8>>(&row, "entity")?.as_slice())
@@ -768,7 +768,7 @@ pub async fn list_conversion_pools(
     State(state): State<AppState>,
 ) -> ApiResult<Json<Vec<ConversionPool>>> {
     let rows = sqlx::query("SELECT * FROM chain.conversion_pool ORDER BY address")
-        .fetch_all(&state.pool)
+        .fetch_all(&state.reads)
         .await?;
     let mut out = Vec::new();
     for r in &rows {
@@ -789,7 +789,7 @@ pub async fn get_conversion_pool(
     let a = parse_key("address", &address)?;
     let row = sqlx::query("SELECT * FROM chain.conversion_pool WHERE address = $1")
         .bind(&a.to_bytes()[..])
-        .fetch_optional(&state.pool)
+        .fetch_optional(&state.reads)
         .await?
         .ok_or_else(|| not_found("conversion pool", &address))?;
     Ok(Json(conversion_pool_of(&state, &row).await?))
@@ -826,7 +826,7 @@ async fn credit_pool_of(state: &AppState, row: &PgRow) -> ApiResult<CreditPool> 
 /// The PayFi credit pools.
 pub async fn list_credit_pools(State(state): State<AppState>) -> ApiResult<Json<Vec<CreditPool>>> {
     let rows = sqlx::query("SELECT * FROM chain.credit_pool ORDER BY address")
-        .fetch_all(&state.pool)
+        .fetch_all(&state.reads)
         .await?;
     let mut out = Vec::new();
     for r in &rows {
@@ -847,7 +847,7 @@ pub async fn get_credit_pool(
     let a = parse_key("address", &address)?;
     let row = sqlx::query("SELECT * FROM chain.credit_pool WHERE address = $1")
         .bind(&a.to_bytes()[..])
-        .fetch_optional(&state.pool)
+        .fetch_optional(&state.reads)
         .await?
         .ok_or_else(|| not_found("credit pool", &address))?;
     Ok(Json(credit_pool_of(&state, &row).await?))
@@ -898,7 +898,7 @@ pub async fn list_credit_lines(
         b.push(" AND merchant = ").push_bind(m.to_bytes().to_vec());
     }
     b.push(" ORDER BY address LIMIT 1000");
-    let rows = b.build().fetch_all(&state.pool).await?;
+    let rows = b.build().fetch_all(&state.reads).await?;
     Ok(Json(rows.iter().map(line_of).collect::<ApiResult<_>>()?))
 }
 
@@ -915,7 +915,7 @@ pub async fn get_credit_line(
     let a = parse_key("address", &address)?;
     let row = sqlx::query("SELECT * FROM chain.credit_line WHERE address = $1")
         .bind(&a.to_bytes()[..])
-        .fetch_optional(&state.pool)
+        .fetch_optional(&state.reads)
         .await?
         .ok_or_else(|| not_found("credit line", &address))?;
     let merchant: Option<Vec<u8>> = get(&row, "merchant")?;
@@ -969,7 +969,7 @@ pub async fn list_advances(
             .push_bind(m.to_bytes().to_vec());
     }
     b.push(" ORDER BY a.address LIMIT 1000");
-    let rows = b.build().fetch_all(&state.pool).await?;
+    let rows = b.build().fetch_all(&state.reads).await?;
     Ok(Json(rows.iter().map(advance_of).collect::<ApiResult<_>>()?))
 }
 
@@ -989,7 +989,7 @@ pub async fn get_advance(
          JOIN chain.credit_line l ON l.address = a.line WHERE a.address = $1",
     )
     .bind(&a.to_bytes()[..])
-    .fetch_optional(&state.pool)
+    .fetch_optional(&state.reads)
     .await?
     .ok_or_else(|| not_found("advance", &address))?;
     if let Some(scope) = caller.scope() {
