@@ -16,4 +16,5 @@ mod localnet;
 mod matrix;
 mod payments;
 mod registry;
+mod settlement;
 mod webhooks;
