@@ -8,22 +8,16 @@
 //! `cargo bench -p kassa-localnet --bench ledger_memory` (`KASSA_BENCH_TX`;
 //! `KASSA_BENCH_LEDGER`, transactions of history kept, default the node's).
 
+mod common;
+
 use kassa_localnet::node::{Node, NodeConfig, DEFAULT_LEDGER_LIMIT};
-use kassa_payments::{instructions::ConfigInitArgs, state::MerchantPolicy};
-use kassa_sdk::payments::{MintRef, OrderId, Payments, ReleaseRefs};
+use kassa_sdk::payments::{OrderId, Payments, ReleaseRefs};
 use solana_sdk::{
     instruction::Instruction,
     signature::{Keypair, Signer},
     transaction::{Transaction, VersionedTransaction},
 };
 use std::time::Instant;
-
-fn env(name: &str, default: usize) -> usize {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
 
 /// Resident set size of this process, in MiB (Linux).
 fn rss_mib() -> f64 {
@@ -61,8 +55,8 @@ async fn main() {
     if std::env::var_os("RUST_LOG").is_none() {
         std::env::set_var("RUST_LOG", "error");
     }
-    let total = env("KASSA_BENCH_TX", 1_000_000);
-    let ledger_limit = env("KASSA_BENCH_LEDGER", DEFAULT_LEDGER_LIMIT);
+    let total = common::knob("KASSA_BENCH_TX", 1_000_000);
+    let ledger_limit = common::knob("KASSA_BENCH_LEDGER", DEFAULT_LEDGER_LIMIT);
     let mut node = Node::start(
         NodeConfig {
             ledger_limit,
@@ -78,68 +72,21 @@ async fn main() {
     node.airdrop(&admin.pubkey(), 900_000_000_000).unwrap();
     node.airdrop(&payer.pubkey(), 100_000_000_000).unwrap();
     let me = admin.pubkey();
-    let args = ConfigInitArgs {
-        compliance_authority: me,
-        arbiter: me,
-        fee_receiver: me,
-        protocol_fee_bps: 30,
-    };
-    land(
-        &mut node,
-        &[p.config_init(&me, &me, None, args).unwrap()],
-        &[&admin],
-        &mut count,
-    );
     let mint = Keypair::new();
-    let usdc = MintRef::new(mint.pubkey(), anchor_spl::token::ID).unwrap();
-    let rent = node.bank().get_minimum_balance_for_rent_exemption(82);
-    let create_mint = [
-        solana_system_interface::instruction::create_account(
-            &me,
-            &mint.pubkey(),
-            rent,
-            82,
-            &anchor_spl::token::ID,
-        ),
-        anchor_spl::token_2022::spl_token_2022::instruction::initialize_mint2(
-            &anchor_spl::token::ID,
-            &mint.pubkey(),
-            &me,
-            None,
-            6,
-        )
-        .unwrap(),
-    ];
-    land(&mut node, &create_mint, &[&admin, &mint], &mut count);
-    land(
-        &mut node,
-        &[p.vault_open(&me, &usdc).unwrap()],
-        &[&admin],
-        &mut count,
-    );
-    let policy = MerchantPolicy {
-        authorization_window: 86_400,
-        auto_capture_delay: 0,
-        refund_window: 86_400,
-        dispute_window: 86_400,
-        require_kyt: false,
-    };
-    let (ix, merchant) = p.merchant_register(&me, &usdc.mint, &me, policy).unwrap();
-    land(&mut node, &[ix], &[&admin], &mut count);
-    let attest = p.merchant_kyb_attest(&me, &merchant, [1; 32]).unwrap();
-    land(&mut node, &[attest], &[&admin], &mut count);
-    let fund = [
-        anchor_spl::associated_token::spl_associated_token_account::instruction::create_associated_token_account_idempotent(&me, &payer.pubkey(), &usdc.mint, &usdc.token_program),
-        anchor_spl::token_2022::spl_token_2022::instruction::mint_to(
-            &usdc.token_program,
-            &usdc.mint,
-            &usdc.ata(&payer.pubkey()),
-            &me,
-            &[],
-            1_000_000_000_000,
-        )
-        .unwrap(),
-    ];
+    let rent = node
+        .bank()
+        .get_minimum_balance_for_rent_exemption(common::MINT_SIZE as usize);
+    let setup = common::protocol(&p, &me, &mint.pubkey(), rent);
+    for (i, ixs) in setup.transactions.iter().enumerate() {
+        let signers: Vec<&Keypair> = if i == 1 {
+            vec![&admin, &mint]
+        } else {
+            vec![&admin]
+        };
+        land(&mut node, ixs, &signers, &mut count);
+    }
+    let (usdc, merchant) = (setup.usdc, setup.merchant);
+    let fund = common::fund(&me, &payer.pubkey(), &usdc, 0, 1_000_000_000_000);
     land(&mut node, &fund, &[&admin], &mut count);
 
     let baseline = rss_mib();

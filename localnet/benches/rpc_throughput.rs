@@ -4,10 +4,11 @@
 //! run. `cargo bench -p kassa-localnet --bench rpc_throughput` (`KASSA_BENCH_TX`, default 2,000;
 //! `KASSA_BENCH_CLIENTS`, default 16).
 
+mod common;
+
 use kassa_localnet::server::{start, LocalnetConfig};
-use kassa_payments::{instructions::ConfigInitArgs, state::MerchantPolicy};
 use kassa_sdk::{
-    payments::{MintRef, OrderId, Payments},
+    payments::{OrderId, Payments},
     rpc::KassaClient,
 };
 use solana_commitment_config::CommitmentConfig;
@@ -21,13 +22,6 @@ use std::{
     sync::Arc,
     time::{Duration, Instant},
 };
-
-fn env(name: &str, default: usize) -> usize {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
 
 /// One client's work: instructions signed by its own payer.
 struct Client {
@@ -106,8 +100,8 @@ async fn main() {
         // The bank logs every instruction at debug level otherwise.
         std::env::set_var("RUST_LOG", "error");
     }
-    let n = env("KASSA_BENCH_TX", 2_000);
-    let clients = env("KASSA_BENCH_CLIENTS", 16);
+    let n = common::knob("KASSA_BENCH_TX", 2_000);
+    let clients = common::knob("KASSA_BENCH_CLIENTS", 16);
     let net = start(LocalnetConfig {
         rpc_addr: SocketAddr::from(([127, 0, 0, 1], 0)),
         slot_interval: Duration::from_millis(400),
@@ -130,107 +124,33 @@ async fn main() {
     .unwrap();
     let p = Payments::default();
     let me = admin.pubkey();
-    client
-        .send(
-            &[p.config_init(
-                &me,
-                &me,
-                None,
-                ConfigInitArgs {
-                    compliance_authority: me,
-                    arbiter: me,
-                    fee_receiver: me,
-                    protocol_fee_bps: 30,
-                },
-            )
-            .unwrap()],
-            &admin,
-            &[],
-        )
-        .await
-        .expect("setup transaction lands");
     let mint = Keypair::new();
-    let usdc = MintRef::new(mint.pubkey(), anchor_spl::token::ID).unwrap();
     let rent = rpc
-        .get_minimum_balance_for_rent_exemption(82)
+        .get_minimum_balance_for_rent_exemption(common::MINT_SIZE as usize)
         .await
         .unwrap();
-    client
-        .send(
-            &[
-                solana_system_interface::instruction::create_account(
-                    &me,
-                    &mint.pubkey(),
-                    rent,
-                    82,
-                    &anchor_spl::token::ID,
-                ),
-                anchor_spl::token_2022::spl_token_2022::instruction::initialize_mint2(
-                    &anchor_spl::token::ID,
-                    &mint.pubkey(),
-                    &me,
-                    None,
-                    6,
-                )
-                .unwrap(),
-            ],
-            &admin,
-            &[&mint],
-        )
-        .await
-        .expect("setup transaction lands");
-    client
-        .send(&[p.vault_open(&me, &usdc).unwrap()], &admin, &[])
-        .await
-        .expect("setup transaction lands");
-    let policy = MerchantPolicy {
-        authorization_window: 86_400,
-        auto_capture_delay: 0,
-        refund_window: 86_400,
-        dispute_window: 86_400,
-        require_kyt: false,
-    };
-    let (ix, merchant) = p.merchant_register(&me, &usdc.mint, &me, policy).unwrap();
-    client
-        .send(&[ix], &admin, &[])
-        .await
-        .expect("setup transaction lands");
-    client
-        .send(
-            &[p.merchant_kyb_attest(&me, &merchant, [1; 32]).unwrap()],
-            &admin,
-            &[],
-        )
-        .await
-        .expect("setup transaction lands");
+    let setup = common::protocol(&p, &me, &mint.pubkey(), rent);
+    for (i, ixs) in setup.transactions.iter().enumerate() {
+        let extra: Vec<&Keypair> = if i == 1 { vec![&mint] } else { Vec::new() };
+        client
+            .send(ixs, &admin, &extra)
+            .await
+            .expect("setup transaction lands");
+    }
+    let (usdc, merchant) = (setup.usdc, setup.merchant);
 
     // One payer per client, funded; one open invoice per payment.
     let payers: Vec<Keypair> = (0..clients).map(|_| Keypair::new()).collect();
     for payer in &payers {
-        let ata = anchor_spl::associated_token::spl_associated_token_account::instruction::create_associated_token_account_idempotent(&me, &payer.pubkey(), &usdc.mint, &usdc.token_program);
-        let fund = anchor_spl::token_2022::spl_token_2022::instruction::mint_to(
-            &usdc.token_program,
-            &usdc.mint,
-            &usdc.ata(&payer.pubkey()),
+        let fund = common::fund(
             &me,
-            &[],
+            &payer.pubkey(),
+            &usdc,
+            10_000_000_000,
             1_000_000_000_000,
-        )
-        .unwrap();
+        );
         client
-            .send(
-                &[
-                    solana_system_interface::instruction::transfer(
-                        &me,
-                        &payer.pubkey(),
-                        10_000_000_000,
-                    ),
-                    ata,
-                    fund,
-                ],
-                &admin,
-                &[],
-            )
+            .send(&fund, &admin, &[])
             .await
             .expect("setup transaction lands");
     }

@@ -743,6 +743,38 @@ async fn open_invoice(
     (merchant_pda, payment)
 }
 
+/// Runs `script` of localnet/js against `net` with `fixture` as its KASSA_FIXTURE file, and
+/// fails with its output unless it succeeds.
+async fn run_js_wallet(
+    net: &kassa_localnet::server::Localnet,
+    script: &str,
+    fixture: &serde_json::Value,
+) {
+    let path = std::env::temp_dir().join(format!(
+        "kassa-js-{}-{}.json",
+        script.trim_end_matches(".mjs"),
+        std::process::id()
+    ));
+    std::fs::write(&path, fixture.to_string()).unwrap();
+    let js = concat!(env!("CARGO_MANIFEST_DIR"), "/../localnet/js");
+    let out = tokio::process::Command::new("node")
+        .arg(script)
+        .current_dir(js)
+        .env("KASSA_RPC_URL", &net.rpc_url)
+        .env("KASSA_WS_URL", &net.ws_url)
+        .env("KASSA_FIXTURE", &path)
+        .output()
+        .await
+        .expect("node runs (scripts/test installs localnet/js)");
+    let _ = std::fs::remove_file(&path);
+    assert!(
+        out.status.success(),
+        "JavaScript wallet failed ({script}):\n{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_javascript_wallet_pays_through_the_node() {
     let (net, demo, rpc) = bootstrapped_node().await;
@@ -783,25 +815,7 @@ async fn a_javascript_wallet_pays_through_the_node() {
             "data": base64::prelude::BASE64_STANDARD.encode(&pay.data),
         },
     });
-    let path = std::env::temp_dir().join(format!("kassa-js-fixture-{}.json", std::process::id()));
-    std::fs::write(&path, fixture.to_string()).unwrap();
-    let js = concat!(env!("CARGO_MANIFEST_DIR"), "/../localnet/js");
-    let out = tokio::process::Command::new("node")
-        .arg("pay_invoice.mjs")
-        .current_dir(js)
-        .env("KASSA_RPC_URL", &net.rpc_url)
-        .env("KASSA_WS_URL", &net.ws_url)
-        .env("KASSA_FIXTURE", &path)
-        .output()
-        .await
-        .expect("node runs (scripts/test installs localnet/js)");
-    let _ = std::fs::remove_file(&path);
-    assert!(
-        out.status.success(),
-        "JavaScript wallet failed:\n{}\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    run_js_wallet(&net, "pay_invoice.mjs", &fixture).await;
     let state =
         kassa_sdk::rpc::KassaClient::new(net.rpc_url.clone(), CommitmentConfig::confirmed())
             .payment(&payment)
@@ -1559,29 +1573,8 @@ async fn a_javascript_wallet_signs_seconds_later_as_on_a_cluster() {
     let net = node_with_slots_every(Duration::from_millis(400)).await;
     let rpc = RpcClient::new_with_commitment(net.rpc_url.clone(), CommitmentConfig::confirmed());
     let wallet = funded(&rpc).await;
-    let path = std::env::temp_dir().join(format!("kassa-js-blockhash-{}.json", std::process::id()));
-    std::fs::write(
-        &path,
-        json!({"payerSecretKey": wallet.to_bytes().to_vec()}).to_string(),
-    )
-    .unwrap();
-    let js = concat!(env!("CARGO_MANIFEST_DIR"), "/../localnet/js");
-    let out = tokio::process::Command::new("node")
-        .arg("blockhash_lifetime.mjs")
-        .current_dir(js)
-        .env("KASSA_RPC_URL", &net.rpc_url)
-        .env("KASSA_WS_URL", &net.ws_url)
-        .env("KASSA_FIXTURE", &path)
-        .output()
-        .await
-        .expect("node runs (scripts/test installs localnet/js)");
-    let _ = std::fs::remove_file(&path);
-    assert!(
-        out.status.success(),
-        "JavaScript wallet failed:\n{}\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let fixture = json!({"payerSecretKey": wallet.to_bytes().to_vec()});
+    run_js_wallet(&net, "blockhash_lifetime.mjs", &fixture).await;
 }
 
 /// History is bounded as a validator's `--limit-ledger-size` bounds it: past the limit the
