@@ -30,13 +30,7 @@ use std::{net::SocketAddr, time::Duration};
 
 /// A node on a free port whose slots tick every 50 ms.
 async fn fast_node() -> kassa_localnet::server::Localnet {
-    start(LocalnetConfig {
-        rpc_addr: SocketAddr::from(([127, 0, 0, 1], 0)),
-        slot_interval: Duration::from_millis(50),
-        ..Default::default()
-    })
-    .await
-    .expect("localnet starts")
+    node_with_slots_every(Duration::from_millis(50)).await
 }
 
 /// A fast node with the demo protocol bootstrapped, and a client reading at `confirmed`.
@@ -447,17 +441,15 @@ async fn kassa_localnet_bootstrap_leaves_a_usable_protocol() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn finality_lag_and_a_dropped_transaction_roll_back() {
-    let net = start(LocalnetConfig {
-        rpc_addr: SocketAddr::from(([127, 0, 0, 1], 0)),
-        // Slots advance only when asked, so the test controls finality.
-        slot_interval: Duration::from_secs(3_600),
-        node: kassa_localnet::node::NodeConfig {
+    // Slots advance only when asked, so the test controls finality.
+    let net = node_with(
+        Duration::from_secs(3_600),
+        kassa_localnet::node::NodeConfig {
             finality_lag: 3,
             ..Default::default()
         },
-    })
-    .await
-    .expect("localnet starts");
+    )
+    .await;
     let rpc = RpcClient::new_with_commitment(net.rpc_url.clone(), CommitmentConfig::confirmed());
     let advance = || async {
         rpc.send::<u64>(
@@ -1149,10 +1141,18 @@ async fn cluster_methods_answer_in_agaves_shapes() {
 
 /// A node on a free port with the given slot interval.
 async fn node_with_slots_every(slot_interval: Duration) -> kassa_localnet::server::Localnet {
+    node_with(slot_interval, kassa_localnet::node::NodeConfig::default()).await
+}
+
+/// A node on a free port with the given slot interval and node settings.
+async fn node_with(
+    slot_interval: Duration,
+    node: kassa_localnet::node::NodeConfig,
+) -> kassa_localnet::server::Localnet {
     start(LocalnetConfig {
         rpc_addr: SocketAddr::from(([127, 0, 0, 1], 0)),
         slot_interval,
-        ..Default::default()
+        node,
     })
     .await
     .expect("localnet starts")
@@ -1582,16 +1582,14 @@ async fn a_javascript_wallet_signs_seconds_later_as_on_a_cluster() {
 /// validator without long-term storage does; the transaction count and accounts stay.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn history_past_the_ledger_limit_is_pruned_as_on_a_validator() {
-    let net = start(LocalnetConfig {
-        rpc_addr: SocketAddr::from(([127, 0, 0, 1], 0)),
-        slot_interval: Duration::from_secs(3_600),
-        node: kassa_localnet::node::NodeConfig {
+    let net = node_with(
+        Duration::from_secs(3_600),
+        kassa_localnet::node::NodeConfig {
             ledger_limit: 10,
             ..Default::default()
         },
-    })
-    .await
-    .expect("localnet starts");
+    )
+    .await;
     let rpc = RpcClient::new_with_commitment(net.rpc_url.clone(), CommitmentConfig::confirmed());
     let wallet = Keypair::new();
     let mut landed = Vec::new();
