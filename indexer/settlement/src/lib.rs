@@ -4,8 +4,10 @@
 //! (migration `0014_ledger.sql`): every transfer balances in each currency, accounts that forbid
 //! it are never overdrawn (pending transfers included), transfers are two-phase and idempotent
 //! by id, and nothing is rewritten. [`money`] holds the one place where amounts change
-//! currency, with its rounding rule.
+//! currency, with its rounding rule. [`bank`] validates the bank accounts fiat merchants are
+//! paid to.
 
+pub mod bank;
 pub mod ledger;
 pub mod money;
 
