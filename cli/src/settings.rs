@@ -478,6 +478,7 @@ mod tests {
 
             jail.set_env("KASSA_INDEXER__BATCH_SIZE", "0");
             jail.set_env("KASSA_RPC__URL", "ftp://x");
+            jail.set_env("KASSA_DATABASE__REPLICA_URL", "mysql://replica/x");
             let err = Settings::load(&SettingsArgs::default(), &[])
                 .unwrap_err()
                 .to_string();
@@ -486,6 +487,11 @@ mod tests {
                 "{err}"
             );
             assert!(err.contains("rpc.url must be an http"), "{err}");
+            assert!(
+                err.contains("database.replica_url must be a postgres:// URL"),
+                "{err}"
+            );
+            jail.set_env("KASSA_DATABASE__REPLICA_URL", "postgres://r/x");
 
             jail.set_env("KASSA_INDEXER__BATCH_SIZE", "many");
             let err = Settings::load(&SettingsArgs::default(), &[])

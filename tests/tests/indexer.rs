@@ -694,7 +694,7 @@ async fn database_connections_dropped_mid_batch_lose_and_double_nothing() {
 /// The crash and takeover tests' indexer process: indexes `KASSA_CRASH_RPC` into
 /// `KASSA_CRASH_DB` until killed. Only meaningful when one of those tests starts it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "child process of the crash test"]
+#[ignore = "child process of the crash and takeover tests"]
 async fn crash_child() {
     let rpc = std::env::var("KASSA_CRASH_RPC").expect("started by the crash test");
     let db = std::env::var("KASSA_CRASH_DB").expect("started by the crash test");

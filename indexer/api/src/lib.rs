@@ -217,17 +217,20 @@ impl AppState {
 /// use (a broken one fails its query, which answers `503` and is retried by the client) and a
 /// request waits at most two seconds for one, so an outage is a quick `503`, not a hang.
 pub async fn connect(url: &str, max_connections: u32) -> Result<PgPool, sqlx::Error> {
-    let pool = sqlx::postgres::PgPoolOptions::new()
-        .max_connections(max_connections)
-        .acquire_timeout(Duration::from_secs(2))
-        .test_before_acquire(false)
-        .connect(url)
-        .await?;
+    let pool = pool_options(max_connections).connect(url).await?;
     kassa_indexer::store::MIGRATOR
         .run(&pool)
         .await
         .map_err(|e| sqlx::Error::Migrate(Box::new(e)))?;
     Ok(pool)
+}
+
+/// The API's pool options, primary and replica alike (see [`connect`]).
+fn pool_options(max_connections: u32) -> sqlx::postgres::PgPoolOptions {
+    sqlx::postgres::PgPoolOptions::new()
+        .max_connections(max_connections)
+        .acquire_timeout(Duration::from_secs(2))
+        .test_before_acquire(false)
 }
 
 /// Why a replica cannot serve the API's reads.
@@ -247,12 +250,7 @@ pub enum ReplicaError {
 /// refuses writes): the replica must already hold this build's schema, replayed from the
 /// primary. A URL that turns out to be a primary works too, and is logged as such.
 pub async fn connect_replica(url: &str, max_connections: u32) -> Result<PgPool, ReplicaError> {
-    let pool = sqlx::postgres::PgPoolOptions::new()
-        .max_connections(max_connections)
-        .acquire_timeout(Duration::from_secs(2))
-        .test_before_acquire(false)
-        .connect(url)
-        .await?;
+    let pool = pool_options(max_connections).connect(url).await?;
     let (standby, have): (bool, Option<i64>) = sqlx::query_as(
         "SELECT pg_is_in_recovery(),
                 (SELECT max(version) FROM _sqlx_migrations WHERE success)",
