@@ -181,7 +181,17 @@ impl Scenario {
         name: &'static str,
         policy: MerchantPolicy,
     ) -> Result<Merchant> {
-        let owner = Keypair::new();
+        self.merchant_owned_by(name, policy, Keypair::new()).await
+    }
+
+    /// Registers a merchant whose authority and settlement wallet is `owner` (a treasury that
+    /// runs fiat merchants, for one) and has it KYB-approved.
+    pub async fn merchant_owned_by(
+        &mut self,
+        name: &'static str,
+        policy: MerchantPolicy,
+        owner: Keypair,
+    ) -> Result<Merchant> {
         let sig = self
             .client
             .rpc
@@ -299,6 +309,22 @@ impl Scenario {
         let refs = self.settlement(m, payment, assignee);
         let ix = self.p.payment_capture(&m.owner.pubkey(), &refs, amount)?;
         self.send(&format!("{} captures", m.name), &[ix], &m.owner, &[])
+            .await
+    }
+
+    /// `m` refunds `amount` of a captured payment to `payer`, from its own token account.
+    pub async fn refund(
+        &mut self,
+        m: &Merchant,
+        payment: &Pubkey,
+        payer: &Pubkey,
+        amount: u64,
+    ) -> Result<()> {
+        let usdc = self.proto.usdc;
+        let ix =
+            self.p
+                .payment_refund(&m.owner.pubkey(), &m.address, payment, &usdc, payer, amount)?;
+        self.send(&format!("{} refunds", m.name), &[ix], &m.owner, &[])
             .await
     }
 

@@ -17,4 +17,5 @@ mod matrix;
 mod payments;
 mod registry;
 mod settlement;
+mod settlement_flow;
 mod webhooks;

@@ -378,7 +378,7 @@ async fn measure(
     let events = workload.iter().map(|t| t.events.len()).sum::<usize>();
 
     // Baseline: the very rows the apply wrote (transactions, instructions, events, payment
-    // projections, cursor, the webhook outbox), exported with COPY TO and timed loading back
+    // projections, cursor, the webhook outbox, the settlement inbox), exported with COPY TO and timed loading back
     // with COPY FROM into tables with the same constraints and indexes.
     let tables = [
         "chain.transaction",
@@ -388,6 +388,7 @@ async fn measure(
         "chain.payment",
         "chain.cursor",
         "webhooks.outbox",
+        "settlement.inbox",
     ];
     let mut dumps = Vec::new();
     for t in tables {

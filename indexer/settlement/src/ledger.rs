@@ -9,7 +9,7 @@
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use sqlx::{PgPool, Row};
+use sqlx::{PgConnection, PgPool, Row};
 
 /// What an account is, which decides its normal side.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -253,40 +253,20 @@ impl Ledger {
         Self { pool }
     }
 
+    pub fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+
     /// Opens an account; opening the same account again returns it, a different one under the
     /// same id is refused.
     pub async fn open_account(&self, a: &NewAccount) -> Result<Account, LedgerError> {
-        sqlx::query(
-            "INSERT INTO ledger.account (id, currency, kind, no_overdraft, description)
-             VALUES ($1, $2, $3, $4, $5) ON CONFLICT (id) DO NOTHING",
-        )
-        .bind(&a.id)
-        .bind(&a.currency)
-        .bind(a.kind.as_str())
-        .bind(a.no_overdraft)
-        .bind(&a.description)
-        .execute(&self.pool)
-        .await?;
-        let stored = self
-            .account(&a.id)
-            .await?
-            .ok_or_else(|| LedgerError::Corrupt(format!("account {} vanished", a.id)))?;
-        if (&stored.currency, stored.kind, stored.no_overdraft)
-            != (&a.currency, a.kind, a.no_overdraft)
-        {
-            return Err(LedgerError::IdConflict(format!("account {}", a.id)));
-        }
-        Ok(stored)
+        let mut conn = self.pool.acquire().await?;
+        open_account_in(&mut conn, a).await
     }
 
     pub async fn account(&self, id: &str) -> Result<Option<Account>, LedgerError> {
-        sqlx::query("SELECT * FROM ledger.account_balance WHERE id = $1")
-            .bind(id)
-            .fetch_optional(&self.pool)
-            .await?
-            .as_ref()
-            .map(account_from)
-            .transpose()
+        let mut conn = self.pool.acquire().await?;
+        account_in(&mut conn, id).await
     }
 
     /// Writes a transfer and its postings in one database transaction. The database refuses
@@ -294,169 +274,30 @@ impl Ledger {
     /// Writing the same transfer again returns it (`replayed`); another transfer under the
     /// same id is refused.
     pub async fn transfer(&self, t: &NewTransfer) -> Result<Transfer, LedgerError> {
-        self.write(t, None).await
-    }
-
-    async fn write(
-        &self,
-        t: &NewTransfer,
-        reverses: Option<&str>,
-    ) -> Result<Transfer, LedgerError> {
-        if t.postings.len() > i16::MAX as usize {
-            return Err(LedgerError::Invalid(format!(
-                "{} postings; at most {}",
-                t.postings.len(),
-                i16::MAX
-            )));
-        }
         let mut tx = self.pool.begin().await?;
-        let state = if t.pending { "pending" } else { "posted" };
-        let created = sqlx::query(
-            "INSERT INTO ledger.transfer (id, state, reverses, description, metadata, resolved_at)
-             VALUES ($1, $2, $3, $4, $5, CASE WHEN $2 = 'pending' THEN NULL ELSE now() END)
-             ON CONFLICT (id) DO NOTHING RETURNING id",
-        )
-        .bind(&t.id)
-        .bind(state)
-        .bind(reverses)
-        .bind(&t.description)
-        .bind(&t.metadata)
-        .fetch_optional(&mut *tx)
-        .await?
-        .is_some();
-        if !created {
-            tx.rollback().await?;
-            let stored = self
-                .transfer_by_id(&t.id)
-                .await?
-                .ok_or_else(|| LedgerError::Corrupt(format!("transfer {} vanished", t.id)))?;
-            if stored.postings != t.postings
-                || stored.description != t.description
-                || stored.reverses.as_deref() != reverses
-            {
-                return Err(LedgerError::IdConflict(format!("transfer {}", t.id)));
-            }
-            return Ok(Transfer {
-                replayed: true,
-                ..stored
-            });
-        }
-        let accounts: Vec<&str> = t.postings.iter().map(|p| p.account.as_str()).collect();
-        let currencies: Vec<&str> = t.postings.iter().map(|p| p.currency.as_str()).collect();
-        let amounts: Vec<i64> = t.postings.iter().map(|p| p.amount).collect();
-        sqlx::query(
-            "INSERT INTO ledger.posting (transfer_id, n, account_id, currency, amount)
-             SELECT $1, (n - 1)::smallint, a, c, v
-             FROM unnest($2::text[], $3::text[], $4::int8[]) WITH ORDINALITY AS p(a, c, v, n)",
-        )
-        .bind(&t.id)
-        .bind(&accounts)
-        .bind(&currencies)
-        .bind(&amounts)
-        .execute(&mut *tx)
-        .await?;
+        let written = transfer_in(&mut tx, t).await?;
         // The balance check is deferred to here.
         tx.commit().await?;
-        Ok(Transfer {
-            id: t.id.clone(),
-            state: if t.pending {
-                TransferState::Pending
-            } else {
-                TransferState::Posted
-            },
-            postings: t.postings.clone(),
-            reverses: reverses.map(str::to_string),
-            description: t.description.clone(),
-            metadata: t.metadata.clone(),
-            replayed: false,
-        })
+        Ok(written)
     }
 
     pub async fn transfer_by_id(&self, id: &str) -> Result<Option<Transfer>, LedgerError> {
-        let Some(row) = sqlx::query(
-            "SELECT state, reverses, description, metadata FROM ledger.transfer WHERE id = $1",
-        )
-        .bind(id)
-        .fetch_optional(&self.pool)
-        .await?
-        else {
-            return Ok(None);
-        };
-        let postings = sqlx::query(
-            "SELECT account_id, currency, amount FROM ledger.posting
-             WHERE transfer_id = $1 ORDER BY n",
-        )
-        .bind(id)
-        .fetch_all(&self.pool)
-        .await?
-        .iter()
-        .map(|r| {
-            Ok(Posting {
-                account: r.try_get("account_id")?,
-                currency: r.try_get("currency")?,
-                amount: r.try_get("amount")?,
-            })
-        })
-        .collect::<Result<Vec<_>, sqlx::Error>>()?;
-        Ok(Some(Transfer {
-            id: id.to_string(),
-            state: TransferState::parse(row.try_get("state")?)?,
-            postings,
-            reverses: row.try_get("reverses")?,
-            description: row.try_get("description")?,
-            metadata: row.try_get("metadata")?,
-            replayed: false,
-        }))
+        let mut conn = self.pool.acquire().await?;
+        transfer_by_id_in(&mut conn, id).await
     }
 
     /// Posts a pending transfer (its reservations become balances). Posting it again is a
     /// replay; a voided one cannot be posted.
     pub async fn post_pending(&self, id: &str) -> Result<Transfer, LedgerError> {
-        self.resolve(id, TransferState::Posted, "posting").await
+        let mut conn = self.pool.acquire().await?;
+        resolve_in(&mut conn, id, TransferState::Posted).await
     }
 
     /// Voids a pending transfer (its reservations are released). Voiding it again is a replay;
     /// a posted one cannot be voided (reverse it).
     pub async fn void_pending(&self, id: &str) -> Result<Transfer, LedgerError> {
-        self.resolve(id, TransferState::Voided, "voiding").await
-    }
-
-    async fn resolve(
-        &self,
-        id: &str,
-        to: TransferState,
-        action: &'static str,
-    ) -> Result<Transfer, LedgerError> {
-        let state = match to {
-            TransferState::Posted => "posted",
-            _ => "voided",
-        };
-        let changed = sqlx::query(
-            "UPDATE ledger.transfer SET state = $2, resolved_at = now()
-             WHERE id = $1 AND state = 'pending'",
-        )
-        .bind(id)
-        .bind(state)
-        .execute(&self.pool)
-        .await?
-        .rows_affected()
-            == 1;
-        let stored = self
-            .transfer_by_id(id)
-            .await?
-            .ok_or_else(|| LedgerError::NoTransfer(id.to_string()))?;
-        match (changed, stored.state == to) {
-            (true, _) => Ok(stored),
-            (false, true) => Ok(Transfer {
-                replayed: true,
-                ..stored
-            }),
-            (false, false) => Err(LedgerError::NotPending {
-                id: id.to_string(),
-                state: stored.state,
-                action,
-            }),
-        }
+        let mut conn = self.pool.acquire().await?;
+        resolve_in(&mut conn, id, TransferState::Voided).await
     }
 
     /// Corrects a posted transfer with a reversing one under `new_id`: the same postings with
@@ -467,36 +308,10 @@ impl Ledger {
         new_id: &str,
         description: &str,
     ) -> Result<Transfer, LedgerError> {
-        let original = self
-            .transfer_by_id(id)
-            .await?
-            .ok_or_else(|| LedgerError::NoTransfer(id.to_string()))?;
-        if original.state != TransferState::Posted {
-            return Err(LedgerError::NotPosted(id.to_string()));
-        }
-        let reversal = NewTransfer {
-            id: new_id.to_string(),
-            postings: original
-                .postings
-                .iter()
-                .map(|p| Posting {
-                    amount: -p.amount,
-                    ..p.clone()
-                })
-                .collect(),
-            pending: false,
-            description: description.to_string(),
-            metadata: serde_json::json!({ "reverses": id }),
-        };
-        self.write(&reversal, Some(id)).await.map_err(|e| match e {
-            LedgerError::Database(ref d)
-                if d.as_database_error().and_then(|d| d.constraint())
-                    == Some("transfer_reversed_once") =>
-            {
-                LedgerError::IdConflict(format!("transfer {id} is already reversed"))
-            }
-            e => e,
-        })
+        let mut tx = self.pool.begin().await?;
+        let written = reverse_in(&mut tx, id, new_id, description).await?;
+        tx.commit().await?;
+        Ok(written)
     }
 
     /// Per currency, the sum of every posted and of every pending posting: zero in a sound
@@ -512,4 +327,244 @@ impl Ledger {
         .fetch_all(&self.pool)
         .await?)
     }
+}
+
+/// [`Ledger::open_account`] on a connection (inside the caller's transaction, if any).
+pub async fn open_account_in(
+    conn: &mut PgConnection,
+    a: &NewAccount,
+) -> Result<Account, LedgerError> {
+    sqlx::query(
+        "INSERT INTO ledger.account (id, currency, kind, no_overdraft, description)
+         VALUES ($1, $2, $3, $4, $5) ON CONFLICT (id) DO NOTHING",
+    )
+    .bind(&a.id)
+    .bind(&a.currency)
+    .bind(a.kind.as_str())
+    .bind(a.no_overdraft)
+    .bind(&a.description)
+    .execute(&mut *conn)
+    .await?;
+    let stored = account_in(conn, &a.id)
+        .await?
+        .ok_or_else(|| LedgerError::Corrupt(format!("account {} vanished", a.id)))?;
+    if (&stored.currency, stored.kind, stored.no_overdraft) != (&a.currency, a.kind, a.no_overdraft)
+    {
+        return Err(LedgerError::IdConflict(format!("account {}", a.id)));
+    }
+    Ok(stored)
+}
+
+/// [`Ledger::account`] on a connection.
+pub async fn account_in(conn: &mut PgConnection, id: &str) -> Result<Option<Account>, LedgerError> {
+    sqlx::query("SELECT * FROM ledger.account_balance WHERE id = $1")
+        .bind(id)
+        .fetch_optional(&mut *conn)
+        .await?
+        .as_ref()
+        .map(account_from)
+        .transpose()
+}
+
+/// [`Ledger::transfer`] inside the caller's database transaction: the balance check runs when
+/// that transaction commits.
+pub async fn transfer_in(
+    conn: &mut PgConnection,
+    t: &NewTransfer,
+) -> Result<Transfer, LedgerError> {
+    write_in(conn, t, None).await
+}
+
+async fn write_in(
+    conn: &mut PgConnection,
+    t: &NewTransfer,
+    reverses: Option<&str>,
+) -> Result<Transfer, LedgerError> {
+    if t.postings.len() > i16::MAX as usize {
+        return Err(LedgerError::Invalid(format!(
+            "{} postings; at most {}",
+            t.postings.len(),
+            i16::MAX
+        )));
+    }
+    let state = if t.pending { "pending" } else { "posted" };
+    let created = sqlx::query(
+        "INSERT INTO ledger.transfer (id, state, reverses, description, metadata, resolved_at)
+         VALUES ($1, $2, $3, $4, $5, CASE WHEN $2 = 'pending' THEN NULL ELSE now() END)
+         ON CONFLICT (id) DO NOTHING RETURNING id",
+    )
+    .bind(&t.id)
+    .bind(state)
+    .bind(reverses)
+    .bind(&t.description)
+    .bind(&t.metadata)
+    .fetch_optional(&mut *conn)
+    .await?
+    .is_some();
+    if !created {
+        let stored = transfer_by_id_in(conn, &t.id)
+            .await?
+            .ok_or_else(|| LedgerError::Corrupt(format!("transfer {} vanished", t.id)))?;
+        if stored.postings != t.postings
+            || stored.description != t.description
+            || stored.reverses.as_deref() != reverses
+        {
+            return Err(LedgerError::IdConflict(format!("transfer {}", t.id)));
+        }
+        return Ok(Transfer {
+            replayed: true,
+            ..stored
+        });
+    }
+    let accounts: Vec<&str> = t.postings.iter().map(|p| p.account.as_str()).collect();
+    let currencies: Vec<&str> = t.postings.iter().map(|p| p.currency.as_str()).collect();
+    let amounts: Vec<i64> = t.postings.iter().map(|p| p.amount).collect();
+    sqlx::query(
+        "INSERT INTO ledger.posting (transfer_id, n, account_id, currency, amount)
+         SELECT $1, (n - 1)::smallint, a, c, v
+         FROM unnest($2::text[], $3::text[], $4::int8[]) WITH ORDINALITY AS p(a, c, v, n)",
+    )
+    .bind(&t.id)
+    .bind(&accounts)
+    .bind(&currencies)
+    .bind(&amounts)
+    .execute(&mut *conn)
+    .await?;
+    Ok(Transfer {
+        id: t.id.clone(),
+        state: if t.pending {
+            TransferState::Pending
+        } else {
+            TransferState::Posted
+        },
+        postings: t.postings.clone(),
+        reverses: reverses.map(str::to_string),
+        description: t.description.clone(),
+        metadata: t.metadata.clone(),
+        replayed: false,
+    })
+}
+
+/// [`Ledger::transfer_by_id`] on a connection.
+pub async fn transfer_by_id_in(
+    conn: &mut PgConnection,
+    id: &str,
+) -> Result<Option<Transfer>, LedgerError> {
+    let Some(row) = sqlx::query(
+        "SELECT state, reverses, description, metadata FROM ledger.transfer WHERE id = $1",
+    )
+    .bind(id)
+    .fetch_optional(&mut *conn)
+    .await?
+    else {
+        return Ok(None);
+    };
+    let postings = sqlx::query(
+        "SELECT account_id, currency, amount FROM ledger.posting
+         WHERE transfer_id = $1 ORDER BY n",
+    )
+    .bind(id)
+    .fetch_all(&mut *conn)
+    .await?
+    .iter()
+    .map(|r| {
+        Ok(Posting {
+            account: r.try_get("account_id")?,
+            currency: r.try_get("currency")?,
+            amount: r.try_get("amount")?,
+        })
+    })
+    .collect::<Result<Vec<_>, sqlx::Error>>()?;
+    Ok(Some(Transfer {
+        id: id.to_string(),
+        state: TransferState::parse(row.try_get("state")?)?,
+        postings,
+        reverses: row.try_get("reverses")?,
+        description: row.try_get("description")?,
+        metadata: row.try_get("metadata")?,
+        replayed: false,
+    }))
+}
+
+/// Posts (`to` = `Posted`) or voids a pending transfer on a connection; resolving it the same
+/// way again is a replay.
+pub async fn resolve_in(
+    conn: &mut PgConnection,
+    id: &str,
+    to: TransferState,
+) -> Result<Transfer, LedgerError> {
+    let (state, action) = match to {
+        TransferState::Posted => ("posted", "posting"),
+        TransferState::Voided => ("voided", "voiding"),
+        TransferState::Pending => {
+            return Err(LedgerError::Invalid(format!(
+                "transfer {id}: a transfer is resolved to posted or voided"
+            )))
+        }
+    };
+    let changed = sqlx::query(
+        "UPDATE ledger.transfer SET state = $2, resolved_at = now()
+         WHERE id = $1 AND state = 'pending'",
+    )
+    .bind(id)
+    .bind(state)
+    .execute(&mut *conn)
+    .await?
+    .rows_affected()
+        == 1;
+    let stored = transfer_by_id_in(conn, id)
+        .await?
+        .ok_or_else(|| LedgerError::NoTransfer(id.to_string()))?;
+    match (changed, stored.state == to) {
+        (true, _) => Ok(stored),
+        (false, true) => Ok(Transfer {
+            replayed: true,
+            ..stored
+        }),
+        (false, false) => Err(LedgerError::NotPending {
+            id: id.to_string(),
+            state: stored.state,
+            action,
+        }),
+    }
+}
+
+/// [`Ledger::reverse`] inside the caller's database transaction.
+pub async fn reverse_in(
+    conn: &mut PgConnection,
+    id: &str,
+    new_id: &str,
+    description: &str,
+) -> Result<Transfer, LedgerError> {
+    let original = transfer_by_id_in(conn, id)
+        .await?
+        .ok_or_else(|| LedgerError::NoTransfer(id.to_string()))?;
+    if original.state != TransferState::Posted {
+        return Err(LedgerError::NotPosted(id.to_string()));
+    }
+    let reversal = NewTransfer {
+        id: new_id.to_string(),
+        postings: original
+            .postings
+            .iter()
+            .map(|p| Posting {
+                amount: -p.amount,
+                ..p.clone()
+            })
+            .collect(),
+        pending: false,
+        description: description.to_string(),
+        metadata: serde_json::json!({ "reverses": id }),
+    };
+    write_in(conn, &reversal, Some(id))
+        .await
+        .map_err(|e| match e {
+            LedgerError::Database(ref d)
+                if d.as_database_error().and_then(|d| d.constraint())
+                    == Some("transfer_reversed_once") =>
+            {
+                LedgerError::IdConflict(format!("transfer {id} is already reversed"))
+            }
+            e => e,
+        })
 }

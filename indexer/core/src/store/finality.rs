@@ -48,7 +48,8 @@ pub async fn mark_finalized(
     if let Some(lease) = lease {
         lease.hold(&mut tx).await?;
     }
-    // Each event of a transaction that finalized gets its `finalized` outbox row with the mark.
+    // Each event of a transaction that finalized gets its `finalized` outbox row with the mark,
+    // and its settlement inbox row when the ledger books it.
     let n: i64 = sqlx::query_scalar(
         "WITH marked AS (
              UPDATE chain.transaction SET commitment = 'finalized'
@@ -59,6 +60,12 @@ pub async fn mark_finalized(
              SELECT e.signature, e.ix_index, e.inner_index, 'finalized'
              FROM chain.event e JOIN marked m ON m.signature = e.signature
              WHERE NOT e.reverted
+             ORDER BY e.slot, e.signature, e.ix_index, e.inner_index),
+         booked AS (
+             INSERT INTO settlement.inbox (signature, ix_index, inner_index, phase)
+             SELECT e.signature, e.ix_index, e.inner_index, 'finalized'
+             FROM chain.event e JOIN marked m ON m.signature = e.signature
+             WHERE NOT e.reverted AND settlement.books(e.name)
              ORDER BY e.slot, e.signature, e.ix_index, e.inner_index)
          SELECT count(*) FROM marked",
     )
@@ -94,10 +101,15 @@ pub async fn revert(
     let touched_rows = sqlx::query(
         "WITH rolled_back AS (
              UPDATE chain.event SET reverted = true WHERE signature = ANY($1) AND NOT reverted
-             RETURNING signature, ix_index, inner_index, slot, program, raw),
+             RETURNING signature, ix_index, inner_index, slot, program, name, raw),
          notified AS (
              INSERT INTO webhooks.outbox (signature, ix_index, inner_index, phase)
              SELECT signature, ix_index, inner_index, 'reverted' FROM rolled_back
+             ORDER BY slot, signature, ix_index, inner_index),
+         booked AS (
+             INSERT INTO settlement.inbox (signature, ix_index, inner_index, phase)
+             SELECT signature, ix_index, inner_index, 'reverted' FROM rolled_back
+             WHERE settlement.books(name)
              ORDER BY slot, signature, ix_index, inner_index)
          SELECT program, raw FROM rolled_back",
     )

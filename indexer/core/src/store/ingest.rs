@@ -442,8 +442,9 @@ impl EventColumns {
             return Ok(());
         }
         sqlx::query(
-            // The webhook outbox gets one row per event in the same statement, so nothing is
-            // notified that was not stored and nothing stored is left out.
+            // The webhook outbox gets one row per event, and the settlement inbox one per event
+            // the ledger books, in the same statement, so nothing is notified or booked that
+            // was not stored and nothing stored is left out.
             "WITH stored AS (
                  INSERT INTO chain.event (signature, ix_index, inner_index, slot, program, name,
                                           entity, seq, ts, actor, data, raw)
@@ -452,7 +453,11 @@ impl EventColumns {
                              $6::text[], $7::bytea[], $8::int8[], $9::int8[], $10::bytea[],
                              $11::text[], $12::bytea[])
                       AS t(s, i, j, sl, p, n, e, q, ts, a, d, r)
-                 RETURNING signature, ix_index, inner_index)
+                 RETURNING signature, ix_index, inner_index, name),
+             booked AS (
+                 INSERT INTO settlement.inbox (signature, ix_index, inner_index, phase)
+                 SELECT signature, ix_index, inner_index, 'confirmed' FROM stored
+                 WHERE settlement.books(name))
              INSERT INTO webhooks.outbox (signature, ix_index, inner_index, phase)
              SELECT signature, ix_index, inner_index, 'confirmed' FROM stored",
         )

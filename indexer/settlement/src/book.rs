@@ -1,0 +1,512 @@
+//! The chain into the ledger. The indexer leaves one settlement inbox row per money-moving event
+//! and commitment phase; a booking pass turns them into ledger transfers, in inbox order:
+//!
+//! - **confirmed**: the event's transfer, `pending` (its amounts reserved, not yet balances);
+//! - **finalized**: that transfer posted;
+//! - **reverted** (the transaction was rolled back): that transfer voided.
+//!
+//! A transfer's id is the event's (`chain:<signature>:<instruction>:<inner>`), so booking is
+//! idempotent: a pass that crashed before it committed books the same rows again. What the
+//! ledger refuses, or an event in a mint without a currency, becomes a booking exception with
+//! its reason, for an operator; the pass goes on.
+//!
+//! The entries, per event (in the event's stablecoin `c`):
+//!
+//! - authorized (`received`): Dr `escrow` / Cr `payers`.
+//! - captured (`amount` = fee + assignee + merchant): Dr `payers` / Cr `escrow` the amount;
+//!   Dr `fees` / Cr `revenue:fees` the fee; for a fiat merchant (its part reached the treasury
+//!   wallet in the same transaction) Dr `treasury` / Cr the merchant's `receivable` (what it
+//!   owes Kassa, first) and `payable` (the rest). A stablecoin merchant's part left custody for
+//!   its own wallet: Kassa owes it nothing.
+//! - dispute resolved: as a capture of the merchant's share, plus the payer's share returned.
+//! - voided, reclaimed, rejected (`amount` back to the payer): Dr `payers` / Cr `escrow`.
+//! - refunded: when the treasury paid it (a merchant Kassa runs), Dr the merchant's `payable`
+//!   (as far as its posted balance goes) and `receivable` (the rest) / Cr `treasury`. When the
+//!   merchant paid it from its own wallet, nothing in Kassa's custody moved: nothing is booked.
+
+use crate::{
+    accounts,
+    error::{Result, SettlementError},
+    ledger::{
+        account_in, open_account_in, resolve_in, transfer_by_id_in, transfer_in, NewAccount,
+        NewTransfer, Posting, TransferState,
+    },
+    setup,
+};
+use kassa_sdk::decode::{KassaEvent, PaymentsEvent};
+use serde_json::json;
+use solana_sdk::{pubkey::Pubkey, signature::Signature};
+use sqlx::{Acquire as _, PgConnection, PgPool, Row as _};
+use std::collections::HashMap;
+use time::OffsetDateTime;
+
+/// The advisory lock that makes booking one process at a time ("kassa_bk").
+const LOCK: i64 = 0x6b61_7373_615f_626b;
+
+/// Inbox rows booked per pass at most.
+pub const BATCH: i64 = 500;
+
+/// The ledger transfer of one chain event.
+pub fn transfer_id(signature: &Signature, ix_index: i32, inner_index: i32) -> String {
+    format!("chain:{signature}:{ix_index}:{inner_index}")
+}
+
+struct InboxRow {
+    id: i64,
+    signature: Signature,
+    ix_index: i32,
+    inner_index: i32,
+    phase: String,
+    event: Option<(Pubkey, Vec<u8>)>,
+}
+
+/// What a pass did.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Booked {
+    /// Inbox rows taken.
+    pub rows: usize,
+    /// Transfers written (pending).
+    pub written: usize,
+    /// Transfers posted or voided.
+    pub resolved: usize,
+    /// Rows that became booking exceptions.
+    pub exceptions: usize,
+}
+
+/// One pass: books up to [`BATCH`] inbox rows in one database transaction. Returns what it did
+/// (nothing when the inbox is empty or another process is booking).
+pub async fn pass(pool: &PgPool) -> Result<Booked> {
+    let mut tx = pool.begin().await?;
+    let locked: bool = sqlx::query_scalar("SELECT pg_try_advisory_xact_lock($1)")
+        .bind(LOCK)
+        .fetch_one(&mut *tx)
+        .await?;
+    if !locked {
+        return Ok(Booked::default());
+    }
+    let rows = read(&mut tx).await?;
+    if rows.is_empty() {
+        return Ok(Booked::default());
+    }
+    let currencies = setup::currencies(&mut tx).await?;
+    let treasury = setup::treasury(&mut tx).await?;
+    let ctx = Context {
+        currencies,
+        treasury,
+    };
+    let now = OffsetDateTime::now_utc();
+    let mut booked = Booked {
+        rows: rows.len(),
+        ..Booked::default()
+    };
+    for row in &rows {
+        // Each row in a savepoint: what the ledger refuses is undone alone and recorded.
+        let mut sp = tx.begin().await?;
+        match book(&mut sp, &ctx, row).await {
+            Ok(Outcome::Written) => {
+                sp.commit().await?;
+                booked.written += 1;
+            }
+            Ok(Outcome::Resolved) => {
+                sp.commit().await?;
+                booked.resolved += 1;
+            }
+            Ok(Outcome::Nothing) => sp.commit().await?,
+            Err(SettlementError::Database(e)) => return Err(SettlementError::Database(e)),
+            Err(e) => {
+                sp.rollback().await?;
+                tracing::warn!(signature = %row.signature, phase = %row.phase, error = %e,
+                               "a chain event could not be booked");
+                sqlx::query(
+                    "INSERT INTO settlement.booking_exception
+                         (signature, ix_index, inner_index, phase, reason, created_at)
+                     VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING",
+                )
+                .bind(row.signature.as_ref())
+                .bind(row.ix_index)
+                .bind(row.inner_index)
+                .bind(&row.phase)
+                .bind(e.to_string())
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
+                booked.exceptions += 1;
+            }
+        }
+    }
+    let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
+    sqlx::query("DELETE FROM settlement.inbox WHERE id = ANY($1)")
+        .bind(&ids)
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    Ok(booked)
+}
+
+/// Passes until the inbox is empty; returns the total.
+pub async fn drain(pool: &PgPool) -> Result<Booked> {
+    let mut total = Booked::default();
+    loop {
+        let b = pass(pool).await?;
+        if b.rows == 0 {
+            return Ok(total);
+        }
+        total.rows += b.rows;
+        total.written += b.written;
+        total.resolved += b.resolved;
+        total.exceptions += b.exceptions;
+    }
+}
+
+async fn read(tx: &mut PgConnection) -> Result<Vec<InboxRow>> {
+    sqlx::query(
+        "SELECT i.id, i.signature, i.ix_index, i.inner_index, i.phase, e.program, e.raw
+         FROM settlement.inbox i
+         LEFT JOIN chain.event e ON e.signature = i.signature AND e.ix_index = i.ix_index
+                                AND e.inner_index = i.inner_index
+         ORDER BY i.id LIMIT $1",
+    )
+    .bind(BATCH)
+    .fetch_all(&mut *tx)
+    .await?
+    .into_iter()
+    .map(|r| {
+        let sig: Vec<u8> = r.get(1);
+        let signature = Signature::try_from(sig.as_slice())
+            .map_err(|_| SettlementError::Corrupt("inbox signature".into()))?;
+        let program: Option<Vec<u8>> = r.get(5);
+        let event = match (program, r.get::<Option<Vec<u8>>, _>(6)) {
+            (Some(p), Some(raw)) => Some((
+                Pubkey::try_from(p.as_slice())
+                    .map_err(|_| SettlementError::Corrupt("event program".into()))?,
+                raw,
+            )),
+            _ => None,
+        };
+        Ok(InboxRow {
+            id: r.get(0),
+            signature,
+            ix_index: r.get(2),
+            inner_index: r.get(3),
+            phase: r.get(4),
+            event,
+        })
+    })
+    .collect()
+}
+
+struct Context {
+    currencies: HashMap<Pubkey, (String, u32)>,
+    treasury: Option<Pubkey>,
+}
+
+enum Outcome {
+    Written,
+    Resolved,
+    Nothing,
+}
+
+async fn book(conn: &mut PgConnection, ctx: &Context, row: &InboxRow) -> Result<Outcome> {
+    let id = transfer_id(&row.signature, row.ix_index, row.inner_index);
+    match row.phase.as_str() {
+        "confirmed" => {
+            let Some((program, raw)) = &row.event else {
+                return Err(SettlementError::Corrupt(format!(
+                    "event {id} is in the inbox but not stored"
+                )));
+            };
+            let event = KassaEvent::from_cpi(program, raw)
+                .map_err(|e| SettlementError::Corrupt(format!("event {id}: {e}")))?
+                .ok_or_else(|| SettlementError::Corrupt(format!("{id} is not an event")))?;
+            let Some(entry) = entry(conn, ctx, row, &id, &event).await? else {
+                return Ok(Outcome::Nothing);
+            };
+            for a in &entry.accounts {
+                open_account_in(conn, a).await?;
+            }
+            transfer_in(conn, &entry.transfer).await?;
+            // Check the balance now, inside this row's savepoint, not at the pass's commit.
+            sqlx::query("SET CONSTRAINTS ALL IMMEDIATE")
+                .execute(&mut *conn)
+                .await?;
+            sqlx::query("SET CONSTRAINTS ALL DEFERRED")
+                .execute(&mut *conn)
+                .await?;
+            Ok(Outcome::Written)
+        }
+        phase => {
+            let to = if phase == "finalized" {
+                TransferState::Posted
+            } else {
+                TransferState::Voided
+            };
+            if transfer_by_id_in(conn, &id).await?.is_none() {
+                // Nothing was booked at confirmed: either there was nothing to book, or it
+                // failed and is an exception already, which this one joins.
+                let failed: bool = sqlx::query_scalar(
+                    "SELECT EXISTS (SELECT 1 FROM settlement.booking_exception
+                                    WHERE signature = $1 AND ix_index = $2 AND inner_index = $3
+                                      AND resolved_at IS NULL)",
+                )
+                .bind(row.signature.as_ref())
+                .bind(row.ix_index)
+                .bind(row.inner_index)
+                .fetch_one(&mut *conn)
+                .await?;
+                if failed {
+                    return Err(SettlementError::Invalid(format!(
+                        "{id} is {phase}, but was not booked when confirmed"
+                    )));
+                }
+                return Ok(Outcome::Nothing);
+            }
+            resolve_in(conn, &id, to).await?;
+            Ok(Outcome::Resolved)
+        }
+    }
+}
+
+struct Entry {
+    accounts: Vec<NewAccount>,
+    transfer: NewTransfer,
+}
+
+/// Builds postings and remembers the accounts they need.
+struct Builder {
+    currency: String,
+    accounts: Vec<NewAccount>,
+    postings: Vec<Posting>,
+}
+
+impl Builder {
+    fn new(currency: &str) -> Self {
+        Self {
+            currency: currency.to_string(),
+            accounts: Vec::new(),
+            postings: Vec::new(),
+        }
+    }
+
+    /// Debits `dr` and credits `cr` by `amount` (nothing when it is zero).
+    fn post(&mut self, dr: NewAccount, cr: NewAccount, amount: u64) -> Result<()> {
+        if amount == 0 {
+            return Ok(());
+        }
+        let amount = i64::try_from(amount)
+            .map_err(|_| SettlementError::Invalid(format!("amount {amount} exceeds 63 bits")))?;
+        self.postings
+            .push(Posting::debit(&dr.id, &self.currency, amount));
+        self.postings
+            .push(Posting::credit(&cr.id, &self.currency, amount));
+        for a in [dr, cr] {
+            if !self.accounts.iter().any(|k| k.id == a.id) {
+                self.accounts.push(a);
+            }
+        }
+        Ok(())
+    }
+}
+
+/// What a no-overdraft account has that can be drawn now: its posted balance less what pending
+/// transfers reserve against it (0 when it does not exist yet).
+async fn available(conn: &mut PgConnection, a: &NewAccount) -> Result<u64> {
+    Ok(match account_in(conn, &a.id).await? {
+        Some(acc) => u64::try_from(acc.balance.available(acc.kind).max(0)).unwrap_or(0),
+        None => 0,
+    })
+}
+
+/// The net change of the treasury wallet's token accounts of `mint` in transaction `sig`.
+async fn treasury_change(
+    conn: &mut PgConnection,
+    ctx: &Context,
+    sig: &Signature,
+    mint: &Pubkey,
+) -> Result<i128> {
+    let Some(treasury) = ctx.treasury else {
+        return Ok(0);
+    };
+    let change: String = sqlx::query_scalar(
+        "SELECT coalesce(sum(post::numeric - pre::numeric), 0)::text
+         FROM chain.token_balance_change WHERE signature = $1 AND owner = $2 AND mint = $3",
+    )
+    .bind(sig.as_ref())
+    .bind(&treasury.to_bytes()[..])
+    .bind(&mint.to_bytes()[..])
+    .fetch_one(&mut *conn)
+    .await?;
+    change
+        .parse()
+        .map_err(|_| SettlementError::Corrupt(format!("token change {change}")))
+}
+
+/// The merchant's part of a capture or a dispute split: to the treasury (receivable first,
+/// then payable) for a fiat merchant whose part reached it; nothing for a stablecoin merchant.
+async fn merchant_part(
+    conn: &mut PgConnection,
+    ctx: &Context,
+    b: &mut Builder,
+    sig: &Signature,
+    merchant: &Pubkey,
+    mint: &Pubkey,
+    to_merchant: u64,
+) -> Result<bool> {
+    if to_merchant == 0 || !setup::is_fiat(conn, merchant).await? {
+        return Ok(false);
+    }
+    let reached = treasury_change(conn, ctx, sig, mint).await?;
+    if reached < i128::from(to_merchant) {
+        return Err(SettlementError::Invalid(format!(
+            "merchant {merchant} is settled in fiat, but its {to_merchant} did not reach the \
+             treasury wallet in {sig} (the treasury's change: {reached}): its on-chain \
+             settlement wallet is not the treasury's"
+        )));
+    }
+    let c = b.currency.clone();
+    let receivable = accounts::receivable(merchant, &c);
+    let owed = available(conn, &receivable).await?.min(to_merchant);
+    b.post(accounts::treasury(&c), receivable, owed)?;
+    b.post(
+        accounts::treasury(&c),
+        accounts::payable(merchant, &c),
+        to_merchant - owed,
+    )?;
+    Ok(true)
+}
+
+async fn entry(
+    conn: &mut PgConnection,
+    ctx: &Context,
+    row: &InboxRow,
+    id: &str,
+    event: &KassaEvent,
+) -> Result<Option<Entry>> {
+    let KassaEvent::Payments(e) = event else {
+        return Ok(None);
+    };
+    let payment = event.header().entity;
+    let (merchant, mint, what) = match e {
+        PaymentsEvent::PaymentAuthorized(e) => (e.merchant, e.mint, "authorized"),
+        PaymentsEvent::PaymentCaptured(e) => (e.merchant, e.mint, "captured"),
+        PaymentsEvent::PaymentVoided(e) => (e.merchant, e.mint, "voided"),
+        PaymentsEvent::PaymentReclaimed(e) => (e.merchant, e.mint, "reclaimed"),
+        PaymentsEvent::PaymentRejected(e) => (e.merchant, e.mint, "rejected"),
+        PaymentsEvent::PaymentRefunded(e) => (e.merchant, e.mint, "refunded"),
+        PaymentsEvent::DisputeResolved(e) => (e.merchant, e.mint, "dispute resolved"),
+        _ => return Ok(None),
+    };
+    let Some((code, _)) = ctx.currencies.get(&mint) else {
+        return Err(SettlementError::Invalid(format!(
+            "mint {mint} has no currency in settlement.currency: add it, then book this event"
+        )));
+    };
+    let mut b = Builder::new(code);
+    let mut to_treasury = false;
+    match e {
+        PaymentsEvent::PaymentAuthorized(e) => {
+            b.post(accounts::escrow(code), accounts::payers(code), e.received)?;
+        }
+        PaymentsEvent::PaymentCaptured(e) => {
+            b.post(accounts::payers(code), accounts::escrow(code), e.amount)?;
+            b.post(accounts::fees(code), accounts::fee_revenue(code), e.fee)?;
+            to_treasury = merchant_part(
+                conn,
+                ctx,
+                &mut b,
+                &row.signature,
+                &e.merchant,
+                &e.mint,
+                e.to_merchant,
+            )
+            .await?;
+        }
+        PaymentsEvent::DisputeResolved(e) => {
+            let out = e
+                .to_merchant_gross
+                .checked_add(e.to_payer)
+                .ok_or_else(|| SettlementError::Invalid(format!("{id}: amounts overflow")))?;
+            b.post(accounts::payers(code), accounts::escrow(code), out)?;
+            b.post(accounts::fees(code), accounts::fee_revenue(code), e.fee)?;
+            to_treasury = merchant_part(
+                conn,
+                ctx,
+                &mut b,
+                &row.signature,
+                &e.merchant,
+                &e.mint,
+                e.to_merchant,
+            )
+            .await?;
+        }
+        PaymentsEvent::PaymentVoided(e) => {
+            b.post(accounts::payers(code), accounts::escrow(code), e.amount)?;
+        }
+        PaymentsEvent::PaymentReclaimed(e) => {
+            b.post(accounts::payers(code), accounts::escrow(code), e.amount)?;
+        }
+        PaymentsEvent::PaymentRejected(e) => {
+            b.post(accounts::payers(code), accounts::escrow(code), e.amount)?;
+        }
+        PaymentsEvent::PaymentRefunded(e) => {
+            let paid = -treasury_change(conn, ctx, &row.signature, &e.mint).await?;
+            if paid < i128::from(e.amount) || !setup::is_fiat(conn, &e.merchant).await? {
+                // The merchant paid it from its own wallet: nothing in custody moved.
+                return Ok(None);
+            }
+            let payable = accounts::payable(&e.merchant, code);
+            let from_payable = available(conn, &payable).await?.min(e.amount);
+            b.post(payable, accounts::treasury(code), from_payable)?;
+            b.post(
+                accounts::receivable(&e.merchant, code),
+                accounts::treasury(code),
+                e.amount - from_payable,
+            )?;
+            to_treasury = true;
+        }
+        _ => return Ok(None),
+    }
+    if b.postings.is_empty() {
+        return Ok(None);
+    }
+    Ok(Some(Entry {
+        accounts: b.accounts,
+        transfer: NewTransfer {
+            id: id.to_string(),
+            pending: true,
+            postings: b.postings,
+            description: format!("payment {payment} {what}"),
+            metadata: json!({
+                "event": event.name(),
+                "signature": row.signature.to_string(),
+                "payment": payment.to_string(),
+                "merchant": merchant.to_string(),
+                "mint": mint.to_string(),
+                "fiat": to_treasury,
+            }),
+        },
+    }))
+}
+
+/// Booking exceptions not resolved yet: (signature, instruction, inner, phase, reason).
+pub async fn open_exceptions(pool: &PgPool) -> Result<Vec<(Signature, i32, i32, String, String)>> {
+    sqlx::query(
+        "SELECT signature, ix_index, inner_index, phase, reason
+         FROM settlement.booking_exception WHERE resolved_at IS NULL
+         ORDER BY created_at, signature, ix_index, inner_index",
+    )
+    .fetch_all(pool)
+    .await?
+    .into_iter()
+    .map(|r| {
+        let sig: Vec<u8> = r.get(0);
+        Ok((
+            Signature::try_from(sig.as_slice())
+                .map_err(|_| SettlementError::Corrupt("exception signature".into()))?,
+            r.get(1),
+            r.get(2),
+            r.get(3),
+            r.get(4),
+        ))
+    })
+    .collect()
+}

