@@ -72,6 +72,7 @@ pub async fn start_api(
     };
     let config = ApiConfig {
         webhooks: Some(settings.webhooks.config()?),
+        rates: settings.settlement.rates()?,
         operator_keys,
         public_url,
         rpc_url: rpc_url.to_string(),
@@ -163,6 +164,15 @@ pub async fn run(args: Args) -> Result<()> {
         settings.webhooks.workers
     };
     let delivering = start_workers(&api.state, workers, &stop_rx, "serve")?;
+    settings.settlement.apply(&pool).await?;
+    let booking = settings.settlement.booking.then(|| {
+        let rx = stop_rx.clone();
+        tokio::spawn(kassa_settlement::book::run(
+            pool.clone(),
+            Duration::from_millis(settings.settlement.poll_ms),
+            stopped(rx),
+        ))
+    });
     eprintln!(
         "Kassa API at {} (cluster {}{}{}); Ctrl-C or SIGTERM stops",
         api.url,
@@ -183,6 +193,9 @@ pub async fn run(args: Args) -> Result<()> {
     }
     for w in delivering {
         let _ = w.await;
+    }
+    if let Some(b) = booking {
+        let _ = b.await;
     }
     pool.close().await;
     Ok(())

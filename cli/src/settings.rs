@@ -26,6 +26,80 @@ pub struct Settings {
     pub api: ApiSettings,
     pub keys: KeySettings,
     pub webhooks: WebhookSettings,
+    pub settlement: SettlementSettings,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SettlementSettings {
+    /// Book the chain into the ledger in this process (one process books at a time).
+    pub booking: bool,
+    /// Milliseconds between booking passes.
+    pub poll_ms: u64,
+    /// The treasury wallet (base58): fiat merchants' settlement wallet. Fixed once set.
+    pub treasury: Option<String>,
+    /// The stablecoins the ledger books. Until one is set, the chain's events wait in the
+    /// settlement inbox.
+    pub currencies: Vec<CurrencySetting>,
+    /// Daily conversion rates for payouts: a CSV of `date,base,quote,rate` (unset: payout
+    /// batches cannot be cut by this server).
+    pub rates_file: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CurrencySetting {
+    /// The mint (base58).
+    pub mint: String,
+    /// The code its ledger accounts carry, e.g. `USDC`.
+    pub code: String,
+    pub decimals: u8,
+}
+
+impl Default for SettlementSettings {
+    fn default() -> Self {
+        Self {
+            booking: true,
+            poll_ms: 500,
+            treasury: None,
+            currencies: Vec::new(),
+            rates_file: None,
+        }
+    }
+}
+
+impl SettlementSettings {
+    /// The rate source `rates_file` names, read and checked now.
+    pub fn rates(&self) -> Result<Option<std::sync::Arc<dyn kassa_settlement::rates::RateSource>>> {
+        let Some(path) = &self.rates_file else {
+            return Ok(None);
+        };
+        let rates = kassa_settlement::rates::FileRates::load(path)
+            .map_err(|e| anyhow::anyhow!("settlement.rates_file: {e}"))?;
+        Ok(Some(std::sync::Arc::new(rates)))
+    }
+
+    /// Stores the treasury and currencies these settings name (each a no-op when stored
+    /// already; a change the ledger cannot take is refused with the reason).
+    pub async fn apply(&self, pool: &sqlx::PgPool) -> Result<()> {
+        use kassa_settlement::setup;
+        use std::str::FromStr;
+        let key = |what: &str, v: &str| {
+            solana_sdk::pubkey::Pubkey::from_str(v)
+                .map_err(|_| anyhow::anyhow!("settlement.{what}: {v:?} is not a base58 address"))
+        };
+        if let Some(t) = &self.treasury {
+            setup::set_treasury(pool, &key("treasury", t)?)
+                .await
+                .map_err(|e| anyhow::anyhow!("settlement.treasury: {e}"))?;
+        }
+        for c in &self.currencies {
+            setup::set_currency(pool, &key("currencies.mint", &c.mint)?, &c.code, c.decimals)
+                .await
+                .map_err(|e| anyhow::anyhow!("settlement.currencies {}: {e}", c.code))?;
+        }
+        Ok(())
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]

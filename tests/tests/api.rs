@@ -229,7 +229,7 @@ async fn build() -> ApiEnv {
 
 /// Serves `state` over plain HTTP on a free loopback port (for tests that need an API of their
 /// own configuration beside the shared one); returns its base URL.
-fn serve_plain(state: AppState) -> String {
+pub(crate) fn serve_plain(state: AppState) -> String {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let base = format!("http://127.0.0.1:{}", listener.local_addr().unwrap().port());
     tokio::spawn(kassa_api::serve(

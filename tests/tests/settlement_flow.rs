@@ -442,4 +442,149 @@ async fn a_fiat_merchant_is_booked_from_the_chain_paid_out_in_pain001_and_reconc
     assert!(csv.contains("returned by the bank (AC04)"), "{csv}");
     let payouts_csv = report::payouts_csv(&pool, None).await.unwrap();
     assert!(payouts_csv.contains(&po.end_to_end_id) && payouts_csv.contains("AC04"));
+
+    // Through the API: operators pay out the returned money with the next day's batch, read
+    // the ledger and the exceptions, and reconcile; a merchant reads its own statement only.
+    through_the_api(&w, &cafe, &kiosk, &camt2, eur).await;
+}
+
+async fn through_the_api(w: &World, cafe: &Merchant, kiosk: &Merchant, imported: &str, eur: i64) {
+    use kassa_sdk::api::types::Role;
+    let rates = FileRates::parse("date,base,quote,rate\n2026-12-02,USDC,EUR,0.9250\n").unwrap();
+    let state = kassa_api::AppState::new(
+        w.pool.clone(),
+        kassa_api::ApiConfig {
+            rpc_url: w.net.rpc_url.clone(),
+            rates: Some(Arc::new(rates)),
+            ..kassa_api::ApiConfig::default()
+        },
+        None,
+    );
+    let base = crate::api::serve_plain(state);
+    let key = |name: &'static str, role: Role, m: Option<Pubkey>| {
+        let pool = w.pool.clone();
+        async move {
+            kassa_api::auth::create_account(&pool, name, role, m.as_ref())
+                .await
+                .unwrap()
+                .1
+                .secret
+        }
+    };
+    let operator = key("Treasury desk", Role::Operator, None).await;
+    let cafe_key = key("Cafe Lumen", Role::Merchant, Some(cafe.address)).await;
+    let kiosk_key = key("Kiosk", Role::Merchant, Some(kiosk.address)).await;
+    let consumer = key("Analytics", Role::Consumer, None).await;
+    let http = reqwest::Client::new();
+    let get = |path: String, key: String| {
+        let http = http.clone();
+        let url = format!("{base}{path}");
+        async move { http.get(url).bearer_auth(key).send().await.unwrap() }
+    };
+    let post = |path: &str, key: &str, body: reqwest::Body, json: bool| {
+        let req = http
+            .post(format!("{base}{path}"))
+            .bearer_auth(key)
+            .header("idempotency-key", format!("k{}", rand::random::<u64>()))
+            .header(
+                "content-type",
+                if json {
+                    "application/json"
+                } else {
+                    "application/xml"
+                },
+            )
+            .body(body);
+        async move { req.send().await.unwrap() }
+    };
+
+    let r = post(
+        "/v1/settlement/batches",
+        &operator,
+        r#"{"bank_account": "eur-main", "date": "2026-12-02", "execution_date": "2026-12-03"}"#
+            .into(),
+        true,
+    )
+    .await;
+    assert_eq!(r.status(), 201);
+    let batch: serde_json::Value = r.json().await.unwrap();
+    // The returned euros, plus the USDC posted since, converted at the new day's rate.
+    let total: i64 = batch["total"].as_str().unwrap().parse().unwrap();
+    assert!(total > eur, "{batch}");
+    validate(batch["pain001"].as_str().unwrap(), "pain.001.001.09.xsd").expect("validates");
+    let r = post(
+        "/v1/settlement/batches",
+        &cafe_key,
+        r#"{"bank_account": "eur-main", "date": "2026-12-02"}"#.into(),
+        true,
+    )
+    .await;
+    assert_eq!(r.status(), 403);
+
+    let r = get("/v1/settlement/trial-balance".into(), operator.clone()).await;
+    assert_eq!(r.status(), 200);
+    assert_eq!(
+        r.json::<serde_json::Value>().await.unwrap()["balanced"],
+        true
+    );
+    assert_eq!(
+        get("/v1/settlement/trial-balance".into(), cafe_key.clone())
+            .await
+            .status(),
+        403
+    );
+
+    let r = post(
+        "/v1/settlement/statements",
+        &operator,
+        imported.to_string().into(),
+        false,
+    )
+    .await;
+    assert_eq!(r.status(), 409, "a statement imported twice is a conflict");
+    let r = post(
+        "/v1/settlement/statements",
+        &operator,
+        "<nope/>".into(),
+        false,
+    )
+    .await;
+    assert_eq!(r.status(), 422);
+    let r = get("/v1/settlement/exceptions".into(), operator.clone()).await;
+    let ex: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(ex["statements"].as_array().unwrap().len(), 3, "{ex}");
+
+    let r = post("/v1/settlement/reconciliations", &operator, "".into(), true).await;
+    assert_eq!(r.status(), 201);
+    let rec: serde_json::Value = r.json().await.unwrap();
+    assert!(
+        rec["lines"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|l| l["source"] == "chain"),
+        "{rec}"
+    );
+
+    let path = format!("/v1/merchants/{}/statement.csv", cafe.address);
+    let r = get(path.clone(), cafe_key.clone()).await;
+    assert_eq!(r.status(), 200);
+    assert!(r.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("text/csv"));
+    assert!(r
+        .text()
+        .await
+        .unwrap()
+        .contains("returned by the bank (AC04)"));
+    assert_eq!(get(path.clone(), operator.clone()).await.status(), 200);
+    assert_eq!(get(path.clone(), kiosk_key).await.status(), 404);
+    assert_eq!(get(path, consumer).await.status(), 403);
+    let r = get("/v1/settlement/payouts?format=csv".into(), operator).await;
+    assert_eq!(
+        r.text().await.unwrap().lines().count(),
+        3,
+        "a header and two payouts"
+    );
 }

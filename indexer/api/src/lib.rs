@@ -11,6 +11,7 @@ mod mints;
 mod openapi;
 pub mod operator_keys;
 mod read;
+mod settlement;
 mod solana_pay;
 pub mod tls;
 mod webhooks;
@@ -66,6 +67,8 @@ pub struct ApiConfig {
     pub operator_keys: Option<Arc<operator_keys::OperatorKeys>>,
     /// The webhook service's settings (absent: the webhook routes answer 503).
     pub webhooks: Option<kassa_webhooks::Config>,
+    /// Where payout batches get their conversion rates (absent: batches cannot be cut here).
+    pub rates: Option<Arc<dyn kassa_settlement::rates::RateSource>>,
 }
 
 impl Default for ApiConfig {
@@ -82,6 +85,7 @@ impl Default for ApiConfig {
             confirm_timeout: Duration::from_secs(20),
             operator_keys: None,
             webhooks: None,
+            rates: None,
         }
     }
 }

@@ -2,7 +2,7 @@
 //! `/v1/openapi.json` is generated from the same registrations the router is built from, so it
 //! cannot list a route that does not exist or miss one that does.
 
-use crate::{health, read, solana_pay, webhooks, write, AppState};
+use crate::{health, read, settlement, solana_pay, webhooks, write, AppState};
 use axum::{http::header, response::IntoResponse};
 use std::sync::OnceLock;
 use utoipa::{
@@ -34,6 +34,7 @@ use utoipa_axum::{router::OpenApiRouter, routes};
         (name = "transactions", description = "Stored transactions"),
         (name = "keys", description = "Onboarding, accounts and API keys"),
         (name = "webhooks", description = "Webhook endpoints, deliveries and alerts; the notifications themselves are under `webhooks`"),
+        (name = "settlement", description = "The ledger, payouts, bank statements, reconciliation and statements of account"),
         (name = "solana-pay", description = "Solana Pay transaction requests (no API key)"),
         (name = "operations", description = "Health, readiness and metrics")
     )
@@ -97,6 +98,13 @@ pub fn keyed_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(webhooks::get_delivery))
         .routes(routes!(webhooks::redeliver))
         .routes(routes!(webhooks::alerts))
+        .routes(routes!(settlement::trial_balance))
+        .routes(routes!(settlement::payouts))
+        .routes(routes!(settlement::cut_batch))
+        .routes(routes!(settlement::import_statement))
+        .routes(routes!(settlement::exceptions))
+        .routes(routes!(settlement::reconcile))
+        .routes(routes!(settlement::merchant_statement))
 }
 
 /// The routes without an API key: Solana Pay, health, metrics and the document itself.

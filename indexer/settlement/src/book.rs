@@ -84,11 +84,16 @@ pub async fn pass(pool: &PgPool) -> Result<Booked> {
     if !locked {
         return Ok(Booked::default());
     }
+    let currencies = setup::currencies(&mut tx).await?;
+    if currencies.is_empty() {
+        // Settlement is not set up: the inbox keeps every event until it is, so the books,
+        // once opened, start from the chain's first payment.
+        return Ok(Booked::default());
+    }
     let rows = read(&mut tx).await?;
     if rows.is_empty() {
         return Ok(Booked::default());
     }
-    let currencies = setup::currencies(&mut tx).await?;
     let treasury = setup::treasury(&mut tx).await?;
     let ctx = Context {
         currencies,
@@ -120,7 +125,10 @@ pub async fn pass(pool: &PgPool) -> Result<Booked> {
                 sqlx::query(
                     "INSERT INTO settlement.booking_exception
                          (signature, ix_index, inner_index, phase, reason, created_at)
-                     VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING",
+                     VALUES ($1, $2, $3, $4, $5, $6)
+                     ON CONFLICT (signature, ix_index, inner_index, phase) DO UPDATE
+                         SET reason = EXCLUDED.reason, created_at = EXCLUDED.created_at,
+                             resolved_at = NULL",
                 )
                 .bind(row.signature.as_ref())
                 .bind(row.ix_index)
@@ -485,6 +493,51 @@ async fn entry(
             }),
         },
     }))
+}
+
+/// Books the open booking exceptions again (once their cause is fixed: a currency added, a
+/// merchant's settlement corrected): each goes back into the inbox, in the order it failed,
+/// and is marked resolved; one that fails again is an open exception again. Returns how many
+/// were queued.
+pub async fn rebook(pool: &PgPool) -> Result<u64> {
+    let mut tx = pool.begin().await?;
+    let n = sqlx::query(
+        "WITH again AS (
+             UPDATE settlement.booking_exception SET resolved_at = now()
+             WHERE resolved_at IS NULL
+             RETURNING signature, ix_index, inner_index, phase, created_at)
+         INSERT INTO settlement.inbox (signature, ix_index, inner_index, phase)
+         SELECT signature, ix_index, inner_index, phase FROM again
+         ORDER BY created_at, array_position(ARRAY['confirmed', 'finalized', 'reverted'], phase)",
+    )
+    .execute(&mut *tx)
+    .await?
+    .rows_affected();
+    tx.commit().await?;
+    Ok(n)
+}
+
+/// Books until `shutdown`: a pass every `poll`, at once again while the inbox is backed up.
+pub async fn run(
+    pool: PgPool,
+    poll: std::time::Duration,
+    shutdown: impl std::future::Future<Output = ()>,
+) {
+    tokio::pin!(shutdown);
+    loop {
+        let wait = match pass(&pool).await {
+            Ok(b) if b.rows as i64 >= BATCH => std::time::Duration::ZERO,
+            Ok(_) => poll,
+            Err(e) => {
+                tracing::warn!(error = %e, "settlement booking failed; retrying");
+                poll
+            }
+        };
+        tokio::select! {
+            _ = &mut shutdown => return,
+            _ = tokio::time::sleep(wait) => {}
+        }
+    }
 }
 
 /// Booking exceptions not resolved yet: (signature, instruction, inner, phase, reason).
