@@ -32,6 +32,8 @@ const FINALITY_LAG: u64 = 100;
 const DAY: Date = date!(2026 - 11 - 30);
 
 struct World {
+    /// The indexer stops when the world is dropped (first, before its node).
+    _stop: tokio::sync::watch::Sender<bool>,
     net: Localnet,
     s: Scenario,
     pool: PgPool,
@@ -61,8 +63,20 @@ async fn world() -> World {
             ..Default::default()
         },
     ));
-    tokio::spawn(async move { indexer.run(std::future::pending()).await });
-    World { net, s, pool }
+    let (stop, mut stopped) = tokio::sync::watch::channel(false);
+    tokio::spawn(async move {
+        indexer
+            .run(async move {
+                let _ = stopped.wait_for(|s| *s).await;
+            })
+            .await
+    });
+    World {
+        _stop: stop,
+        net,
+        s,
+        pool,
+    }
 }
 
 impl World {
@@ -587,4 +601,315 @@ async fn through_the_api(w: &World, cafe: &Merchant, kiosk: &Merchant, imported:
         3,
         "a header and two payouts"
     );
+}
+
+/// One step of the random settlement day.
+#[derive(Debug, Clone)]
+enum Op {
+    /// A sale of `usd` dollars to the fiat merchant (`fiat`) or the stablecoin shop, captured.
+    Sale { fiat: bool, usd: u64 },
+    /// The fiat merchant refunds part of one of its captured payments (funded by the treasury).
+    Refund { pick: usize, percent: u64 },
+    /// The last transaction's fork is abandoned (rolled back at finality).
+    RollBack,
+    /// The cluster finalizes what was sent and the indexer sees it.
+    Finalize,
+    /// A booking pass, cut short at a random point (a crash before it commits).
+    Crash { micros: u64 },
+    /// Booking catches up.
+    Book,
+    /// The day's payout batch is cut and sent.
+    Payout,
+    /// The bank's statement: the last sent payout settled, or returned.
+    Statement { returned: bool },
+}
+
+fn op() -> impl Strategy<Value = Op> {
+    prop_oneof![
+        4 => (any::<bool>(), 1u64..200).prop_map(|(fiat, usd)| Op::Sale { fiat, usd }),
+        2 => (any::<usize>(), 1u64..=100).prop_map(|(pick, percent)| Op::Refund { pick, percent }),
+        1 => Just(Op::RollBack),
+        4 => Just(Op::Finalize),
+        1 => (0u64..3_000).prop_map(|micros| Op::Crash { micros }),
+        2 => Just(Op::Book),
+        3 => Just(Op::Payout),
+        2 => any::<bool>().prop_map(|returned| Op::Statement { returned }),
+    ]
+}
+
+use proptest::prelude::*;
+
+/// What the chain says (finalized, not rolled back), recomputed from the mirrored events
+/// alone: the escrow's tokens, the treasury's, and what the fiat merchant was paid in USDC
+/// less what the treasury refunded for it.
+async fn replay(pool: &PgPool, cafe: &Pubkey, treasury: &Pubkey) -> (i64, i64, i64) {
+    let rows: Vec<(String, serde_json::Value, Vec<u8>)> = sqlx::query_as(
+        "SELECT e.name, e.data, e.signature FROM chain.event e
+         JOIN chain.transaction t ON t.signature = e.signature
+         WHERE t.commitment = 'finalized' AND NOT e.reverted
+         ORDER BY e.slot, e.signature, e.ix_index, e.inner_index",
+    )
+    .fetch_all(pool)
+    .await
+    .unwrap();
+    let n = |v: &serde_json::Value, k: &str| -> i64 {
+        match &v[k] {
+            serde_json::Value::String(s) => s.parse().unwrap(),
+            other => other.as_i64().unwrap_or_else(|| panic!("{k} in {v}")),
+        }
+    };
+    let (mut escrow, mut treasury_tokens, mut owed) = (0i64, 0i64, 0i64);
+    for (name, d, sig) in rows {
+        let for_cafe = d["merchant"].as_str() == Some(cafe.to_string().as_str());
+        match name.as_str() {
+            "PaymentAuthorized" => escrow += n(&d, "received"),
+            "PaymentCaptured" => {
+                escrow -= n(&d, "amount");
+                if for_cafe {
+                    treasury_tokens += n(&d, "to_merchant");
+                    owed += n(&d, "to_merchant");
+                }
+            }
+            "PaymentVoided" | "PaymentReclaimed" | "PaymentRejected" => escrow -= n(&d, "amount"),
+            "PaymentRefunded" if for_cafe => {
+                // Funded by the treasury when its tokens went down in that transaction.
+                let paid: Option<String> = sqlx::query_scalar(
+                    "SELECT (pre::numeric - post::numeric)::text FROM chain.token_balance_change
+                     WHERE signature = $1 AND owner = $2",
+                )
+                .bind(&sig)
+                .bind(&treasury.to_bytes()[..])
+                .fetch_optional(pool)
+                .await
+                .unwrap();
+                if paid.is_some_and(|p| p.parse::<i64>().unwrap() >= n(&d, "amount")) {
+                    treasury_tokens -= n(&d, "amount");
+                    owed -= n(&d, "amount");
+                }
+            }
+            _ => {}
+        }
+    }
+    (escrow, treasury_tokens, owed)
+}
+
+#[test]
+fn random_days_keep_the_books_balanced_and_equal_to_a_replay_of_the_chain() {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let mut runner = proptest::test_runner::TestRunner::new(proptest::test_runner::Config {
+        cases: 4,
+        failure_persistence: None,
+        ..proptest::test_runner::Config::default()
+    });
+    runner
+        .run(&proptest::collection::vec(op(), 20..36), |ops| {
+            rt.block_on(random_day(ops));
+            Ok(())
+        })
+        .unwrap();
+}
+
+async fn random_day(ops: Vec<Op>) {
+    let mut w = world().await;
+    let pool = w.pool.clone();
+    let usdc = w.s.proto.usdc;
+    let treasury = Keypair::new();
+    setup::set_currency(&pool, &usdc.mint, "USDC", 6)
+        .await
+        .unwrap();
+    setup::set_treasury(&pool, &treasury.pubkey())
+        .await
+        .unwrap();
+    setup::add_bank_account(
+        &pool,
+        "eur-main",
+        "EUR",
+        &BankAccount::new("Kassa Payments B.V.", KASSA_IBAN, "ABNANL2A").unwrap(),
+        1_000_000,
+        DAY,
+    )
+    .await
+    .unwrap();
+    let cafe =
+        w.s.merchant_owned_by("Cafe Lumen", shop_policy(), treasury.insecure_clone())
+            .await
+            .unwrap();
+    let kiosk = w.s.merchant("Kiosk", shop_policy()).await.unwrap();
+    w.caught_up().await;
+    let account =
+        BankAccount::new("Cafe Lumen GmbH", "DE89370400440532013000", "COBADEFF").unwrap();
+    setup::set_merchant(
+        &pool,
+        &cafe.address,
+        &Mode::Fiat {
+            currency: "EUR".into(),
+            via: "eur-main".into(),
+            account,
+            spread_bps: 25,
+        },
+    )
+    .await
+    .unwrap();
+    let customer = Keypair::new();
+    w.s.fund(&customer).await.unwrap();
+    let mut rates = String::from("date,base,quote,rate\n");
+    for d in 0..40 {
+        rates.push_str(&format!(
+            "{},USDC,EUR,0.92{:02}\n",
+            DAY + time::Duration::days(d),
+            d
+        ));
+    }
+    let rates = FileRates::parse(&rates).unwrap();
+    let rpc = solana_rpc_client::nonblocking::rpc_client::RpcClient::new(w.net.rpc_url.clone());
+    let (mut day, mut bank_balance, mut statements) = (DAY, 1_000_000i64, 0u32);
+    let mut cafe_payments: Vec<Pubkey> = Vec::new();
+    let mut unfinalized = false;
+    for (step, op) in ops.iter().enumerate() {
+        match op {
+            Op::Sale { fiat, usd } => {
+                let m = if *fiat { &cafe } else { &kiosk };
+                let p = w.sale(m, &customer, &format!("R-{step}"), usd * USD).await;
+                if *fiat {
+                    cafe_payments.push(p);
+                }
+                unfinalized = true;
+            }
+            Op::Refund { pick, percent } => {
+                let Some(p) =
+                    (!cafe_payments.is_empty()).then(|| cafe_payments[pick % cafe_payments.len()])
+                else {
+                    continue;
+                };
+                let Ok(state) = w.s.client.payment(&p).await else {
+                    continue;
+                };
+                let left = state.captured - state.refunded;
+                let amount = left * percent / 100;
+                if amount == 0 {
+                    continue;
+                }
+                w.s.refund(&cafe, &p, &customer.pubkey(), amount)
+                    .await
+                    .unwrap();
+                unfinalized = true;
+            }
+            Op::RollBack => {
+                if !unfinalized {
+                    continue;
+                }
+                let Some(last) = w.s.signatures.pop() else {
+                    continue;
+                };
+                w.caught_up().await;
+                w.net.node.lock().await.drop_transaction(&last).unwrap();
+                w.finalize().await;
+                unfinalized = false;
+            }
+            Op::Finalize => {
+                w.finalize().await;
+                unfinalized = false;
+            }
+            Op::Crash { micros } => {
+                w.caught_up().await;
+                let _ =
+                    tokio::time::timeout(Duration::from_micros(*micros), book::pass(&pool)).await;
+            }
+            Op::Book => {
+                book::drain(&pool).await.unwrap();
+            }
+            Op::Payout => {
+                book::drain(&pool).await.unwrap();
+                let cut = payout::cut(&pool, &rates, "eur-main", day).await.unwrap();
+                if !cut.created.is_empty() {
+                    let sent = payout::send(&pool, &cut.batch, day).await.unwrap();
+                    validate(&sent.file, "pain.001.001.09.xsd").expect("pain.001 validates");
+                }
+                day += time::Duration::days(1);
+            }
+            Op::Statement { returned } => {
+                let sent: Option<(String, i64)> = sqlx::query_as(
+                    "SELECT end_to_end_id, amount FROM settlement.payout WHERE state = 'sent'
+                     ORDER BY created_at DESC LIMIT 1",
+                )
+                .fetch_optional(&pool)
+                .await
+                .unwrap();
+                let Some((e2e, amount)) = sent else { continue };
+                statements += 1;
+                let mut lines = vec![bank_line(amount, false, Some(&e2e), None)];
+                if *returned {
+                    lines.push(bank_line(amount, true, Some(&e2e), Some("AC04")));
+                }
+                let s = BankStatement {
+                    message_id: format!("MSG-{statements}"),
+                    statement_id: format!("STMT-{statements}"),
+                    iban: KASSA_IBAN.into(),
+                    currency: "EUR".into(),
+                    opening: bank_balance,
+                    date: day,
+                    lines,
+                };
+                let camt = statement::write_camt053(&s).unwrap();
+                let imported = statement::import(&pool, camt.as_bytes()).await.unwrap();
+                assert!(imported.exceptions.is_empty(), "{imported:?}");
+                bank_balance -= amount;
+                if *returned {
+                    bank_balance += amount;
+                }
+            }
+        }
+        // After every step: every transfer balances, posted and pending, in every currency;
+        // no merchant account is below zero; nothing failed to book.
+        let tb = report::trial_balance(&pool).await.unwrap();
+        assert!(tb.balanced(), "step {step} {op:?}: {:?}", tb.totals);
+        for a in tb
+            .accounts
+            .iter()
+            .filter(|a| a.account.starts_with("merchant:"))
+        {
+            let (up, down) = if a.kind == "asset" {
+                (a.debits_posted, a.credits_posted + a.credits_pending)
+            } else {
+                (a.credits_posted, a.debits_posted + a.debits_pending)
+            };
+            assert!(up >= down, "step {step} {op:?}: {a:?} is below zero");
+        }
+        assert!(
+            book::open_exceptions(&pool).await.unwrap().is_empty(),
+            "step {step}"
+        );
+    }
+    // At the end: everything final and booked, the ledger equals a replay of the chain and
+    // reconciles with the chain's balances and the bank's.
+    w.finalize().await;
+    let (escrow, treasury_tokens, owed) = replay(&pool, &cafe.address, &treasury.pubkey()).await;
+    assert_eq!(w.balance("escrow:usdc").await.0, escrow);
+    assert_eq!(w.balance("treasury:usdc").await.0, treasury_tokens);
+    let payable = w
+        .balance(&kassa_settlement::accounts::payable(&cafe.address, "USDC").id)
+        .await
+        .0;
+    let receivable = w
+        .balance(&kassa_settlement::accounts::receivable(&cafe.address, "USDC").id)
+        .await
+        .0;
+    let converted: i64 = sqlx::query_scalar(
+        "SELECT coalesce(sum((c->>'amount')::int8), 0)::int8
+         FROM settlement.payout p, jsonb_array_elements(p.conversions) c",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!(
+        payable - receivable + converted,
+        owed,
+        "nobody is paid twice or short"
+    );
+    let r = reconcile::run(&pool, &rpc).await.unwrap();
+    assert!(r.clean(), "{r:#?}");
 }
