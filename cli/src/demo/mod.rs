@@ -4,6 +4,7 @@
 
 mod api;
 mod report;
+mod settlement;
 mod webhooks;
 
 use crate::settings::{redact, shutdown_signal, Settings, SettingsArgs};
@@ -48,6 +49,7 @@ struct OwnDatabase {
 pub async fn run(args: Args) -> Result<bool> {
     // The API's local certificate authority lives as long as the demo.
     let tls_dir = std::env::temp_dir().join(format!("kassa-demo-tls-{}", std::process::id()));
+    let rates = settlement::write_rates()?;
     let settings = Settings::load(
         &args.settings,
         &[
@@ -59,6 +61,7 @@ pub async fn run(args: Args) -> Result<bool> {
                 "webhooks.key_file",
                 tls_dir.join("webhook.key").display().to_string().into(),
             ),
+            ("settlement.rates_file", rates.display().to_string().into()),
         ],
     )?;
     // Postgres: the given server, or a private cluster that lives as long as this command.
@@ -145,7 +148,7 @@ pub async fn run(args: Args) -> Result<bool> {
     println!("Indexer following the node into Postgres\n");
 
     println!("Running the scenario: 3 merchants, 3 customers, 10 invoices...");
-    let s = run_scenario(&net.rpc_url).await?;
+    let mut s = run_scenario(&net.rpc_url).await?;
     println!(
         "Scenario done: {} Kassa transactions sent",
         s.signatures.len()
@@ -175,6 +178,7 @@ pub async fn run(args: Args) -> Result<bool> {
         "demo",
     )?;
     webhooks::show(&indexer.pool, &hooks, &mut checks).await?;
+    settlement::run(&indexer.pool, &mut s, &net.rpc_url, &rates, &mut checks).await?;
     println!("\nThe API (HTTPS, OpenAPI at {}/v1/openapi.json):", api.url);
     let cacert = api
         .ca_cert
@@ -190,6 +194,16 @@ pub async fn run(args: Args) -> Result<bool> {
         println!(
             "    curl{cacert} -H 'Authorization: Bearer {key}' {}/v1/payments",
             api.url
+        );
+    }
+    println!("  The ledger's trial balance and the payout report (operator):");
+    for path in [
+        "/v1/settlement/trial-balance",
+        "/v1/settlement/payouts?format=csv",
+    ] {
+        println!(
+            "    curl{cacert} -H 'Authorization: Bearer {}' '{}{path}'",
+            keys.operator_key, api.url
         );
     }
     let ok = checks.failed.is_empty();

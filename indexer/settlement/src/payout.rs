@@ -5,7 +5,8 @@
 //!
 //! States and their ledger entries (the payout currency `f`, e.g. EUR):
 //!
-//! - **created** (the cut): each stablecoin payable the merchant has *posted* (finalized) is
+//! - **created** (the cut): what the merchant owes Kassa is netted against its payable
+//!   (`payout:<id>:net:<c>`), then each stablecoin payable it has *posted* (finalized) is
 //!   converted at the day's rate less its spread (`payout:<id>:fx:<c>`, posted: Dr payable c /
 //!   Cr `fx:c`; Dr `fx:f` / Cr payable f and `revenue:fx:f`), then its whole posted fiat payable
 //!   is reserved for the payout (`payout:<id>`, pending: Dr payable f / Cr
@@ -210,7 +211,36 @@ async fn pay_merchant(
         let Some(acc) = account_in(tx, &payable_c.id).await? else {
             continue;
         };
-        let amount = u64::try_from(acc.balance.available(acc.kind).max(0)).unwrap_or(0);
+        let mut amount = u64::try_from(acc.balance.available(acc.kind).max(0)).unwrap_or(0);
+        // What the merchant owes Kassa (refunds Kassa funded beyond its payable) is netted
+        // first: a payout pays the balance, never the gross.
+        let receivable = accounts::receivable(&t.merchant, &code);
+        if let Some(r) = account_in(tx, &receivable.id).await? {
+            let owed = u64::try_from(r.balance.available(r.kind).max(0)).unwrap_or(0);
+            let net = owed.min(amount);
+            if net > 0 {
+                let net_i64 = i64::try_from(net)
+                    .map_err(|_| SettlementError::Invalid(format!("{net} exceeds 63 bits")))?;
+                transfer_in(
+                    tx,
+                    &NewTransfer {
+                        id: format!("{}:net:{}", t.id, code.to_ascii_lowercase()),
+                        postings: vec![
+                            Posting::debit(&payable_c.id, &code, net_i64),
+                            Posting::credit(&receivable.id, &code, net_i64),
+                        ],
+                        pending: false,
+                        description: format!(
+                            "{code} the merchant owed netted against its payable for payout {}",
+                            t.id
+                        ),
+                        metadata: json!({ "merchant": t.merchant.to_string(), "payout": t.id }),
+                    },
+                )
+                .await?;
+                amount -= net;
+            }
+        }
         if amount == 0 {
             continue;
         }
