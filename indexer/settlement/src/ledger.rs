@@ -355,6 +355,50 @@ pub async fn open_account_in(
     Ok(stored)
 }
 
+/// Opens many accounts in one statement (those that exist are kept); refuses, naming it, any
+/// that exists with another currency, kind or overdraft rule.
+pub async fn open_accounts_in(
+    conn: &mut PgConnection,
+    accounts: &[NewAccount],
+) -> Result<(), LedgerError> {
+    if accounts.is_empty() {
+        return Ok(());
+    }
+    let conflict: Option<String> = sqlx::query_scalar(
+        "WITH wanted AS (
+             SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::bool[], $5::text[])
+                 AS w(id, currency, kind, no_overdraft, description)),
+         ins AS (
+             INSERT INTO ledger.account (id, currency, kind, no_overdraft, description)
+             SELECT id, currency, kind, no_overdraft, description FROM wanted
+             ORDER BY id ON CONFLICT (id) DO NOTHING)
+         SELECT w.id FROM wanted w JOIN ledger.account a ON a.id = w.id
+         WHERE (a.currency, a.kind, a.no_overdraft) <> (w.currency, w.kind, w.no_overdraft)
+         LIMIT 1",
+    )
+    .bind(accounts.iter().map(|a| a.id.as_str()).collect::<Vec<_>>())
+    .bind(
+        accounts
+            .iter()
+            .map(|a| a.currency.as_str())
+            .collect::<Vec<_>>(),
+    )
+    .bind(accounts.iter().map(|a| a.kind.as_str()).collect::<Vec<_>>())
+    .bind(accounts.iter().map(|a| a.no_overdraft).collect::<Vec<_>>())
+    .bind(
+        accounts
+            .iter()
+            .map(|a| a.description.as_str())
+            .collect::<Vec<_>>(),
+    )
+    .fetch_optional(&mut *conn)
+    .await?;
+    match conflict {
+        Some(id) => Err(LedgerError::IdConflict(format!("account {id}"))),
+        None => Ok(()),
+    }
+}
+
 /// [`Ledger::account`] on a connection.
 pub async fn account_in(conn: &mut PgConnection, id: &str) -> Result<Option<Account>, LedgerError> {
     sqlx::query("SELECT * FROM ledger.account_balance WHERE id = $1")

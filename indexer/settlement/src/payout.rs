@@ -12,11 +12,12 @@
 //!   is reserved for the payout (`payout:<id>`, pending: Dr payable f / Cr
 //!   `payouts:in_transit:f`).
 //! - **sent** (the file is made): `payout:<id>` posted.
-//! - **settled** (the bank's statement shows the debit): `payout:<id>:settled`, Dr in transit /
-//!   Cr `bank:<id>`.
-//! - **returned** (the statement shows it came back, with a reason code):
-//!   `payout:<id>:returned`, Dr `bank:<id>` (or in transit, if it never settled) / Cr the
-//!   merchant's fiat payable: the money is the merchant's again, paid with the next batch.
+//! - **settled** (the bank's statement shows the debit): one transfer per statement for all
+//!   it settles, `statement:<bank>:<statement>:settled`, Dr in transit / Cr `bank:<id>`.
+//! - **returned** (the statement shows it came back, with a reason code): one transfer per
+//!   statement, `statement:<bank>:<statement>:returned`, Dr `bank:<id>` (or in transit, if the
+//!   debit never showed) / Cr each merchant's fiat payable: the money is the merchant's again,
+//!   paid with the next batch.
 
 use crate::{
     accounts,

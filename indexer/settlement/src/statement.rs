@@ -15,7 +15,7 @@
 use crate::{
     accounts,
     error::{Result, SettlementError},
-    ledger::{open_account_in, transfer_in, NewTransfer, Posting},
+    ledger::{open_accounts_in, transfer_in, NewTransfer, Posting},
     payout::fiat_exponent,
 };
 use rust_decimal::Decimal;
@@ -305,62 +305,7 @@ pub async fn import(pool: &PgPool, file: &[u8]) -> Result<Imported> {
         };
         let (opening, opening_date) = balance(&["OPBD", "PRCD"])?;
         let (closing, closing_date) = balance(&["CLBD"])?;
-        let mut lines = Vec::new();
-        for (k, e) in stmt.entries.iter().enumerate() {
-            let what = format!("{what} entry {}", k + 1);
-            let credit = side(&e.side, &what)?;
-            let booked =
-                e.status.code.as_deref().or(e.status.proprietary.as_deref()) == Some("BOOK");
-            let booking_date = match &e.booking_date {
-                Some(d) => date(d, &what)?,
-                None => closing_date,
-            };
-            let total = minor(&e.amount, &currency, exp, &what)?;
-            let txs: Vec<&TxDtls> = e.details.iter().flat_map(|d| &d.transactions).collect();
-            let one = |t: Option<&TxDtls>, amount: i64| Line {
-                amount,
-                credit,
-                booked,
-                reversal: e.reversal.unwrap_or(false),
-                booking_date,
-                bank_ref: e.bank_ref.clone(),
-                end_to_end_id: t
-                    .and_then(|t| t.refs.as_ref())
-                    .and_then(|r| r.end_to_end_id.clone())
-                    .filter(|id| id != "NOTPROVIDED"),
-                return_reason: t.and_then(|t| t.return_info.as_ref()).map(|r| {
-                    r.reason
-                        .as_ref()
-                        .and_then(|c| c.code.clone().or(c.proprietary.clone()))
-                        .unwrap_or_else(|| "NARR".into())
-                }),
-                remittance: t
-                    .and_then(|t| t.remittance.as_ref())
-                    .map(|r| r.unstructured.join(" ")),
-            };
-            if txs.len() <= 1 {
-                lines.push(one(txs.first().copied(), total));
-            } else {
-                // A batch entry: each transaction with its own amount, adding up to the entry.
-                let mut sum = 0i64;
-                for (j, t) in txs.iter().enumerate() {
-                    let amt = t.amount.as_ref().ok_or_else(|| {
-                        SettlementError::Statement(format!(
-                            "{what}: transaction {} of a batch entry has no amount",
-                            j + 1
-                        ))
-                    })?;
-                    let v = minor(amt, &currency, exp, &what)?;
-                    sum += v;
-                    lines.push(one(Some(t), v));
-                }
-                if sum != total {
-                    return Err(SettlementError::Statement(format!(
-                        "{what}: its transactions add up to {sum}, the entry says {total}"
-                    )));
-                }
-            }
-        }
+        let lines = lines_of(stmt, &currency, exp, closing_date, &what)?;
         let moved: i64 = lines
             .iter()
             .filter(|l| l.booked)
@@ -401,43 +346,153 @@ pub async fn import(pool: &PgPool, file: &[u8]) -> Result<Imported> {
             ))
         })?;
         out.statements.push(statement);
-        for (n, line) in lines.iter().enumerate() {
-            let n = n as i32 + 1;
-            let (outcome, payout, reason) =
-                matched(&mut tx, &bank_account, &currency, line).await?;
-            match outcome {
+        let m = match_lines(&mut tx, &bank_account, &currency, &stmt.id, &lines).await?;
+        for (n, (outcome, _, reason)) in m.iter().enumerate() {
+            match *outcome {
                 "settled" => out.settled += 1,
                 "returned" => out.returned += 1,
                 _ => out.exceptions.push(format!(
-                    "{} line {n}: {}",
+                    "{} line {}: {}",
                     stmt.id,
+                    n + 1,
                     reason.as_deref().unwrap_or("")
                 )),
             }
-            sqlx::query(
-                "INSERT INTO settlement.statement_entry (statement, n, amount, credit,
-                     booking_date, bank_ref, end_to_end_id, return_reason, remittance, outcome,
-                     payout, reason)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
-            )
-            .bind(statement)
-            .bind(n)
-            .bind(line.amount)
-            .bind(line.credit)
-            .bind(line.booking_date)
-            .bind(&line.bank_ref)
-            .bind(&line.end_to_end_id)
-            .bind(&line.return_reason)
-            .bind(&line.remittance)
-            .bind(outcome)
-            .bind(&payout)
-            .bind(&reason)
-            .execute(&mut *tx)
-            .await?;
-            out.lines += 1;
         }
+        sqlx::query(
+            "INSERT INTO settlement.statement_entry (statement, n, amount, credit, booking_date,
+                 bank_ref, end_to_end_id, return_reason, remittance, outcome, payout, reason)
+             SELECT $1, n::int4, a, c, d, r, e, rr, rm, o, p, why
+             FROM unnest($2::int8[], $3::bool[], $4::date[], $5::text[], $6::text[], $7::text[],
+                         $8::text[], $9::text[], $10::text[], $11::text[])
+                  WITH ORDINALITY AS t(a, c, d, r, e, rr, rm, o, p, why, n)",
+        )
+        .bind(statement)
+        .bind(lines.iter().map(|l| l.amount).collect::<Vec<_>>())
+        .bind(lines.iter().map(|l| l.credit).collect::<Vec<_>>())
+        .bind(lines.iter().map(|l| l.booking_date).collect::<Vec<_>>())
+        .bind(lines.iter().map(|l| l.bank_ref.clone()).collect::<Vec<_>>())
+        .bind(
+            lines
+                .iter()
+                .map(|l| l.end_to_end_id.clone())
+                .collect::<Vec<_>>(),
+        )
+        .bind(
+            lines
+                .iter()
+                .map(|l| l.return_reason.clone())
+                .collect::<Vec<_>>(),
+        )
+        .bind(
+            lines
+                .iter()
+                .map(|l| l.remittance.clone())
+                .collect::<Vec<_>>(),
+        )
+        .bind(m.iter().map(|x| x.0).collect::<Vec<_>>())
+        .bind(m.iter().map(|x| x.1.clone()).collect::<Vec<_>>())
+        .bind(m.iter().map(|x| x.2.clone()).collect::<Vec<_>>())
+        .execute(&mut *tx)
+        .await?;
+        out.lines += lines.len();
     }
     tx.commit().await?;
+    Ok(out)
+}
+
+/// A statement's entries as lines (a batch entry becomes one line per transaction, which must
+/// add up to it).
+fn lines_of(
+    stmt: &Stmt,
+    currency: &str,
+    exp: u32,
+    closing_date: Date,
+    what: &str,
+) -> Result<Vec<Line>> {
+    let mut lines = Vec::new();
+    for (k, e) in stmt.entries.iter().enumerate() {
+        let what = format!("{what} entry {}", k + 1);
+        let credit = side(&e.side, &what)?;
+        let booked = e.status.code.as_deref().or(e.status.proprietary.as_deref()) == Some("BOOK");
+        let booking_date = match &e.booking_date {
+            Some(d) => date(d, &what)?,
+            None => closing_date,
+        };
+        let total = minor(&e.amount, currency, exp, &what)?;
+        let txs: Vec<&TxDtls> = e.details.iter().flat_map(|d| &d.transactions).collect();
+        let one = |t: Option<&TxDtls>, amount: i64| Line {
+            amount,
+            credit,
+            booked,
+            reversal: e.reversal.unwrap_or(false),
+            booking_date,
+            bank_ref: e.bank_ref.clone(),
+            end_to_end_id: t
+                .and_then(|t| t.refs.as_ref())
+                .and_then(|r| r.end_to_end_id.clone())
+                .filter(|id| id != "NOTPROVIDED"),
+            return_reason: t.and_then(|t| t.return_info.as_ref()).map(|r| {
+                r.reason
+                    .as_ref()
+                    .and_then(|c| c.code.clone().or(c.proprietary.clone()))
+                    .unwrap_or_else(|| "NARR".into())
+            }),
+            remittance: t
+                .and_then(|t| t.remittance.as_ref())
+                .map(|r| r.unstructured.join(" ")),
+        };
+        if txs.len() <= 1 {
+            lines.push(one(txs.first().copied(), total));
+        } else {
+            // A batch entry: each transaction with its own amount, adding up to the entry.
+            let mut sum = 0i64;
+            for (j, t) in txs.iter().enumerate() {
+                let amt = t.amount.as_ref().ok_or_else(|| {
+                    SettlementError::Statement(format!(
+                        "{what}: transaction {} of a batch entry has no amount",
+                        j + 1
+                    ))
+                })?;
+                let v = minor(amt, currency, exp, &what)?;
+                sum += v;
+                lines.push(one(Some(t), v));
+            }
+            if sum != total {
+                return Err(SettlementError::Statement(format!(
+                    "{what}: its transactions add up to {sum}, the entry says {total}"
+                )));
+            }
+        }
+    }
+    Ok(lines)
+}
+
+/// A statement line read without the database: amount in minor units of the account's
+/// currency, credit, end-to-end id, return reason.
+pub type ParsedLine = (i64, bool, Option<String>, Option<String>);
+
+/// The lines of every statement in a camt.053 file, read without the database (for tools and
+/// the benchmark's baseline).
+pub fn parse_lines(file: &[u8]) -> Result<Vec<ParsedLine>> {
+    let text = std::str::from_utf8(file)
+        .map_err(|e| SettlementError::Statement(format!("the file is not UTF-8: {e}")))?;
+    let doc: Document = quick_xml::de::from_str(text)
+        .map_err(|e| SettlementError::Statement(format!("not a camt.053 document: {e}")))?;
+    let mut out = Vec::new();
+    for stmt in &doc.statement.statements {
+        let currency = stmt
+            .account
+            .currency
+            .clone()
+            .or_else(|| stmt.entries.first().map(|e| e.amount.currency.clone()))
+            .unwrap_or_default();
+        let exp = fiat_exponent(&currency)?;
+        let day = Date::MIN;
+        for l in lines_of(stmt, &currency, exp, day, &format!("statement {}", stmt.id))? {
+            out.push((l.amount, l.credit, l.end_to_end_id, l.return_reason));
+        }
+    }
     Ok(out)
 }
 
@@ -446,143 +501,231 @@ fn show(minor: i64, currency: &str) -> String {
     format!("{} {currency}", crate::payout::format_amount(minor, exp))
 }
 
-/// What a line matched: ("settled" | "returned", payout, None) after booking it, or
-/// ("exception", None, reason).
-async fn matched(
+/// A payout as the matching sees it, with its state as the statement's lines change it.
+struct Candidate {
+    id: String,
+    amount: i64,
+    state: String,
+    via: String,
+    merchant: solana_sdk::pubkey::Pubkey,
+}
+
+/// What one line came to: ("settled" | "returned", its payout, None), or ("exception", None,
+/// the reason).
+type Outcome = (&'static str, Option<String>, Option<String>);
+
+/// Matches a statement's lines, in order, to payouts by end-to-end id and amount, and books
+/// them: the settled payouts in one transfer (the bank's debits: Dr in transit / Cr bank), the
+/// returned ones in another (Dr bank, or in transit when the debit never showed / Cr each
+/// merchant's payable), and each payout's new state. Everything in the caller's transaction.
+async fn match_lines(
     tx: &mut PgConnection,
     bank_account: &str,
     currency: &str,
-    line: &Line,
-) -> Result<(&'static str, Option<String>, Option<String>)> {
-    let exception = |why: String| Ok(("exception", None, Some(why)));
-    if !line.booked {
-        return exception("not booked by the bank yet (status other than BOOK)".into());
-    }
-    let Some(e2e) = &line.end_to_end_id else {
-        return exception(format!(
-            "a {} of {} with no end-to-end id matches no payout{}",
-            if line.credit { "credit" } else { "debit" },
-            show(line.amount, currency),
-            line.remittance
-                .as_ref()
-                .map(|r| format!(" (remittance: {r})"))
-                .unwrap_or_default()
-        ));
-    };
-    let Some(p) = sqlx::query(
-        "SELECT p.id, p.amount, p.state, b.bank_account, p.merchant
+    statement_id: &str,
+    lines: &[Line],
+) -> Result<Vec<Outcome>> {
+    let ids: Vec<&str> = lines
+        .iter()
+        .filter_map(|l| l.end_to_end_id.as_deref())
+        .collect();
+    let mut candidates: std::collections::HashMap<String, Candidate> =
+        std::collections::HashMap::new();
+    for r in sqlx::query(
+        "SELECT p.end_to_end_id, p.id, p.amount, p.state, b.bank_account, p.merchant
          FROM settlement.payout p JOIN settlement.payout_batch b ON b.id = p.batch
-         WHERE p.end_to_end_id = $1 FOR UPDATE OF p",
+         WHERE p.end_to_end_id = ANY($1) ORDER BY p.id FOR UPDATE OF p",
     )
-    .bind(e2e)
-    .fetch_optional(&mut *tx)
+    .bind(&ids)
+    .fetch_all(&mut *tx)
     .await?
-    else {
-        return exception(format!("end-to-end id {e2e} is no payout's"));
-    };
-    let id: String = p.get(0);
-    let amount: i64 = p.get(1);
-    let state: String = p.get(2);
-    let via: String = p.get(3);
-    let merchant: Vec<u8> = p.get(4);
-    if via != bank_account {
-        return exception(format!(
-            "payout {id} was sent through {via}, not through {bank_account}"
-        ));
+    {
+        let merchant: Vec<u8> = r.get(5);
+        candidates.insert(
+            r.get(0),
+            Candidate {
+                id: r.get(1),
+                amount: r.get(2),
+                state: r.get(3),
+                via: r.get(4),
+                merchant: solana_sdk::pubkey::Pubkey::try_from(merchant.as_slice())
+                    .map_err(|_| SettlementError::Corrupt("payout merchant".into()))?,
+            },
+        );
     }
-    let is_return = line.credit && (line.return_reason.is_some() || line.reversal);
-    let now = OffsetDateTime::now_utc();
+    let mut out: Vec<Outcome> = Vec::with_capacity(lines.len());
+    // (payout, reason) of each settled and each returned payout.
+    let mut settled: Vec<String> = Vec::new();
+    let mut settled_total = 0i64;
+    let mut returned: Vec<(String, String)> = Vec::new();
+    let (mut from_bank, mut from_transit) = (0i64, 0i64);
+    let mut credited: std::collections::BTreeMap<solana_sdk::pubkey::Pubkey, i64> =
+        std::collections::BTreeMap::new();
+    for line in lines {
+        let exception = |why: String| ("exception", None, Some(why));
+        if !line.booked {
+            out.push(exception(
+                "not booked by the bank yet (status other than BOOK)".into(),
+            ));
+            continue;
+        }
+        let Some(e2e) = &line.end_to_end_id else {
+            out.push(exception(format!(
+                "a {} of {} with no end-to-end id matches no payout{}",
+                if line.credit { "credit" } else { "debit" },
+                show(line.amount, currency),
+                line.remittance
+                    .as_ref()
+                    .map(|r| format!(" (remittance: {r})"))
+                    .unwrap_or_default()
+            )));
+            continue;
+        };
+        let Some(p) = candidates.get_mut(e2e) else {
+            out.push(exception(format!("end-to-end id {e2e} is no payout's")));
+            continue;
+        };
+        if p.via != bank_account {
+            out.push(exception(format!(
+                "payout {} was sent through {}, not through {bank_account}",
+                p.id, p.via
+            )));
+            continue;
+        }
+        if !line.credit {
+            if line.amount != p.amount {
+                out.push(exception(format!(
+                    "payout {} is {}, the bank debited {}",
+                    p.id,
+                    show(p.amount, currency),
+                    show(line.amount, currency)
+                )));
+            } else if p.state != "sent" {
+                out.push(exception(format!(
+                    "payout {} is {}: a debit for it again",
+                    p.id, p.state
+                )));
+            } else {
+                p.state = "settled".into();
+                settled.push(p.id.clone());
+                settled_total += p.amount;
+                out.push(("settled", Some(p.id.clone()), None));
+            }
+            continue;
+        }
+        if line.return_reason.is_none() && !line.reversal {
+            out.push(exception(format!(
+                "a credit of {} under payout {}'s end-to-end id, but not a return",
+                show(line.amount, currency),
+                p.id
+            )));
+        } else if line.amount != p.amount {
+            out.push(exception(format!(
+                "a partial return of payout {}: {} of {} came back; an operator decides",
+                p.id,
+                show(line.amount, currency),
+                show(p.amount, currency)
+            )));
+        } else if p.state != "sent" && p.state != "settled" {
+            out.push(exception(format!(
+                "payout {} is {}: it cannot be returned",
+                p.id, p.state
+            )));
+        } else {
+            // Returned before the bank showed the debit: it never left transit.
+            if p.state == "settled" {
+                from_bank += p.amount;
+            } else {
+                from_transit += p.amount;
+            }
+            *credited.entry(p.merchant).or_default() += p.amount;
+            p.state = "returned".into();
+            let reason = line
+                .return_reason
+                .clone()
+                .unwrap_or_else(|| "reversal".into());
+            returned.push((p.id.clone(), reason));
+            out.push(("returned", Some(p.id.clone()), None));
+        }
+    }
     let bank = accounts::bank(bank_account, currency);
     let in_transit = accounts::in_transit(currency);
-    if !line.credit {
-        if line.amount != amount {
-            return exception(format!(
-                "payout {id} is {}, the bank debited {}",
-                show(amount, currency),
-                show(line.amount, currency)
-            ));
-        }
-        if state != "sent" {
-            return exception(format!("payout {id} is {state}: a debit for it again"));
-        }
+    let now = OffsetDateTime::now_utc();
+    let key = statement_id
+        .to_ascii_lowercase()
+        .replace(|c: char| !c.is_ascii_alphanumeric() && c != '-', "_");
+    if !settled.is_empty() {
         transfer_in(
             tx,
             &NewTransfer {
-                id: format!("payout:{id}:settled"),
+                id: format!("statement:{bank_account}:{key}:settled"),
                 postings: vec![
-                    Posting::debit(&in_transit.id, currency, amount),
-                    Posting::credit(&bank.id, currency, amount),
+                    Posting::debit(&in_transit.id, currency, settled_total),
+                    Posting::credit(&bank.id, currency, settled_total),
                 ],
                 pending: false,
-                description: format!("payout {id} debited by the bank on {}", line.booking_date),
-                metadata: json!({ "payout": id, "bank_ref": line.bank_ref }),
+                description: format!(
+                    "{} payouts debited by the bank on statement {statement_id}",
+                    settled.len()
+                ),
+                metadata: json!({ "statement": statement_id, "payouts": settled }),
             },
         )
         .await?;
         sqlx::query(
-            "UPDATE settlement.payout SET state = 'settled', settled_at = $2 WHERE id = $1",
+            "UPDATE settlement.payout SET state = 'settled', settled_at = $2 WHERE id = ANY($1)",
         )
-        .bind(&id)
+        .bind(&settled)
         .bind(now)
         .execute(&mut *tx)
         .await?;
-        return Ok(("settled", Some(id), None));
     }
-    if !is_return {
-        return exception(format!(
-            "a credit of {} under payout {id}'s end-to-end id, but not a return",
-            show(line.amount, currency)
-        ));
+    if !returned.is_empty() {
+        let mut postings = Vec::new();
+        if from_bank > 0 {
+            postings.push(Posting::debit(&bank.id, currency, from_bank));
+        }
+        if from_transit > 0 {
+            postings.push(Posting::debit(&in_transit.id, currency, from_transit));
+        }
+        let payables: Vec<_> = credited
+            .keys()
+            .map(|m| accounts::payable(m, currency))
+            .collect();
+        open_accounts_in(tx, &payables).await?;
+        for (payable, amount) in payables.iter().zip(credited.values()) {
+            postings.push(Posting::credit(&payable.id, currency, *amount));
+        }
+        let mut reasons: Vec<&str> = returned.iter().map(|r| r.1.as_str()).collect();
+        reasons.sort_unstable();
+        reasons.dedup();
+        transfer_in(
+            tx,
+            &NewTransfer {
+                id: format!("statement:{bank_account}:{key}:returned"),
+                postings,
+                pending: false,
+                description: format!(
+                    "payouts returned by the bank ({}) on statement {statement_id}",
+                    reasons.join(", ")
+                ),
+                metadata: json!({ "statement": statement_id, "payouts": returned }),
+            },
+        )
+        .await?;
+        let (ids, why): (Vec<String>, Vec<String>) = returned.into_iter().unzip();
+        sqlx::query(
+            "UPDATE settlement.payout p SET state = 'returned', return_reason = r.why,
+                 returned_at = $3
+             FROM unnest($1::text[], $2::text[]) AS r(id, why) WHERE p.id = r.id",
+        )
+        .bind(&ids)
+        .bind(&why)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
     }
-    if line.amount != amount {
-        return exception(format!(
-            "a partial return of payout {id}: {} of {} came back; an operator decides",
-            show(line.amount, currency),
-            show(amount, currency)
-        ));
-    }
-    if state != "sent" && state != "settled" {
-        return exception(format!("payout {id} is {state}: it cannot be returned"));
-    }
-    let merchant = solana_sdk::pubkey::Pubkey::try_from(merchant.as_slice())
-        .map_err(|_| SettlementError::Corrupt("payout merchant".into()))?;
-    let payable = accounts::payable(&merchant, currency);
-    open_account_in(tx, &payable).await?;
-    // Returned before the bank showed the debit: it never left transit.
-    let from = if state == "settled" {
-        &bank
-    } else {
-        &in_transit
-    };
-    let reason = line
-        .return_reason
-        .clone()
-        .unwrap_or_else(|| "reversal".into());
-    transfer_in(
-        tx,
-        &NewTransfer {
-            id: format!("payout:{id}:returned"),
-            postings: vec![
-                Posting::debit(&from.id, currency, amount),
-                Posting::credit(&payable.id, currency, amount),
-            ],
-            pending: false,
-            description: format!("payout {id} returned by the bank ({reason})"),
-            metadata: json!({ "payout": id, "reason": reason, "merchant": merchant.to_string(),
-                              "bank_ref": line.bank_ref }),
-        },
-    )
-    .await?;
-    sqlx::query(
-        "UPDATE settlement.payout SET state = 'returned', return_reason = $2, returned_at = $3
-         WHERE id = $1",
-    )
-    .bind(&id)
-    .bind(&reason)
-    .bind(now)
-    .execute(&mut *tx)
-    .await?;
-    Ok(("returned", Some(id), None))
+    Ok(out)
 }
 
 /// Statement lines that matched nothing and are not resolved: (statement id, line, amount,
