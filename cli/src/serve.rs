@@ -70,7 +70,14 @@ pub async fn start_api(
         Some(dir) => Some(Arc::new(kassa_api::operator_keys::OperatorKeys::load(dir)?)),
         None => None,
     };
+    let treasury_key = match &settings.keys.treasury {
+        Some(path) => Some(Arc::new(read_keypair_file(path).map_err(|e| {
+            anyhow::anyhow!("cannot read keys.treasury {}: {e}", path.display())
+        })?)),
+        None => None,
+    };
     let config = ApiConfig {
+        treasury_key,
         webhooks: Some(settings.webhooks.config()?),
         rates: settings.settlement.rates()?,
         operator_keys,

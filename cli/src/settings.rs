@@ -232,6 +232,8 @@ pub struct KeySettings {
     pub compliance: Option<PathBuf>,
     /// Directory of operator keys Kassa holds for merchants who opt in (unset: none).
     pub operators: Option<PathBuf>,
+    /// The treasury wallet's keypair file (Solana JSON), to send mass payouts.
+    pub treasury: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -913,3 +913,195 @@ async fn random_day(ops: Vec<Op>) {
     let r = reconcile::run(&pool, &rpc).await.unwrap();
     assert!(r.clean(), "{r:#?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_marketplace_pays_its_sellers_in_stablecoins_in_as_few_transactions_as_fit() {
+    use kassa_settlement::mass;
+    let mut w = world().await;
+    let pool = w.pool.clone();
+    let usdc = w.s.proto.usdc;
+    let treasury = Keypair::new();
+    setup::set_currency(&pool, &usdc.mint, "USDC", 6)
+        .await
+        .unwrap();
+    setup::set_treasury(&pool, &treasury.pubkey())
+        .await
+        .unwrap();
+    setup::add_bank_account(
+        &pool,
+        "eur-main",
+        "EUR",
+        &BankAccount::new("Kassa Payments B.V.", KASSA_IBAN, "ABNANL2A").unwrap(),
+        0,
+        DAY,
+    )
+    .await
+    .unwrap();
+    let market =
+        w.s.merchant_owned_by("Bazaar", shop_policy(), treasury.insecure_clone())
+            .await
+            .unwrap();
+    w.caught_up().await;
+    setup::set_merchant(
+        &pool,
+        &market.address,
+        &Mode::Fiat {
+            currency: "EUR".into(),
+            via: "eur-main".into(),
+            account: BankAccount::new("Bazaar Ltd", "DE89370400440532013000", "COBADEFF").unwrap(),
+            spread_bps: 0,
+        },
+    )
+    .await
+    .unwrap();
+    let customer = Keypair::new();
+    w.s.fund(&customer).await.unwrap();
+    for i in 0..3 {
+        w.sale(&market, &customer, &format!("BZ-{i}"), 100 * USD)
+            .await;
+    }
+    w.finalize().await;
+    let payable = kassa_settlement::accounts::payable(&market.address, "USDC").id;
+    let before = w.balance(&payable).await.0;
+    assert_eq!(before, 3 * (100 * USD - 100 * USD * 30 / 10_000) as i64);
+
+    // 40 sellers, 5 USDC each.
+    let sellers: Vec<Keypair> = (0..40).map(|_| Keypair::new()).collect();
+    let items: Vec<mass::Item> = sellers
+        .iter()
+        .enumerate()
+        .map(|(i, k)| mass::Item {
+            wallet: k.pubkey(),
+            amount: 5 * USD,
+            reference: format!("seller-{i}"),
+        })
+        .collect();
+    // More than the balance: refused whole, nothing reserved.
+    let too_much = vec![mass::Item {
+        wallet: Pubkey::new_unique(),
+        amount: before as u64 + 1,
+        reference: String::new(),
+    }];
+    let err = mass::create(&pool, &market.address, &usdc.mint, "too-much", &too_much)
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("does not cover"), "{err}");
+    let id = mass::create(&pool, &market.address, &usdc.mint, "week-48", &items)
+        .await
+        .unwrap();
+    // The same key is the same payout.
+    assert_eq!(
+        mass::create(&pool, &market.address, &usdc.mint, "week-48", &items)
+            .await
+            .unwrap(),
+        id
+    );
+    assert_eq!(
+        w.balance(&payable).await,
+        (before, before - 40 * 5 * USD as i64)
+    );
+    let rpc = solana_rpc_client::nonblocking::rpc_client::RpcClient::new(w.net.rpc_url.clone());
+    let sent = mass::send(&pool, &rpc, &treasury, &id).await.unwrap();
+    let txs = sent.transactions.len();
+    assert!((2..=8).contains(&txs), "40 transfers in {txs} transactions");
+    // Sending again sends nothing: every item has its signature.
+    assert!(mass::send(&pool, &rpc, &treasury, &id)
+        .await
+        .unwrap()
+        .transactions
+        .is_empty());
+    let open = mass::settle(&pool, &rpc, &id).await.unwrap();
+    assert!(!open.done, "not final yet: {open:?}");
+    w.finalize().await;
+    let done = mass::settle(&pool, &rpc, &id).await.unwrap();
+    assert!(
+        done.done && done.paid == 200 * USD as i64 && done.failed == 0,
+        "{done:?}"
+    );
+    for k in &sellers {
+        let ata = Pubkey::find_program_address(
+            &[
+                k.pubkey().as_ref(),
+                usdc.token_program.as_ref(),
+                usdc.mint.as_ref(),
+            ],
+            &anchor_spl::associated_token::ID,
+        )
+        .0;
+        let b = rpc.get_token_account_balance(&ata).await.unwrap();
+        assert_eq!(b.amount, (5 * USD).to_string());
+    }
+    let rows = mass::items(&pool, &id).await.unwrap();
+    assert!(rows
+        .iter()
+        .all(|r| r.state == "paid" && r.signature.is_some()));
+    assert_eq!(
+        w.balance(&payable).await,
+        (before - 200 * USD as i64, before - 200 * USD as i64)
+    );
+
+    // Through the API, the marketplace's own key: two more sellers; another merchant's key
+    // cannot see it.
+    let state = kassa_api::AppState::new(
+        pool.clone(),
+        kassa_api::ApiConfig {
+            rpc_url: w.net.rpc_url.clone(),
+            treasury_key: Some(Arc::new(treasury.insecure_clone())),
+            ..kassa_api::ApiConfig::default()
+        },
+        None,
+    );
+    let base = crate::api::serve_plain(state);
+    let key = |role, m: Option<Pubkey>| {
+        let pool = pool.clone();
+        async move {
+            kassa_api::auth::create_account(&pool, "k", role, m.as_ref())
+                .await
+                .unwrap()
+                .1
+                .secret
+        }
+    };
+    use kassa_sdk::api::types::Role;
+    let market_key = key(Role::Merchant, Some(market.address)).await;
+    let kiosk = w.s.merchant("Kiosk", shop_policy()).await.unwrap();
+    w.caught_up().await;
+    let other_key = key(Role::Merchant, Some(kiosk.address)).await;
+    let http = reqwest::Client::new();
+    let body = serde_json::json!({
+        "merchant": market.address.to_string(),
+        "mint": usdc.mint.to_string(),
+        "items": [
+            {"wallet": Pubkey::new_unique().to_string(), "amount": "1500000", "reference": "a"},
+            {"wallet": Pubkey::new_unique().to_string(), "amount": "2500000", "reference": "b"},
+        ],
+    });
+    let r = http
+        .post(format!("{base}/v1/settlement/mass-payouts"))
+        .bearer_auth(&market_key)
+        .header("idempotency-key", "api-week-48")
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    let made: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(made["transactions"].as_array().unwrap().len(), 1, "{made}");
+    let id = made["id"].as_str().unwrap().to_string();
+    w.finalize().await;
+    let get = |k: String| {
+        let url = format!("{base}/v1/settlement/mass-payouts/{id}");
+        let http = http.clone();
+        async move { http.get(url).bearer_auth(k).send().await.unwrap() }
+    };
+    assert_eq!(get(other_key).await.status(), 404);
+    let r = get(market_key).await;
+    assert_eq!(r.status(), 200);
+    let status: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(status["status"]["done"], true, "{status}");
+    assert_eq!(status["status"]["paid"], 4_000_000, "{status}");
+
+    let r = reconcile::run(&pool, &rpc).await.unwrap();
+    assert!(r.clean(), "{r:#?}");
+    assert!(report::trial_balance(&pool).await.unwrap().balanced());
+}

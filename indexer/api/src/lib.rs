@@ -69,6 +69,8 @@ pub struct ApiConfig {
     pub webhooks: Option<kassa_webhooks::Config>,
     /// Where payout batches get their conversion rates (absent: batches cannot be cut here).
     pub rates: Option<Arc<dyn kassa_settlement::rates::RateSource>>,
+    /// The treasury wallet's key, to send mass payouts (absent: they cannot be sent here).
+    pub treasury_key: Option<Arc<Keypair>>,
 }
 
 impl Default for ApiConfig {
@@ -86,6 +88,7 @@ impl Default for ApiConfig {
             operator_keys: None,
             webhooks: None,
             rates: None,
+            treasury_key: None,
         }
     }
 }

@@ -105,6 +105,8 @@ pub fn keyed_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(settlement::exceptions))
         .routes(routes!(settlement::reconcile))
         .routes(routes!(settlement::merchant_statement))
+        .routes(routes!(settlement::create_mass_payout))
+        .routes(routes!(settlement::get_mass_payout))
 }
 
 /// The routes without an API key: Solana Pay, health, metrics and the document itself.

@@ -17,7 +17,7 @@ use axum::{
     Extension,
 };
 use kassa_sdk::api::types::Role;
-use kassa_settlement::{book, payout, reconcile, report, statement, SettlementError};
+use kassa_settlement::{book, mass, payout, reconcile, report, statement, SettlementError};
 use serde::Deserialize;
 use serde_json::{json, Value};
 use time::{Date, OffsetDateTime};
@@ -286,4 +286,126 @@ pub async fn merchant_statement(
     let to = at("to", &q.to, OffsetDateTime::now_utc())?;
     let body = report::merchant_statement_csv(&state.reads, &merchant, from, to).await?;
     Ok(csv(body, &format!("statement-{address}.csv")))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct CreateMassPayout {
+    /// The merchant whose balance pays (a merchant key: its own).
+    pub merchant: String,
+    /// The stablecoin's mint.
+    pub mint: String,
+    /// Up to 10,000 recipients.
+    pub items: Vec<MassPayoutItem>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct MassPayoutItem {
+    pub wallet: String,
+    /// Base units, as an integer string.
+    pub amount: String,
+    #[serde(default)]
+    pub reference: String,
+}
+
+fn merchant_scope(
+    caller: &Caller,
+    merchant: &solana_sdk::pubkey::Pubkey,
+    what: &str,
+) -> ApiResult<()> {
+    match caller.role {
+        Role::Operator => Ok(()),
+        Role::Merchant if caller.sees(merchant) => Ok(()),
+        Role::Merchant => Err(ApiError::NotFound(format!("no merchant {merchant}"))),
+        other => Err(ApiError::Forbidden(format!(
+            "a {} key may not {what}",
+            other.as_str()
+        ))),
+    }
+}
+
+#[utoipa::path(post, path = "/v1/settlement/mass-payouts", tag = "settlement",
+    request_body = CreateMassPayout,
+    params(("Idempotency-Key" = String, Header, description = "One per intended effect; also the payout's own key")),
+    responses((status = 201, description = "The payout reserved against the merchant's posted balance and sent from the treasury: its transactions and items", body = Object),
+              (status = "4XX", body = kassa_sdk::api::types::Problem)),
+    security(("api_key" = [])))]
+/// Pays many wallets in a stablecoin from what Kassa holds for a merchant, out of the treasury
+/// wallet, packed into as few transactions as fit (the merchant itself, or operators). Refused
+/// whole when the merchant's posted balance does not cover it.
+pub async fn create_mass_payout(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    headers: axum::http::HeaderMap,
+    Json(req): Json<CreateMassPayout>,
+) -> ApiResult<(StatusCode, Json<Value>)> {
+    let merchant = parse_key("merchant", &req.merchant)?;
+    merchant_scope(&caller, &merchant, "pay out")?;
+    let mint = parse_key("mint", &req.mint)?;
+    let treasury = state
+        .config
+        .treasury_key
+        .clone()
+        .ok_or_else(|| ApiError::Unavailable {
+            detail: "the treasury key is not configured on this server (keys.treasury)".into(),
+            retry_after: 3600,
+        })?;
+    let mut items = Vec::with_capacity(req.items.len());
+    for (i, it) in req.items.iter().enumerate() {
+        items.push(mass::Item {
+            wallet: parse_key(&format!("items[{i}].wallet"), &it.wallet)?,
+            amount: it.amount.parse().map_err(|_| {
+                ApiError::bad(
+                    "invalid-amount",
+                    format!(
+                        "items[{i}].amount {:?} is not an integer of base units",
+                        it.amount
+                    ),
+                )
+            })?,
+            reference: it.reference.clone(),
+        });
+    }
+    let key = headers
+        .get("idempotency-key")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_string();
+    let id = mass::create(&state.pool, &merchant, &mint, &key, &items).await?;
+    let sent = mass::send(&state.pool, &state.rpc, &treasury, &id).await?;
+    let items = mass::items(&state.pool, &id).await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({
+            "id": id,
+            "transactions": sent.transactions.iter().map(|(s, _)| s.to_string()).collect::<Vec<_>>(),
+            "items": items,
+        })),
+    ))
+}
+
+#[utoipa::path(get, path = "/v1/settlement/mass-payouts/{id}", tag = "settlement",
+    params(("id" = String, Path, description = "Mass payout id (mp_…)")),
+    responses((status = 200, description = "Each item's state and signature; booked once every transaction is final", body = Object),
+              (status = "4XX", body = kassa_sdk::api::types::Problem)),
+    security(("api_key" = [])))]
+/// A mass payout as it stands: its transactions are looked up at finalized, and once none is
+/// open, what was paid is booked and what failed stays the merchant's.
+pub async fn get_mass_payout(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Value>> {
+    let owner: Option<Vec<u8>> =
+        sqlx::query_scalar("SELECT merchant FROM settlement.mass_payout WHERE id = $1")
+            .bind(&id)
+            .fetch_optional(&state.pool)
+            .await?;
+    let merchant = owner
+        .and_then(|m| solana_sdk::pubkey::Pubkey::try_from(m.as_slice()).ok())
+        .ok_or_else(|| ApiError::NotFound(format!("no mass payout {id:?}")))?;
+    merchant_scope(&caller, &merchant, "read mass payouts")
+        .map_err(|_| ApiError::NotFound(format!("no mass payout {id:?}")))?;
+    let settled = mass::settle(&state.pool, &state.rpc, &id).await?;
+    let items = mass::items(&state.pool, &id).await?;
+    Ok(Json(json!({ "id": id, "status": settled, "items": items })))
 }

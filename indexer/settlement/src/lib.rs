@@ -11,7 +11,8 @@
 //! events into ledger entries (pending at confirmed, posted at finality, voided on rollback),
 //! [`setup`] says how each merchant is settled, [`payout`] cuts daily payout batches and writes
 //! their ISO 20022 `pain.001` files, [`statement`] imports the banks' `camt.053` statements and
-//! matches them, [`reconcile`] compares the ledger with the chain and the bank, and [`report`]
+//! matches them, [`mass`] pays many wallets in stablecoins from the treasury, [`reconcile`] compares
+//! the ledger with the chain and the bank, and [`report`]
 //! answers what operators and merchants ask of it. [`accounts`] is the chart of accounts.
 
 pub mod accounts;
@@ -19,6 +20,7 @@ pub mod bank;
 pub mod book;
 pub mod error;
 pub mod ledger;
+pub mod mass;
 pub mod money;
 pub mod payout;
 pub mod rates;
