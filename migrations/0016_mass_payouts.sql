@@ -1,11 +1,15 @@
--- Mass payouts in stablecoins: a merchant (a marketplace paying its sellers, a platform paying
--- its workers) pays many wallets from what Kassa holds for it, out of the treasury wallet,
--- packed into as few transactions as fit. The merchant's payable is reserved when the payout
--- is made; what finalizes on chain is booked, what fails stays the merchant's.
+-- Stablecoin payouts from the treasury wallet, packed into as few transactions as fit: a
+-- merchant (a marketplace paying its sellers, a platform paying its workers) paying many
+-- wallets from what Kassa holds for it, or the on-ramp paying a customer the stablecoins its
+-- bank transfer bought. The funding account is reserved when the payout is made; what
+-- finalizes on chain is booked, what fails stays with the funder.
 
 CREATE TABLE settlement.mass_payout (
     id          text PRIMARY KEY CHECK (id ~ '^mp_[0-9a-f]{24}$'),
-    merchant    chain.pubkey NOT NULL REFERENCES settlement.merchant,
+    -- The merchant that pays, or none for the on-ramp.
+    merchant    chain.pubkey REFERENCES settlement.merchant,
+    -- The ledger account that pays: the merchant's payable, or `onramp:owed:<c>`.
+    funding     text NOT NULL,
     mint        chain.pubkey NOT NULL REFERENCES settlement.currency,
     total       bigint NOT NULL CHECK (total > 0),
     items       integer NOT NULL CHECK (items > 0),
@@ -39,3 +43,24 @@ CREATE TABLE settlement.mass_payout_item (
 );
 CREATE INDEX mass_payout_item_open ON settlement.mass_payout_item (payout)
     WHERE state IN ('pending', 'sent');
+
+-- On-ramp customers: a bank transfer to Kassa's account whose remittance carries a customer's
+-- reference buys the stablecoin for its wallet. References are short and in capitals, as bank
+-- remittance fields keep them (a base58 address would not survive a bank upper-casing it).
+CREATE TABLE settlement.onramp_wallet (
+    reference  text PRIMARY KEY CHECK (reference ~ '^ONR-[0-9A-Z]{8}$'),
+    wallet     chain.pubkey NOT NULL,
+    mint       chain.pubkey NOT NULL REFERENCES settlement.currency,
+    holder     text NOT NULL CHECK (length(holder) BETWEEN 1 AND 70),
+    spread_bps integer NOT NULL CHECK (spread_bps BETWEEN 0 AND 1000),
+    created_at timestamptz NOT NULL,
+    UNIQUE (wallet, mint)
+);
+
+-- A statement line can be an on-ramp purchase, paid by a stablecoin payout.
+ALTER TABLE settlement.statement_entry
+    DROP CONSTRAINT statement_entry_outcome_check,
+    ADD CONSTRAINT statement_entry_outcome_check
+        CHECK (outcome IN ('settled', 'returned', 'onramp', 'exception')),
+    ADD COLUMN onramp text REFERENCES settlement.mass_payout,
+    ADD CHECK ((outcome = 'onramp') = (onramp IS NOT NULL));

@@ -37,6 +37,7 @@ struct World {
     net: Localnet,
     s: Scenario,
     pool: PgPool,
+    db_url: String,
 }
 
 async fn world() -> World {
@@ -52,7 +53,7 @@ async fn world() -> World {
     .expect("localnet starts");
     let s = bare(&net.rpc_url).await.expect("the protocol bootstraps");
     let admin = std::env::var("DATABASE_URL").expect("DATABASE_URL (scripts/test sets it)");
-    let (pool, _) = kassa_testkit::postgres::fresh_database(&admin)
+    let (pool, db_url) = kassa_testkit::postgres::fresh_database(&admin)
         .await
         .expect("a fresh database");
     let indexer = Arc::new(kassa_indexer::Indexer::new(
@@ -76,6 +77,7 @@ async fn world() -> World {
         net,
         s,
         pool,
+        db_url,
     }
 }
 
@@ -815,9 +817,17 @@ async fn random_day(ops: Vec<Op>) {
                 unfinalized = false;
             }
             Op::Crash { micros } => {
+                // A booking process of its own, killed at a random point: its connection
+                // closes, and the server rolls back whatever it had not committed.
                 w.caught_up().await;
-                let _ =
-                    tokio::time::timeout(Duration::from_micros(*micros), book::pass(&pool)).await;
+                let process = sqlx::postgres::PgPoolOptions::new()
+                    .max_connections(1)
+                    .connect(&w.db_url)
+                    .await
+                    .unwrap();
+                let _ = tokio::time::timeout(Duration::from_micros(*micros), book::pass(&process))
+                    .await;
+                process.close().await;
             }
             Op::Book => {
                 book::drain(&pool).await.unwrap();
@@ -1101,7 +1111,83 @@ async fn a_marketplace_pays_its_sellers_in_stablecoins_in_as_few_transactions_as
     assert_eq!(status["status"]["done"], true, "{status}");
     assert_eq!(status["status"]["paid"], 4_000_000, "{status}");
 
+    // The on-ramp: a customer registered with its wallet wires 50.00 EUR with its reference;
+    // the statement's credit buys USDC at the day's rate less its spread, paid from the
+    // treasury and booked; an unknown reference is an exception.
+    let buyer = Keypair::new();
+    let reference =
+        kassa_settlement::onramp::register(&pool, &buyer.pubkey(), &usdc.mint, "Ana Buyer", 100)
+            .await
+            .unwrap();
+    assert_eq!(
+        kassa_settlement::onramp::register(&pool, &buyer.pubkey(), &usdc.mint, "Ana Buyer", 100)
+            .await
+            .unwrap(),
+        reference
+    );
+    let rates = FileRates::parse("date,base,quote,rate\n2026-11-30,EUR,USDC,1.0833\n").unwrap();
+    let camt = statement::write_camt053(&BankStatement {
+        message_id: "ONR-DAY".into(),
+        statement_id: "EURMAIN-ONR".into(),
+        iban: KASSA_IBAN.into(),
+        currency: "EUR".into(),
+        opening: 0,
+        date: DAY,
+        lines: vec![
+            BankLine {
+                remittance: Some(format!("buy usdc {}", reference.to_lowercase())),
+                ..bank_line(5_000, true, None, None)
+            },
+            BankLine {
+                remittance: Some("ONR-ZZZZZZZZ".into()),
+                ..bank_line(1_000, true, None, None)
+            },
+        ],
+    })
+    .unwrap();
+    validate(&camt, "camt.053.001.08.xsd").expect("camt.053 validates");
+    let imported = statement::import_with(&pool, camt.as_bytes(), Some(&rates))
+        .await
+        .unwrap();
+    assert_eq!(imported.onramp, 1, "{imported:?}");
+    assert!(
+        imported.exceptions[0].contains("which no customer holds"),
+        "{imported:?}"
+    );
+    let bought =
+        kassa_settlement::money::convert(5_000, 2, 6, "1.0833".parse().unwrap(), 100).unwrap();
+    for id in kassa_settlement::onramp::unsent(&pool).await.unwrap() {
+        mass::send(&pool, &rpc, &treasury, &id).await.unwrap();
+        w.finalize().await;
+        assert!(mass::settle(&pool, &rpc, &id).await.unwrap().done);
+    }
+    let ata = Pubkey::find_program_address(
+        &[
+            buyer.pubkey().as_ref(),
+            usdc.token_program.as_ref(),
+            usdc.mint.as_ref(),
+        ],
+        &anchor_spl::associated_token::ID,
+    )
+    .0;
+    assert_eq!(
+        rpc.get_token_account_balance(&ata).await.unwrap().amount,
+        bought.to_string()
+    );
+    assert_eq!(w.balance("onramp:owed:usdc").await, (0, 0));
+
     let r = reconcile::run(&pool, &rpc).await.unwrap();
-    assert!(r.clean(), "{r:#?}");
+    let bank = r.lines.iter().find(|l| l.source == "bank").unwrap();
+    assert_eq!(
+        bank.difference, -1_000,
+        "the unknown reference's credit: {r:#?}"
+    );
+    assert!(
+        r.lines
+            .iter()
+            .filter(|l| l.source == "chain")
+            .all(|l| l.difference == 0),
+        "{r:#?}"
+    );
     assert!(report::trial_balance(&pool).await.unwrap().balanced());
 }

@@ -3,7 +3,8 @@
 //! converts its posted balance at the day's rate and pays it to its bank account in a
 //! `pain.001.001.09` file; the demo then plays the bank, writes the `camt.053.001.08`
 //! statement the bank would send back, imports it, and reconciles the ledger with the chain
-//! and the bank to the cent. The files are written into `kassa-demo-settlement/` in the working
+//! and the bank to the cent; the same statement carries a customer's transfer that buys USDC
+//! through the on-ramp, paid from the treasury. The files are written into `kassa-demo-settlement/` in the working
 //! directory.
 
 use super::report::Checks;
@@ -11,7 +12,7 @@ use anyhow::{Context, Result};
 use kassa_settlement::{
     accounts,
     bank::BankAccount,
-    book, payout,
+    book, mass, onramp, payout,
     rates::FileRates,
     reconcile, report,
     setup::{self, Mode},
@@ -33,7 +34,7 @@ pub fn folder() -> PathBuf {
     PathBuf::from("kassa-demo-settlement")
 }
 
-/// The day's rate file (USDC in EUR), written before the server's settings are read.
+/// The day's rate file (USDC in EUR, EUR in USDC), written before the server's settings are read.
 pub fn write_rates() -> Result<PathBuf> {
     let dir = folder();
     std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
@@ -41,7 +42,10 @@ pub fn write_rates() -> Result<PathBuf> {
     let today = OffsetDateTime::now_utc().date();
     std::fs::write(
         &path,
-        format!("date,base,quote,rate\n# USDC in EUR, the treasury desk's daily rate\n{today},USDC,EUR,0.9231\n"),
+        format!(
+            "date,base,quote,rate\n# The treasury desk's daily rates: USDC in EUR, EUR in USDC\n\
+             {today},USDC,EUR,0.9231\n{today},EUR,USDC,1.0812\n"
+        ),
     )?;
     Ok(path)
 }
@@ -190,7 +194,13 @@ pub async fn run(
     );
     println!("    {}", pain.display());
 
-    // The bank executes it and sends its statement back.
+    // A customer buys USDC by bank transfer: registered with its wallet, it wires 50.00 EUR
+    // with its reference, which the statement shows.
+    let mira = Keypair::new();
+    let reference = onramp::register(pool, &mira.pubkey(), &usdc_mint.mint, "Mira Jansen", 50)
+        .await
+        .map_err(err)?;
+    // The bank executes the payout and sends its statement back.
     let camt = statement::write_camt053(&BankStatement {
         message_id: format!("ABNA-{}", today),
         statement_id: format!("EURMAIN-{}", today),
@@ -198,32 +208,68 @@ pub async fn run(
         currency: "EUR".into(),
         opening: OPENING,
         date: today,
-        lines: vec![BankLine {
-            amount: po.amount,
-            credit: false,
-            booking_date: today,
-            bank_ref: "ABNA0000001".into(),
-            end_to_end_id: Some(po.end_to_end_id.clone()),
-            return_reason: None,
-            remittance: Some(format!("Kassa payout {}", po.id)),
-        }],
+        lines: vec![
+            BankLine {
+                amount: po.amount,
+                credit: false,
+                booking_date: today,
+                bank_ref: "ABNA0000001".into(),
+                end_to_end_id: Some(po.end_to_end_id.clone()),
+                return_reason: None,
+                remittance: Some(format!("Kassa payout {}", po.id)),
+            },
+            BankLine {
+                amount: 5_000,
+                credit: true,
+                booking_date: today,
+                bank_ref: "ABNA0000002".into(),
+                end_to_end_id: None,
+                return_reason: None,
+                remittance: Some(format!("{reference} Mira Jansen")),
+            },
+        ],
     })
     .map_err(err)?;
     let camt_path = dir.join(format!("EURMAIN-{today}.camt.053.001.08.xml"));
     std::fs::write(&camt_path, &camt)?;
-    let imported = statement::import(pool, camt.as_bytes())
+    let imported = statement::import_with(pool, camt.as_bytes(), Some(&rates))
         .await
         .map_err(err)?;
     println!(
-        "  Bank statement imported: {} line, {} payout settled, {} exceptions",
+        "  Bank statement imported: {} lines, {} payout settled, {} on-ramp purchase, {} exceptions",
         imported.lines,
         imported.settled,
+        imported.onramp,
         imported.exceptions.len()
     );
     println!("    {}", camt_path.display());
     checks.check(
-        imported.settled == 1 && imported.exceptions.is_empty(),
+        imported.settled == 1 && imported.onramp == 1 && imported.exceptions.is_empty(),
         "Settlement: the bank's statement settles the payout by its end-to-end id".into(),
+    );
+    // The on-ramp pays Mira from the treasury; booked once final.
+    let rpc = solana_rpc_client::nonblocking::rpc_client::RpcClient::new(rpc_url.to_string());
+    let mut bought = 0;
+    for id in onramp::unsent(pool).await.map_err(err)? {
+        mass::send(pool, &rpc, &treasury, &id).await.map_err(err)?;
+        for _ in 0..100 {
+            let s = mass::settle(pool, &rpc, &id).await.map_err(err)?;
+            if s.done {
+                bought += s.paid;
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+    let expected = kassa_settlement::money::convert(5_000, 2, 6, "1.0812".parse()?, 50)? as i64;
+    println!(
+        "  On-ramp: Mira wired 50.00 EUR with {reference}; the treasury sent her {} USDC \
+         (1.0812 less 50 bps)",
+        usdc(bought)
+    );
+    checks.check(
+        bought == expected,
+        "Settlement: an on-ramp credit is paid in USDC from the treasury and booked".into(),
     );
     checks.check(
         po.amount
@@ -238,7 +284,6 @@ pub async fn run(
             .into(),
     );
 
-    let rpc = solana_rpc_client::nonblocking::rpc_client::RpcClient::new(rpc_url.to_string());
     let r = reconcile::run(pool, &rpc).await.map_err(err)?;
     println!("  Reconciliation (ledger against chain and bank):");
     for l in &r.lines {

@@ -107,6 +107,7 @@ pub fn keyed_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(settlement::merchant_statement))
         .routes(routes!(settlement::create_mass_payout))
         .routes(routes!(settlement::get_mass_payout))
+        .routes(routes!(settlement::register_onramp))
 }
 
 /// The routes without an API key: Solana Pay, health, metrics and the document itself.

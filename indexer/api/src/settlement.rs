@@ -185,8 +185,61 @@ pub async fn import_statement(
     body: Bytes,
 ) -> ApiResult<(StatusCode, Json<statement::Imported>)> {
     operator(&caller, "import bank statements")?;
-    let imported = statement::import(&state.pool, &body).await?;
+    let imported =
+        statement::import_with(&state.pool, &body, state.config.rates.as_deref()).await?;
+    // On-ramp purchases are paid at once when this server holds the treasury key; otherwise
+    // they wait for one that does.
+    if let Some(treasury) = &state.config.treasury_key {
+        for id in kassa_settlement::onramp::unsent(&state.pool).await? {
+            if let Err(e) = mass::send(&state.pool, &state.rpc, treasury, &id).await {
+                tracing::warn!(payout = %id, error = %e, "an on-ramp payout could not be sent");
+            }
+        }
+    }
     Ok((StatusCode::CREATED, Json(imported)))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct RegisterOnRamp {
+    /// The customer's wallet (base58).
+    pub wallet: String,
+    /// The stablecoin it buys.
+    pub mint: String,
+    /// The customer's name, as its bank transfers carry it.
+    pub holder: String,
+    /// The spread kept on conversions, in basis points (at most 1,000).
+    #[serde(default)]
+    pub spread_bps: u32,
+}
+
+#[utoipa::path(post, path = "/v1/settlement/onramp-wallets", tag = "settlement",
+    request_body = RegisterOnRamp,
+    params(("Idempotency-Key" = String, Header, description = "One per intended effect")),
+    responses((status = 201, description = "The reference the customer's bank transfers carry (ONR-…)", body = Object),
+              (status = "4XX", body = kassa_sdk::api::types::Problem)),
+    security(("api_key" = [])))]
+/// Registers an on-ramp customer's wallet (operators, after the customer's KYC): bank
+/// transfers to Kassa carrying the reference answered buy the stablecoin for that wallet.
+pub async fn register_onramp(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Json(req): Json<RegisterOnRamp>,
+) -> ApiResult<(StatusCode, Json<Value>)> {
+    operator(&caller, "register on-ramp customers")?;
+    let wallet = parse_key("wallet", &req.wallet)?;
+    let mint = parse_key("mint", &req.mint)?;
+    let reference = kassa_settlement::onramp::register(
+        &state.pool,
+        &wallet,
+        &mint,
+        &req.holder,
+        req.spread_bps,
+    )
+    .await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({ "reference": reference, "wallet": req.wallet, "mint": req.mint })),
+    ))
 }
 
 #[utoipa::path(get, path = "/v1/settlement/exceptions", tag = "settlement",

@@ -14,6 +14,7 @@
 //! | `fx:<c>` | equity | the conversion position (stablecoins bought from merchants, fiat owed for them) |
 //! | `revenue:fx:<c>` | revenue | conversion spread earned |
 //! | `payouts:in_transit:<c>` | liability | payouts sent to the bank, not yet on its statement |
+//! | `onramp:owed:<c>` | liability, never below zero | stablecoins bought through the on-ramp, not yet sent |
 //! | `bank:<id>` | asset | Kassa's account at a partner bank |
 //! | `equity:opening:<c>` | equity | opening balances brought in |
 
@@ -97,6 +98,14 @@ pub fn in_transit(c: &str) -> NewAccount {
         c,
         AccountKind::Liability,
         false,
+    )
+}
+pub fn onramp_owed(c: &str) -> NewAccount {
+    account(
+        format!("onramp:owed:{}", lower(c)),
+        c,
+        AccountKind::Liability,
+        true,
     )
 }
 pub fn bank(id: &str, c: &str) -> NewAccount {

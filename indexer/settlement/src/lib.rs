@@ -22,6 +22,7 @@ pub mod error;
 pub mod ledger;
 pub mod mass;
 pub mod money;
+pub mod onramp;
 pub mod payout;
 pub mod rates;
 pub mod reconcile;

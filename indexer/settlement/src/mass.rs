@@ -55,12 +55,37 @@ pub struct Item {
     pub reference: String,
 }
 
-/// A mass payout's id: derived from the merchant and the caller's key, so making it again
-/// returns the same one.
-pub fn payout_id(merchant: &Pubkey, key: &str) -> String {
+/// Who pays a stablecoin payout.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Funder {
+    /// A merchant, from its posted payable in the stablecoin.
+    Merchant(Pubkey),
+    /// The on-ramp, from what it owes customers (`onramp:owed:<c>`).
+    OnRamp,
+}
+
+impl Funder {
+    fn account(&self, code: &str) -> crate::ledger::NewAccount {
+        match self {
+            Funder::Merchant(m) => accounts::payable(m, code),
+            Funder::OnRamp => accounts::onramp_owed(code),
+        }
+    }
+
+    fn key_bytes(&self) -> [u8; 32] {
+        match self {
+            Funder::Merchant(m) => m.to_bytes(),
+            Funder::OnRamp => [0; 32],
+        }
+    }
+}
+
+/// A payout's id: derived from the funder and the caller's key, so making it again returns the
+/// same one.
+pub fn payout_id(funder: &Funder, key: &str) -> String {
     let mut h = Sha256::new();
     h.update(b"kassa-mass-payout\0");
-    h.update(merchant.to_bytes());
+    h.update(funder.key_bytes());
     h.update(key.as_bytes());
     format!("mp_{}", &hex::encode(h.finalize())[..24])
 }
@@ -71,6 +96,30 @@ pub fn payout_id(merchant: &Pubkey, key: &str) -> String {
 pub async fn create(
     pool: &PgPool,
     merchant: &Pubkey,
+    mint: &Pubkey,
+    key: &str,
+    items: &[Item],
+) -> Result<String> {
+    let mut tx = pool.begin().await?;
+    let registered: bool =
+        sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM settlement.merchant WHERE merchant = $1)")
+            .bind(&merchant.to_bytes()[..])
+            .fetch_one(&mut *tx)
+            .await?;
+    if !registered {
+        return Err(SettlementError::NotFound(format!(
+            "merchant {merchant} in settlement (set up how it is settled first)"
+        )));
+    }
+    let id = create_in(&mut tx, Funder::Merchant(*merchant), mint, key, items).await?;
+    tx.commit().await?;
+    Ok(id)
+}
+
+/// [`create`] for any funder, inside the caller's database transaction.
+pub async fn create_in(
+    tx: &mut sqlx::PgConnection,
+    funder: Funder,
     mint: &Pubkey,
     key: &str,
     items: &[Item],
@@ -100,8 +149,7 @@ pub async fn create(
         .iter()
         .try_fold(0i64, |t, it| t.checked_add(it.amount as i64))
         .ok_or_else(|| SettlementError::Invalid("the total exceeds 63 bits".into()))?;
-    let id = payout_id(merchant, key);
-    let mut tx = pool.begin().await?;
+    let id = payout_id(&funder, key);
     let code: Option<String> =
         sqlx::query_scalar("SELECT code FROM settlement.currency WHERE mint = $1")
             .bind(&mint.to_bytes()[..])
@@ -112,36 +160,33 @@ pub async fn create(
             "mint {mint} has no currency in settlement.currency"
         ))
     })?;
-    let known: Option<(Vec<u8>, i64, i32)> =
-        sqlx::query_as("SELECT merchant, total, items FROM settlement.mass_payout WHERE id = $1")
+    let funding = funder.account(&code);
+    let known: Option<(String, i64, i32)> =
+        sqlx::query_as("SELECT funding, total, items FROM settlement.mass_payout WHERE id = $1")
             .bind(&id)
             .fetch_optional(&mut *tx)
             .await?;
-    if let Some((m, t, n)) = known {
-        if m != merchant.to_bytes() || t != total || n as usize != items.len() {
+    if let Some((f, t, n)) = known {
+        if f != funding.id || t != total || n as usize != items.len() {
             return Err(SettlementError::Conflict(format!(
                 "key {key:?} was used for another mass payout ({id})"
             )));
         }
         return Ok(id);
     }
-    let registered: bool =
-        sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM settlement.merchant WHERE merchant = $1)")
-            .bind(&merchant.to_bytes()[..])
-            .fetch_one(&mut *tx)
-            .await?;
-    if !registered {
-        return Err(SettlementError::NotFound(format!(
-            "merchant {merchant} in settlement (set up how it is settled first)"
-        )));
-    }
+    let merchant = match funder {
+        Funder::Merchant(m) => Some(m.to_bytes().to_vec()),
+        Funder::OnRamp => None,
+    };
     let now = OffsetDateTime::now_utc();
     sqlx::query(
-        "INSERT INTO settlement.mass_payout (id, merchant, mint, total, items, state, created_at)
-         VALUES ($1, $2, $3, $4, $5, 'created', $6)",
+        "INSERT INTO settlement.mass_payout (id, merchant, funding, mint, total, items, state,
+                                             created_at)
+         VALUES ($1, $2, $3, $4, $5, $6, 'created', $7)",
     )
     .bind(&id)
-    .bind(&merchant.to_bytes()[..])
+    .bind(merchant)
+    .bind(&funding.id)
     .bind(&mint.to_bytes()[..])
     .bind(total)
     .bind(items.len() as i32)
@@ -169,30 +214,36 @@ pub async fn create(
     )
     .execute(&mut *tx)
     .await?;
-    let payable = accounts::payable(merchant, &code);
-    crate::ledger::open_account_in(&mut tx, &payable).await?;
-    transfer_in(
-        &mut tx,
+    crate::ledger::open_account_in(&mut *tx, &funding).await?;
+    let mut sp = sqlx::Acquire::begin(&mut *tx).await?;
+    let reserved = transfer_in(
+        &mut sp,
         &NewTransfer {
             id: format!("mass:{id}"),
             postings: vec![
-                Posting::debit(&payable.id, &code, total),
+                Posting::debit(&funding.id, &code, total),
                 Posting::credit(&accounts::treasury(&code).id, &code, total),
             ],
             pending: true,
-            description: format!("mass payout {id} to {} wallets reserved", items.len()),
-            metadata: json!({ "merchant": merchant.to_string(), "mass_payout": id }),
+            description: format!("payout {id} to {} wallets reserved", items.len()),
+            metadata: json!({ "funding": funding.id, "mass_payout": id }),
         },
     )
-    .await
-    .map_err(|e| match e {
-        crate::LedgerError::Overdraft(_) => SettlementError::Invalid(format!(
-            "merchant {merchant}'s posted {code} balance does not cover the {total} this payout \
-             needs: nothing was reserved"
-        )),
-        e => e.into(),
-    })?;
-    tx.commit().await?;
+    .await;
+    match reserved {
+        Ok(_) => sp.commit().await?,
+        Err(crate::LedgerError::Overdraft(_)) => {
+            return Err(SettlementError::Invalid(format!(
+                "{}'s posted {code} balance does not cover the {total} this payout needs: \
+                 nothing was reserved",
+                match funder {
+                    Funder::Merchant(m) => format!("merchant {m}"),
+                    Funder::OnRamp => "the on-ramp".into(),
+                }
+            )))
+        }
+        Err(e) => return Err(e.into()),
+    }
     Ok(id)
 }
 
@@ -449,26 +500,24 @@ pub async fn settle(pool: &PgPool, rpc: &RpcClient, id: &str) -> Result<Settled>
     }
     let mut tx = pool.begin().await?;
     let r = sqlx::query(
-        "SELECT p.state, p.merchant, c.code,
+        "SELECT p.state, p.funding, c.code,
                 coalesce(sum(i.amount) FILTER (WHERE i.state = 'paid'), 0)::int8,
                 coalesce(sum(i.amount) FILTER (WHERE i.state = 'failed'), 0)::int8,
                 count(*) FILTER (WHERE i.state IN ('pending', 'sent'))
          FROM settlement.mass_payout p
          JOIN settlement.currency c ON c.mint = p.mint
          JOIN settlement.mass_payout_item i ON i.payout = p.id
-         WHERE p.id = $1 GROUP BY p.state, p.merchant, c.code",
+         WHERE p.id = $1 GROUP BY p.state, p.funding, c.code",
     )
     .bind(id)
     .fetch_optional(&mut *tx)
     .await?
     .ok_or_else(|| SettlementError::NotFound(format!("mass payout {id}")))?;
     let state: String = r.get(0);
-    let merchant_bytes: Vec<u8> = r.get(1);
+    let funding: String = r.get(1);
     let code: String = r.get(2);
     let (paid, failed, open): (i64, i64, i64) = (r.get(3), r.get(4), r.get(5));
     if state == "created" && open == 0 {
-        let merchant = Pubkey::try_from(merchant_bytes.as_slice())
-            .map_err(|_| SettlementError::Corrupt("mass payout merchant".into()))?;
         resolve_in(&mut tx, &format!("mass:{id}"), TransferState::Voided).await?;
         if paid > 0 {
             transfer_in(
@@ -476,12 +525,12 @@ pub async fn settle(pool: &PgPool, rpc: &RpcClient, id: &str) -> Result<Settled>
                 &NewTransfer {
                     id: format!("mass:{id}:paid"),
                     postings: vec![
-                        Posting::debit(&accounts::payable(&merchant, &code).id, &code, paid),
+                        Posting::debit(&funding, &code, paid),
                         Posting::credit(&accounts::treasury(&code).id, &code, paid),
                     ],
                     pending: false,
                     description: format!("mass payout {id} paid on chain"),
-                    metadata: json!({ "merchant": merchant.to_string(), "mass_payout": id,
+                    metadata: json!({ "funding": funding, "mass_payout": id,
                                       "failed": failed }),
                 },
             )

@@ -172,16 +172,16 @@ struct RtrInf {
 
 /// One line of a statement, as Kassa reads it.
 #[derive(Debug, Clone, PartialEq, Eq)]
-struct Line {
-    amount: i64,
-    credit: bool,
-    booked: bool,
-    reversal: bool,
-    booking_date: Date,
-    bank_ref: Option<String>,
-    end_to_end_id: Option<String>,
-    return_reason: Option<String>,
-    remittance: Option<String>,
+pub(crate) struct Line {
+    pub(crate) amount: i64,
+    pub(crate) credit: bool,
+    pub(crate) booked: bool,
+    pub(crate) reversal: bool,
+    pub(crate) booking_date: Date,
+    pub(crate) bank_ref: Option<String>,
+    pub(crate) end_to_end_id: Option<String>,
+    pub(crate) return_reason: Option<String>,
+    pub(crate) remittance: Option<String>,
 }
 
 /// The result of importing a statement file.
@@ -192,6 +192,8 @@ pub struct Imported {
     pub lines: usize,
     pub settled: usize,
     pub returned: usize,
+    /// Credits that bought stablecoins through the on-ramp.
+    pub onramp: usize,
     /// Lines kept for an operator, with their reasons.
     pub exceptions: Vec<String>,
 }
@@ -240,6 +242,16 @@ fn side(s: &str, what: &str) -> Result<bool> {
 /// bank account, does not add up, or was imported before; otherwise every line is stored with
 /// what it matched or why it matched nothing.
 pub async fn import(pool: &PgPool, file: &[u8]) -> Result<Imported> {
+    import_with(pool, file, None).await
+}
+
+/// [`import`], with the rate source that prices on-ramp credits (without one, an on-ramp
+/// credit is an exception).
+pub async fn import_with(
+    pool: &PgPool,
+    file: &[u8],
+    rates: Option<&dyn crate::rates::RateSource>,
+) -> Result<Imported> {
     let sha = hex::encode(Sha256::digest(file));
     let known: Option<(i64, String)> = sqlx::query_as(
         "SELECT id, statement_id FROM settlement.statement WHERE file_sha256 = $1 LIMIT 1",
@@ -346,11 +358,12 @@ pub async fn import(pool: &PgPool, file: &[u8]) -> Result<Imported> {
             ))
         })?;
         out.statements.push(statement);
-        let m = match_lines(&mut tx, &bank_account, &currency, &stmt.id, &lines).await?;
-        for (n, (outcome, _, reason)) in m.iter().enumerate() {
+        let m = match_lines(&mut tx, rates, &bank_account, &currency, &stmt.id, &lines).await?;
+        for (n, (outcome, _, reason, _)) in m.iter().enumerate() {
             match *outcome {
                 "settled" => out.settled += 1,
                 "returned" => out.returned += 1,
+                "onramp" => out.onramp += 1,
                 _ => out.exceptions.push(format!(
                     "{} line {}: {}",
                     stmt.id,
@@ -361,11 +374,12 @@ pub async fn import(pool: &PgPool, file: &[u8]) -> Result<Imported> {
         }
         sqlx::query(
             "INSERT INTO settlement.statement_entry (statement, n, amount, credit, booking_date,
-                 bank_ref, end_to_end_id, return_reason, remittance, outcome, payout, reason)
-             SELECT $1, n::int4, a, c, d, r, e, rr, rm, o, p, why
+                 bank_ref, end_to_end_id, return_reason, remittance, outcome, payout, reason,
+                 onramp)
+             SELECT $1, n::int4, a, c, d, r, e, rr, rm, o, p, why, onr
              FROM unnest($2::int8[], $3::bool[], $4::date[], $5::text[], $6::text[], $7::text[],
-                         $8::text[], $9::text[], $10::text[], $11::text[])
-                  WITH ORDINALITY AS t(a, c, d, r, e, rr, rm, o, p, why, n)",
+                         $8::text[], $9::text[], $10::text[], $11::text[], $12::text[])
+                  WITH ORDINALITY AS t(a, c, d, r, e, rr, rm, o, p, why, onr, n)",
         )
         .bind(statement)
         .bind(lines.iter().map(|l| l.amount).collect::<Vec<_>>())
@@ -393,6 +407,7 @@ pub async fn import(pool: &PgPool, file: &[u8]) -> Result<Imported> {
         .bind(m.iter().map(|x| x.0).collect::<Vec<_>>())
         .bind(m.iter().map(|x| x.1.clone()).collect::<Vec<_>>())
         .bind(m.iter().map(|x| x.2.clone()).collect::<Vec<_>>())
+        .bind(m.iter().map(|x| x.3.clone()).collect::<Vec<_>>())
         .execute(&mut *tx)
         .await?;
         out.lines += lines.len();
@@ -510,9 +525,10 @@ struct Candidate {
     merchant: solana_sdk::pubkey::Pubkey,
 }
 
-/// What one line came to: ("settled" | "returned", its payout, None), or ("exception", None,
+/// What one line came to: ("settled" | "returned", its payout, None, None), ("onramp", None,
+/// None, the stablecoin payout it bought), or ("exception", None,
 /// the reason).
-type Outcome = (&'static str, Option<String>, Option<String>);
+type Outcome = (&'static str, Option<String>, Option<String>, Option<String>);
 
 /// Matches a statement's lines, in order, to payouts by end-to-end id and amount, and books
 /// them: the settled payouts in one transfer (the bank's debits: Dr in transit / Cr bank), the
@@ -520,6 +536,7 @@ type Outcome = (&'static str, Option<String>, Option<String>);
 /// merchant's payable), and each payout's new state. Everything in the caller's transaction.
 async fn match_lines(
     tx: &mut PgConnection,
+    rates: Option<&dyn crate::rates::RateSource>,
     bank_account: &str,
     currency: &str,
     statement_id: &str,
@@ -562,11 +579,39 @@ async fn match_lines(
     let mut credited: std::collections::BTreeMap<solana_sdk::pubkey::Pubkey, i64> =
         std::collections::BTreeMap::new();
     for line in lines {
-        let exception = |why: String| ("exception", None, Some(why));
+        let exception = |why: String| ("exception", None, Some(why), None);
         if !line.booked {
             out.push(exception(
                 "not booked by the bank yet (status other than BOOK)".into(),
             ));
+            continue;
+        }
+        if let (true, None, false, Some(reference)) = (
+            line.credit,
+            &line.return_reason,
+            line.reversal,
+            line.remittance
+                .as_deref()
+                .and_then(crate::onramp::find_reference),
+        ) {
+            let k = out.len() + 1;
+            out.push(
+                match crate::onramp::buy(
+                    tx,
+                    rates,
+                    bank_account,
+                    currency,
+                    statement_id,
+                    k,
+                    &reference,
+                    line,
+                )
+                .await?
+                {
+                    Ok(payout) => ("onramp", None, None, Some(payout)),
+                    Err(why) => exception(why),
+                },
+            );
             continue;
         }
         let Some(e2e) = &line.end_to_end_id else {
@@ -609,7 +654,7 @@ async fn match_lines(
                 p.state = "settled".into();
                 settled.push(p.id.clone());
                 settled_total += p.amount;
-                out.push(("settled", Some(p.id.clone()), None));
+                out.push(("settled", Some(p.id.clone()), None, None));
             }
             continue;
         }
@@ -645,7 +690,7 @@ async fn match_lines(
                 .clone()
                 .unwrap_or_else(|| "reversal".into());
             returned.push((p.id.clone(), reason));
-            out.push(("returned", Some(p.id.clone()), None));
+            out.push(("returned", Some(p.id.clone()), None, None));
         }
     }
     let bank = accounts::bank(bank_account, currency);
