@@ -122,7 +122,7 @@ impl Scenario {
 
     /// Moves the local node's clock forward (`kassa_warpTime`, an admin call of the Kassa
     /// localnet): the scenario spans days.
-    async fn warp(&self, seconds: i64) -> Result<()> {
+    pub async fn warp(&self, seconds: i64) -> Result<()> {
         self.client
             .rpc
             .send::<serde_json::Value>(
@@ -328,6 +328,101 @@ impl Scenario {
             .await
     }
 
+    /// Creates the USDC credit pool (junior first loss, senior capped at 4×) and has two lenders
+    /// fund it.
+    pub async fn fund_credit_pool(&mut self) -> Result<(Credit, CreditPoolRef)> {
+        let usdc = self.proto.usdc;
+        let issuer = self.issuer().insecure_clone();
+        let credit = Credit::default();
+        let (ix, pool) = credit.pool_create(
+            &issuer.pubkey(),
+            &usdc,
+            PoolCreateArgs {
+                underwriter: issuer.pubkey(),
+                protocol_fee_receiver: issuer.pubkey(),
+                senior_cap_bps: 40_000,
+                senior_apr_bps: 600,
+                protocol_fee_bps: 1_000,
+                admin_fee_bps: 500,
+                allowlist: false,
+                epoch_seconds: 7 * 86_400,
+                max_line_limit: 1_000_000_000_000,
+                max_active_lines: 16,
+            },
+        )?;
+        self.send("create the USDC credit pool", &[ix], &issuer, &[])
+            .await?;
+        self.credit_pool = Some(pool);
+        for (name, tranche, amount) in [
+            ("Dana (junior lender)", Tranche::Junior, 20_000 * USD),
+            ("Erik (senior lender)", Tranche::Senior, 60_000 * USD),
+        ] {
+            let lender = Keypair::new();
+            self.names.insert(lender.pubkey(), name.to_string());
+            let sig = self
+                .client
+                .rpc
+                .request_airdrop(&lender.pubkey(), 1_000_000_000)
+                .await?;
+            self.client.rpc.poll_for_signature(&sig).await?;
+            let shares = pool.share_mint(tranche);
+            let fund = vec![
+                ata(&issuer.pubkey(), &lender.pubkey(), &usdc),
+                ata(&issuer.pubkey(), &lender.pubkey(), &shares),
+                anchor_spl::token_2022::spl_token_2022::instruction::mint_to(
+                    &usdc.token_program,
+                    &usdc.mint,
+                    &usdc.ata(&lender.pubkey()),
+                    &issuer.pubkey(),
+                    &[],
+                    amount,
+                )?,
+            ];
+            self.send("fund a lender", &fund, &issuer, &[]).await?;
+            let ix =
+                credit.tranche_deposit(&lender.pubkey(), &pool, tranche, amount, amount, false)?;
+            self.send(&format!("{name} deposits"), &[ix], &lender, &[])
+                .await?;
+        }
+        Ok((credit, pool))
+    }
+
+    /// The underwriter approves `m` a receivable-backed line of 10,000 on `pool`, borrowed by
+    /// its authority.
+    pub async fn approve_receivable_line(
+        &mut self,
+        credit: &Credit,
+        pool: &CreditPoolRef,
+        m: &Merchant,
+    ) -> Result<()> {
+        let issuer = self.issuer().insecure_clone();
+        let now = self.now().await?;
+        let ix = credit.line_approve(
+            &issuer.pubkey(),
+            pool,
+            &m.owner.pubkey(),
+            Some(m.address),
+            LineApproveArgs {
+                kind: LineKind::Receivable,
+                limit: 10_000 * USD,
+                apr_bps: 1_200,
+                late_apr_bps: 600,
+                advance_rate_bps: 8_000,
+                maturity: now + 90 * 86_400,
+                payment_interval: 30 * 86_400,
+                grace_seconds: 10 * 86_400,
+            },
+        )?;
+        self.send(
+            &format!("underwriter approves {}' line", m.name),
+            &[ix],
+            &issuer,
+            &[],
+        )
+        .await?;
+        Ok(())
+    }
+
     fn release_refs(&self, payment: &Pubkey, payer: &Keypair) -> ReleaseRefs {
         ReleaseRefs {
             payment: *payment,
@@ -433,80 +528,8 @@ async fn scenario(s: &mut Scenario) -> Result<()> {
     s.expected.insert(helmet, "resolved");
     // PayFi: two lenders fund the USDC credit pool (junior first loss, senior capped at 4×),
     // and Nordic Bikes gets a receivable-backed line from the underwriter.
-    let credit = Credit::default();
-    let (ix, pool) = credit.pool_create(
-        &issuer.pubkey(),
-        &usdc,
-        PoolCreateArgs {
-            underwriter: issuer.pubkey(),
-            protocol_fee_receiver: issuer.pubkey(),
-            senior_cap_bps: 40_000,
-            senior_apr_bps: 600,
-            protocol_fee_bps: 1_000,
-            admin_fee_bps: 500,
-            allowlist: false,
-            epoch_seconds: 7 * 86_400,
-            max_line_limit: 1_000_000_000_000,
-            max_active_lines: 16,
-        },
-    )?;
-    s.send("create the USDC credit pool", &[ix], &issuer, &[])
-        .await?;
-    s.credit_pool = Some(pool);
-    for (name, tranche, amount) in [
-        ("Dana (junior lender)", Tranche::Junior, 20_000 * USD),
-        ("Erik (senior lender)", Tranche::Senior, 60_000 * USD),
-    ] {
-        let lender = Keypair::new();
-        s.names.insert(lender.pubkey(), name.to_string());
-        let sig = s
-            .client
-            .rpc
-            .request_airdrop(&lender.pubkey(), 1_000_000_000)
-            .await?;
-        s.client.rpc.poll_for_signature(&sig).await?;
-        let shares = pool.share_mint(tranche);
-        let fund = vec![
-            ata(&issuer.pubkey(), &lender.pubkey(), &usdc),
-            ata(&issuer.pubkey(), &lender.pubkey(), &shares),
-            anchor_spl::token_2022::spl_token_2022::instruction::mint_to(
-                &usdc.token_program,
-                &usdc.mint,
-                &usdc.ata(&lender.pubkey()),
-                &issuer.pubkey(),
-                &[],
-                amount,
-            )?,
-        ];
-        s.send("fund a lender", &fund, &issuer, &[]).await?;
-        let ix = credit.tranche_deposit(&lender.pubkey(), &pool, tranche, amount, amount, false)?;
-        s.send(&format!("{name} deposits"), &[ix], &lender, &[])
-            .await?;
-    }
-    let now = s.now().await?;
-    let ix = credit.line_approve(
-        &issuer.pubkey(),
-        &pool,
-        &bikes.owner.pubkey(),
-        Some(bikes.address),
-        LineApproveArgs {
-            kind: LineKind::Receivable,
-            limit: 10_000 * USD,
-            apr_bps: 1_200,
-            late_apr_bps: 600,
-            advance_rate_bps: 8_000,
-            maturity: now + 90 * 86_400,
-            payment_interval: 30 * 86_400,
-            grace_seconds: 10 * 86_400,
-        },
-    )?;
-    s.send(
-        "underwriter approves Nordic Bikes' line",
-        &[ix],
-        &issuer,
-        &[],
-    )
-    .await?;
+    let (credit, pool) = s.fund_credit_pool().await?;
+    s.approve_receivable_line(&credit, &pool, &bikes).await?;
     // A service plan paid in USDT.
     let plan = s.invoice(&bikes, "BIKE-79", 300 * USD).await?;
     s.pay(&bikes, &plan, &bob, &usdt).await?;

@@ -1191,3 +1191,94 @@ async fn a_marketplace_pays_its_sellers_in_stablecoins_in_as_few_transactions_as
     );
     assert!(report::trial_balance(&pool).await.unwrap().balanced());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_fiat_merchants_advance_paid_into_the_treasury_is_its_money_until_its_payout() {
+    use kassa_payments::state::MerchantPolicy;
+    let mut w = world().await;
+    let pool = w.pool.clone();
+    let usdc = w.s.proto.usdc;
+    let treasury = Keypair::new();
+    setup::set_currency(&pool, &usdc.mint, "USDC", 6)
+        .await
+        .unwrap();
+    setup::set_treasury(&pool, &treasury.pubkey())
+        .await
+        .unwrap();
+    setup::add_bank_account(
+        &pool,
+        "eur-main",
+        "EUR",
+        &BankAccount::new("Kassa Payments B.V.", KASSA_IBAN, "ABNANL2A").unwrap(),
+        0,
+        DAY,
+    )
+    .await
+    .unwrap();
+    let policy = MerchantPolicy {
+        authorization_window: 30 * 86_400,
+        dispute_window: 3 * 86_400,
+        ..shop_policy()
+    };
+    let cycles =
+        w.s.merchant_owned_by("Linden Cycles", policy, treasury.insecure_clone())
+            .await
+            .unwrap();
+    let (credit, credit_pool) = w.s.fund_credit_pool().await.unwrap();
+    w.s.approve_receivable_line(&credit, &credit_pool, &cycles)
+        .await
+        .unwrap();
+    w.caught_up().await;
+    setup::set_merchant(
+        &pool,
+        &cycles.address,
+        &Mode::Fiat {
+            currency: "EUR".into(),
+            via: "eur-main".into(),
+            account: BankAccount::new("Linden Cycles GmbH", "DE89370400440532013000", "COBADEFF")
+                .unwrap(),
+            spread_bps: 0,
+        },
+    )
+    .await
+    .unwrap();
+    let customer = Keypair::new();
+    w.s.fund(&customer).await.unwrap();
+    let plan = w.s.invoice(&cycles, "PLAN-1", 300 * USD).await.unwrap();
+    w.s.pay(&cycles, &plan, &customer, &usdc).await.unwrap();
+    // Past the dispute window, the merchant (run by the treasury) takes an advance of 200 into
+    // the treasury's token account; the capture repays the pool first.
+    w.s.warp(4 * 86_400).await.unwrap();
+    let ix = credit
+        .advance_take(
+            &treasury.pubkey(),
+            &credit_pool,
+            &cycles.address,
+            &plan,
+            200 * USD,
+        )
+        .unwrap();
+    let sig = w.s.client.send(&[ix], &treasury, &[]).await.unwrap();
+    w.s.signatures.push(sig);
+    let advance_vault = kassa_sdk::pda::credit::advance_vault(&credit.program_id, &plan).0;
+    w.s.capture(&cycles, &plan, 300 * USD, Some(advance_vault))
+        .await
+        .unwrap();
+    w.finalize().await;
+    assert!(book::open_exceptions(&pool).await.unwrap().is_empty());
+    let payable = kassa_settlement::accounts::payable(&cycles.address, "USDC").id;
+    // The advance now, the capture's rest later: the sale less its fee, once.
+    let net = (300 * USD - 300 * USD * 30 / 10_000) as i64;
+    assert_eq!(w.balance(&payable).await, (net, net));
+    let booked: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM ledger.transfer WHERE metadata->>'event' = 'Drawn'
+                                                 AND state = 'posted'",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!(booked, 1);
+    let rpc = solana_rpc_client::nonblocking::rpc_client::RpcClient::new(w.net.rpc_url.clone());
+    let r = reconcile::run(&pool, &rpc).await.unwrap();
+    assert!(r.clean(), "{r:#?}");
+}

@@ -20,6 +20,8 @@
 //!   its own wallet: Kassa owes it nothing.
 //! - dispute resolved: as a capture of the merchant's share, plus the payer's share returned.
 //! - voided, reclaimed, rejected (`amount` back to the payer): Dr `payers` / Cr `escrow`.
+//! - a fiat merchant's credit (drawn, which advances are too; repaid), where it moved the treasury's
+//!   tokens: in, Dr `treasury` / Cr its receivable then payable; out, the reverse.
 //! - refunded: when the treasury paid it (a merchant Kassa runs), Dr the merchant's `payable`
 //!   (as far as its posted balance goes) and `receivable` (the rest) / Cr `treasury`. When the
 //!   merchant paid it from its own wallet, nothing in Kassa's custody moved: nothing is booked.
@@ -33,7 +35,7 @@ use crate::{
     },
     setup,
 };
-use kassa_sdk::decode::{KassaEvent, PaymentsEvent};
+use kassa_sdk::decode::{CreditEvent, KassaEvent, PaymentsEvent};
 use serde_json::json;
 use solana_sdk::{pubkey::Pubkey, signature::Signature};
 use sqlx::{Acquire as _, PgConnection, PgPool, Row as _};
@@ -390,7 +392,7 @@ async fn entry(
     event: &KassaEvent,
 ) -> Result<Option<Entry>> {
     let KassaEvent::Payments(e) = event else {
-        return Ok(None);
+        return credit_entry(conn, ctx, row, id, event).await;
     };
     let payment = event.header().entity;
     let (merchant, mint, what) = match e {
@@ -490,6 +492,96 @@ async fn entry(
                 "merchant": merchant.to_string(),
                 "mint": mint.to_string(),
                 "fiat": to_treasury,
+            }),
+        },
+    }))
+}
+
+/// A fiat merchant's credit, where it moved the treasury's tokens: a draw (an advance emits
+/// `Drawn` too, and is booked through it) paid into the treasury is the merchant's (Dr treasury / Cr its receivable first, then payable); a
+/// repayment the treasury made for it is charged to it (Dr payable, then receivable / Cr
+/// treasury). Credit the merchant took or repaid elsewhere moves nothing Kassa holds.
+async fn credit_entry(
+    conn: &mut PgConnection,
+    ctx: &Context,
+    row: &InboxRow,
+    id: &str,
+    event: &KassaEvent,
+) -> Result<Option<Entry>> {
+    let KassaEvent::Credit(e) = event else {
+        return Ok(None);
+    };
+    let (line, incoming, outgoing, what) = match e {
+        CreditEvent::Drawn(e) => (e.header.entity, e.amount, 0, "drawn"),
+        CreditEvent::Repaid(e) => {
+            let paid = [e.fees, e.interest, e.principal, e.recovery]
+                .into_iter()
+                .try_fold(0u64, u64::checked_add)
+                .ok_or_else(|| SettlementError::Invalid(format!("{id}: amounts overflow")))?;
+            (e.header.entity, 0, paid, "repaid")
+        }
+        _ => return Ok(None),
+    };
+    let found: Option<(Option<Vec<u8>>, Vec<u8>)> = sqlx::query_as(
+        "SELECT l.merchant, p.mint FROM chain.credit_line l
+         JOIN chain.credit_pool p ON p.address = l.pool WHERE l.address = $1",
+    )
+    .bind(&line.to_bytes()[..])
+    .fetch_optional(&mut *conn)
+    .await?;
+    let Some((Some(merchant), mint)) = found else {
+        return Ok(None);
+    };
+    let key = |b: &[u8]| {
+        Pubkey::try_from(b).map_err(|_| SettlementError::Corrupt("credit line key".into()))
+    };
+    let (merchant, mint) = (key(&merchant)?, key(&mint)?);
+    if !setup::is_fiat(conn, &merchant).await? {
+        return Ok(None);
+    }
+    let change = treasury_change(conn, ctx, &row.signature, &mint).await?;
+    let Some((code, _)) = ctx.currencies.get(&mint) else {
+        return Err(SettlementError::Invalid(format!(
+            "mint {mint} has no currency in settlement.currency: add it, then book this event"
+        )));
+    };
+    let mut b = Builder::new(code);
+    if incoming > 0 && change >= i128::from(incoming) {
+        let receivable = accounts::receivable(&merchant, code);
+        let owed = available(conn, &receivable).await?.min(incoming);
+        b.post(accounts::treasury(code), receivable, owed)?;
+        b.post(
+            accounts::treasury(code),
+            accounts::payable(&merchant, code),
+            incoming - owed,
+        )?;
+    } else if outgoing > 0 && -change >= i128::from(outgoing) {
+        let payable = accounts::payable(&merchant, code);
+        let from_payable = available(conn, &payable).await?.min(outgoing);
+        b.post(payable, accounts::treasury(code), from_payable)?;
+        b.post(
+            accounts::receivable(&merchant, code),
+            accounts::treasury(code),
+            outgoing - from_payable,
+        )?;
+    }
+    if b.postings.is_empty() {
+        return Ok(None);
+    }
+    Ok(Some(Entry {
+        accounts: b.accounts,
+        transfer: NewTransfer {
+            id: id.to_string(),
+            pending: true,
+            postings: b.postings,
+            description: format!("credit line {line} {what}"),
+            metadata: json!({
+                "event": event.name(),
+                "signature": row.signature.to_string(),
+                "line": line.to_string(),
+                "merchant": merchant.to_string(),
+                "mint": mint.to_string(),
+                "fiat": true,
             }),
         },
     }))
