@@ -180,6 +180,40 @@ pub async fn run(args: Args) -> Result<()> {
             stopped(rx),
         ))
     });
+    let reconciling = (settings.settlement.reconcile_hours > 0).then(|| {
+        let mut rx = stop_rx.clone();
+        let pool = pool.clone();
+        let every = Duration::from_secs(settings.settlement.reconcile_hours * 3600);
+        let rpc = settings.rpc.url.clone();
+        tokio::spawn(async move {
+            let rpc = solana_rpc_client::nonblocking::rpc_client::RpcClient::new(rpc);
+            loop {
+                tokio::select! {
+                    _ = rx.wait_for(|s| *s) => return,
+                    _ = tokio::time::sleep(every) => {}
+                }
+                match kassa_settlement::reconcile::run(&pool, &rpc).await {
+                    Ok(r) if r.clean() => {
+                        tracing::info!(lines = r.lines.len(), "reconciliation: no difference")
+                    }
+                    Ok(r) => {
+                        for l in r.lines.iter().filter(|l| l.difference != 0) {
+                            tracing::error!(account = %l.account, against = %l.what,
+                                            ledger = l.ledger, external = l.external,
+                                            difference = l.difference,
+                                            "reconciliation: the ledger differs");
+                        }
+                        for f in &r.findings {
+                            tracing::error!(finding = %f, "reconciliation");
+                        }
+                    }
+                    Err(e) => {
+                        tracing::warn!(error = %e, "reconciliation failed; next run as planned")
+                    }
+                }
+            }
+        })
+    });
     eprintln!(
         "Kassa API at {} (cluster {}{}{}); Ctrl-C or SIGTERM stops",
         api.url,
@@ -203,6 +237,9 @@ pub async fn run(args: Args) -> Result<()> {
     }
     if let Some(b) = booking {
         let _ = b.await;
+    }
+    if let Some(r) = reconciling {
+        let _ = r.await;
     }
     pool.close().await;
     Ok(())

@@ -44,6 +44,9 @@ pub struct SettlementSettings {
     /// Daily conversion rates for payouts: a CSV of `date,base,quote,rate` (unset: payout
     /// batches cannot be cut by this server).
     pub rates_file: Option<PathBuf>,
+    /// Hours between reconciliations of the ledger with the chain and the bank run by this
+    /// process (0: none; operators can run one through the API).
+    pub reconcile_hours: u64,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -64,6 +67,7 @@ impl Default for SettlementSettings {
             treasury: None,
             currencies: Vec::new(),
             rates_file: None,
+            reconcile_hours: 24,
         }
     }
 }
