@@ -37,9 +37,11 @@ CREATE TABLE settlement.treasury (
     created_at timestamptz NOT NULL DEFAULT now()
 );
 
--- Kassa's own accounts at partner banks, the debtor of payouts in their currency.
+-- Kassa's own accounts at partner banks, the debtor of payouts in their currency. The id is
+-- short enough that a batch id made of it (`pb_<yyyymmdd>_<id>`) fits a pain.001 `MsgId`
+-- (35 characters).
 CREATE TABLE settlement.bank_account (
-    id         text PRIMARY KEY CHECK (id ~ '^[a-z0-9][a-z0-9_-]{0,39}$'),
+    id         text PRIMARY KEY CHECK (id ~ '^[a-z0-9][a-z0-9_-]{0,22}$'),
     currency   text NOT NULL CHECK (currency ~ '^[A-Z]{3}$'),
     holder     text NOT NULL CHECK (length(holder) BETWEEN 1 AND 70),
     iban       text NOT NULL UNIQUE CHECK (iban ~ '^[A-Z]{2}[0-9]{2}[A-Z0-9]{11,30}$'),
@@ -83,7 +85,7 @@ CREATE TABLE settlement.booking_exception (
 
 -- A payout batch: one file to one of Kassa's banks for one business day.
 CREATE TABLE settlement.payout_batch (
-    id            text PRIMARY KEY CHECK (id ~ '^pb_[0-9]{8}_[a-z0-9_-]{1,40}$'),
+    id            text PRIMARY KEY CHECK (id ~ '^pb_[0-9]{8}_[a-z0-9_-]{1,23}$'),
     bank_account  text NOT NULL REFERENCES settlement.bank_account,
     currency      text NOT NULL,
     business_date date NOT NULL,
@@ -148,7 +150,7 @@ CREATE TABLE settlement.statement (
 CREATE TABLE settlement.statement_entry (
     statement     bigint NOT NULL REFERENCES settlement.statement,
     n             integer NOT NULL CHECK (n >= 1),
-    amount        bigint NOT NULL CHECK (amount > 0),
+    amount        bigint NOT NULL CHECK (amount >= 0),
     credit        boolean NOT NULL,
     booking_date  date NOT NULL,
     bank_ref      text,

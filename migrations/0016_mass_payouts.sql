@@ -13,6 +13,8 @@ CREATE TABLE settlement.mass_payout (
     mint        chain.pubkey NOT NULL REFERENCES settlement.currency,
     total       bigint NOT NULL CHECK (total > 0),
     items       integer NOT NULL CHECK (items > 0),
+    -- SHA-256 of the recipients' list: the same key with another list is refused.
+    digest      text NOT NULL CHECK (digest ~ '^[0-9a-f]{64}$'),
     state       text NOT NULL CHECK (state IN ('created', 'done')),
     -- What reached the wallets and what failed, once done.
     paid        bigint CHECK (paid >= 0),
@@ -33,12 +35,13 @@ CREATE TABLE settlement.mass_payout_item (
     reference   text NOT NULL DEFAULT '' CHECK (length(reference) <= 140),
     state       text NOT NULL CHECK (state IN ('pending', 'sent', 'paid', 'failed')),
     signature   chain.signature,
-    -- The blockhash it was signed with: once expired, a transaction never seen never lands.
-    blockhash   bytea CHECK (octet_length(blockhash) = 32),
+    -- The last block height its blockhash can land at: past it (at finalized), a transaction
+    -- the cluster never saw never will, and only then is the item sent again.
+    last_valid  bigint CHECK (last_valid >= 0),
     error       text,
     PRIMARY KEY (payout, n),
     CHECK ((state = 'pending') = (signature IS NULL)),
-    CHECK ((signature IS NULL) = (blockhash IS NULL)),
+    CHECK ((signature IS NULL) = (last_valid IS NULL)),
     CHECK ((state = 'failed') = (error IS NOT NULL))
 );
 CREATE INDEX mass_payout_item_open ON settlement.mass_payout_item (payout)

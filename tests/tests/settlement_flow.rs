@@ -1010,9 +1010,29 @@ async fn a_marketplace_pays_its_sellers_in_stablecoins_in_as_few_transactions_as
         w.balance(&payable).await,
         (before, before - 40 * 5 * USD as i64)
     );
+    // The same key with another list is refused.
+    let mut other = items.clone();
+    other.swap(0, 1);
+    other[0].reference = "someone else".into();
+    let err = mass::create(&pool, &market.address, &usdc.mint, "week-48", &other)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, SettlementError::Conflict(_)), "{err}");
     let rpc = solana_rpc_client::nonblocking::rpc_client::RpcClient::new(w.net.rpc_url.clone());
-    let sent = mass::send(&pool, &rpc, &treasury, &id).await.unwrap();
-    let txs = sent.transactions.len();
+    // Two senders at once (an API retry beside a worker): every seller is paid once.
+    let (a, b) = tokio::join!(
+        mass::send(&pool, &rpc, &treasury, &id),
+        mass::send(&pool, &rpc, &treasury, &id)
+    );
+    let (a, b) = (a.unwrap(), b.unwrap());
+    let paid_items: usize = a
+        .transactions
+        .iter()
+        .chain(&b.transactions)
+        .map(|(_, ns)| ns.len())
+        .sum();
+    assert_eq!(paid_items, 40, "each item in exactly one transaction sent");
+    let txs = a.transactions.len() + b.transactions.len();
     assert!((2..=8).contains(&txs), "40 transfers in {txs} transactions");
     // Sending again sends nothing: every item has its signature.
     assert!(mass::send(&pool, &rpc, &treasury, &id)

@@ -30,8 +30,8 @@ use crate::{
     accounts,
     error::{Result, SettlementError},
     ledger::{
-        account_in, open_account_in, resolve_in, transfer_by_id_in, transfer_in, NewAccount,
-        NewTransfer, Posting, TransferState,
+        account_in, lock_merchant_in, open_account_in, resolve_in, transfer_by_id_in, transfer_in,
+        NewAccount, NewTransfer, Posting, TransferState,
     },
     setup,
 };
@@ -119,7 +119,12 @@ pub async fn pass(pool: &PgPool) -> Result<Booked> {
                 booked.resolved += 1;
             }
             Ok(Outcome::Nothing) => sp.commit().await?,
-            Err(SettlementError::Database(e)) => return Err(SettlementError::Database(e)),
+            // The database failing (a deadlock, a lost connection) is not the event's fault:
+            // the pass stops, commits nothing, and the next one books the rows again.
+            Err(SettlementError::Database(e))
+            | Err(SettlementError::Ledger(crate::LedgerError::Database(e))) => {
+                return Err(SettlementError::Database(e))
+            }
             Err(e) => {
                 sp.rollback().await?;
                 tracing::warn!(signature = %row.signature, phase = %row.phase, error = %e,
@@ -318,7 +323,8 @@ impl Builder {
 }
 
 /// What a no-overdraft account has that can be drawn now: its posted balance less what pending
-/// transfers reserve against it (0 when it does not exist yet).
+/// transfers reserve against it (0 when it does not exist yet). Callers hold the merchant's
+/// accounts locked ([`lock_merchant_in`]) so it stays true until they draw on it.
 async fn available(conn: &mut PgConnection, a: &NewAccount) -> Result<u64> {
     Ok(match account_in(conn, &a.id).await? {
         Some(acc) => u64::try_from(acc.balance.available(acc.kind).max(0)).unwrap_or(0),
@@ -373,6 +379,7 @@ async fn merchant_part(
         )));
     }
     let c = b.currency.clone();
+    lock_merchant_in(conn, merchant).await?;
     let receivable = accounts::receivable(merchant, &c);
     let owed = available(conn, &receivable).await?.min(to_merchant);
     b.post(accounts::treasury(&c), receivable, owed)?;
@@ -459,10 +466,18 @@ async fn entry(
         }
         PaymentsEvent::PaymentRefunded(e) => {
             let paid = -treasury_change(conn, ctx, &row.signature, &e.mint).await?;
-            if paid < i128::from(e.amount) || !setup::is_fiat(conn, &e.merchant).await? {
+            if paid <= 0 || !setup::is_fiat(conn, &e.merchant).await? {
                 // The merchant paid it from its own wallet: nothing in custody moved.
                 return Ok(None);
             }
+            if paid < i128::from(e.amount) {
+                return Err(SettlementError::Invalid(format!(
+                    "{id}: a refund of {} of which the treasury paid only {paid}: an operator \
+                     decides who funded the rest",
+                    e.amount
+                )));
+            }
+            lock_merchant_in(conn, &e.merchant).await?;
             let payable = accounts::payable(&e.merchant, code);
             let from_payable = available(conn, &payable).await?.min(e.amount);
             b.post(payable, accounts::treasury(code), from_payable)?;
@@ -545,8 +560,21 @@ async fn credit_entry(
             "mint {mint} has no currency in settlement.currency: add it, then book this event"
         )));
     };
+    let moved = if incoming > 0 { change } else { -change };
+    let amount = i128::from(incoming.max(outgoing));
+    if moved <= 0 {
+        // Drawn into, or repaid from, a wallet of the merchant's own.
+        return Ok(None);
+    }
+    if moved < amount {
+        return Err(SettlementError::Invalid(format!(
+            "{id}: credit line {line} {what} {amount}, of which only {moved} moved through the \
+             treasury: an operator decides"
+        )));
+    }
+    lock_merchant_in(conn, &merchant).await?;
     let mut b = Builder::new(code);
-    if incoming > 0 && change >= i128::from(incoming) {
+    if incoming > 0 {
         let receivable = accounts::receivable(&merchant, code);
         let owed = available(conn, &receivable).await?.min(incoming);
         b.post(accounts::treasury(code), receivable, owed)?;
@@ -555,7 +583,7 @@ async fn credit_entry(
             accounts::payable(&merchant, code),
             incoming - owed,
         )?;
-    } else if outgoing > 0 && -change >= i128::from(outgoing) {
+    } else {
         let payable = accounts::payable(&merchant, code);
         let from_payable = available(conn, &payable).await?.min(outgoing);
         b.post(payable, accounts::treasury(code), from_payable)?;

@@ -399,6 +399,20 @@ pub async fn open_accounts_in(
     }
 }
 
+/// Locks every account of a merchant (`merchant:<hex>:…`) in id order until the caller's
+/// transaction ends, so that what is read of their balances stays true until it is written
+/// against: booking, payouts and mass payouts read a payable or receivable and then draw on it.
+pub async fn lock_merchant_in(
+    conn: &mut PgConnection,
+    merchant: &solana_sdk::pubkey::Pubkey,
+) -> Result<(), LedgerError> {
+    sqlx::query("SELECT id FROM ledger.account WHERE starts_with(id, $1) ORDER BY id FOR UPDATE")
+        .bind(format!("merchant:{}:", hex::encode(merchant)))
+        .fetch_all(&mut *conn)
+        .await?;
+    Ok(())
+}
+
 /// [`Ledger::account`] on a connection.
 pub async fn account_in(conn: &mut PgConnection, id: &str) -> Result<Option<Account>, LedgerError> {
     sqlx::query("SELECT * FROM ledger.account_balance WHERE id = $1")

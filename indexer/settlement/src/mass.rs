@@ -8,8 +8,9 @@
 //!   account) into as few transactions as fit in a packet, records each item's signature
 //!   *before* its transaction is sent, then sends them.
 //! - [`settle`] asks the cluster for each signature at `finalized`: landed items are paid,
-//!   items whose transaction failed are failed (with the reason), items whose transaction never
-//!   landed before its blockhash expired go back to pending to be sent again. When none is
+//!   items whose transaction failed are failed (with the reason), items whose transaction the
+//!   cluster never saw although the finalized chain is past its last valid block height go back
+//!   to pending to be sent again (before that, it may still land). When none is
 //!   left open, the reservation is voided and what was paid is booked as one posted transfer
 //!   (`mass:<id>:paid`, Dr payable / Cr treasury), in one database transaction: what failed
 //!   stays the merchant's.
@@ -150,6 +151,16 @@ pub async fn create_in(
         .try_fold(0i64, |t, it| t.checked_add(it.amount as i64))
         .ok_or_else(|| SettlementError::Invalid("the total exceeds 63 bits".into()))?;
     let id = payout_id(&funder, key);
+    let digest = {
+        let mut h = Sha256::new();
+        for it in items {
+            h.update(it.wallet.to_bytes());
+            h.update(it.amount.to_le_bytes());
+            h.update((it.reference.len() as u64).to_le_bytes());
+            h.update(it.reference.as_bytes());
+        }
+        hex::encode(h.finalize())
+    };
     let code: Option<String> =
         sqlx::query_scalar("SELECT code FROM settlement.currency WHERE mint = $1")
             .bind(&mint.to_bytes()[..])
@@ -161,13 +172,13 @@ pub async fn create_in(
         ))
     })?;
     let funding = funder.account(&code);
-    let known: Option<(String, i64, i32)> =
-        sqlx::query_as("SELECT funding, total, items FROM settlement.mass_payout WHERE id = $1")
+    let known: Option<(String, String)> =
+        sqlx::query_as("SELECT funding, digest FROM settlement.mass_payout WHERE id = $1")
             .bind(&id)
             .fetch_optional(&mut *tx)
             .await?;
-    if let Some((f, t, n)) = known {
-        if f != funding.id || t != total || n as usize != items.len() {
+    if let Some((f, d)) = known {
+        if f != funding.id || d != digest {
             return Err(SettlementError::Conflict(format!(
                 "key {key:?} was used for another mass payout ({id})"
             )));
@@ -180,9 +191,9 @@ pub async fn create_in(
     };
     let now = OffsetDateTime::now_utc();
     sqlx::query(
-        "INSERT INTO settlement.mass_payout (id, merchant, funding, mint, total, items, state,
-                                             created_at)
-         VALUES ($1, $2, $3, $4, $5, $6, 'created', $7)",
+        "INSERT INTO settlement.mass_payout (id, merchant, funding, mint, total, items, digest,
+                                             state, created_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, 'created', $8)",
     )
     .bind(&id)
     .bind(merchant)
@@ -190,6 +201,7 @@ pub async fn create_in(
     .bind(&mint.to_bytes()[..])
     .bind(total)
     .bind(items.len() as i32)
+    .bind(&digest)
     .bind(now)
     .execute(&mut *tx)
     .await?;
@@ -350,6 +362,33 @@ pub async fn send(pool: &PgPool, rpc: &RpcClient, treasury: &Keypair, id: &str) 
         .await
         .map_err(|e| SettlementError::Cluster(format!("mint {mint}: {e}")))?
         .owner;
+    // One sender per payout at a time: a session lock on a connection of its own, released
+    // when this returns or when the process dies and its connection closes.
+    let mut lock = pool.acquire().await?;
+    let locked: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock(hashtextextended($1, 0))")
+        .bind(id)
+        .fetch_one(&mut *lock)
+        .await?;
+    if !locked {
+        return Ok(Sent::default());
+    }
+    let sent = send_locked(pool, rpc, treasury, id, &mint, &token_program, decimals).await;
+    sqlx::query("SELECT pg_advisory_unlock(hashtextextended($1, 0))")
+        .bind(id)
+        .execute(&mut *lock)
+        .await?;
+    sent
+}
+
+async fn send_locked(
+    pool: &PgPool,
+    rpc: &RpcClient,
+    treasury: &Keypair,
+    id: &str,
+    mint: &Pubkey,
+    token_program: &Pubkey,
+    decimals: u8,
+) -> Result<Sent> {
     let pending: Vec<(i32, Pubkey, u64)> = sqlx::query(
         "SELECT n, wallet, amount FROM settlement.mass_payout_item
          WHERE payout = $1 AND state = 'pending' ORDER BY n",
@@ -368,17 +407,11 @@ pub async fn send(pool: &PgPool, rpc: &RpcClient, treasury: &Keypair, id: &str) 
         ))
     })
     .collect::<Result<_>>()?;
-    let chunks = pack(
-        &treasury.pubkey(),
-        &mint,
-        &token_program,
-        decimals,
-        &pending,
-    )?;
+    let chunks = pack(&treasury.pubkey(), mint, token_program, decimals, &pending)?;
     let mut sent = Sent::default();
     for (ns, ixs) in chunks {
-        let blockhash: Hash = rpc
-            .get_latest_blockhash()
+        let (blockhash, last_valid): (Hash, u64) = rpc
+            .get_latest_blockhash_with_commitment(CommitmentConfig::confirmed())
             .await
             .map_err(|e| SettlementError::Cluster(format!("blockhash: {e}")))?;
         let tx = Transaction::new_signed_with_payer(
@@ -388,17 +421,31 @@ pub async fn send(pool: &PgPool, rpc: &RpcClient, treasury: &Keypair, id: &str) 
             blockhash,
         );
         let signature = tx.signatures[0];
-        // The signature is stored first: whatever happens next, the item is found by it.
-        sqlx::query(
-            "UPDATE settlement.mass_payout_item SET state = 'sent', signature = $3, blockhash = $4
+        // The signature is stored first: whatever happens next, the item is found by it. Only
+        // items still pending are claimed; a chunk not wholly claimed is not sent.
+        let claimed = sqlx::query(
+            "UPDATE settlement.mass_payout_item SET state = 'sent', signature = $3, last_valid = $4
              WHERE payout = $1 AND n = ANY($2) AND state = 'pending'",
         )
         .bind(id)
         .bind(&ns)
         .bind(signature.as_ref())
-        .bind(blockhash.as_ref())
+        .bind(last_valid as i64)
         .execute(pool)
-        .await?;
+        .await?
+        .rows_affected();
+        if claimed != ns.len() as u64 {
+            sqlx::query(
+                "UPDATE settlement.mass_payout_item
+                 SET state = 'pending', signature = NULL, last_valid = NULL
+                 WHERE payout = $1 AND signature = $2",
+            )
+            .bind(id)
+            .bind(signature.as_ref())
+            .execute(pool)
+            .await?;
+            continue;
+        }
         if let Err(e) = rpc.send_transaction(&tx).await {
             if let Some(err) = e.get_transaction_error() {
                 sqlx::query(
@@ -435,27 +482,32 @@ pub struct Settled {
 /// Looks up every sent item's transaction at `finalized` and books the payout once none is
 /// open (see the module documentation).
 pub async fn settle(pool: &PgPool, rpc: &RpcClient, id: &str) -> Result<Settled> {
-    let sent: Vec<(Vec<u8>, Vec<u8>)> = sqlx::query_as(
-        "SELECT DISTINCT signature, blockhash FROM settlement.mass_payout_item
+    let sent: Vec<(Vec<u8>, i64)> = sqlx::query_as(
+        "SELECT DISTINCT signature, last_valid FROM settlement.mass_payout_item
          WHERE payout = $1 AND state = 'sent'",
     )
     .bind(id)
     .fetch_all(pool)
     .await?;
-    let sent: Vec<(Signature, Hash)> = sent
+    let sent: Vec<(Signature, u64)> = sent
         .iter()
-        .map(|(s, b)| {
+        .map(|(s, h)| {
             Ok((
                 Signature::try_from(s.as_slice())
                     .map_err(|_| SettlementError::Corrupt("item signature".into()))?,
-                Hash::new_from_array(
-                    b.as_slice()
-                        .try_into()
-                        .map_err(|_| SettlementError::Corrupt("item blockhash".into()))?,
-                ),
+                *h as u64,
             ))
         })
         .collect::<Result<_>>()?;
+    // The finalized block height, read before the statuses: a transaction whose last valid
+    // height is below it and that the cluster has not seen after it can never land.
+    let finalized_height = if sent.is_empty() {
+        0
+    } else {
+        rpc.get_block_height_with_commitment(CommitmentConfig::finalized())
+            .await
+            .map_err(|e| SettlementError::Cluster(format!("block height: {e}")))?
+    };
     for chunk in sent.chunks(256) {
         let sigs: Vec<Signature> = chunk.iter().map(|c| c.0).collect();
         let statuses = rpc
@@ -463,31 +515,23 @@ pub async fn settle(pool: &PgPool, rpc: &RpcClient, id: &str) -> Result<Settled>
             .await
             .map_err(|e| SettlementError::Cluster(format!("signature statuses: {e}")))?
             .value;
-        for ((sig, blockhash), status) in chunk.iter().zip(statuses) {
+        for ((sig, last_valid), status) in chunk.iter().zip(statuses) {
             let (state, error) = match status {
                 Some(s) if s.satisfies_commitment(CommitmentConfig::finalized()) => match s.err {
                     None => ("paid", None),
                     Some(e) => ("failed", Some(format!("failed on chain: {e}"))),
                 },
                 Some(_) => continue,
-                None => {
-                    // Never seen: once its blockhash has expired it can never land, and only
-                    // then is it sent again.
-                    let live = rpc
-                        .is_blockhash_valid(blockhash, CommitmentConfig::processed())
-                        .await
-                        .map_err(|e| SettlementError::Cluster(format!("blockhash: {e}")))?;
-                    if live {
-                        continue;
-                    }
-                    ("pending", None)
-                }
+                // Never seen, and its blockhash expired before the finalized height read
+                // above: it can never land, so it is sent again. Until then it may still land.
+                None if *last_valid < finalized_height => ("pending", None),
+                None => continue,
             };
             sqlx::query(
                 "UPDATE settlement.mass_payout_item
                  SET state = $3, error = $4,
                      signature = CASE WHEN $3 = 'pending' THEN NULL ELSE signature END,
-                     blockhash = CASE WHEN $3 = 'pending' THEN NULL ELSE blockhash END
+                     last_valid = CASE WHEN $3 = 'pending' THEN NULL ELSE last_valid END
                  WHERE payout = $1 AND signature = $2 AND state = 'sent'",
             )
             .bind(id)

@@ -92,7 +92,7 @@ pub(crate) async fn buy(
     rates: Option<&dyn RateSource>,
     bank_account: &str,
     currency: &str,
-    statement_id: &str,
+    statement: i64,
     line_no: usize,
     reference: &str,
     line: &Line,
@@ -149,9 +149,7 @@ pub(crate) async fn buy(
     for a in [&fx_f, &fx_c, &owed, &rev] {
         open_account_in(tx, a).await?;
     }
-    let stmt_key = statement_id
-        .to_ascii_lowercase()
-        .replace(|c: char| !c.is_ascii_alphanumeric() && c != '-', "_");
+    let stmt_key = statement;
     let mut postings = vec![
         Posting::debit(&bank.id, currency, line.amount),
         Posting::credit(&fx_f.id, currency, line.amount),

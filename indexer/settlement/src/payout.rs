@@ -23,7 +23,8 @@ use crate::{
     accounts,
     error::{Result, SettlementError},
     ledger::{
-        account_in, open_account_in, resolve_in, transfer_in, NewTransfer, Posting, TransferState,
+        account_in, lock_merchant_in, open_account_in, resolve_in, transfer_in, NewTransfer,
+        Posting, TransferState,
     },
     money::convert,
     rates::RateSource,
@@ -131,13 +132,26 @@ pub async fn cut(
         batch: batch.clone(),
         ..Cut::default()
     };
-    let mut skipped: Vec<Vec<u8>> = Vec::new();
+    // Merchants in address order, past the last one this worker looked at: each is looked at
+    // once per cut, by whichever worker locks it first.
+    let mut last: Vec<u8> = Vec::new();
     loop {
         let mut tx = pool.begin().await?;
+        // The batch may not be sent while a payout is being added to it (`send` locks it for
+        // update); once it is sent, no payout goes into it.
+        let state: String =
+            sqlx::query_scalar("SELECT state FROM settlement.payout_batch WHERE id = $1 FOR SHARE")
+                .bind(&batch)
+                .fetch_one(&mut *tx)
+                .await?;
+        if state != "open" {
+            tx.rollback().await?;
+            return Ok(done);
+        }
         let row = sqlx::query(
             "SELECT m.merchant, m.holder, m.iban, m.bic, m.spread_bps
              FROM settlement.merchant m
-             WHERE m.mode = 'fiat' AND m.bank_account = $1 AND NOT (m.merchant = ANY($3))
+             WHERE m.mode = 'fiat' AND m.bank_account = $1 AND m.merchant::bytea > $3
                AND NOT EXISTS (SELECT 1 FROM settlement.payout p
                                WHERE p.batch = $2 AND p.merchant = m.merchant)
              ORDER BY m.merchant
@@ -145,7 +159,7 @@ pub async fn cut(
         )
         .bind(bank_account)
         .bind(&batch)
-        .bind(&skipped)
+        .bind(&last)
         .fetch_optional(&mut *tx)
         .await?;
         let Some(row) = row else {
@@ -153,6 +167,7 @@ pub async fn cut(
             return Ok(done);
         };
         let key: Vec<u8> = row.get(0);
+        last = key.clone();
         let merchant = Pubkey::try_from(key.as_slice())
             .map_err(|_| SettlementError::Corrupt("merchant key".into()))?;
         let spread: i32 = row.get(4);
@@ -179,7 +194,6 @@ pub async fn cut(
             done.created.push(id);
         } else {
             done.empty += 1;
-            skipped.push(key);
         }
     }
 }
@@ -206,6 +220,8 @@ async fn pay_merchant(
     let fiat_exp = fiat_exponent(fiat)?;
     let payable_f = accounts::payable(&t.merchant, fiat);
     open_account_in(tx, &payable_f).await?;
+    // What is read of the merchant's balances stays true until it is drawn on.
+    lock_merchant_in(tx, &t.merchant).await?;
     let mut conversions = Vec::new();
     for (_, (code, decimals)) in setup::currencies(tx).await? {
         let payable_c = accounts::payable(&t.merchant, &code);
@@ -220,12 +236,16 @@ async fn pay_merchant(
             let owed = u64::try_from(r.balance.available(r.kind).max(0)).unwrap_or(0);
             let net = owed.min(amount);
             if net > 0 {
+                // A merchant can be netted more than once in a batch (a cut that found nothing
+                // left to pay after netting looks at it again): the receivable's credits so
+                // far make each netting's id its own.
+                let seen = r.balance.credits_posted + r.balance.credits_pending;
                 let net_i64 = i64::try_from(net)
                     .map_err(|_| SettlementError::Invalid(format!("{net} exceeds 63 bits")))?;
                 transfer_in(
                     tx,
                     &NewTransfer {
-                        id: format!("{}:net:{}", t.id, code.to_ascii_lowercase()),
+                        id: format!("{}:net:{}:{seen}", t.id, code.to_ascii_lowercase()),
                         postings: vec![
                             Posting::debit(&payable_c.id, &code, net_i64),
                             Posting::credit(&receivable.id, &code, net_i64),
@@ -450,10 +470,12 @@ pub async fn send(pool: &PgPool, batch: &str, execution_date: Date) -> Result<Se
     for p in &payouts {
         resolve_in(&mut tx, &format!("payout:{}", p.id), TransferState::Posted).await?;
     }
+    let ids: Vec<&str> = payouts.iter().map(|p| p.id.as_str()).collect();
     sqlx::query(
-        "UPDATE settlement.payout SET state = 'sent', sent_at = $2 WHERE batch = $1 AND state = 'created'",
+        "UPDATE settlement.payout SET state = 'sent', sent_at = $2
+         WHERE id = ANY($1) AND state = 'created'",
     )
-    .bind(batch)
+    .bind(&ids)
     .bind(now)
     .execute(&mut *tx)
     .await?;

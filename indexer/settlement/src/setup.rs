@@ -120,7 +120,8 @@ pub async fn add_bank_account(
     .map_err(
         |e| match e.as_database_error().and_then(|d| d.constraint()) {
             Some("bank_account_id_check") => SettlementError::Invalid(format!(
-                "bank account id {id:?}: lowercase letters, digits, `_` and `-`, at most 40"
+                "bank account id {id:?}: lowercase letters, digits, `_` and `-`, at most 23 (a \
+             batch id made of it must fit an ISO 20022 message id)"
             )),
             Some("bank_account_iban_key") => SettlementError::Conflict(format!(
                 "IBAN {} is another bank account's",

@@ -358,7 +358,15 @@ pub async fn import_with(
             ))
         })?;
         out.statements.push(statement);
-        let m = match_lines(&mut tx, rates, &bank_account, &currency, &stmt.id, &lines).await?;
+        let m = match_lines(
+            &mut tx,
+            rates,
+            &bank_account,
+            &currency,
+            (&stmt.id, statement),
+            &lines,
+        )
+        .await?;
         for (n, (outcome, _, reason, _)) in m.iter().enumerate() {
             match *outcome {
                 "settled" => out.settled += 1,
@@ -539,7 +547,7 @@ async fn match_lines(
     rates: Option<&dyn crate::rates::RateSource>,
     bank_account: &str,
     currency: &str,
-    statement_id: &str,
+    (statement_id, statement_row): (&str, i64),
     lines: &[Line],
 ) -> Result<Vec<Outcome>> {
     let ids: Vec<&str> = lines
@@ -580,6 +588,10 @@ async fn match_lines(
         std::collections::BTreeMap::new();
     for line in lines {
         let exception = |why: String| ("exception", None, Some(why), None);
+        if line.amount == 0 {
+            out.push(exception("an entry of zero".into()));
+            continue;
+        }
         if !line.booked {
             out.push(exception(
                 "not booked by the bank yet (status other than BOOK)".into(),
@@ -601,7 +613,7 @@ async fn match_lines(
                     rates,
                     bank_account,
                     currency,
-                    statement_id,
+                    statement_row,
                     k,
                     &reference,
                     line,
@@ -696,9 +708,8 @@ async fn match_lines(
     let bank = accounts::bank(bank_account, currency);
     let in_transit = accounts::in_transit(currency);
     let now = OffsetDateTime::now_utc();
-    let key = statement_id
-        .to_ascii_lowercase()
-        .replace(|c: char| !c.is_ascii_alphanumeric() && c != '-', "_");
+    // The statement's row id: unique, whatever its bank-given id looks like.
+    let key = statement_row;
     if !settled.is_empty() {
         transfer_in(
             tx,
