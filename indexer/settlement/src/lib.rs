@@ -19,6 +19,7 @@ pub mod accounts;
 pub mod bank;
 pub mod book;
 pub mod error;
+mod iso20022;
 pub mod ledger;
 pub mod mass;
 pub mod money;

@@ -19,6 +19,7 @@
 //!   debit never showed) / Cr each merchant's fiat payable: the money is the merchant's again,
 //!   paid with the next batch.
 
+use crate::iso20022::{text, XmlResult};
 use crate::{
     accounts,
     error::{Result, SettlementError},
@@ -506,14 +507,6 @@ struct Party {
     bic: String,
 }
 
-type XmlResult = std::result::Result<(), std::io::Error>;
-
-fn text<W: std::io::Write>(w: &mut Writer<W>, tag: &str, value: &str) -> XmlResult {
-    w.create_element(tag)
-        .write_text_content(BytesText::new(value))
-        .map(|_| ())
-}
-
 fn party<W: std::io::Write>(w: &mut Writer<W>, p: &Party, who: &str) -> XmlResult {
     // <Dbtr>/<Cdtr>, its account, its agent: written by the caller in the schema's order.
     w.create_element(who)
@@ -565,80 +558,67 @@ fn pain001(
         .map_err(|e| SettlementError::Invalid(e.to_string()))?;
     let n = payouts.len().to_string();
     let sum = format_amount(total, exp);
-    let mut w = Writer::new_with_indent(Vec::new(), b' ', 2);
-    let xml = (|| -> XmlResult {
-        w.write_event(quick_xml::events::Event::Decl(
-            quick_xml::events::BytesDecl::new("1.0", Some("UTF-8"), None),
-        ))?;
-        w.create_element("Document")
-            .with_attribute(("xmlns", "urn:iso:std:iso:20022:tech:xsd:pain.001.001.09"))
+    crate::iso20022::document("pain.001.001.09", |w| {
+        w.create_element("CstmrCdtTrfInitn")
             .write_inner_content(|w| {
-                w.create_element("CstmrCdtTrfInitn")
-                    .write_inner_content(|w| {
-                        w.create_element("GrpHdr").write_inner_content(|w| {
-                            text(w, "MsgId", batch)?;
-                            text(w, "CreDtTm", &created)?;
-                            text(w, "NbOfTxs", &n)?;
-                            text(w, "CtrlSum", &sum)?;
-                            party(w, debtor, "InitgPty")
-                        })?;
-                        w.create_element("PmtInf").write_inner_content(|w| {
-                            text(w, "PmtInfId", batch)?;
-                            text(w, "PmtMtd", "TRF")?;
-                            text(w, "NbOfTxs", &n)?;
-                            text(w, "CtrlSum", &sum)?;
-                            w.create_element("PmtTpInf").write_inner_content(|w| {
-                                w.create_element("SvcLvl")
-                                    .write_inner_content(|w| text(w, "Cd", "SEPA"))
+                w.create_element("GrpHdr").write_inner_content(|w| {
+                    text(w, "MsgId", batch)?;
+                    text(w, "CreDtTm", &created)?;
+                    text(w, "NbOfTxs", &n)?;
+                    text(w, "CtrlSum", &sum)?;
+                    party(w, debtor, "InitgPty")
+                })?;
+                w.create_element("PmtInf").write_inner_content(|w| {
+                    text(w, "PmtInfId", batch)?;
+                    text(w, "PmtMtd", "TRF")?;
+                    text(w, "NbOfTxs", &n)?;
+                    text(w, "CtrlSum", &sum)?;
+                    w.create_element("PmtTpInf").write_inner_content(|w| {
+                        w.create_element("SvcLvl")
+                            .write_inner_content(|w| text(w, "Cd", "SEPA"))
+                            .map(|_| ())
+                    })?;
+                    w.create_element("ReqdExctnDt")
+                        .write_inner_content(|w| text(w, "Dt", &execution_date.to_string()))?;
+                    party(w, debtor, "Dbtr")?;
+                    account(w, "DbtrAcct", &debtor.iban)?;
+                    agent(w, "DbtrAgt", &debtor.bic)?;
+                    text(w, "ChrgBr", "SLEV")?;
+                    for p in payouts {
+                        w.create_element("CdtTrfTxInf").write_inner_content(|w| {
+                            w.create_element("PmtId").write_inner_content(|w| {
+                                text(w, "InstrId", &p.end_to_end_id)?;
+                                text(w, "EndToEndId", &p.end_to_end_id)
+                            })?;
+                            w.create_element("Amt").write_inner_content(|w| {
+                                w.create_element("InstdAmt")
+                                    .with_attribute(("Ccy", p.currency.as_str()))
+                                    .write_text_content(BytesText::new(&format_amount(
+                                        p.amount, exp,
+                                    )))
                                     .map(|_| ())
                             })?;
-                            w.create_element("ReqdExctnDt").write_inner_content(|w| {
-                                text(w, "Dt", &execution_date.to_string())
+                            agent(w, "CdtrAgt", &p.bic)?;
+                            party(
+                                w,
+                                &Party {
+                                    name: p.holder.clone(),
+                                    iban: p.iban.clone(),
+                                    bic: p.bic.clone(),
+                                },
+                                "Cdtr",
+                            )?;
+                            account(w, "CdtrAcct", &p.iban)?;
+                            w.create_element("RmtInf").write_inner_content(|w| {
+                                text(w, "Ustrd", &format!("Kassa payout {}", p.id))
                             })?;
-                            party(w, debtor, "Dbtr")?;
-                            account(w, "DbtrAcct", &debtor.iban)?;
-                            agent(w, "DbtrAgt", &debtor.bic)?;
-                            text(w, "ChrgBr", "SLEV")?;
-                            for p in payouts {
-                                w.create_element("CdtTrfTxInf").write_inner_content(|w| {
-                                    w.create_element("PmtId").write_inner_content(|w| {
-                                        text(w, "InstrId", &p.end_to_end_id)?;
-                                        text(w, "EndToEndId", &p.end_to_end_id)
-                                    })?;
-                                    w.create_element("Amt").write_inner_content(|w| {
-                                        w.create_element("InstdAmt")
-                                            .with_attribute(("Ccy", p.currency.as_str()))
-                                            .write_text_content(BytesText::new(&format_amount(
-                                                p.amount, exp,
-                                            )))
-                                            .map(|_| ())
-                                    })?;
-                                    agent(w, "CdtrAgt", &p.bic)?;
-                                    party(
-                                        w,
-                                        &Party {
-                                            name: p.holder.clone(),
-                                            iban: p.iban.clone(),
-                                            bic: p.bic.clone(),
-                                        },
-                                        "Cdtr",
-                                    )?;
-                                    account(w, "CdtrAcct", &p.iban)?;
-                                    w.create_element("RmtInf").write_inner_content(|w| {
-                                        text(w, "Ustrd", &format!("Kassa payout {}", p.id))
-                                    })?;
-                                    Ok(())
-                                })?;
-                            }
                             Ok(())
                         })?;
-                        Ok(())
-                    })?;
+                    }
+                    Ok(())
+                })?;
                 Ok(())
             })?;
         Ok(())
-    })();
-    xml.map_err(|e| SettlementError::Invalid(format!("writing pain.001: {e}")))?;
-    String::from_utf8(w.into_inner())
-        .map_err(|e| SettlementError::Corrupt(format!("pain.001 is not UTF-8: {e}")))
+    })
 }

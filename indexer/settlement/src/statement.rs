@@ -827,13 +827,8 @@ pub struct BankStatement {
 /// issued, received, or returned) and its references. The demo and the tests play the bank
 /// with it.
 pub fn write_camt053(s: &BankStatement) -> Result<String> {
+    use crate::iso20022::{text, XmlResult as R};
     use quick_xml::{events::BytesText, Writer};
-    type R = std::result::Result<(), std::io::Error>;
-    fn text<W: std::io::Write>(w: &mut Writer<W>, tag: &str, v: &str) -> R {
-        w.create_element(tag)
-            .write_text_content(BytesText::new(v))
-            .map(|_| ())
-    }
     let exp = fiat_exponent(&s.currency)?;
     let amount = |v: i64| crate::payout::format_amount(v, exp);
     let closing = s
@@ -843,8 +838,7 @@ pub fn write_camt053(s: &BankStatement) -> Result<String> {
         .sum::<i64>()
         + s.opening;
     let day = s.date.to_string();
-    let mut w = Writer::new_with_indent(Vec::new(), b' ', 2);
-    let balance = |w: &mut Writer<Vec<u8>>, code: &str, v: i64| -> R {
+    let balance = |w: &mut Writer<&mut Vec<u8>>, code: &str, v: i64| -> R {
         w.create_element("Bal").write_inner_content(|w| {
             w.create_element("Tp").write_inner_content(|w| {
                 w.create_element("CdOrPrtry")
@@ -861,104 +855,87 @@ pub fn write_camt053(s: &BankStatement) -> Result<String> {
         })?;
         Ok(())
     };
-    let written = (|| -> R {
-        w.write_event(quick_xml::events::Event::Decl(
-            quick_xml::events::BytesDecl::new("1.0", Some("UTF-8"), None),
-        ))?;
-        w.create_element("Document")
-            .with_attribute(("xmlns", "urn:iso:std:iso:20022:tech:xsd:camt.053.001.08"))
-            .write_inner_content(|w| {
-                w.create_element("BkToCstmrStmt").write_inner_content(|w| {
-                    w.create_element("GrpHdr").write_inner_content(|w| {
-                        text(w, "MsgId", &s.message_id)?;
-                        text(w, "CreDtTm", &format!("{day}T18:00:00Z"))
-                    })?;
-                    w.create_element("Stmt").write_inner_content(|w| {
-                        text(w, "Id", &s.statement_id)?;
-                        text(w, "CreDtTm", &format!("{day}T18:00:00Z"))?;
-                        w.create_element("Acct").write_inner_content(|w| {
-                            w.create_element("Id")
-                                .write_inner_content(|w| text(w, "IBAN", &s.iban))?;
-                            text(w, "Ccy", &s.currency)
-                        })?;
-                        balance(w, "OPBD", s.opening)?;
-                        balance(w, "CLBD", closing)?;
-                        for l in &s.lines {
-                            let (family, sub) = match (l.credit, &l.return_reason) {
-                                (_, Some(_)) => ("ICDT", "RRTN"),
-                                (true, None) => ("RCDT", "ESCT"),
-                                (false, None) => ("ICDT", "ESCT"),
-                            };
-                            w.create_element("Ntry").write_inner_content(|w| {
-                                w.create_element("Amt")
-                                    .with_attribute(("Ccy", s.currency.as_str()))
-                                    .write_text_content(BytesText::new(&amount(l.amount)))?;
-                                text(w, "CdtDbtInd", if l.credit { "CRDT" } else { "DBIT" })?;
-                                w.create_element("Sts")
-                                    .write_inner_content(|w| text(w, "Cd", "BOOK"))?;
-                                let d = l.booking_date.to_string();
-                                w.create_element("BookgDt")
-                                    .write_inner_content(|w| text(w, "Dt", &d))?;
-                                w.create_element("ValDt")
-                                    .write_inner_content(|w| text(w, "Dt", &d))?;
-                                text(w, "AcctSvcrRef", &l.bank_ref)?;
-                                w.create_element("BkTxCd").write_inner_content(|w| {
-                                    w.create_element("Domn").write_inner_content(|w| {
-                                        text(w, "Cd", "PMNT")?;
-                                        w.create_element("Fmly").write_inner_content(|w| {
-                                            text(w, "Cd", family)?;
-                                            text(w, "SubFmlyCd", sub)
-                                        })?;
-                                        Ok(())
-                                    })?;
-                                    Ok(())
-                                })?;
-                                w.create_element("NtryDtls").write_inner_content(|w| {
-                                    w.create_element("TxDtls").write_inner_content(|w| {
-                                        w.create_element("Refs").write_inner_content(|w| {
-                                            text(w, "AcctSvcrRef", &l.bank_ref)?;
-                                            text(
-                                                w,
-                                                "EndToEndId",
-                                                l.end_to_end_id.as_deref().unwrap_or("NOTPROVIDED"),
-                                            )
-                                        })?;
-                                        w.create_element("Amt")
-                                            .with_attribute(("Ccy", s.currency.as_str()))
-                                            .write_text_content(BytesText::new(&amount(
-                                                l.amount,
-                                            )))?;
-                                        if let Some(r) = &l.remittance {
-                                            w.create_element("RmtInf")
-                                                .write_inner_content(|w| text(w, "Ustrd", r))?;
-                                        }
-                                        if let Some(code) = &l.return_reason {
-                                            w.create_element("RtrInf").write_inner_content(
-                                                |w| {
-                                                    w.create_element("Rsn")
-                                                        .write_inner_content(|w| {
-                                                            text(w, "Cd", code)
-                                                        })
-                                                        .map(|_| ())
-                                                },
-                                            )?;
-                                        }
-                                        Ok(())
-                                    })?;
-                                    Ok(())
+    crate::iso20022::document("camt.053.001.08", |w| {
+        w.create_element("BkToCstmrStmt").write_inner_content(|w| {
+            w.create_element("GrpHdr").write_inner_content(|w| {
+                text(w, "MsgId", &s.message_id)?;
+                text(w, "CreDtTm", &format!("{day}T18:00:00Z"))
+            })?;
+            w.create_element("Stmt").write_inner_content(|w| {
+                text(w, "Id", &s.statement_id)?;
+                text(w, "CreDtTm", &format!("{day}T18:00:00Z"))?;
+                w.create_element("Acct").write_inner_content(|w| {
+                    w.create_element("Id")
+                        .write_inner_content(|w| text(w, "IBAN", &s.iban))?;
+                    text(w, "Ccy", &s.currency)
+                })?;
+                balance(w, "OPBD", s.opening)?;
+                balance(w, "CLBD", closing)?;
+                for l in &s.lines {
+                    let (family, sub) = match (l.credit, &l.return_reason) {
+                        (_, Some(_)) => ("ICDT", "RRTN"),
+                        (true, None) => ("RCDT", "ESCT"),
+                        (false, None) => ("ICDT", "ESCT"),
+                    };
+                    w.create_element("Ntry").write_inner_content(|w| {
+                        w.create_element("Amt")
+                            .with_attribute(("Ccy", s.currency.as_str()))
+                            .write_text_content(BytesText::new(&amount(l.amount)))?;
+                        text(w, "CdtDbtInd", if l.credit { "CRDT" } else { "DBIT" })?;
+                        w.create_element("Sts")
+                            .write_inner_content(|w| text(w, "Cd", "BOOK"))?;
+                        let d = l.booking_date.to_string();
+                        w.create_element("BookgDt")
+                            .write_inner_content(|w| text(w, "Dt", &d))?;
+                        w.create_element("ValDt")
+                            .write_inner_content(|w| text(w, "Dt", &d))?;
+                        text(w, "AcctSvcrRef", &l.bank_ref)?;
+                        w.create_element("BkTxCd").write_inner_content(|w| {
+                            w.create_element("Domn").write_inner_content(|w| {
+                                text(w, "Cd", "PMNT")?;
+                                w.create_element("Fmly").write_inner_content(|w| {
+                                    text(w, "Cd", family)?;
+                                    text(w, "SubFmlyCd", sub)
                                 })?;
                                 Ok(())
                             })?;
-                        }
+                            Ok(())
+                        })?;
+                        w.create_element("NtryDtls").write_inner_content(|w| {
+                            w.create_element("TxDtls").write_inner_content(|w| {
+                                w.create_element("Refs").write_inner_content(|w| {
+                                    text(w, "AcctSvcrRef", &l.bank_ref)?;
+                                    text(
+                                        w,
+                                        "EndToEndId",
+                                        l.end_to_end_id.as_deref().unwrap_or("NOTPROVIDED"),
+                                    )
+                                })?;
+                                w.create_element("Amt")
+                                    .with_attribute(("Ccy", s.currency.as_str()))
+                                    .write_text_content(BytesText::new(&amount(l.amount)))?;
+                                if let Some(r) = &l.remittance {
+                                    w.create_element("RmtInf")
+                                        .write_inner_content(|w| text(w, "Ustrd", r))?;
+                                }
+                                if let Some(code) = &l.return_reason {
+                                    w.create_element("RtrInf").write_inner_content(|w| {
+                                        w.create_element("Rsn")
+                                            .write_inner_content(|w| text(w, "Cd", code))
+                                            .map(|_| ())
+                                    })?;
+                                }
+                                Ok(())
+                            })?;
+                            Ok(())
+                        })?;
                         Ok(())
                     })?;
-                    Ok(())
-                })?;
+                }
                 Ok(())
             })?;
+            Ok(())
+        })?;
         Ok(())
-    })();
-    written.map_err(|e| SettlementError::Invalid(format!("writing camt.053: {e}")))?;
-    String::from_utf8(w.into_inner())
-        .map_err(|e| SettlementError::Corrupt(format!("camt.053 is not UTF-8: {e}")))
+    })
 }
