@@ -66,4 +66,9 @@ ALTER TABLE settlement.statement_entry
     ADD CONSTRAINT statement_entry_outcome_check
         CHECK (outcome IN ('settled', 'returned', 'onramp', 'exception')),
     ADD COLUMN onramp text REFERENCES settlement.mass_payout,
-    ADD CHECK ((outcome = 'onramp') = (onramp IS NOT NULL));
+    ADD CHECK ((outcome = 'onramp') = (onramp IS NOT NULL)),
+    -- An operator's resolution of an exception: what was done, by whom.
+    ADD COLUMN resolution text CHECK (length(resolution) BETWEEN 1 AND 500),
+    ADD COLUMN resolved_by text,
+    ADD CHECK ((resolved_at IS NULL) = (resolution IS NULL AND resolved_by IS NULL)),
+    ADD CHECK (resolved_at IS NULL OR outcome = 'exception');

@@ -108,6 +108,8 @@ pub fn keyed_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(settlement::create_mass_payout))
         .routes(routes!(settlement::get_mass_payout))
         .routes(routes!(settlement::register_onramp))
+        .routes(routes!(settlement::resolve_exception))
+        .routes(routes!(settlement::rebook))
 }
 
 /// The routes without an API key: Solana Pay, health, metrics and the document itself.

@@ -260,17 +260,65 @@ pub async fn exceptions(
                     "phase": phase, "reason": reason })
         })
         .collect();
-    let statements: Vec<Value> = statement::open_exceptions(&state.pool)
-        .await?
-        .into_iter()
-        .map(|(stmt, n, amount, credit, reason)| {
-            json!({ "statement": stmt, "line": n, "amount": amount.to_string(),
-                    "credit": credit, "reason": reason })
-        })
-        .collect();
+    let statements = statement::open_exceptions(&state.pool).await?;
     Ok(Json(
         json!({ "booking": booking, "statements": statements }),
     ))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct ResolveException {
+    pub bank_account: String,
+    /// The bank's statement id.
+    pub statement: String,
+    pub line: i32,
+    /// What was done, 1 to 500 characters.
+    pub note: String,
+    /// A ledger account in the statement's currency to book the line's money against
+    /// (`suspense:eur` for money not explained yet); none: nothing is booked.
+    pub account: Option<String>,
+}
+
+#[utoipa::path(post, path = "/v1/settlement/exceptions/resolve", tag = "settlement",
+    request_body = ResolveException,
+    params(("Idempotency-Key" = String, Header, description = "One per intended effect")),
+    responses((status = 201, description = "The line is resolved, its money booked when an account was given", body = Object),
+              (status = "4XX", body = kassa_sdk::api::types::Problem)),
+    security(("api_key" = [])))]
+/// Resolves a statement line that matched nothing (operators), with a note of what was done.
+pub async fn resolve_exception(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Json(req): Json<ResolveException>,
+) -> ApiResult<(StatusCode, Json<Value>)> {
+    operator(&caller, "resolve settlement exceptions")?;
+    statement::resolve_exception(
+        &state.pool,
+        &req.bank_account,
+        &req.statement,
+        req.line,
+        &req.note,
+        &caller.key_id,
+        req.account.as_deref(),
+    )
+    .await?;
+    Ok((StatusCode::CREATED, Json(json!({ "resolved": true }))))
+}
+
+#[utoipa::path(post, path = "/v1/settlement/exceptions/rebook", tag = "settlement",
+    params(("Idempotency-Key" = String, Header, description = "One per intended effect")),
+    responses((status = 201, description = "How many chain events went back to the booking inbox", body = Object),
+              (status = "4XX", body = kassa_sdk::api::types::Problem)),
+    security(("api_key" = [])))]
+/// Books the open booking exceptions again once their cause is fixed (operators); those that
+/// fail again are exceptions again.
+pub async fn rebook(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+) -> ApiResult<(StatusCode, Json<Value>)> {
+    operator(&caller, "rebook chain events")?;
+    let n = book::rebook(&state.pool).await?;
+    Ok((StatusCode::CREATED, Json(json!({ "queued": n }))))
 }
 
 #[utoipa::path(post, path = "/v1/settlement/reconciliations", tag = "settlement",

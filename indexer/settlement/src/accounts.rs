@@ -17,6 +17,7 @@
 //! | `onramp:owed:<c>` | liability, never below zero | stablecoins bought through the on-ramp, not yet sent |
 //! | `bank:<id>` | asset | Kassa's account at a partner bank |
 //! | `equity:opening:<c>` | equity | opening balances brought in |
+//! | `suspense:<c>` | liability | bank money an operator has not explained yet |
 
 use crate::ledger::{AccountKind, NewAccount};
 use solana_sdk::pubkey::Pubkey;
@@ -110,6 +111,14 @@ pub fn onramp_owed(c: &str) -> NewAccount {
 }
 pub fn bank(id: &str, c: &str) -> NewAccount {
     account(format!("bank:{id}"), c, AccountKind::Asset, false)
+}
+pub fn suspense(c: &str) -> NewAccount {
+    account(
+        format!("suspense:{}", lower(c)),
+        c,
+        AccountKind::Liability,
+        false,
+    )
 }
 pub fn opening(c: &str) -> NewAccount {
     account(

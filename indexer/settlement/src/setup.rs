@@ -136,6 +136,7 @@ pub async fn add_bank_account(
     open_account_in(&mut tx, &bank).await?;
     let equity = accounts::opening(currency);
     open_account_in(&mut tx, &equity).await?;
+    open_account_in(&mut tx, &accounts::suspense(currency)).await?;
     if inserted && opening != 0 {
         transfer_in(
             &mut tx,

@@ -784,17 +784,125 @@ async fn match_lines(
     Ok(out)
 }
 
-/// Statement lines that matched nothing and are not resolved: (statement id, line, amount,
-/// credit, reason).
-pub async fn open_exceptions(pool: &PgPool) -> Result<Vec<(String, i32, i64, bool, String)>> {
-    Ok(sqlx::query_as(
-        "SELECT s.statement_id, e.n, e.amount, e.credit, e.reason
+/// A statement line that matched nothing, for an operator.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Exception {
+    pub bank_account: String,
+    pub statement: String,
+    pub line: i32,
+    /// Minor units of the statement's currency.
+    pub amount: i64,
+    pub credit: bool,
+    pub reason: String,
+}
+
+/// Statement lines that matched nothing and are not resolved, oldest first.
+pub async fn open_exceptions(pool: &PgPool) -> Result<Vec<Exception>> {
+    Ok(sqlx::query(
+        "SELECT s.bank_account, s.statement_id, e.n, e.amount, e.credit, e.reason
          FROM settlement.statement_entry e JOIN settlement.statement s ON s.id = e.statement
          WHERE e.outcome = 'exception' AND e.resolved_at IS NULL
          ORDER BY s.id, e.n",
     )
     .fetch_all(pool)
-    .await?)
+    .await?
+    .into_iter()
+    .map(|r| Exception {
+        bank_account: r.get(0),
+        statement: r.get(1),
+        line: r.get(2),
+        amount: r.get(3),
+        credit: r.get(4),
+        reason: r.get(5),
+    })
+    .collect())
+}
+
+/// Resolves an unmatched line of a statement (`statement_id` of Kassa's `bank_account`, line
+/// `n`) with what the operator `by` did (`note`). With `account`, the line's money is booked
+/// against that ledger account (Kassa's `suspense:<c>` for money not explained yet, or any
+/// account in the statement's currency): a credit Dr bank / Cr it, a debit the reverse, so the
+/// bank reconciles again. A resolved line is not resolved twice.
+pub async fn resolve_exception(
+    pool: &PgPool,
+    bank_account: &str,
+    statement_id: &str,
+    n: i32,
+    note: &str,
+    by: &str,
+    account: Option<&str>,
+) -> Result<()> {
+    let note = note.trim();
+    if note.is_empty() || note.chars().count() > 500 {
+        return Err(SettlementError::Invalid(
+            "the resolution says what was done, in 1 to 500 characters".into(),
+        ));
+    }
+    let mut tx = pool.begin().await?;
+    let row = sqlx::query(
+        "SELECT e.statement, e.amount, e.credit, e.outcome, e.resolved_at IS NOT NULL,
+                s.currency
+         FROM settlement.statement_entry e JOIN settlement.statement s ON s.id = e.statement
+         WHERE s.bank_account = $1 AND s.statement_id = $2 AND e.n = $3
+         FOR UPDATE OF e",
+    )
+    .bind(bank_account)
+    .bind(statement_id)
+    .bind(n)
+    .fetch_optional(&mut *tx)
+    .await?
+    .ok_or_else(|| {
+        SettlementError::NotFound(format!(
+            "line {n} of statement {statement_id} of {bank_account}"
+        ))
+    })?;
+    let (statement, amount, credit): (i64, i64, bool) = (row.get(0), row.get(1), row.get(2));
+    let (outcome, resolved): (String, bool) = (row.get(3), row.get(4));
+    let currency: String = row.get(5);
+    if outcome != "exception" {
+        return Err(SettlementError::Conflict(format!(
+            "line {n} of statement {statement_id} matched ({outcome}): there is nothing to resolve"
+        )));
+    }
+    if resolved {
+        return Err(SettlementError::Conflict(format!(
+            "line {n} of statement {statement_id} is resolved already"
+        )));
+    }
+    if let (Some(counter), true) = (account, amount > 0) {
+        let bank = accounts::bank(bank_account, &currency);
+        let (dr, cr) = if credit {
+            (bank.id.as_str(), counter)
+        } else {
+            (counter, bank.id.as_str())
+        };
+        transfer_in(
+            &mut tx,
+            &NewTransfer {
+                id: format!("statement:{bank_account}:{statement}:{n}:resolved"),
+                postings: vec![
+                    Posting::debit(dr, &currency, amount),
+                    Posting::credit(cr, &currency, amount),
+                ],
+                pending: false,
+                description: format!("statement {statement_id} line {n}: {note}"),
+                metadata: json!({ "statement": statement_id, "line": n, "by": by }),
+            },
+        )
+        .await?;
+    }
+    sqlx::query(
+        "UPDATE settlement.statement_entry SET resolved_at = now(), resolution = $3, resolved_by = $4
+         WHERE statement = $1 AND n = $2",
+    )
+    .bind(statement)
+    .bind(n)
+    .bind(note)
+    .bind(by)
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(())
 }
 
 /// A statement line as a bank writes it, for [`write_camt053`].
