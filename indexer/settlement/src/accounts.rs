@@ -135,3 +135,24 @@ pub fn merchant_of(id: &str) -> Option<Pubkey> {
     let bytes: [u8; 32] = hex::decode(hex).ok()?.try_into().ok()?;
     Some(Pubkey::new_from_array(bytes))
 }
+
+/// Locks a merchant's payables and receivables in every currency settlement knows (the booked
+/// stablecoins and the bank accounts' currencies), in id order, until the caller's transaction
+/// ends: booking, payouts and stablecoin payouts read them and then draw on them. By id, so
+/// the lock is an index lookup whatever the database's collation.
+pub async fn lock_merchant(
+    conn: &mut sqlx::PgConnection,
+    merchant: &Pubkey,
+) -> Result<(), crate::LedgerError> {
+    let codes: Vec<String> = sqlx::query_scalar(
+        "SELECT code FROM settlement.currency
+         UNION SELECT currency FROM settlement.bank_account",
+    )
+    .fetch_all(&mut *conn)
+    .await?;
+    let ids: Vec<String> = codes
+        .iter()
+        .flat_map(|c| [payable(merchant, c).id, receivable(merchant, c).id])
+        .collect();
+    crate::ledger::lock_accounts_in(conn, &ids).await
+}

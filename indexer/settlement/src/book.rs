@@ -30,8 +30,8 @@ use crate::{
     accounts,
     error::{Result, SettlementError},
     ledger::{
-        account_in, lock_merchant_in, open_account_in, resolve_in, transfer_by_id_in, transfer_in,
-        NewAccount, NewTransfer, Posting, TransferState,
+        account_in, open_account_in, resolve_in, transfer_by_id_in, transfer_in, NewAccount,
+        NewTransfer, Posting, TransferState,
     },
     setup,
 };
@@ -324,7 +324,7 @@ impl Builder {
 
 /// What a no-overdraft account has that can be drawn now: its posted balance less what pending
 /// transfers reserve against it (0 when it does not exist yet). Callers hold the merchant's
-/// accounts locked ([`lock_merchant_in`]) so it stays true until they draw on it.
+/// accounts locked ([`accounts::lock_merchant`]) so it stays true until they draw on it.
 async fn available(conn: &mut PgConnection, a: &NewAccount) -> Result<u64> {
     Ok(match account_in(conn, &a.id).await? {
         Some(acc) => u64::try_from(acc.balance.available(acc.kind).max(0)).unwrap_or(0),
@@ -379,7 +379,7 @@ async fn merchant_part(
         )));
     }
     let c = b.currency.clone();
-    lock_merchant_in(conn, merchant).await?;
+    accounts::lock_merchant(conn, merchant).await?;
     let receivable = accounts::receivable(merchant, &c);
     let owed = available(conn, &receivable).await?.min(to_merchant);
     b.post(accounts::treasury(&c), receivable, owed)?;
@@ -498,7 +498,7 @@ async fn entry(
                     amount
                 )));
             }
-            lock_merchant_in(conn, &merchant).await?;
+            accounts::lock_merchant(conn, &merchant).await?;
             let payable = accounts::payable(&merchant, code);
             let from_payable = available(conn, &payable).await?.min(amount);
             b.post(payable, accounts::treasury(code), from_payable)?;
@@ -592,7 +592,7 @@ async fn credit_entry(
              treasury: an operator decides"
         )));
     }
-    lock_merchant_in(conn, &merchant).await?;
+    accounts::lock_merchant(conn, &merchant).await?;
     let mut b = Builder::new(code);
     if incoming > 0 {
         let receivable = accounts::receivable(&merchant, code);

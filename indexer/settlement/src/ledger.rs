@@ -399,15 +399,11 @@ pub async fn open_accounts_in(
     }
 }
 
-/// Locks every account of a merchant (`merchant:<hex>:…`) in id order until the caller's
-/// transaction ends, so that what is read of their balances stays true until it is written
-/// against: booking, payouts and mass payouts read a payable or receivable and then draw on it.
-pub async fn lock_merchant_in(
-    conn: &mut PgConnection,
-    merchant: &solana_sdk::pubkey::Pubkey,
-) -> Result<(), LedgerError> {
-    sqlx::query("SELECT id FROM ledger.account WHERE starts_with(id, $1) ORDER BY id FOR UPDATE")
-        .bind(format!("merchant:{}:", hex::encode(merchant)))
+/// Locks the accounts `ids` that exist, in id order, until the caller's transaction ends, so
+/// that what is read of their balances stays true until it is written against.
+pub async fn lock_accounts_in(conn: &mut PgConnection, ids: &[String]) -> Result<(), LedgerError> {
+    sqlx::query("SELECT id FROM ledger.account WHERE id = ANY($1) ORDER BY id FOR UPDATE")
+        .bind(ids)
         .fetch_all(&mut *conn)
         .await?;
     Ok(())

@@ -24,8 +24,7 @@ use crate::{
     accounts,
     error::{Result, SettlementError},
     ledger::{
-        account_in, lock_merchant_in, open_account_in, resolve_in, transfer_in, NewTransfer,
-        Posting, TransferState,
+        account_in, open_account_in, resolve_in, transfer_in, NewTransfer, Posting, TransferState,
     },
     money::convert,
     rates::RateSource,
@@ -222,7 +221,7 @@ async fn pay_merchant(
     let payable_f = accounts::payable(&t.merchant, fiat);
     open_account_in(tx, &payable_f).await?;
     // What is read of the merchant's balances stays true until it is drawn on.
-    lock_merchant_in(tx, &t.merchant).await?;
+    accounts::lock_merchant(tx, &t.merchant).await?;
     let mut conversions = Vec::new();
     for (_, (code, decimals)) in setup::currencies(tx).await? {
         let payable_c = accounts::payable(&t.merchant, &code);
