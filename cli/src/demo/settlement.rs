@@ -307,6 +307,14 @@ pub async fn run(
         r.clean(),
         "Settlement: the ledger reconciles with the chain and the bank to the cent".into(),
     );
+    let unbooked = book::open_exceptions(pool).await.map_err(err)?;
+    checks.check(
+        unbooked.is_empty(),
+        format!(
+            "Settlement: every money-moving event of the day was booked ({} exceptions)",
+            unbooked.len()
+        ),
+    );
     let tb = report::trial_balance(pool).await.map_err(err)?;
     checks.check(
         tb.balanced(),
