@@ -1290,3 +1290,43 @@ async fn a_fiat_merchants_advance_paid_into_the_treasury_is_its_money_until_its_
     let r = reconcile::run(&pool, &rpc).await.unwrap();
     assert!(r.clean(), "{r:#?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn events_wait_for_the_books_and_what_cannot_be_booked_is_booked_again_once_fixed() {
+    let mut w = world().await;
+    let pool = w.pool.clone();
+    let (usdc, usdt) = (w.s.proto.usdc, w.s.proto.usdt);
+    let shop = w.s.merchant("Kiosk", shop_policy()).await.unwrap();
+    let customer = Keypair::new();
+    w.s.fund(&customer).await.unwrap();
+    w.sale(&shop, &customer, "K-1", 10 * USD).await;
+    w.finalize().await;
+    // No currency yet: nothing is booked, and nothing leaves the inbox.
+    let waiting: i64 = sqlx::query_scalar("SELECT count(*) FROM settlement.inbox")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert!(
+        waiting >= 4,
+        "authorized and captured, confirmed and finalized: {waiting}"
+    );
+    // Only USDT booked: the USDC events are exceptions that name the missing currency.
+    setup::set_currency(&pool, &usdt.mint, "USDT", 6)
+        .await
+        .unwrap();
+    book::drain(&pool).await.unwrap();
+    let open = book::open_exceptions(&pool).await.unwrap();
+    assert_eq!(open.len(), waiting as usize, "{open:?}");
+    assert!(open[0].4.contains("has no currency"), "{open:?}");
+    // Fixed, and booked again: the ledger mirrors the escrow.
+    setup::set_currency(&pool, &usdc.mint, "USDC", 6)
+        .await
+        .unwrap();
+    assert_eq!(book::rebook(&pool).await.unwrap(), waiting as u64);
+    book::drain(&pool).await.unwrap();
+    assert!(book::open_exceptions(&pool).await.unwrap().is_empty());
+    let fee = (10 * USD * 30 / 10_000) as i64;
+    assert_eq!(w.balance("revenue:fees:usdc").await, (fee, fee));
+    let rpc = solana_rpc_client::nonblocking::rpc_client::RpcClient::new(w.net.rpc_url.clone());
+    assert!(reconcile::run(&pool, &rpc).await.unwrap().clean());
+}

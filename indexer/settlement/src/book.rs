@@ -322,6 +322,58 @@ impl Builder {
     }
 }
 
+impl Builder {
+    /// Money that reached the treasury for fiat merchant `m`: what it owes Kassa is paid back
+    /// first (Dr treasury / Cr receivable), the rest Kassa owes it (Dr treasury / Cr payable).
+    async fn received_for(
+        &mut self,
+        conn: &mut PgConnection,
+        m: &Pubkey,
+        amount: u64,
+    ) -> Result<()> {
+        let c = self.currency.clone();
+        accounts::lock_merchant(conn, m).await?;
+        let receivable = accounts::receivable(m, &c);
+        let owed = available(conn, &receivable).await?.min(amount);
+        self.post(accounts::treasury(&c), receivable, owed)?;
+        self.post(
+            accounts::treasury(&c),
+            accounts::payable(m, &c),
+            amount - owed,
+        )
+    }
+
+    /// Money the treasury paid out for fiat merchant `m`: charged to what Kassa owes it
+    /// (Dr payable / Cr treasury) as far as its posted balance goes, the rest it owes Kassa
+    /// (Dr receivable / Cr treasury).
+    async fn paid_for(&mut self, conn: &mut PgConnection, m: &Pubkey, amount: u64) -> Result<()> {
+        let c = self.currency.clone();
+        accounts::lock_merchant(conn, m).await?;
+        let payable = accounts::payable(m, &c);
+        let from_payable = available(conn, &payable).await?.min(amount);
+        self.post(payable, accounts::treasury(&c), from_payable)?;
+        self.post(
+            accounts::receivable(m, &c),
+            accounts::treasury(&c),
+            amount - from_payable,
+        )
+    }
+
+    /// The pending transfer of event `id`, unless nothing moved.
+    fn entry(self, id: &str, description: String, metadata: serde_json::Value) -> Option<Entry> {
+        (!self.postings.is_empty()).then(|| Entry {
+            accounts: self.accounts,
+            transfer: NewTransfer {
+                id: id.to_string(),
+                pending: true,
+                postings: self.postings,
+                description,
+                metadata,
+            },
+        })
+    }
+}
+
 /// What a no-overdraft account has that can be drawn now: its posted balance less what pending
 /// transfers reserve against it (0 when it does not exist yet). Callers hold the merchant's
 /// accounts locked ([`accounts::lock_merchant`]) so it stays true until they draw on it.
@@ -378,16 +430,7 @@ async fn merchant_part(
              settlement wallet is not the treasury's"
         )));
     }
-    let c = b.currency.clone();
-    accounts::lock_merchant(conn, merchant).await?;
-    let receivable = accounts::receivable(merchant, &c);
-    let owed = available(conn, &receivable).await?.min(to_merchant);
-    b.post(accounts::treasury(&c), receivable, owed)?;
-    b.post(
-        accounts::treasury(&c),
-        accounts::payable(merchant, &c),
-        to_merchant - owed,
-    )?;
+    b.received_for(conn, merchant, to_merchant).await?;
     Ok(true)
 }
 
@@ -498,44 +541,27 @@ async fn entry(
                     amount
                 )));
             }
-            accounts::lock_merchant(conn, &merchant).await?;
-            let payable = accounts::payable(&merchant, code);
-            let from_payable = available(conn, &payable).await?.min(amount);
-            b.post(payable, accounts::treasury(code), from_payable)?;
-            b.post(
-                accounts::receivable(&merchant, code),
-                accounts::treasury(code),
-                amount - from_payable,
-            )?;
+            b.paid_for(conn, &merchant, amount).await?;
             to_treasury = true;
         }
     }
-    if b.postings.is_empty() {
-        return Ok(None);
-    }
-    Ok(Some(Entry {
-        accounts: b.accounts,
-        transfer: NewTransfer {
-            id: id.to_string(),
-            pending: true,
-            postings: b.postings,
-            description: format!("payment {payment} {what}"),
-            metadata: json!({
-                "event": event.name(),
-                "signature": row.signature.to_string(),
-                "payment": payment.to_string(),
-                "merchant": merchant.to_string(),
-                "mint": mint.to_string(),
-                "fiat": to_treasury,
-            }),
-        },
-    }))
+    Ok(b.entry(
+        id,
+        format!("payment {payment} {what}"),
+        json!({
+            "event": event.name(),
+            "signature": row.signature.to_string(),
+            "payment": payment.to_string(),
+            "merchant": merchant.to_string(),
+            "mint": mint.to_string(),
+            "fiat": to_treasury,
+        }),
+    ))
 }
 
 /// A fiat merchant's credit, where it moved the treasury's tokens: a draw (an advance emits
-/// `Drawn` too, and is booked through it) paid into the treasury is the merchant's (Dr treasury / Cr its receivable first, then payable); a
-/// repayment the treasury made for it is charged to it (Dr payable, then receivable / Cr
-/// treasury). Credit the merchant took or repaid elsewhere moves nothing Kassa holds.
+/// `Drawn` too, and is booked through it) paid into the treasury is the merchant's, a
+/// repayment the treasury made for it is charged to it. Credit the merchant took or repaid elsewhere moves nothing Kassa holds.
 async fn credit_entry(
     conn: &mut PgConnection,
     ctx: &Context,
@@ -592,47 +618,24 @@ async fn credit_entry(
              treasury: an operator decides"
         )));
     }
-    accounts::lock_merchant(conn, &merchant).await?;
     let mut b = Builder::new(code);
     if incoming > 0 {
-        let receivable = accounts::receivable(&merchant, code);
-        let owed = available(conn, &receivable).await?.min(incoming);
-        b.post(accounts::treasury(code), receivable, owed)?;
-        b.post(
-            accounts::treasury(code),
-            accounts::payable(&merchant, code),
-            incoming - owed,
-        )?;
+        b.received_for(conn, &merchant, incoming).await?;
     } else {
-        let payable = accounts::payable(&merchant, code);
-        let from_payable = available(conn, &payable).await?.min(outgoing);
-        b.post(payable, accounts::treasury(code), from_payable)?;
-        b.post(
-            accounts::receivable(&merchant, code),
-            accounts::treasury(code),
-            outgoing - from_payable,
-        )?;
+        b.paid_for(conn, &merchant, outgoing).await?;
     }
-    if b.postings.is_empty() {
-        return Ok(None);
-    }
-    Ok(Some(Entry {
-        accounts: b.accounts,
-        transfer: NewTransfer {
-            id: id.to_string(),
-            pending: true,
-            postings: b.postings,
-            description: format!("credit line {line} {what}"),
-            metadata: json!({
-                "event": event.name(),
-                "signature": row.signature.to_string(),
-                "line": line.to_string(),
-                "merchant": merchant.to_string(),
-                "mint": mint.to_string(),
-                "fiat": true,
-            }),
-        },
-    }))
+    Ok(b.entry(
+        id,
+        format!("credit line {line} {what}"),
+        json!({
+            "event": event.name(),
+            "signature": row.signature.to_string(),
+            "line": line.to_string(),
+            "merchant": merchant.to_string(),
+            "mint": mint.to_string(),
+            "fiat": true,
+        }),
+    ))
 }
 
 /// Books the open booking exceptions again (once their cause is fixed: a currency added, a
