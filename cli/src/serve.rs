@@ -87,6 +87,7 @@ pub async fn start_api(
         rate_per_sec: api.rate_per_sec,
         burst: api.burst,
         max_lag_slots: api.max_lag_slots,
+        screening: settings.compliance.screening()?,
         ..ApiConfig::default()
     };
     let (tls, ca_cert) = if api.plain_http {
@@ -180,6 +181,25 @@ pub async fn run(args: Args) -> Result<()> {
             stopped(rx),
         ))
     });
+    settings.compliance.apply(&pool).await?;
+    let monitoring = if settings.compliance.monitor {
+        let config = settings.compliance.monitor_config()?;
+        Some(tokio::spawn(kassa_compliance::monitor::run(
+            pool.clone(),
+            Arc::new(
+                solana_rpc_client::nonblocking::rpc_client::RpcClient::new_with_commitment(
+                    settings.rpc.url.clone(),
+                    solana_commitment_config::CommitmentConfig::confirmed(),
+                ),
+            ),
+            api.state.config.compliance_key.clone(),
+            config,
+            Duration::from_millis(settings.compliance.poll_ms),
+            stopped(stop_rx.clone()),
+        )))
+    } else {
+        None
+    };
     let reconciling = (settings.settlement.reconcile_hours > 0).then(|| {
         let mut rx = stop_rx.clone();
         let pool = pool.clone();
@@ -237,6 +257,9 @@ pub async fn run(args: Args) -> Result<()> {
     }
     if let Some(b) = booking {
         let _ = b.await;
+    }
+    if let Some(m) = monitoring {
+        let _ = m.await;
     }
     if let Some(r) = reconciling {
         let _ = r.await;

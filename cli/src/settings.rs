@@ -27,6 +27,143 @@ pub struct Settings {
     pub keys: KeySettings,
     pub webhooks: WebhookSettings,
     pub settlement: SettlementSettings,
+    pub compliance: ComplianceSettings,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ComplianceSettings {
+    /// Run the KYT monitor in this process (one process monitors at a time).
+    pub monitor: bool,
+    /// Milliseconds between monitor passes.
+    pub poll_ms: u64,
+    /// Authorizations per monitor pass.
+    pub batch: i64,
+    /// Transfers walked from a flagged wallet when measuring exposure.
+    pub max_hops: u8,
+    /// A wallet with more counterparties than this is not walked through.
+    pub hub_degree: u32,
+    /// Screening refuses a payer at this risk or above (low, medium, high, severe).
+    pub refuse_at: String,
+    /// Screening raises an alert (and allows) at this risk or above, below `refuse_at`.
+    pub review_at: String,
+    /// Lists imported at start when their file changed (each a new version).
+    pub lists: Vec<ListSetting>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ListSetting {
+    pub id: String,
+    pub name: String,
+    /// ofac-advanced, ofac-csv, eu-fsf or internal.
+    pub format: String,
+    /// refuse or review.
+    pub action: String,
+    /// The file (for ofac-csv: sdn.csv).
+    pub file: PathBuf,
+    /// ofac-csv: add.csv, alt.csv and sdn_comments.csv.
+    pub addresses_file: Option<PathBuf>,
+    pub aliases_file: Option<PathBuf>,
+    pub comments_file: Option<PathBuf>,
+}
+
+impl Default for ComplianceSettings {
+    fn default() -> Self {
+        Self {
+            monitor: true,
+            poll_ms: 250,
+            batch: 2_000,
+            max_hops: 2,
+            hub_degree: 50,
+            refuse_at: "high".into(),
+            review_at: "medium".into(),
+            lists: Vec::new(),
+        }
+    }
+}
+
+impl ComplianceSettings {
+    fn risk(field: &str, v: &str) -> Result<kassa_compliance::Risk> {
+        kassa_compliance::Risk::parse(v).ok_or_else(|| {
+            anyhow::anyhow!("compliance.{field}: {v:?} is not low, medium, high or severe")
+        })
+    }
+
+    /// The screening policy these settings give.
+    pub fn screening(&self) -> Result<kassa_compliance::screen::ScreenPolicy> {
+        let refuse_at = Self::risk("refuse_at", &self.refuse_at)?;
+        let review_at = Self::risk("review_at", &self.review_at)?;
+        if review_at > refuse_at {
+            bail!("compliance.review_at ({review_at:?}) is above compliance.refuse_at ({refuse_at:?})");
+        }
+        Ok(kassa_compliance::screen::ScreenPolicy {
+            refuse_at,
+            review_at,
+        })
+    }
+
+    pub fn monitor_config(&self) -> Result<kassa_compliance::monitor::MonitorConfig> {
+        if !(1..=6).contains(&self.max_hops) {
+            bail!("compliance.max_hops: 1 to 6");
+        }
+        if self.batch < 1 {
+            bail!("compliance.batch: at least 1");
+        }
+        Ok(kassa_compliance::monitor::MonitorConfig {
+            batch: self.batch,
+            exposure: kassa_compliance::graph::ExposurePolicy {
+                max_hops: self.max_hops,
+                hub_degree: self.hub_degree,
+            },
+        })
+    }
+
+    /// Creates the lists these settings name and imports their files (a file imported before
+    /// is a no-op; a malformed one stops the start with the reason, the version in force kept).
+    pub async fn apply(&self, pool: &sqlx::PgPool) -> Result<()> {
+        use kassa_compliance::lists;
+        for l in &self.lists {
+            let format = lists::Format::parse(&l.format).ok_or_else(|| {
+                anyhow::anyhow!(
+                    "compliance.lists {}: format {:?} is not ofac-advanced, ofac-csv, eu-fsf or internal",
+                    l.id,
+                    l.format
+                )
+            })?;
+            lists::create(pool, &l.id, &l.name, format, &l.action)
+                .await
+                .map_err(|e| anyhow::anyhow!("compliance.lists {}: {e}", l.id))?;
+            let read = |p: &PathBuf| {
+                std::fs::read(p)
+                    .with_context(|| format!("compliance.lists {}: {}", l.id, p.display()))
+            };
+            let main = read(&l.file)?;
+            let add = l.addresses_file.as_ref().map(read).transpose()?;
+            let alt = l.aliases_file.as_ref().map(read).transpose()?;
+            let comments = l.comments_file.as_ref().map(read).transpose()?;
+            let files = lists::Files {
+                main: &main,
+                addresses: add.as_deref(),
+                aliases: alt.as_deref(),
+                comments: comments.as_deref(),
+            };
+            let done = lists::import(
+                pool,
+                &l.id,
+                &files,
+                &lists::Actor::Process("kassa serve".into()),
+            )
+            .await
+            .map_err(|e| anyhow::anyhow!("compliance.lists {}: {e}", l.id))?;
+            if done.new {
+                tracing::info!(list = %l.id, version = done.version, entries = done.entries,
+                               added = done.added, removed = done.removed, changed = done.changed,
+                               "sanctions list imported");
+            }
+        }
+        Ok(())
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -7,6 +7,7 @@
 #![allow(clippy::cloned_ref_to_slice_refs)]
 
 mod api;
+mod compliance;
 mod conversion;
 mod credit;
 mod footprint;

@@ -54,7 +54,12 @@ pub async fn idempotent(
         })?
         .to_string();
     let (parts, body) = request.into_parts();
-    let bytes = to_bytes(body, state.config.body_limit)
+    let limit = if crate::openapi::is_upload(&parts.method, parts.uri.path()) {
+        state.config.upload_limit
+    } else {
+        state.config.body_limit
+    };
+    let bytes = to_bytes(body, limit)
         .await
         .map_err(|_| ApiError::TooLarge("the body is larger than the API accepts".into()))?;
     let path = parts.uri.path().to_string();

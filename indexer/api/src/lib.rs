@@ -4,6 +4,7 @@
 
 pub mod auth;
 mod batch;
+mod compliance;
 pub mod error;
 mod health;
 mod idempotency;
@@ -71,6 +72,10 @@ pub struct ApiConfig {
     pub rates: Option<Arc<dyn kassa_settlement::rates::RateSource>>,
     /// The treasury wallet's key, to send mass payouts (absent: they cannot be sent here).
     pub treasury_key: Option<Arc<Keypair>>,
+    /// Where screening refuses a payer and where it raises an alert.
+    pub screening: kassa_compliance::screen::ScreenPolicy,
+    /// Largest body accepted by uploads (sanctions list files).
+    pub upload_limit: usize,
 }
 
 impl Default for ApiConfig {
@@ -89,6 +94,8 @@ impl Default for ApiConfig {
             webhooks: None,
             rates: None,
             treasury_key: None,
+            screening: Default::default(),
+            upload_limit: 256 * 1024 * 1024,
         }
     }
 }

@@ -2,7 +2,7 @@
 //! `/v1/openapi.json` is generated from the same registrations the router is built from, so it
 //! cannot list a route that does not exist or miss one that does.
 
-use crate::{health, read, settlement, solana_pay, webhooks, write, AppState};
+use crate::{compliance, health, read, settlement, solana_pay, webhooks, write, AppState};
 use axum::{http::header, response::IntoResponse};
 use std::sync::OnceLock;
 use utoipa::{
@@ -35,6 +35,7 @@ use utoipa_axum::{router::OpenApiRouter, routes};
         (name = "keys", description = "Onboarding, accounts and API keys"),
         (name = "webhooks", description = "Webhook endpoints, deliveries and alerts; the notifications themselves are under `webhooks`"),
         (name = "settlement", description = "The ledger, payouts, bank statements, reconciliation and statements of account"),
+        (name = "compliance", description = "Screening, sanctions and internal lists, monitoring rules, alerts, the review queue, on-chain compliance actions and the audit log (compliance officers and operators)"),
         (name = "solana-pay", description = "Solana Pay transaction requests (no API key)"),
         (name = "operations", description = "Health, readiness and metrics")
     )
@@ -110,6 +111,31 @@ pub fn keyed_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(settlement::register_onramp))
         .routes(routes!(settlement::resolve_exception))
         .routes(routes!(settlement::rebook))
+        .routes(routes!(compliance::screen_wallet))
+        .routes(routes!(compliance::get_lists, compliance::create_list))
+        .merge(
+            OpenApiRouter::new()
+                .routes(routes!(compliance::import_list))
+                .layer(axum::extract::DefaultBodyLimit::disable()),
+        )
+        .routes(routes!(compliance::list_changes))
+        .routes(routes!(compliance::add_list_entry))
+        .routes(routes!(compliance::remove_list_entry))
+        .routes(routes!(compliance::get_rules, compliance::set_rules))
+        .routes(routes!(compliance::get_alerts))
+        .routes(routes!(compliance::get_cases))
+        .routes(routes!(compliance::get_case))
+        .routes(routes!(compliance::case_step))
+        .routes(routes!(compliance::take_action, compliance::get_actions))
+        .routes(routes!(compliance::get_audit))
+}
+
+/// Routes whose bodies are files (sanctions lists), read up to `ApiConfig::upload_limit`
+/// instead of `body_limit`.
+pub fn is_upload(method: &axum::http::Method, path: &str) -> bool {
+    method == axum::http::Method::POST
+        && path.starts_with("/v1/compliance/lists/")
+        && path.ends_with("/versions")
 }
 
 /// The routes without an API key: Solana Pay, health, metrics and the document itself.

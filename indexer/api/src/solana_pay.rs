@@ -2,8 +2,9 @@
 //! merchant's label and icon; `POST {"account"}` answers the `payment_pay` transaction for that
 //! wallet to sign (fee payer: the wallet). No API key and no `Idempotency-Key`: the natural key
 //! is the payment (paying twice is refused on chain), and the route is rate-limited per client.
-//! When the merchant requires KYT, the payer is screened first (the protocol's blocklist) and the
-//! transaction comes back co-signed by the compliance key, or refused with a `message`.
+//! Every payer is screened first (`kassa_compliance::screen`: lists, blocklist, exposure,
+//! history) and refused with a `message` when the screening refuses it; when the merchant
+//! requires KYT, the transaction comes back co-signed by the compliance key.
 
 use crate::{
     error::ApiError,
@@ -202,14 +203,18 @@ async fn pay(state: &AppState, payment: &str, account: &str) -> Result<PayTransa
         anchor_lang::AccountDeserialize::try_deserialize(&mut a.data.as_slice())
             .map_err(|e| ApiError::Internal(format!("merchant {}: {e}", p.merchant)))?
     };
-    // Screening: the protocol's blocklist (the KYT engine will add its rules here).
-    let blocked: bool = sqlx::query_scalar(
-        "SELECT coalesce(bool_or($1::bytea = ANY (blocked::bytea[])), false) FROM chain.config",
+    // Screening (KYT): the lists in force, the on-chain blocklist, exposure to flagged wallets
+    // and the payer's history, recorded with its decision. A refusal does not say why: a
+    // sanctioned party is not told it was found.
+    let screening = kassa_compliance::screen::screen(
+        &state.pool,
+        &payer,
+        Some(&p.merchant),
+        "solana-pay",
+        &state.config.screening,
     )
-    .bind(&payer.to_bytes()[..])
-    .fetch_one(&state.pool)
     .await?;
-    if blocked {
+    if screening.decision == kassa_compliance::screen::Decision::Refuse {
         return Err(ApiError::Forbidden(
             "this wallet cannot pay Kassa merchants; contact the merchant".into(),
         ));

