@@ -142,6 +142,9 @@ CREATE TABLE compliance.payment_seen (
     -- `amount` in the stablecoin's whole units (every stablecoin counted at par).
     units     numeric NOT NULL CHECK (units >= 0),
     at        bigint NOT NULL,
+    -- The order the indexer stored it in (its inbox id): "before" among payments of one
+    -- second.
+    seq       bigint NOT NULL,
     signature chain.signature NOT NULL
 );
 CREATE INDEX payment_seen_payer ON compliance.payment_seen (payer, at);

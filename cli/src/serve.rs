@@ -88,6 +88,7 @@ pub async fn start_api(
         burst: api.burst,
         max_lag_slots: api.max_lag_slots,
         screening: settings.compliance.screening()?,
+        document_dir: settings.compliance.document_dir.clone(),
         ..ApiConfig::default()
     };
     let (tls, ca_cert) = if api.plain_http {

@@ -49,6 +49,8 @@ pub struct ComplianceSettings {
     pub review_at: String,
     /// Lists imported at start when their file changed (each a new version).
     pub lists: Vec<ListSetting>,
+    /// Where KYB documents are kept (one file per content, named by its SHA-256).
+    pub document_dir: PathBuf,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -79,6 +81,7 @@ impl Default for ComplianceSettings {
             refuse_at: "high".into(),
             review_at: "medium".into(),
             lists: Vec::new(),
+            document_dir: "kassa-documents".into(),
         }
     }
 }

@@ -192,6 +192,28 @@ impl Scenario {
         policy: MerchantPolicy,
         owner: Keypair,
     ) -> Result<Merchant> {
+        let m = self.register(name, policy, owner).await?;
+        let issuer = self.issuer().insecure_clone();
+        let case = kyb_case_hash(name);
+        self.send(
+            &format!("KYB approval of {name}"),
+            &[self
+                .p
+                .merchant_kyb_attest(&issuer.pubkey(), &m.address, case)?],
+            &issuer,
+            &[],
+        )
+        .await?;
+        Ok(m)
+    }
+
+    /// Registers a merchant owned by `owner`, KYB pending (for a KYB case to approve).
+    pub async fn register(
+        &mut self,
+        name: &'static str,
+        policy: MerchantPolicy,
+        owner: Keypair,
+    ) -> Result<Merchant> {
         let sig = self
             .client
             .rpc
@@ -207,17 +229,6 @@ impl Scenario {
             &format!("register {name}"),
             &[token_account, register],
             &owner,
-            &[],
-        )
-        .await?;
-        let issuer = self.issuer().insecure_clone();
-        let case = kyb_case_hash(name);
-        self.send(
-            &format!("KYB approval of {name}"),
-            &[self
-                .p
-                .merchant_kyb_attest(&issuer.pubkey(), &address, case)?],
-            &issuer,
             &[],
         )
         .await?;

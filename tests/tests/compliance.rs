@@ -689,3 +689,513 @@ async fn each_rule_hits_its_pattern_and_not_the_near_miss() {
             .unwrap();
     assert_eq!(left, 2);
 }
+
+mod chain {
+    //! Against a local node, through the HTTP API as officers use it.
+
+    use super::{sample, SANCTIONED};
+    use anchor_lang::AccountDeserialize;
+    use kassa_api::{ApiConfig, AppState};
+    use kassa_compliance::{actions, kyb, monitor};
+    use kassa_localnet::{
+        node::NodeConfig,
+        server::{start, Localnet, LocalnetConfig},
+    };
+    use kassa_payments::state::{KybStatus, Merchant as MerchantAccount, PaymentStatus};
+    use kassa_sdk::api::types::Role;
+    use kassa_testkit::demo_day::{bare, caught_up, shop_policy, Scenario, USD};
+    use reqwest::{Method, StatusCode};
+    use serde_json::{json, Value};
+    use solana_commitment_config::CommitmentConfig;
+    use solana_rpc_client::nonblocking::rpc_client::RpcClient;
+    use solana_sdk::{
+        pubkey::Pubkey,
+        signature::{Keypair, Signer},
+    };
+    use sqlx::PgPool;
+    use std::{net::SocketAddr, sync::Arc, time::Duration};
+
+    struct World {
+        _stop: tokio::sync::watch::Sender<bool>,
+        _net: Localnet,
+        s: Scenario,
+        pool: PgPool,
+        rpc: RpcClient,
+        base: String,
+        http: reqwest::Client,
+    }
+
+    async fn world() -> World {
+        let net = start(LocalnetConfig {
+            rpc_addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+            slot_interval: Duration::from_millis(100),
+            node: NodeConfig::default(),
+        })
+        .await
+        .expect("localnet starts");
+        let s = bare(&net.rpc_url).await.expect("the protocol bootstraps");
+        let admin = std::env::var("DATABASE_URL").expect("DATABASE_URL (scripts/test sets it)");
+        let (pool, db_url) = kassa_testkit::postgres::fresh_database(&admin)
+            .await
+            .expect("a fresh database");
+        let indexer = Arc::new(kassa_indexer::Indexer::new(
+            pool.clone(),
+            kassa_indexer::source::Source::new(&net.rpc_url),
+            kassa_indexer::IndexerConfig {
+                poll: Duration::from_millis(50),
+                ..Default::default()
+            },
+        ));
+        let (stop, mut stopped) = tokio::sync::watch::channel(false);
+        tokio::spawn(async move {
+            indexer
+                .run(async move {
+                    let _ = stopped.wait_for(|s| *s).await;
+                })
+                .await
+        });
+        let state = AppState::new(
+            kassa_api::connect(&db_url, 4).await.unwrap(),
+            ApiConfig {
+                rpc_url: net.rpc_url.clone(),
+                compliance_key: Some(Arc::new(s.proto.payer.insecure_clone())),
+                document_dir: std::env::temp_dir()
+                    .join(format!("kassa-kyb-docs-{}", rand::random::<u64>())),
+                rate_per_sec: 5_000,
+                burst: 5_000,
+                ..ApiConfig::default()
+            },
+            None,
+        );
+        let base = crate::api::serve_plain(state);
+        let rpc =
+            RpcClient::new_with_commitment(net.rpc_url.clone(), CommitmentConfig::confirmed());
+        World {
+            _stop: stop,
+            _net: net,
+            s,
+            pool,
+            rpc,
+            base,
+            http: reqwest::Client::new(),
+        }
+    }
+
+    impl World {
+        async fn call(
+            &self,
+            method: Method,
+            path: &str,
+            key: &str,
+            body: Option<Value>,
+        ) -> (StatusCode, Value) {
+            let mut req = self
+                .http
+                .request(method.clone(), format!("{}{path}", self.base))
+                .bearer_auth(key);
+            if method == Method::POST {
+                req = req.header("Idempotency-Key", rand::random::<u64>().to_string());
+            }
+            if let Some(b) = body {
+                req = req.json(&b);
+            }
+            let r = req.send().await.unwrap();
+            let status = r.status();
+            let body = r.json().await.unwrap_or(Value::Null);
+            assert!(
+                !status.is_server_error(),
+                "{method} {path}: {status} {body}"
+            );
+            (status, body)
+        }
+
+        async fn upload(
+            &self,
+            path: &str,
+            key: &str,
+            content_type: &str,
+            bytes: Vec<u8>,
+        ) -> (StatusCode, Value) {
+            let r = self
+                .http
+                .post(format!("{}{path}", self.base))
+                .bearer_auth(key)
+                .header("Idempotency-Key", rand::random::<u64>().to_string())
+                .header("Content-Type", content_type)
+                .body(bytes)
+                .send()
+                .await
+                .unwrap();
+            let status = r.status();
+            (status, r.json().await.unwrap_or(Value::Null))
+        }
+
+        async fn caught_up(&self) {
+            caught_up(&self.pool, &self.s.signatures).await.unwrap();
+        }
+
+        async fn status(&self, payment: &Pubkey) -> PaymentStatus {
+            self.s.client.payment(payment).await.unwrap().status
+        }
+
+        /// Waits for the indexer to mirror `payment` in `status`.
+        async fn mirrored(&self, payment: &Pubkey, status: &str) {
+            for _ in 0..300 {
+                let s: Option<String> =
+                    sqlx::query_scalar("SELECT status FROM chain.payment WHERE address = $1")
+                        .bind(&payment.to_bytes()[..])
+                        .fetch_optional(&self.pool)
+                        .await
+                        .unwrap();
+                if s.as_deref() == Some(status) {
+                    return;
+                }
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            panic!("payment {payment} never mirrored as {status}");
+        }
+    }
+
+    async fn account(
+        pool: &PgPool,
+        name: &str,
+        role: Role,
+        merchant: Option<&Pubkey>,
+    ) -> (i64, String) {
+        let (a, k) = kassa_api::auth::create_account(pool, name, role, merchant)
+            .await
+            .unwrap();
+        (a.id, k.secret)
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn kyb_needs_two_officers_for_high_risk_a_sanctioned_payer_is_refused_and_holds_go_on_chain(
+    ) {
+        let mut w = world().await;
+        let pool = w.pool.clone();
+        let (_, alice) = account(&pool, "Alice Officer", Role::Compliance, None).await;
+        let (_, bob) = account(&pool, "Bob Officer", Role::Compliance, None).await;
+
+        // The OFAC list, imported through the API.
+        let (st, _) = w
+            .call(Method::POST, "/v1/compliance/lists", &alice,
+                  Some(json!({"id": "ofac-sdn", "name": "OFAC SDN", "format": "ofac-advanced", "action": "refuse"})))
+            .await;
+        assert_eq!(st, StatusCode::CREATED);
+        let (st, v) = w
+            .upload(
+                "/v1/compliance/lists/ofac-sdn/versions",
+                &alice,
+                "application/xml",
+                sample("SDN_ADVANCED.sample.xml"),
+            )
+            .await;
+        assert_eq!(st, StatusCode::CREATED, "{v}");
+        assert_eq!(v["entries"], json!(6));
+
+        // A merchant applies: a precious-metals dealer (high risk), KYB pending on chain.
+        let dealer =
+            w.s.register("Aurum Metals", shop_policy(), Keypair::new())
+                .await
+                .unwrap();
+        let kiosk = w.s.merchant("Kiosk", shop_policy()).await.unwrap();
+        w.caught_up().await;
+        let (_, kiosk_key) = account(&pool, "Kiosk", Role::Merchant, Some(&kiosk.address)).await;
+        let mut app = json!({
+            "merchant": dealer.address.to_string(),
+            "legal_name": "Aurum Metals B.V.",
+            "registration_number": "NL-KVK-81234567",
+            "jurisdiction": "NL",
+            "address": "Keizersgracht 1, 1015 CJ Amsterdam",
+            "category": "precious-metals",
+            "parties": [
+                {"role": "director", "name": "Anna de Vries", "nationality": "NL", "birth_date": "1980-04-02"},
+                {"role": "ubo", "name": "Anna de Vries", "ownership_percent": "60"},
+                {"role": "ubo", "name": "Jan Bakker", "ownership_percent": "30"}
+            ]
+        });
+        let (st, v) = w
+            .call(
+                Method::POST,
+                "/v1/compliance/kyb/cases",
+                &alice,
+                Some(app.clone()),
+            )
+            .await;
+        assert_eq!(st, StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(
+            v["detail"].as_str().unwrap().contains("adds up to 90 %"),
+            "{v}"
+        );
+        app["parties"][2]["ownership_percent"] = json!("40");
+        let (st, case) = w
+            .call(Method::POST, "/v1/compliance/kyb/cases", &alice, Some(app))
+            .await;
+        assert_eq!(st, StatusCode::CREATED, "{case}");
+        assert_eq!(case["risk"], json!("high"));
+        let id = case["id"].as_i64().unwrap();
+        let decide = |who: &str, decision: &str| {
+            let who = who.to_string();
+            let body = json!({"decision": decision, "note": format!("{decision} after review")});
+            let path = format!("/v1/compliance/kyb/cases/{id}/decisions");
+            let w = &w;
+            async move { w.call(Method::POST, &path, &who, Some(body)).await }
+        };
+        let (st, v) = decide(&alice, "approve").await;
+        assert_eq!(st, StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(v["detail"].as_str().unwrap().contains("documents"), "{v}");
+        for kind in kyb::REQUIRED_DOCUMENTS {
+            let (st, v) = w
+                .upload(
+                    &format!("/v1/compliance/kyb/cases/{id}/documents?kind={kind}"),
+                    &alice,
+                    "application/pdf",
+                    format!("%PDF-1.7 {kind} of Aurum Metals").into_bytes(),
+                )
+                .await;
+            assert_eq!(st, StatusCode::CREATED, "{v}");
+        }
+        // Four eyes: Alice's approval is one of two; she cannot give the second.
+        let (st, v) = decide(&alice, "approve").await;
+        assert_eq!(st, StatusCode::CREATED, "{v}");
+        assert_eq!(
+            (v["state"].as_str(), v["approvals_needed"].as_u64()),
+            (Some("review"), Some(1))
+        );
+        let (st, v) = decide(&alice, "approve").await;
+        assert_eq!(st, StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(
+            v["detail"]
+                .as_str()
+                .unwrap()
+                .contains("second, different officer"),
+            "{v}"
+        );
+        let (st, v) = decide(&bob, "approve").await;
+        assert_eq!(st, StatusCode::CREATED, "{v}");
+        assert_eq!(v["state"], json!("approved"));
+        assert_eq!(v["action"]["state"], json!("sent"), "{v}");
+        // On chain: approved, with the hash of the canonical case record.
+        let hash = kassa_compliance::sha256_hex(&kyb::canonical_record(&pool, id).await.unwrap());
+        let data = w.rpc.get_account(&dealer.address).await.unwrap().data;
+        let m = MerchantAccount::try_deserialize(&mut data.as_slice()).unwrap();
+        assert_eq!(m.kyb_status, KybStatus::Approved);
+        assert_eq!(hex_of(&m.kyb_case_hash), hash);
+        let (_, v) = w
+            .call(
+                Method::GET,
+                &format!("/v1/compliance/kyb/cases/{id}"),
+                &bob,
+                None,
+            )
+            .await;
+        assert_eq!(v["case_hash"], json!(hash));
+        assert!(v["review_due"].is_string());
+
+        // A sanctioned wallet asking for a payment transaction is refused; the screening is kept.
+        let invoice = w.s.invoice(&kiosk, "K-1", 10 * USD).await.unwrap();
+        w.caught_up().await;
+        let sanctioned = Keypair::new_from_array([0xA1; 32]);
+        assert_eq!(sanctioned.pubkey().to_string(), SANCTIONED);
+        let r = w
+            .http
+            .post(format!("{}/v1/pay/{invoice}", w.base))
+            .json(&json!({"account": SANCTIONED}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::FORBIDDEN);
+        let refused: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM compliance.screening WHERE wallet = $1 AND decision = 'refuse' AND context = 'solana-pay'",
+        )
+        .bind(&sanctioned.pubkey().to_bytes()[..])
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+        assert_eq!(refused, 1);
+
+        // Structuring: three payments just under 1,000 in a day. The monitor alerts and holds
+        // all three on chain with the compliance key.
+        let customer = Keypair::new();
+        w.s.fund(&customer).await.unwrap();
+        let usdc = w.s.proto.usdc;
+        let mut held = Vec::new();
+        for (i, amount) in [950, 960, 990].into_iter().enumerate() {
+            let p =
+                w.s.invoice(&kiosk, &format!("S-{i}"), amount * USD)
+                    .await
+                    .unwrap();
+            w.s.pay(&kiosk, &p, &customer, &usdc).await.unwrap();
+            held.push(p);
+        }
+        w.caught_up().await;
+        let pass = monitor::pass(&pool, Some(&w.rpc), &monitor::MonitorConfig::default())
+            .await
+            .unwrap();
+        assert_eq!((pass.alerts, pass.holds), (1, 3), "{pass:?}");
+        let key = w.s.proto.payer.insecure_clone();
+        assert_eq!(
+            actions::perform_pending(&pool, &w.rpc, &key).await.unwrap(),
+            3
+        );
+        for p in &held {
+            assert_eq!(w.status(p).await, PaymentStatus::Held);
+        }
+
+        // The review queue: a merchant key sees nothing of it.
+        let (st, _) = w
+            .call(Method::GET, "/v1/compliance/cases", &kiosk_key, None)
+            .await;
+        assert_eq!(st, StatusCode::FORBIDDEN);
+        let (st, _) = w
+            .call(Method::GET, "/v1/compliance/audit", &kiosk_key, None)
+            .await;
+        assert_eq!(st, StatusCode::FORBIDDEN);
+        let (_, cases) = w
+            .call(Method::GET, "/v1/compliance/cases", &alice, None)
+            .await;
+        let case = cases["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["wallet"] == json!(customer.pubkey().to_string()))
+            .unwrap()
+            .clone();
+        let case_id = case["id"].as_i64().unwrap();
+        let (st, file) = w
+            .call(
+                Method::POST,
+                &format!("/v1/compliance/cases/{case_id}/steps"),
+                &alice,
+                Some(
+                    json!({"step": "comment", "text": "Three payments just under the threshold."}),
+                ),
+            )
+            .await;
+        assert_eq!(st, StatusCode::CREATED);
+        assert_eq!(file["actions"].as_array().unwrap().len(), 3);
+        assert_eq!(file["alerts"][0]["rule"], json!("structuring"));
+
+        // An officer releases one hold and rejects another (the escrow back to the customer).
+        let act = |kind: &str, p: &Pubkey| {
+            json!({"kind": kind, "target": p.to_string(), "case": case_id,
+                   "reason": format!("{kind} after review")})
+        };
+        let (st, v) = w
+            .call(
+                Method::POST,
+                "/v1/compliance/actions",
+                &bob,
+                Some(act("release", &held[0])),
+            )
+            .await;
+        assert_eq!(st, StatusCode::CREATED, "{v}");
+        assert_eq!(v["state"], json!("sent"));
+        assert_eq!(w.status(&held[0]).await, PaymentStatus::Authorized);
+        let before =
+            w.s.client
+                .rpc
+                .get_token_account_balance(&usdc.ata(&customer.pubkey()))
+                .await
+                .unwrap();
+        let (st, v) = w
+            .call(
+                Method::POST,
+                "/v1/compliance/actions",
+                &bob,
+                Some(act("reject", &held[1])),
+            )
+            .await;
+        assert_eq!(st, StatusCode::CREATED, "{v}");
+        assert!(v["signature"].is_string());
+        assert_eq!(w.status(&held[1]).await, PaymentStatus::Rejected);
+        let after =
+            w.s.client
+                .rpc
+                .get_token_account_balance(&usdc.ata(&customer.pubkey()))
+                .await
+                .unwrap();
+        assert_eq!(
+            after.amount.parse::<u64>().unwrap() - before.amount.parse::<u64>().unwrap(),
+            960 * USD
+        );
+        w.mirrored(&held[1], "rejected").await;
+        // A release of what is not held is refused with the reason.
+        let (st, v) = w
+            .call(
+                Method::POST,
+                "/v1/compliance/actions",
+                &bob,
+                Some(act("release", &held[0])),
+            )
+            .await;
+        assert_eq!(st, StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(
+            v["detail"].as_str().unwrap().contains("needs it held"),
+            "{v}"
+        );
+
+        // Closed as reported: the customer is refused from now on.
+        let (st, _) = w
+            .call(
+                Method::POST,
+                &format!("/v1/compliance/cases/{case_id}/steps"),
+                &bob,
+                Some(json!({"step": "close", "disposition": "reported", "text": "SAR filed"})),
+            )
+            .await;
+        assert_eq!(st, StatusCode::CREATED);
+        let (_, v) = w
+            .call(
+                Method::POST,
+                "/v1/compliance/screenings",
+                &alice,
+                Some(json!({"wallet": customer.pubkey().to_string()})),
+            )
+            .await;
+        assert_eq!(v["decision"], json!("refuse"), "{v}");
+
+        // The audit log holds every step with the on-chain signatures, ids and hashes only.
+        let (_, audit) = w
+            .call(Method::GET, "/v1/compliance/audit?limit=500", &alice, None)
+            .await;
+        let records = audit["data"].as_array().unwrap();
+        let signed: Vec<&Value> = records
+            .iter()
+            .filter(|r| r["signature"].is_string())
+            .collect();
+        // The attestation, three holds, a release and a rejection.
+        assert_eq!(signed.len(), 6, "{records:?}");
+        for r in &signed {
+            let sig: solana_sdk::signature::Signature =
+                r["signature"].as_str().unwrap().parse().unwrap();
+            let status = w.rpc.get_signature_statuses(&[sig]).await.unwrap().value[0].clone();
+            assert!(status.is_some_and(|s| s.err.is_none()), "{r}");
+        }
+        assert!(!audit.to_string().contains("Anna de Vries"));
+
+        // Erasure on request: the people's names go, the audit log is untouched.
+        let (st, v) = w
+            .call(
+                Method::POST,
+                &format!("/v1/compliance/kyb/cases/{id}/erasure"),
+                &bob,
+                Some(json!({"reason": "erasure request 2026-311"})),
+            )
+            .await;
+        assert_eq!(st, StatusCode::CREATED, "{v}");
+        assert!(!v.to_string().contains("Anna de Vries"));
+        assert_eq!(v["erased"], json!(true));
+        let (_, again) = w
+            .call(Method::GET, "/v1/compliance/audit?limit=500", &alice, None)
+            .await;
+        assert_eq!(
+            &again["data"].as_array().unwrap()[..records.len()],
+            records.as_slice()
+        );
+    }
+
+    fn hex_of(b: &[u8]) -> String {
+        b.iter().map(|x| format!("{x:02x}")).collect()
+    }
+}

@@ -11,7 +11,7 @@ use crate::{
 };
 use axum::{body::Bytes, extract::State, http::HeaderMap, http::StatusCode, Extension};
 use base64::Engine;
-use kassa_compliance::{actions, audit, cases, lists, rules, screen, ComplianceError};
+use kassa_compliance::{actions, audit, cases, kyb, lists, rules, screen, ComplianceError};
 use kassa_sdk::api::types::Role;
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -501,15 +501,20 @@ pub async fn take_action(
             )
         })?;
     let target = parse_key("target", &req.target)?;
-    let key = state
-        .config
-        .compliance_key
-        .clone()
-        .ok_or_else(|| ApiError::Unavailable {
-            detail: "this server does not hold the compliance key (keys.compliance)".into(),
-            retry_after: 3600,
-        })?;
-    let id = actions::request(&state.pool, &by, kind, &target, req.case, &req.reason, None).await?;
+    let key = compliance_key(&state)?;
+    let id = actions::request(
+        &state.pool,
+        &by,
+        actions::Ask {
+            kind,
+            target,
+            case: req.case,
+            reason: &req.reason,
+            hash: None,
+        },
+        Some(&state.rpc),
+    )
+    .await?;
     let done = actions::perform(&state.pool, &state.rpc, &key, id).await?;
     Ok((StatusCode::CREATED, Json(done)))
 }
@@ -569,4 +574,184 @@ pub async fn get_audit(
     )
     .await?;
     Ok(Json(json!({ "data": data })))
+}
+
+fn compliance_key(state: &AppState) -> ApiResult<std::sync::Arc<solana_sdk::signature::Keypair>> {
+    state
+        .config
+        .compliance_key
+        .clone()
+        .ok_or_else(|| ApiError::Unavailable {
+            detail: "this server does not hold the compliance key (keys.compliance)".into(),
+            retry_after: 3600,
+        })
+}
+
+#[utoipa::path(post, path = "/v1/compliance/kyb/cases", tag = "compliance",
+    request_body(content = Object, description = "The application: merchant (base58), legal_name, registration_number, jurisdiction (ISO 3166 alpha-2), address, category, parties [{role: director|ubo, name, birth_date?, nationality?, ownership_percent (UBOs, adding up to 100)}]"),
+    params(("Idempotency-Key" = String, Header, description = "One per intended effect")),
+    responses((status = 201, description = "The case, with its automatic checks and risk rating", body = Object),
+              (status = "4XX", body = kassa_sdk::api::types::Problem)),
+    security(("api_key" = [])))]
+/// Opens a merchant's KYB case and runs its automatic checks.
+pub async fn create_kyb_case(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Json(app): Json<Value>,
+) -> ApiResult<(StatusCode, Json<Value>)> {
+    let by = officer(&caller, "open KYB cases")?;
+    let app: kyb::Application = serde_json::from_value(app).map_err(|e| {
+        ApiError::unprocessable("invalid-compliance-request", format!("application: {e}"))
+    })?;
+    let id = kyb::submit(&state.pool, &app, &by).await?;
+    Ok((StatusCode::CREATED, Json(kyb::get(&state.pool, id).await?)))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct KybQuery {
+    /// review, information_requested, approved, rejected or suspended.
+    pub state: Option<String>,
+    /// Approved cases whose periodic review is due by this date (YYYY-MM-DD).
+    pub review_due_by: Option<String>,
+    pub limit: Option<i64>,
+}
+
+#[utoipa::path(get, path = "/v1/compliance/kyb/cases", tag = "compliance",
+    params(KybQuery),
+    responses((status = 200, description = "KYB cases, newest first", body = Object),
+              (status = "4XX", body = kassa_sdk::api::types::Problem)),
+    security(("api_key" = [])))]
+/// KYB cases, by state or by review date.
+pub async fn list_kyb_cases(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Query(q): Query<KybQuery>,
+) -> ApiResult<Json<Value>> {
+    officer(&caller, "read KYB cases")?;
+    let due =
+        q.review_due_by
+            .as_deref()
+            .map(|d| {
+                time::Date::parse(d, time::macros::format_description!("[year]-[month]-[day]"))
+                    .map_err(|_| {
+                        ApiError::bad(
+                            "invalid-date",
+                            format!("review_due_by {d:?} is not YYYY-MM-DD"),
+                        )
+                    })
+            })
+            .transpose()?;
+    let data = kyb::list(&state.reads, q.state.as_deref(), due, limit(q.limit)).await?;
+    Ok(Json(json!({ "data": data })))
+}
+
+#[utoipa::path(get, path = "/v1/compliance/kyb/cases/{id}", tag = "compliance",
+    params(("id" = i64, Path, description = "The KYB case")),
+    responses((status = 200, description = "The case: profile, parties, documents, checks, risk, decisions", body = Object),
+              (status = "4XX", body = kassa_sdk::api::types::Problem)),
+    security(("api_key" = [])))]
+/// One KYB case.
+pub async fn get_kyb_case(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Path(id): Path<i64>,
+) -> ApiResult<Json<Value>> {
+    officer(&caller, "read KYB cases")?;
+    Ok(Json(kyb::get(&state.pool, id).await?))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct DocumentQuery {
+    /// certificate_of_incorporation, proof_of_address, ubo_declaration, director_id, licence
+    /// or other.
+    pub kind: String,
+}
+
+#[utoipa::path(post, path = "/v1/compliance/kyb/cases/{id}/documents", tag = "compliance",
+    params(("id" = i64, Path, description = "The KYB case"), DocumentQuery,
+           ("Idempotency-Key" = String, Header, description = "One per intended effect")),
+    request_body(content = String, content_type = "application/octet-stream", description = "The document's file"),
+    responses((status = 201, description = "The document's SHA-256; the file is kept in the document store, the case's checks run again", body = Object),
+              (status = "4XX", body = kassa_sdk::api::types::Problem)),
+    security(("api_key" = [])))]
+/// Adds a document to a KYB case.
+pub async fn add_kyb_document(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Path(id): Path<i64>,
+    Query(q): Query<DocumentQuery>,
+    body: Bytes,
+) -> ApiResult<(StatusCode, Json<Value>)> {
+    let by = officer(&caller, "add KYB documents")?;
+    let store = kyb::DocumentStore::new(&state.config.document_dir);
+    let sha = kyb::add_document(&state.pool, &store, id, &q.kind, &body, &by).await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({ "sha256": sha, "case": kyb::get(&state.pool, id).await? })),
+    ))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct KybDecision {
+    /// approve, reject, request_information or suspend.
+    pub decision: String,
+    pub note: String,
+}
+
+#[utoipa::path(post, path = "/v1/compliance/kyb/cases/{id}/decisions", tag = "compliance",
+    params(("id" = i64, Path, description = "The KYB case"),
+           ("Idempotency-Key" = String, Header, description = "One per intended effect")),
+    request_body = KybDecision,
+    responses((status = 201, description = "The case's state after the decision, approvals still needed, and the on-chain attestation or suspension", body = Object),
+              (status = "4XX", body = kassa_sdk::api::types::Problem)),
+    security(("api_key" = [])))]
+/// An officer's KYB decision. Approval attests the case's hash on chain (a high-risk case
+/// needs two different officers); suspension suspends the merchant on chain.
+pub async fn decide_kyb_case(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Path(id): Path<i64>,
+    Json(req): Json<KybDecision>,
+) -> ApiResult<(StatusCode, Json<kyb::Decided>)> {
+    let by = officer(&caller, "decide KYB cases")?;
+    let key = compliance_key(&state)?;
+    let d = kyb::decide(
+        &state.pool,
+        &state.rpc,
+        &key,
+        id,
+        &req.decision,
+        &req.note,
+        &by,
+    )
+    .await?;
+    Ok((StatusCode::CREATED, Json(d)))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct Erasure {
+    /// The request this answers.
+    pub reason: String,
+}
+
+#[utoipa::path(post, path = "/v1/compliance/kyb/cases/{id}/erasure", tag = "compliance",
+    params(("id" = i64, Path, description = "The KYB case"),
+           ("Idempotency-Key" = String, Header, description = "One per intended effect")),
+    request_body = Erasure,
+    responses((status = 201, description = "The case with its personal data erased (the audit log keeps ids and hashes)", body = Object),
+              (status = "4XX", body = kassa_sdk::api::types::Problem)),
+    security(("api_key" = [])))]
+/// Erases a KYB case's personal data on request.
+pub async fn erase_kyb_case(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Path(id): Path<i64>,
+    Json(req): Json<Erasure>,
+) -> ApiResult<(StatusCode, Json<Value>)> {
+    let by = officer(&caller, "erase personal data")?;
+    let store = kyb::DocumentStore::new(&state.config.document_dir);
+    kyb::erase(&state.pool, &store, id, &req.reason, &by).await?;
+    Ok((StatusCode::CREATED, Json(kyb::get(&state.pool, id).await?)))
 }

@@ -74,8 +74,10 @@ pub struct ApiConfig {
     pub treasury_key: Option<Arc<Keypair>>,
     /// Where screening refuses a payer and where it raises an alert.
     pub screening: kassa_compliance::screen::ScreenPolicy,
-    /// Largest body accepted by uploads (sanctions list files).
+    /// Largest body accepted by uploads (sanctions list files, KYB documents).
     pub upload_limit: usize,
+    /// Where KYB documents are kept (one file per content, named by its SHA-256).
+    pub document_dir: std::path::PathBuf,
 }
 
 impl Default for ApiConfig {
@@ -96,6 +98,7 @@ impl Default for ApiConfig {
             treasury_key: None,
             screening: Default::default(),
             upload_limit: 256 * 1024 * 1024,
+            document_dir: "kassa-documents".into(),
         }
     }
 }

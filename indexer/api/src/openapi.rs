@@ -128,14 +128,26 @@ pub fn keyed_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(compliance::case_step))
         .routes(routes!(compliance::take_action, compliance::get_actions))
         .routes(routes!(compliance::get_audit))
+        .routes(routes!(
+            compliance::create_kyb_case,
+            compliance::list_kyb_cases
+        ))
+        .routes(routes!(compliance::get_kyb_case))
+        .merge(
+            OpenApiRouter::new()
+                .routes(routes!(compliance::add_kyb_document))
+                .layer(axum::extract::DefaultBodyLimit::disable()),
+        )
+        .routes(routes!(compliance::decide_kyb_case))
+        .routes(routes!(compliance::erase_kyb_case))
 }
 
 /// Routes whose bodies are files (sanctions lists), read up to `ApiConfig::upload_limit`
 /// instead of `body_limit`.
 pub fn is_upload(method: &axum::http::Method, path: &str) -> bool {
     method == axum::http::Method::POST
-        && path.starts_with("/v1/compliance/lists/")
-        && path.ends_with("/versions")
+        && ((path.starts_with("/v1/compliance/lists/") && path.ends_with("/versions"))
+            || (path.starts_with("/v1/compliance/kyb/cases/") && path.ends_with("/documents")))
 }
 
 /// The routes without an API key: Solana Pay, health, metrics and the document itself.

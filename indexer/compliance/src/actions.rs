@@ -6,6 +6,7 @@
 //! transaction up rather than acting twice. Each outcome is written to the audit log.
 
 use crate::{audit, lists::Actor, pubkey, sha256, ComplianceError, Result};
+use anchor_lang::AccountDeserialize;
 use kassa_sdk::payments::{MintRef, Payments, ReleaseRefs};
 use serde::Serialize;
 use solana_commitment_config::CommitmentConfig;
@@ -75,16 +76,37 @@ pub struct Action {
     pub created_at: String,
 }
 
-/// Checks `kind` can be taken on `target` now (from the mirrored chain state, so an officer
-/// learns why at once; the program checks again).
-async fn check(pool: &PgPool, kind: Kind, target: &Pubkey) -> Result<()> {
+/// Checks `kind` can be taken on `target` now, so an officer learns why at once (the program
+/// checks again): a payment's status from the chain itself when `rpc` is given (the mirror may
+/// be a moment behind an action just taken), else from the mirror.
+async fn check(pool: &PgPool, rpc: Option<&RpcClient>, kind: Kind, target: &Pubkey) -> Result<()> {
     let t = target.to_bytes();
     let need_status = |wanted: &'static str| async move {
-        let status: Option<String> =
-            sqlx::query_scalar("SELECT status FROM chain.payment WHERE address = $1")
-                .bind(&t[..])
-                .fetch_optional(pool)
-                .await?;
+        let status: Option<String> = match rpc {
+            Some(rpc) => {
+                match rpc
+                    .get_account_with_commitment(target, CommitmentConfig::confirmed())
+                    .await
+                    .map_err(|e| ComplianceError::Cluster(format!("payment {target}: {e}")))?
+                    .value
+                {
+                    None => None,
+                    Some(a) => Some(
+                        kassa_payments::state::Payment::try_deserialize(&mut a.data.as_slice())
+                            .map_err(|_| ComplianceError::NotFound(format!("payment {target}")))?
+                            .status
+                            .name()
+                            .to_string(),
+                    ),
+                }
+            }
+            None => {
+                sqlx::query_scalar("SELECT status FROM chain.payment WHERE address = $1")
+                    .bind(&t[..])
+                    .fetch_optional(pool)
+                    .await?
+            }
+        };
         match status.as_deref() {
             None => Err(ComplianceError::NotFound(format!("payment {target}"))),
             Some(s) if s == wanted => Ok(()),
@@ -134,25 +156,40 @@ async fn check(pool: &PgPool, kind: Kind, target: &Pubkey) -> Result<()> {
     }
 }
 
+/// An action asked for: what, on what, in which case, why, and the hash that goes on chain
+/// (the SHA-256 of the reason and target when `None`).
+#[derive(Debug, Clone)]
+pub struct Ask<'a> {
+    pub kind: Kind,
+    pub target: Pubkey,
+    pub case: Option<i64>,
+    pub reason: &'a str,
+    pub hash: Option<[u8; 32]>,
+}
+
 /// Records an action to take: checked now, sent by [`perform`] (an officer's request waits
-/// for it) or by the monitor's next pass. `hash` is what goes on chain (a case record's or
-/// the reason's SHA-256 when `None`).
+/// for it) or by the monitor's next pass.
 pub async fn request(
     pool: &PgPool,
     by: &Actor,
-    kind: Kind,
-    target: &Pubkey,
-    case: Option<i64>,
-    reason: &str,
-    hash: Option<[u8; 32]>,
+    ask: Ask<'_>,
+    rpc: Option<&RpcClient>,
 ) -> Result<i64> {
+    let Ask {
+        kind,
+        target,
+        case,
+        reason,
+        hash,
+    } = ask;
+    let target = &target;
     let reason = reason.trim();
     if reason.is_empty() || reason.len() > 2000 {
         return Err(ComplianceError::Invalid(
             "an action needs a reason (1 to 2,000 characters)".into(),
         ));
     }
-    check(pool, kind, target).await?;
+    check(pool, rpc, kind, target).await?;
     if let Some(c) = case {
         let exists: bool =
             sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM compliance.case WHERE id = $1)")

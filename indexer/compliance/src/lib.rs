@@ -7,15 +7,19 @@
 //! milliseconds, whether a payer may pay. [`rules`] are the monitoring rules, kept as
 //! versioned data, and [`monitor`] runs them over every authorization the indexer stores,
 //! raising [`cases`] for officers and holds on chain through [`actions`], each recorded in the
-//! append-only [`audit`] log. Migration `0018_compliance.sql` holds the tables.
+//! append-only [`audit`] log. [`kyb`] runs merchants' KYB cases, with [`names`] matching
+//! people and firms against the sanctions names; an approval attests the case on chain.
+//! Migrations `0018_compliance.sql` and `0019_kyb.sql` hold the tables.
 
 pub mod actions;
 pub mod audit;
 pub mod cases;
 pub mod error;
 pub mod graph;
+pub mod kyb;
 pub mod lists;
 pub mod monitor;
+pub mod names;
 pub mod rules;
 pub mod screen;
 
@@ -59,6 +63,11 @@ impl Risk {
 /// A stored 32-byte key.
 pub(crate) fn pubkey(bytes: &[u8], what: &str) -> Result<Pubkey> {
     Pubkey::try_from(bytes).map_err(|_| ComplianceError::Corrupt(format!("{what} is not a key")))
+}
+
+/// The hex SHA-256 of a JSON record as serialized (how case hashes are made).
+pub fn sha256_hex(record: &serde_json::Value) -> String {
+    hex::encode(sha256(record.to_string().as_bytes()))
 }
 
 /// SHA-256 of `bytes`.

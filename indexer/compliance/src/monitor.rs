@@ -64,6 +64,7 @@ struct Seen {
     mint: [u8; 32],
     amount: u64,
     at: i64,
+    seq: i64,
     signature: Vec<u8>,
 }
 
@@ -148,6 +149,7 @@ pub async fn pass(pool: &PgPool, rpc: Option<&RpcClient>, config: &MonitorConfig
                 .and_then(|s| s.parse().ok())
                 .ok_or_else(|| ComplianceError::Corrupt("PaymentAuthorized received".into()))?,
             at: r.get(4),
+            seq: r.get(0),
             signature,
         });
     }
@@ -163,6 +165,7 @@ pub async fn pass(pool: &PgPool, rpc: Option<&RpcClient>, config: &MonitorConfig
     let mut amount = Vec::new();
     let mut units = Vec::new();
     let mut at = Vec::new();
+    let mut seq = Vec::new();
     for s in &seen {
         let d = *decimals
             .get(&s.mint)
@@ -174,11 +177,12 @@ pub async fn pass(pool: &PgPool, rpc: Option<&RpcClient>, config: &MonitorConfig
         amount.push(Decimal::from(s.amount));
         units.push(Decimal::from_i128_with_scale(s.amount as i128, d));
         at.push(s.at);
+        seq.push(s.seq);
     }
     let new: Vec<Vec<u8>> = sqlx::query_scalar(
-        "INSERT INTO compliance.payment_seen (payment, payer, merchant, mint, amount, units, at, signature)
+        "INSERT INTO compliance.payment_seen (payment, payer, merchant, mint, amount, units, at, seq, signature)
          SELECT * FROM unnest($1::bytea[], $2::bytea[], $3::bytea[], $4::bytea[], $5::numeric[],
-                              $6::numeric[], $7::int8[], $8::bytea[])
+                              $6::numeric[], $7::int8[], $9::int8[], $8::bytea[])
          ON CONFLICT (payment) DO NOTHING RETURNING payment",
     )
     .bind(&payment)
@@ -189,6 +193,7 @@ pub async fn pass(pool: &PgPool, rpc: Option<&RpcClient>, config: &MonitorConfig
     .bind(&units)
     .bind(&at)
     .bind(&signatures)
+    .bind(&seq)
     .fetch_all(&mut *tx)
     .await?;
     out.monitored = new.len();
@@ -290,7 +295,7 @@ async fn evaluate(conn: &mut PgConnection, check: &Check, new: &[Vec<u8>]) -> Re
                         jsonb_build_object('payments_in_window', count(*), 'window_secs', $2::int8,
                                            'max_payments', $3::int8)
                  FROM compliance.payment_seen n
-                 JOIN compliance.payment_seen h ON h.payer = n.payer AND h.at > n.at - $2 AND h.at <= n.at
+                 JOIN compliance.payment_seen h ON h.payer = n.payer AND h.at > n.at - $2 AND (h.at, h.seq) <= (n.at, n.seq)
                  WHERE n.payment = ANY($1)
                  GROUP BY n.payment, n.payer, n.merchant HAVING count(*) > $3",
             )
@@ -333,7 +338,7 @@ async fn evaluate(conn: &mut PgConnection, check: &Check, new: &[Vec<u8>]) -> Re
                                            'threshold', $3::numeric::text, 'window_secs', $4::int8,
                                            'amounts', jsonb_agg(h.units::text ORDER BY h.at, h.payment))
                  FROM compliance.payment_seen n
-                 JOIN compliance.payment_seen h ON h.payer = n.payer AND h.at > n.at - $4 AND h.at <= n.at
+                 JOIN compliance.payment_seen h ON h.payer = n.payer AND h.at > n.at - $4 AND (h.at, h.seq) <= (n.at, n.seq)
                                                 AND h.units >= $2 AND h.units < $3
                  WHERE n.payment = ANY($1) AND n.units >= $2 AND n.units < $3
                  GROUP BY n.payment, n.payer, n.merchant HAVING count(*) >= $5",
@@ -374,7 +379,7 @@ async fn evaluate(conn: &mut PgConnection, check: &Check, new: &[Vec<u8>]) -> Re
                         jsonb_build_object('merchants_in_window', count(DISTINCT h.merchant),
                                            'window_secs', $2::int8)
                  FROM compliance.payment_seen n
-                 JOIN compliance.payment_seen h ON h.payer = n.payer AND h.at > n.at - $2 AND h.at <= n.at
+                 JOIN compliance.payment_seen h ON h.payer = n.payer AND h.at > n.at - $2 AND (h.at, h.seq) <= (n.at, n.seq)
                  WHERE n.payment = ANY($1)
                  GROUP BY n.payment, n.payer, n.merchant HAVING count(DISTINCT h.merchant) >= $3",
             )
