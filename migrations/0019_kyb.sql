@@ -132,3 +132,6 @@ CREATE TABLE compliance.kyb_decision (
     at       timestamptz NOT NULL DEFAULT now()
 );
 CREATE INDEX kyb_decision_case ON compliance.kyb_decision (case_id, id);
+
+-- Monitoring asks whether a payer is the subject of a closed true-positive case, per payment.
+CREATE INDEX case_wallet ON compliance.case (wallet);

@@ -119,6 +119,8 @@ impl ComplianceSettings {
                 max_hops: self.max_hops,
                 hub_degree: self.hub_degree,
             },
+            // The built-in rules and screening; an external risk API is plugged in here.
+            providers: Vec::new(),
         })
     }
 

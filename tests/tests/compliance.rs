@@ -418,10 +418,11 @@ fn wallet() -> Pubkey {
 
 /// The (rule, payment) pairs alerted.
 async fn alerted(pool: &PgPool) -> BTreeSet<(String, Pubkey)> {
-    let rows: Vec<(String, Vec<u8>)> = sqlx::query_as("SELECT rule, payment FROM compliance.alert")
-        .fetch_all(pool)
-        .await
-        .unwrap();
+    let rows: Vec<(String, Vec<u8>)> =
+        sqlx::query_as("SELECT rule, payment FROM compliance.alert WHERE payment IS NOT NULL")
+            .fetch_all(pool)
+            .await
+            .unwrap();
     rows.into_iter()
         .map(|(r, p)| (r, Pubkey::try_from(p.as_slice()).unwrap()))
         .collect()
@@ -688,6 +689,98 @@ async fn each_rule_hits_its_pattern_and_not_the_near_miss() {
             .await
             .unwrap();
     assert_eq!(left, 2);
+}
+
+/// An external risk API as a provider: what it says joins the built-in reasons.
+struct Oracle {
+    flagged: Pubkey,
+    down: bool,
+}
+
+impl screen::Provider for Oracle {
+    fn name(&self) -> &str {
+        "oracle"
+    }
+
+    fn assess<'a>(
+        &'a self,
+        wallet: &'a Pubkey,
+    ) -> screen::BoxFuture<'a, kassa_compliance::Result<Vec<screen::Reason>>> {
+        Box::pin(async move {
+            if self.down {
+                return Err(ComplianceError::Cluster("connection refused".into()));
+            }
+            Ok(if *wallet == self.flagged {
+                vec![screen::Reason {
+                    code: "darknet-market".into(),
+                    risk: kassa_compliance::Risk::High,
+                    detail: "received from a darknet market".into(),
+                }]
+            } else {
+                Vec::new()
+            })
+        })
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_external_provider_adds_its_reasons_and_a_failing_one_means_review() {
+    let pool = db().await;
+    let flagged = wallet();
+    let clean = wallet();
+    let oracle: std::sync::Arc<dyn screen::Provider> = std::sync::Arc::new(Oracle {
+        flagged,
+        down: false,
+    });
+    let policy = screen::ScreenPolicy::default();
+    let s = screen::screen_with(&pool, &[oracle.clone()], &flagged, None, "test", &policy)
+        .await
+        .unwrap();
+    assert_eq!(s.decision, screen::Decision::Refuse);
+    assert!(
+        s.reasons.iter().any(|r| r.code == "oracle:darknet-market"),
+        "{:?}",
+        s.reasons
+    );
+    let s = screen::screen_with(&pool, &[oracle.clone()], &clean, None, "test", &policy)
+        .await
+        .unwrap();
+    assert_eq!(s.decision, screen::Decision::Allow);
+    let down: std::sync::Arc<dyn screen::Provider> = std::sync::Arc::new(Oracle {
+        flagged,
+        down: true,
+    });
+    let s = screen::screen_with(&pool, &[down.clone()], &clean, None, "test", &policy)
+        .await
+        .unwrap();
+    assert_eq!(s.decision, screen::Decision::Review, "{:?}", s.reasons);
+    // A review is an alert in the wallet's case, once a day.
+    screen::screen_with(&pool, &[down], &clean, None, "test", &policy)
+        .await
+        .unwrap();
+    let reviews: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM compliance.alert WHERE rule = 'screening' AND wallet = $1",
+    )
+    .bind(&clean.to_bytes()[..])
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!(reviews, 1);
+
+    // In monitoring: the provider's high-risk payer is an alert of rule provider-oracle.
+    let mut c = Craft::new(pool.clone()).await;
+    let shop = wallet();
+    let p = c.pay(&flagged, &shop, "10", 1_800_000_000, &[]).await;
+    c.pay(&clean, &shop, "10", 1_800_000_000, &[]).await;
+    let config = MonitorConfig {
+        providers: vec![oracle],
+        ..MonitorConfig::default()
+    };
+    monitor::pass(&pool, None, &config).await.unwrap();
+    assert_eq!(
+        alerted(&pool).await,
+        BTreeSet::from([("provider-oracle".to_string(), p)])
+    );
 }
 
 mod chain {

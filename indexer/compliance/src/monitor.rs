@@ -15,9 +15,7 @@
 //! how far behind the monitor is, and `docs/compliance.md` states the floor merchants'
 //! auto-capture delay must keep above it.
 
-use crate::{
-    actions, audit, cases, graph, rules, rules::Check, sha256, ComplianceError, Result, Risk,
-};
+use crate::{actions, graph, rules, rules::Check, screen, sha256, ComplianceError, Result, Risk};
 use rust_decimal::Decimal;
 use serde_json::json;
 use solana_rpc_client::nonblocking::rpc_client::RpcClient;
@@ -25,11 +23,14 @@ use solana_sdk::{pubkey::Pubkey, signature::Keypair};
 use sqlx::{PgConnection, PgPool, Row};
 use std::{collections::HashMap, str::FromStr, time::Duration};
 
-#[derive(Debug, Clone, Copy)]
+#[derive(Clone)]
 pub struct MonitorConfig {
     /// Authorizations per pass.
     pub batch: i64,
     pub exposure: graph::ExposurePolicy,
+    /// External risk providers asked about each new payer after the built-in rules; a high or
+    /// severe answer is an alert of rule `provider-<name>`.
+    pub providers: Vec<std::sync::Arc<dyn screen::Provider>>,
 }
 
 impl Default for MonitorConfig {
@@ -37,6 +38,7 @@ impl Default for MonitorConfig {
         Self {
             batch: 2_000,
             exposure: graph::ExposurePolicy::default(),
+            providers: Vec::new(),
         }
     }
 }
@@ -211,11 +213,20 @@ pub async fn pass(pool: &PgPool, rpc: Option<&RpcClient>, config: &MonitorConfig
     if !new.is_empty() {
         for rule in &set.rules {
             let hits = evaluate(&mut tx, &rule.check, &new).await?;
-            for hit in hits {
-                let (alerted, holds) = raise(&mut tx, version, rule, hit).await?;
-                out.alerts += alerted as usize;
-                out.holds += holds;
-            }
+            let what = Raised {
+                id: &rule.id,
+                kind: rule.check.kind(),
+                severity: rule.severity,
+                hold: rule.action == rules::Action::Hold,
+            };
+            let (alerted, holds) = raise(&mut tx, version, &what, hits).await?;
+            out.alerts += alerted;
+            out.holds += holds;
+        }
+        if !config.providers.is_empty() {
+            let (a, h) = ask_providers(&mut tx, version, &config.providers, &seen, &new).await?;
+            out.alerts += a;
+            out.holds += h;
         }
     }
     sqlx::query("DELETE FROM compliance.inbox WHERE id <= $1")
@@ -396,8 +407,17 @@ async fn evaluate(conn: &mut PgConnection, check: &Check, new: &[Vec<u8>]) -> Re
                                            'flagged', coalesce(x.reason, f.reason))
                  FROM compliance.payment_seen n
                  LEFT JOIN compliance.exposure x ON x.wallet = n.payer AND x.hops <= $2
-                 LEFT JOIN LATERAL (SELECT reason FROM compliance.flagged WHERE wallet = n.payer
-                                    ORDER BY reason LIMIT 1) f ON true
+                 LEFT JOIN LATERAL (
+                     SELECT 'list ' || a.list || ' entry ' || a.uid AS reason
+                     FROM compliance.list_address a
+                     JOIN compliance.list l ON l.id = a.list AND l.current = a.version
+                     WHERE a.wallet = n.payer
+                     UNION ALL
+                     SELECT 'blocklist' FROM chain.config WHERE n.payer = ANY (blocked::bytea[])
+                     UNION ALL
+                     SELECT 'case ' || c.id || ' ' || c.disposition FROM compliance.case c
+                     WHERE c.wallet = n.payer AND c.disposition IN ('true_positive', 'reported')
+                     ORDER BY 1 LIMIT 1) f ON true
                  WHERE n.payment = ANY($1) AND (x.wallet IS NOT NULL OR f.reason IS NOT NULL)",
             )
             .bind(new)
@@ -418,104 +438,253 @@ async fn evaluate(conn: &mut PgConnection, check: &Check, new: &[Vec<u8>]) -> Re
         .collect())
 }
 
-/// Stores a hit as an alert in its wallet's case (once per rule and payment) and asks for the
-/// holds its rule's action calls for; answers whether an alert was new and how many holds.
+/// External providers' answers about the batch's new payers: a high or severe reason is an
+/// alert on each of the payer's new payments (never a hold: officers decide).
+async fn ask_providers(
+    conn: &mut PgConnection,
+    version: i32,
+    providers: &[std::sync::Arc<dyn screen::Provider>],
+    seen: &[Seen],
+    new: &[Vec<u8>],
+) -> Result<(usize, usize)> {
+    let mut alerts = 0;
+    let mut asked = std::collections::HashSet::new();
+    for s in seen
+        .iter()
+        .filter(|s| new.iter().any(|n| n.as_slice() == s.payment))
+    {
+        if !asked.insert(s.payer) {
+            continue;
+        }
+        let payer = Pubkey::new_from_array(s.payer);
+        for r in screen::external(providers, &payer).await {
+            if r.risk < Risk::High {
+                continue;
+            }
+            let provider = r.code.split(':').next().unwrap_or("provider").to_string();
+            let id = format!("provider-{provider}");
+            let what = Raised {
+                id: &id,
+                kind: "provider",
+                severity: r.risk,
+                hold: false,
+            };
+            let hits = seen
+                .iter()
+                .filter(|p| p.payer == s.payer)
+                .map(|p| Hit {
+                    payment: p.payment.to_vec(),
+                    payer: p.payer.to_vec(),
+                    merchant: p.merchant.to_vec(),
+                    evidence_payments: vec![p.payment.to_vec()],
+                    detail: json!({ "code": r.code, "detail": r.detail }),
+                })
+                .collect();
+            alerts += raise(conn, version, &what, hits).await?.0;
+        }
+    }
+    Ok((alerts, 0))
+}
+
+/// What raised a hit: a rule of the set in force, or a provider.
+struct Raised<'a> {
+    id: &'a str,
+    kind: &'a str,
+    severity: Risk,
+    hold: bool,
+}
+
+/// Stores hits as alerts in their wallets' cases (once per rule and payment) and asks for the
+/// holds the rule's action calls for, set-based (a handful of statements per rule and batch,
+/// however many hits); answers how many alerts were new and how many holds were asked for.
 async fn raise(
     conn: &mut PgConnection,
     version: i32,
-    rule: &rules::Rule,
-    hit: Hit,
-) -> Result<(bool, usize)> {
-    let wallet = Pubkey::try_from(hit.payer.as_slice())
-        .map_err(|_| ComplianceError::Corrupt("alert wallet".into()))?;
-    // A payer already flagged (hops 0) is as severe as it gets.
-    let severity = if hit.detail["hops"].as_i64() == Some(0) {
-        Risk::Severe
-    } else {
-        rule.severity
-    };
-    let evidence = json!({
-        "rule": rule.id,
-        "kind": rule.check.kind(),
-        "version": version,
-        "payment": b58(&hit.payment),
-        "payments": hit.evidence_payments.iter().map(|p| b58(p)).collect::<Vec<_>>(),
-        "detail": hit.detail,
-    });
-    let dedupe = format!("{}:{}", rule.id, b58(&hit.payment));
-    let exists: bool =
-        sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM compliance.alert WHERE dedupe = $1)")
-            .bind(&dedupe)
-            .fetch_one(&mut *conn)
-            .await?;
-    if exists {
-        return Ok((false, 0));
+    rule: &Raised<'_>,
+    hits: Vec<Hit>,
+) -> Result<(usize, usize)> {
+    if hits.is_empty() {
+        return Ok((0, 0));
     }
-    let case = cases::open_for(conn, &wallet, severity).await?;
-    let alert: i64 = sqlx::query_scalar(
-        "INSERT INTO compliance.alert (rule, kind, rule_version, severity, wallet, merchant,
-                                       payment, evidence, dedupe, case_id)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id",
-    )
-    .bind(&rule.id)
-    .bind(rule.check.kind())
-    .bind(version)
-    .bind(severity.as_str())
-    .bind(&hit.payer)
-    .bind(&hit.merchant)
-    .bind(&hit.payment)
-    .bind(&evidence)
-    .bind(&dedupe)
-    .bind(case)
-    .fetch_one(&mut *conn)
-    .await?;
-    let digest = sha256(evidence.to_string().as_bytes());
-    audit::record(
-        conn,
-        None,
-        "alert.raise",
-        &format!("alert:{alert} case:{case}"),
-        &digest,
-        None,
-    )
-    .await?;
-    if rule.action != rules::Action::Hold {
-        return Ok((true, 0));
+    let dedupes: Vec<String> = hits
+        .iter()
+        .map(|h| format!("{}:{}", rule.id, b58(&h.payment)))
+        .collect();
+    let known: std::collections::HashSet<String> =
+        sqlx::query_scalar("SELECT dedupe FROM compliance.alert WHERE dedupe = ANY($1)")
+            .bind(&dedupes)
+            .fetch_all(&mut *conn)
+            .await?
+            .into_iter()
+            .collect();
+    let mut payer = Vec::new();
+    let mut merchant = Vec::new();
+    let mut payment = Vec::new();
+    let mut severity = Vec::new();
+    let mut evidence = Vec::new();
+    let mut digest = Vec::new();
+    let mut dedupe = Vec::new();
+    let mut held: Vec<Vec<Vec<u8>>> = Vec::new();
+    for (hit, d) in hits.into_iter().zip(dedupes) {
+        if known.contains(&d) {
+            continue;
+        }
+        // A payer already flagged (hops 0) is as severe as it gets.
+        let sev = if hit.detail["hops"].as_i64() == Some(0) {
+            Risk::Severe
+        } else {
+            rule.severity
+        };
+        let e = json!({
+            "rule": rule.id,
+            "kind": rule.kind,
+            "version": version,
+            "payment": b58(&hit.payment),
+            "payments": hit.evidence_payments.iter().map(|p| b58(p)).collect::<Vec<_>>(),
+            "detail": hit.detail,
+        });
+        digest.push(sha256(e.to_string().as_bytes()).to_vec());
+        evidence.push(e);
+        payer.push(hit.payer);
+        merchant.push(hit.merchant);
+        payment.push(hit.payment);
+        severity.push(sev.as_str());
+        dedupe.push(d);
+        held.push(hit.evidence_payments);
     }
-    // Holds on the payments in evidence the escrow still holds, once each.
-    let reason = format!(
-        "rule {} (version {version}) raised alert {alert}: {}",
-        rule.id, hit.detail
-    );
-    let held: Vec<i64> = sqlx::query_scalar(
-        "WITH asked AS (
-             INSERT INTO compliance.action (kind, target, case_id, officer, reason, hash)
-             SELECT 'hold', p.address, $2, NULL, $3, $4
-             FROM chain.payment p
-             WHERE p.address = ANY($1) AND p.status = 'authorized'
-               AND NOT EXISTS (SELECT 1 FROM compliance.action a
-                               WHERE a.kind = 'hold' AND a.target = p.address AND a.state <> 'failed')
-             RETURNING id)
-         SELECT id FROM asked",
+    if payer.is_empty() {
+        return Ok((0, 0));
+    }
+    // Each wallet's open case, opened or raised to the highest severity among its hits.
+    let cases: Vec<(Vec<u8>, i64)> = sqlx::query_as(
+        "INSERT INTO compliance.case AS c (wallet, severity)
+         SELECT DISTINCT ON (w) w, s FROM unnest($1::bytea[], $2::text[]) AS t(w, s)
+         ORDER BY w, array_position(ARRAY['low','medium','high','severe'], s) DESC
+         ON CONFLICT (wallet) WHERE state <> 'closed' DO UPDATE
+             SET severity = CASE WHEN array_position(ARRAY['low','medium','high','severe'], excluded.severity)
+                                    > array_position(ARRAY['low','medium','high','severe'], c.severity)
+                                 THEN excluded.severity ELSE c.severity END,
+                 updated_at = now()
+         RETURNING wallet, id",
     )
-    .bind(&hit.evidence_payments)
-    .bind(case)
-    .bind(&reason)
-    .bind(&digest[..])
+    .bind(&payer)
+    .bind(&severity)
     .fetch_all(&mut *conn)
     .await?;
-    for id in &held {
-        audit::record(
-            conn,
-            None,
-            "action.hold.request",
-            &format!("action:{id} alert:{alert}"),
-            &digest,
-            None,
-        )
-        .await?;
+    let case_of: std::collections::HashMap<Vec<u8>, i64> = cases.into_iter().collect();
+    let case: Vec<i64> = payer
+        .iter()
+        .map(|p| {
+            case_of
+                .get(p)
+                .copied()
+                .ok_or_else(|| ComplianceError::Corrupt("an alert's case".into()))
+        })
+        .collect::<Result<_>>()?;
+    let alerts: Vec<(i64, i64, String)> = sqlx::query_as(
+        "INSERT INTO compliance.alert (rule, kind, rule_version, severity, wallet, merchant,
+                                       payment, evidence, dedupe, case_id)
+         SELECT $1, $2, $3, s, w, m, p, e, d, c
+         FROM unnest($4::text[], $5::bytea[], $6::bytea[], $7::bytea[], $8::jsonb[], $9::text[],
+                     $10::int8[]) AS t(s, w, m, p, e, d, c)
+         ON CONFLICT (dedupe) DO NOTHING
+         RETURNING id, case_id, dedupe",
+    )
+    .bind(rule.id)
+    .bind(rule.kind)
+    .bind(version)
+    .bind(&severity)
+    .bind(&payer)
+    .bind(&merchant)
+    .bind(&payment)
+    .bind(&evidence)
+    .bind(&dedupe)
+    .bind(&case)
+    .fetch_all(&mut *conn)
+    .await?;
+    let index: std::collections::HashMap<&str, usize> = dedupe
+        .iter()
+        .enumerate()
+        .map(|(i, d)| (d.as_str(), i))
+        .collect();
+    let mut objects = Vec::new();
+    let mut hashes = Vec::new();
+    let (mut h_alert, mut h_case, mut h_payment, mut h_reason, mut h_digest) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    for (id, case_id, d) in &alerts {
+        let i = index[d.as_str()];
+        objects.push(format!("alert:{id} case:{case_id}"));
+        hashes.push(digest[i].clone());
+        if rule.hold {
+            for p in &held[i] {
+                h_alert.push(*id);
+                h_case.push(*case_id);
+                h_payment.push(p.clone());
+                h_reason.push(format!(
+                    "rule {} (version {version}) raised alert {id}: {}",
+                    rule.id, evidence[i]["detail"]
+                ));
+                h_digest.push(digest[i].clone());
+            }
+        }
     }
-    Ok((true, held.len()))
+    sqlx::query(
+        "INSERT INTO compliance.audit (officer, action, object, sha256)
+         SELECT NULL, 'alert.raise', o, h FROM unnest($1::text[], $2::bytea[]) AS t(o, h)",
+    )
+    .bind(&objects)
+    .bind(&hashes)
+    .execute(&mut *conn)
+    .await?;
+    if h_payment.is_empty() {
+        return Ok((alerts.len(), 0));
+    }
+    // Holds on the payments in evidence the escrow still holds, once each.
+    let asked: Vec<(i64, i64)> = sqlx::query_as(
+        "WITH wanted AS (
+             SELECT DISTINCT ON (t.p) t.a, t.c, t.p, t.r, t.h
+             FROM unnest($1::int8[], $2::int8[], $3::bytea[], $4::text[], $5::bytea[])
+                  AS t(a, c, p, r, h)
+             JOIN chain.payment pay ON pay.address = t.p AND pay.status = 'authorized'
+             WHERE NOT EXISTS (SELECT 1 FROM compliance.action x
+                               WHERE x.kind = 'hold' AND x.target = t.p AND x.state <> 'failed')
+             ORDER BY t.p, t.a),
+         asked AS (
+             INSERT INTO compliance.action (kind, target, case_id, officer, reason, hash)
+             SELECT 'hold', p, c, NULL, r, h FROM wanted
+             RETURNING id, target)
+         SELECT asked.id, wanted.a FROM asked JOIN wanted ON wanted.p = asked.target",
+    )
+    .bind(&h_alert)
+    .bind(&h_case)
+    .bind(&h_payment)
+    .bind(&h_reason)
+    .bind(&h_digest)
+    .fetch_all(&mut *conn)
+    .await?;
+    let objects: Vec<String> = asked
+        .iter()
+        .map(|(id, alert)| format!("action:{id} alert:{alert}"))
+        .collect();
+    let hashes: Vec<Vec<u8>> = asked
+        .iter()
+        .map(|(_, alert)| {
+            alerts
+                .iter()
+                .position(|(a, _, _)| a == alert)
+                .map(|i| digest[index[alerts[i].2.as_str()]].clone())
+                .unwrap_or_default()
+        })
+        .collect();
+    sqlx::query(
+        "INSERT INTO compliance.audit (officer, action, object, sha256)
+         SELECT NULL, 'action.hold.request', o, h FROM unnest($1::text[], $2::bytea[]) AS t(o, h)",
+    )
+    .bind(&objects)
+    .bind(&hashes)
+    .execute(&mut *conn)
+    .await?;
+    Ok((alerts.len(), asked.len()))
 }
 
 /// How far behind the monitor is: seconds since the oldest authorization waiting for it was

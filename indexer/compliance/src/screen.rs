@@ -7,6 +7,7 @@ use crate::{Result, Risk};
 use serde::Serialize;
 use solana_sdk::pubkey::Pubkey;
 use sqlx::{PgPool, Row};
+use std::{future::Future, pin::Pin, sync::Arc, time::Duration};
 
 /// Where risk turns into decisions.
 #[derive(Debug, Clone, Copy, serde::Serialize, serde::Deserialize)]
@@ -47,8 +48,9 @@ impl Decision {
 /// One reason a wallet carries risk.
 #[derive(Debug, Clone, Serialize)]
 pub struct Reason {
-    /// sanctions-list, internal-list, blocklist, exposure, case, true-positive or new-wallet.
-    pub code: &'static str,
+    /// sanctions-list, internal-list, blocklist, exposure, case, true-positive or new-wallet
+    /// (built in); an external provider's codes are prefixed with its name.
+    pub code: String,
     pub risk: Risk,
     pub detail: String,
 }
@@ -65,15 +67,9 @@ pub struct Screening {
     pub payments_seen: i64,
 }
 
-/// Screens `wallet` (paying `merchant`, when known) for `context` (`solana-pay`, `api`,
-/// `x402`), records the answer and returns it.
-pub async fn screen(
-    pool: &PgPool,
-    wallet: &Pubkey,
-    merchant: Option<&Pubkey>,
-    context: &str,
-    policy: &ScreenPolicy,
-) -> Result<Screening> {
+/// The built-in assessment: the lists in force, the on-chain blocklist, the precomputed
+/// exposure, the wallet's history and cases; with the number of its payments seen.
+async fn builtin(pool: &PgPool, wallet: &Pubkey) -> Result<(Vec<Reason>, i64)> {
     let w = wallet.to_bytes();
     let row = sqlx::query(
         "SELECT
@@ -111,7 +107,8 @@ pub async fn screen(
                 "internal-list"
             } else {
                 "sanctions-list"
-            },
+            }
+            .into(),
             risk: if s("action") == "refuse" {
                 Risk::Severe
             } else {
@@ -122,7 +119,7 @@ pub async fn screen(
     }
     if blocked {
         reasons.push(Reason {
-            code: "blocklist",
+            code: "blocklist".into(),
             risk: Risk::Severe,
             detail: "on the protocol's on-chain blocklist".into(),
         });
@@ -130,7 +127,7 @@ pub async fn screen(
     if let Some(x) = exposure {
         let hops = x["hops"].as_i64().unwrap_or(0);
         reasons.push(Reason {
-            code: "exposure",
+            code: "exposure".into(),
             risk: if hops <= 1 { Risk::High } else { Risk::Medium },
             detail: format!(
                 "{hops} transfer(s) away from a flagged wallet ({})",
@@ -142,13 +139,13 @@ pub async fn screen(
         let id = c["id"].as_i64().unwrap_or_default();
         match c["disposition"].as_str() {
             Some(d) => reasons.push(Reason {
-                code: "true-positive",
+                code: "true-positive".into(),
                 risk: Risk::Severe,
                 detail: format!("case {id} was closed as {d}"),
             }),
             // An open case is a question, not an answer: review, never refuse on it alone.
             None => reasons.push(Reason {
-                code: "case",
+                code: "case".into(),
                 risk: Risk::Medium,
                 detail: format!(
                     "case {id} ({} severity) is {}",
@@ -160,11 +157,79 @@ pub async fn screen(
     }
     if payments_seen == 0 {
         reasons.push(Reason {
-            code: "new-wallet",
+            code: "new-wallet".into(),
             risk: Risk::Low,
             detail: "no earlier payment seen from this wallet".into(),
         });
     }
+    Ok((reasons, payments_seen))
+}
+
+/// Screens `wallet` (paying `merchant`, when known) for `context` (`solana-pay`, `api`,
+/// `x402`) with the built-in provider, records the answer and returns it.
+pub async fn screen(
+    pool: &PgPool,
+    wallet: &Pubkey,
+    merchant: Option<&Pubkey>,
+    context: &str,
+    policy: &ScreenPolicy,
+) -> Result<Screening> {
+    screen_with(pool, &[], wallet, merchant, context, policy).await
+}
+
+/// A future a provider answers with.
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// A source of risk about a wallet beside the built-in one (Kassa's lists, exposure, history,
+/// which is always asked first): an external risk API plugs in here. Its reasons join the
+/// built-in ones, and the highest risk decides.
+pub trait Provider: Send + Sync {
+    /// A short name, prefixed to its reasons' codes.
+    fn name(&self) -> &str;
+    /// What it knows about `wallet`.
+    fn assess<'a>(&'a self, wallet: &'a Pubkey) -> BoxFuture<'a, Result<Vec<Reason>>>;
+}
+
+/// How long an external provider may take before it counts as unavailable.
+pub const PROVIDER_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// The reasons `providers` give about `wallet`. A provider that fails or times out gives a
+/// medium-risk reason saying so: the payment is reviewed, not refused, while it is down.
+pub async fn external(providers: &[Arc<dyn Provider>], wallet: &Pubkey) -> Vec<Reason> {
+    let mut out = Vec::new();
+    for p in providers {
+        match tokio::time::timeout(PROVIDER_TIMEOUT, p.assess(wallet)).await {
+            Ok(Ok(reasons)) => out.extend(reasons.into_iter().map(|mut r| {
+                r.code = format!("{}:{}", p.name(), r.code);
+                r
+            })),
+            Ok(Err(e)) => out.push(Reason {
+                code: format!("{}:unavailable", p.name()),
+                risk: Risk::Medium,
+                detail: format!("provider {} failed: {e}", p.name()),
+            }),
+            Err(_) => out.push(Reason {
+                code: format!("{}:unavailable", p.name()),
+                risk: Risk::Medium,
+                detail: format!("provider {} did not answer in time", p.name()),
+            }),
+        }
+    }
+    out
+}
+
+/// [`screen`] with external `providers` asked after the built-in one.
+pub async fn screen_with(
+    pool: &PgPool,
+    providers: &[Arc<dyn Provider>],
+    wallet: &Pubkey,
+    merchant: Option<&Pubkey>,
+    context: &str,
+    policy: &ScreenPolicy,
+) -> Result<Screening> {
+    let w = wallet.to_bytes();
+    let (mut reasons, payments_seen) = builtin(pool, wallet).await?;
+    reasons.extend(external(providers, wallet).await);
     let risk = reasons.iter().map(|r| r.risk).max().unwrap_or(Risk::Low);
     let decision = if risk >= policy.refuse_at {
         Decision::Refuse
@@ -185,6 +250,9 @@ pub async fn screen(
     .bind(serde_json::to_value(&reasons).unwrap_or_default())
     .fetch_one(pool)
     .await?;
+    if decision == Decision::Review {
+        review_alert(pool, wallet, merchant, id, risk, &reasons).await?;
+    }
     Ok(Screening {
         id,
         wallet: wallet.to_string(),
@@ -193,4 +261,65 @@ pub async fn screen(
         reasons,
         payments_seen,
     })
+}
+
+/// A wallet allowed for review gets an alert in its case, once a day, with the screening's
+/// reasons as evidence, so that officers see it.
+async fn review_alert(
+    pool: &PgPool,
+    wallet: &Pubkey,
+    merchant: Option<&Pubkey>,
+    screening: i64,
+    risk: Risk,
+    reasons: &[Reason],
+) -> Result<()> {
+    let (version, _) = crate::rules::current(pool).await?;
+    let mut tx = pool.begin().await?;
+    let today: String =
+        sqlx::query_scalar("SELECT to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD')")
+            .fetch_one(&mut *tx)
+            .await?;
+    let dedupe = format!("screening:{wallet}:{today}");
+    let exists: bool =
+        sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM compliance.alert WHERE dedupe = $1)")
+            .bind(&dedupe)
+            .fetch_one(&mut *tx)
+            .await?;
+    if exists {
+        return Ok(());
+    }
+    let case = crate::cases::open_for(&mut tx, wallet, risk).await?;
+    let evidence = serde_json::json!({ "rule": "screening", "kind": "screening",
+                                       "version": version, "screening": screening,
+                                       "reasons": reasons });
+    let alert: Option<i64> = sqlx::query_scalar(
+        "INSERT INTO compliance.alert (rule, kind, rule_version, severity, wallet, merchant,
+                                       payment, evidence, dedupe, case_id)
+         VALUES ('screening', 'screening', $1, $2, $3, $4, NULL, $5, $6, $7)
+         ON CONFLICT (dedupe) DO NOTHING RETURNING id",
+    )
+    .bind(version)
+    .bind(risk.as_str())
+    .bind(&wallet.to_bytes()[..])
+    .bind(merchant.map(|m| m.to_bytes().to_vec()))
+    .bind(&evidence)
+    .bind(&dedupe)
+    .bind(case)
+    .fetch_optional(&mut *tx)
+    .await?;
+    // Raised meanwhile by another request: that one stands.
+    let Some(alert) = alert else {
+        return Ok(());
+    };
+    crate::audit::record(
+        &mut tx,
+        None,
+        "alert.raise",
+        &format!("alert:{alert} case:{case}"),
+        &crate::sha256(evidence.to_string().as_bytes()),
+        None,
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(())
 }
