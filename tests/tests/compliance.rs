@@ -1267,6 +1267,60 @@ mod chain {
         }
         assert!(!audit.to_string().contains("Anna de Vries"));
 
+        // The blocklist, through actions: on chain, then off again.
+        let mule = Keypair::new().pubkey();
+        let block = |kind: &str| json!({"kind": kind, "target": mule.to_string(), "reason": "mule account, case 7"});
+        let (st, v) = w
+            .call(
+                Method::POST,
+                "/v1/compliance/actions",
+                &alice,
+                Some(block("blocklist_add")),
+            )
+            .await;
+        assert_eq!(
+            (st, v["state"].as_str()),
+            (StatusCode::CREATED, Some("sent")),
+            "{v}"
+        );
+        let entry = kassa_sdk::pda::blocklist_entry(&kassa_payments::ID, &mule).0;
+        assert!(
+            w.rpc.get_account(&entry).await.is_ok(),
+            "the blocklist entry is on chain"
+        );
+        let (st, v) = w
+            .call(
+                Method::POST,
+                "/v1/compliance/actions",
+                &alice,
+                Some(block("blocklist_remove")),
+            )
+            .await;
+        assert_eq!(
+            (st, v["state"].as_str()),
+            (StatusCode::CREATED, Some("sent")),
+            "{v}"
+        );
+        assert!(
+            w.rpc.get_account(&entry).await.is_err(),
+            "the blocklist entry is closed"
+        );
+
+        // Suspension goes on chain too.
+        let (st, v) = w
+            .call(
+                Method::POST,
+                &format!("/v1/compliance/kyb/cases/{id}/decisions"),
+                &bob,
+                Some(json!({"decision": "suspend", "note": "adverse media: under investigation"})),
+            )
+            .await;
+        assert_eq!(st, StatusCode::CREATED, "{v}");
+        assert_eq!(v["state"], json!("suspended"));
+        let data = w.rpc.get_account(&dealer.address).await.unwrap().data;
+        let m = MerchantAccount::try_deserialize(&mut data.as_slice()).unwrap();
+        assert_eq!(m.kyb_status, KybStatus::Suspended);
+
         // Erasure on request: the people's names go, the audit log is untouched.
         let (st, v) = w
             .call(

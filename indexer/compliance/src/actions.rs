@@ -124,12 +124,24 @@ async fn check(pool: &PgPool, rpc: Option<&RpcClient>, kind: Kind, target: &Pubk
         Kind::Hold => need_status("authorized").await,
         Kind::Release | Kind::Reject => need_status("held").await,
         Kind::BlocklistAdd | Kind::BlocklistRemove => {
-            let blocked: bool = sqlx::query_scalar(
-                "SELECT coalesce(bool_or($1 = ANY (blocked::bytea[])), false) FROM chain.config",
-            )
-            .bind(&t[..])
-            .fetch_one(pool)
-            .await?;
+            let blocked: bool = match rpc {
+                Some(rpc) => {
+                    let entry = kassa_sdk::pda::blocklist_entry(&kassa_payments::ID, target).0;
+                    rpc.get_account_with_commitment(&entry, CommitmentConfig::confirmed())
+                        .await
+                        .map_err(|e| ComplianceError::Cluster(format!("blocklist entry: {e}")))?
+                        .value
+                        .is_some()
+                }
+                None => {
+                    sqlx::query_scalar(
+                        "SELECT coalesce(bool_or($1 = ANY (blocked::bytea[])), false) FROM chain.config",
+                    )
+                    .bind(&t[..])
+                    .fetch_one(pool)
+                    .await?
+                }
+            };
             match (kind, blocked) {
                 (Kind::BlocklistAdd, true) => Err(ComplianceError::Conflict(format!(
                     "{target} is on the blocklist already"
