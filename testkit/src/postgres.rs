@@ -248,6 +248,32 @@ pub async fn fresh_database(
     Ok((kassa_indexer::store::connect(&url).await?, url))
 }
 
+/// Runs an indexer of the cluster at `rpc_url` into `pool`, polling every `poll`, until the
+/// returned sender is dropped (or sends `true`): a test's or bench's mirror of its node.
+pub fn follow(
+    pool: sqlx::PgPool,
+    rpc_url: &str,
+    poll: std::time::Duration,
+) -> tokio::sync::watch::Sender<bool> {
+    let indexer = std::sync::Arc::new(kassa_indexer::Indexer::new(
+        pool,
+        kassa_indexer::source::Source::new(rpc_url),
+        kassa_indexer::IndexerConfig {
+            poll,
+            ..Default::default()
+        },
+    ));
+    let (stop, mut stopped) = tokio::sync::watch::channel(false);
+    tokio::spawn(async move {
+        indexer
+            .run(async move {
+                let _ = stopped.wait_for(|s| *s).await;
+            })
+            .await
+    });
+    stop
+}
+
 #[cfg(test)]
 mod tests {
     use super::with_database;

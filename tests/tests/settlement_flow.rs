@@ -56,22 +56,8 @@ async fn world() -> World {
     let (pool, db_url) = kassa_testkit::postgres::fresh_database(&admin)
         .await
         .expect("a fresh database");
-    let indexer = Arc::new(kassa_indexer::Indexer::new(
-        pool.clone(),
-        kassa_indexer::source::Source::new(&net.rpc_url),
-        kassa_indexer::IndexerConfig {
-            poll: Duration::from_millis(50),
-            ..Default::default()
-        },
-    ));
-    let (stop, mut stopped) = tokio::sync::watch::channel(false);
-    tokio::spawn(async move {
-        indexer
-            .run(async move {
-                let _ = stopped.wait_for(|s| *s).await;
-            })
-            .await
-    });
+    let stop =
+        kassa_testkit::postgres::follow(pool.clone(), &net.rpc_url, Duration::from_millis(50));
     World {
         _stop: stop,
         net,
