@@ -1121,6 +1121,29 @@ mod chain {
             assert_eq!(w.status(p).await, PaymentStatus::Held);
         }
 
+        // The gauges operators watch.
+        let metrics = w
+            .http
+            .get(format!("{}/metrics", w.base))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert!(
+            metrics.contains("kassa_compliance_monitor_waiting 0"),
+            "{metrics}"
+        );
+        assert!(
+            metrics.contains("kassa_compliance_cases{state=\"open\"} 1"),
+            "{metrics}"
+        );
+        assert!(
+            metrics.contains("kassa_compliance_actions{state=\"pending\"} 0"),
+            "{metrics}"
+        );
+
         // The review queue: a merchant key sees nothing of it.
         let (st, _) = w
             .call(Method::GET, "/v1/compliance/cases", &kiosk_key, None)

@@ -88,5 +88,9 @@ pub async fn metrics(State(state): State<AppState>) -> Response {
             Err(e) => tracing::warn!(error = %e, "webhook metrics unavailable"),
         }
     }
+    match kassa_compliance::monitor::metrics(&state.pool).await {
+        Ok(m) => text.push_str(&m),
+        Err(e) => tracing::warn!(error = %e, "compliance metrics unavailable"),
+    }
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response()
 }

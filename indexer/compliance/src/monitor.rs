@@ -742,3 +742,34 @@ pub async fn run(
         }
     }
 }
+
+/// The compliance gauges in Prometheus text format, read from the database at each scrape:
+/// the monitor's lag and backlog, the review queue, and the on-chain actions not yet done.
+pub async fn metrics(pool: &PgPool) -> Result<String> {
+    let lag = lag_seconds(pool).await?;
+    let (waiting, open, escalated, pending, failed): (i64, i64, i64, i64, i64) = sqlx::query_as(
+        "SELECT (SELECT count(*) FROM compliance.inbox),
+                (SELECT count(*) FROM compliance.case WHERE state = 'open'),
+                (SELECT count(*) FROM compliance.case WHERE state = 'escalated'),
+                (SELECT count(*) FROM compliance.action WHERE state = 'pending'),
+                (SELECT count(*) FROM compliance.action WHERE state = 'failed')",
+    )
+    .fetch_one(pool)
+    .await?;
+    Ok(format!(
+        "# HELP kassa_compliance_monitor_lag_seconds Age of the oldest authorization the KYT monitor has not read (0 when none waits).\n\
+         # TYPE kassa_compliance_monitor_lag_seconds gauge\n\
+         kassa_compliance_monitor_lag_seconds {lag}\n\
+         # HELP kassa_compliance_monitor_waiting Authorizations waiting for the KYT monitor.\n\
+         # TYPE kassa_compliance_monitor_waiting gauge\n\
+         kassa_compliance_monitor_waiting {waiting}\n\
+         # HELP kassa_compliance_cases Review cases not closed, by state.\n\
+         # TYPE kassa_compliance_cases gauge\n\
+         kassa_compliance_cases{{state=\"open\"}} {open}\n\
+         kassa_compliance_cases{{state=\"escalated\"}} {escalated}\n\
+         # HELP kassa_compliance_actions On-chain compliance actions not sent yet (pending) or refused by the chain (failed).\n\
+         # TYPE kassa_compliance_actions gauge\n\
+         kassa_compliance_actions{{state=\"pending\"}} {pending}\n\
+         kassa_compliance_actions{{state=\"failed\"}} {failed}\n"
+    ))
+}
