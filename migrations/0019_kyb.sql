@@ -135,3 +135,7 @@ CREATE INDEX kyb_decision_case ON compliance.kyb_decision (case_id, id);
 
 -- Monitoring asks whether a payer is the subject of a closed true-positive case, per payment.
 CREATE INDEX case_wallet ON compliance.case (wallet);
+
+-- The monitor's window counts read a payer's history from the index alone.
+DROP INDEX compliance.payment_seen_payer;
+CREATE INDEX payment_seen_window ON compliance.payment_seen (payer, at, seq) INCLUDE (merchant, units);

@@ -302,13 +302,22 @@ async fn evaluate(conn: &mut PgConnection, check: &Check, new: &[Vec<u8>]) -> Re
             max_payments,
         } => {
             sqlx::query(
-                "SELECT n.payment, n.payer, n.merchant, array_agg(h.payment::bytea ORDER BY h.at, h.payment),
-                        jsonb_build_object('payments_in_window', count(*), 'window_secs', $2::int8,
+                // Counted first (an index-only scan per payment), evidence gathered for hits only.
+                "WITH hit AS (
+                     SELECT n.payment, n.payer, n.merchant, n.at, n.seq, c.k
+                     FROM compliance.payment_seen n
+                     CROSS JOIN LATERAL (
+                         SELECT count(*) AS k FROM compliance.payment_seen h
+                         WHERE h.payer = n.payer AND h.at > n.at - $2
+                           AND (h.at, h.seq) <= (n.at, n.seq)) c
+                     WHERE n.payment = ANY($1) AND c.k > $3)
+                 SELECT payment, payer, merchant,
+                        ARRAY(SELECT h.payment::bytea FROM compliance.payment_seen h
+                              WHERE h.payer = hit.payer AND h.at > hit.at - $2
+                                AND (h.at, h.seq) <= (hit.at, hit.seq) ORDER BY h.at, h.seq),
+                        jsonb_build_object('payments_in_window', k, 'window_secs', $2::int8,
                                            'max_payments', $3::int8)
-                 FROM compliance.payment_seen n
-                 JOIN compliance.payment_seen h ON h.payer = n.payer AND h.at > n.at - $2 AND (h.at, h.seq) <= (n.at, n.seq)
-                 WHERE n.payment = ANY($1)
-                 GROUP BY n.payment, n.payer, n.merchant HAVING count(*) > $3",
+                 FROM hit",
             )
             .bind(new)
             .bind(window_secs)
@@ -344,15 +353,25 @@ async fn evaluate(conn: &mut PgConnection, check: &Check, new: &[Vec<u8>]) -> Re
         } => {
             let floor = threshold * (hundred - band_percent) / hundred;
             sqlx::query(
-                "SELECT n.payment, n.payer, n.merchant, array_agg(h.payment::bytea ORDER BY h.at, h.payment),
-                        jsonb_build_object('payments_in_band', count(*), 'band_from', $2::numeric::text,
+                "WITH hit AS (
+                     SELECT n.payment, n.payer, n.merchant, n.at, n.seq, c.k
+                     FROM compliance.payment_seen n
+                     CROSS JOIN LATERAL (
+                         SELECT count(*) AS k FROM compliance.payment_seen h
+                         WHERE h.payer = n.payer AND h.at > n.at - $4
+                           AND (h.at, h.seq) <= (n.at, n.seq) AND h.units >= $2 AND h.units < $3) c
+                     WHERE n.payment = ANY($1) AND n.units >= $2 AND n.units < $3 AND c.k >= $5)
+                 SELECT hit.payment, hit.payer, hit.merchant, e.payments,
+                        jsonb_build_object('payments_in_band', hit.k, 'band_from', $2::numeric::text,
                                            'threshold', $3::numeric::text, 'window_secs', $4::int8,
-                                           'amounts', jsonb_agg(h.units::text ORDER BY h.at, h.payment))
-                 FROM compliance.payment_seen n
-                 JOIN compliance.payment_seen h ON h.payer = n.payer AND h.at > n.at - $4 AND (h.at, h.seq) <= (n.at, n.seq)
-                                                AND h.units >= $2 AND h.units < $3
-                 WHERE n.payment = ANY($1) AND n.units >= $2 AND n.units < $3
-                 GROUP BY n.payment, n.payer, n.merchant HAVING count(*) >= $5",
+                                           'amounts', e.amounts)
+                 FROM hit
+                 CROSS JOIN LATERAL (
+                     SELECT array_agg(h.payment::bytea ORDER BY h.at, h.seq) AS payments,
+                            jsonb_agg(h.units::text ORDER BY h.at, h.seq) AS amounts
+                     FROM compliance.payment_seen h
+                     WHERE h.payer = hit.payer AND h.at > hit.at - $4
+                       AND (h.at, h.seq) <= (hit.at, hit.seq) AND h.units >= $2 AND h.units < $3) e",
             )
             .bind(new)
             .bind(floor)
@@ -386,13 +405,20 @@ async fn evaluate(conn: &mut PgConnection, check: &Check, new: &[Vec<u8>]) -> Re
             min_merchants,
         } => {
             sqlx::query(
-                "SELECT n.payment, n.payer, n.merchant, array_agg(h.payment::bytea ORDER BY h.at, h.payment),
-                        jsonb_build_object('merchants_in_window', count(DISTINCT h.merchant),
-                                           'window_secs', $2::int8)
-                 FROM compliance.payment_seen n
-                 JOIN compliance.payment_seen h ON h.payer = n.payer AND h.at > n.at - $2 AND (h.at, h.seq) <= (n.at, n.seq)
-                 WHERE n.payment = ANY($1)
-                 GROUP BY n.payment, n.payer, n.merchant HAVING count(DISTINCT h.merchant) >= $3",
+                "WITH hit AS (
+                     SELECT n.payment, n.payer, n.merchant, n.at, n.seq, c.k
+                     FROM compliance.payment_seen n
+                     CROSS JOIN LATERAL (
+                         SELECT count(DISTINCT h.merchant) AS k FROM compliance.payment_seen h
+                         WHERE h.payer = n.payer AND h.at > n.at - $2
+                           AND (h.at, h.seq) <= (n.at, n.seq)) c
+                     WHERE n.payment = ANY($1) AND c.k >= $3)
+                 SELECT payment, payer, merchant,
+                        ARRAY(SELECT h.payment::bytea FROM compliance.payment_seen h
+                              WHERE h.payer = hit.payer AND h.at > hit.at - $2
+                                AND (h.at, h.seq) <= (hit.at, hit.seq) ORDER BY h.at, h.seq),
+                        jsonb_build_object('merchants_in_window', k, 'window_secs', $2::int8)
+                 FROM hit",
             )
             .bind(new)
             .bind(window_secs)
