@@ -1,8 +1,10 @@
 //! Monitoring after payment: every authorization the indexer stores reaches the compliance
 //! inbox in the same statement; a pass takes a batch of them in order, records the wallet
 //! flows of their transactions, refreshes exposure if that changed it, adds them to each
-//! payer's history and runs every rule of the rule set in force over the batch, set-based
-//! (one query per rule, not per payment). Each hit is an alert carrying the rule's version and
+//! payer's history, reads once what the rules need (the batch's payers' histories over the
+//! longest window, first-seen times, merchants' tiers, exposure and flags: a few queries per
+//! batch, however many rules and payments) and runs every rule of the rule set in force over
+//! it in memory. Each hit is an alert carrying the rule's version and
 //! evidence, in the open case of its wallet; a rule whose action is `hold` also asks for an
 //! on-chain hold on each payment in evidence still authorized. The inbox rows go in the same
 //! transaction, so a crash repeats a pass rather than losing or doubling one; holds are sent
@@ -211,8 +213,9 @@ pub async fn pass(pool: &PgPool, rpc: Option<&RpcClient>, config: &MonitorConfig
         .rows_affected() as usize;
     }
     if !new.is_empty() {
+        let batch = Batch::read(&mut tx, &set.rules, &new).await?;
         for rule in &set.rules {
-            let hits = evaluate(&mut tx, &rule.check, &new).await?;
+            let hits = batch.evaluate(&rule.check);
             let what = Raised {
                 id: &rule.id,
                 kind: rule.check.kind(),
@@ -293,175 +296,244 @@ async fn decimals(
     Ok(out)
 }
 
-/// A rule over the batch's new payments: one query.
-async fn evaluate(conn: &mut PgConnection, check: &Check, new: &[Vec<u8>]) -> Result<Vec<Hit>> {
-    let hundred = Decimal::ONE_HUNDRED;
-    let rows = match check {
-        Check::Velocity {
-            window_secs,
-            max_payments,
-        } => {
-            sqlx::query(
-                // Counted first (an index-only scan per payment), evidence gathered for hits only.
-                "WITH hit AS (
-                     SELECT n.payment, n.payer, n.merchant, n.at, n.seq, c.k
-                     FROM compliance.payment_seen n
-                     CROSS JOIN LATERAL (
-                         SELECT count(*) AS k FROM compliance.payment_seen h
-                         WHERE h.payer = n.payer AND h.at > n.at - $2
-                           AND (h.at, h.seq) <= (n.at, n.seq)) c
-                     WHERE n.payment = ANY($1) AND c.k > $3)
-                 SELECT payment, payer, merchant,
-                        ARRAY(SELECT h.payment::bytea FROM compliance.payment_seen h
-                              WHERE h.payer = hit.payer AND h.at > hit.at - $2
-                                AND (h.at, h.seq) <= (hit.at, hit.seq) ORDER BY h.at, h.seq),
-                        jsonb_build_object('payments_in_window', k, 'window_secs', $2::int8,
-                                           'max_payments', $3::int8)
-                 FROM hit",
-            )
-            .bind(new)
-            .bind(window_secs)
-            .bind(max_payments)
-            .fetch_all(&mut *conn)
-            .await?
-        }
-        Check::AmountThreshold { low, medium, high } => {
-            sqlx::query(
-                "SELECT n.payment, n.payer, n.merchant, ARRAY[n.payment::bytea],
-                        jsonb_build_object('amount', n.units::text, 'merchant_tier', t.tier,
-                                           'threshold', t.lim::text)
-                 FROM compliance.payment_seen n
-                 LEFT JOIN compliance.merchant_risk r ON r.merchant = n.merchant
-                 CROSS JOIN LATERAL (
-                     SELECT coalesce(r.tier, 'medium') AS tier,
-                            CASE coalesce(r.tier, 'medium') WHEN 'low' THEN $2::numeric
-                                 WHEN 'medium' THEN $3::numeric ELSE $4::numeric END AS lim) t
-                 WHERE n.payment = ANY($1) AND n.units >= t.lim",
-            )
-            .bind(new)
-            .bind(low)
-            .bind(medium)
-            .bind(high)
-            .fetch_all(&mut *conn)
-            .await?
-        }
-        Check::Structuring {
-            threshold,
-            band_percent,
-            window_secs,
-            min_payments,
-        } => {
-            let floor = threshold * (hundred - band_percent) / hundred;
-            sqlx::query(
-                "WITH hit AS (
-                     SELECT n.payment, n.payer, n.merchant, n.at, n.seq, c.k
-                     FROM compliance.payment_seen n
-                     CROSS JOIN LATERAL (
-                         SELECT count(*) AS k FROM compliance.payment_seen h
-                         WHERE h.payer = n.payer AND h.at > n.at - $4
-                           AND (h.at, h.seq) <= (n.at, n.seq) AND h.units >= $2 AND h.units < $3) c
-                     WHERE n.payment = ANY($1) AND n.units >= $2 AND n.units < $3 AND c.k >= $5)
-                 SELECT hit.payment, hit.payer, hit.merchant, e.payments,
-                        jsonb_build_object('payments_in_band', hit.k, 'band_from', $2::numeric::text,
-                                           'threshold', $3::numeric::text, 'window_secs', $4::int8,
-                                           'amounts', e.amounts)
-                 FROM hit
-                 CROSS JOIN LATERAL (
-                     SELECT array_agg(h.payment::bytea ORDER BY h.at, h.seq) AS payments,
-                            jsonb_agg(h.units::text ORDER BY h.at, h.seq) AS amounts
-                     FROM compliance.payment_seen h
-                     WHERE h.payer = hit.payer AND h.at > hit.at - $4
-                       AND (h.at, h.seq) <= (hit.at, hit.seq) AND h.units >= $2 AND h.units < $3) e",
-            )
-            .bind(new)
-            .bind(floor)
-            .bind(threshold)
-            .bind(window_secs)
-            .bind(min_payments)
-            .fetch_all(&mut *conn)
-            .await?
-        }
-        Check::NewWalletLarge {
-            new_for_secs,
-            amount,
-        } => {
-            sqlx::query(
-                "SELECT n.payment, n.payer, n.merchant, ARRAY[n.payment::bytea],
-                        jsonb_build_object('amount', n.units::text, 'first_seen', f.first,
-                                           'seconds_since_first_seen', n.at - f.first)
-                 FROM compliance.payment_seen n
-                 CROSS JOIN LATERAL (SELECT min(at) AS first FROM compliance.payment_seen h
-                                     WHERE h.payer = n.payer) f
-                 WHERE n.payment = ANY($1) AND n.units >= $3 AND n.at - f.first < $2",
-            )
-            .bind(new)
-            .bind(new_for_secs)
-            .bind(amount)
-            .fetch_all(&mut *conn)
-            .await?
-        }
-        Check::FanOut {
-            window_secs,
-            min_merchants,
-        } => {
-            sqlx::query(
-                "WITH hit AS (
-                     SELECT n.payment, n.payer, n.merchant, n.at, n.seq, c.k
-                     FROM compliance.payment_seen n
-                     CROSS JOIN LATERAL (
-                         SELECT count(DISTINCT h.merchant) AS k FROM compliance.payment_seen h
-                         WHERE h.payer = n.payer AND h.at > n.at - $2
-                           AND (h.at, h.seq) <= (n.at, n.seq)) c
-                     WHERE n.payment = ANY($1) AND c.k >= $3)
-                 SELECT payment, payer, merchant,
-                        ARRAY(SELECT h.payment::bytea FROM compliance.payment_seen h
-                              WHERE h.payer = hit.payer AND h.at > hit.at - $2
-                                AND (h.at, h.seq) <= (hit.at, hit.seq) ORDER BY h.at, h.seq),
-                        jsonb_build_object('merchants_in_window', k, 'window_secs', $2::int8)
-                 FROM hit",
-            )
-            .bind(new)
-            .bind(window_secs)
-            .bind(min_merchants)
-            .fetch_all(&mut *conn)
-            .await?
-        }
-        Check::Exposure { max_hops } => {
-            sqlx::query(
-                "SELECT n.payment, n.payer, n.merchant, ARRAY[n.payment::bytea],
-                        jsonb_build_object('hops', coalesce(x.hops, 0),
-                                           'flagged', coalesce(x.reason, f.reason))
-                 FROM compliance.payment_seen n
-                 LEFT JOIN compliance.exposure x ON x.wallet = n.payer AND x.hops <= $2
-                 LEFT JOIN LATERAL (
-                     SELECT 'list ' || a.list || ' entry ' || a.uid AS reason
-                     FROM compliance.list_address a
-                     JOIN compliance.list l ON l.id = a.list AND l.current = a.version
-                     WHERE a.wallet = n.payer
-                     UNION ALL
-                     SELECT 'blocklist' FROM chain.config WHERE n.payer = ANY (blocked::bytea[])
-                     UNION ALL
-                     SELECT 'case ' || c.id || ' ' || c.disposition FROM compliance.case c
-                     WHERE c.wallet = n.payer AND c.disposition IN ('true_positive', 'reported')
-                     ORDER BY 1 LIMIT 1) f ON true
-                 WHERE n.payment = ANY($1) AND (x.wallet IS NOT NULL OR f.reason IS NOT NULL)",
-            )
-            .bind(new)
-            .bind(max_hops)
-            .fetch_all(&mut *conn)
-            .await?
-        }
-    };
-    Ok(rows
-        .iter()
-        .map(|r| Hit {
-            payment: r.get(0),
-            payer: r.get(1),
+/// One payment of a payer's history, as the rules read it.
+#[derive(Debug, Clone)]
+struct Past {
+    payment: Vec<u8>,
+    merchant: Vec<u8>,
+    units: Decimal,
+    at: i64,
+    seq: i64,
+}
+
+/// What the rules need about the batch, read once: the new payments, their payers' histories
+/// over the longest window any rule looks back, first-seen times, merchants' tiers, and the
+/// payers' exposure or flags. Each is one query, however many rules there are.
+struct Batch {
+    new: Vec<(Vec<u8>, Past)>,
+    history: HashMap<Vec<u8>, Vec<Past>>,
+    first_seen: HashMap<Vec<u8>, i64>,
+    tiers: HashMap<Vec<u8>, String>,
+    /// Payer → (hops, why); hops 0 for a flagged payer.
+    exposure: HashMap<Vec<u8>, (i64, String)>,
+}
+
+impl Batch {
+    async fn read(conn: &mut PgConnection, rules: &[rules::Rule], new: &[Vec<u8>]) -> Result<Self> {
+        let rows = sqlx::query(
+            "SELECT payer, payment, merchant, units, at, seq FROM compliance.payment_seen
+             WHERE payment = ANY($1) ORDER BY seq",
+        )
+        .bind(new)
+        .fetch_all(&mut *conn)
+        .await?;
+        let past = |r: &sqlx::postgres::PgRow| Past {
+            payment: r.get(1),
             merchant: r.get(2),
-            evidence_payments: r.get(3),
-            detail: r.get(4),
+            units: r.get(3),
+            at: r.get(4),
+            seq: r.get(5),
+        };
+        let new: Vec<(Vec<u8>, Past)> = rows.iter().map(|r| (r.get(0), past(r))).collect();
+        let mut payers: Vec<Vec<u8>> = new.iter().map(|(p, _)| p.clone()).collect();
+        payers.sort();
+        payers.dedup();
+        let window = rules
+            .iter()
+            .map(|r| match r.check {
+                Check::Velocity { window_secs, .. }
+                | Check::Structuring { window_secs, .. }
+                | Check::FanOut { window_secs, .. } => window_secs,
+                _ => 0,
+            })
+            .max()
+            .unwrap_or(0);
+        let since = new.iter().map(|(_, p)| p.at).min().unwrap_or(0) - window;
+        let mut history: HashMap<Vec<u8>, Vec<Past>> = HashMap::new();
+        if window > 0 {
+            for r in sqlx::query(
+                "SELECT payer, payment, merchant, units, at, seq FROM compliance.payment_seen
+                 WHERE payer = ANY($1) AND at > $2 ORDER BY payer, at, seq",
+            )
+            .bind(&payers)
+            .bind(since)
+            .fetch_all(&mut *conn)
+            .await?
+            {
+                history.entry(r.get(0)).or_default().push(past(&r));
+            }
+        }
+        let has = |f: fn(&Check) -> bool| rules.iter().any(|r| f(&r.check));
+        let mut first_seen = HashMap::new();
+        if has(|c| matches!(c, Check::NewWalletLarge { .. })) {
+            let rows: Vec<(Vec<u8>, i64)> = sqlx::query_as(
+                "SELECT p, (SELECT min(at) FROM compliance.payment_seen WHERE payer = p)
+                 FROM unnest($1::bytea[]) AS p",
+            )
+            .bind(&payers)
+            .fetch_all(&mut *conn)
+            .await?;
+            first_seen.extend(rows);
+        }
+        let mut tiers = HashMap::new();
+        if has(|c| matches!(c, Check::AmountThreshold { .. })) {
+            let merchants: Vec<Vec<u8>> = new.iter().map(|(_, p)| p.merchant.clone()).collect();
+            let rows: Vec<(Vec<u8>, String)> = sqlx::query_as(
+                "SELECT merchant, tier FROM compliance.merchant_risk WHERE merchant = ANY($1)",
+            )
+            .bind(&merchants)
+            .fetch_all(&mut *conn)
+            .await?;
+            tiers.extend(rows);
+        }
+        let mut exposure = HashMap::new();
+        if has(|c| matches!(c, Check::Exposure { .. })) {
+            let rows: Vec<(Vec<u8>, i64, String)> = sqlx::query_as(
+                "SELECT wallet, hops::int8, reason FROM compliance.exposure WHERE wallet = ANY($1)
+                 UNION ALL
+                 SELECT a.wallet, 0, 'list ' || a.list || ' entry ' || a.uid
+                 FROM compliance.list_address a
+                 JOIN compliance.list l ON l.id = a.list AND l.current = a.version
+                 WHERE a.wallet = ANY($1)
+                 UNION ALL
+                 SELECT w, 0, 'blocklist' FROM chain.config, unnest(blocked::bytea[]) AS w
+                 WHERE w = ANY($1)
+                 UNION ALL
+                 SELECT wallet, 0, 'case ' || id || ' ' || disposition FROM compliance.case
+                 WHERE wallet = ANY($1) AND disposition IN ('true_positive', 'reported')
+                 ORDER BY 2, 3",
+            )
+            .bind(&payers)
+            .fetch_all(&mut *conn)
+            .await?;
+            for (w, hops, why) in rows {
+                // The nearest reason wins: flags (0) before exposure, rows come in that order.
+                exposure.entry(w).or_insert((hops, why));
+            }
+        }
+        Ok(Self {
+            new,
+            history,
+            first_seen,
+            tiers,
+            exposure,
         })
-        .collect())
+    }
+
+    /// `payer`'s payments within `window_secs` up to and including `n`, in order.
+    fn window<'b>(
+        &'b self,
+        payer: &[u8],
+        n: &Past,
+        window_secs: i64,
+    ) -> impl Iterator<Item = &'b Past> + 'b {
+        let (at, seq) = (n.at, n.seq);
+        self.history
+            .get(payer)
+            .into_iter()
+            .flatten()
+            .filter(move |h| h.at > at - window_secs && (h.at, h.seq) <= (at, seq))
+    }
+
+    fn hit(payer: &[u8], n: &Past, evidence: Vec<&Past>, detail: serde_json::Value) -> Hit {
+        Hit {
+            payment: n.payment.clone(),
+            payer: payer.to_vec(),
+            merchant: n.merchant.clone(),
+            evidence_payments: evidence.iter().map(|p| p.payment.clone()).collect(),
+            detail,
+        }
+    }
+
+    /// One rule over the batch's new payments.
+    fn evaluate(&self, check: &Check) -> Vec<Hit> {
+        let hundred = Decimal::ONE_HUNDRED;
+        let mut hits = Vec::new();
+        for (payer, n) in &self.new {
+            match check {
+                Check::Velocity {
+                    window_secs,
+                    max_payments,
+                } => {
+                    let w: Vec<&Past> = self.window(payer, n, *window_secs).collect();
+                    if w.len() as i64 > *max_payments {
+                        let detail = json!({ "payments_in_window": w.len(),
+                            "window_secs": window_secs, "max_payments": max_payments });
+                        hits.push(Self::hit(payer, n, w, detail));
+                    }
+                }
+                Check::AmountThreshold { low, medium, high } => {
+                    let tier = self.tiers.get(&n.merchant).map_or("medium", String::as_str);
+                    let limit = match tier {
+                        "low" => low,
+                        "medium" => medium,
+                        _ => high,
+                    };
+                    if n.units >= *limit {
+                        let detail = json!({ "amount": n.units.to_string(),
+                            "merchant_tier": tier, "threshold": limit.to_string() });
+                        hits.push(Self::hit(payer, n, vec![n], detail));
+                    }
+                }
+                Check::Structuring {
+                    threshold,
+                    band_percent,
+                    window_secs,
+                    min_payments,
+                } => {
+                    let floor = threshold * (hundred - band_percent) / hundred;
+                    let in_band = |p: &Past| p.units >= floor && p.units < *threshold;
+                    if !in_band(n) {
+                        continue;
+                    }
+                    let w: Vec<&Past> = self
+                        .window(payer, n, *window_secs)
+                        .filter(|p| in_band(p))
+                        .collect();
+                    if w.len() as i64 >= *min_payments {
+                        let detail = json!({ "payments_in_band": w.len(),
+                            "band_from": floor.to_string(), "threshold": threshold.to_string(),
+                            "window_secs": window_secs,
+                            "amounts": w.iter().map(|p| p.units.to_string()).collect::<Vec<_>>() });
+                        hits.push(Self::hit(payer, n, w, detail));
+                    }
+                }
+                Check::NewWalletLarge {
+                    new_for_secs,
+                    amount,
+                } => {
+                    let first = self.first_seen.get(payer).copied().unwrap_or(n.at);
+                    if n.units >= *amount && n.at - first < *new_for_secs {
+                        let detail = json!({ "amount": n.units.to_string(), "first_seen": first,
+                            "seconds_since_first_seen": n.at - first });
+                        hits.push(Self::hit(payer, n, vec![n], detail));
+                    }
+                }
+                Check::FanOut {
+                    window_secs,
+                    min_merchants,
+                } => {
+                    let w: Vec<&Past> = self.window(payer, n, *window_secs).collect();
+                    let merchants: std::collections::HashSet<&[u8]> =
+                        w.iter().map(|p| p.merchant.as_slice()).collect();
+                    if merchants.len() as i64 >= *min_merchants {
+                        let detail = json!({ "merchants_in_window": merchants.len(),
+                            "window_secs": window_secs });
+                        hits.push(Self::hit(payer, n, w, detail));
+                    }
+                }
+                Check::Exposure { max_hops } => {
+                    if let Some((hops, why)) = self.exposure.get(payer) {
+                        if *hops <= i64::from(*max_hops) {
+                            let detail = json!({ "hops": hops, "flagged": why });
+                            hits.push(Self::hit(payer, n, vec![n], detail));
+                        }
+                    }
+                }
+            }
+        }
+        hits
+    }
 }
 
 /// External providers' answers about the batch's new payers: a high or severe reason is an
