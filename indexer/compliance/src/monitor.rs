@@ -105,6 +105,8 @@ pub async fn pass(pool: &PgPool, rpc: Option<&RpcClient>, config: &MonitorConfig
     .fetch_one(&mut *tx)
     .await?;
     if !mine {
+        // Rolled back now, not later by the pool, so that the lock is not held meanwhile.
+        tx.rollback().await?;
         return Ok(Pass::default());
     }
     let rows = sqlx::query(

@@ -73,6 +73,8 @@ pub struct Booked {
     pub resolved: usize,
     /// Rows that became booking exceptions.
     pub exceptions: usize,
+    /// Another process was booking: this pass did nothing.
+    pub busy: bool,
 }
 
 /// One pass: books up to [`BATCH`] inbox rows in one database transaction. Returns what it did
@@ -83,17 +85,25 @@ pub async fn pass(pool: &PgPool) -> Result<Booked> {
         .bind(LOCK)
         .fetch_one(&mut *tx)
         .await?;
+    // Early returns roll back at once: a dropped transaction is rolled back later, by the
+    // pool, and would keep the lock from the next pass meanwhile.
     if !locked {
-        return Ok(Booked::default());
+        tx.rollback().await?;
+        return Ok(Booked {
+            busy: true,
+            ..Booked::default()
+        });
     }
     let currencies = setup::currencies(&mut tx).await?;
     if currencies.is_empty() {
         // Settlement is not set up: the inbox keeps every event until it is, so the books,
         // once opened, start from the chain's first payment.
+        tx.rollback().await?;
         return Ok(Booked::default());
     }
     let rows = read(&mut tx).await?;
     if rows.is_empty() {
+        tx.rollback().await?;
         return Ok(Booked::default());
     }
     let treasury = setup::treasury(&mut tx).await?;
@@ -163,6 +173,11 @@ pub async fn drain(pool: &PgPool) -> Result<Booked> {
     let mut total = Booked::default();
     loop {
         let b = pass(pool).await?;
+        if b.busy {
+            // Another process is booking; the inbox is drained once it is done.
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+            continue;
+        }
         if b.rows == 0 {
             return Ok(total);
         }

@@ -91,11 +91,15 @@ pub async fn pass(w: &Webhooks) -> Result<usize> {
         .bind(LOCK)
         .fetch_one(&mut *tx)
         .await?;
+    // Early returns roll back at once: a dropped transaction is rolled back later, by the
+    // pool, and would keep the lock from the next pass meanwhile.
     if !locked {
+        tx.rollback().await?;
         return Ok(0);
     }
     let rows = read(&mut tx).await?;
     if rows.is_empty() {
+        tx.rollback().await?;
         return Ok(0);
     }
     let now = w.config.clock.now();
