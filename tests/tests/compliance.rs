@@ -1349,6 +1349,66 @@ mod chain {
             &again["data"].as_array().unwrap()[..records.len()],
             records.as_slice()
         );
+
+        // The risk tables are data officers change: a jurisdiction made sanctioned makes a case
+        // there impossible to approve.
+        let (st, _) = w
+            .call(
+                Method::GET,
+                "/v1/compliance/jurisdictions",
+                &kiosk_key,
+                None,
+            )
+            .await;
+        assert_eq!(st, StatusCode::FORBIDDEN);
+        let (st, tables) = w
+            .call(Method::POST, "/v1/compliance/jurisdictions", &alice,
+                  Some(json!({"table": "jurisdiction", "code": "nl", "level": "sanctioned", "note": "test"})))
+            .await;
+        assert_eq!(st, StatusCode::CREATED, "{tables}");
+        assert!(tables["jurisdictions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|j| j["code"] == json!("NL") && j["level"] == json!("sanctioned")));
+        let (st, case) = w
+            .call(Method::POST, "/v1/compliance/kyb/cases", &alice, Some(json!({
+                "merchant": kiosk.address.to_string(), "legal_name": "Kiosk B.V.",
+                "registration_number": "KVK 1", "jurisdiction": "NL", "address": "Damrak 1, Amsterdam",
+                "category": "retail",
+                "parties": [{"role": "director", "name": "Eva Smit"},
+                            {"role": "ubo", "name": "Eva Smit", "ownership_percent": "100"}]})))
+            .await;
+        assert_eq!(
+            (st, case["risk"].as_str()),
+            (StatusCode::CREATED, Some("prohibited")),
+            "{case}"
+        );
+        let (st, v) = w
+            .call(
+                Method::POST,
+                &format!("/v1/compliance/kyb/cases/{}/decisions", case["id"]),
+                &alice,
+                Some(json!({"decision": "approve", "note": "try"})),
+            )
+            .await;
+        assert_eq!(st, StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(
+            v["detail"]
+                .as_str()
+                .unwrap()
+                .contains("sanctioned jurisdiction"),
+            "{v}"
+        );
+        let (_, tables) = w
+            .call(
+                Method::POST,
+                "/v1/compliance/jurisdictions",
+                &alice,
+                Some(json!({"table": "jurisdiction", "code": "NL", "level": "standard"})),
+            )
+            .await;
+        assert!(!tables["jurisdictions"].to_string().contains("\"NL\""));
     }
 
     fn hex_of(b: &[u8]) -> String {

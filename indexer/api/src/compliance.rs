@@ -755,3 +755,69 @@ pub async fn erase_kyb_case(
     kyb::erase(&state.pool, &store, id, &req.reason, &by).await?;
     Ok((StatusCode::CREATED, Json(kyb::get(&state.pool, id).await?)))
 }
+
+#[utoipa::path(get, path = "/v1/compliance/jurisdictions", tag = "compliance",
+    responses((status = 200, description = "Jurisdictions that are not standard risk (sanctioned or high), with notes; and the business categories with their levels", body = Object),
+              (status = "4XX", body = kassa_sdk::api::types::Problem)),
+    security(("api_key" = [])))]
+/// The risk tables KYB checks read: jurisdictions and business categories.
+pub async fn get_risk_tables(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+) -> ApiResult<Json<Value>> {
+    officer(&caller, "read the risk tables")?;
+    let j: Vec<Value> = kyb::jurisdictions(&state.reads)
+        .await?
+        .into_iter()
+        .map(|(code, level, note)| json!({ "code": code, "level": level, "note": note }))
+        .collect();
+    let c: Vec<Value> = kyb::categories(&state.reads)
+        .await?
+        .into_iter()
+        .map(|(code, level, d)| json!({ "code": code, "level": level, "description": d }))
+        .collect();
+    Ok(Json(json!({ "jurisdictions": j, "categories": c })))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct RiskTableEntry {
+    /// `jurisdiction` or `category`.
+    pub table: String,
+    /// An ISO 3166 alpha-2 code, or a category code.
+    pub code: String,
+    /// Jurisdictions: sanctioned, high or standard (taken off the table). Categories:
+    /// prohibited, high or standard.
+    pub level: String,
+    /// A jurisdiction's note or a category's description.
+    #[serde(default)]
+    pub note: String,
+}
+
+#[utoipa::path(post, path = "/v1/compliance/jurisdictions", tag = "compliance",
+    request_body = RiskTableEntry,
+    params(("Idempotency-Key" = String, Header, description = "One per intended effect")),
+    responses((status = 201, description = "The risk tables after the change", body = Object),
+              (status = "4XX", body = kassa_sdk::api::types::Problem)),
+    security(("api_key" = [])))]
+/// Sets a jurisdiction's or a category's level (cases checked from now on read it).
+pub async fn set_risk_table(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Json(req): Json<RiskTableEntry>,
+) -> ApiResult<(StatusCode, Json<Value>)> {
+    let by = officer(&caller, "change the risk tables")?;
+    match req.table.as_str() {
+        "jurisdiction" => {
+            kyb::set_jurisdiction(&state.pool, &req.code, &req.level, &req.note, &by).await?
+        }
+        "category" => kyb::set_category(&state.pool, &req.code, &req.level, &req.note, &by).await?,
+        other => {
+            return Err(ApiError::bad(
+                "invalid-compliance-request",
+                format!("table {other:?}: jurisdiction or category"),
+            ))
+        }
+    }
+    let Json(tables) = get_risk_tables(State(state), Extension(caller)).await?;
+    Ok((StatusCode::CREATED, Json(tables)))
+}

@@ -140,6 +140,10 @@ pub fn keyed_routes() -> OpenApiRouter<AppState> {
         )
         .routes(routes!(compliance::decide_kyb_case))
         .routes(routes!(compliance::erase_kyb_case))
+        .routes(routes!(
+            compliance::get_risk_tables,
+            compliance::set_risk_table
+        ))
 }
 
 /// Routes whose bodies are files (sanctions lists), read up to `ApiConfig::upload_limit`

@@ -1013,3 +1013,118 @@ pub async fn list(
         })
         .collect()
 }
+
+/// The jurisdictions that are not standard risk: (code, level, note).
+pub async fn jurisdictions(pool: &PgPool) -> Result<Vec<(String, String, String)>> {
+    Ok(
+        sqlx::query_as("SELECT code, level, note FROM compliance.jurisdiction ORDER BY code")
+            .fetch_all(pool)
+            .await?,
+    )
+}
+
+/// Sets `code`'s level (`sanctioned` or `high`; `standard` takes it off the table). Cases
+/// checked from now on read it; approved cases are not re-rated until their review.
+pub async fn set_jurisdiction(
+    pool: &PgPool,
+    code: &str,
+    level: &str,
+    note: &str,
+    by: &Actor,
+) -> Result<()> {
+    let code = country("code", code)?;
+    let mut tx = pool.begin().await?;
+    match level {
+        "sanctioned" | "high" => {
+            sqlx::query(
+                "INSERT INTO compliance.jurisdiction (code, level, note) VALUES ($1, $2, $3)
+                 ON CONFLICT (code) DO UPDATE SET level = excluded.level, note = excluded.note",
+            )
+            .bind(&code)
+            .bind(level)
+            .bind(note.trim())
+            .execute(&mut *tx)
+            .await?;
+        }
+        "standard" => {
+            sqlx::query("DELETE FROM compliance.jurisdiction WHERE code = $1")
+                .bind(&code)
+                .execute(&mut *tx)
+                .await?;
+        }
+        other => {
+            return Err(bad(format!(
+                "level {other:?}: sanctioned, high or standard"
+            )))
+        }
+    }
+    audit::record(
+        &mut tx,
+        by.account(),
+        "kyb.jurisdiction",
+        &format!("jurisdiction:{code}"),
+        &sha256(format!("{level}\n{note}").as_bytes()),
+        None,
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Business categories: (code, level, description).
+pub async fn categories(pool: &PgPool) -> Result<Vec<(String, String, String)>> {
+    Ok(
+        sqlx::query_as("SELECT code, level, description FROM compliance.category ORDER BY code")
+            .fetch_all(pool)
+            .await?,
+    )
+}
+
+/// Adds a category or changes its level (`prohibited`, `high`, `standard`).
+pub async fn set_category(
+    pool: &PgPool,
+    code: &str,
+    level: &str,
+    description: &str,
+    by: &Actor,
+) -> Result<()> {
+    let valid = (2..=41).contains(&code.len())
+        && code.as_bytes()[0].is_ascii_lowercase()
+        && code
+            .bytes()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == b'-');
+    if !valid {
+        return Err(bad(format!(
+            "category code {code:?}: 2 to 41 of a-z, 0-9 and -, from a letter"
+        )));
+    }
+    if !matches!(level, "prohibited" | "high" | "standard") {
+        return Err(bad(format!(
+            "level {level:?}: prohibited, high or standard"
+        )));
+    }
+    if description.trim().is_empty() {
+        return Err(bad("a category needs its description"));
+    }
+    let mut tx = pool.begin().await?;
+    sqlx::query(
+        "INSERT INTO compliance.category (code, level, description) VALUES ($1, $2, $3)
+         ON CONFLICT (code) DO UPDATE SET level = excluded.level, description = excluded.description",
+    )
+    .bind(code)
+    .bind(level)
+    .bind(description.trim())
+    .execute(&mut *tx)
+    .await?;
+    audit::record(
+        &mut tx,
+        by.account(),
+        "kyb.category",
+        &format!("category:{code}"),
+        &sha256(format!("{level}\n{description}").as_bytes()),
+        None,
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}
