@@ -54,31 +54,15 @@ async fn lists_are_versioned_with_their_changes_and_a_bad_file_keeps_the_version
     .await
     .unwrap();
     let xml = sample("SDN_ADVANCED.sample.xml");
-    let v1 = lists::import(
-        &pool,
-        "ofac-sdn",
-        &Files {
-            main: &xml,
-            ..Default::default()
-        },
-        &cli(),
-    )
-    .await
-    .unwrap();
+    let v1 = lists::import(&pool, "ofac-sdn", &Files::one(&xml), &cli())
+        .await
+        .unwrap();
     assert_eq!((v1.version, v1.new, v1.entries, v1.added), (1, true, 6, 6));
     assert_eq!(v1.published, "2025-06-02");
     // The same file again is the same version.
-    let again = lists::import(
-        &pool,
-        "ofac-sdn",
-        &Files {
-            main: &xml,
-            ..Default::default()
-        },
-        &cli(),
-    )
-    .await
-    .unwrap();
+    let again = lists::import(&pool, "ofac-sdn", &Files::one(&xml), &cli())
+        .await
+        .unwrap();
     assert_eq!((again.version, again.new), (1, false));
 
     // The next publication: one party delisted, one with a new address.
@@ -90,17 +74,9 @@ async fn lists_are_versioned_with_their_changes_and_a_bad_file_keeps_the_version
         "7rpDt11nvidzpRJRz8UiCndE4z58YqdktV5KYYpTMQ2P",
         1,
     );
-    let v2 = lists::import(
-        &pool,
-        "ofac-sdn",
-        &Files {
-            main: next.as_bytes(),
-            ..Default::default()
-        },
-        &cli(),
-    )
-    .await
-    .unwrap();
+    let v2 = lists::import(&pool, "ofac-sdn", &Files::one(next.as_bytes()), &cli())
+        .await
+        .unwrap();
     assert_eq!(
         (v2.version, v2.entries, v2.added, v2.removed, v2.changed),
         (2, 5, 0, 1, 1)
@@ -127,17 +103,9 @@ async fn lists_are_versioned_with_their_changes_and_a_bad_file_keeps_the_version
 
     // A malformed file is refused with the problem named; version 2 stays in force.
     let cut = &next.as_bytes()[..next.len() / 3];
-    let err = lists::import(
-        &pool,
-        "ofac-sdn",
-        &Files {
-            main: cut,
-            ..Default::default()
-        },
-        &cli(),
-    )
-    .await
-    .unwrap_err();
+    let err = lists::import(&pool, "ofac-sdn", &Files::one(cut), &cli())
+        .await
+        .unwrap_err();
     assert!(matches!(err, ComplianceError::List { .. }), "{err}");
     assert!(err.to_string().contains("ofac-advanced"), "{err}");
     let all = lists::all(&pool).await.unwrap();
@@ -199,30 +167,14 @@ async fn lists_are_versioned_with_their_changes_and_a_bad_file_keeps_the_version
         .await
         .unwrap();
     let eu = sample("xmlFullSanctionsList_1_1.sample.xml");
-    let eu = lists::import(
-        &pool,
-        "eu-fsf",
-        &Files {
-            main: &eu,
-            ..Default::default()
-        },
-        &cli(),
-    )
-    .await
-    .unwrap();
+    let eu = lists::import(&pool, "eu-fsf", &Files::one(&eu), &cli())
+        .await
+        .unwrap();
     assert_eq!((eu.entries, eu.addresses), (6, 0));
     // Another format's file is refused by name.
-    let err = lists::import(
-        &pool,
-        "eu-fsf",
-        &Files {
-            main: &xml,
-            ..Default::default()
-        },
-        &cli(),
-    )
-    .await
-    .unwrap_err();
+    let err = lists::import(&pool, "eu-fsf", &Files::one(&xml), &cli())
+        .await
+        .unwrap_err();
     assert!(err.to_string().contains("<export>"), "{err}");
 
     // An internal list: entries added and removed one at a time, each a version.
@@ -236,17 +188,9 @@ async fn lists_are_versioned_with_their_changes_and_a_bad_file_keeps_the_version
     .await
     .unwrap();
     let deny = sample("kassa-deny.sample.csv");
-    lists::import(
-        &pool,
-        "kassa-deny",
-        &Files {
-            main: &deny,
-            ..Default::default()
-        },
-        &cli(),
-    )
-    .await
-    .unwrap();
+    lists::import(&pool, "kassa-deny", &Files::one(&deny), &cli())
+        .await
+        .unwrap();
     let mule = Keypair::new().pubkey();
     let v = lists::edit_internal(
         &pool,
@@ -551,17 +495,9 @@ async fn each_rule_hits_its_pattern_and_not_the_near_miss() {
         .unwrap();
     let s = wallet();
     let body = format!("address,currency,name,reason\n{s},SOL,S,test\n");
-    lists::import(
-        &pool,
-        "deny",
-        &Files {
-            main: body.as_bytes(),
-            ..Default::default()
-        },
-        &cli(),
-    )
-    .await
-    .unwrap();
+    lists::import(&pool, "deny", &Files::one(body.as_bytes()), &cli())
+        .await
+        .unwrap();
     let (b, cc, d, e) = (wallet(), wallet(), wallet(), wallet());
     let vault = Pubkey::find_program_address(&[b"vault"], &kassa_payments::ID).0;
     assert!(!vault.is_on_curve());
@@ -639,6 +575,59 @@ async fn each_rule_hits_its_pattern_and_not_the_near_miss() {
         .await
         .unwrap();
     assert_eq!((again.monitored, again.alerts), (0, 0));
+
+    // New edges extend exposure from their ends, without a rebuild: B (1 hop) pays E2, so E2 is
+    // 2 hops away and its payment is an exposure alert; the table equals a full rebuild's.
+    let dirty: bool = sqlx::query_scalar("SELECT exposure_dirty FROM compliance.state")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert!(!dirty);
+    let e2 = wallet();
+    let pb = c.pay(&b, &shop, "1", t0 + 300, &[(b, e2, 1)]).await;
+    let pe = c.pay(&e2, &shop, "1", t0 + 360, &[]).await;
+    let p = monitor::pass(&pool, None, &MonitorConfig::default())
+        .await
+        .unwrap();
+    assert_eq!(
+        (p.new_edges, p.exposed),
+        (1, None),
+        "extended, not rebuilt: {p:?}"
+    );
+    let now = alerted(&pool).await;
+    assert!(now.contains(&("exposure".into(), pb)) && now.contains(&("exposure".into(), pe)));
+    let table = |pool: PgPool| async move {
+        let rows: Vec<(Vec<u8>, i16, Vec<u8>)> =
+            sqlx::query_as("SELECT wallet, hops, source FROM compliance.exposure ORDER BY wallet")
+                .fetch_all(&pool)
+                .await
+                .unwrap();
+        rows
+    };
+    let extended = table(pool.clone()).await;
+    assert!(extended.contains(&(e2.to_bytes().to_vec(), 2, s.to_bytes().to_vec())));
+    kassa_compliance::graph::rebuild_exposure(&pool, ExposurePolicy::default(), true)
+        .await
+        .unwrap();
+    assert_eq!(table(pool.clone()).await, extended);
+
+    // An edge that makes a wallet busy (here B, past 3 counterparties) asks for a rebuild: paths
+    // through B no longer count.
+    let busy = MonitorConfig {
+        exposure: ExposurePolicy {
+            max_hops: 2,
+            hub_degree: 3,
+        },
+        ..MonitorConfig::default()
+    };
+    c.pay(&b, &shop, "1", t0 + 420, &[(b, wallet(), 1)]).await;
+    let p = monitor::pass(&pool, None, &busy).await.unwrap();
+    assert!(p.exposed.is_some(), "rebuilt: {p:?}");
+    let exposed: Vec<Vec<u8>> = sqlx::query_scalar("SELECT wallet FROM compliance.exposure")
+        .fetch_all(&pool)
+        .await
+        .unwrap();
+    assert_eq!(exposed, vec![b.to_bytes().to_vec()]);
 
     // With a hub degree of 1, B (two counterparties) is not walked through: C is no longer
     // exposed, B still is.

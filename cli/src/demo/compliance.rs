@@ -61,17 +61,9 @@ pub async fn run(
         lists::create(pool, id, name, format, "refuse")
             .await
             .map_err(err)?;
-        let v = lists::import(
-            pool,
-            id,
-            &Files {
-                main: file,
-                ..Default::default()
-            },
-            &kassa,
-        )
-        .await
-        .map_err(err)?;
+        let v = lists::import(pool, id, &Files::one(file), &kassa)
+            .await
+            .map_err(err)?;
         println!(
             "  list {id:<10} version {} ({}): {} entries, {} wallet addresses",
             v.version,

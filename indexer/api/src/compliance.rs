@@ -196,16 +196,7 @@ pub async fn import_list(
         )
         .await?
     } else {
-        lists::import(
-            &state.pool,
-            &id,
-            &lists::Files {
-                main: &body,
-                ..Default::default()
-            },
-            &by,
-        )
-        .await?
+        lists::import(&state.pool, &id, &lists::Files::one(&body), &by).await?
     };
     Ok((StatusCode::CREATED, Json(imported)))
 }

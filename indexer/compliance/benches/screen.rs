@@ -73,10 +73,7 @@ async fn run() {
     let imported = lists::import(
         &pool,
         "bench",
-        &Files {
-            main: csv.as_bytes(),
-            ..Default::default()
-        },
+        &Files::one(csv.as_bytes()),
         &Actor::Process("bench".into()),
     )
     .await

@@ -7,7 +7,9 @@
 //! vaults, pools; their owners are off-curve keys), merchants' settlement wallets and
 //! authorities, Kassa's own keys and the treasury (`compliance.hub`). Exposure walks at most
 //! `max_hops` edges from a flagged wallet and never through a wallet with more than
-//! `hub_degree` counterparties, so a busy wallet does not flag everyone who ever met it.
+//! `hub_degree` counterparties, so a busy wallet does not flag everyone who ever met it. New
+//! edges extend it from their ends ([`extend_exposure`]); a full rebuild runs when what it
+//! starts from changes (a list, the blocklist, a disposition) or a wallet becomes busy.
 
 use crate::Result;
 use solana_sdk::pubkey::Pubkey;
@@ -32,11 +34,14 @@ impl Default for ExposurePolicy {
     }
 }
 
-/// Records the wallet-to-wallet flows of the transactions `signatures`; answers how many new
-/// pairs of wallets it found (exposure is marked stale when any).
-pub async fn record_edges(conn: &mut PgConnection, signatures: &[Vec<u8>]) -> Result<u64> {
+/// A pair of wallets newly joined by a flow.
+pub type Edge = (Vec<u8>, Vec<u8>);
+
+/// Records the wallet-to-wallet flows of the transactions `signatures`; answers the pairs of
+/// wallets joined for the first time (for [`extend_exposure`]).
+pub async fn record_edges(conn: &mut PgConnection, signatures: &[Vec<u8>]) -> Result<Vec<Edge>> {
     if signatures.is_empty() {
-        return Ok(0);
+        return Ok(Vec::new());
     }
     let rows = sqlx::query(
         "SELECT c.signature, t.slot, c.mint, c.owner, sum(c.post - c.pre)
@@ -92,9 +97,9 @@ pub async fn record_edges(conn: &mut PgConnection, signatures: &[Vec<u8>]) -> Re
         }
     }
     if a.is_empty() {
-        return Ok(0);
+        return Ok(Vec::new());
     }
-    let new: i64 = sqlx::query_scalar(
+    let new: Vec<Edge> = sqlx::query_as(
         "WITH up AS (
              INSERT INTO compliance.edge AS e (a, b, transfers, first_signature, last_slot)
              SELECT a, b, count(*), (array_agg(s ORDER BY sl, s))[1], max(sl)
@@ -103,19 +108,93 @@ pub async fn record_edges(conn: &mut PgConnection, signatures: &[Vec<u8>]) -> Re
              ON CONFLICT (a, b) DO UPDATE
                  SET transfers = e.transfers + excluded.transfers,
                      last_slot = greatest(e.last_slot, excluded.last_slot)
-             RETURNING (xmax = 0) AS inserted),
-         marked AS (
-             UPDATE compliance.state SET exposure_dirty = true
-             WHERE EXISTS (SELECT 1 FROM up WHERE inserted))
-         SELECT count(*) FILTER (WHERE inserted) FROM up",
+             RETURNING a, b, (xmax = 0) AS inserted)
+         SELECT a::bytea, b::bytea FROM up WHERE inserted",
     )
     .bind(&a)
     .bind(&b)
     .bind(&sig)
     .bind(&slot)
-    .fetch_one(&mut *conn)
+    .fetch_all(&mut *conn)
     .await?;
-    Ok(new as u64)
+    Ok(new)
+}
+
+/// Extends the exposure table with what `new` edges change, walking from their ends only (a
+/// flagged end, or an exposed one, reaches further through the new edge); nearer paths replace
+/// farther ones. Edges are never removed, so exposure only grows here, except when a new edge
+/// makes a wallet busy (more counterparties than `hub_degree`): paths through it no longer
+/// count, and a full rebuild is asked for (`compliance.state.exposure_dirty`). Answers how many
+/// wallets' exposure was written.
+pub async fn extend_exposure(
+    conn: &mut PgConnection,
+    policy: ExposurePolicy,
+    new: &[Edge],
+) -> Result<u64> {
+    if new.is_empty() {
+        return Ok(0);
+    }
+    let mut added: std::collections::HashMap<&[u8], i64> = std::collections::HashMap::new();
+    for (a, b) in new {
+        *added.entry(a.as_slice()).or_default() += 1;
+        *added.entry(b.as_slice()).or_default() += 1;
+    }
+    let ends: Vec<Vec<u8>> = added.keys().map(|k| k.to_vec()).collect();
+    let degrees: Vec<(Vec<u8>, i64)> =
+        sqlx::query_as("SELECT w, compliance.degree(w) FROM unnest($1::bytea[]) AS w")
+            .bind(&ends)
+            .fetch_all(&mut *conn)
+            .await?;
+    let cap = i64::from(policy.hub_degree);
+    let became_busy = degrees
+        .iter()
+        .any(|(w, d)| *d > cap && d - added.get(w.as_slice()).copied().unwrap_or(0) <= cap);
+    if became_busy {
+        sqlx::query("UPDATE compliance.state SET exposure_dirty = true")
+            .execute(&mut *conn)
+            .await?;
+        return Ok(0);
+    }
+    let n = sqlx::query(
+        "WITH RECURSIVE
+         ends AS (SELECT DISTINCT w FROM unnest($1::bytea[]) AS w),
+         seeds AS (
+             SELECT w AS wallet, 0 AS hops, w AS source, r AS reason, ARRAY[w] AS path
+             FROM ends, LATERAL compliance.flag_reason(w) AS r
+             WHERE r IS NOT NULL
+             UNION ALL
+             SELECT x.wallet::bytea, x.hops::int, x.source::bytea, x.reason, x.path
+             FROM compliance.exposure x JOIN ends ON ends.w = x.wallet
+             WHERE x.hops < $2),
+         walk (wallet, hops, source, reason, path) AS (
+             SELECT * FROM seeds
+             UNION ALL
+             SELECT n.y, w.hops + 1, w.source, w.reason, w.path || n.y
+             FROM walk w
+             CROSS JOIN LATERAL (
+                 SELECT b::bytea AS y FROM compliance.edge WHERE a = w.wallet
+                 UNION ALL
+                 SELECT a::bytea FROM compliance.edge WHERE b = w.wallet) n
+             WHERE w.hops < $2 AND NOT n.y = ANY (w.path)
+               AND (w.hops = 0 OR compliance.degree(w.wallet) <= $3)),
+         best AS (
+             SELECT DISTINCT ON (wallet) wallet, hops, source, reason, path FROM walk
+             WHERE hops >= 1 ORDER BY wallet, hops, source)
+         INSERT INTO compliance.exposure AS e (wallet, hops, source, reason, path)
+         SELECT wallet, hops, source, reason, path FROM best
+         WHERE compliance.flag_reason(wallet) IS NULL
+         ON CONFLICT (wallet) DO UPDATE
+             SET hops = excluded.hops, source = excluded.source, reason = excluded.reason,
+                 path = excluded.path
+             WHERE excluded.hops < e.hops",
+    )
+    .bind(&ends)
+    .bind(i32::from(policy.max_hops))
+    .bind(cap)
+    .execute(&mut *conn)
+    .await?
+    .rows_affected();
+    Ok(n)
 }
 
 /// Rebuilds the exposure table when something it depends on changed (or `force`); answers

@@ -161,7 +161,9 @@ pub async fn pass(pool: &PgPool, rpc: Option<&RpcClient>, config: &MonitorConfig
     }
     let decimals = decimals(&mut tx, rpc, &seen).await?;
     let signatures: Vec<Vec<u8>> = seen.iter().map(|s| s.signature.clone()).collect();
-    out.new_edges = graph::record_edges(&mut tx, &signatures).await?;
+    let edges = graph::record_edges(&mut tx, &signatures).await?;
+    out.new_edges = edges.len() as u64;
+    graph::extend_exposure(&mut tx, config.exposure, &edges).await?;
     out.exposed = graph::rebuild_exposure_in(&mut tx, config.exposure, false).await?;
 
     let mut payment = Vec::new();

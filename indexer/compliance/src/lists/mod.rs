@@ -105,6 +105,16 @@ pub struct Files<'a> {
     pub comments: Option<&'a [u8]>,
 }
 
+impl<'a> Files<'a> {
+    /// A format's single file.
+    pub fn one(main: &'a [u8]) -> Self {
+        Self {
+            main,
+            ..Self::default()
+        }
+    }
+}
+
 /// Reads `files` as `format`.
 pub fn parse(format: Format, files: &Files<'_>) -> Result<Parsed> {
     let mut parsed = match format {
@@ -630,16 +640,7 @@ pub async fn edit_internal(
             "removing {address} would leave list {id} empty; add another entry first"
         )));
     }
-    import(
-        pool,
-        id,
-        &Files {
-            main: body.as_bytes(),
-            ..Default::default()
-        },
-        by,
-    )
-    .await
+    import(pool, id, &Files::one(body.as_bytes()), by).await
 }
 
 #[cfg(test)]
@@ -660,14 +661,7 @@ mod tests {
 
     #[test]
     fn the_two_ofac_forms_say_the_same() {
-        let xml = parse(
-            Format::OfacAdvanced,
-            &Files {
-                main: ADVANCED,
-                ..Default::default()
-            },
-        )
-        .unwrap();
+        let xml = parse(Format::OfacAdvanced, &Files::one(ADVANCED)).unwrap();
         let csv = parse(
             Format::OfacCsv,
             &Files {
@@ -710,14 +704,7 @@ mod tests {
 
     #[test]
     fn the_eu_list_reads_its_entities() {
-        let eu = parse(
-            Format::EuFsf,
-            &Files {
-                main: EU,
-                ..Default::default()
-            },
-        )
-        .unwrap();
+        let eu = parse(Format::EuFsf, &Files::one(EU)).unwrap();
         assert_eq!(eu.entries.len(), 6);
         assert!(eu.published.starts_with("2024-12-11"));
         let firm = by_uid(&eu, "990001");
@@ -737,35 +724,14 @@ mod tests {
     #[test]
     fn malformed_files_are_refused_with_the_problem_named() {
         let cut = &ADVANCED[..ADVANCED.len() / 2];
-        let e = parse(
-            Format::OfacAdvanced,
-            &Files {
-                main: cut,
-                ..Default::default()
-            },
-        )
-        .unwrap_err();
+        let e = parse(Format::OfacAdvanced, &Files::one(cut)).unwrap_err();
         assert!(e.to_string().starts_with("ofac-advanced list:"), "{e}");
-        let e = parse(
-            Format::OfacAdvanced,
-            &Files {
-                main: EU,
-                ..Default::default()
-            },
-        )
-        .unwrap_err();
+        let e = parse(Format::OfacAdvanced, &Files::one(EU)).unwrap_err();
         assert!(
             e.to_string().contains("not SDN_ADVANCED's <Sanctions>"),
             "{e}"
         );
-        let e = parse(
-            Format::EuFsf,
-            &Files {
-                main: ADVANCED,
-                ..Default::default()
-            },
-        )
-        .unwrap_err();
+        let e = parse(Format::EuFsf, &Files::one(ADVANCED)).unwrap_err();
         assert!(e.to_string().contains("<export>"), "{e}");
         let e = parse(
             Format::OfacCsv,
@@ -776,14 +742,7 @@ mod tests {
         )
         .unwrap_err();
         assert!(e.to_string().contains("12"), "{e}");
-        let e = parse(
-            Format::OfacCsv,
-            &Files {
-                main: b"\x1a",
-                ..Default::default()
-            },
-        )
-        .unwrap_err();
+        let e = parse(Format::OfacCsv, &Files::one(b"\x1a")).unwrap_err();
         assert!(e.to_string().contains("no entries"), "{e}");
     }
 }
