@@ -653,6 +653,40 @@ mod tests {
     use super::*;
 
     #[test]
+    fn compliance_settings_are_checked_with_the_field_named() {
+        let ok = ComplianceSettings::default();
+        assert_eq!(
+            ok.screening().unwrap().refuse_at,
+            kassa_compliance::Risk::High
+        );
+        let bad = ComplianceSettings {
+            refuse_at: "extreme".into(),
+            ..ComplianceSettings::default()
+        };
+        let e = bad.screening().unwrap_err().to_string();
+        assert!(
+            e.contains("compliance.refuse_at") && e.contains("extreme"),
+            "{e}"
+        );
+        let upside_down = ComplianceSettings {
+            refuse_at: "medium".into(),
+            review_at: "high".into(),
+            ..ComplianceSettings::default()
+        };
+        let e = upside_down.screening().unwrap_err().to_string();
+        assert!(e.contains("review_at"), "{e}");
+        let far = ComplianceSettings {
+            max_hops: 9,
+            ..ComplianceSettings::default()
+        };
+        assert!(far
+            .monitor_config()
+            .unwrap_err()
+            .to_string()
+            .contains("max_hops"));
+    }
+
+    #[test]
     fn passwords_are_redacted() {
         assert_eq!(
             redact("postgres://kassa:s3cret@db:5432/kassa"),

@@ -960,6 +960,41 @@ mod chain {
             .await;
         assert_eq!(st, StatusCode::CREATED, "{v}");
         assert_eq!(v["entries"], json!(6));
+        // The CSV family travels as JSON; a malformed file is a 422 naming the problem.
+        let (st, _) = w
+            .call(Method::POST, "/v1/compliance/lists", &alice,
+                  Some(json!({"id": "ofac-csv", "name": "OFAC SDN (CSV)", "format": "ofac-csv", "action": "refuse"})))
+            .await;
+        assert_eq!(st, StatusCode::CREATED);
+        let text = |n: &str| String::from_utf8(sample(n)).unwrap();
+        let family = json!({"files": {"sdn.csv": text("sdn.sample.csv"), "add.csv": text("add.sample.csv"),
+                                      "alt.csv": text("alt.sample.csv"),
+                                      "sdn_comments.csv": text("sdn_comments.sample.csv")}});
+        let (st, v) = w
+            .upload(
+                "/v1/compliance/lists/ofac-csv/versions",
+                &alice,
+                "application/json",
+                family.to_string().into_bytes(),
+            )
+            .await;
+        assert_eq!(
+            (st, v["entries"].as_i64()),
+            (StatusCode::CREATED, Some(6)),
+            "{v}"
+        );
+        let (st, v) = w
+            .upload("/v1/compliance/lists/ofac-sdn/versions", &alice, "application/xml",
+                    b"<Sanctions xmlns=\"https://sanctionslistservice.ofac.treas.gov/api/PublicationPreview/exports/ADVANCED_XML\"><DistinctParties>".to_vec())
+            .await;
+        assert_eq!(st, StatusCode::UNPROCESSABLE_ENTITY, "{v}");
+        assert!(
+            v["detail"]
+                .as_str()
+                .unwrap()
+                .starts_with("ofac-advanced list:"),
+            "{v}"
+        );
 
         // A merchant applies: a precious-metals dealer (high risk), KYB pending on chain.
         let dealer =
@@ -1166,6 +1201,30 @@ mod chain {
         assert_eq!(st, StatusCode::CREATED);
         assert_eq!(file["actions"].as_array().unwrap().len(), 3);
         assert_eq!(file["alerts"][0]["rule"], json!("structuring"));
+        let bob_account: i64 =
+            sqlx::query_scalar("SELECT id FROM api.account WHERE name = 'Bob Officer'")
+                .fetch_one(&pool)
+                .await
+                .unwrap();
+        let step = |body: Value| {
+            let path = format!("/v1/compliance/cases/{case_id}/steps");
+            let w = &w;
+            let alice = alice.clone();
+            async move { w.call(Method::POST, &path, &alice, Some(body)).await }
+        };
+        let (st, file) = step(json!({"step": "assign", "assignee": bob_account})).await;
+        assert_eq!(
+            (st, file["assignee"].as_i64()),
+            (StatusCode::CREATED, Some(bob_account))
+        );
+        let (st, file) = step(json!({"step": "escalate", "text": "amounts keep rising"})).await;
+        assert_eq!(
+            (st, file["state"].as_str()),
+            (StatusCode::CREATED, Some("escalated"))
+        );
+        let (st, v) = step(json!({"step": "close", "text": "no disposition"})).await;
+        assert_eq!(st, StatusCode::BAD_REQUEST, "{v}");
+        assert!(v["detail"].as_str().unwrap().contains("disposition"), "{v}");
 
         // An officer releases one hold and rejects another (the escrow back to the customer).
         let act = |kind: &str, p: &Pubkey| {
@@ -1387,6 +1446,44 @@ mod chain {
                 .as_str()
                 .unwrap()
                 .contains("sanctioned jurisdiction"),
+            "{v}"
+        );
+        let path = format!("/v1/compliance/kyb/cases/{}/decisions", case["id"]);
+        let (st, v) = w
+            .call(
+                Method::POST,
+                &path,
+                &alice,
+                Some(json!({"decision": "request_information", "note": "proof of address?"})),
+            )
+            .await;
+        assert_eq!(
+            (st, v["state"].as_str()),
+            (StatusCode::CREATED, Some("information_requested"))
+        );
+        let (st, v) = w
+            .call(
+                Method::POST,
+                &path,
+                &bob,
+                Some(json!({"decision": "reject", "note": "sanctioned jurisdiction"})),
+            )
+            .await;
+        assert_eq!(
+            (st, v["state"].as_str()),
+            (StatusCode::CREATED, Some("rejected"))
+        );
+        let (st, v) = w
+            .call(
+                Method::POST,
+                &path,
+                &bob,
+                Some(json!({"decision": "approve", "note": "after all"})),
+            )
+            .await;
+        assert_eq!(st, StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(
+            v["detail"].as_str().unwrap().contains("not under review"),
             "{v}"
         );
         let (_, tables) = w

@@ -35,6 +35,19 @@ pub struct MonitorConfig {
     pub providers: Vec<std::sync::Arc<dyn screen::Provider>>,
 }
 
+impl std::fmt::Debug for MonitorConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MonitorConfig")
+            .field("batch", &self.batch)
+            .field("exposure", &self.exposure)
+            .field(
+                "providers",
+                &self.providers.iter().map(|p| p.name()).collect::<Vec<_>>(),
+            )
+            .finish()
+    }
+}
+
 impl Default for MonitorConfig {
     fn default() -> Self {
         Self {
