@@ -1425,13 +1425,37 @@ mod chain {
                 "registration_number": "KVK 1", "jurisdiction": "NL", "address": "Damrak 1, Amsterdam",
                 "category": "retail",
                 "parties": [{"role": "director", "name": "Eva Smit"},
-                            {"role": "ubo", "name": "Eva Smit", "ownership_percent": "100"}]})))
+                            {"role": "ubo", "name": "Eva Smit", "ownership_percent": "50"},
+                            {"role": "ubo", "name": "Пётр Сергеевич Иванов", "ownership_percent": "50"}]})))
             .await;
         assert_eq!(
             (st, case["risk"].as_str()),
             (StatusCode::CREATED, Some("prohibited")),
             "{case}"
         );
+        // The Cyrillic name matches OFAC's IVANOV, Pyotr Sergeyevich; the match is kept when a
+        // document comes (the lists in force have not changed).
+        let ivanov = |c: &Value| {
+            c["checks"]["name_hits"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|h| h["listed_name"] == json!("IVANOV, Pyotr Sergeyevich"))
+        };
+        assert!(ivanov(&case), "{case}");
+        let (st, v) = w
+            .upload(
+                &format!(
+                    "/v1/compliance/kyb/cases/{}/documents?kind=licence",
+                    case["id"]
+                ),
+                &alice,
+                "application/pdf",
+                b"%PDF-1.7 licence".to_vec(),
+            )
+            .await;
+        assert_eq!(st, StatusCode::CREATED, "{v}");
+        assert!(ivanov(&v["case"]), "{v}");
         let (st, v) = w
             .call(
                 Method::POST,

@@ -222,7 +222,17 @@ pub async fn run_checks(pool: &PgPool, id: i64) -> Result<(String, Vec<RiskReaso
             .fetch_all(pool)
             .await?;
 
-    let index = NameIndex::load(pool).await?;
+    // Names are matched again only when a list version in force changed since the last check
+    // (the parties' names never change within a case): loading every sanctions name is the
+    // costly part of a check, and documents come one at a time.
+    let stored: Option<Checks> = sqlx::query_scalar::<_, Value>(
+        "SELECT checks FROM compliance.kyb_case WHERE id = $1 AND checks ? 'lists'",
+    )
+    .bind(id)
+    .fetch_optional(pool)
+    .await?
+    .and_then(|v| serde_json::from_value(v).ok());
+    let reused = stored.filter(|c| c.lists == lists).map(|c| c.name_hits);
     let mut checks = Checks {
         category: category_level.clone(),
         jurisdiction: level(&jurisdiction),
@@ -235,11 +245,19 @@ pub async fn run_checks(pool: &PgPool, id: i64) -> Result<(String, Vec<RiskReaso
         checked_at: now_rfc3339(),
         ..Default::default()
     };
-    checks
-        .name_hits
-        .extend(index.search(&legal_name, NAME_THRESHOLD));
+    match reused {
+        Some(hits) => checks.name_hits = hits,
+        None => {
+            let index = NameIndex::load(pool).await?;
+            checks
+                .name_hits
+                .extend(index.search(&legal_name, NAME_THRESHOLD));
+            for (_, name, _) in &parties {
+                checks.name_hits.extend(index.search(name, NAME_THRESHOLD));
+            }
+        }
+    }
     for (_, name, nationality) in &parties {
-        checks.name_hits.extend(index.search(name, NAME_THRESHOLD));
         if let Some(n) = nationality {
             if let Some(l) = level(n) {
                 checks.nationalities.push((name.clone(), l));
