@@ -89,6 +89,7 @@ pub async fn start_api(
         max_lag_slots: api.max_lag_slots,
         screening: settings.compliance.screening()?,
         document_dir: settings.compliance.document_dir.clone(),
+        quote_lock: Duration::from_secs(api.quote_lock_secs),
         ..ApiConfig::default()
     };
     let (tls, ca_cert) = if api.plain_http {

@@ -351,6 +351,9 @@ pub struct ApiSettings {
     /// The API's own database connections (reads are short; more than a few per core only
     /// adds switching).
     pub db_connections: u32,
+    /// How long the checkout holds a quote in another stablecoin (1 to 60 seconds: no longer
+    /// than a blockhash lives).
+    pub quote_lock_secs: u64,
 }
 
 impl Default for ApiSettings {
@@ -367,6 +370,7 @@ impl Default for ApiSettings {
             burst: d.burst,
             max_lag_slots: d.max_lag_slots,
             db_connections: 4,
+            quote_lock_secs: d.quote_lock.as_secs(),
         }
     }
 }
@@ -556,6 +560,12 @@ impl Settings {
                 ));
             }
         }
+        if !(1..=60).contains(&self.api.quote_lock_secs) {
+            problems.push(format!(
+                "api.quote_lock_secs must be 1 to 60 (a quote must not outlive a blockhash), got {}",
+                self.api.quote_lock_secs
+            ));
+        }
         if self.api.tls_cert.is_some() != self.api.tls_key.is_some() {
             problems.push("api.tls_cert and api.tls_key go together".into());
         }
@@ -684,6 +694,17 @@ mod tests {
             .unwrap_err()
             .to_string()
             .contains("max_hops"));
+    }
+
+    #[test]
+    fn a_quote_lock_longer_than_a_blockhash_lives_is_refused() {
+        let mut s = Settings::default();
+        assert!(s.validate().is_ok());
+        s.api.quote_lock_secs = 61;
+        let e = s.validate().unwrap_err().to_string();
+        assert!(e.contains("api.quote_lock_secs") && e.contains("61"), "{e}");
+        s.api.quote_lock_secs = 0;
+        assert!(s.validate().is_err());
     }
 
     #[test]

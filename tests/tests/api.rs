@@ -252,7 +252,7 @@ fn policy(require_kyt: bool) -> MerchantPolicy {
     }
 }
 
-async fn wait_for(pool: &PgPool, sql: &'static str, at_least: i64) {
+pub(crate) async fn wait_for(pool: &PgPool, sql: &'static str, at_least: i64) {
     for _ in 0..600 {
         let n: i64 = sqlx::query_scalar(sql).fetch_one(pool).await.unwrap_or(0);
         if n >= at_least {
@@ -263,7 +263,7 @@ async fn wait_for(pool: &PgPool, sql: &'static str, at_least: i64) {
     panic!("{sql} never reached {at_least}");
 }
 
-fn http_client(ca: &[u8]) -> reqwest::Client {
+pub(crate) fn http_client(ca: &[u8]) -> reqwest::Client {
     reqwest::Client::builder()
         .add_root_certificate(reqwest::Certificate::from_pem(ca).unwrap())
         .build()
@@ -460,7 +460,7 @@ fn validate(
     );
 }
 
-async fn indexed(pool: &PgPool, payment: &str, status: &str) {
+pub(crate) async fn indexed(pool: &PgPool, payment: &str, status: &str) {
     let key = bs58::decode(payment).into_vec().unwrap();
     for _ in 0..300 {
         let got: Option<String> =
@@ -477,7 +477,7 @@ async fn indexed(pool: &PgPool, payment: &str, status: &str) {
     panic!("payment {payment} never reached {status}");
 }
 
-fn idem() -> String {
+pub(crate) fn idem() -> String {
     format!("test-{:032x}", rand::random::<u128>())
 }
 

@@ -19,4 +19,5 @@ mod payments;
 mod registry;
 mod settlement;
 mod settlement_flow;
+mod web;
 mod webhooks;

@@ -3,6 +3,7 @@
 //! mirrored and checks it against the chain.
 
 mod api;
+mod checkout;
 mod compliance;
 mod report;
 mod settlement;
@@ -181,6 +182,7 @@ pub async fn run(args: Args) -> Result<bool> {
     webhooks::show(&indexer.pool, &hooks, &mut checks).await?;
     settlement::run(&indexer.pool, &mut s, &net.rpc_url, &rates, &mut checks).await?;
     compliance::run(&indexer.pool, &mut s, &net.rpc_url, &api, &mut checks).await?;
+    checkout::run(&indexer.pool, &mut s, &net.rpc_url, &api, &mut checks).await?;
     println!("\nThe API (HTTPS, OpenAPI at {}/v1/openapi.json):", api.url);
     let cacert = api
         .ca_cert

@@ -15,6 +15,7 @@ mod read;
 mod settlement;
 mod solana_pay;
 pub mod tls;
+pub mod web;
 mod webhooks;
 pub mod wire;
 mod write;
@@ -78,6 +79,9 @@ pub struct ApiConfig {
     pub upload_limit: usize,
     /// Where KYB documents are kept (one file per content, named by its SHA-256).
     pub document_dir: std::path::PathBuf,
+    /// How long a checkout quote in another stablecoin holds its price (at most 60 s, the
+    /// life of a blockhash).
+    pub quote_lock: Duration,
 }
 
 impl Default for ApiConfig {
@@ -99,6 +103,7 @@ impl Default for ApiConfig {
             screening: Default::default(),
             upload_limit: 256 * 1024 * 1024,
             document_dir: "kassa-documents".into(),
+            quote_lock: Duration::from_secs(30),
         }
     }
 }
@@ -176,6 +181,8 @@ pub struct Inner {
     pub payments: batch::PaymentLoader,
     /// Webhook endpoints and deliveries, when configured.
     pub webhooks: Option<kassa_webhooks::Webhooks>,
+    /// Payments the web pages are watching, for their live status.
+    pub watch: Arc<web::watch::Watch>,
 }
 
 impl std::ops::Deref for AppState {
@@ -225,6 +232,7 @@ impl AppState {
             metrics: HttpMetrics::default(),
             indexer_metrics,
             mints: MintCache::default(),
+            watch: Arc::default(),
             config,
         }))
     }
@@ -310,6 +318,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .merge(keyed)
         .merge(open)
+        .merge(web::routes())
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(state.config.body_limit))
         .layer(middleware::from_fn_with_state(state.clone(), envelope))
@@ -362,9 +371,11 @@ async fn envelope(State(state): State<AppState>, request: Request, next: Next) -
                 }
             };
             // Answers with a body of their own (problems, Solana Pay's `{"message"}`) stay.
+            // Pages answer their errors as pages.
             let is_problem = response.headers().get(header::CONTENT_TYPE).is_some_and(|c| {
                 c.as_bytes().starts_with(b"application/problem+json")
                     || c.as_bytes().starts_with(b"application/json")
+                    || c.as_bytes().starts_with(b"text/html")
             });
             let status = response.status();
             if (status.is_client_error() || status.is_server_error()) && !is_problem {

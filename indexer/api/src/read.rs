@@ -210,7 +210,7 @@ pub async fn merchant_balances(
 // ---------------------------------------------------------------------------------------------
 // Payments
 
-fn order_text(hex_id: &str) -> String {
+pub(crate) fn order_text(hex_id: &str) -> String {
     let bytes: Vec<u8> = (0..hex_id.len() / 2)
         .filter_map(|i| u8::from_str_radix(hex_id.get(2 * i..2 * i + 2)?, 16).ok())
         .collect();
@@ -259,7 +259,7 @@ pub(crate) async fn payment_of(state: &AppState, row: &PgRow) -> ApiResult<Payme
     })
 }
 
-const STATUSES: [&str; 12] = [
+pub(crate) const STATUSES: [&str; 12] = [
     "open",
     "authorized",
     "captured",
@@ -275,23 +275,23 @@ const STATUSES: [&str; 12] = [
 ];
 
 /// Filters of the payment list.
-#[derive(Debug, Deserialize, IntoParams)]
+#[derive(Debug, Default, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
 pub struct PaymentQuery {
     /// Only this merchant's (a merchant key always sees only its own).
-    merchant: Option<String>,
+    pub(crate) merchant: Option<String>,
     /// Only payments in this status.
-    status: Option<String>,
+    pub(crate) status: Option<String>,
     /// Only payments in this mint.
-    mint: Option<String>,
+    pub(crate) mint: Option<String>,
     /// Opened at or after (RFC 3339).
-    from: Option<String>,
+    pub(crate) from: Option<String>,
     /// Opened before (RFC 3339).
-    to: Option<String>,
+    pub(crate) to: Option<String>,
     /// Rows per page (1 to 200, default 50).
-    limit: Option<i64>,
+    pub(crate) limit: Option<i64>,
     /// `next_cursor` of the previous page.
-    cursor: Option<String>,
+    pub(crate) cursor: Option<String>,
 }
 
 #[utoipa::path(get, path = "/v1/payments", tag = "payments", params(PaymentQuery),

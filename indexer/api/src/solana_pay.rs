@@ -143,14 +143,23 @@ pub async fn get_pay(
     }
 }
 
+/// The optional query of a transaction request.
+#[derive(Debug, Default, serde::Deserialize)]
+pub struct PayQuery {
+    /// A checkout quote (`q_…`): pay in its stablecoin, spending at most its amount.
+    quote: Option<String>,
+}
+
 #[utoipa::path(post, path = "/v1/pay/{payment}", tag = "solana-pay", request_body = PayAccount,
-    params(("payment" = String, Path, description = "Payment PDA")),
+    params(("payment" = String, Path, description = "Payment PDA"),
+           ("quote" = Option<String>, Query, description = "A checkout quote: pay in its stablecoin, at most its amount, while its price is locked")),
     responses((status = 200, body = PayTransaction), (status = "4XX", body = PayError)))]
 /// Solana Pay transaction request, `POST`: the transaction for `account` to sign.
 pub async fn post_pay(
     State(state): State<AppState>,
     ConnectInfo(client): ConnectInfo<SocketAddr>,
     payment: Result<Path<String>, PathRejection>,
+    query: Result<axum::extract::Query<PayQuery>, axum::extract::rejection::QueryRejection>,
     body: Result<axum::Json<PayAccount>, axum::extract::rejection::JsonRejection>,
 ) -> Response {
     let payment = match admit(&state, &client, payment) {
@@ -163,13 +172,24 @@ pub async fn post_pay(
             "the body must be JSON: {\"account\": \"<base58 address>\"}",
         );
     };
-    match pay(&state, &payment, &body.account).await {
+    let Ok(axum::extract::Query(query)) = query else {
+        return refuse(
+            StatusCode::BAD_REQUEST,
+            "the link's query is malformed (only quote=<id> is known)",
+        );
+    };
+    match pay(&state, &payment, &body.account, query.quote.as_deref()).await {
         Ok(r) => axum::Json(r).into_response(),
         Err(e) => from_api(e),
     }
 }
 
-async fn pay(state: &AppState, payment: &str, account: &str) -> Result<PayTransaction, ApiError> {
+async fn pay(
+    state: &AppState,
+    payment: &str,
+    account: &str,
+    quote: Option<&str>,
+) -> Result<PayTransaction, ApiError> {
     let pda = parse_key("payment", payment)?;
     let payer = parse_key("account", account)?;
     let Some(label) = label(state, &pda).await? else {
@@ -252,15 +272,65 @@ async fn pay(state: &AppState, payment: &str, account: &str) -> Result<PayTransa
     let info = state.mint(&p.mint).await?;
     let mint =
         MintRef::new(p.mint, info.token_program).map_err(|e| ApiError::Internal(e.to_string()))?;
-    let ix = Payments::default()
-        .payment_pay(
-            &payer,
-            &p.merchant,
-            &pda,
-            &mint,
-            cosigner.as_ref().map(|k| k.pubkey()),
-        )
-        .map_err(|e| ApiError::Internal(e.to_string()))?;
+    let (ix, message) = match quote {
+        None => {
+            let ix = Payments::default()
+                .payment_pay(
+                    &payer,
+                    &p.merchant,
+                    &pda,
+                    &mint,
+                    cosigner.as_ref().map(|k| k.pubkey()),
+                )
+                .map_err(|e| ApiError::Internal(e.to_string()))?;
+            let amount = UiAmount::from_base_units(p.amount, info.decimals);
+            (ix, format!("Pay {} to {label}", amount.as_str()))
+        }
+        Some(id) => {
+            // A locked price from the checkout page: its stablecoin, at most its amount, and
+            // only while the lock holds (after it, the page asks for a fresh quote).
+            let q = crate::web::checkout_quote(state, &pda, id)
+                .await?
+                .ok_or_else(|| ApiError::NotFound("no such quote for this invoice".into()))?;
+            if q.seconds_left <= 0 {
+                return Err(ApiError::unprocessable(
+                    "quote-expired",
+                    "this price quote expired; get a fresh quote on the checkout page",
+                ));
+            }
+            let input_info = state.mint(&q.input_mint).await?;
+            let input = MintRef::new(q.input_mint, input_info.token_program)
+                .map_err(|e| ApiError::Internal(e.to_string()))?;
+            let convert = kassa_sdk::convert::Convert::default();
+            let pool = convert.pool(mint, input);
+            if pool.address != q.pool {
+                return Err(ApiError::Internal(format!(
+                    "quote {id} names pool {}, the mints give {}",
+                    q.pool, pool.address
+                )));
+            }
+            let escrow = kassa_sdk::pda::vault(&kassa_payments::ID, &p.mint).0;
+            let hook = convert
+                .hook_accounts(&pool, &payer, &q.input_mint, &escrow)
+                .map_err(|e| ApiError::Internal(e.to_string()))?;
+            let ix = Payments::default()
+                .payment_pay_with_conversion(
+                    &payer,
+                    &p.merchant,
+                    &pda,
+                    &mint,
+                    &input,
+                    convert.program_id,
+                    hook,
+                    cosigner.as_ref().map(|k| k.pubkey()),
+                    q.amount_in,
+                )
+                .map_err(|e| ApiError::Internal(e.to_string()))?;
+            let amount = UiAmount::from_base_units(q.amount_in, input_info.decimals);
+            let code = crate::web::code_of(state, &q.input_mint).await?;
+            (ix, format!("Pay {} {code} to {label}", amount.as_str()))
+        }
+    };
     let (mut tx, _) = state.unsigned(&[ix], &payer, &pda, None).await?;
     if let Some(key) = &cosigner {
         let blockhash = tx.message.recent_blockhash;
@@ -273,9 +343,8 @@ async fn pay(state: &AppState, payment: &str, account: &str) -> Result<PayTransa
             "a Solana Pay transaction would leave without the payer's signature".into(),
         ));
     }
-    let amount = UiAmount::from_base_units(p.amount, info.decimals);
     Ok(PayTransaction {
         transaction: crate::write::encode_tx(&tx)?,
-        message: Some(format!("Pay {} to {label}", amount.as_str())),
+        message: Some(message),
     })
 }
