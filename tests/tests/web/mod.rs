@@ -911,6 +911,57 @@ async fn a_merchant_signs_in_finds_a_payment_and_captures_it_with_the_wallet_in_
     b.save(&shots(), "dashboard-payment").await;
     assert_accessible(&b, "dashboard payment").await;
 
+    // A partial refund typed in coin units, signed by the same wallet (once everything is
+    // final, so the live page does not redraw under the typing).
+    let settled = "return document.getElementById('refund') !== null && document.querySelectorAll('#timeline li.c-confirmed').length === 0;";
+    assert!(b.wait(settled, 30).await);
+    let field = b.find("#amount").await;
+    b.type_into(&field, "2.5").await;
+    let refund = b.find("#refund").await;
+    b.click(&refund).await;
+    assert!(
+        b.wait(
+            "return document.getElementById('timeline').innerText.indexOf('PaymentRefunded') >= 0;",
+            30
+        )
+        .await,
+        "the timeline shows the refund: {}",
+        b.text("#action-result").await
+    );
+    assert_eq!(b.js("return window.__signed;", vec![]).await, json!(2));
+    let refunded: rust_decimal::Decimal =
+        sqlx::query_scalar("SELECT refunded FROM chain.payment WHERE address = $1")
+            .bind(bs58::decode(&payment).into_vec().unwrap())
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    assert_eq!(
+        refunded,
+        rust_decimal::Decimal::from(2_500_000),
+        "2.5 USDC, exactly"
+    );
+    // More decimals than the coin has is refused by name, not rounded.
+    assert!(b.wait(settled, 30).await);
+    let field = b.find("#amount").await;
+    b.js(
+        "document.getElementById('amount').value = ''; return true;",
+        vec![],
+    )
+    .await;
+    b.type_into(&field, "0.0000001").await;
+    let refund = b.find("#refund").await;
+    b.click(&refund).await;
+    assert!(
+        b.wait("var r = document.getElementById('action-result'); return r.className === 'error' && r.innerText.indexOf('decimals') >= 0;", 10).await,
+        "{}",
+        b.text("#action-result").await
+    );
+    assert_eq!(
+        b.js("return window.__signed;", vec![]).await,
+        json!(2),
+        "nothing to sign"
+    );
+
     // Another merchant's payment is not there, by URL or by order id.
     b.goto(&format!("{}/dashboard/payments/{theirs}", e.url))
         .await;
@@ -920,6 +971,7 @@ async fn a_merchant_signs_in_finds_a_payment_and_captures_it_with_the_wallet_in_
 
     // A form without its CSRF token is refused; with it, it is taken.
     b.goto(&format!("{}/dashboard/settings", e.url)).await;
+    b.save(&shots(), "dashboard-settings").await;
     assert_accessible(&b, "dashboard settings").await;
     let csrf = b
         .js(
@@ -992,7 +1044,11 @@ async fn a_merchant_signs_in_finds_a_payment_and_captures_it_with_the_wallet_in_
     // The keys page; signing out ends the session for good.
     b.goto(&format!("{}/dashboard/keys", e.url)).await;
     assert!(b.text("#keys").await.contains("this session"));
+    b.save(&shots(), "dashboard-keys").await;
     assert_accessible(&b, "dashboard keys").await;
+    b.goto(&format!("{}/dashboard/webhooks", e.url)).await;
+    b.save(&shots(), "dashboard-webhooks").await;
+    assert_accessible(&b, "dashboard webhooks").await;
     let out = b.find("form.signout button").await;
     b.click(&out).await;
     assert!(

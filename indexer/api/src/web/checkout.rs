@@ -11,7 +11,7 @@ use crate::{error::ApiError, wire::get, AppState};
 use anchor_lang::AccountDeserialize;
 use askama::Template;
 use axum::{
-    extract::{Path, Query, State},
+    extract::{ConnectInfo, Path, Query, State},
     http::{header, HeaderMap, HeaderValue, StatusCode},
     response::{
         sse::{Event, KeepAlive, Sse},
@@ -249,12 +249,8 @@ async fn render(
         .map_err(|_| ApiError::NotFound("no such invoice".into()))?;
     let inv = invoice(state, &pda).await?;
     let snap = watch::read_one(&state.reads, &pda.to_bytes()).await?;
-    // The chain's clock decides expiry (a local node's may be warped); the wall clock when the
-    // cluster cannot be asked.
-    let now = match state.chain_now().await {
-        Ok(n) => n,
-        Err(_) => time::OffsetDateTime::now_utc().unix_timestamp(),
-    };
+    // The chain's clock decides expiry (a local node's may be warped).
+    let now = state.watch.chain_now(state).await;
     let phase = snap.phase(now >= inv.expires_at);
     let base = state.config.public_url.trim_end_matches('/');
     let request =
@@ -403,6 +399,7 @@ pub struct QuoteForm {
 /// locks the price.
 async fn quote(
     State(state): State<AppState>,
+    ConnectInfo(client): ConnectInfo<std::net::SocketAddr>,
     Path(payment): Path<String>,
     headers: HeaderMap,
     Form(form): Form<QuoteForm>,
@@ -413,6 +410,10 @@ async fn quote(
         .and_then(Lang::parse)
         .unwrap_or_else(|| Lang::of_request(None, &headers));
     let t = Msgs::new(lang);
+    // Each quote is a row: a client asks at the rate the Solana Pay routes allow it.
+    if state.limits.clients.check_key(&client.ip()).is_err() {
+        return error_page(t, ApiError::RateLimited { retry_after: 1 });
+    }
     match make_quote(&state, &payment, &form.mint).await {
         Ok(id) => Redirect::to(&format!("/checkout/{payment}?quote={id}")).into_response(),
         Err(e) => error_page(t, e),
@@ -501,6 +502,12 @@ pub(crate) async fn make_quote(
     .bind(lock.as_secs_f64())
     .execute(&state.pool)
     .await?;
+    // Expired quotes are kept a day (for a wallet that asks late, and for support), then go.
+    if bytes[0] == 0 {
+        sqlx::query("DELETE FROM api.checkout_quote WHERE expires_at < now() - interval '1 day'")
+            .execute(&state.pool)
+            .await?;
+    }
     Ok(id)
 }
 
@@ -518,10 +525,7 @@ async fn events(
     let now_snap = watch::read_one(&state.reads, &pda.to_bytes())
         .await
         .map_err(|e| error_page(t, e.into()))?;
-    let chain_now = match state.chain_now().await {
-        Ok(n) => n,
-        Err(_) => time::OffsetDateTime::now_utc().unix_timestamp(),
-    };
+    let chain_now = state.watch.chain_now(&state).await;
     let deadline = tokio::time::Instant::now()
         + Duration::from_secs(u64::try_from(inv.expires_at - chain_now).unwrap_or(0));
     let rx = state

@@ -20,7 +20,7 @@ use crate::{
 };
 use askama::Template;
 use axum::{
-    extract::{Path, Query, State},
+    extract::{ConnectInfo, Path, Query, State},
     http::{header, HeaderMap, StatusCode},
     response::{
         sse::{KeepAlive, Sse},
@@ -141,6 +141,7 @@ pub struct LoginForm {
 
 async fn login(
     State(state): State<AppState>,
+    ConnectInfo(client): ConnectInfo<std::net::SocketAddr>,
     headers: HeaderMap,
     Form(form): Form<LoginForm>,
 ) -> Response {
@@ -151,6 +152,10 @@ async fn login(
     let caller = match crate::auth::lookup(&state, form.api_key.trim()).await {
         Ok(Some(c)) => c,
         Ok(None) => {
+            // Wrong keys count against the client's address, as on the API.
+            if state.limits.clients.check_key(&client.ip()).is_err() {
+                return error_page(t, ApiError::RateLimited { retry_after: 1 });
+            }
             return login_page(t, StatusCode::UNAUTHORIZED, Some(t.m("db_bad_key")));
         }
         Err(e) => return error_page(t, e),
@@ -273,10 +278,7 @@ async fn overview_page(
         });
     }
     // Daily volume (what customers paid, by the day the invoice opened), per stablecoin.
-    let now = state
-        .chain_now()
-        .await
-        .unwrap_or_else(|_| time::OffsetDateTime::now_utc().unix_timestamp());
+    let now = state.watch.chain_now(state).await;
     let today = now.div_euclid(86_400);
     let rows: Vec<(i64, Vec<u8>, rust_decimal::Decimal)> = sqlx::query_as(
         "SELECT opened_at / 86400 AS day, mint, sum(authorized)
@@ -331,7 +333,7 @@ async fn overview_page(
         .collect();
     Ok(OverviewPage {
         title: t.m("db_overview"),
-        chart: chart(&series, coins.len().max(1), &t),
+        chart: chart(&series, coins.len().max(1), today - DAYS + 1, &t),
         legend,
         balances,
         days: DAYS,
@@ -343,7 +345,7 @@ async fn overview_page(
 /// A bar chart of daily volume as SVG: one group per day, one bar per coin, each bar titled
 /// with its day, coin and amount (read by screen readers and shown on hover). Drawing only:
 /// the amounts in the titles are exact, the bar heights are rounded.
-fn chart(series: &[(i64, usize, f64, String)], coins: usize, t: &Msgs) -> String {
+fn chart(series: &[(i64, usize, f64, String)], coins: usize, first_day: i64, t: &Msgs) -> String {
     const W: f64 = 700.0;
     const H: f64 = 220.0;
     const PAD: f64 = 30.0;
@@ -360,6 +362,19 @@ fn chart(series: &[(i64, usize, f64, String)], coins: usize, t: &Msgs) -> String
     ));
     svg.push_str(&format!(
         "<text x=\"0\" y=\"12\" font-size=\"11\" fill=\"#374151\">{max:.0}</text>"
+    ));
+    // Every other day's date under the axis.
+    for d in (0..DAYS).step_by(2) {
+        let x = PAD + d as f64 * group + group / 2.0;
+        let date = when((first_day + d) * 86_400);
+        svg.push_str(&format!(
+            "<text x=\"{x:.1}\" y=\"{:.1}\" font-size=\"11\" text-anchor=\"middle\" fill=\"#374151\">{}</text>",
+            H + 15.0,
+            date.get(5..10).unwrap_or_default()
+        ));
+    }
+    svg.push_str(&format!(
+        "<text x=\"0\" y=\"{H}\" font-size=\"11\" fill=\"#374151\">0</text>"
     ));
     for (day, coin, value, label) in series {
         let h = (value / max * (H - 20.0)).max(1.0);

@@ -96,6 +96,13 @@ pub async fn open(state: &AppState, caller: &Caller) -> Result<HeaderValue, ApiE
     .bind(HOURS as i32)
     .execute(&state.pool)
     .await?;
+    // Sessions ended a day ago or more go (signing in is rare enough to carry it).
+    sqlx::query(
+        "DELETE FROM api.web_session
+         WHERE expires_at < now() - interval '1 day' OR signed_out_at < now() - interval '1 day'",
+    )
+    .execute(&state.pool)
+    .await?;
     HeaderValue::from_str(&format!(
         "{COOKIE}={secret}; Path=/; Max-Age={}; HttpOnly; Secure; SameSite=Strict",
         HOURS * 3600

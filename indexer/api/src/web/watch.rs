@@ -46,7 +46,12 @@ impl Snapshot {
 pub struct Watch {
     senders: Mutex<HashMap<[u8; 32], watch::Sender<Snapshot>>>,
     started: std::sync::OnceLock<()>,
+    /// The chain's clock less the wall clock, and when it was read.
+    offset: Mutex<Option<(std::time::Instant, i64)>>,
 }
+
+/// How long the pages trust a reading of the chain's clock (its offset from the wall clock).
+pub const CLOCK_TTL: Duration = Duration::from_secs(10);
 
 const READ: &str = "SELECT p.address, p.status,
             coalesce((SELECT max(e.seq) FROM chain.event e WHERE e.entity = p.address AND NOT e.reverted), 0) AS seq,
@@ -90,6 +95,27 @@ async fn read(
 }
 
 impl Watch {
+    /// The chain's clock now, from its offset to the wall clock read at most [`CLOCK_TTL`]
+    /// ago (a page does not wait for the cluster on every load); the wall clock when the
+    /// cluster cannot be asked.
+    pub async fn chain_now(&self, state: &crate::AppState) -> i64 {
+        let wall = time::OffsetDateTime::now_utc().unix_timestamp();
+        let cached = *self.offset.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some((at, offset)) = cached {
+            if at.elapsed() < CLOCK_TTL {
+                return wall + offset;
+            }
+        }
+        match state.chain_now().await {
+            Ok(now) => {
+                *self.offset.lock().unwrap_or_else(|e| e.into_inner()) =
+                    Some((std::time::Instant::now(), now - wall));
+                now
+            }
+            Err(_) => cached.map_or(wall, |(_, offset)| wall + offset),
+        }
+    }
+
     /// A receiver of `payment`'s snapshots, starting from `now`.
     pub fn subscribe(
         self: &Arc<Self>,
