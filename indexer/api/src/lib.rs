@@ -183,6 +183,8 @@ pub struct Inner {
     pub webhooks: Option<kassa_webhooks::Webhooks>,
     /// Payments the web pages are watching, for their live status.
     pub watch: Arc<web::watch::Watch>,
+    /// Currency codes of mints (`settlement.currency`), once read: a code never changes.
+    pub codes: std::sync::RwLock<std::collections::HashMap<solana_sdk::pubkey::Pubkey, String>>,
 }
 
 impl std::ops::Deref for AppState {
@@ -233,6 +235,7 @@ impl AppState {
             indexer_metrics,
             mints: MintCache::default(),
             watch: Arc::default(),
+            codes: Default::default(),
             config,
         }))
     }

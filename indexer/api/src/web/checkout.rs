@@ -114,11 +114,19 @@ pub(crate) struct Invoice {
 
 /// The currency code of `mint` (from `settlement.currency`), or its address shortened.
 pub(crate) async fn code_of(state: &AppState, mint: &Pubkey) -> Result<String, ApiError> {
+    if let Some(code) = state.codes.read().ok().and_then(|c| c.get(mint).cloned()) {
+        return Ok(code);
+    }
     let code: Option<String> =
         sqlx::query_scalar("SELECT code FROM settlement.currency WHERE mint = $1")
             .bind(&mint.to_bytes()[..])
             .fetch_optional(&state.reads)
             .await?;
+    // Settlement refuses to change a mint's code once set, so a code found is kept; a mint
+    // without one is asked again next time (it may get one).
+    if let (Some(c), Ok(mut codes)) = (&code, state.codes.write()) {
+        codes.insert(*mint, c.clone());
+    }
     Ok(code.unwrap_or_else(|| {
         let m = mint.to_string();
         format!("{}…", &m[..6])

@@ -1322,3 +1322,72 @@ async fn save_settings(
         Err(e) => error_page(t, e),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn filters_keep_themselves_across_pages_and_dates_are_whole_days() {
+        let f = Filters {
+            status: Some("captured".into()),
+            from: Some("2026-11-01".into()),
+            to: Some("2026-11-30".into()),
+            order: Some(" ".into()),
+            cursor: Some("old".into()),
+        };
+        // The next page keeps the filters, swaps the cursor, and drops empty fields.
+        assert_eq!(
+            f.url("/dashboard/payments", Some("c/1+2")),
+            "/dashboard/payments?status=captured&from=2026-11-01&to=2026-11-30&cursor=c%2F1%2B2"
+        );
+        assert_eq!(
+            f.url("/dashboard/payments.csv", None),
+            "/dashboard/payments.csv?status=captured&from=2026-11-01&to=2026-11-30"
+        );
+        let q = f.query(25).unwrap();
+        assert_eq!(q.from.as_deref(), Some("2026-11-01T00:00:00Z"));
+        // `to` is inclusive: payments opened on the 30th are in.
+        assert_eq!(q.to.as_deref(), Some("2026-12-01T00:00:00Z"));
+        assert_eq!(q.cursor.as_deref(), Some("old"));
+        assert_eq!(q.limit, Some(25));
+        let bad = Filters {
+            from: Some("30/11/2026".into()),
+            ..Filters::default()
+        };
+        let e = bad.query(25).unwrap_err().to_string();
+        assert!(e.contains("from") && e.contains("YYYY-MM-DD"), "{e}");
+        assert_eq!(
+            Filters::default().url("/dashboard/payments", None),
+            "/dashboard/payments"
+        );
+    }
+
+    #[test]
+    fn csv_fields_are_quoted_and_never_formulas() {
+        assert_eq!(csv_field("plain"), "plain");
+        assert_eq!(csv_field("a,b"), "\"a,b\"");
+        assert_eq!(csv_field("say \"hi\""), "\"say \"\"hi\"\"\"");
+        assert_eq!(csv_field("=HYPERLINK(\"x\")"), "\"'=HYPERLINK(\"\"x\"\")\"");
+        assert_eq!(csv_field("+1"), "'+1");
+        assert_eq!(csv_field("@SUM(A1)"), "'@SUM(A1)");
+    }
+
+    #[test]
+    fn only_https_links_of_a_site_are_taken() {
+        assert_eq!(
+            site_url("return", " https://shop.example/thanks ").unwrap(),
+            Some("https://shop.example/thanks".into())
+        );
+        assert_eq!(site_url("return", "").unwrap(), None);
+        for bad in [
+            "http://shop.example/",
+            "javascript:alert(1)",
+            "https:///path",
+            "https://",
+            "https://shop.example/a b",
+        ] {
+            assert!(site_url("return", bad).is_err(), "{bad}");
+        }
+    }
+}
