@@ -461,6 +461,23 @@ async fn a_customer_pays_from_the_checkout_qr_code_and_the_page_turns_paid_witho
     b.close().await;
 }
 
+/// Opens `payment`'s checkout and asks for a quote in USDT, as a customer does.
+async fn ask_quote(b: &Browser, e: &WebEnv, payment: &str) {
+    b.goto(&format!("{}/checkout/{payment}", e.url)).await;
+    b.js(
+        "var s = document.getElementById('coin'); s.value = arguments[0]; return s.value;",
+        vec![json!(e.usdt.to_string())],
+    )
+    .await;
+    let submit = b.find("form.coins button[type=submit]").await;
+    b.click(&submit).await;
+    assert!(
+        b.wait("return document.getElementById('quote') !== null;", 10)
+            .await,
+        "a quote is shown"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_locked_quote_in_another_stablecoin_pays_within_the_lock_and_is_refused_after_it() {
     let e = env();
@@ -476,19 +493,7 @@ async fn a_locked_quote_in_another_stablecoin_pays_within_the_lock_and_is_refuse
             20 * USD,
         )
         .await;
-    b.goto(&format!("{}/checkout/{payment}", e.url)).await;
-    let usdt = e.usdt.to_string();
-    b.js(
-        "var s = document.getElementById('coin'); s.value = arguments[0]; return s.value;",
-        vec![json!(usdt)],
-    )
-    .await;
-    let submit = b.find("form.coins button[type=submit]").await;
-    b.click(&submit).await;
-    assert!(
-        b.wait("return document.getElementById('quote') !== null;", 10)
-            .await
-    );
+    ask_quote(&b, e, &payment).await;
     let quoted = b.text("#quote-amount").await;
     assert!(b.text("#quote").await.contains("USDT"));
     assert!(b.text("#quote-lock").await.contains("seconds"));
@@ -526,18 +531,7 @@ async fn a_locked_quote_in_another_stablecoin_pays_within_the_lock_and_is_refuse
             20 * USD,
         )
         .await;
-    b.goto(&format!("{}/checkout/{payment}", e.url)).await;
-    b.js(
-        "var s = document.getElementById('coin'); s.value = arguments[0]; return s.value;",
-        vec![json!(usdt)],
-    )
-    .await;
-    let submit = b.find("form.coins button[type=submit]").await;
-    b.click(&submit).await;
-    assert!(
-        b.wait("return document.getElementById('quote') !== null;", 10)
-            .await
-    );
+    ask_quote(&b, e, &payment).await;
     let stale = read_qr(&b.screenshot().await);
     // The page reloads itself when the lock runs out and says the price is gone.
     assert!(

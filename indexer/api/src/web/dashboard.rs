@@ -63,8 +63,38 @@ pub struct Chrome {
     pub merchant: bool,
 }
 
-/// The signed-in merchant, or the answer to give instead: the sign-in page for pages, a 401
-/// for scripts, the operator pages for other roles.
+/// A signed-in merchant, as an extractor: without one, a page answers the sign-in page (other
+/// roles: the operator pages).
+pub struct SignedIn {
+    pub t: Msgs,
+    pub s: Session,
+    pub m: Pubkey,
+    pub c: Chrome,
+}
+
+impl axum::extract::FromRequestParts<AppState> for SignedIn {
+    type Rejection = Response;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &AppState,
+    ) -> Result<Self, Response> {
+        let t = lang(&parts.headers);
+        let (s, m, c) = merchant(state, &parts.headers, t).await?;
+        Ok(Self { t, s, m, c })
+    }
+}
+
+/// A page, or the page of its error, in `t`'s language.
+pub(crate) fn render(t: Msgs, page_or_error: Result<impl Template, ApiError>) -> Response {
+    match page_or_error {
+        Ok(p) => page(StatusCode::OK, &p),
+        Err(e) => error_page(t, e),
+    }
+}
+
+/// The signed-in merchant, or the answer to give instead: the sign-in page for pages, the
+/// operator pages for other roles.
 async fn merchant(
     state: &AppState,
     headers: &HeaderMap,
@@ -238,16 +268,8 @@ fn amount(s: &str) -> u128 {
     s.parse().unwrap_or(0)
 }
 
-async fn overview(State(state): State<AppState>, headers: HeaderMap) -> Response {
-    let t = lang(&headers);
-    let (s, m, c) = match merchant(&state, &headers, t).await {
-        Ok(x) => x,
-        Err(r) => return r,
-    };
-    match overview_page(&state, &s.caller, &m, c).await {
-        Ok(p) => page(StatusCode::OK, &p),
-        Err(e) => error_page(t, e),
-    }
+async fn overview(State(state): State<AppState>, SignedIn { t, s, m, c }: SignedIn) -> Response {
+    render(t, overview_page(&state, &s.caller, &m, c).await)
 }
 
 async fn overview_page(
@@ -554,14 +576,9 @@ async fn find(
 
 async fn payments(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    SignedIn { t, s, m, c }: SignedIn,
     Query(f): Query<Filters>,
 ) -> Response {
-    let t = lang(&headers);
-    let (s, m, c) = match merchant(&state, &headers, t).await {
-        Ok(x) => x,
-        Err(r) => return r,
-    };
     let result = async {
         let (data, next) = find(&state, &s.caller, &m, &f, 25).await?;
         let mut rows = Vec::with_capacity(data.len());
@@ -584,10 +601,7 @@ async fn payments(
         })
     }
     .await;
-    match result {
-        Ok(p) => page(StatusCode::OK, &p),
-        Err(e) => error_page(t, e),
-    }
+    render(t, result)
 }
 
 /// A CSV field: quoted when it must be, and never read as a formula by a spreadsheet.
@@ -607,14 +621,9 @@ fn csv_field(s: &str) -> String {
 /// Every payment matching the filters as CSV (amounts in units of the coin, exact).
 async fn payments_csv(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    SignedIn { t, s, m, c: _ }: SignedIn,
     Query(mut f): Query<Filters>,
 ) -> Response {
-    let t = lang(&headers);
-    let (s, m, _) = match merchant(&state, &headers, t).await {
-        Ok(x) => x,
-        Err(r) => return r,
-    };
     const MAX_ROWS: usize = 100_000;
     let result = async {
         let mut out = String::from(
@@ -740,14 +749,9 @@ fn event_row(e: &TimelineEvent) -> EventRow {
 
 async fn payment(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    SignedIn { t, s, m: _, c }: SignedIn,
     Path(address): Path<String>,
 ) -> Response {
-    let t = lang(&headers);
-    let (s, _, c) = match merchant(&state, &headers, t).await {
-        Ok(x) => x,
-        Err(r) => return r,
-    };
     let result = async {
         let Json(p) = read::get_payment(
             State(state.clone()),
@@ -802,23 +806,15 @@ async fn payment(
         })
     }
     .await;
-    match result {
-        Ok(p) => page(StatusCode::OK, &p),
-        Err(e) => error_page(t, e),
-    }
+    render(t, result)
 }
 
 /// The timeline as an HTML fragment (what the page swaps in when the payment changes).
 async fn timeline(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    SignedIn { t, s, m: _, c: _ }: SignedIn,
     Path(address): Path<String>,
 ) -> Response {
-    let t = lang(&headers);
-    let (s, _, _) = match merchant(&state, &headers, t).await {
-        Ok(x) => x,
-        Err(r) => return r,
-    };
     match events_of(&state, &s.caller, &address).await {
         Ok(events) => page(StatusCode::OK, &TimelineFragment { t, events }),
         Err(e) => error_page(t, e),
@@ -828,14 +824,9 @@ async fn timeline(
 /// Server-sent events: `status` whenever the payment's mirrored state changes.
 async fn payment_events(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    SignedIn { t, s, m: _, c: _ }: SignedIn,
     Path(address): Path<String>,
 ) -> Response {
-    let t = lang(&headers);
-    let (s, _, _) = match merchant(&state, &headers, t).await {
-        Ok(x) => x,
-        Err(r) => return r,
-    };
     let result = async {
         let row = read::payment_row(&state, &s.caller, &address).await?;
         let pda: Vec<u8> = crate::wire::get(&row, "address")?;
@@ -876,6 +867,16 @@ fn changes(
     })
 }
 
+/// The session of a script's request, with its CSRF token checked (errors as problems, for the
+/// script to show).
+async fn script_session(state: &AppState, headers: &HeaderMap) -> Result<Session, ApiError> {
+    let s = session::current(state, headers)
+        .await?
+        .ok_or_else(|| ApiError::Unauthorized("the session ended: sign in again".into()))?;
+    session::check(&s, headers, None)?;
+    Ok(s)
+}
+
 /// Capture, void or refund: answers the transaction for the merchant's wallet to sign (JSON,
 /// for the page's script; the CSRF token in `x-csrf-token`).
 async fn act(
@@ -885,18 +886,10 @@ async fn act(
     body: axum::body::Bytes,
 ) -> Response {
     let t = lang(&headers);
-    let s = match session::current(&state, &headers).await {
-        Ok(Some(s)) => s,
-        Ok(None) => {
-            return json_error(ApiError::Unauthorized(
-                "the session ended: sign in again".into(),
-            ))
-        }
+    let s = match script_session(&state, &headers).await {
+        Ok(s) => s,
         Err(e) => return json_error(e),
     };
-    if let Err(e) = session::check(&s, &headers, None) {
-        return json_error(e);
-    }
     let body: Option<serde_json::Value> = serde_json::from_slice(&body).ok();
     // The page sends amounts as people write them ("12.5"); the API takes base units.
     let amount = match body
@@ -977,18 +970,10 @@ async fn submit(
     headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> Response {
-    let s = match session::current(&state, &headers).await {
-        Ok(Some(s)) => s,
-        Ok(None) => {
-            return json_error(ApiError::Unauthorized(
-                "the session ended: sign in again".into(),
-            ))
-        }
+    let s = match script_session(&state, &headers).await {
+        Ok(s) => s,
         Err(e) => return json_error(e),
     };
-    if let Err(e) = session::check(&s, &headers, None) {
-        return json_error(e);
-    }
     let Ok(body) = serde_json::from_slice::<SubmitTransaction>(&body) else {
         return json_error(ApiError::bad(
             "invalid-body",
@@ -1048,28 +1033,16 @@ async fn keys_page(
     })
 }
 
-async fn keys(State(state): State<AppState>, headers: HeaderMap) -> Response {
-    let t = lang(&headers);
-    let (s, _, c) = match merchant(&state, &headers, t).await {
-        Ok(x) => x,
-        Err(r) => return r,
-    };
-    match keys_page(&state, &s, c, None).await {
-        Ok(p) => page(StatusCode::OK, &p),
-        Err(e) => error_page(t, e),
-    }
+async fn keys(State(state): State<AppState>, SignedIn { t, s, m: _, c }: SignedIn) -> Response {
+    render(t, keys_page(&state, &s, c, None).await)
 }
 
 async fn issue_key(
     State(state): State<AppState>,
+    SignedIn { t, s, m: _, c }: SignedIn,
     headers: HeaderMap,
     Form(form): Form<CsrfForm>,
 ) -> Response {
-    let t = lang(&headers);
-    let (s, _, c) = match merchant(&state, &headers, t).await {
-        Ok(x) => x,
-        Err(r) => return r,
-    };
     if let Err(e) = session::check(&s, &headers, form.csrf.as_deref()) {
         return error_page(t, e);
     }
@@ -1083,23 +1056,16 @@ async fn issue_key(
         keys_page(&state, &s, c, Some(new.secret)).await
     }
     .await;
-    match result {
-        Ok(p) => page(StatusCode::OK, &p),
-        Err(e) => error_page(t, e),
-    }
+    render(t, result)
 }
 
 async fn revoke_key(
     State(state): State<AppState>,
+    SignedIn { t, s, m: _, c: _ }: SignedIn,
     headers: HeaderMap,
     Path(id): Path<String>,
     Form(form): Form<CsrfForm>,
 ) -> Response {
-    let t = lang(&headers);
-    let (s, _, _) = match merchant(&state, &headers, t).await {
-        Ok(x) => x,
-        Err(r) => return r,
-    };
     if let Err(e) = session::check(&s, &headers, form.csrf.as_deref()) {
         return error_page(t, e);
     }
@@ -1160,16 +1126,8 @@ async fn webhooks_page(
     })
 }
 
-async fn webhooks(State(state): State<AppState>, headers: HeaderMap) -> Response {
-    let t = lang(&headers);
-    let (s, _, c) = match merchant(&state, &headers, t).await {
-        Ok(x) => x,
-        Err(r) => return r,
-    };
-    match webhooks_page(&state, &s, c, None).await {
-        Ok(p) => page(StatusCode::OK, &p),
-        Err(e) => error_page(t, e),
-    }
+async fn webhooks(State(state): State<AppState>, SignedIn { t, s, m: _, c }: SignedIn) -> Response {
+    render(t, webhooks_page(&state, &s, c, None).await)
 }
 
 #[derive(Deserialize)]
@@ -1181,14 +1139,10 @@ pub struct WebhookForm {
 
 async fn add_webhook(
     State(state): State<AppState>,
+    SignedIn { t, s, m: _, c }: SignedIn,
     headers: HeaderMap,
     Form(form): Form<WebhookForm>,
 ) -> Response {
-    let t = lang(&headers);
-    let (s, _, c) = match merchant(&state, &headers, t).await {
-        Ok(x) => x,
-        Err(r) => return r,
-    };
     if let Err(e) = session::check(&s, &headers, form.csrf.as_deref()) {
         return error_page(t, e);
     }
@@ -1208,10 +1162,7 @@ async fn add_webhook(
         webhooks_page(&state, &s, c, Some(created.secret)).await
     }
     .await;
-    match result {
-        Ok(p) => page(StatusCode::OK, &p),
-        Err(e) => error_page(t, e),
-    }
+    render(t, result)
 }
 
 #[derive(Template)]
@@ -1249,16 +1200,8 @@ async fn settings_page(
     })
 }
 
-async fn settings(State(state): State<AppState>, headers: HeaderMap) -> Response {
-    let t = lang(&headers);
-    let (_, m, c) = match merchant(&state, &headers, t).await {
-        Ok(x) => x,
-        Err(r) => return r,
-    };
-    match settings_page(&state, &m, c, false).await {
-        Ok(p) => page(StatusCode::OK, &p),
-        Err(e) => error_page(t, e),
-    }
+async fn settings(State(state): State<AppState>, SignedIn { t, s: _, m, c }: SignedIn) -> Response {
+    render(t, settings_page(&state, &m, c, false).await)
 }
 
 #[derive(Deserialize)]
@@ -1290,14 +1233,10 @@ fn site_url(field: &str, v: &str) -> Result<Option<String>, ApiError> {
 
 async fn save_settings(
     State(state): State<AppState>,
+    SignedIn { t, s, m, c }: SignedIn,
     headers: HeaderMap,
     Form(form): Form<SettingsForm>,
 ) -> Response {
-    let t = lang(&headers);
-    let (s, m, c) = match merchant(&state, &headers, t).await {
-        Ok(x) => x,
-        Err(r) => return r,
-    };
     if let Err(e) = session::check(&s, &headers, form.csrf.as_deref()) {
         return error_page(t, e);
     }
@@ -1317,10 +1256,7 @@ async fn save_settings(
         settings_page(&state, &m, c, true).await
     }
     .await;
-    match result {
-        Ok(p) => page(StatusCode::OK, &p),
-        Err(e) => error_page(t, e),
-    }
+    render(t, result)
 }
 
 #[cfg(test)]

@@ -3,8 +3,8 @@
 //! the signed-in officer, with the session's CSRF token.
 
 use super::{
-    dashboard::{account_name, lang, Chrome},
-    error_page, money, page,
+    dashboard::{account_name, lang, render, Chrome},
+    error_page, money,
     session::{self, Session},
     Msgs,
 };
@@ -17,7 +17,7 @@ use crate::{
 use askama::Template;
 use axum::{
     extract::{Path, State},
-    http::{HeaderMap, StatusCode},
+    http::HeaderMap,
     response::{IntoResponse, Redirect, Response},
     routing::{get, post},
     Extension, Form, Router,
@@ -140,10 +140,7 @@ async fn queue(State(state): State<AppState>, headers: HeaderMap) -> Response {
         })
     }
     .await;
-    match result {
-        Ok(p) => page(StatusCode::OK, &p),
-        Err(e) => error_page(t, e),
-    }
+    render(t, result)
 }
 
 #[derive(Deserialize)]
