@@ -543,6 +543,12 @@ async fn a_locked_quote_in_another_stablecoin_pays_within_the_lock_and_is_refuse
         "the page asks for a fresh quote"
     );
     assert!(!b.exists("#quote").await, "the stale quote's code is gone");
+    assert_eq!(
+        b.js("return document.getElementById('coin').value;", vec![])
+            .await,
+        json!(e.usdt.to_string()),
+        "the fresh quote is offered in the coin asked for"
+    );
     b.save(&shots(), "checkout-quote-expired").await;
     let refused = e
         .pay(&stale, &customer)

@@ -97,6 +97,10 @@ impl CheckoutPage {
     fn done(&self) -> bool {
         matches!(self.phase, "paid" | "finalized")
     }
+    /// Is `coin` the one the customer last asked a quote in (preselected for a fresh one)?
+    fn quoted(&self, coin: &Coin) -> bool {
+        self.quote.as_ref().is_some_and(|q| q.coin == coin.code)
+    }
 }
 
 /// What the page needs of a payment, from the mirror.
