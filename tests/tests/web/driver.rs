@@ -150,6 +150,18 @@ const ELEMENT_KEY: &str = "element-6066-11e4-a52e-4f735466cecf";
 
 impl Browser {
     async fn call(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> Value {
+        self.try_call(method, path, body)
+            .await
+            .unwrap_or_else(|(err, message)| panic!("WebDriver {path}: {err}: {message}"))
+    }
+
+    /// The WebDriver call's value, or its error code and message.
+    async fn try_call(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> Result<Value, (String, Value)> {
         let mut req = self.http.request(method, format!("{}{path}", self.base));
         if let Some(b) = body {
             req = req.json(&b);
@@ -157,9 +169,9 @@ impl Browser {
         let r = req.send().await.expect("chromedriver answers");
         let v: Value = r.json().await.expect("JSON from chromedriver");
         if let Some(err) = v["value"]["error"].as_str() {
-            panic!("WebDriver {path}: {err}: {}", v["value"]["message"]);
+            return Err((err.to_string(), v["value"]["message"].clone()));
         }
-        v["value"].clone()
+        Ok(v["value"].clone())
     }
 
     pub async fn goto(&self, url: &str) {
@@ -250,6 +262,27 @@ impl Browser {
             Some(json!({})),
         )
         .await;
+    }
+
+    /// Clicks the element `css` finds, finding it again if the live page redrew it between
+    /// the finding and the click (a stale reference is the page's doing, not the user's).
+    pub async fn click_on(&self, css: &str) {
+        for _ in 0..5 {
+            let e = self.find(css).await;
+            match self
+                .try_call(
+                    reqwest::Method::POST,
+                    &format!("/element/{}/click", e.0),
+                    Some(json!({})),
+                )
+                .await
+            {
+                Ok(_) => return,
+                Err((err, _)) if err == "stale element reference" => continue,
+                Err((err, message)) => panic!("WebDriver click on {css}: {err}: {message}"),
+            }
+        }
+        panic!("{css} was redrawn under every click");
     }
 
     pub async fn type_into(&self, e: &Element, text: &str) {

@@ -879,8 +879,7 @@ async fn a_merchant_signs_in_finds_a_payment_and_captures_it_with_the_wallet_in_
     )
     .await;
     b.js("window.__noReload = 1; return true;", vec![]).await;
-    let capture = b.find("#capture").await;
-    b.click(&capture).await;
+    b.click_on("#capture").await;
     assert!(
         b.wait("var r = document.getElementById('action-result'); return r !== null && r.className === 'ok';", 30).await,
         "captured: {}",
@@ -917,8 +916,7 @@ async fn a_merchant_signs_in_finds_a_payment_and_captures_it_with_the_wallet_in_
     assert!(b.wait(settled, 30).await);
     let field = b.find("#amount").await;
     b.type_into(&field, "2.5").await;
-    let refund = b.find("#refund").await;
-    b.click(&refund).await;
+    b.click_on("#refund").await;
     assert!(
         b.wait(
             "return document.getElementById('timeline').innerText.indexOf('PaymentRefunded') >= 0;",
@@ -949,8 +947,7 @@ async fn a_merchant_signs_in_finds_a_payment_and_captures_it_with_the_wallet_in_
     )
     .await;
     b.type_into(&field, "0.0000001").await;
-    let refund = b.find("#refund").await;
-    b.click(&refund).await;
+    b.click_on("#refund").await;
     assert!(
         b.wait("var r = document.getElementById('action-result'); return r.className === 'error' && r.innerText.indexOf('decimals') >= 0;", 10).await,
         "{}",

@@ -103,7 +103,16 @@
       if (!fresh) return;
       var result = document.getElementById("action-result");
       var keep = result ? { text: result.textContent, cls: result.className } : null;
+      // The amount being typed survives the redraw (the same field, its value and focus): a
+      // refund clicked right after a redraw must never fall back to "refund everything".
+      var typed = document.getElementById("amount");
+      var focused = typed !== null && document.activeElement === typed;
       box.innerHTML = fresh.innerHTML;
+      var slot = document.getElementById("amount");
+      if (typed && slot) {
+        slot.replaceWith(typed);
+        if (focused) typed.focus();
+      }
       var again = document.getElementById("action-result");
       if (keep && again) { again.textContent = keep.text; again.className = keep.cls; }
       else if (keep && !again) {
