@@ -10,7 +10,9 @@
 //! - `rpc` (feature `rpc`, default): fetch and decode accounts, send and confirm, errors by name;
 //! - `webhook` (feature `webhooks`, default): verify Kassa's signed notifications (Standard
 //!   Webhooks);
-//! - [`api`]: the HTTP API's types, and its typed client (feature `api-client`).
+//! - [`api`]: the HTTP API's types, and its typed client (feature `api-client`);
+//! - `x402` (feature `x402`): HTTP 402 payments, the `exact` scheme on Solana, and (feature
+//!   `x402-client`) a client that pays within a spending policy.
 
 #![deny(missing_docs)]
 
@@ -28,6 +30,8 @@ pub mod rpc;
 pub mod solana_pay;
 #[cfg(feature = "webhooks")]
 pub mod webhook;
+#[cfg(feature = "x402")]
+pub mod x402;
 
 pub use error::SdkError;
 pub use kassa_payments;

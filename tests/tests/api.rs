@@ -42,33 +42,38 @@ const DAY: i64 = 86_400;
 
 /// One merchant the API knows: its PDA, its key, and (for the tests' own merchants) the key
 /// that controls it on chain.
-struct TestMerchant {
-    address: Pubkey,
-    key: String,
-    owner: Option<Keypair>,
+pub(crate) struct TestMerchant {
+    pub(crate) address: Pubkey,
+    pub(crate) key: String,
+    pub(crate) owner: Option<Keypair>,
 }
 
 /// The environment every test here shares: built once, on a runtime of its own that outlives
 /// the tests' runtimes.
-struct ApiEnv {
-    url: String,
-    ca: Vec<u8>,
-    rpc_url: String,
-    db_url: String,
-    operator: String,
-    consumer: String,
+pub(crate) struct ApiEnv {
+    pub(crate) url: String,
+    pub(crate) ca: Vec<u8>,
+    pub(crate) rpc_url: String,
+    pub(crate) db_url: String,
+    pub(crate) operator: String,
+    pub(crate) consumer: String,
     /// The demo day's three merchants, then "Api Shop" and "Kyt Shop" (KYT required).
-    merchants: Vec<TestMerchant>,
-    customer: Keypair,
-    compliance: Keypair,
-    usdc: Pubkey,
+    pub(crate) merchants: Vec<TestMerchant>,
+    pub(crate) customer: Keypair,
+    pub(crate) compliance: Keypair,
+    pub(crate) usdc: Pubkey,
+    pub(crate) usdt: Pubkey,
     /// The OpenAPI document as served.
-    doc: Value,
+    pub(crate) doc: Value,
+    /// The x402 facilitator's fee payer.
+    pub(crate) x402_fee_payer: Pubkey,
+    /// The local node's own CAIP-2 id.
+    pub(crate) caip2: String,
 }
 
 static ENV: OnceLock<ApiEnv> = OnceLock::new();
 
-fn env() -> &'static ApiEnv {
+pub(crate) fn env() -> &'static ApiEnv {
     ENV.get_or_init(|| {
         let (tx, rx) = std::sync::mpsc::channel();
         std::thread::spawn(move || {
@@ -106,6 +111,15 @@ async fn build() -> ApiEnv {
         .expect("Kyt Shop registers");
     let customer = Keypair::new();
     s.fund(&customer).await.expect("the customer is funded");
+    let x402_fee_payer = Keypair::new();
+    s.fund(&x402_fee_payer)
+        .await
+        .expect("the x402 fee payer is funded");
+    let genesis = RpcClient::new(net.rpc_url.clone())
+        .get_genesis_hash()
+        .await
+        .expect("the genesis hash");
+    let caip2 = kassa_sdk::x402::caip2(&genesis.to_string());
 
     let admin = std::env::var("DATABASE_URL").expect("DATABASE_URL (scripts/test sets it)");
     let (pool, db_url) = kassa_testkit::postgres::fresh_database(&admin)
@@ -155,6 +169,11 @@ async fn build() -> ApiEnv {
             // The tests hammer the API from one address and a few keys.
             rate_per_sec: 5_000,
             burst: 5_000,
+            // The local node under its own id, and as devnet for the official clients.
+            x402: Some(kassa_api::x402::X402Config {
+                fee_payer: Arc::new(x402_fee_payer.insecure_clone()),
+                networks: vec![caip2.clone(), kassa_sdk::x402::SOLANA_DEVNET.into()],
+            }),
             ..ApiConfig::default()
         },
         Some(indexer.metrics.clone()),
@@ -223,7 +242,10 @@ async fn build() -> ApiEnv {
         customer,
         compliance: s.proto.payer.insecure_clone(),
         usdc: s.proto.usdc.mint,
+        usdt: s.proto.usdt.mint,
         doc,
+        x402_fee_payer: x402_fee_payer.pubkey(),
+        caip2,
     }
 }
 

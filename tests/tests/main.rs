@@ -21,3 +21,4 @@ mod settlement;
 mod settlement_flow;
 mod web;
 mod webhooks;
+mod x402;

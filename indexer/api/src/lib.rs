@@ -19,6 +19,7 @@ pub mod web;
 mod webhooks;
 pub mod wire;
 mod write;
+pub mod x402;
 
 use crate::{
     auth::KeyCache,
@@ -82,6 +83,8 @@ pub struct ApiConfig {
     /// How long a checkout quote in another stablecoin holds its price (at most 60 s, the
     /// life of a blockhash).
     pub quote_lock: Duration,
+    /// The x402 facilitator (absent: `/x402/*` answers 503).
+    pub x402: Option<x402::X402Config>,
 }
 
 impl Default for ApiConfig {
@@ -104,6 +107,7 @@ impl Default for ApiConfig {
             upload_limit: 256 * 1024 * 1024,
             document_dir: "kassa-documents".into(),
             quote_lock: Duration::from_secs(30),
+            x402: None,
         }
     }
 }
@@ -318,8 +322,13 @@ pub fn router(state: AppState) -> Router {
             auth::authenticate,
         ));
     let (open, _) = openapi::open_routes().split_for_parts();
+    let facilitator = x402::routes().layer(middleware::from_fn_with_state(
+        state.clone(),
+        auth::authenticate,
+    ));
     Router::new()
         .merge(keyed)
+        .merge(facilitator)
         .merge(open)
         .merge(web::routes())
         .fallback(not_found)

@@ -23,6 +23,8 @@ use utoipa_axum::{router::OpenApiRouter, routes};
         kassa_sdk::api::types::ChainNotification,
         kassa_sdk::api::types::ChainEventData,
         kassa_sdk::api::types::EndpointNotification,
+        kassa_sdk::api::types::X402Notification,
+        kassa_sdk::api::types::X402Settlement,
         kassa_sdk::api::types::EndpointEventData
     )),
     tags(
@@ -75,6 +77,7 @@ pub fn keyed_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(write::void))
         .routes(routes!(write::refund))
         .routes(routes!(read::settlement_status))
+        .routes(routes!(crate::x402::facilitator::get_settlement))
         .routes(routes!(write::submit))
         .routes(routes!(read::get_transaction))
         .routes(routes!(read::list_conversion_pools))
@@ -243,11 +246,13 @@ fn notifications() -> utoipa::openapi::path::Paths {
                 ),
             );
     }
-    for t in [
-        kassa_webhooks::events::TEST,
-        kassa_webhooks::events::ENDPOINT_DISABLED,
-    ] {
-        paths = paths.path(t, item(t, "EndpointNotification", t.to_string()));
+    for t in kassa_webhooks::events::SERVICE.iter().copied() {
+        let schema = if t == kassa_webhooks::events::X402_SETTLED {
+            "X402Notification"
+        } else {
+            "EndpointNotification"
+        };
+        paths = paths.path(t, item(t, schema, t.to_string()));
     }
     paths.build()
 }

@@ -586,7 +586,7 @@ pub fn event_types() -> Vec<&'static str> {
     events::TYPES
         .iter()
         .map(|t| t.name)
-        .chain([events::ENDPOINT_DISABLED, events::TEST])
+        .chain(events::SERVICE.iter().copied())
         .collect()
 }
 

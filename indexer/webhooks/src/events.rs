@@ -85,6 +85,10 @@ pub const TYPES: &[EventType] = &[
 pub const TEST: &str = "webhook.test";
 /// Sent to a merchant's other endpoints when Kassa disabled one.
 pub const ENDPOINT_DISABLED: &str = "webhook_endpoint.disabled";
+/// Sent when Kassa's x402 facilitator settled a payment for one of the merchant's paid routes.
+pub const X402_SETTLED: &str = "x402.settled";
+/// The events Kassa's services write ready-made (not from a chain event).
+pub const SERVICE: &[&str] = &[ENDPOINT_DISABLED, TEST, X402_SETTLED];
 
 /// The notified type of an event, if merchants are told it.
 pub fn of(program: &solana_sdk::pubkey::Pubkey, event: &str) -> Option<&'static EventType> {
@@ -94,7 +98,7 @@ pub fn of(program: &solana_sdk::pubkey::Pubkey, event: &str) -> Option<&'static 
 
 /// Whether endpoints may subscribe to `name` (a chain event type or an endpoint event).
 pub fn is_known(name: &str) -> bool {
-    name == ENDPOINT_DISABLED || name == TEST || TYPES.iter().any(|t| t.name == name)
+    SERVICE.contains(&name) || TYPES.iter().any(|t| t.name == name)
 }
 
 /// `PaymentCaptured` → `payment_captured`, as the API's timelines name events.

@@ -326,7 +326,7 @@ fn message(
         let base = events::TYPES
             .iter()
             .map(|t| t.name)
-            .chain([events::ENDPOINT_DISABLED, events::TEST])
+            .chain(events::SERVICE.iter().copied())
             .find(|n| n == kind)?;
         let body = serde_json::json!({
             "type": kind,

@@ -984,3 +984,50 @@ pub struct EndpointEventData {
     /// What happened.
     pub message: String,
 }
+
+/// A payment Kassa's x402 facilitator settled for one of the merchant's paid routes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct X402Settlement {
+    /// The settlement id: the transaction's signature (base58).
+    pub id: String,
+    /// The merchant paid.
+    pub merchant: String,
+    /// `exact`.
+    pub scheme: String,
+    /// The CAIP-2 network.
+    pub network: String,
+    /// The paying wallet.
+    pub payer: String,
+    /// The wallet paid (the merchant's settlement wallet).
+    pub pay_to: String,
+    /// The mint.
+    pub mint: String,
+    /// The amount in the mint's smallest unit.
+    pub amount: String,
+    /// The URL paid for.
+    pub resource: String,
+    /// `pending` (sent, not yet confirmed), `settled` or `failed`.
+    pub status: String,
+    /// Why it failed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    /// When the facilitator took it, RFC 3339.
+    pub created_at: String,
+    /// When it settled or failed, RFC 3339.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub finished_at: Option<String>,
+}
+
+/// The body of an `x402.settled` notification.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct X402Notification {
+    /// `x402.settled`.
+    #[serde(rename = "type")]
+    pub event_type: String,
+    /// When, RFC 3339.
+    pub timestamp: String,
+    /// The settlement.
+    pub data: X402Settlement,
+}

@@ -1,0 +1,550 @@
+//! x402 against Kassa's facilitator on the API's shared environment (a local node, the indexer
+//! and the API over TLS): a merchant's server priced with the paywall layer, paid by the Rust
+//! client within its policy and by the official JavaScript clients unchanged; payloads tampered
+//! with in every way the specification names, each refused with its reason and nothing moved.
+
+use crate::api::{env, http_client, ApiEnv, TestMerchant};
+use axum::{http::StatusCode, routing::get, Router};
+use kassa_api::x402::paywall::{gate, Facilitator, Paywall, Price};
+use kassa_sdk::{
+    payments::MintRef,
+    x402::{
+        client::{AssetLimit, Client, Policy, X402Error},
+        exact, FacilitatorRequest, PaymentPayload, PaymentRequirements, ResourceInfo,
+        SettleResponse, VerifyResponse, SOLANA_DEVNET,
+    },
+};
+use serde_json::{json, Value};
+use solana_commitment_config::CommitmentConfig;
+use solana_rpc_client::nonblocking::rpc_client::RpcClient;
+use solana_sdk::{
+    hash::Hash,
+    instruction::Instruction,
+    message::{v0, VersionedMessage},
+    pubkey::Pubkey,
+    signature::{Keypair, Signature, Signer},
+    transaction::{Transaction, VersionedTransaction},
+};
+use std::sync::{
+    atomic::{AtomicU64, Ordering},
+    Arc,
+};
+
+/// A call's price: 0.01 USDC.
+const PRICE: u64 = 10_000;
+
+fn shop(e: &ApiEnv) -> &TestMerchant {
+    // "Api Shop": a merchant of the tests' own, settling in USDC to its owner's wallet.
+    &e.merchants[3]
+}
+
+fn usdc(e: &ApiEnv) -> MintRef {
+    MintRef::new(e.usdc, anchor_spl::token::ID).unwrap()
+}
+
+fn rpc(e: &ApiEnv) -> RpcClient {
+    RpcClient::new_with_commitment(e.rpc_url.clone(), CommitmentConfig::confirmed())
+}
+
+async fn balance(e: &ApiEnv, mint: &MintRef, owner: &Pubkey) -> u64 {
+    rpc(e)
+        .get_token_account_balance(&mint.ata(owner))
+        .await
+        .map(|b| b.amount.parse().unwrap())
+        .unwrap_or(0)
+}
+
+/// A new agent wallet holding `amount` of USDC (and no SOL: the facilitator pays its fees).
+async fn agent(e: &ApiEnv, amount: u64) -> Keypair {
+    let agent = Keypair::new();
+    let m = usdc(e);
+    let ixs = vec![
+        anchor_spl::associated_token::spl_associated_token_account::instruction::create_associated_token_account_idempotent(
+            &e.customer.pubkey(), &agent.pubkey(), &m.mint, &m.token_program),
+        anchor_spl::token_2022::spl_token_2022::instruction::transfer_checked(
+            &m.token_program,
+            &m.ata(&e.customer.pubkey()),
+            &m.mint,
+            &m.ata(&agent.pubkey()),
+            &e.customer.pubkey(),
+            &[],
+            amount,
+            6,
+        )
+        .unwrap(),
+    ];
+    let rpc = rpc(e);
+    let hash = rpc.get_latest_blockhash().await.unwrap();
+    let tx =
+        Transaction::new_signed_with_payer(&ixs, Some(&e.customer.pubkey()), &[&e.customer], hash);
+    rpc.send_and_confirm_transaction(&tx).await.unwrap();
+    agent
+}
+
+/// The shop's server: `/weather` priced at [`PRICE`], `/broken` priced too but failing, and
+/// `/free`. Answers its base URL and how many times `/weather` ran.
+async fn serve_shop(e: &ApiEnv, network: Option<&str>) -> (String, Arc<AtomicU64>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://127.0.0.1:{}", listener.local_addr().unwrap().port());
+    let m = shop(e);
+    let paywall = Paywall::new(
+        Facilitator::new(http_client(&e.ca), &format!("{}/x402", e.url), &m.key),
+        &base,
+    );
+    let wallet = m.owner.as_ref().unwrap().pubkey();
+    let mut price = Price::new(PRICE, e.usdc, wallet, "Today's weather");
+    price.network = network.map(str::to_string);
+    let served = Arc::new(AtomicU64::new(0));
+    let count = served.clone();
+    let app = Router::new()
+        .route(
+            "/weather",
+            get(move || {
+                let n = count.fetch_add(1, Ordering::SeqCst) + 1;
+                async move { axum::Json(json!({ "forecast": "sunny", "call": n })) }
+            })
+            .route_layer(axum::middleware::from_fn_with_state(
+                paywall.price(price.clone()),
+                gate,
+            )),
+        )
+        .route(
+            "/broken",
+            get(|| async { (StatusCode::INTERNAL_SERVER_ERROR, "the model is down") }).route_layer(
+                axum::middleware::from_fn_with_state(paywall.price(price.clone()), gate),
+            ),
+        )
+        .route("/free", get(|| async { "free" }));
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    (base, served)
+}
+
+async fn settlements_of(e: &ApiEnv, payer: &Pubkey) -> Vec<(String, String)> {
+    let pool = sqlx::PgPool::connect(&e.db_url).await.unwrap();
+    sqlx::query_as(
+        "SELECT x402_settlement_id, status FROM x402.settlement WHERE payer = $1 ORDER BY created_at",
+    )
+    .bind(payer.to_bytes().as_slice())
+    .fetch_all(&pool)
+    .await
+    .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_rust_client_pays_priced_calls_within_its_policy_and_failed_calls_cost_nothing() {
+    let e = env();
+    let (base, served) = serve_shop(e, None).await;
+    let shop_wallet = shop(e).owner.as_ref().unwrap().pubkey();
+    let m = usdc(e);
+    let wallet = agent(e, 1_000_000).await;
+    let payer = wallet.pubkey();
+    let client = Client::new(
+        reqwest::Client::new(),
+        &e.rpc_url,
+        wallet,
+        Policy {
+            assets: vec![AssetLimit {
+                network: e.caip2.clone(),
+                asset: e.usdc,
+                per_call: 20_000,
+                per_recipient: 3 * PRICE,
+            }],
+        },
+    );
+
+    // An unpriced route is simply answered.
+    let free = client.get(&format!("{base}/free")).await.unwrap();
+    assert_eq!(free.status, 200);
+    assert!(free.receipt.is_none());
+
+    // A priced one: a 402, paid, answered with the settlement.
+    let first = client.get(&format!("{base}/weather")).await.unwrap();
+    assert_eq!(
+        first.status,
+        200,
+        "{}",
+        String::from_utf8_lossy(&first.body)
+    );
+    let body: Value = serde_json::from_slice(&first.body).unwrap();
+    assert_eq!(body["forecast"], "sunny");
+    let receipt = first.receipt.expect("a receipt");
+    assert_eq!(receipt.amount, PRICE);
+    assert_eq!(receipt.pay_to, shop_wallet);
+    assert_eq!(receipt.network, e.caip2);
+    assert_eq!(
+        receipt.settlement.payer.as_deref(),
+        Some(payer.to_string().as_str())
+    );
+    let sig: Signature = receipt.settlement.transaction.parse().unwrap();
+    assert_eq!(
+        receipt.settlement.extra["settlementId"],
+        json!(sig.to_string())
+    );
+    assert_eq!(balance(e, &m, &payer).await, 1_000_000 - PRICE);
+    // The fee was the facilitator's: the agent holds no SOL and needed none.
+    assert_eq!(rpc(e).get_balance(&payer).await.unwrap(), 0);
+
+    // A handler that fails: its answer as it is, no receipt, nothing moved, nothing recorded.
+    let broken = client.get(&format!("{base}/broken")).await.unwrap();
+    assert_eq!(broken.status, 500);
+    assert!(broken.receipt.is_none());
+    assert_eq!(balance(e, &m, &payer).await, 1_000_000 - PRICE);
+    assert_eq!(
+        client.spent(&e.usdc, &shop_wallet),
+        PRICE,
+        "the failed call's amount is back in the budget"
+    );
+
+    // Two more calls fill the budget for this recipient; the next is refused before signing.
+    for _ in 0..2 {
+        let r = client.get(&format!("{base}/weather")).await.unwrap();
+        assert_eq!(r.status, 200);
+        assert!(r.receipt.is_some());
+    }
+    let served_before = served.load(Ordering::SeqCst);
+    match client.get(&format!("{base}/weather")).await {
+        Err(X402Error::Policy(why)) => assert!(why.contains("per recipient"), "{why}"),
+        other => panic!("refused by policy, got {other:?}"),
+    }
+    assert_eq!(served.load(Ordering::SeqCst), served_before, "not served");
+    assert_eq!(balance(e, &m, &payer).await, 1_000_000 - 3 * PRICE);
+    assert_eq!(client.receipts().len(), 3);
+
+    // Each settlement is recorded once, settled, and told to the merchant's webhooks.
+    let rows = settlements_of(e, &payer).await;
+    assert_eq!(rows.len(), 3);
+    assert!(rows.iter().all(|(_, s)| s == "settled"));
+    let pool = sqlx::PgPool::connect(&e.db_url).await.unwrap();
+    let told: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM webhooks.outbox WHERE type = 'x402.settled' AND data->>'payer' = $1",
+    )
+    .bind(payer.to_string())
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    let delivered: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM webhooks.message WHERE type = 'x402.settled' AND body::jsonb->'data'->>'payer' = $1",
+    )
+    .bind(payer.to_string())
+    .fetch_one(&pool)
+    .await
+    .unwrap_or(0);
+    assert_eq!(told + delivered, 3, "one notification per settlement");
+
+    // The settlement lookup, for the shop's key only.
+    let http = http_client(&e.ca);
+    let url = format!("{}/v1/x402/settlements/{}", e.url, rows[0].0);
+    let mine: Value = http
+        .get(&url)
+        .bearer_auth(&shop(e).key)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(mine["status"], "settled");
+    assert_eq!(mine["amount"], PRICE.to_string());
+    assert_eq!(mine["payer"], payer.to_string());
+    let theirs = http
+        .get(&url)
+        .bearer_auth(&e.merchants[0].key)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(theirs.status(), 404);
+}
+
+/// The requirements the shop's server would send, on the local node's own id.
+async fn requirements(e: &ApiEnv) -> PaymentRequirements {
+    let supported: Value = http_client(&e.ca)
+        .get(format!("{}/x402/supported", e.url))
+        .bearer_auth(&shop(e).key)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(supported["kinds"][0]["network"], json!(e.caip2));
+    assert_eq!(supported["kinds"][1]["network"], json!(SOLANA_DEVNET));
+    assert_eq!(
+        supported["kinds"][0]["extra"]["feePayer"],
+        json!(e.x402_fee_payer.to_string())
+    );
+    PaymentRequirements {
+        scheme: "exact".into(),
+        network: e.caip2.clone(),
+        amount: PRICE.to_string(),
+        asset: e.usdc.to_string(),
+        pay_to: shop(e).owner.as_ref().unwrap().pubkey().to_string(),
+        max_timeout_seconds: 60,
+        extra: serde_json::from_value(json!({ "feePayer": e.x402_fee_payer.to_string() })).unwrap(),
+    }
+}
+
+/// The payment's instructions, changed by `edit`, compiled for `fee_payer` and signed by the
+/// agent against `blockhash`.
+fn tampered(
+    agent: &Keypair,
+    transfer: &exact::Transfer,
+    fee_payer: &Pubkey,
+    blockhash: Hash,
+    edit: impl FnOnce(&mut Vec<Instruction>),
+) -> VersionedTransaction {
+    let mut ixs = exact::instructions(&agent.pubkey(), transfer).unwrap();
+    edit(&mut ixs);
+    let m =
+        VersionedMessage::V0(v0::Message::try_compile(fee_payer, &ixs, &[], blockhash).unwrap());
+    let n = usize::from(m.header().num_required_signatures);
+    let mut signatures = vec![Signature::default(); n];
+    for (i, k) in m.static_account_keys()[..n].iter().enumerate() {
+        if *k == agent.pubkey() {
+            signatures[i] = agent.sign_message(&m.serialize());
+        }
+    }
+    VersionedTransaction {
+        signatures,
+        message: m,
+    }
+}
+
+async fn facilitator<T: serde::de::DeserializeOwned>(
+    e: &ApiEnv,
+    route: &str,
+    req: &PaymentRequirements,
+    tx: &VersionedTransaction,
+) -> T {
+    let body = FacilitatorRequest {
+        x402_version: 2,
+        payment_payload: PaymentPayload {
+            x402_version: 2,
+            resource: Some(ResourceInfo {
+                url: "http://shop.test/weather".into(),
+                ..Default::default()
+            }),
+            accepted: req.clone(),
+            payload: exact::payload(tx),
+            extensions: Default::default(),
+        },
+        payment_requirements: req.clone(),
+    };
+    let r = http_client(&e.ca)
+        .post(format!("{}/x402/{route}", e.url))
+        .bearer_auth(&shop(e).key)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200, "/x402/{route}");
+    r.json().await.unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tampered_payloads_are_refused_with_the_specifications_reasons_and_nothing_moves() {
+    let e = env();
+    let req = requirements(e).await;
+    let m = usdc(e);
+    let wallet = agent(e, 100_000).await;
+    let shop_wallet = shop(e).owner.as_ref().unwrap().pubkey();
+    let transfer = exact::Transfer {
+        mint: m,
+        decimals: 6,
+        amount: PRICE,
+        pay_to: shop_wallet,
+        fee_payer: e.x402_fee_payer,
+        memo: exact::nonce_memo(),
+    };
+    let fresh = || async { rpc(e).get_latest_blockhash().await.unwrap() };
+    let other = Keypair::new().pubkey();
+    let usdt = MintRef::new(e.usdt, anchor_spl::token::ID).unwrap();
+    let system_transfer =
+        solana_system_interface::instruction::transfer(&wallet.pubkey(), &other, 1);
+    let fee_payer_as_account = e.x402_fee_payer;
+    type Edit = Box<dyn FnOnce(&mut Vec<Instruction>)>;
+    let cases: Vec<(&str, Edit, &str)> = vec![
+        (
+            "another recipient",
+            Box::new(move |ixs| ixs[2].accounts[2].pubkey = m.ata(&other)),
+            "invalid_exact_svm_payload_recipient_mismatch",
+        ),
+        (
+            "another mint",
+            Box::new(move |ixs| {
+                ixs[2].accounts[0].pubkey = usdt.ata(&ixs[2].accounts[3].pubkey);
+                ixs[2].accounts[1].pubkey = usdt.mint;
+                ixs[2].accounts[2].pubkey = usdt.ata(&shop_wallet);
+            }),
+            "invalid_exact_svm_payload_mint_mismatch",
+        ),
+        (
+            "another amount",
+            Box::new(|ixs| ixs[2].data[1..9].copy_from_slice(&(PRICE - 1).to_le_bytes())),
+            "invalid_exact_svm_payload_amount_mismatch",
+        ),
+        (
+            "an extra instruction",
+            Box::new(move |ixs| ixs.insert(3, system_transfer)),
+            "invalid_exact_svm_payload_unknown_fourth_instruction",
+        ),
+        (
+            "the fee payer named in an instruction",
+            Box::new(move |ixs| {
+                ixs[3]
+                    .accounts
+                    .push(solana_sdk::instruction::AccountMeta::new(
+                        fee_payer_as_account,
+                        false,
+                    ))
+            }),
+            "invalid_exact_svm_payload_transaction_fee_payer_included_in_instruction_accounts",
+        ),
+    ];
+    let before = balance(e, &m, &wallet.pubkey()).await;
+    for (what, edit, want) in cases {
+        let tx = tampered(&wallet, &transfer, &e.x402_fee_payer, fresh().await, edit);
+        let v: VerifyResponse = facilitator(e, "verify", &req, &tx).await;
+        assert!(!v.is_valid, "{what}");
+        assert_eq!(
+            v.invalid_reason.as_deref(),
+            Some(want),
+            "{what}: {:?}",
+            v.invalid_message
+        );
+        let s: SettleResponse = facilitator(e, "settle", &req, &tx).await;
+        assert!(!s.success, "{what}");
+        assert_eq!(s.error_reason.as_deref(), Some(want), "{what}");
+        assert_eq!(s.transaction, "", "{what}: nothing sent");
+    }
+    // A fee payer that is not the facilitator: the agent pays its own fee.
+    let tx = tampered(&wallet, &transfer, &wallet.pubkey(), fresh().await, |_| {});
+    let s: SettleResponse = facilitator(e, "settle", &req, &tx).await;
+    assert_eq!(
+        s.error_reason.as_deref(),
+        Some("invalid_exact_svm_fee_payer_mismatch")
+    );
+    // An expired blockhash: one taken now, used once the node no longer accepts it (150
+    // slots: 7.5 s at the tests' 50 ms slots).
+    let old = fresh().await;
+    while rpc(e)
+        .is_blockhash_valid(&old, CommitmentConfig::processed())
+        .await
+        .unwrap()
+    {
+        tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+    }
+    let tx = tampered(&wallet, &transfer, &e.x402_fee_payer, old, |_| {});
+    let s: SettleResponse = facilitator(e, "settle", &req, &tx).await;
+    assert_eq!(
+        s.error_reason.as_deref(),
+        Some("invalid_exact_svm_transaction_simulation_failed"),
+        "{:?}",
+        s.error_message
+    );
+    assert!(s.error_message.unwrap_or_default().contains("Blockhash"));
+    assert_eq!(
+        balance(e, &m, &wallet.pubkey()).await,
+        before,
+        "nothing moved"
+    );
+    assert_eq!(
+        settlements_of(e, &wallet.pubkey()).await.len(),
+        0,
+        "nothing recorded"
+    );
+
+    // A genuine payment settles once; the same payload again is a replay.
+    let tx = tampered(&wallet, &transfer, &e.x402_fee_payer, fresh().await, |_| {});
+    let s: SettleResponse = facilitator(e, "settle", &req, &tx).await;
+    assert!(s.success, "{s:?}");
+    let mut again = tx.clone();
+    // Whatever the replay puts in the fee payer's slot, it is the same message.
+    again.signatures[0] = Keypair::new().sign_message(b"anything");
+    for replay in [&tx, &again] {
+        let v: VerifyResponse = facilitator(e, "verify", &req, replay).await;
+        assert_eq!(v.invalid_reason.as_deref(), Some("duplicate_settlement"));
+        let s: SettleResponse = facilitator(e, "settle", &req, replay).await;
+        assert_eq!(s.error_reason.as_deref(), Some("duplicate_settlement"));
+    }
+    assert_eq!(
+        balance(e, &m, &wallet.pubkey()).await,
+        before - PRICE,
+        "moved once"
+    );
+    // The facilitator paid the fee of that one transaction, and nothing else.
+    let landed = rpc(e)
+        .get_transaction_with_config(
+            &s.transaction.parse().unwrap(),
+            solana_rpc_client_api::config::RpcTransactionConfig {
+                commitment: Some(CommitmentConfig::confirmed()),
+                max_supported_transaction_version: Some(0),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    let meta = landed.transaction.meta.unwrap();
+    assert!(meta.err.is_none());
+    assert_eq!(meta.pre_balances[0] - meta.post_balances[0], meta.fee);
+    assert!(
+        meta.fee <= 10_001,
+        "two signatures at 5,000 lamports and 20,000 units at 1 micro-lamport: {}",
+        meta.fee
+    );
+
+    // Requirements that do not pay the merchant's own wallet are not the merchant's.
+    let mut elsewhere = req.clone();
+    elsewhere.pay_to = other.to_string();
+    let tx = tampered(&wallet, &transfer, &e.x402_fee_payer, fresh().await, |_| {});
+    let v: VerifyResponse = facilitator(e, "verify", &elsewhere, &tx).await;
+    assert_eq!(
+        v.invalid_reason.as_deref(),
+        Some("invalid_payment_requirements")
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_official_javascript_clients_pay_a_kassa_protected_route_unchanged() {
+    let e = env();
+    // The official clients know devnet's id, not the local node's: the route presents the
+    // local node as devnet, and the clients are given the local node's RPC URL.
+    let (base, served) = serve_shop(e, Some(SOLANA_DEVNET)).await;
+    let m = usdc(e);
+    let wallet = agent(e, 100_000).await;
+    let js = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../localnet/js");
+    let out = tokio::process::Command::new("node")
+        .arg(js.join("x402_agent.mjs"))
+        .arg(format!("{base}/weather"))
+        .arg(&e.rpc_url)
+        .arg("2")
+        .arg(e.usdc.to_string())
+        .arg(PRICE.to_string())
+        .env("X402_PAYER", format!("{:?}", wallet.to_bytes().to_vec()))
+        .output()
+        .await
+        .expect("node runs (scripts/test installs localnet/js)");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let calls: Vec<Value> = stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(calls.len(), 2);
+    for c in &calls {
+        assert_eq!(c["status"], 200, "{c}");
+        assert_eq!(c["settlement"]["success"], true, "{c}");
+        assert_eq!(c["settlement"]["network"], SOLANA_DEVNET);
+        assert_eq!(c["settlement"]["payer"], wallet.pubkey().to_string());
+        let body: Value = serde_json::from_str(c["body"].as_str().unwrap()).unwrap();
+        assert_eq!(body["forecast"], "sunny");
+    }
+    assert_eq!(served.load(Ordering::SeqCst), 2);
+    assert_eq!(balance(e, &m, &wallet.pubkey()).await, 100_000 - 2 * PRICE);
+    let rows = settlements_of(e, &wallet.pubkey()).await;
+    assert_eq!(rows.len(), 2);
+    assert!(rows.iter().all(|(_, s)| s == "settled"));
+}
