@@ -76,7 +76,34 @@ pub async fn start_api(
         })?)),
         None => None,
     };
+    let x402 = match &settings.keys.x402_fee_payer {
+        Some(path) => {
+            let fee_payer = Arc::new(read_keypair_file(path).map_err(|e| {
+                anyhow::anyhow!("cannot read keys.x402_fee_payer {}: {e}", path.display())
+            })?);
+            let genesis =
+                solana_rpc_client::nonblocking::rpc_client::RpcClient::new(rpc_url.to_string())
+                    .get_genesis_hash()
+                    .await
+                    .with_context(|| {
+                        format!("the x402 facilitator cannot ask {rpc_url} for its cluster")
+                    })?;
+            let mut networks = vec![kassa_sdk::x402::caip2(&genesis.to_string())];
+            networks.extend(
+                api.x402_present_as
+                    .iter()
+                    .filter_map(|n| crate::settings::x402_alias(n))
+                    .map(str::to_string),
+            );
+            Some(kassa_api::x402::X402Config {
+                fee_payer,
+                networks,
+            })
+        }
+        None => None,
+    };
     let config = ApiConfig {
+        x402,
         treasury_key,
         webhooks: Some(settings.webhooks.config()?),
         rates: settings.settlement.rates()?,

@@ -354,6 +354,10 @@ pub struct ApiSettings {
     /// How long the checkout holds a quote in another stablecoin (1 to 60 seconds: no longer
     /// than a blockhash lives).
     pub quote_lock_secs: u64,
+    /// Other names the x402 facilitator presents the cluster as, beside its own CAIP-2 id:
+    /// `devnet`, `testnet` or `mainnet` (the official x402 clients know only those three, so a
+    /// local node is presented as devnet to them).
+    pub x402_present_as: Vec<String>,
 }
 
 impl Default for ApiSettings {
@@ -371,6 +375,7 @@ impl Default for ApiSettings {
             max_lag_slots: d.max_lag_slots,
             db_connections: 4,
             quote_lock_secs: d.quote_lock.as_secs(),
+            x402_present_as: Vec::new(),
         }
     }
 }
@@ -384,6 +389,9 @@ pub struct KeySettings {
     pub operators: Option<PathBuf>,
     /// The treasury wallet's keypair file (Solana JSON), to send mass payouts.
     pub treasury: Option<PathBuf>,
+    /// The x402 facilitator's fee payer (Solana JSON keypair file, funded with SOL): it pays
+    /// the fee of every x402 payment it settles and signs nothing else (unset: no facilitator).
+    pub x402_fee_payer: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -566,6 +574,13 @@ impl Settings {
                 self.api.quote_lock_secs
             ));
         }
+        for name in &self.api.x402_present_as {
+            if x402_alias(name).is_none() {
+                problems.push(format!(
+                    "api.x402_present_as takes devnet, testnet or mainnet, got {name:?}"
+                ));
+            }
+        }
         if self.api.tls_cert.is_some() != self.api.tls_key.is_some() {
             problems.push("api.tls_cert and api.tls_key go together".into());
         }
@@ -655,6 +670,16 @@ pub fn shutdown_signal() -> impl std::future::Future<Output = ()> {
                 let _ = tokio::signal::ctrl_c().await;
             }
         }
+    }
+}
+
+/// The CAIP-2 id of a cluster the x402 clients know by name.
+pub fn x402_alias(name: &str) -> Option<&'static str> {
+    match name {
+        "devnet" => Some(kassa_sdk::x402::SOLANA_DEVNET),
+        "testnet" => Some(kassa_sdk::x402::SOLANA_TESTNET),
+        "mainnet" => Some(kassa_sdk::x402::SOLANA_MAINNET),
+        _ => None,
     }
 }
 

@@ -8,6 +8,7 @@ mod compliance;
 mod report;
 mod settlement;
 mod webhooks;
+mod x402;
 
 use crate::settings::{redact, shutdown_signal, Settings, SettingsArgs};
 use anyhow::{Context, Result};
@@ -52,6 +53,14 @@ pub async fn run(args: Args) -> Result<bool> {
     // The API's local certificate authority lives as long as the demo.
     let tls_dir = std::env::temp_dir().join(format!("kassa-demo-tls-{}", std::process::id()));
     let rates = settlement::write_rates()?;
+    // The x402 facilitator's fee payer, funded once the node runs.
+    std::fs::create_dir_all(&tls_dir)?;
+    let x402_fee_payer = tls_dir.join("x402-fee-payer.json");
+    solana_sdk::signature::write_keypair_file(
+        &solana_sdk::signature::Keypair::new(),
+        &x402_fee_payer,
+    )
+    .map_err(|e| anyhow::anyhow!("cannot write the x402 fee payer's key: {e}"))?;
     let settings = Settings::load(
         &args.settings,
         &[
@@ -64,6 +73,12 @@ pub async fn run(args: Args) -> Result<bool> {
                 tls_dir.join("webhook.key").display().to_string().into(),
             ),
             ("settlement.rates_file", rates.display().to_string().into()),
+            (
+                "keys.x402_fee_payer",
+                x402_fee_payer.display().to_string().into(),
+            ),
+            // The official x402 clients know devnet's id, not a local node's.
+            ("api.x402_present_as", vec!["devnet".to_string()].into()),
         ],
     )?;
     // Postgres: the given server, or a private cluster that lives as long as this command.
@@ -158,6 +173,9 @@ pub async fn run(args: Args) -> Result<bool> {
     caught_up(&indexer.pool, &s.signatures).await?;
     let mut checks = report::print_and_check(&s, &indexer).await?;
 
+    let fee_payer = solana_sdk::signature::read_keypair_file(&x402_fee_payer)
+        .map_err(|e| anyhow::anyhow!("cannot read the x402 fee payer's key: {e}"))?;
+    s.fund(&fee_payer).await?;
     let (api_stop_tx, api_stop_rx) = tokio::sync::oneshot::channel::<()>();
     let api = crate::serve::start_api(
         &settings,
@@ -183,6 +201,19 @@ pub async fn run(args: Args) -> Result<bool> {
     settlement::run(&indexer.pool, &mut s, &net.rpc_url, &rates, &mut checks).await?;
     compliance::run(&indexer.pool, &mut s, &net.rpc_url, &api, &mut checks).await?;
     checkout::run(&indexer.pool, &mut s, &net.rpc_url, &api, &mut checks).await?;
+    if let Some((name, merchant, key)) = keys.merchants.first() {
+        x402::run(
+            name,
+            &indexer.pool,
+            &mut s,
+            &net.rpc_url,
+            &api,
+            key,
+            merchant,
+            &mut checks,
+        )
+        .await?;
+    }
     println!("\nThe API (HTTPS, OpenAPI at {}/v1/openapi.json):", api.url);
     let cacert = api
         .ca_cert
