@@ -304,11 +304,20 @@ pub fn start_workers(
     stop: &tokio::sync::watch::Receiver<bool>,
     name: &str,
 ) -> Result<Vec<tokio::task::JoinHandle<()>>> {
+    let mut tasks = Vec::new();
+    // x402 escrow: what a crash left delivered is captured, abandoned reservations released.
+    if state.config.x402.is_some() && n > 0 {
+        tasks.push(kassa_api::x402::escrow::spawn_recovery(
+            state.clone(),
+            Duration::from_secs(2),
+            stop.clone(),
+        ));
+    }
     let Some(w) = &state.webhooks else {
-        return Ok(Vec::new());
+        return Ok(tasks);
     };
     if n == 0 {
-        return Ok(Vec::new());
+        return Ok(tasks);
     }
     // The workers' connections are their own: a burst of deliveries never waits behind API
     // requests for a connection, nor they behind it. Lazily opened, on the API pool's options.
@@ -317,18 +326,17 @@ pub fn start_workers(
         .acquire_timeout(Duration::from_secs(10))
         .connect_lazy_with((*w.pool.connect_options()).clone());
     let w = kassa_webhooks::Webhooks::new(pool, w.config.clone());
-    (0..n)
-        .map(|i| {
-            // Named for the process and the worker: attempts say who made them.
-            let label = format!("{name}-{}-{i}", std::process::id());
-            let worker = kassa_webhooks::worker::Worker::new(w.clone(), &label)
-                .map_err(|e| anyhow::anyhow!("{e}"))?;
-            let mut rx = stop.clone();
-            Ok(tokio::spawn(worker.run(async move {
-                let _ = rx.wait_for(|s| *s).await;
-            })))
-        })
-        .collect()
+    for i in 0..n {
+        // Named for the process and the worker: attempts say who made them.
+        let label = format!("{name}-{}-{i}", std::process::id());
+        let worker = kassa_webhooks::worker::Worker::new(w.clone(), &label)
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        let mut rx = stop.clone();
+        tasks.push(tokio::spawn(worker.run(async move {
+            let _ = rx.wait_for(|s| *s).await;
+        })));
+    }
+    Ok(tasks)
 }
 
 #[derive(clap::Args)]

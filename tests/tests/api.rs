@@ -67,6 +67,10 @@ pub(crate) struct ApiEnv {
     pub(crate) doc: Value,
     /// The x402 facilitator's fee payer.
     pub(crate) x402_fee_payer: Pubkey,
+    /// The facilitator as the API runs it, and the operator keys it holds (for a second API
+    /// process over the same database, as after a restart).
+    pub(crate) x402: kassa_api::x402::X402Config,
+    pub(crate) operator_dir: std::path::PathBuf,
     /// The local node's own CAIP-2 id.
     pub(crate) caip2: String,
 }
@@ -245,6 +249,11 @@ async fn build() -> ApiEnv {
         usdt: s.proto.usdt.mint,
         doc,
         x402_fee_payer: x402_fee_payer.pubkey(),
+        x402: kassa_api::x402::X402Config {
+            fee_payer: Arc::new(x402_fee_payer.insecure_clone()),
+            networks: vec![caip2.clone(), kassa_sdk::x402::SOLANA_DEVNET.into()],
+        },
+        operator_dir: tls_dir.join("operators"),
         caip2,
     }
 }
@@ -264,7 +273,7 @@ pub(crate) fn serve_plain(state: AppState) -> String {
     base
 }
 
-fn policy(require_kyt: bool) -> MerchantPolicy {
+pub(crate) fn policy(require_kyt: bool) -> MerchantPolicy {
     MerchantPolicy {
         authorization_window: 7 * DAY,
         auto_capture_delay: 0,
@@ -301,11 +310,11 @@ struct Answer {
 }
 
 impl ApiEnv {
-    fn client(&self, key: &str) -> Client {
+    pub(crate) fn client(&self, key: &str) -> Client {
         Client::with_ca(&self.url, key, &self.ca).unwrap()
     }
 
-    async fn pool(&self) -> PgPool {
+    pub(crate) async fn pool(&self) -> PgPool {
         PgPool::connect(&self.db_url).await.unwrap()
     }
 

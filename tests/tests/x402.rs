@@ -81,21 +81,33 @@ async fn agent(e: &ApiEnv, amount: u64) -> Keypair {
     agent
 }
 
-/// The shop's server: `/weather` priced at [`PRICE`], `/broken` priced too but failing, and
-/// `/free`. Answers its base URL and how many times `/weather` ran.
+/// The shop's server: `/weather` priced at [`PRICE`], `/broken` priced too but failing,
+/// `/slow` priced with a one-second timeout but taking three, and `/free`. Answers its base URL
+/// and how many times `/weather` ran.
 async fn serve_shop(e: &ApiEnv, network: Option<&str>) -> (String, Arc<AtomicU64>) {
+    let m = shop(e);
+    serve_for(e, &m.key, m.owner.as_ref().unwrap().pubkey(), network).await
+}
+
+async fn serve_for(
+    e: &ApiEnv,
+    key: &str,
+    wallet: Pubkey,
+    network: Option<&str>,
+) -> (String, Arc<AtomicU64>) {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://127.0.0.1:{}", listener.local_addr().unwrap().port());
-    let m = shop(e);
     let paywall = Paywall::new(
-        Facilitator::new(http_client(&e.ca), &format!("{}/x402", e.url), &m.key),
+        Facilitator::new(http_client(&e.ca), &format!("{}/x402", e.url), key),
         &base,
     );
-    let wallet = m.owner.as_ref().unwrap().pubkey();
     let mut price = Price::new(PRICE, e.usdc, wallet, "Today's weather");
     price.network = network.map(str::to_string);
+    let mut quick = price.clone();
+    quick.max_timeout_seconds = 1;
     let served = Arc::new(AtomicU64::new(0));
     let count = served.clone();
+    let priced = |p: &Price| axum::middleware::from_fn_with_state(paywall.price(p.clone()), gate);
     let app = Router::new()
         .route(
             "/weather",
@@ -103,16 +115,20 @@ async fn serve_shop(e: &ApiEnv, network: Option<&str>) -> (String, Arc<AtomicU64
                 let n = count.fetch_add(1, Ordering::SeqCst) + 1;
                 async move { axum::Json(json!({ "forecast": "sunny", "call": n })) }
             })
-            .route_layer(axum::middleware::from_fn_with_state(
-                paywall.price(price.clone()),
-                gate,
-            )),
+            .route_layer(priced(&price)),
         )
         .route(
             "/broken",
-            get(|| async { (StatusCode::INTERNAL_SERVER_ERROR, "the model is down") }).route_layer(
-                axum::middleware::from_fn_with_state(paywall.price(price.clone()), gate),
-            ),
+            get(|| async { (StatusCode::INTERNAL_SERVER_ERROR, "the model is down") })
+                .route_layer(priced(&price)),
+        )
+        .route(
+            "/slow",
+            get(|| async {
+                tokio::time::sleep(std::time::Duration::from_secs(3)).await;
+                "late"
+            })
+            .route_layer(priced(&quick)),
         )
         .route("/free", get(|| async { "free" }));
     tokio::spawn(async move { axum::serve(listener, app).await });
@@ -328,6 +344,7 @@ async fn facilitator<T: serde::de::DeserializeOwned>(
             extensions: Default::default(),
         },
         payment_requirements: req.clone(),
+        response: None,
     };
     let r = http_client(&e.ca)
         .post(format!("{}/x402/{route}", e.url))
@@ -547,4 +564,553 @@ async fn the_official_javascript_clients_pay_a_kassa_protected_route_unchanged()
     let rows = settlements_of(e, &wallet.pubkey()).await;
     assert_eq!(rows.len(), 2);
     assert!(rows.iter().all(|(_, s)| s == "settled"));
+}
+
+/// A merchant of the test's own that lets Kassa hold its operator key (so Kassa can run
+/// `kassa-escrow` sessions for it): registered, KYB-approved, with an API key.
+struct EscrowShop {
+    address: Pubkey,
+    key: String,
+    owner: Keypair,
+}
+
+async fn escrow_shop(e: &ApiEnv, name: &str) -> EscrowShop {
+    let rpc = rpc(e);
+    let owner = Keypair::new();
+    let sig = rpc
+        .request_airdrop(&owner.pubkey(), 2_000_000_000)
+        .await
+        .unwrap();
+    rpc.poll_for_signature(&sig).await.unwrap();
+    let m = usdc(e);
+    let p = kassa_sdk::payments::Payments::default();
+    let (register, address) = p
+        .merchant_register(
+            &owner.pubkey(),
+            &m.mint,
+            &owner.pubkey(),
+            crate::api::policy(false),
+        )
+        .unwrap();
+    let ata = anchor_spl::associated_token::spl_associated_token_account::instruction::create_associated_token_account_idempotent(
+        &owner.pubkey(), &owner.pubkey(), &m.mint, &m.token_program);
+    let hash = rpc.get_latest_blockhash().await.unwrap();
+    rpc.send_and_confirm_transaction(&Transaction::new_signed_with_payer(
+        &[ata, register],
+        Some(&owner.pubkey()),
+        &[&owner],
+        hash,
+    ))
+    .await
+    .unwrap();
+    let kyb = p
+        .merchant_kyb_attest(&e.compliance.pubkey(), &address, [9; 32])
+        .unwrap();
+    let hash = rpc.get_latest_blockhash().await.unwrap();
+    rpc.send_and_confirm_transaction(&Transaction::new_signed_with_payer(
+        &[kyb],
+        Some(&e.compliance.pubkey()),
+        &[&e.compliance],
+        hash,
+    ))
+    .await
+    .unwrap();
+    let pool = e.pool().await;
+    for _ in 0..200 {
+        let approved: Option<String> =
+            sqlx::query_scalar("SELECT kyb_status FROM chain.merchant WHERE address = $1")
+                .bind(address.to_bytes().as_slice())
+                .fetch_optional(&pool)
+                .await
+                .unwrap();
+        if approved.as_deref() == Some("approved") {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let (_, key) = kassa_api::auth::create_account(
+        &pool,
+        name,
+        kassa_sdk::api::types::Role::Merchant,
+        Some(&address),
+    )
+    .await
+    .unwrap();
+    // Opts in: Kassa makes an operator key, the authority sets it (and funds its rent).
+    let api = e.client(&key.secret);
+    let prepared: kassa_sdk::api::types::PreparedTransaction = http_client(&e.ca)
+        .post(format!("{}/v1/merchants/{address}/operator", e.url))
+        .bearer_auth(&key.secret)
+        .header("Idempotency-Key", crate::api::idem())
+        .json(&json!({ "fund_lamports": 500_000_000u64 }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    api.sign_and_submit(&prepared, &[&owner], &crate::api::idem())
+        .await
+        .expect("opted in");
+    EscrowShop {
+        address,
+        key: key.secret,
+        owner,
+    }
+}
+
+/// The payment account behind a session, as the chain has it.
+async fn on_chain(e: &ApiEnv, session: &Pubkey) -> kassa_payments::state::Payment {
+    let account = rpc(e).get_account(session).await.unwrap();
+    kassa_sdk::decode::decode_payment(&account.data).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn in_the_escrow_scheme_an_agent_pays_only_for_calls_that_worked() {
+    let e = env();
+    let shop = escrow_shop(e, "Escrow Shop").await;
+    let (base, served) = serve_for(e, &shop.key, shop.owner.pubkey(), None).await;
+    let m = usdc(e);
+    let wallet = agent(e, 1_000_000).await;
+    let payer = wallet.pubkey();
+    let client = Client::new(
+        http_client(&e.ca),
+        &e.rpc_url,
+        wallet,
+        Policy {
+            assets: vec![AssetLimit {
+                network: e.caip2.clone(),
+                asset: e.usdc,
+                per_call: 20_000,
+                per_recipient: 6 * PRICE,
+            }],
+        },
+    );
+    // The first call opens a session: the whole budget goes into the program's escrow.
+    let first = client.get(&format!("{base}/weather")).await.unwrap();
+    assert_eq!(
+        first.status,
+        200,
+        "{}",
+        String::from_utf8_lossy(&first.body)
+    );
+    let receipt = first.receipt.unwrap();
+    assert_eq!(receipt.scheme, "kassa-escrow", "preferred when offered");
+    assert_eq!(balance(e, &m, &payer).await, 1_000_000 - 6 * PRICE);
+    // A failing handler and one that times out: answered, not charged.
+    let broken = client.get(&format!("{base}/broken")).await.unwrap();
+    assert_eq!(broken.status, 500);
+    assert!(broken.receipt.is_none());
+    let slow = client.get(&format!("{base}/slow")).await.unwrap();
+    assert_eq!(slow.status, 504);
+    assert!(slow.receipt.is_none());
+    let mut receipts = vec![receipt];
+    for _ in 0..4 {
+        let r = client.get(&format!("{base}/weather")).await.unwrap();
+        assert_eq!(r.status, 200);
+        receipts.push(r.receipt.unwrap());
+    }
+    assert_eq!(served.load(Ordering::SeqCst), 5);
+    // Each delivered call is captured once, as a partial capture of the session's payment.
+    for r in &receipts {
+        let mut status = client.call_status(r).await.unwrap();
+        for _ in 0..100 {
+            if status.status == "captured" {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            status = client.call_status(r).await.unwrap();
+        }
+        assert_eq!(status.status, "captured", "{status:?}");
+        assert!(status.capture_signature.is_some());
+    }
+    let closed = client.close_sessions().await.unwrap();
+    assert_eq!(closed.len(), 1);
+    let c = &closed[0];
+    assert_eq!(c.status, "closed");
+    assert_eq!(c.captured, (5 * PRICE).to_string());
+    assert_eq!(c.reserved, "0");
+    let session: Pubkey = c.session.parse().unwrap();
+    let p = on_chain(e, &session).await;
+    assert_eq!(
+        p.captured,
+        5 * PRICE,
+        "five captures, one per delivered call"
+    );
+    assert_eq!(p.escrowed().unwrap(), 0, "the rest was voided back");
+    // The agent paid for five calls: the sixth's worth came back at the close.
+    assert_eq!(balance(e, &m, &payer).await, 1_000_000 - 5 * PRICE);
+    assert_eq!(client.spent(&e.usdc, &shop.owner.pubkey()), 5 * PRICE);
+    let _ = shop.address;
+}
+
+/// The requirements a `402` from `url` offers for `kassa-escrow`.
+async fn escrow_requirements(url: &str) -> (PaymentRequirements, ResourceInfo) {
+    let r = reqwest::get(url).await.unwrap();
+    assert_eq!(r.status(), 402);
+    let required: kassa_sdk::x402::PaymentRequired = kassa_sdk::x402::decode_header(
+        r.headers()[kassa_sdk::x402::PAYMENT_REQUIRED]
+            .to_str()
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(required.accepts[0].scheme, "kassa-escrow", "offered first");
+    assert_eq!(required.accepts[1].scheme, "exact", "beside exact");
+    (required.accepts[0].clone(), required.resource)
+}
+
+/// Opens a session of `budget` by hand, as the protocol goes: ask, check, sign, hand back.
+async fn open_session(
+    e: &ApiEnv,
+    req: &PaymentRequirements,
+    agent: &Keypair,
+    budget: u64,
+) -> Pubkey {
+    use kassa_sdk::x402::escrow::{
+        check_offer, AuthorizeSession, OpenSession, Session, SessionOffer,
+    };
+    let http = http_client(&e.ca);
+    let facilitator = req.extra_str("facilitator").unwrap();
+    let merchant: Pubkey = req.extra_str("merchant").unwrap().parse().unwrap();
+    let offer: SessionOffer = http
+        .post(format!("{facilitator}/escrow/sessions"))
+        .json(&OpenSession {
+            merchant: merchant.to_string(),
+            payer: agent.pubkey().to_string(),
+            budget: budget.to_string(),
+            network: req.network.clone(),
+        })
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let mut tx: Transaction = bincode::deserialize(
+        &base64::Engine::decode(
+            &base64::engine::general_purpose::STANDARD,
+            &offer.transaction,
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    let session = check_offer(
+        &tx,
+        &agent.pubkey(),
+        &e.x402_fee_payer,
+        &merchant,
+        &usdc(e),
+        budget,
+    )
+    .expect("the offer is what was asked for");
+    // An offer for another budget is not what was asked for.
+    assert!(check_offer(
+        &tx,
+        &agent.pubkey(),
+        &e.x402_fee_payer,
+        &merchant,
+        &usdc(e),
+        budget + 1
+    )
+    .is_err());
+    assert_eq!(session.to_string(), offer.session);
+    let hash = tx.message.recent_blockhash;
+    tx.try_partial_sign(&[agent], hash).unwrap();
+    let opened: Session = http
+        .post(format!("{facilitator}/escrow/sessions/{session}/authorize"))
+        .json(&AuthorizeSession {
+            transaction: base64::Engine::encode(
+                &base64::engine::general_purpose::STANDARD,
+                bincode::serialize(&tx).unwrap(),
+            ),
+        })
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(opened.status, "open");
+    assert_eq!(opened.budget, budget.to_string());
+    session
+}
+
+/// A call's `PAYMENT-SIGNATURE`, signed by `signer`.
+fn call_header(
+    req: &PaymentRequirements,
+    resource: &ResourceInfo,
+    session: &Pubkey,
+    call: &str,
+    signer: &Keypair,
+) -> String {
+    use kassa_sdk::x402::escrow::{call_message, CallPayload};
+    let signature = signer.sign_message(&call_message(
+        &session.to_string(),
+        call,
+        &req.amount,
+        &resource.url,
+    ));
+    kassa_sdk::x402::encode_header(&PaymentPayload {
+        x402_version: 2,
+        resource: Some(resource.clone()),
+        accepted: req.clone(),
+        payload: serde_json::to_value(CallPayload {
+            session: session.to_string(),
+            call: call.to_string(),
+            amount: req.amount.clone(),
+            resource: resource.url.clone(),
+            signature: signature.to_string(),
+        })
+        .unwrap(),
+        extensions: Default::default(),
+    })
+}
+
+fn call_id() -> String {
+    format!("xc_{:032x}", rand::random::<u128>())
+}
+
+async fn call_status(e: &ApiEnv, call: &str) -> kassa_sdk::x402::escrow::CallStatus {
+    http_client(&e.ca)
+        .get(format!("{}/x402/escrow/calls/{call}", e.url))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
+async fn until_captured(e: &ApiEnv, call: &str) {
+    for _ in 0..150 {
+        if call_status(e, call).await.status == "captured" {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!(
+        "call {call} was never captured: {:?}",
+        call_status(e, call).await
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_call_whose_answer_was_lost_is_answered_again_and_charged_once() {
+    let e = env();
+    let shop = escrow_shop(e, "Replay Shop").await;
+    let (base, served) = serve_for(e, &shop.key, shop.owner.pubkey(), None).await;
+    let m = usdc(e);
+    let agent_key = agent(e, 100_000).await;
+    let (req, resource) = escrow_requirements(&format!("{base}/weather")).await;
+    let session = open_session(e, &req, &agent_key, 3 * PRICE).await;
+    assert_eq!(
+        balance(e, &m, &agent_key.pubkey()).await,
+        100_000 - 3 * PRICE
+    );
+    let http = reqwest::Client::new();
+    let get = |url: String, header: String| {
+        let http = http.clone();
+        async move {
+            http.get(url)
+                .header("PAYMENT-SIGNATURE", header)
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+
+    // A call, then the same call again (its answer was lost): the same answer, served once.
+    let c1 = call_id();
+    let h1 = call_header(&req, &resource, &session, &c1, &agent_key);
+    let first = get(format!("{base}/weather"), h1.clone()).await;
+    assert_eq!(first.status(), 200);
+    let settled: SettleResponse =
+        kassa_sdk::x402::decode_header(first.headers()["payment-response"].to_str().unwrap())
+            .unwrap();
+    assert_eq!(settled.extra["settlementId"], json!(c1));
+    let body = first.text().await.unwrap();
+    until_captured(e, &c1).await;
+    let again = get(format!("{base}/weather"), h1.clone()).await;
+    assert_eq!(again.status(), 200);
+    assert_eq!(again.text().await.unwrap(), body, "the kept answer");
+    assert_eq!(served.load(Ordering::SeqCst), 1, "served once");
+    assert_eq!(on_chain(e, &session).await.captured, PRICE, "charged once");
+
+    // A call whose handler failed: the lookup says nothing was captured.
+    let c2 = call_id();
+    let broken = get(
+        format!("{base}/broken"),
+        call_header(
+            &req,
+            &ResourceInfo {
+                url: format!("{base}/broken"),
+                ..resource.clone()
+            },
+            &session,
+            &c2,
+            &agent_key,
+        ),
+    )
+    .await;
+    assert_eq!(broken.status(), 500);
+    assert_eq!(call_status(e, &c2).await.status, "released");
+
+    // A call signed by someone else is refused; so is a call past the budget.
+    let thief = Keypair::new();
+    let stolen = get(
+        format!("{base}/weather"),
+        call_header(&req, &resource, &session, &call_id(), &thief),
+    )
+    .await;
+    assert_eq!(stolen.status(), 402);
+    let why: kassa_sdk::x402::PaymentRequired =
+        kassa_sdk::x402::decode_header(stolen.headers()["payment-required"].to_str().unwrap())
+            .unwrap();
+    assert_eq!(
+        why.error.as_deref(),
+        Some("invalid_exact_svm_payload_signature_invalid")
+    );
+    for _ in 0..2 {
+        let ok = get(
+            format!("{base}/weather"),
+            call_header(&req, &resource, &session, &call_id(), &agent_key),
+        )
+        .await;
+        assert_eq!(ok.status(), 200);
+    }
+    let over = get(
+        format!("{base}/weather"),
+        call_header(&req, &resource, &session, &call_id(), &agent_key),
+    )
+    .await;
+    assert_eq!(over.status(), 402);
+    let why: kassa_sdk::x402::PaymentRequired =
+        kassa_sdk::x402::decode_header(over.headers()["payment-required"].to_str().unwrap())
+            .unwrap();
+    assert_eq!(why.error.as_deref(), Some("insufficient_funds"));
+    assert_eq!(served.load(Ordering::SeqCst), 3);
+
+    // Closing takes the agent's signature; then nothing is left in escrow.
+    let http = http_client(&e.ca);
+    let close = |signer: &Keypair| {
+        let signature = signer
+            .sign_message(&kassa_sdk::x402::escrow::close_message(
+                &session.to_string(),
+            ))
+            .to_string();
+        http.post(format!("{}/x402/escrow/sessions/{session}/close", e.url))
+            .json(&json!({ "signature": signature }))
+            .send()
+    };
+    assert_eq!(close(&thief).await.unwrap().status(), 403);
+    let closed = close(&agent_key).await.unwrap();
+    assert_eq!(closed.status(), 200);
+    let closed: kassa_sdk::x402::escrow::Session = closed.json().await.unwrap();
+    assert_eq!(closed.status, "closed");
+    assert_eq!(closed.captured, (3 * PRICE).to_string());
+    let p = on_chain(e, &session).await;
+    assert_eq!(p.captured, 3 * PRICE);
+    assert_eq!(p.escrowed().unwrap(), 0);
+    assert_eq!(
+        balance(e, &m, &agent_key.pubkey()).await,
+        100_000 - 3 * PRICE
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_crash_between_delivery_and_capture_is_captured_exactly_once_after_restart() {
+    let e = env();
+    let shop = escrow_shop(e, "Crash Shop").await;
+    let (base, _) = serve_for(e, &shop.key, shop.owner.pubkey(), None).await;
+    let agent_key = agent(e, 100_000).await;
+    let (req, resource) = escrow_requirements(&format!("{base}/weather")).await;
+    let session = open_session(e, &req, &agent_key, 2 * PRICE).await;
+    let pool = e.pool().await;
+    let http = http_client(&e.ca);
+    // Two calls reserved through the facilitator, as the paywall does before serving.
+    let mut calls = Vec::new();
+    for _ in 0..2 {
+        let c = call_id();
+        let header = call_header(&req, &resource, &session, &c, &agent_key);
+        let payload: PaymentPayload = kassa_sdk::x402::decode_header(&header).unwrap();
+        let v: VerifyResponse = http
+            .post(format!("{}/x402/verify", e.url))
+            .bearer_auth(&shop.key)
+            .json(&FacilitatorRequest {
+                x402_version: 2,
+                payment_payload: payload,
+                payment_requirements: req.clone(),
+                response: None,
+            })
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert!(v.is_valid, "{v:?}");
+        calls.push(c);
+    }
+    // Both were delivered, and the facilitator died before capturing: what `/x402/settle`
+    // records first.
+    sqlx::query(
+        "UPDATE x402.escrow_call SET status = 'delivered', delivered_at = now()
+         WHERE x402_call_id = ANY($1)",
+    )
+    .bind(&calls)
+    .execute(&pool)
+    .await
+    .unwrap();
+    // Two processes come up on the same database and recover at once.
+    let restarted = || async {
+        kassa_api::AppState::new(
+            kassa_api::connect(&e.db_url, 2).await.unwrap(),
+            kassa_api::ApiConfig {
+                rpc_url: e.rpc_url.clone(),
+                operator_keys: Some(Arc::new(
+                    kassa_api::operator_keys::OperatorKeys::load(&e.operator_dir).unwrap(),
+                )),
+                x402: Some(e.x402.clone()),
+                ..kassa_api::ApiConfig::default()
+            },
+            None,
+        )
+    };
+    let (a, b) = (restarted().await, restarted().await);
+    let (ra, rb) = tokio::join!(
+        kassa_api::x402::escrow::recover(&a),
+        kassa_api::x402::escrow::recover(&b)
+    );
+    let (ra, rb) = (ra.unwrap(), rb.unwrap());
+    assert!(ra.captured + rb.captured >= 2, "{ra:?} {rb:?}");
+    for c in &calls {
+        assert_eq!(call_status(e, c).await.status, "captured");
+    }
+    // Again, after the fact: nothing more.
+    kassa_api::x402::escrow::recover(&a).await.unwrap();
+    let p = on_chain(e, &session).await;
+    assert_eq!(
+        p.captured,
+        2 * PRICE,
+        "each delivered call captured exactly once"
+    );
+    let captures: i64 = sqlx::query_scalar(
+        "SELECT count(DISTINCT capture_signature) FROM x402.escrow_call WHERE session = $1",
+    )
+    .bind(session.to_bytes().as_slice())
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!(captures, 2);
+    let row: (String, String, String) = sqlx::query_as(
+        "SELECT captured::text, reserved::text, budget::text FROM x402.escrow_session WHERE payment = $1",
+    )
+    .bind(session.to_bytes().as_slice())
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!(
+        row,
+        ((2 * PRICE).to_string(), "0".into(), (2 * PRICE).to_string())
+    );
 }

@@ -329,6 +329,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .merge(keyed)
         .merge(facilitator)
+        .merge(x402::escrow::public_routes())
         .merge(open)
         .merge(web::routes())
         .fallback(not_found)

@@ -65,7 +65,10 @@ impl AppState {
     }
 
     /// An Anchor account of the payments program, read now from the cluster.
-    async fn program_account<T: AccountDeserialize>(&self, address: &Pubkey) -> ApiResult<T> {
+    pub(crate) async fn program_account<T: AccountDeserialize>(
+        &self,
+        address: &Pubkey,
+    ) -> ApiResult<T> {
         let account = self.rpc.get_account(address).await.map_err(cluster)?;
         T::try_deserialize(&mut account.data.as_slice())
             .map_err(|e| ApiError::Internal(format!("account {address}: {e}")))

@@ -24,7 +24,7 @@
 
 use super::{
     PAYMENT_REQUIRED, PAYMENT_RESPONSE, PAYMENT_SIGNATURE, PaymentPayload, PaymentRequired,
-    PaymentRequirements, SettleResponse, VERSION, decode_header, encode_header,
+    PaymentRequirements, SettleResponse, VERSION, decode_header, encode_header, escrow,
     exact::{self, Transfer},
 };
 use crate::payments::MintRef;
@@ -120,6 +120,52 @@ pub struct Client {
     /// Token program and decimals per mint, once read.
     mints: Mutex<HashMap<Pubkey, (Pubkey, u8)>>,
     receipts: Mutex<Vec<Receipt>>,
+    /// Open `kassa-escrow` sessions per (facilitator, merchant, asset).
+    sessions: Mutex<HashMap<(String, String, Pubkey), OpenedSession>>,
+    /// The last facilitator a session was opened with.
+    last_facilitator: Mutex<Option<String>>,
+}
+
+/// A session this client opened.
+#[derive(Clone, Debug)]
+struct OpenedSession {
+    session: String,
+    facilitator: String,
+    asset: Pubkey,
+    pay_to: Pubkey,
+    budget: u64,
+    /// Reserved or captured by this client's calls.
+    used: u64,
+}
+
+/// How a call is paid.
+struct Plan {
+    requirements: PaymentRequirements,
+    asset: Pubkey,
+    pay_to: Pubkey,
+    amount: u64,
+    /// `kassa-escrow`: the session's key.
+    session: Option<(String, String, Pubkey)>,
+    /// `kassa-escrow`: a new session of this budget is opened first.
+    open_budget: Option<u64>,
+}
+
+fn rand_u128() -> u128 {
+    let k = Keypair::new().pubkey().to_bytes();
+    u128::from_le_bytes(k[..16].try_into().expect("16 bytes"))
+}
+
+async fn read<T: serde::de::DeserializeOwned>(r: reqwest::Response) -> Result<T, X402Error> {
+    let status = r.status();
+    if !status.is_success() {
+        let body = r.text().await.unwrap_or_default();
+        return Err(X402Error::Refused {
+            reason: format!("the facilitator answered {status}: {body}"),
+        });
+    }
+    r.json()
+        .await
+        .map_err(|e| X402Error::Protocol(format!("the facilitator's answer: {e}")))
 }
 
 impl Client {
@@ -134,6 +180,8 @@ impl Client {
             spent: Mutex::default(),
             mints: Mutex::default(),
             receipts: Mutex::default(),
+            sessions: Mutex::default(),
+            last_facilitator: Mutex::default(),
         }
     }
 
@@ -192,11 +240,17 @@ impl Client {
                 required.x402_version
             )));
         }
-        let (chosen, asset, pay_to, amount) = self.choose(&required.accepts)?;
-        let payload = match self.sign(&chosen, &asset, &pay_to, amount).await {
+        let plan = self.plan(&required.accepts)?;
+        let (chosen, asset, pay_to, amount) = (
+            plan.requirements.clone(),
+            plan.asset,
+            plan.pay_to,
+            plan.amount,
+        );
+        let payload = match self.pay(&plan, &required.resource.url).await {
             Ok(p) => p,
             Err(e) => {
-                self.release(&asset, &pay_to, amount);
+                self.undo(&plan);
                 return Err(e);
             }
         };
@@ -207,15 +261,20 @@ impl Client {
             payload,
             extensions: required.extensions.clone(),
         };
-        let paid = build()
-            .header(PAYMENT_SIGNATURE, encode_header(&payload))
-            .send()
-            .await;
-        let paid = match paid {
-            Ok(p) => p,
-            Err(e) => {
+        let header = encode_header(&payload);
+        // A lost answer is asked for again with the same payment: the server answers what it
+        // kept, and charges nothing twice.
+        let mut attempt = 0;
+        let paid = loop {
+            match build().header(PAYMENT_SIGNATURE, &header).send().await {
+                Ok(p) => break p,
+                Err(e) if attempt < 2 => {
+                    attempt += 1;
+                    let _ = e;
+                    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+                }
                 // The answer is lost, not necessarily the payment: keep the reservation.
-                return Err(X402Error::Http(e));
+                Err(e) => return Err(X402Error::Http(e)),
             }
         };
         let settlement: Option<SettleResponse> = paid
@@ -241,7 +300,7 @@ impl Client {
                 answer(paid, Some(receipt)).await
             }
             other => {
-                self.release(&asset, &pay_to, amount);
+                self.undo(&plan);
                 if paid.status() == reqwest::StatusCode::PAYMENT_REQUIRED {
                     let reason = other
                         .and_then(|s| s.error_reason)
@@ -261,15 +320,20 @@ impl Client {
         }
     }
 
-    /// The first requirement the policy allows, reserved against the budget.
-    fn choose(
-        &self,
-        accepts: &[PaymentRequirements],
-    ) -> Result<(PaymentRequirements, Pubkey, Pubkey, u64), X402Error> {
+    /// The first requirement the policy allows (`kassa-escrow` first when offered), with its
+    /// amount reserved: in the session's budget for escrow (a new session's budget counted
+    /// against the recipient's limit), in the recipient's limit for `exact`.
+    fn plan(&self, accepts: &[PaymentRequirements]) -> Result<Plan, X402Error> {
         let mut why = Vec::new();
         let mut spent = self.spent.lock().expect("spent");
-        for r in accepts {
-            if r.scheme != "exact" {
+        let mut sessions = self.sessions.lock().expect("sessions");
+        let mut ordered: Vec<&PaymentRequirements> = accepts
+            .iter()
+            .filter(|r| r.scheme == escrow::SCHEME)
+            .collect();
+        ordered.extend(accepts.iter().filter(|r| r.scheme != escrow::SCHEME));
+        for r in ordered {
+            if r.scheme != "exact" && r.scheme != escrow::SCHEME {
                 why.push(format!("scheme {} is not one this client pays", r.scheme));
                 continue;
             }
@@ -304,24 +368,93 @@ impl Client {
                 continue;
             }
             let so_far = spent.get(&(asset, pay_to)).copied().unwrap_or(0);
-            if so_far
-                .checked_add(amount)
-                .is_none_or(|t| t > limit.per_recipient)
-            {
+            let room = limit.per_recipient.saturating_sub(so_far);
+            if r.scheme == escrow::SCHEME {
+                let (Some(merchant), Some(facilitator)) =
+                    (r.extra_str("merchant"), r.extra_str("facilitator"))
+                else {
+                    why.push("a kassa-escrow offer without its merchant and facilitator".into());
+                    continue;
+                };
+                let key = (facilitator.to_string(), merchant.to_string(), asset);
+                if let Some(s) = sessions
+                    .get_mut(&key)
+                    .filter(|s| s.budget - s.used >= amount)
+                {
+                    s.used += amount;
+                    return Ok(Plan {
+                        requirements: r.clone(),
+                        asset,
+                        pay_to,
+                        amount,
+                        session: Some(key),
+                        open_budget: None,
+                    });
+                }
+                if room < amount {
+                    why.push(format!(
+                        "a session for {amount} more to {pay_to} would pass the limit of {} per recipient ({so_far} spent or held)",
+                        limit.per_recipient
+                    ));
+                    continue;
+                }
+                // A new session holds the rest of what may go to this recipient.
+                spent.insert((asset, pay_to), so_far + room);
+                return Ok(Plan {
+                    requirements: r.clone(),
+                    asset,
+                    pay_to,
+                    amount,
+                    session: Some(key),
+                    open_budget: Some(room),
+                });
+            }
+            if room < amount {
                 why.push(format!(
-                    "{amount} more to {pay_to} would pass the limit of {} per recipient ({so_far} spent)",
+                    "{amount} more to {pay_to} would pass the limit of {} per recipient ({so_far} spent or held)",
                     limit.per_recipient
                 ));
                 continue;
             }
             spent.insert((asset, pay_to), so_far + amount);
-            return Ok((r.clone(), asset, pay_to, amount));
+            return Ok(Plan {
+                requirements: r.clone(),
+                asset,
+                pay_to,
+                amount,
+                session: None,
+                open_budget: None,
+            });
         }
         Err(X402Error::Policy(if why.is_empty() {
             "the server offered no way to pay".into()
         } else {
             why.join("; ")
         }))
+    }
+
+    /// Gives back what [`Client::plan`] reserved for a call that was not charged.
+    fn undo(&self, plan: &Plan) {
+        match (&plan.session, plan.open_budget) {
+            (Some(key), None) => {
+                if let Some(s) = self.sessions.lock().expect("sessions").get_mut(key) {
+                    s.used = s.used.saturating_sub(plan.amount);
+                }
+            }
+            (Some(key), Some(budget)) => {
+                let opened = self
+                    .sessions
+                    .lock()
+                    .expect("sessions")
+                    .get_mut(key)
+                    .map(|s| s.used = s.used.saturating_sub(plan.amount))
+                    .is_some();
+                if !opened {
+                    self.release(&plan.asset, &plan.pay_to, budget);
+                }
+            }
+            (None, _) => self.release(&plan.asset, &plan.pay_to, plan.amount),
+        }
     }
 
     fn release(&self, asset: &Pubkey, pay_to: &Pubkey, amount: u64) {
@@ -333,6 +466,195 @@ impl Client {
         {
             *s = s.saturating_sub(amount);
         }
+    }
+
+    /// The payment's payload: an `exact` transfer, or a call on a (new) escrow session.
+    async fn pay(&self, plan: &Plan, resource: &str) -> Result<Value, X402Error> {
+        let Some(key) = &plan.session else {
+            return self
+                .sign(&plan.requirements, &plan.asset, &plan.pay_to, plan.amount)
+                .await;
+        };
+        if let Some(budget) = plan.open_budget {
+            let session = self
+                .open_session(&plan.requirements, &plan.asset, budget)
+                .await?;
+            self.sessions.lock().expect("sessions").insert(
+                key.clone(),
+                OpenedSession {
+                    session,
+                    facilitator: key.0.clone(),
+                    asset: plan.asset,
+                    pay_to: plan.pay_to,
+                    budget,
+                    used: plan.amount,
+                },
+            );
+        }
+        let session = self
+            .sessions
+            .lock()
+            .expect("sessions")
+            .get(key)
+            .map(|s| s.session.clone())
+            .ok_or_else(|| X402Error::Protocol("the session went away".into()))?;
+        let call = format!("xc_{:032x}", rand_u128());
+        let amount = plan.amount.to_string();
+        let signature = self
+            .signer
+            .sign_message(&escrow::call_message(&session, &call, &amount, resource));
+        Ok(serde_json::to_value(escrow::CallPayload {
+            session,
+            call,
+            amount,
+            resource: resource.to_string(),
+            signature: signature.to_string(),
+        })
+        .expect("a call serializes"))
+    }
+
+    /// Opens a session of `budget` with the facilitator the requirements name: checks the
+    /// offered transaction is exactly that, signs it and hands it back.
+    async fn open_session(
+        &self,
+        r: &PaymentRequirements,
+        asset: &Pubkey,
+        budget: u64,
+    ) -> Result<String, X402Error> {
+        let facilitator = r
+            .extra_str("facilitator")
+            .unwrap_or_default()
+            .trim_end_matches('/');
+        let merchant = r
+            .extra_str("merchant")
+            .and_then(|m| Pubkey::from_str(m).ok())
+            .ok_or_else(|| X402Error::Protocol("the offer names no merchant".into()))?;
+        let fee_payer = r
+            .extra_str("feePayer")
+            .and_then(|f| Pubkey::from_str(f).ok())
+            .ok_or_else(|| X402Error::Protocol("the requirements name no feePayer".into()))?;
+        *self.last_facilitator.lock().expect("facilitator") = Some(facilitator.to_string());
+        let offer: escrow::SessionOffer = self
+            .facilitator(
+                self.http
+                    .post(format!("{facilitator}/escrow/sessions"))
+                    .json(&escrow::OpenSession {
+                        merchant: merchant.to_string(),
+                        payer: self.signer.pubkey().to_string(),
+                        budget: budget.to_string(),
+                        network: r.network.clone(),
+                    }),
+            )
+            .await?;
+        let mut tx: solana_sdk::transaction::Transaction =
+            base64::engine::general_purpose::STANDARD
+                .decode(&offer.transaction)
+                .ok()
+                .and_then(|b| bincode::deserialize(&b).ok())
+                .ok_or_else(|| X402Error::Protocol("the offer is not a transaction".into()))?;
+        let (token_program, _) = self.mint(asset).await?;
+        let mint =
+            MintRef::new(*asset, token_program).map_err(|e| X402Error::Protocol(e.to_string()))?;
+        let session = escrow::check_offer(
+            &tx,
+            &self.signer.pubkey(),
+            &fee_payer,
+            &merchant,
+            &mint,
+            budget,
+        )
+        .map_err(X402Error::Protocol)?;
+        if session.to_string() != offer.session {
+            return Err(X402Error::Protocol(
+                "the offer names another session".into(),
+            ));
+        }
+        let blockhash = tx.message.recent_blockhash;
+        tx.try_partial_sign(&[&self.signer], blockhash)
+            .map_err(|e| X402Error::Protocol(format!("signing the session: {e}")))?;
+        let wire = base64::engine::general_purpose::STANDARD
+            .encode(bincode::serialize(&tx).expect("a transaction serializes"));
+        let opened: escrow::Session = self
+            .facilitator(
+                self.http
+                    .post(format!("{facilitator}/escrow/sessions/{session}/authorize"))
+                    .json(&escrow::AuthorizeSession { transaction: wire }),
+            )
+            .await?;
+        if opened.status != "open" {
+            return Err(X402Error::Refused {
+                reason: format!("the session is {}", opened.status),
+            });
+        }
+        Ok(opened.session)
+    }
+
+    /// Closes every open session: what they did not capture goes back to the agent's wallet
+    /// (and back into its budget). Answers the closed sessions.
+    pub async fn close_sessions(&self) -> Result<Vec<escrow::Session>, X402Error> {
+        let open: Vec<((String, String, Pubkey), OpenedSession)> =
+            self.sessions.lock().expect("sessions").drain().collect();
+        let mut closed = Vec::new();
+        for (_, s) in open {
+            let signature = self
+                .signer
+                .sign_message(&escrow::close_message(&s.session))
+                .to_string();
+            let mut tries = 0;
+            let done: escrow::Session = loop {
+                let r = self
+                    .http
+                    .post(format!(
+                        "{}/escrow/sessions/{}/close",
+                        s.facilitator, s.session
+                    ))
+                    .json(&escrow::CloseSession {
+                        signature: signature.clone(),
+                    })
+                    .send()
+                    .await?;
+                // Calls still in flight: the facilitator asks to come back.
+                if r.status() == reqwest::StatusCode::CONFLICT && tries < 40 {
+                    tries += 1;
+                    tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+                    continue;
+                }
+                break read(r).await?;
+            };
+            let captured: u64 = done.captured.parse().unwrap_or(s.budget);
+            self.release(&s.asset, &s.pay_to, s.budget.saturating_sub(captured));
+            closed.push(done);
+        }
+        Ok(closed)
+    }
+
+    /// Where a `kassa-escrow` call stands (for a receipt whose answer was lost, or to see its
+    /// capture land).
+    pub async fn call_status(&self, receipt: &Receipt) -> Result<escrow::CallStatus, X402Error> {
+        let call = receipt
+            .settlement
+            .extra
+            .get("settlementId")
+            .and_then(Value::as_str)
+            .ok_or_else(|| X402Error::Protocol("the receipt has no settlement id".into()))?;
+        let facilitator = self
+            .sessions
+            .lock()
+            .expect("sessions")
+            .values()
+            .next()
+            .map(|s| s.facilitator.clone())
+            .or_else(|| self.last_facilitator.lock().expect("facilitator").clone())
+            .ok_or_else(|| X402Error::Protocol("no facilitator known".into()))?;
+        self.facilitator(self.http.get(format!("{facilitator}/escrow/calls/{call}")))
+            .await
+    }
+
+    async fn facilitator<T: serde::de::DeserializeOwned>(
+        &self,
+        r: reqwest::RequestBuilder,
+    ) -> Result<T, X402Error> {
+        read(r.send().await?).await
     }
 
     async fn sign(

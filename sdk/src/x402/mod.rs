@@ -13,6 +13,7 @@
 
 #[cfg(feature = "x402-client")]
 pub mod client;
+pub mod escrow;
 pub mod exact;
 
 use base64::Engine;
@@ -151,10 +152,13 @@ pub struct FacilitatorRequest {
     pub payment_payload: PaymentPayload,
     /// The resource server's own requirements that the payment answers.
     pub payment_requirements: PaymentRequirements,
+    /// Kassa's `kassa-escrow` settle: the delivered answer, kept for a retried call.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub response: Option<escrow::StoredResponse>,
 }
 
 /// A facilitator's `/verify` answer.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct VerifyResponse {
     /// Whether the payment would settle.
@@ -168,6 +172,10 @@ pub struct VerifyResponse {
     /// The paying wallet.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub payer: Option<String>,
+    /// Scheme-specific fields (`kassa-escrow`: `settlementId`, and `replay` for a call seen
+    /// before).
+    #[serde(default, skip_serializing_if = "Map::is_empty")]
+    pub extra: Map<String, Value>,
 }
 
 /// A settlement: the facilitator's `/settle` answer and the `PAYMENT-RESPONSE` header.

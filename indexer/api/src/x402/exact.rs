@@ -60,6 +60,12 @@ pub mod reason {
     /// Kassa's own: the payer's screening (lists, blocklist, exposure) refused it.
     pub const PAYER_REFUSED: &str = "payer_refused_by_screening";
     pub const UNEXPECTED_VERIFY: &str = "unexpected_verify_error";
+    pub const INVALID_PAYLOAD: &str = "invalid_payload";
+    pub const INSUFFICIENT_FUNDS: &str = "insufficient_funds";
+    /// Kassa's `kassa-escrow` scheme: the call names no session of this merchant.
+    pub const SESSION_UNKNOWN: &str = "kassa_escrow_session_unknown";
+    /// Kassa's `kassa-escrow` scheme: the session is not open (offered, closed or expired).
+    pub const SESSION_CLOSED: &str = "kassa_escrow_session_closed";
     pub const UNEXPECTED_SETTLE: &str = "unexpected_settle_error";
 }
 

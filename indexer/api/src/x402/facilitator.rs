@@ -33,6 +33,27 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/x402/supported", get(supported))
         .route("/x402/verify", post(verify))
         .route("/x402/settle", post(settle))
+        .route("/x402/escrow/release", post(release))
+}
+
+/// `POST /x402/escrow/release`'s body.
+#[derive(serde::Deserialize)]
+struct Release {
+    call: String,
+}
+
+/// A `kassa-escrow` call the paywall did not serve (the handler failed or timed out): its
+/// reservation goes back, nothing is captured.
+async fn release(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Json(req): Json<Release>,
+) -> Result<Json<kassa_sdk::x402::escrow::CallStatus>, ApiError> {
+    config(&state)?;
+    let merchant = merchant_of(&caller)?;
+    Ok(Json(
+        super::escrow::release(&state, &merchant, &req.call).await?,
+    ))
 }
 
 fn config(state: &AppState) -> Result<&super::X402Config, ApiError> {
@@ -53,25 +74,50 @@ fn merchant_of(caller: &Caller) -> Result<Pubkey, ApiError> {
     })
 }
 
-/// What the facilitator settles.
-async fn supported(State(state): State<AppState>) -> Result<Json<Supported>, ApiError> {
+/// What the facilitator settles: `exact` on each network, and `kassa-escrow` when Kassa holds
+/// the calling merchant's operator key.
+async fn supported(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+) -> Result<Json<Supported>, ApiError> {
     let c = config(&state)?;
+    let escrow = match caller.merchant {
+        Some(m) if super::escrow::offered_for(&state, &m).await => Some(m),
+        _ => None,
+    };
     let fee_payer = c.fee_payer.pubkey().to_string();
     let mut extra = Map::new();
     extra.insert("feePayer".into(), json!(fee_payer));
     let mut signers = Map::new();
     signers.insert("solana:*".into(), json!([fee_payer]));
-    Ok(Json(Supported {
-        kinds: c
-            .networks
-            .iter()
-            .map(|n| SupportedKind {
+    let mut kinds = Vec::new();
+    for n in &c.networks {
+        if let Some(m) = escrow {
+            let mut e = extra.clone();
+            e.insert("merchant".into(), json!(m.to_string()));
+            e.insert(
+                "facilitator".into(),
+                json!(format!(
+                    "{}/x402",
+                    state.config.public_url.trim_end_matches('/')
+                )),
+            );
+            kinds.push(SupportedKind {
                 x402_version: VERSION,
-                scheme: "exact".into(),
+                scheme: kassa_sdk::x402::escrow::SCHEME.into(),
                 network: n.clone(),
-                extra: extra.clone(),
-            })
-            .collect(),
+                extra: e,
+            });
+        }
+        kinds.push(SupportedKind {
+            x402_version: VERSION,
+            scheme: "exact".into(),
+            network: n.clone(),
+            extra: extra.clone(),
+        });
+    }
+    Ok(Json(Supported {
+        kinds,
         extensions: vec![],
         signers,
     }))
@@ -269,6 +315,9 @@ async fn verify(
 ) -> Result<Json<VerifyResponse>, ApiError> {
     config(&state)?;
     let merchant = merchant_of(&caller)?;
+    if req.payment_payload.accepted.scheme == kassa_sdk::x402::escrow::SCHEME {
+        return Ok(Json(super::escrow::reserve(&state, &merchant, &req).await?));
+    }
     let payer = payer_of(&req);
     Ok(Json(match check(&state, &merchant, &req).await {
         Ok(Ok(c)) => VerifyResponse {
@@ -281,12 +330,14 @@ async fn verify(
             invalid_reason: Some(reason::DUPLICATE.into()),
             invalid_message: Some(format!("this payment was taken already as {}", t.id)),
             payer,
+            ..Default::default()
         },
         Err(r) => VerifyResponse {
             is_valid: false,
             invalid_reason: Some(r.reason.into()),
             invalid_message: Some(r.message),
             payer,
+            ..Default::default()
         },
     }))
 }
@@ -320,6 +371,9 @@ async fn settle(
 ) -> Result<Json<SettleResponse>, ApiError> {
     let c = config(&state)?;
     let merchant = merchant_of(&caller)?;
+    if req.payment_payload.accepted.scheme == kassa_sdk::x402::escrow::SCHEME {
+        return Ok(Json(super::escrow::deliver(&state, &merchant, &req).await?));
+    }
     let network = req.payment_requirements.network.clone();
     let payer = payer_of(&req);
     let checked = match check(&state, &merchant, &req).await {

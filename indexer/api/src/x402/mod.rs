@@ -10,6 +10,7 @@
 //! `x402.settlement` keyed by the hash of the client's message, so a replayed payload is never
 //! sent twice, and a settled one is an `x402.settled` notification in the same transaction.
 
+pub mod escrow;
 pub mod exact;
 pub(crate) mod facilitator;
 pub mod paywall;

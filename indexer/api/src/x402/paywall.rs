@@ -13,26 +13,43 @@
 //! );
 //! ```
 //!
-//! A request without a payment gets `402` with the requirements in `PAYMENT-REQUIRED`. A paid
-//! one is verified by the facilitator, then served; only a `2xx` answer is settled, and it is
-//! sent with the settlement in `PAYMENT-RESPONSE`. A handler that fails costs the client
-//! nothing: its answer goes back as it is and the payment is never sent. A payment that does
-//! not settle withholds the answer (`402`, with the reason).
+//! A request without a payment gets `402` with the requirements in `PAYMENT-REQUIRED`:
+//! `kassa-escrow` first when Kassa holds the merchant's operator key, then `exact`.
+//!
+//! - `exact`: the payment is verified by the facilitator, then the route is served; only a
+//!   `2xx` answer is settled, and it is sent with the settlement in `PAYMENT-RESPONSE`. A
+//!   handler that fails costs the client nothing: its answer goes back as it is and the payment
+//!   is never sent. A payment that does not settle withholds the answer (`402`).
+//! - `kassa-escrow`: the call's price is reserved against the agent's session, the route is
+//!   served (within the price's `max_timeout_seconds`), and only once a `2xx` answer's body
+//!   has been written is it captured, with the answer kept for a retry of the same call. A
+//!   failed or timed-out handler releases the reservation. A retried call that was delivered
+//!   gets the kept answer again and is not charged again.
 
+use axum::body::Body;
 use axum::{
     extract::{Request, State},
     http::{header, HeaderValue, StatusCode},
     middleware::Next,
     response::{IntoResponse, Response},
 };
+use base64::{engine::general_purpose::STANDARD, Engine};
+use bytes::Bytes;
+use http_body::Frame;
 use kassa_sdk::x402::{
-    decode_header, encode_header, FacilitatorRequest, PaymentPayload, PaymentRequired,
+    decode_header, encode_header, escrow, FacilitatorRequest, PaymentPayload, PaymentRequired,
     PaymentRequirements, ResourceInfo, SettleResponse, Supported, VerifyResponse, PAYMENT_REQUIRED,
     PAYMENT_RESPONSE, PAYMENT_SIGNATURE, VERSION,
 };
 use serde_json::{json, Map};
 use solana_sdk::pubkey::Pubkey;
 use std::sync::Arc;
+use std::{
+    convert::Infallible,
+    pin::Pin,
+    task::{Context, Poll},
+    time::Duration,
+};
 use tokio::sync::OnceCell;
 
 /// Kassa's facilitator, reached over HTTP with the merchant's API key.
@@ -74,6 +91,16 @@ impl Facilitator {
     pub async fn settle(&self, req: &FacilitatorRequest) -> Result<SettleResponse, String> {
         self.call(self.http.post(format!("{}/settle", self.base)).json(req))
             .await
+    }
+
+    /// Releases a `kassa-escrow` call that was not served.
+    pub async fn release(&self, call: &str) -> Result<escrow::CallStatus, String> {
+        self.call(
+            self.http
+                .post(format!("{}/escrow/release", self.base))
+                .json(&json!({ "call": call })),
+        )
+        .await
     }
 
     async fn call<T: serde::de::DeserializeOwned>(
@@ -164,31 +191,40 @@ pub struct Priced {
 }
 
 impl Priced {
-    async fn requirements(&self) -> Result<PaymentRequirements, String> {
+    /// The ways to pay, preferred first: `kassa-escrow` when offered, then `exact`.
+    async fn requirements(&self) -> Result<Vec<PaymentRequirements>, String> {
         let supported = self.paywall.facilitator.supported().await?;
-        let kind = supported
-            .kinds
-            .iter()
-            .find(|k| {
-                k.scheme == "exact" && self.price.network.as_ref().is_none_or(|n| *n == k.network)
-            })
-            .ok_or("the facilitator settles no exact payments on the network asked for")?;
-        let fee_payer = kind
-            .extra
-            .get("feePayer")
-            .cloned()
-            .ok_or("the facilitator names no fee payer")?;
-        let mut extra = Map::new();
-        extra.insert("feePayer".into(), fee_payer);
-        Ok(PaymentRequirements {
-            scheme: "exact".into(),
-            network: kind.network.clone(),
-            amount: self.price.amount.to_string(),
-            asset: self.price.asset.to_string(),
-            pay_to: self.price.pay_to.to_string(),
-            max_timeout_seconds: self.price.max_timeout_seconds,
-            extra,
-        })
+        let network = match &self.price.network {
+            Some(n) => n.clone(),
+            None => supported
+                .kinds
+                .first()
+                .map(|k| k.network.clone())
+                .ok_or("the facilitator settles nothing")?,
+        };
+        let mut out = Vec::new();
+        for scheme in [escrow::SCHEME, "exact"] {
+            let Some(kind) = supported
+                .kinds
+                .iter()
+                .find(|k| k.scheme == scheme && k.network == network)
+            else {
+                continue;
+            };
+            out.push(PaymentRequirements {
+                scheme: scheme.into(),
+                network: network.clone(),
+                amount: self.price.amount.to_string(),
+                asset: self.price.asset.to_string(),
+                pay_to: self.price.pay_to.to_string(),
+                max_timeout_seconds: self.price.max_timeout_seconds,
+                extra: kind.extra.clone(),
+            });
+        }
+        if out.is_empty() {
+            return Err(format!("the facilitator settles nothing on {network}"));
+        }
+        Ok(out)
     }
 }
 
@@ -239,7 +275,7 @@ pub async fn gate(State(p): State<Priced>, request: Request, next: Next) -> Resp
         description: Some(p.price.description.clone()),
         mime_type: Some(p.price.mime_type.clone()),
     };
-    let requirements = match p.requirements().await {
+    let accepts = match p.requirements().await {
         Ok(r) => r,
         Err(e) => {
             tracing::error!("x402: {e}");
@@ -251,7 +287,6 @@ pub async fn gate(State(p): State<Priced>, request: Request, next: Next) -> Resp
                 .into_response();
         }
     };
-    let accepts = vec![requirements.clone()];
     let Some(header) = request.headers().get(PAYMENT_SIGNATURE) else {
         return payment_required(resource, accepts, "Payment required", None);
     };
@@ -270,14 +305,22 @@ pub async fn gate(State(p): State<Priced>, request: Request, next: Next) -> Resp
             )
         }
     };
-    if !requirements.accepted_by(&payload.accepted) {
+    let Some(requirements) = accepts
+        .iter()
+        .find(|r| r.accepted_by(&payload.accepted))
+        .cloned()
+    else {
         return payment_required(resource, accepts, "No matching payment requirements", None);
-    }
+    };
     let call = FacilitatorRequest {
         x402_version: payload.x402_version,
         payment_payload: payload,
         payment_requirements: requirements,
+        response: None,
     };
+    if call.payment_requirements.scheme == escrow::SCHEME {
+        return escrowed(p, resource, accepts, call, request, next).await;
+    }
     match p.paywall.facilitator.verify(&call).await {
         Ok(v) if v.is_valid => {}
         Ok(v) => {
@@ -315,6 +358,207 @@ pub async fn gate(State(p): State<Priced>, request: Request, next: Next) -> Resp
         Err(e) => {
             tracing::error!("x402 settle: {e}");
             payment_required(resource, accepts, "unexpected_settle_error", None)
+        }
+    }
+}
+
+/// The `kassa-escrow` path of [`gate`].
+async fn escrowed(
+    p: Priced,
+    resource: ResourceInfo,
+    accepts: Vec<PaymentRequirements>,
+    mut call: FacilitatorRequest,
+    request: Request,
+    next: Next,
+) -> Response {
+    let facilitator = p.paywall.facilitator.clone();
+    let verified = match facilitator.verify(&call).await {
+        Ok(v) => v,
+        Err(e) => {
+            tracing::error!("x402 verify: {e}");
+            return payment_required(resource, accepts, "unexpected_verify_error", None);
+        }
+    };
+    let id = call_id(&call);
+    let network = call.payment_requirements.network.clone();
+    let settlement = |status: &str, payer: Option<String>| {
+        let mut extra = Map::new();
+        extra.insert("settlementId".into(), json!(id));
+        extra.insert("status".into(), json!(status));
+        SettleResponse {
+            success: true,
+            error_reason: None,
+            error_message: None,
+            payer,
+            transaction: String::new(),
+            network: network.clone(),
+            extra,
+        }
+    };
+    if !verified.is_valid {
+        let reason = verified
+            .invalid_reason
+            .clone()
+            .unwrap_or_else(|| "invalid_payload".into());
+        if reason == "duplicate_settlement" {
+            // The same call again: its kept answer, not a second charge.
+            if let Some(stored) = verified
+                .extra
+                .get("replay")
+                .and_then(|r| serde_json::from_value::<escrow::StoredResponse>(r.clone()).ok())
+            {
+                let status = verified
+                    .extra
+                    .get("status")
+                    .and_then(|s| s.as_str())
+                    .unwrap_or("delivered");
+                let mut r = Response::new(Body::from(
+                    STANDARD.decode(&stored.body).unwrap_or_default(),
+                ));
+                *r.status_mut() = StatusCode::from_u16(stored.status).unwrap_or(StatusCode::OK);
+                if let Some(t) = stored
+                    .content_type
+                    .as_deref()
+                    .and_then(|t| HeaderValue::from_str(t).ok())
+                {
+                    r.headers_mut().insert(header::CONTENT_TYPE, t);
+                }
+                r.headers_mut().insert(
+                    PAYMENT_RESPONSE,
+                    header_value(encode_header(&settlement(status, None))),
+                );
+                return r;
+            }
+            return (
+                StatusCode::CONFLICT,
+                axum::Json(json!({ "error": "this call is already being served or was not delivered", "settlementId": id })),
+            )
+                .into_response();
+        }
+        return payment_required(resource, accepts, &reason, None);
+    }
+    let payer = verified.payer.clone();
+    let limit = Duration::from_secs(call.payment_requirements.max_timeout_seconds.max(1));
+    let served = tokio::time::timeout(limit, next.run(request)).await;
+    let response = match served {
+        Ok(r) if r.status().is_success() => r,
+        other => {
+            // Not served: not charged.
+            if let Err(e) = facilitator.release(&id).await {
+                tracing::error!(call = id, "x402 release: {e}");
+            }
+            return other.unwrap_or_else(|_| {
+                (
+                    StatusCode::GATEWAY_TIMEOUT,
+                    "the handler did not answer in time; the call was not charged",
+                )
+                    .into_response()
+            });
+        }
+    };
+    let (mut parts, body) = response.into_parts();
+    let bytes = match axum::body::to_bytes(body, usize::MAX).await {
+        Ok(b) => b,
+        Err(e) => {
+            let _ = facilitator.release(&id).await;
+            tracing::error!(call = id, "x402: the handler's body failed: {e}");
+            return StatusCode::BAD_GATEWAY.into_response();
+        }
+    };
+    call.response = Some(escrow::StoredResponse {
+        status: parts.status.as_u16(),
+        content_type: parts
+            .headers
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string),
+        body: STANDARD.encode(&bytes),
+    });
+    let delivered = settlement("delivered", payer);
+    parts
+        .headers
+        .insert(PAYMENT_RESPONSE, header_value(encode_header(&delivered)));
+    parts
+        .headers
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("private"));
+    let on_end = move |written: bool| {
+        tokio::spawn(async move {
+            if written {
+                if let Err(e) = facilitator.settle(&call).await {
+                    // Kept as delivered at the facilitator or not: recovery captures what it
+                    // recorded; a call it never heard of stays reserved and is released.
+                    tracing::error!(call = id, "x402 capture: {e}");
+                }
+            } else if let Err(e) = facilitator.release(&id).await {
+                tracing::error!(call = id, "x402 release: {e}");
+            }
+        });
+    };
+    Response::from_parts(
+        parts,
+        Body::new(Delivery {
+            data: Some(bytes),
+            on_end: Some(Box::new(on_end)),
+        }),
+    )
+}
+
+fn call_id(call: &FacilitatorRequest) -> String {
+    call.payment_payload
+        .payload
+        .get("call")
+        .and_then(|c| c.as_str())
+        .unwrap_or_default()
+        .to_string()
+}
+
+/// A body that tells, once, whether it was handed to the connection whole (`true`) or dropped
+/// before (`false`: the client went away).
+struct Delivery {
+    data: Option<Bytes>,
+    on_end: Option<Box<dyn FnOnce(bool) + Send>>,
+}
+
+impl http_body::Body for Delivery {
+    type Data = Bytes;
+    type Error = Infallible;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        _cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
+        let this = self.get_mut();
+        if let Some(d) = this.data.take() {
+            if !d.is_empty() {
+                return Poll::Ready(Some(Ok(Frame::data(d))));
+            }
+        }
+        if let Some(end) = this.on_end.take() {
+            end(true);
+        }
+        Poll::Ready(None)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        // Polled to the end, so that the end is seen.
+        self.on_end.is_none()
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        match &self.data {
+            Some(d) => http_body::SizeHint::with_exact(d.len() as u64),
+            None => http_body::SizeHint::with_exact(0),
+        }
+    }
+}
+
+impl Drop for Delivery {
+    fn drop(&mut self) {
+        // The server takes the last frame and, knowing the length, may drop the body without
+        // asking for its end: handed over whole is written. Dropped before that, it was not
+        // (the client went away first).
+        if let Some(end) = self.on_end.take() {
+            end(self.data.is_none());
         }
     }
 }
