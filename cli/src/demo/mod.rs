@@ -77,6 +77,11 @@ pub async fn run(args: Args) -> Result<bool> {
                 "keys.x402_fee_payer",
                 x402_fee_payer.display().to_string().into(),
             ),
+            // Operator keys Kassa holds for merchants that opt in (x402 escrow sessions).
+            (
+                "keys.operators",
+                tls_dir.join("operators").display().to_string().into(),
+            ),
             // The official x402 clients know devnet's id, not a local node's.
             ("api.x402_present_as", vec!["devnet".to_string()].into()),
         ],
@@ -201,19 +206,7 @@ pub async fn run(args: Args) -> Result<bool> {
     settlement::run(&indexer.pool, &mut s, &net.rpc_url, &rates, &mut checks).await?;
     compliance::run(&indexer.pool, &mut s, &net.rpc_url, &api, &mut checks).await?;
     checkout::run(&indexer.pool, &mut s, &net.rpc_url, &api, &mut checks).await?;
-    if let Some((name, merchant, key)) = keys.merchants.first() {
-        x402::run(
-            name,
-            &indexer.pool,
-            &mut s,
-            &net.rpc_url,
-            &api,
-            key,
-            merchant,
-            &mut checks,
-        )
-        .await?;
-    }
+    x402::run(&indexer.pool, &mut s, &net.rpc_url, &api, &mut checks).await?;
     println!("\nThe API (HTTPS, OpenAPI at {}/v1/openapi.json):", api.url);
     let cacert = api
         .ca_cert

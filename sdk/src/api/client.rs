@@ -202,6 +202,22 @@ impl Client {
         self.post("/v1/payments", req, idempotency_key).await
     }
 
+    /// Opts the merchant in to an operator key Kassa holds (which also lets Kassa run x402
+    /// `kassa-escrow` sessions for it): the transaction for the authority and the new key.
+    pub async fn create_operator_key(
+        &self,
+        merchant: &str,
+        req: &CreateOperatorKey,
+        idempotency_key: &str,
+    ) -> Result<PreparedTransaction, ApiError> {
+        self.post(
+            &format!("/v1/merchants/{merchant}/operator"),
+            req,
+            idempotency_key,
+        )
+        .await
+    }
+
     /// Capture: the transaction for the merchant to sign.
     pub async fn capture(
         &self,

@@ -138,8 +138,10 @@ pub struct Price {
     pub description: String,
     /// The answer's media type.
     pub mime_type: String,
-    /// The longest the payment may take to settle.
+    /// The longest the payment may take to settle, and (`kassa-escrow`) the handler to answer.
     pub max_timeout_seconds: u64,
+    /// Offer `kassa-escrow` when the facilitator runs it for this merchant (default true).
+    pub escrow: bool,
 }
 
 impl Price {
@@ -153,6 +155,7 @@ impl Price {
             description: description.to_string(),
             mime_type: "application/json".into(),
             max_timeout_seconds: 60,
+            escrow: true,
         }
     }
 }
@@ -204,6 +207,9 @@ impl Priced {
         };
         let mut out = Vec::new();
         for scheme in [escrow::SCHEME, "exact"] {
+            if scheme == escrow::SCHEME && !self.price.escrow {
+                continue;
+            }
             let Some(kind) = supported
                 .kinds
                 .iter()
