@@ -1114,3 +1114,85 @@ async fn a_crash_between_delivery_and_capture_is_captured_exactly_once_after_res
         ((2 * PRICE).to_string(), "0".into(), (2 * PRICE).to_string())
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_merchant_kassa_settles_in_fiat_is_paid_through_escrow_only() {
+    let e = env();
+    let shop = escrow_shop(e, "Fiat Shop").await;
+    let pool = e.pool().await;
+    let n: u64 = rand::random::<u64>() % 10_000_000_000;
+    let bank = format!("x402-{:010}", n % 1_000_000);
+    sqlx::query(
+        "INSERT INTO settlement.bank_account (id, currency, holder, iban, bic)
+         VALUES ($1, 'EUR', 'Kassa BV', $2, 'TESTNL2A')",
+    )
+    .bind(&bank)
+    .bind(format!("NL91TEST{n:010}"))
+    .execute(&pool)
+    .await
+    .unwrap();
+    sqlx::query(
+        "INSERT INTO settlement.merchant (merchant, mode, payout_currency, bank_account, holder,
+             iban, bic, created_at, updated_at)
+         VALUES ($1, 'fiat', 'EUR', $2, 'Fiat Shop BV', $3, 'TESTNL2A', now(), now())",
+    )
+    .bind(shop.address.to_bytes().as_slice())
+    .bind(&bank)
+    .bind(format!("NL02SHOP{n:010}"))
+    .execute(&pool)
+    .await
+    .unwrap();
+    // Its server offers escrow alone: a plain transfer would bypass the books.
+    let (base, _) = serve_for(e, &shop.key, shop.owner.pubkey(), None).await;
+    let r = reqwest::get(format!("{base}/weather")).await.unwrap();
+    let required: kassa_sdk::x402::PaymentRequired = kassa_sdk::x402::decode_header(
+        r.headers()[kassa_sdk::x402::PAYMENT_REQUIRED]
+            .to_str()
+            .unwrap(),
+    )
+    .unwrap();
+    let schemes: Vec<&str> = required.accepts.iter().map(|a| a.scheme.as_str()).collect();
+    assert_eq!(schemes, vec!["kassa-escrow"]);
+    // And the facilitator refuses an exact payment for it.
+    let wallet = agent(e, 50_000).await;
+    let mut req = requirements(e).await;
+    req.pay_to = shop.owner.pubkey().to_string();
+    let transfer = exact::Transfer {
+        mint: usdc(e),
+        decimals: 6,
+        amount: PRICE,
+        pay_to: shop.owner.pubkey(),
+        fee_payer: e.x402_fee_payer,
+        memo: exact::nonce_memo(),
+    };
+    let hash = rpc(e).get_latest_blockhash().await.unwrap();
+    let tx = tampered(&wallet, &transfer, &e.x402_fee_payer, hash, |_| {});
+    let body = FacilitatorRequest {
+        x402_version: 2,
+        payment_payload: PaymentPayload {
+            x402_version: 2,
+            resource: None,
+            accepted: req.clone(),
+            payload: exact::payload(&tx),
+            extensions: Default::default(),
+        },
+        payment_requirements: req.clone(),
+        response: None,
+    };
+    let v: VerifyResponse = http_client(&e.ca)
+        .post(format!("{}/x402/verify", e.url))
+        .bearer_auth(&shop.key)
+        .json(&body)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        v.invalid_reason.as_deref(),
+        Some("invalid_payment_requirements")
+    );
+    assert!(v.invalid_message.unwrap().contains("fiat"));
+    assert_eq!(balance(e, &usdc(e), &wallet.pubkey()).await, 50_000);
+}

@@ -85,6 +85,10 @@ async fn supported(
         Some(m) if super::escrow::offered_for(&state, &m).await => Some(m),
         _ => None,
     };
+    let exact = match caller.merchant {
+        Some(m) => !custodial(&state, &m).await?,
+        None => true,
+    };
     let fee_payer = c.fee_payer.pubkey().to_string();
     let mut extra = Map::new();
     extra.insert("feePayer".into(), json!(fee_payer));
@@ -109,18 +113,35 @@ async fn supported(
                 extra: e,
             });
         }
-        kinds.push(SupportedKind {
-            x402_version: VERSION,
-            scheme: "exact".into(),
-            network: n.clone(),
-            extra: extra.clone(),
-        });
+        if exact {
+            kinds.push(SupportedKind {
+                x402_version: VERSION,
+                scheme: "exact".into(),
+                network: n.clone(),
+                extra: extra.clone(),
+            });
+        }
     }
     Ok(Json(Supported {
         kinds,
         extensions: vec![],
         signers,
     }))
+}
+
+/// Whether Kassa holds `merchant`'s proceeds (a fiat merchant, paid into the treasury).
+async fn custodial(state: &AppState, merchant: &Pubkey) -> Result<bool, ApiError> {
+    Ok(sqlx::query_scalar::<_, Option<bool>>(
+        "SELECT coalesce(s.mode = 'fiat', false)
+                OR m.settlement_wallet = (SELECT wallet FROM settlement.treasury)
+         FROM chain.merchant m LEFT JOIN settlement.merchant s ON s.merchant = m.address
+         WHERE m.address = $1",
+    )
+    .bind(merchant.to_bytes().as_slice())
+    .fetch_optional(&state.pool)
+    .await?
+    .flatten()
+    .unwrap_or(false))
 }
 
 /// A payment that passed every check, ready to co-sign.
@@ -204,6 +225,9 @@ async fn check(
         ));
     }
     // The merchant is paid in its own coin, in its own settlement wallet, once KYB-approved.
+    // A merchant Kassa settles in fiat is paid into the treasury's wallet, where the ledger
+    // must book every token: its payments go through the escrow program (`kassa-escrow`),
+    // whose events the ledger books. A plain transfer would bypass the books.
     let row = sqlx::query(
         "SELECT settlement_wallet, settlement_mint, kyb_status FROM chain.merchant WHERE address = $1",
     )
@@ -216,6 +240,15 @@ async fn check(
     let mint: Vec<u8> = row.get(1);
     let kyb: String = row.get(2);
     let as_key = |b: &[u8]| Pubkey::try_from(b).unwrap_or_default();
+    if custodial(state, merchant)
+        .await
+        .map_err(|e| refuse(reason::UNEXPECTED_VERIFY, e.to_string()))?
+    {
+        return Err(refuse(
+            reason::INVALID_REQUIREMENTS,
+            "Kassa settles this merchant in fiat: it is paid through kassa-escrow, which the books follow",
+        ));
+    }
     if kyb != "approved" {
         return Err(refuse(
             reason::INVALID_REQUIREMENTS,
