@@ -5,8 +5,10 @@
 //!   stablecoins, vaults, conversion pools registered as hooks);
 //! - [`demo_day`]: the demo's realistic day of payments, credit included;
 //! - [`postgres`]: a private throwaway Postgres cluster, and fresh databases on any server;
-//! - [`receiver`]: a webhook receiver on loopback that verifies signatures and fails on demand.
+//! - [`receiver`]: a webhook receiver on loopback that verifies signatures and fails on demand;
+//! - [`bench`]: the bench binaries' runtime and percentiles.
 
+pub mod bench;
 pub mod demo_day;
 pub mod postgres;
 pub mod protocol;

@@ -744,16 +744,21 @@ async fn in_the_escrow_scheme_an_agent_pays_only_for_calls_that_worked() {
     let _ = shop.address;
 }
 
-/// The requirements a `402` from `url` offers for `kassa-escrow`.
-async fn escrow_requirements(url: &str) -> (PaymentRequirements, ResourceInfo) {
-    let r = reqwest::get(url).await.unwrap();
-    assert_eq!(r.status(), 402);
-    let required: kassa_sdk::x402::PaymentRequired = kassa_sdk::x402::decode_header(
+/// The `PAYMENT-REQUIRED` of a `402`.
+fn required_of(r: &reqwest::Response) -> kassa_sdk::x402::PaymentRequired {
+    kassa_sdk::x402::decode_header(
         r.headers()[kassa_sdk::x402::PAYMENT_REQUIRED]
             .to_str()
             .unwrap(),
     )
-    .unwrap();
+    .unwrap()
+}
+
+/// The requirements a `402` from `url` offers for `kassa-escrow`.
+async fn escrow_requirements(url: &str) -> (PaymentRequirements, ResourceInfo) {
+    let r = reqwest::get(url).await.unwrap();
+    assert_eq!(r.status(), 402);
+    let required = required_of(&r);
     assert_eq!(required.accepts[0].scheme, "kassa-escrow", "offered first");
     assert_eq!(required.accepts[1].scheme, "exact", "beside exact");
     (required.accepts[0].clone(), required.resource)
@@ -963,9 +968,7 @@ async fn a_call_whose_answer_was_lost_is_answered_again_and_charged_once() {
     )
     .await;
     assert_eq!(stolen.status(), 402);
-    let why: kassa_sdk::x402::PaymentRequired =
-        kassa_sdk::x402::decode_header(stolen.headers()["payment-required"].to_str().unwrap())
-            .unwrap();
+    let why = required_of(&stolen);
     assert_eq!(
         why.error.as_deref(),
         Some("invalid_exact_svm_payload_signature_invalid")
@@ -984,9 +987,7 @@ async fn a_call_whose_answer_was_lost_is_answered_again_and_charged_once() {
     )
     .await;
     assert_eq!(over.status(), 402);
-    let why: kassa_sdk::x402::PaymentRequired =
-        kassa_sdk::x402::decode_header(over.headers()["payment-required"].to_str().unwrap())
-            .unwrap();
+    let why = required_of(&over);
     assert_eq!(why.error.as_deref(), Some("insufficient_funds"));
     assert_eq!(served.load(Ordering::SeqCst), 3);
 
@@ -1145,12 +1146,7 @@ async fn a_merchant_kassa_settles_in_fiat_is_paid_through_escrow_only() {
     // Its server offers escrow alone: a plain transfer would bypass the books.
     let (base, _) = serve_for(e, &shop.key, shop.owner.pubkey(), None).await;
     let r = reqwest::get(format!("{base}/weather")).await.unwrap();
-    let required: kassa_sdk::x402::PaymentRequired = kassa_sdk::x402::decode_header(
-        r.headers()[kassa_sdk::x402::PAYMENT_REQUIRED]
-            .to_str()
-            .unwrap(),
-    )
-    .unwrap();
+    let required = required_of(&r);
     let schemes: Vec<&str> = required.accepts.iter().map(|a| a.scheme.as_str()).collect();
     assert_eq!(schemes, vec!["kassa-escrow"]);
     // And the facilitator refuses an exact payment for it.

@@ -2,10 +2,62 @@
 //! the SDK's registry natively (the program's `idl-build` feature, assembled by
 //! `anchor-lang-idl`) into `sdk/idl/` (which `idl/` links to), or with `--check` fails when a
 //! checked-in IDL differs from what the code generates.
+//!
+//! Generating also records `sdk/idl/inputs.sha256`: the SHA-256 of everything the IDL is made
+//! from (every file under `programs/`, the workspace's `Cargo.toml` and `Cargo.lock`) and of the
+//! IDL files themselves. `--check` with inputs whose digest is the recorded one has nothing to
+//! build: the IDL was generated from exactly these. Any other change (a program's source, a
+//! dependency, a hand edit of an IDL file) builds and compares as before.
 
 use anyhow::{bail, Context, Result};
 use kassa_sdk::programs::KassaProgram;
+use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
+
+/// Where the digest of the IDL's inputs is recorded.
+const DIGEST: &str = "sdk/idl/inputs.sha256";
+
+/// Every file under `dir`, recursively.
+fn files_under(dir: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
+    for entry in std::fs::read_dir(dir).with_context(|| format!("cannot read {}", dir.display()))? {
+        let path = entry?.path();
+        if path.is_dir() {
+            files_under(&path, out)?;
+        } else {
+            out.push(path);
+        }
+    }
+    Ok(())
+}
+
+/// The SHA-256 (hex) of what the IDL is generated from, and of the IDL files.
+fn inputs_digest(root: &Path) -> Result<String> {
+    let mut files = Vec::new();
+    files_under(&root.join("programs"), &mut files)?;
+    files.push(root.join("Cargo.toml"));
+    files.push(root.join("Cargo.lock"));
+    for program in KassaProgram::ALL {
+        files.push(
+            root.join("sdk/idl")
+                .join(format!("{}.json", program.name())),
+        );
+    }
+    files.sort();
+    let mut h = Sha256::new();
+    for f in files {
+        let rel = f
+            .strip_prefix(root)
+            .unwrap_or(&f)
+            .to_string_lossy()
+            .replace('\\', "/");
+        let bytes = std::fs::read(&f).unwrap_or_default();
+        h.update(rel.as_bytes());
+        h.update([0]);
+        h.update((bytes.len() as u64).to_le_bytes());
+        h.update(&bytes);
+    }
+    Ok(h.finalize().iter().map(|b| format!("{b:02x}")).collect())
+}
 
 /// The directory of the crate whose library is `lib` (a program's crate name, e.g.
 /// `kassa_payments`), among the workspace's `programs/`.
@@ -49,6 +101,11 @@ fn root() -> PathBuf {
 
 fn idl(check: bool) -> Result<()> {
     let root = root();
+    let recorded = std::fs::read_to_string(root.join(DIGEST)).unwrap_or_default();
+    if check && recorded.trim() == inputs_digest(&root)? {
+        println!("IDL is current: generated from exactly these inputs ({DIGEST})");
+        return Ok(());
+    }
     // anchor-lang-idl would try to install RUSTUP_TOOLCHAIN if it were set.
     std::env::remove_var("RUSTUP_TOOLCHAIN");
     // It builds with its own RUSTFLAGS; a separate target directory keeps that build from
@@ -85,6 +142,16 @@ fn idl(check: bool) -> Result<()> {
             "stale IDL: {} — run `cargo run -p kassa-xtask -- idl` and commit the result",
             stale.join(", ")
         );
+    }
+    if check {
+        println!(
+            "IDL is current; {DIGEST} is not (run `cargo run -p kassa-xtask -- idl` so the next check need not build)"
+        );
+    } else {
+        let digest = inputs_digest(&root)?;
+        std::fs::write(root.join(DIGEST), format!("{digest}\n"))
+            .with_context(|| format!("failed to write {DIGEST}"))?;
+        println!("wrote {DIGEST}");
     }
     Ok(())
 }

@@ -27,7 +27,10 @@ use kassa_sdk::{
     api::types::{PayTransaction, Role},
     payments::{OrderId, Payments},
 };
-use kassa_testkit::postgres::knob;
+use kassa_testkit::{
+    bench::{millis as ms, p50_p99 as summary},
+    postgres::knob,
+};
 use solana_commitment_config::CommitmentConfig;
 use solana_rpc_client::nonblocking::rpc_client::RpcClient;
 use solana_sdk::{
@@ -41,30 +44,7 @@ use std::{
 };
 
 fn main() {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
-    rt.block_on(run());
-}
-
-fn pct(sorted: &[Duration], p: f64) -> Duration {
-    if sorted.is_empty() {
-        return Duration::ZERO;
-    }
-    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted[i.min(sorted.len() - 1)]
-}
-
-fn ms(d: Duration) -> String {
-    format!("{:.2} ms", d.as_secs_f64() * 1e3)
-}
-
-/// p50 and p99 of `samples` (sorted here).
-fn summary(samples: &mut [Duration]) -> (Duration, Duration) {
-    samples.sort();
-    (pct(samples, 0.5), pct(samples, 0.99))
+    kassa_testkit::bench::run_on_two_workers(run());
 }
 
 /// Time to the response headers of `url`, `n` times on one keep-alive client.

@@ -937,16 +937,7 @@ async fn settle_capture(
 ) -> Result<bool, ApiError> {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
     loop {
-        let status = state
-            .rpc
-            .get_signature_statuses(&[*sig])
-            .await
-            .map_err(|e| ApiError::Upstream(format!("getSignatureStatuses: {e}")))?
-            .value
-            .into_iter()
-            .next()
-            .flatten();
-        match status {
+        match super::signature_status(state, sig).await? {
             Some(s) if s.err.is_some() => {
                 let err = s.err.map(|e| e.to_string()).unwrap_or_default();
                 finish_call(
@@ -964,22 +955,7 @@ async fn settle_capture(
             }
             Some(_) => {}
             None => {
-                let valid = state
-                    .rpc
-                    .is_blockhash_valid(blockhash, CommitmentConfig::processed())
-                    .await
-                    .map_err(|e| ApiError::Upstream(format!("isBlockhashValid: {e}")))?;
-                let seen = state
-                    .rpc
-                    .get_signature_statuses(&[*sig])
-                    .await
-                    .map_err(|e| ApiError::Upstream(format!("getSignatureStatuses: {e}")))?
-                    .value
-                    .into_iter()
-                    .next()
-                    .flatten()
-                    .is_some();
-                if !valid && !seen {
+                if super::never_lands(state, sig, blockhash).await? {
                     // It can never land now: capture it anew.
                     sqlx::query(
                         "UPDATE x402.escrow_call SET status = 'delivered', capture_signature = NULL,

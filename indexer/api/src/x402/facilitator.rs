@@ -494,7 +494,7 @@ async fn settle(
 /// Where a sent settlement stands on chain; a pending one is recorded as settled or failed
 /// once the cluster has decided (failed also when its blockhash expired unseen).
 async fn decide(state: &AppState, sig: &Signature) -> Result<Option<X402Settlement>, ApiError> {
-    match signature_status(state, sig).await? {
+    match super::signature_status(state, sig).await? {
         Some(s) if s.err.is_some() => {
             let err = s.err.map(|e| e.to_string()).unwrap_or_default();
             Ok(Some(
@@ -516,13 +516,7 @@ async fn decide(state: &AppState, sig: &Signature) -> Result<Option<X402Settleme
                 solana_sdk::hash::Hash::new_from_array(hash.try_into().map_err(|_| {
                     ApiError::Internal("a stored blockhash is not 32 bytes".into())
                 })?);
-            let valid = state
-                .rpc
-                .is_blockhash_valid(&hash, CommitmentConfig::processed())
-                .await
-                .map_err(|e| ApiError::Upstream(format!("isBlockhashValid: {e}")))?;
-            // Asked again after the blockhash check: it may have landed in between.
-            if !valid && signature_status(state, sig).await?.is_none() {
+            if super::never_lands(state, sig, &hash).await? {
                 return Ok(Some(
                     mark_failed(
                         state,
@@ -535,18 +529,6 @@ async fn decide(state: &AppState, sig: &Signature) -> Result<Option<X402Settleme
             Ok(None)
         }
     }
-}
-
-async fn signature_status(
-    state: &AppState,
-    sig: &Signature,
-) -> Result<Option<solana_transaction_status_client_types::TransactionStatus>, ApiError> {
-    state
-        .rpc
-        .get_signature_statuses(&[*sig])
-        .await
-        .map_err(|e| ApiError::Upstream(format!("getSignatureStatuses: {e}")))
-        .map(|r| r.value.into_iter().next().flatten())
 }
 
 /// Waits (up to 30 s) for `sig` to be decided and answers what it did.

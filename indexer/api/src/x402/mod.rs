@@ -15,7 +15,13 @@ pub mod exact;
 pub(crate) mod facilitator;
 pub mod paywall;
 
-use solana_sdk::signature::Keypair;
+use crate::{error::ApiError, AppState};
+use solana_commitment_config::CommitmentConfig;
+use solana_sdk::{
+    hash::Hash,
+    signature::{Keypair, Signature},
+};
+use solana_transaction_status_client_types::TransactionStatus;
 use std::sync::Arc;
 
 pub(crate) use facilitator::routes;
@@ -30,4 +36,33 @@ pub struct X402Config {
     /// mainnet's, devnet's and testnet's ids, so a local node is also presented as devnet (see
     /// `docs/x402.md`).
     pub networks: Vec<String>,
+}
+
+/// What the cluster knows of `sig`, if anything.
+pub(crate) async fn signature_status(
+    state: &AppState,
+    sig: &Signature,
+) -> Result<Option<TransactionStatus>, ApiError> {
+    state
+        .rpc
+        .get_signature_statuses(&[*sig])
+        .await
+        .map_err(|e| ApiError::Upstream(format!("getSignatureStatuses: {e}")))
+        .map(|r| r.value.into_iter().next().flatten())
+}
+
+/// Whether a transaction the cluster has not seen never will: its blockhash is no longer
+/// valid, and it is still unseen when asked again after that check (it may have landed in
+/// between).
+pub(crate) async fn never_lands(
+    state: &AppState,
+    sig: &Signature,
+    blockhash: &Hash,
+) -> Result<bool, ApiError> {
+    let valid = state
+        .rpc
+        .is_blockhash_valid(blockhash, CommitmentConfig::processed())
+        .await
+        .map_err(|e| ApiError::Upstream(format!("isBlockhashValid: {e}")))?;
+    Ok(!valid && signature_status(state, sig).await?.is_none())
 }

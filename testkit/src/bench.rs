@@ -1,0 +1,49 @@
+//! What the bench binaries share: a two-worker runtime (the machine's two cores) and latency
+//! percentiles.
+
+use std::{future::Future, time::Duration};
+
+/// Runs `f` to completion on a multi-threaded runtime with two workers.
+pub fn run_on_two_workers<F: Future<Output = ()>>(f: F) {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("a runtime")
+        .block_on(f);
+}
+
+/// The `p` quantile (0 to 1) of `sorted`, nearest rank.
+pub fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    if sorted.is_empty() {
+        return Duration::ZERO;
+    }
+    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[i.min(sorted.len() - 1)]
+}
+
+/// p50 and p99 of `samples` (sorted here).
+pub fn p50_p99(samples: &mut [Duration]) -> (Duration, Duration) {
+    samples.sort();
+    (percentile(samples, 0.5), percentile(samples, 0.99))
+}
+
+/// `d` in milliseconds, two decimals.
+pub fn millis(d: Duration) -> String {
+    format!("{:.2} ms", d.as_secs_f64() * 1e3)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn percentiles_are_nearest_rank() {
+        let mut s: Vec<Duration> = (1..=100).rev().map(Duration::from_millis).collect();
+        let (p50, p99) = p50_p99(&mut s);
+        assert_eq!(p50, Duration::from_millis(51));
+        assert_eq!(p99, Duration::from_millis(99));
+        assert_eq!(percentile(&[], 0.5), Duration::ZERO);
+        assert_eq!(millis(Duration::from_micros(1_234)), "1.23 ms");
+    }
+}
