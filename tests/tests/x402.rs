@@ -42,6 +42,19 @@ fn usdc(e: &ApiEnv) -> MintRef {
     MintRef::new(e.usdc, anchor_spl::token::ID).unwrap()
 }
 
+/// A policy paying USDC on the local node's own id: at most `per_call` a call and
+/// `per_recipient` to one recipient.
+fn usdc_policy(e: &ApiEnv, per_call: u64, per_recipient: u64) -> Policy {
+    Policy {
+        assets: vec![AssetLimit {
+            network: e.caip2.clone(),
+            asset: e.usdc,
+            per_call,
+            per_recipient,
+        }],
+    }
+}
+
 fn rpc(e: &ApiEnv) -> RpcClient {
     RpcClient::new_with_commitment(e.rpc_url.clone(), CommitmentConfig::confirmed())
 }
@@ -158,14 +171,7 @@ async fn the_rust_client_pays_priced_calls_within_its_policy_and_failed_calls_co
         reqwest::Client::new(),
         &e.rpc_url,
         wallet,
-        Policy {
-            assets: vec![AssetLimit {
-                network: e.caip2.clone(),
-                asset: e.usdc,
-                per_call: 20_000,
-                per_recipient: 3 * PRICE,
-            }],
-        },
+        usdc_policy(e, 20_000, 3 * PRICE),
     );
 
     // An unpriced route is simply answered.
@@ -677,14 +683,7 @@ async fn in_the_escrow_scheme_an_agent_pays_only_for_calls_that_worked() {
         http_client(&e.ca),
         &e.rpc_url,
         wallet,
-        Policy {
-            assets: vec![AssetLimit {
-                network: e.caip2.clone(),
-                asset: e.usdc,
-                per_call: 20_000,
-                per_recipient: 6 * PRICE,
-            }],
-        },
+        usdc_policy(e, 20_000, 6 * PRICE),
     );
     // The first call opens a session: the whole budget goes into the program's escrow.
     let first = client.get(&format!("{base}/weather")).await.unwrap();
