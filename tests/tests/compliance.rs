@@ -354,6 +354,49 @@ impl Craft {
         .unwrap();
         payment
     }
+
+    /// `payer` pays `merchant`'s wallet `units` whole dollars at `ts` in an x402 `exact`
+    /// transfer, recorded settled and queued for the monitor as the facilitator does; answers
+    /// the settlement id.
+    async fn x402(&mut self, payer: &Pubkey, merchant: &Pubkey, units: &str, ts: i64) -> String {
+        let n = self.next;
+        self.next += 1;
+        let signer = Keypair::new();
+        let signature = signer.sign_message(&n.to_be_bytes());
+        let id = signature.to_string();
+        let amount = (units.parse::<Decimal>().unwrap() * Decimal::from(1_000_000u64)).trunc();
+        let mut db = self.pool.begin().await.unwrap();
+        sqlx::query(
+            "INSERT INTO x402.settlement (x402_settlement_id, merchant, scheme, network,
+                 message_hash, signature, blockhash, payer, pay_to, mint, amount, resource,
+                 status, created_at, finished_at)
+             VALUES ($1, $2, 'exact', $3, $4, $5, $6, $7, $8, $9, $10, 'https://shop.test/api',
+                     'settled', to_timestamp($11::float8 - 1), to_timestamp($11::float8))",
+        )
+        .bind(&id)
+        .bind(&merchant.to_bytes()[..])
+        .bind(kassa_sdk::x402::SOLANA_DEVNET)
+        .bind(&wallet().to_bytes()[..])
+        .bind(signature.as_ref())
+        .bind(&[7u8; 32][..])
+        .bind(&payer.to_bytes()[..])
+        .bind(&wallet().to_bytes()[..])
+        .bind(&self.mint.to_bytes()[..])
+        .bind(amount)
+        .bind(ts as f64)
+        .execute(&mut *db)
+        .await
+        .unwrap();
+        sqlx::query(
+            "INSERT INTO compliance.inbox (x402_settlement, phase) VALUES ($1, 'confirmed')",
+        )
+        .bind(&id)
+        .execute(&mut *db)
+        .await
+        .unwrap();
+        db.commit().await.unwrap();
+        id
+    }
 }
 
 fn wallet() -> Pubkey {
@@ -370,6 +413,92 @@ async fn alerted(pool: &PgPool) -> BTreeSet<(String, Pubkey)> {
     rows.into_iter()
         .map(|(r, p)| (r, Pubkey::try_from(p.as_slice()).unwrap()))
         .collect()
+}
+
+/// x402 `exact` payments join their payer's history beside Kassa payments: the rules count them,
+/// alerts name them by settlement id, no hold is asked for them (the transfer is final), and
+/// they add no wallet flow.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn x402_exact_payments_are_monitored_with_the_payers_kassa_payments() {
+    let pool = db().await;
+    rules::store(
+        &pool,
+        &json!({ "rules": [
+            { "id": "velocity", "kind": "velocity", "window_secs": 3600, "max_payments": 2,
+              "severity": "medium", "action": "hold" },
+            { "id": "large", "kind": "amount_threshold", "low": "10000", "medium": "5000",
+              "high": "1000", "severity": "medium" }
+        ]}),
+        "the test's rules",
+        &cli(),
+    )
+    .await
+    .unwrap();
+    let mut c = Craft::new(pool.clone()).await;
+    let (agent, shop, api) = (wallet(), wallet(), wallet());
+    let t0 = 1_700_000_000;
+    let first = c.pay(&agent, &shop, "10", t0, &[]).await;
+    let second = c.x402(&agent, &api, "0.01", t0 + 60).await;
+    let third = c.x402(&agent, &api, "0.01", t0 + 120).await;
+    // Waiting: the lag is read from the settlement's time like an event's.
+    assert!(monitor::lag_seconds(&pool).await.unwrap() > 0);
+    // A large `exact` payment at an unrated merchant, from another payer.
+    let whale = wallet();
+    let large = c.x402(&whale, &api, "6000", t0).await;
+
+    let pass = monitor::pass(&pool, None, &MonitorConfig::default())
+        .await
+        .unwrap();
+    assert_eq!((pass.monitored, pass.holds, pass.new_edges), (4, 0, 0));
+    let seen: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM compliance.payment_seen WHERE x402_settlement IS NOT NULL",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!(seen, 3);
+    let alerts: Vec<(String, Option<Vec<u8>>, serde_json::Value)> =
+        sqlx::query_as("SELECT rule, payment, evidence FROM compliance.alert ORDER BY rule")
+            .fetch_all(&pool)
+            .await
+            .unwrap();
+    assert_eq!(alerts.len(), 2, "{alerts:?}");
+    let (rule, payment, ev) = &alerts[0];
+    assert_eq!(rule, "large");
+    assert!(payment.is_none(), "an exact payment has no payment account");
+    assert_eq!(ev["payment"], json!(format!("x402:{large}")));
+    // The third payment in the hour, the second one over x402, hits velocity with the Kassa
+    // payment in evidence; the hold is asked for payments the escrow holds, and neither of
+    // these is one (the crafted Kassa payment has no account here, the x402 ones never do).
+    let (rule, payment, ev) = &alerts[1];
+    assert_eq!(rule, "velocity");
+    assert!(payment.is_none());
+    assert_eq!(ev["payment"], json!(format!("x402:{third}")));
+    assert_eq!(
+        ev["payments"],
+        json!([
+            first.to_string(),
+            format!("x402:{second}"),
+            format!("x402:{third}")
+        ])
+    );
+    assert_eq!(monitor::lag_seconds(&pool).await.unwrap(), 0);
+
+    // An inbox row names one source: a chain event or a settlement, never both or neither.
+    for sql in [
+        "INSERT INTO compliance.inbox (phase) VALUES ('confirmed')",
+        "INSERT INTO compliance.inbox (signature, ix_index, inner_index, x402_settlement, phase)
+         SELECT signature, 0, 0, x402_settlement_id, 'confirmed' FROM x402.settlement LIMIT 1",
+        "INSERT INTO compliance.inbox (x402_settlement, phase)
+         SELECT x402_settlement_id, 'reverted' FROM x402.settlement LIMIT 1",
+    ] {
+        let err = sqlx::query(sql)
+            .execute(&pool)
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("check constraint"), "{sql}: {err}");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -252,6 +252,15 @@ async fn the_rust_client_pays_priced_calls_within_its_policy_and_failed_calls_co
     .await
     .unwrap_or(0);
     assert_eq!(told + delivered, 3, "one notification per settlement");
+    // And handed to the KYT monitor once each (nothing runs the monitor in this environment).
+    let ids: Vec<String> = rows.iter().map(|(id, _)| id.clone()).collect();
+    let monitored: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM compliance.inbox WHERE x402_settlement = ANY($1)")
+            .bind(&ids)
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    assert_eq!(monitored, 3, "each settlement queued for monitoring");
 
     // The settlement lookup, for the shop's key only.
     let http = http_client(&e.ca);

@@ -264,5 +264,32 @@ pub async fn run(
             quote.status
         ),
     );
+    // The transfer joins the agent's KYT history, where the monitoring rules read it.
+    let rpc = RpcClient::new(rpc_url.to_string());
+    let mut monitored = 0i64;
+    for _ in 0..50 {
+        kassa_compliance::monitor::pass(
+            pool,
+            Some(&rpc),
+            &kassa_compliance::monitor::MonitorConfig::default(),
+        )
+        .await
+        .map_err(|e| anyhow!("the KYT monitor: {e}"))?;
+        monitored = sqlx::query_scalar(
+            "SELECT count(*) FROM compliance.payment_seen
+             WHERE payer = $1 AND x402_settlement IS NOT NULL",
+        )
+        .bind(buyer.pubkey().to_bytes().as_slice())
+        .fetch_one(pool)
+        .await?;
+        if monitored > 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    checks.check(
+        monitored == 1,
+        format!("x402 exact: the transfer is in the agent's KYT history ({monitored} payment)"),
+    );
     Ok(())
 }

@@ -16,6 +16,13 @@
 //! second of the authorization being confirmed; `kassa_compliance_monitor_lag_seconds` shows
 //! how far behind the monitor is, and `docs/compliance.md` states the floor merchants'
 //! auto-capture delay must keep above it.
+//!
+//! x402 `exact` payments come the same way: the facilitator writes an inbox row when it records
+//! a settlement settled, and the payment joins its payer's history under the SHA-256 of its
+//! transaction's message (it has no payment account), named `x402:<settlement id>` in alerts.
+//! The rules read it like any other payment; no hold is possible (the transfer is final), and
+//! it adds no wallet flow to the exposure graph (a direct transfer to a merchant's wallet would
+//! join all of that merchant's customers through it).
 
 use crate::{actions, graph, rules, rules::Check, screen, sha256, ComplianceError, Result, Risk};
 use rust_decimal::Decimal;
@@ -75,7 +82,10 @@ pub struct Pass {
 
 /// One authorization of the batch.
 struct Seen {
+    /// The payment account, or an x402 `exact` payment's message hash.
     payment: [u8; 32],
+    /// The x402 settlement id of an `exact` payment.
+    x402: Option<String>,
     payer: [u8; 32],
     merchant: [u8; 32],
     mint: [u8; 32],
@@ -88,10 +98,23 @@ struct Seen {
 /// A rule's hit on one payment.
 struct Hit {
     payment: Vec<u8>,
+    /// How alerts name it (`label`).
+    name: String,
+    /// Whether it is a Kassa payment account (the alert's `payment`).
+    account: bool,
     payer: Vec<u8>,
     merchant: Vec<u8>,
     evidence_payments: Vec<Vec<u8>>,
+    evidence_names: Vec<String>,
     detail: serde_json::Value,
+}
+
+/// How alerts name a payment: its account's address, or `x402:<settlement id>`.
+fn label(payment: &[u8], x402: Option<&str>) -> String {
+    match x402 {
+        Some(id) => format!("x402:{id}"),
+        None => b58(payment),
+    }
 }
 
 fn key(s: &serde_json::Value, what: &str) -> Result<[u8; 32]> {
@@ -123,9 +146,14 @@ pub async fn pass(pool: &PgPool, rpc: Option<&RpcClient>, config: &MonitorConfig
         return Ok(Pass::default());
     }
     let rows = sqlx::query(
-        "SELECT i.id, i.phase, e.signature, e.entity, e.ts, e.data, e.reverted
+        "SELECT i.id, i.phase, e.signature, e.entity, e.ts, e.data, e.reverted,
+                x.x402_settlement_id, x.message_hash, x.payer, x.merchant, x.mint,
+                x.amount::text, extract(epoch FROM x.finished_at)::int8, x.signature
          FROM compliance.inbox i
-         JOIN chain.event e USING (signature, ix_index, inner_index)
+         LEFT JOIN chain.event e
+             ON (e.signature, e.ix_index, e.inner_index) = (i.signature, i.ix_index, i.inner_index)
+         LEFT JOIN x402.settlement x ON x.x402_settlement_id = i.x402_settlement
+         WHERE e.signature IS NOT NULL OR x.x402_settlement_id IS NOT NULL
          ORDER BY i.id LIMIT $1",
     )
     .bind(config.batch)
@@ -141,7 +169,28 @@ pub async fn pass(pool: &PgPool, rpc: Option<&RpcClient>, config: &MonitorConfig
     let mut seen = Vec::new();
     let mut reverted: Vec<Vec<u8>> = Vec::new();
     let mut reverted_sigs: Vec<Vec<u8>> = Vec::new();
+    let bytes = |b: Vec<u8>, what: &str| -> Result<[u8; 32]> {
+        b.try_into()
+            .map_err(|_| ComplianceError::Corrupt(format!("x402 settlement {what}")))
+    };
     for r in &rows {
+        if let Some(id) = r.get::<Option<String>, _>(7) {
+            seen.push(Seen {
+                payment: bytes(r.get(8), "message hash")?,
+                x402: Some(id),
+                payer: bytes(r.get(9), "payer")?,
+                merchant: bytes(r.get(10), "merchant")?,
+                mint: bytes(r.get(11), "mint")?,
+                amount: r
+                    .get::<String, _>(12)
+                    .parse()
+                    .map_err(|_| ComplianceError::Corrupt("x402 settlement amount".into()))?,
+                at: r.get(13),
+                seq: r.get(0),
+                signature: r.get(14),
+            });
+            continue;
+        }
         let phase: &str = r.get(1);
         let signature: Vec<u8> = r.get(2);
         let entity: Vec<u8> = r.get(3);
@@ -160,6 +209,7 @@ pub async fn pass(pool: &PgPool, rpc: Option<&RpcClient>, config: &MonitorConfig
                 .as_slice()
                 .try_into()
                 .map_err(|_| ComplianceError::Corrupt("event entity".into()))?,
+            x402: None,
             payer: key(&data["payer"], "payer")?,
             merchant: key(&data["merchant"], "merchant")?,
             mint: key(&data["mint"], "mint")?,
@@ -174,7 +224,12 @@ pub async fn pass(pool: &PgPool, rpc: Option<&RpcClient>, config: &MonitorConfig
     }
     let decimals = decimals(&mut tx, rpc, &seen).await?;
     let signatures: Vec<Vec<u8>> = seen.iter().map(|s| s.signature.clone()).collect();
-    let edges = graph::record_edges(&mut tx, &signatures).await?;
+    let flows: Vec<Vec<u8>> = seen
+        .iter()
+        .filter(|s| s.x402.is_none())
+        .map(|s| s.signature.clone())
+        .collect();
+    let edges = graph::record_edges(&mut tx, &flows).await?;
     out.new_edges = edges.len() as u64;
     graph::extend_exposure(&mut tx, config.exposure, &edges).await?;
     out.exposed = graph::rebuild_exposure_in(&mut tx, config.exposure, false).await?;
@@ -187,6 +242,7 @@ pub async fn pass(pool: &PgPool, rpc: Option<&RpcClient>, config: &MonitorConfig
     let mut units = Vec::new();
     let mut at = Vec::new();
     let mut seq = Vec::new();
+    let mut x402 = Vec::new();
     for s in &seen {
         let d = *decimals
             .get(&s.mint)
@@ -199,11 +255,13 @@ pub async fn pass(pool: &PgPool, rpc: Option<&RpcClient>, config: &MonitorConfig
         units.push(Decimal::from_i128_with_scale(s.amount as i128, d));
         at.push(s.at);
         seq.push(s.seq);
+        x402.push(s.x402.clone());
     }
     let new: Vec<Vec<u8>> = sqlx::query_scalar(
-        "INSERT INTO compliance.payment_seen (payment, payer, merchant, mint, amount, units, at, seq, signature)
+        "INSERT INTO compliance.payment_seen (payment, payer, merchant, mint, amount, units, at, seq,
+                                              signature, x402_settlement)
          SELECT * FROM unnest($1::bytea[], $2::bytea[], $3::bytea[], $4::bytea[], $5::numeric[],
-                              $6::numeric[], $7::int8[], $9::int8[], $8::bytea[])
+                              $6::numeric[], $7::int8[], $9::int8[], $8::bytea[], $10::text[])
          ON CONFLICT (payment) DO NOTHING RETURNING payment",
     )
     .bind(&payment)
@@ -215,6 +273,7 @@ pub async fn pass(pool: &PgPool, rpc: Option<&RpcClient>, config: &MonitorConfig
     .bind(&at)
     .bind(&signatures)
     .bind(&seq)
+    .bind(&x402)
     .fetch_all(&mut *tx)
     .await?;
     out.monitored = new.len();
@@ -317,6 +376,7 @@ async fn decimals(
 #[derive(Debug, Clone)]
 struct Past {
     payment: Vec<u8>,
+    x402: Option<String>,
     merchant: Vec<u8>,
     units: Decimal,
     at: i64,
@@ -338,8 +398,8 @@ struct Batch {
 impl Batch {
     async fn read(conn: &mut PgConnection, rules: &[rules::Rule], new: &[Vec<u8>]) -> Result<Self> {
         let rows = sqlx::query(
-            "SELECT payer, payment, merchant, units, at, seq FROM compliance.payment_seen
-             WHERE payment = ANY($1) ORDER BY seq",
+            "SELECT payer, payment, merchant, units, at, seq, x402_settlement
+             FROM compliance.payment_seen WHERE payment = ANY($1) ORDER BY seq",
         )
         .bind(new)
         .fetch_all(&mut *conn)
@@ -350,6 +410,7 @@ impl Batch {
             units: r.get(3),
             at: r.get(4),
             seq: r.get(5),
+            x402: r.get(6),
         };
         let new: Vec<(Vec<u8>, Past)> = rows.iter().map(|r| (r.get(0), past(r))).collect();
         let mut payers: Vec<Vec<u8>> = new.iter().map(|(p, _)| p.clone()).collect();
@@ -369,7 +430,8 @@ impl Batch {
         let mut history: HashMap<Vec<u8>, Vec<Past>> = HashMap::new();
         if window > 0 {
             for r in sqlx::query(
-                "SELECT payer, payment, merchant, units, at, seq FROM compliance.payment_seen
+                "SELECT payer, payment, merchant, units, at, seq, x402_settlement
+                 FROM compliance.payment_seen
                  WHERE payer = ANY($1) AND at > $2 ORDER BY payer, at, seq",
             )
             .bind(&payers)
@@ -455,9 +517,15 @@ impl Batch {
     fn hit(payer: &[u8], n: &Past, evidence: Vec<&Past>, detail: serde_json::Value) -> Hit {
         Hit {
             payment: n.payment.clone(),
+            name: label(&n.payment, n.x402.as_deref()),
+            account: n.x402.is_none(),
             payer: payer.to_vec(),
             merchant: n.merchant.clone(),
             evidence_payments: evidence.iter().map(|p| p.payment.clone()).collect(),
+            evidence_names: evidence
+                .iter()
+                .map(|p| label(&p.payment, p.x402.as_deref()))
+                .collect(),
             detail,
         }
     }
@@ -589,9 +657,12 @@ async fn ask_providers(
                 .filter(|p| p.payer == s.payer)
                 .map(|p| Hit {
                     payment: p.payment.to_vec(),
+                    name: label(&p.payment, p.x402.as_deref()),
+                    account: p.x402.is_none(),
                     payer: p.payer.to_vec(),
                     merchant: p.merchant.to_vec(),
                     evidence_payments: vec![p.payment.to_vec()],
+                    evidence_names: vec![label(&p.payment, p.x402.as_deref())],
                     detail: json!({ "code": r.code, "detail": r.detail }),
                 })
                 .collect();
@@ -623,7 +694,7 @@ async fn raise(
     }
     let dedupes: Vec<String> = hits
         .iter()
-        .map(|h| format!("{}:{}", rule.id, b58(&h.payment)))
+        .map(|h| format!("{}:{}", rule.id, h.name))
         .collect();
     let known: std::collections::HashSet<String> =
         sqlx::query_scalar("SELECT dedupe FROM compliance.alert WHERE dedupe = ANY($1)")
@@ -634,7 +705,7 @@ async fn raise(
             .collect();
     let mut payer = Vec::new();
     let mut merchant = Vec::new();
-    let mut payment = Vec::new();
+    let mut payment: Vec<Option<Vec<u8>>> = Vec::new();
     let mut severity = Vec::new();
     let mut evidence = Vec::new();
     let mut digest = Vec::new();
@@ -654,15 +725,16 @@ async fn raise(
             "rule": rule.id,
             "kind": rule.kind,
             "version": version,
-            "payment": b58(&hit.payment),
-            "payments": hit.evidence_payments.iter().map(|p| b58(p)).collect::<Vec<_>>(),
+            "payment": hit.name,
+            "payments": hit.evidence_names,
             "detail": hit.detail,
         });
         digest.push(sha256(e.to_string().as_bytes()).to_vec());
         evidence.push(e);
         payer.push(hit.payer);
         merchant.push(hit.merchant);
-        payment.push(hit.payment);
+        // An x402 `exact` payment has no account to name.
+        payment.push(hit.account.then_some(hit.payment));
         severity.push(sev.as_str());
         dedupe.push(d);
         held.push(hit.evidence_payments);
@@ -806,9 +878,12 @@ async fn raise(
 /// made (0 when none waits).
 pub async fn lag_seconds(pool: &PgPool) -> Result<i64> {
     Ok(sqlx::query_scalar(
-        "SELECT coalesce(extract(epoch FROM now())::int8 - min(e.ts), 0)
-         FROM (SELECT signature, ix_index, inner_index FROM compliance.inbox ORDER BY id LIMIT 1) i
-         JOIN chain.event e USING (signature, ix_index, inner_index)",
+        "SELECT coalesce(extract(epoch FROM now())::int8
+                         - coalesce(min(e.ts), min(extract(epoch FROM x.finished_at))::int8), 0)
+         FROM (SELECT * FROM compliance.inbox ORDER BY id LIMIT 1) i
+         LEFT JOIN chain.event e
+             ON (e.signature, e.ix_index, e.inner_index) = (i.signature, i.ix_index, i.inner_index)
+         LEFT JOIN x402.settlement x ON x.x402_settlement_id = i.x402_settlement",
     )
     .fetch_one(pool)
     .await?)

@@ -593,7 +593,9 @@ async fn mark_failed(
     settlement(&row)
 }
 
-/// Marks the settlement settled and, in the same transaction, tells the merchant's webhooks.
+/// Marks the settlement settled and, in the same transaction, tells the merchant's webhooks and
+/// hands the payment to the KYT monitor (`compliance.inbox`), as the indexer does with a Kassa
+/// payment's authorization.
 async fn mark_settled(state: &AppState, sig: &Signature) -> Result<X402Settlement, ApiError> {
     let mut db = state.pool.begin().await?;
     // Only the call that moves it from pending tells the merchant: exactly one notification.
@@ -618,6 +620,12 @@ async fn mark_settled(state: &AppState, sig: &Signature) -> Result<X402Settlemen
             .bind(serde_json::to_value(&s).map_err(|e| ApiError::Internal(e.to_string()))?)
             .execute(&mut *db)
             .await?;
+        sqlx::query(
+            "INSERT INTO compliance.inbox (x402_settlement, phase) VALUES ($1, 'confirmed')",
+        )
+        .bind(sig.to_string())
+        .execute(&mut *db)
+        .await?;
     }
     db.commit().await?;
     Ok(s)
