@@ -4,10 +4,12 @@
 //! checked-in IDL differs from what the code generates.
 //!
 //! Generating also records `sdk/idl/inputs.sha256`: the SHA-256 of everything the IDL is made
-//! from (every file under `programs/`, the workspace's `Cargo.toml` and `Cargo.lock`) and of the
-//! IDL files themselves. `--check` with inputs whose digest is the recorded one has nothing to
-//! build: the IDL was generated from exactly these. Any other change (a program's source, a
-//! dependency, a hand edit of an IDL file) builds and compares as before.
+//! from (every file under `programs/`, the workspace's `Cargo.toml`, and the locked version of
+//! every package the programs build on, with every feature, as `cargo metadata` resolves them)
+//! and of the IDL files themselves. `--check` with inputs whose digest is the recorded one has
+//! nothing to build: the IDL was generated from exactly these. Any other change (a program's
+//! source, a dependency of a program, a hand edit of an IDL file) builds and compares as before;
+//! a dependency only the indexer, the tests or the tools use changes nothing here.
 
 use anyhow::{bail, Context, Result};
 use kassa_sdk::programs::KassaProgram;
@@ -30,12 +32,84 @@ fn files_under(dir: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
     Ok(())
 }
 
+/// The packages the programs build on (normal and build dependencies, every feature of the
+/// workspace's crates on), one `name version source` line each, sorted: the part of
+/// `Cargo.lock` the IDL depends on. Path packages are named without their path, so that every
+/// checkout of the same commit gives the same lines.
+fn program_dependencies(root: &Path) -> Result<String> {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let out = std::process::Command::new(cargo)
+        .args([
+            "metadata",
+            "--format-version",
+            "1",
+            "--all-features",
+            "--locked",
+        ])
+        .arg("--manifest-path")
+        .arg(root.join("Cargo.toml"))
+        .output()
+        .context("cannot run cargo metadata")?;
+    if !out.status.success() {
+        bail!(
+            "cargo metadata failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let meta: serde_json::Value = serde_json::from_slice(&out.stdout)?;
+    let programs = root.join("programs");
+    let mut line = std::collections::HashMap::new();
+    let mut todo = Vec::new();
+    for p in meta["packages"]
+        .as_array()
+        .context("cargo metadata: packages")?
+    {
+        let id = p["id"].as_str().context("cargo metadata: package id")?;
+        let source = p["source"].as_str().unwrap_or("path");
+        line.insert(
+            id.to_string(),
+            format!("{} {} {source}", p["name"], p["version"]),
+        );
+        if Path::new(p["manifest_path"].as_str().unwrap_or_default()).starts_with(&programs) {
+            todo.push(id.to_string());
+        }
+    }
+    let nodes: std::collections::HashMap<&str, &serde_json::Value> = meta["resolve"]["nodes"]
+        .as_array()
+        .context("cargo metadata: resolve")?
+        .iter()
+        .filter_map(|n| Some((n["id"].as_str()?, n)))
+        .collect();
+    let mut seen = std::collections::BTreeSet::new();
+    while let Some(id) = todo.pop() {
+        let Some(l) = line.get(&id) else {
+            bail!("cargo metadata: unknown package {id}");
+        };
+        if !seen.insert(l.clone()) {
+            continue;
+        }
+        for dep in nodes
+            .get(id.as_str())
+            .and_then(|n| n["deps"].as_array())
+            .into_iter()
+            .flatten()
+        {
+            let kinds = dep["dep_kinds"].as_array().into_iter().flatten();
+            if kinds.clone().any(|k| k["kind"].as_str() != Some("dev")) {
+                if let Some(pkg) = dep["pkg"].as_str() {
+                    todo.push(pkg.to_string());
+                }
+            }
+        }
+    }
+    Ok(seen.into_iter().collect::<Vec<_>>().join("\n"))
+}
+
 /// The SHA-256 (hex) of what the IDL is generated from, and of the IDL files.
 fn inputs_digest(root: &Path) -> Result<String> {
     let mut files = Vec::new();
     files_under(&root.join("programs"), &mut files)?;
     files.push(root.join("Cargo.toml"));
-    files.push(root.join("Cargo.lock"));
     for program in KassaProgram::ALL {
         files.push(
             root.join("sdk/idl")
@@ -56,6 +130,8 @@ fn inputs_digest(root: &Path) -> Result<String> {
         h.update((bytes.len() as u64).to_le_bytes());
         h.update(&bytes);
     }
+    h.update(b"locked dependencies of the programs\0");
+    h.update(program_dependencies(root)?.as_bytes());
     Ok(h.finalize().iter().map(|b| format!("{b:02x}")).collect())
 }
 
