@@ -6,10 +6,12 @@
 //! - [`demo_day`]: the demo's realistic day of payments, credit included;
 //! - [`postgres`]: a private throwaway Postgres cluster, and fresh databases on any server;
 //! - [`receiver`]: a webhook receiver on loopback that verifies signatures and fails on demand;
-//! - [`bench`]: the bench binaries' runtime and percentiles.
+//! - [`bench`]: the bench binaries' runtime and percentiles;
+//! - [`workload`]: payments recorded on a local node and replicated to any size, for the benches.
 
 pub mod bench;
 pub mod demo_day;
 pub mod postgres;
 pub mod protocol;
 pub mod receiver;
+pub mod workload;

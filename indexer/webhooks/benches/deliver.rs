@@ -19,7 +19,7 @@ use kassa_localnet::{
     server::{start, LocalnetConfig},
 };
 use kassa_sdk::{api::types::CreateWebhookEndpoint, webhook::Secret};
-use kassa_testkit::{postgres::knob, receiver::Receiver};
+use kassa_testkit::{bench::percentile, postgres::knob, receiver::Receiver};
 use kassa_webhooks::{endpoints, worker::Worker, Config, SealingKey, Webhooks};
 use std::{
     net::SocketAddr,
@@ -34,14 +34,6 @@ fn main() {
         .build()
         .unwrap();
     rt.block_on(run());
-}
-
-fn pct(sorted: &[Duration], p: f64) -> Duration {
-    if sorted.is_empty() {
-        return Duration::ZERO;
-    }
-    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted[i.min(sorted.len() - 1)]
 }
 
 fn ms(d: Duration) -> String {
@@ -214,9 +206,9 @@ async fn run() {
     println!(
         "latency, confirmed on the node to notification received ({invoices} invoices): \
          p50 {}  p90 {}  p99 {}  max {}",
-        ms(pct(&latencies, 0.5)),
-        ms(pct(&latencies, 0.9)),
-        ms(pct(&latencies, 0.99)),
+        ms(percentile(&latencies, 0.5)),
+        ms(percentile(&latencies, 0.9)),
+        ms(percentile(&latencies, 0.99)),
         ms(*latencies.last().unwrap_or(&Duration::ZERO))
     );
     for w in workers {

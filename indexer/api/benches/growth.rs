@@ -1,0 +1,400 @@
+//! Cost as the database grows: the indexer's apply rate on the lifecycle workload and the API's
+//! hot reads (a payment by id, a merchant's payments page, a payment's timeline) with
+//! `KASSA_BENCH_STORED` events already stored (default `100000,1000000,10000000`), each stage
+//! beside the first one measured in the same run.
+//!
+//! ```sh
+//! cargo bench -p kassa-api --bench growth     # DATABASE_URL, or a private cluster
+//! ```
+//!
+//! - **The history.** Payment lifecycles (opened, paid, captured, one instruction per
+//!   transaction) are recorded on a local node and decoded by the indexer. The first stage's
+//!   history is applied through the indexer itself; the later ones multiply it in SQL: each
+//!   copy gets its own signatures (SHA-512 of the copy number and the signature) and entity
+//!   addresses (SHA-256 of the copy number and the address), later slots and times, and is
+//!   finalized, as old history is. The copies' JSON and account lists still name the template's
+//!   addresses: the rows have the real size and shape, not new content. The queues the workers
+//!   drain (the webhook outbox, the settlement and compliance inboxes) are emptied after each
+//!   stage, as a running deployment keeps them. Tables are vacuumed and analyzed, as
+//!   autovacuum would have done.
+//! - **The apply.** At each stage a fresh lifecycle workload of `KASSA_BENCH_EVENTS` events
+//!   (default 100,000) under new random addresses goes through the indexer's pipeline
+//!   (`apply_in_order`, batches of `KASSA_BENCH_BATCH`), with everything the apply writes.
+//! - **The reads.** `KASSA_BENCH_READS` requests each (default 2,000), one at a time, through
+//!   the API's router in process (no socket: what is measured is the handler and its queries),
+//!   with an operator's key, on payments picked at random over the whole table: the payment,
+//!   its timeline, and the merchant's page of 50 that starts at it (the `cursor` a client
+//!   paging through its history sends).
+
+use axum::body::Body;
+use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine};
+use http_body_util::BodyExt;
+use kassa_api::{ApiConfig, AppState};
+use kassa_localnet::server::{start, LocalnetConfig};
+use kassa_sdk::api::types::Role;
+use kassa_testkit::{
+    bench::{millis, p50_p99},
+    postgres::knob as env,
+    workload::{chunks, record, workload},
+};
+use sqlx::PgPool;
+use std::{
+    net::SocketAddr,
+    time::{Duration, Instant},
+};
+use tower::ServiceExt;
+
+/// The tables the workers drain: emptied between stages.
+const QUEUES: &str = "webhooks.outbox, settlement.inbox, compliance.inbox";
+
+/// What one stage measured.
+struct Stage {
+    stored: i64,
+    rate: f64,
+    payment: (Duration, Duration),
+    page: (Duration, Duration),
+    timeline: (Duration, Duration),
+    bytes: i64,
+}
+
+fn main() {
+    kassa_testkit::bench::run_on_two_workers(run());
+}
+
+async fn run() {
+    let stages: Vec<i64> = std::env::var("KASSA_BENCH_STORED")
+        .unwrap_or_else(|_| "100000,1000000,10000000".into())
+        .split(',')
+        .map(|s| {
+            s.trim()
+                .parse()
+                .expect("KASSA_BENCH_STORED: event counts, comma-separated")
+        })
+        .collect();
+    let events = env("KASSA_BENCH_EVENTS", 100_000);
+    let batch = env(
+        "KASSA_BENCH_BATCH",
+        kassa_indexer::IndexerConfig::default().batch_size,
+    );
+    let reads = env("KASSA_BENCH_READS", 2_000);
+
+    let net = start(LocalnetConfig {
+        rpc_addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+        ..Default::default()
+    })
+    .await
+    .expect("localnet");
+    let recorded = record(&net.rpc_url, 0, env("KASSA_BENCH_LIFECYCLES", 500)).await;
+    let (_cluster, admin) =
+        kassa_testkit::postgres::server_from_env().expect("DATABASE_URL or a private Postgres");
+    let (pool, url) = kassa_testkit::postgres::fresh_database(&admin)
+        .await
+        .expect("a fresh database");
+    sqlx::query("INSERT INTO api.mint (address, decimals, token_program) VALUES ($1, 6, $2)")
+        .bind(&recorded.mint.to_bytes()[..])
+        .bind(&anchor_spl::token::ID.to_bytes()[..])
+        .execute(&pool)
+        .await
+        .unwrap();
+    let (_, key) = kassa_api::auth::create_account(&pool, "Bench operator", Role::Operator, None)
+        .await
+        .unwrap();
+    let api = kassa_api::router(AppState::new(
+        kassa_api::connect(&url, 4).await.unwrap(),
+        ApiConfig {
+            rpc_url: net.rpc_url.clone(),
+            rate_per_sec: 1_000_000,
+            burst: 1_000_000,
+            ..ApiConfig::default()
+        },
+        None,
+    ));
+
+    let mut done: Vec<Stage> = Vec::new();
+    for target in stages {
+        // History up to the stage: the indexer's own apply the first time, copies after.
+        let stored = count(&pool).await;
+        if stored == 0 {
+            let history = workload(&recorded.lifecycle, target as usize);
+            let t = Instant::now();
+            kassa_indexer::apply_in_order(
+                &pool,
+                futures_util::stream::iter(chunks(&history, batch).into_iter().map(Ok)),
+                None,
+                |_, _| {},
+            )
+            .await
+            .unwrap();
+            println!(
+                "history: {} events applied by the indexer in {:.1} s",
+                count(&pool).await,
+                t.elapsed().as_secs_f64()
+            );
+            template(&pool).await;
+        } else if stored < target {
+            let t = Instant::now();
+            multiply(&pool, target).await;
+            println!(
+                "history: {} events stored after copies ({:.1} s)",
+                count(&pool).await,
+                t.elapsed().as_secs_f64()
+            );
+        }
+        settle(&pool).await;
+        let stored = count(&pool).await;
+
+        let fresh = workload(&recorded.lifecycle, events);
+        let n: usize = fresh.iter().map(|t| t.events.len()).sum();
+        let t = Instant::now();
+        kassa_indexer::apply_in_order(
+            &pool,
+            futures_util::stream::iter(chunks(&fresh, batch).into_iter().map(Ok)),
+            None,
+            |_, _| {},
+        )
+        .await
+        .unwrap();
+        let rate = n as f64 / t.elapsed().as_secs_f64();
+        settle(&pool).await;
+
+        let picked: Vec<(Vec<u8>, i64)> = sqlx::query_as(
+            "SELECT address, opened_at FROM chain.payment ORDER BY random() LIMIT $1",
+        )
+        .bind(reads as i64)
+        .fetch_all(&pool)
+        .await
+        .unwrap();
+        let merchant = recorded.merchant.to_string();
+        let mut paths: [Vec<String>; 3] = Default::default();
+        for (address, opened_at) in &picked {
+            let a = bs58::encode(address).into_string();
+            let mut cursor = opened_at.to_be_bytes().to_vec();
+            cursor.extend_from_slice(address);
+            paths[0].push(format!("/v1/payments/{a}"));
+            paths[1].push(format!(
+                "/v1/payments?merchant={merchant}&limit=50&cursor={}",
+                URL_SAFE_NO_PAD.encode(cursor)
+            ));
+            paths[2].push(format!("/v1/payments/{a}/timeline"));
+        }
+        let mut measured = Vec::new();
+        for p in &paths {
+            measured.push(latencies(&api, &key.secret, p).await);
+        }
+        let bytes: i64 = sqlx::query_scalar("SELECT pg_database_size(current_database())")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+        let stage = Stage {
+            stored,
+            rate,
+            payment: measured[0],
+            page: measured[1],
+            timeline: measured[2],
+            bytes,
+        };
+        report(&stage, done.first());
+        done.push(stage);
+    }
+    println!(
+        "{} cores; apply batches of {batch} transactions; {events} events applied per stage; {reads} reads of each kind",
+        std::thread::available_parallelism().map_or(0, |n| n.get())
+    );
+    drop(api);
+    let name = url
+        .rsplit_once('/')
+        .and_then(|(_, d)| d.split('?').next())
+        .unwrap_or_default()
+        .to_string();
+    pool.close().await;
+    let admin_pool = PgPool::connect(&admin).await.unwrap();
+    let _ = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+    )))
+    .execute(&admin_pool)
+    .await;
+}
+
+async fn count(pool: &PgPool) -> i64 {
+    sqlx::query_scalar("SELECT count(*) FROM chain.event")
+        .fetch_one(pool)
+        .await
+        .unwrap()
+}
+
+/// The queues emptied as the workers would, then vacuumed and analyzed as autovacuum would.
+async fn settle(pool: &PgPool) {
+    sqlx::query(sqlx::AssertSqlSafe(format!("TRUNCATE {QUEUES}")))
+        .execute(pool)
+        .await
+        .unwrap();
+    sqlx::query("VACUUM (ANALYZE)").execute(pool).await.unwrap();
+}
+
+/// The first stage's history, kept as the template the copies are made of.
+async fn template(pool: &PgPool) {
+    sqlx::query("UPDATE chain.transaction SET commitment = 'finalized'")
+        .execute(pool)
+        .await
+        .unwrap();
+    for t in [
+        "transaction",
+        "instruction",
+        "event",
+        "token_balance_change",
+        "payment",
+    ] {
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "CREATE TABLE public.template_{t} AS SELECT * FROM chain.{t}"
+        )))
+        .execute(pool)
+        .await
+        .unwrap();
+    }
+    sqlx::query(
+        "CREATE TABLE public.template_span AS
+         SELECT (SELECT count(*) FROM template_event) AS events,
+                (SELECT max(slot) - min(slot) + 1 FROM template_transaction) AS slots,
+                (SELECT max(ts) - min(ts) + 1 FROM template_event) AS secs,
+                0::int8 AS copies",
+    )
+    .execute(pool)
+    .await
+    .unwrap();
+}
+
+/// Copies of the template until at least `target` events are stored, ten copies per statement.
+async fn multiply(pool: &PgPool, target: i64) {
+    let (per_copy, copies): (i64, i64) = sqlx::query_as("SELECT events, copies FROM template_span")
+        .fetch_one(pool)
+        .await
+        .unwrap();
+    // A payment copy: its own address, opened and last changed a copy's span later; every
+    // other column as the template's (read from the catalog, so a new column is copied too).
+    let columns: Vec<String> = sqlx::query_scalar(
+        "SELECT column_name::text FROM information_schema.columns
+         WHERE table_schema = 'chain' AND table_name = 'payment' ORDER BY ordinal_position",
+    )
+    .fetch_all(pool)
+    .await
+    .unwrap();
+    let values: Vec<String> = columns
+        .iter()
+        .map(|c| match c.as_str() {
+            "address" => "sha256(int8send(g) || p.address)".to_string(),
+            "opened_at" | "status_at" => format!("p.{c} + g * s.secs"),
+            _ => format!("p.{c}"),
+        })
+        .collect();
+    let payments = format!(
+        "INSERT INTO chain.payment ({}) SELECT {}
+         FROM template_payment p, template_span s, generate_series($1::int8, $2::int8) g",
+        columns.join(", "),
+        values.join(", ")
+    );
+    let mut next = copies + 1;
+    while count(pool).await < target {
+        let missing = target - count(pool).await;
+        let n = ((missing + per_copy - 1) / per_copy).clamp(1, 10);
+        let (from, to) = (next, next + n - 1);
+        let mut tx = pool.begin().await.unwrap();
+        for sql in [
+            "INSERT INTO chain.transaction (signature, slot, block_time, failed, fee, commitment)
+             SELECT sha512(int8send(g) || t.signature), t.slot + g * s.slots,
+                    t.block_time + g * s.secs, t.failed, t.fee, 'finalized'
+             FROM template_transaction t, template_span s, generate_series($1::int8, $2::int8) g",
+            "INSERT INTO chain.instruction (signature, ix_index, inner_index, program, name, args,
+                                            accounts)
+             SELECT sha512(int8send(g) || i.signature), i.ix_index, i.inner_index, i.program,
+                    i.name, i.args, i.accounts
+             FROM template_instruction i, generate_series($1::int8, $2::int8) g",
+            "INSERT INTO chain.event (signature, ix_index, inner_index, slot, program, name, entity,
+                                      seq, ts, actor, data, raw)
+             SELECT sha512(int8send(g) || e.signature), e.ix_index, e.inner_index,
+                    e.slot + g * s.slots, e.program, e.name, sha256(int8send(g) || e.entity),
+                    e.seq, e.ts + g * s.secs, e.actor, e.data, e.raw
+             FROM template_event e, template_span s, generate_series($1::int8, $2::int8) g",
+            "INSERT INTO chain.token_balance_change (signature, account_index, account, mint, owner,
+                                                     pre, post)
+             SELECT sha512(int8send(g) || c.signature), c.account_index, c.account, c.mint,
+                    c.owner, c.pre, c.post
+             FROM template_token_balance_change c, generate_series($1::int8, $2::int8) g",
+            payments.as_str(),
+        ] {
+            sqlx::query(sqlx::AssertSqlSafe(sql.to_string()))
+                .bind(from)
+                .bind(to)
+                .execute(&mut *tx)
+                .await
+                .unwrap();
+        }
+        sqlx::query("UPDATE template_span SET copies = $1")
+            .bind(to)
+            .execute(&mut *tx)
+            .await
+            .unwrap();
+        tx.commit().await.unwrap();
+        next = to + 1;
+    }
+}
+
+/// Sequential latencies of `paths` through the router, after one warm-up pass over 50 of them.
+async fn latencies(api: &axum::Router, key: &str, paths: &[String]) -> (Duration, Duration) {
+    let get = |path: &str| {
+        axum::http::Request::get(path)
+            .header("authorization", format!("Bearer {key}"))
+            .body(Body::empty())
+            .unwrap()
+    };
+    for p in paths.iter().take(50) {
+        api.clone().oneshot(get(p)).await.unwrap();
+    }
+    let mut all = Vec::with_capacity(paths.len());
+    for p in paths {
+        let t = Instant::now();
+        let r = api.clone().oneshot(get(p)).await.unwrap();
+        let status = r.status();
+        let body = r.into_body().collect().await.unwrap().to_bytes();
+        all.push(t.elapsed());
+        assert!(
+            status.is_success(),
+            "{p}: {status} {}",
+            String::from_utf8_lossy(&body)
+        );
+    }
+    p50_p99(&mut all)
+}
+
+fn report(s: &Stage, first: Option<&Stage>) {
+    let ratio = |now: Duration, then: Duration| now.as_secs_f64() / then.as_secs_f64();
+    let vs = |f: &dyn Fn(&Stage) -> (Duration, Duration)| match first {
+        Some(b) => format!(" (p99 {:.2}x of the first stage's)", ratio(f(s).1, f(b).1)),
+        None => String::new(),
+    };
+    println!(
+        "{} events stored ({:.1} GB): apply {:.0} events/s{}",
+        s.stored,
+        s.bytes as f64 / 1e9,
+        s.rate,
+        first.map_or(String::new(), |b| format!(
+            " ({:.2} of the first stage's)",
+            s.rate / b.rate
+        ))
+    );
+    for (what, f) in [
+        (
+            "payment by id",
+            &(|s: &Stage| s.payment) as &dyn Fn(&Stage) -> (Duration, Duration),
+        ),
+        ("merchant page of 50", &|s: &Stage| s.page),
+        ("timeline", &|s: &Stage| s.timeline),
+    ] {
+        let (p50, p99) = f(s);
+        println!(
+            "  {what:<20} p50 {}  p99 {}{}",
+            millis(p50),
+            millis(p99),
+            vs(f)
+        );
+    }
+}
