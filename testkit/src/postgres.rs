@@ -248,6 +248,23 @@ pub async fn fresh_database(
     Ok((kassa_indexer::store::connect(&url).await?, url))
 }
 
+/// Drops the database of `url` (one `fresh_database` made) from the server at `admin_url`,
+/// closing what is still connected to it; a bench's data goes with the bench.
+pub async fn drop_database(admin_url: &str, url: &str) {
+    let database = url
+        .rsplit_once('/')
+        .and_then(|(_, d)| d.split('?').next())
+        .unwrap_or_default();
+    if let Ok(admin) = sqlx::PgPool::connect(admin_url).await {
+        let _ = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "DROP DATABASE IF EXISTS {database} WITH (FORCE)"
+        )))
+        .execute(&admin)
+        .await;
+        admin.close().await;
+    }
+}
+
 /// Runs an indexer of the cluster at `rpc_url` into `pool`, polling every `poll`, until the
 /// returned sender is dropped (or sends `true`): a test's or bench's mirror of its node.
 pub fn follow(

@@ -115,16 +115,13 @@ async fn run() {
         // History up to the stage: the indexer's own apply the first time, copies after.
         let stored = count(&pool).await;
         if stored == 0 {
-            let history = workload(&recorded.lifecycle, target as usize);
             let t = Instant::now();
-            kassa_indexer::apply_in_order(
+            apply(
                 &pool,
-                futures_util::stream::iter(chunks(&history, batch).into_iter().map(Ok)),
-                None,
-                |_, _| {},
+                &workload(&recorded.lifecycle, target as usize),
+                batch,
             )
-            .await
-            .unwrap();
+            .await;
             println!(
                 "history: {} events applied by the indexer in {:.1} s",
                 count(&pool).await,
@@ -146,14 +143,7 @@ async fn run() {
         let fresh = workload(&recorded.lifecycle, events);
         let n: usize = fresh.iter().map(|t| t.events.len()).sum();
         let t = Instant::now();
-        kassa_indexer::apply_in_order(
-            &pool,
-            futures_util::stream::iter(chunks(&fresh, batch).into_iter().map(Ok)),
-            None,
-            |_, _| {},
-        )
-        .await
-        .unwrap();
+        apply(&pool, &fresh, batch).await;
         let rate = n as f64 / t.elapsed().as_secs_f64();
         settle(&pool).await;
 
@@ -201,18 +191,20 @@ async fn run() {
         std::thread::available_parallelism().map_or(0, |n| n.get())
     );
     drop(api);
-    let name = url
-        .rsplit_once('/')
-        .and_then(|(_, d)| d.split('?').next())
-        .unwrap_or_default()
-        .to_string();
     pool.close().await;
-    let admin_pool = PgPool::connect(&admin).await.unwrap();
-    let _ = sqlx::query(sqlx::AssertSqlSafe(format!(
-        "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
-    )))
-    .execute(&admin_pool)
-    .await;
+    kassa_testkit::postgres::drop_database(&admin, &url).await;
+}
+
+/// `txs` through the indexer's pipeline, in batches of `batch`.
+async fn apply(pool: &PgPool, txs: &[kassa_indexer::decode::DecodedTx], batch: usize) {
+    kassa_indexer::apply_in_order(
+        pool,
+        futures_util::stream::iter(chunks(txs, batch).into_iter().map(Ok)),
+        None,
+        |_, _| {},
+    )
+    .await
+    .unwrap();
 }
 
 async fn count(pool: &PgPool) -> i64 {

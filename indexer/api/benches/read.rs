@@ -197,11 +197,6 @@ async fn run() {
         .await
         .expect("a fresh database");
     fresh.close().await;
-    let database = url
-        .rsplit_once('/')
-        .and_then(|(_, d)| d.split('?').next())
-        .unwrap_or_default()
-        .to_string();
     let pool = kassa_api::connect(&url, env("KASSA_BENCH_POOL", 4) as u32)
         .await
         .unwrap();
@@ -311,10 +306,5 @@ async fn run() {
     );
     // The million rows go with the bench.
     pool.close().await;
-    let admin_pool = PgPool::connect(&admin).await.unwrap();
-    let _ = sqlx::query(sqlx::AssertSqlSafe(format!(
-        "DROP DATABASE IF EXISTS {database} WITH (FORCE)"
-    )))
-    .execute(&admin_pool)
-    .await;
+    kassa_testkit::postgres::drop_database(&admin, &url).await;
 }

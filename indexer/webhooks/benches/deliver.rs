@@ -215,16 +215,5 @@ async fn run() {
         w.abort();
     }
     pool.close().await;
-    let database = url
-        .rsplit_once('/')
-        .and_then(|(_, d)| d.split('?').next())
-        .unwrap_or_default()
-        .to_string();
-    if let Ok(admin_pool) = sqlx::PgPool::connect(&admin).await {
-        let _ = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "DROP DATABASE IF EXISTS {database} WITH (FORCE)"
-        )))
-        .execute(&admin_pool)
-        .await;
-    }
+    kassa_testkit::postgres::drop_database(&admin, &url).await;
 }
