@@ -248,13 +248,20 @@ pub async fn fresh_database(
     Ok((kassa_indexer::store::connect(&url).await?, url))
 }
 
+/// The database `url` names. Its query may name a socket directory, slashes and all: the
+/// database is the last part of the path before it.
+pub fn database_of(url: &str) -> &str {
+    let path = url.split('?').next().unwrap_or_default();
+    path.rsplit_once('/').map_or("", |(_, d)| d)
+}
+
 /// Drops the database of `url` (one `fresh_database` made) from the server at `admin_url`,
 /// closing what is still connected to it; a bench's data goes with the bench.
 pub async fn drop_database(admin_url: &str, url: &str) {
-    let database = url
-        .rsplit_once('/')
-        .and_then(|(_, d)| d.split('?').next())
-        .unwrap_or_default();
+    let database = database_of(url);
+    if database.is_empty() {
+        return;
+    }
     if let Ok(admin) = sqlx::PgPool::connect(admin_url).await {
         let _ = sqlx::query(sqlx::AssertSqlSafe(format!(
             "DROP DATABASE IF EXISTS {database} WITH (FORCE)"
@@ -293,7 +300,16 @@ pub fn follow(
 
 #[cfg(test)]
 mod tests {
-    use super::with_database;
+    use super::{database_of, with_database};
+
+    #[test]
+    fn the_database_is_read_before_the_socket_directory() {
+        assert_eq!(
+            database_of("postgres:///kassa_t_1_0?host=/tmp/pgdev&user=postgres"),
+            "kassa_t_1_0"
+        );
+        assert_eq!(database_of("postgres://u:p@db:5432/main"), "main");
+    }
 
     #[test]
     fn another_database_keeps_the_socket() {
