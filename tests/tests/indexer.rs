@@ -1098,12 +1098,22 @@ async fn one_writer_per_stream_and_a_dead_writers_streams_are_taken_over_at_once
     assert!(matches!(err, StoreError::LeaseLost(_)), "{err}");
     drop(conn);
 
-    // A dies (its session with it): B takes every stream over on its next pass, without
+    // A dies (its session with it): B takes every stream over on its next pass once A's
+    // session is gone (the server ends it within milliseconds of the socket closing), without
     // waiting for the leases to expire, and A could no longer write.
     let a_lease = a.lease(stream).await.unwrap();
     drop(a);
-    let took = b.pass().await.unwrap();
+    let died = std::time::Instant::now();
+    let mut took = b.pass().await.unwrap();
+    while took.transactions == 0 && died.elapsed() < Duration::from_secs(5) {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        took = b.pass().await.unwrap();
+    }
     assert!(took.transactions >= more.len(), "{took:?}");
+    assert!(
+        died.elapsed() < IndexerConfig::default().lease_ttl,
+        "taken over before the lease expired"
+    );
     assert_eq!(store::known(&pool, &more).await.unwrap().len(), more.len());
     assert_eq!(
         store::Lease::holder_of(&pool, stream).await.unwrap(),
