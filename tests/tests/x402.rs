@@ -590,6 +590,14 @@ struct EscrowShop {
 }
 
 async fn escrow_shop(e: &ApiEnv, name: &str) -> EscrowShop {
+    escrow_shop_with(e, name, crate::api::policy(false)).await
+}
+
+async fn escrow_shop_with(
+    e: &ApiEnv,
+    name: &str,
+    policy: kassa_payments::state::MerchantPolicy,
+) -> EscrowShop {
     let rpc = rpc(e);
     let owner = Keypair::new();
     let sig = rpc
@@ -600,12 +608,7 @@ async fn escrow_shop(e: &ApiEnv, name: &str) -> EscrowShop {
     let m = usdc(e);
     let p = kassa_sdk::payments::Payments::default();
     let (register, address) = p
-        .merchant_register(
-            &owner.pubkey(),
-            &m.mint,
-            &owner.pubkey(),
-            crate::api::policy(false),
-        )
+        .merchant_register(&owner.pubkey(), &m.mint, &owner.pubkey(), policy)
         .unwrap();
     let ata = anchor_spl::associated_token::spl_associated_token_account::instruction::create_associated_token_account_idempotent(
         &owner.pubkey(), &owner.pubkey(), &m.mint, &m.token_program);
@@ -1122,6 +1125,99 @@ async fn a_crash_between_delivery_and_capture_is_captured_exactly_once_after_res
         row,
         ((2 * PRICE).to_string(), "0".into(), (2 * PRICE).to_string())
     );
+}
+
+/// A closed session's payment account is closed by the recovery pass once nothing in it can be
+/// refunded (here at once: the shop keeps no refund window), its rent back to the merchant's
+/// operator key, once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_closed_session_gives_its_rent_back_to_the_operator_key_once_nothing_is_refundable() {
+    use kassa_sdk::x402::escrow::{close_message, CloseSession, Session};
+    let e = env();
+    let shop = escrow_shop_with(
+        e,
+        "Rent Shop",
+        kassa_payments::state::MerchantPolicy {
+            refund_window: 0,
+            ..crate::api::policy(false)
+        },
+    )
+    .await;
+    let (base, _) = serve_for(e, &shop.key, shop.owner.pubkey(), None).await;
+    let agent_key = agent(e, 100_000).await;
+    let (req, _) = escrow_requirements(&format!("{base}/weather")).await;
+    let session = open_session(e, &req, &agent_key, 2 * PRICE).await;
+    let rpc = rpc(e);
+    let rent = rpc.get_account(&session).await.unwrap().lamports;
+    let merchant: kassa_payments::state::Payment = on_chain(e, &session).await;
+    let operator = {
+        let data = rpc.get_account(&merchant.merchant).await.unwrap().data;
+        let m: kassa_payments::state::Merchant =
+            anchor_lang::AccountDeserialize::try_deserialize(&mut data.as_slice()).unwrap();
+        m.rent_receiver(true)
+    };
+    assert_ne!(operator, shop.owner.pubkey(), "the operator key opened it");
+
+    // Closed with nothing used: all of it voided back to the agent.
+    let facilitator = req.extra_str("facilitator").unwrap();
+    let closed: Session = http_client(&e.ca)
+        .post(format!("{facilitator}/escrow/sessions/{session}/close"))
+        .json(&CloseSession {
+            signature: agent_key
+                .sign_message(&close_message(&session.to_string()))
+                .to_string(),
+        })
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(closed.status, "closed");
+    let pool = e.pool().await;
+    // The mirror shows it voided, then the recovery pass closes it.
+    for _ in 0..200 {
+        let status: Option<String> =
+            sqlx::query_scalar("SELECT status FROM chain.payment WHERE address = $1")
+                .bind(session.to_bytes().as_slice())
+                .fetch_optional(&pool)
+                .await
+                .unwrap();
+        if status.as_deref() == Some("voided") {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let before = rpc.get_balance(&operator).await.unwrap();
+    let state = kassa_api::AppState::new(
+        kassa_api::connect(&e.db_url, 2).await.unwrap(),
+        kassa_api::ApiConfig {
+            rpc_url: e.rpc_url.clone(),
+            operator_keys: Some(Arc::new(
+                kassa_api::operator_keys::OperatorKeys::load(&e.operator_dir).unwrap(),
+            )),
+            x402: Some(e.x402.clone()),
+            ..kassa_api::ApiConfig::default()
+        },
+        None,
+    );
+    let r = kassa_api::x402::escrow::recover(&state).await.unwrap();
+    assert_eq!(r.rent_reclaimed, 1, "{r:?}");
+    assert!(
+        rpc.get_account(&session).await.is_err(),
+        "the account is closed"
+    );
+    assert_eq!(rpc.get_balance(&operator).await.unwrap(), before + rent);
+    let sent: Option<Vec<u8>> =
+        sqlx::query_scalar("SELECT rent_signature FROM x402.escrow_session WHERE payment = $1")
+            .bind(session.to_bytes().as_slice())
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    assert!(sent.is_some());
+    // Once: the next passes send nothing for it.
+    let again = kassa_api::x402::escrow::recover(&state).await.unwrap();
+    assert_eq!(again.rent_reclaimed, 0);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

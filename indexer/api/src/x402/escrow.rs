@@ -1028,6 +1028,85 @@ pub struct Recovered {
     pub released: u64,
     /// Offers never authorized, expired.
     pub expired: u64,
+    /// Closed sessions' payment accounts closed, their rent sent back to the operator key.
+    pub rent_reclaimed: u64,
+}
+
+/// How long a close sent for a session's rent is given to land before it is sent again.
+const RENT_RETRY_SECS: u64 = 90;
+
+/// Closes the payment accounts of closed sessions once nothing in them can be asked back
+/// (nothing escrowed, and nothing refundable or the refund window over, as the mirror shows
+/// them): `payment_close` is permissionless, the facilitator's fee payer sends it, and the
+/// program returns the rent to the key that opened the invoice, the merchant's operator key.
+/// Answers how many closes landed.
+async fn reclaim_rent(state: &AppState) -> Result<u64, ApiError> {
+    let Ok(fee_payer) = fee_payer(state).cloned() else {
+        return Ok(0);
+    };
+    let due: Vec<(Vec<u8>, Vec<u8>)> = sqlx::query_as(
+        "SELECT s.payment, s.merchant FROM x402.escrow_session s
+         JOIN chain.payment p ON p.address = s.payment
+         WHERE s.status = 'closed' AND NOT p.closed
+           AND p.authorized - p.captured - p.released = 0
+           AND (p.captured - p.refunded = 0 OR p.refund_deadline < extract(epoch FROM now()))
+           AND (s.rent_attempted_at IS NULL
+                OR s.rent_attempted_at < now() - make_interval(secs => $1))
+         ORDER BY s.closed_at LIMIT 50",
+    )
+    .bind(RENT_RETRY_SECS as f64)
+    .fetch_all(&state.pool)
+    .await?;
+    let mut closed = 0;
+    for (session, merchant) in due {
+        let (session, merchant) = (as_key(&session), as_key(&merchant));
+        // Only one process sends it: the one that moves the attempt time.
+        let mine = sqlx::query(
+            "UPDATE x402.escrow_session SET rent_attempted_at = now()
+             WHERE payment = $1 AND status = 'closed'
+               AND (rent_attempted_at IS NULL
+                    OR rent_attempted_at < now() - make_interval(secs => $2))",
+        )
+        .bind(session.to_bytes().as_slice())
+        .bind(RENT_RETRY_SECS as f64)
+        .execute(&state.pool)
+        .await?
+        .rows_affected();
+        if mine == 0 {
+            continue;
+        }
+        let payment: kassa_payments::state::Payment = state.program_account(&session).await?;
+        let m: Merchant = state.program_account(&merchant).await?;
+        let close = Payments::default()
+            .payment_close(
+                &fee_payer.pubkey(),
+                &merchant,
+                &session,
+                &m.rent_receiver(payment.opened_by_operator),
+            )
+            .map_err(|e| ApiError::Internal(e.to_string()))?;
+        let blockhash = state
+            .rpc
+            .get_latest_blockhash()
+            .await
+            .map_err(|e| ApiError::Upstream(format!("getLatestBlockhash: {e}")))?;
+        let tx = Transaction::new_signed_with_payer(
+            &[close],
+            Some(&fee_payer.pubkey()),
+            &[fee_payer.as_ref()],
+            blockhash,
+        );
+        sqlx::query("UPDATE x402.escrow_session SET rent_signature = $2 WHERE payment = $1")
+            .bind(session.to_bytes().as_slice())
+            .bind(tx.signatures[0].as_ref())
+            .execute(&state.pool)
+            .await?;
+        match state.send_signed(&tx).await {
+            Ok(_) => closed += 1,
+            Err(e) => tracing::warn!(%session, "x402 session rent not reclaimed yet: {e}"),
+        }
+    }
+    Ok(closed)
 }
 
 async fn recover_session(state: &AppState, session: &Pubkey) -> Result<(), ApiError> {
@@ -1046,8 +1125,8 @@ async fn recover_session(state: &AppState, session: &Pubkey) -> Result<(), ApiEr
 
 /// Finishes what a crash interrupted: delivered calls are captured, capturing calls looked up
 /// (and captured anew only when their capture can no longer land), reservations abandoned for
-/// [`ABANDONED_SECS`] released, offers past their expiry expired. Safe to run from several
-/// processes at once.
+/// [`ABANDONED_SECS`] released, offers past their expiry expired; and closed sessions' rent is
+/// reclaimed once they can no longer be refunded. Safe to run from several processes at once.
 pub async fn recover(state: &AppState) -> Result<Recovered, ApiError> {
     let mut done = Recovered::default();
     let calls: Vec<String> = sqlx::query_scalar(
@@ -1081,6 +1160,7 @@ pub async fn recover(state: &AppState) -> Result<Recovered, ApiError> {
     .execute(&state.pool)
     .await?
     .rows_affected();
+    done.rent_reclaimed = reclaim_rent(state).await?;
     Ok(done)
 }
 
