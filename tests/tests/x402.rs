@@ -589,6 +589,39 @@ struct EscrowShop {
     owner: Keypair,
 }
 
+/// Waits (10 s at most) until `sql` reads `want` for `key` from the indexer's mirror.
+async fn mirrored(pool: &sqlx::PgPool, sql: &'static str, key: &Pubkey, want: &str) {
+    for _ in 0..200 {
+        let got: Option<String> = sqlx::query_scalar(sql)
+            .bind(key.to_bytes().as_slice())
+            .fetch_optional(pool)
+            .await
+            .unwrap();
+        if got.as_deref() == Some(want) {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!("{sql} never read {want} for {key}");
+}
+
+/// Another process of the API with the shared environment's facilitator and operator keys, on
+/// the same database (as after a restart, or beside the first).
+async fn facilitator_process(e: &ApiEnv) -> kassa_api::AppState {
+    kassa_api::AppState::new(
+        kassa_api::connect(&e.db_url, 2).await.unwrap(),
+        kassa_api::ApiConfig {
+            rpc_url: e.rpc_url.clone(),
+            operator_keys: Some(Arc::new(
+                kassa_api::operator_keys::OperatorKeys::load(&e.operator_dir).unwrap(),
+            )),
+            x402: Some(e.x402.clone()),
+            ..kassa_api::ApiConfig::default()
+        },
+        None,
+    )
+}
+
 async fn escrow_shop(e: &ApiEnv, name: &str) -> EscrowShop {
     escrow_shop_with(e, name, crate::api::policy(false)).await
 }
@@ -634,18 +667,13 @@ async fn escrow_shop_with(
     .await
     .unwrap();
     let pool = e.pool().await;
-    for _ in 0..200 {
-        let approved: Option<String> =
-            sqlx::query_scalar("SELECT kyb_status FROM chain.merchant WHERE address = $1")
-                .bind(address.to_bytes().as_slice())
-                .fetch_optional(&pool)
-                .await
-                .unwrap();
-        if approved.as_deref() == Some("approved") {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
+    mirrored(
+        &pool,
+        "SELECT kyb_status FROM chain.merchant WHERE address = $1",
+        &address,
+        "approved",
+    )
+    .await;
     let (_, key) = kassa_api::auth::create_account(
         &pool,
         name,
@@ -1074,21 +1102,7 @@ async fn a_crash_between_delivery_and_capture_is_captured_exactly_once_after_res
     .await
     .unwrap();
     // Two processes come up on the same database and recover at once.
-    let restarted = || async {
-        kassa_api::AppState::new(
-            kassa_api::connect(&e.db_url, 2).await.unwrap(),
-            kassa_api::ApiConfig {
-                rpc_url: e.rpc_url.clone(),
-                operator_keys: Some(Arc::new(
-                    kassa_api::operator_keys::OperatorKeys::load(&e.operator_dir).unwrap(),
-                )),
-                x402: Some(e.x402.clone()),
-                ..kassa_api::ApiConfig::default()
-            },
-            None,
-        )
-    };
-    let (a, b) = (restarted().await, restarted().await);
+    let (a, b) = (facilitator_process(e).await, facilitator_process(e).await);
     let (ra, rb) = tokio::join!(
         kassa_api::x402::escrow::recover(&a),
         kassa_api::x402::escrow::recover(&b)
@@ -1176,31 +1190,15 @@ async fn a_closed_session_gives_its_rent_back_to_the_operator_key_once_nothing_i
     assert_eq!(closed.status, "closed");
     let pool = e.pool().await;
     // The mirror shows it voided, then the recovery pass closes it.
-    for _ in 0..200 {
-        let status: Option<String> =
-            sqlx::query_scalar("SELECT status FROM chain.payment WHERE address = $1")
-                .bind(session.to_bytes().as_slice())
-                .fetch_optional(&pool)
-                .await
-                .unwrap();
-        if status.as_deref() == Some("voided") {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
+    mirrored(
+        &pool,
+        "SELECT status FROM chain.payment WHERE address = $1",
+        &session,
+        "voided",
+    )
+    .await;
     let before = rpc.get_balance(&operator).await.unwrap();
-    let state = kassa_api::AppState::new(
-        kassa_api::connect(&e.db_url, 2).await.unwrap(),
-        kassa_api::ApiConfig {
-            rpc_url: e.rpc_url.clone(),
-            operator_keys: Some(Arc::new(
-                kassa_api::operator_keys::OperatorKeys::load(&e.operator_dir).unwrap(),
-            )),
-            x402: Some(e.x402.clone()),
-            ..kassa_api::ApiConfig::default()
-        },
-        None,
-    );
+    let state = facilitator_process(e).await;
     let r = kassa_api::x402::escrow::recover(&state).await.unwrap();
     assert_eq!(r.rent_reclaimed, 1, "{r:?}");
     assert!(

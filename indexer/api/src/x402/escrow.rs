@@ -101,6 +101,15 @@ async fn operator_for(
     Ok((m, key))
 }
 
+/// The cluster's latest blockhash, for a transaction the facilitator signs now.
+async fn latest_blockhash(state: &AppState) -> Result<solana_sdk::hash::Hash, ApiError> {
+    state
+        .rpc
+        .get_latest_blockhash()
+        .await
+        .map_err(|e| ApiError::Upstream(format!("getLatestBlockhash: {e}")))
+}
+
 /// Whether Kassa can run escrow sessions for `merchant` (it holds its operator key).
 pub(crate) async fn offered_for(state: &AppState, merchant: &Pubkey) -> bool {
     operator_for(state, merchant).await.is_ok()
@@ -236,11 +245,7 @@ async fn open_session(
             kyt.as_ref().map(|k| k.pubkey()),
         )
         .map_err(|e| ApiError::Internal(e.to_string()))?;
-    let blockhash = state
-        .rpc
-        .get_latest_blockhash()
-        .await
-        .map_err(|e| ApiError::Upstream(format!("getLatestBlockhash: {e}")))?;
+    let blockhash = latest_blockhash(&state).await?;
     let mut tx = Transaction::new_with_payer(&[open, pay], Some(&fee_payer.pubkey()));
     let mut signers: Vec<&Keypair> = vec![fee_payer.as_ref(), operator.as_ref()];
     if let Some(k) = &kyt {
@@ -417,11 +422,7 @@ async fn close_session(
             },
         )
         .map_err(|e| ApiError::Internal(e.to_string()))?;
-    let blockhash = state
-        .rpc
-        .get_latest_blockhash()
-        .await
-        .map_err(|e| ApiError::Upstream(format!("getLatestBlockhash: {e}")))?;
+    let blockhash = latest_blockhash(&state).await?;
     let tx = Transaction::new_signed_with_payer(
         &[void],
         Some(&fee_payer.pubkey()),
@@ -876,11 +877,7 @@ async fn send_capture(
     let ix = Payments::default()
         .payment_capture(&operator.pubkey(), &refs, amount)
         .map_err(|e| ApiError::Internal(e.to_string()))?;
-    let blockhash = state
-        .rpc
-        .get_latest_blockhash()
-        .await
-        .map_err(|e| ApiError::Upstream(format!("getLatestBlockhash: {e}")))?;
+    let blockhash = latest_blockhash(state).await?;
     // The call's id as a memo: two calls of one price on one session in one slot would
     // otherwise be the same transaction, which the chain runs once.
     let memo = solana_sdk::instruction::Instruction::new_with_bytes(
@@ -1097,11 +1094,7 @@ async fn reclaim_rent(state: &AppState) -> Result<u64, ApiError> {
                 &m.rent_receiver(payment.opened_by_operator),
             )
             .map_err(|e| ApiError::Internal(e.to_string()))?;
-        let blockhash = state
-            .rpc
-            .get_latest_blockhash()
-            .await
-            .map_err(|e| ApiError::Upstream(format!("getLatestBlockhash: {e}")))?;
+        let blockhash = latest_blockhash(state).await?;
         let tx = Transaction::new_signed_with_payer(
             &[close],
             Some(&fee_payer.pubkey()),
