@@ -84,7 +84,8 @@ async fn run() {
     })
     .await
     .expect("localnet");
-    let recorded = record(&net.rpc_url, 0, env("KASSA_BENCH_LIFECYCLES", 500)).await;
+    // A payment's three steps two batches apart, as in the apply bench.
+    let recorded = record(&net.rpc_url, 0, env("KASSA_BENCH_LIFECYCLES", 2 * batch)).await;
     let (_cluster, admin) =
         kassa_testkit::postgres::server_from_env().expect("DATABASE_URL or a private Postgres");
     let (pool, url) = kassa_testkit::postgres::fresh_database(&admin)

@@ -108,7 +108,9 @@ pub struct IndexerConfig {
 impl Default for IndexerConfig {
     fn default() -> Self {
         Self {
-            batch_size: 250,
+            // Measured (docs/indexer.md): 2,000 against 250 is +19 % on the lifecycle
+            // workload and +12 % on invoices, by fewer statements and commits per event.
+            batch_size: 2_000,
             concurrency: 16,
             poll: Duration::from_millis(400),
             from_slot: 0,
