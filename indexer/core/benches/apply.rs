@@ -116,6 +116,8 @@ async fn main() {
         "batches of {batch} transactions; {} cores",
         std::thread::available_parallelism().map_or(0, |n| n.get())
     );
+    let last = kassa_testkit::postgres::with_database(&admin, "kassa_bench_apply");
+    kassa_testkit::postgres::drop_database(&admin, &last).await;
 }
 
 /// One round on a fresh database: the apply, then a `COPY` of exactly the rows it wrote.
