@@ -258,6 +258,8 @@ pub struct WebhookSettings {
     pub key_file: PathBuf,
     /// Delivery workers in this process (0: another process delivers).
     pub workers: usize,
+    /// Deliveries each worker has in flight at once (at least 1).
+    pub concurrency: usize,
     /// Deliver to loopback and private addresses, and over plain http (local receivers only).
     pub allow_private: bool,
     /// Seconds a delivery may take.
@@ -272,6 +274,7 @@ impl Default for WebhookSettings {
             key: None,
             key_file: PathBuf::from(".kassa/webhook.key"),
             workers: 2,
+            concurrency: 16,
             allow_private: false,
             timeout_secs: 10,
             retry_days: 3,
@@ -306,6 +309,7 @@ impl WebhookSettings {
             .map_err(|e| anyhow::anyhow!("webhooks.key: {e}"))?;
         let mut c = kassa_webhooks::Config::new(key);
         c.allow_private = self.allow_private;
+        c.concurrency = self.concurrency;
         c.request_timeout = Duration::from_secs(self.timeout_secs);
         c.retry.give_up_after = Duration::from_secs(self.retry_days * 86_400);
         Ok(c)
@@ -589,6 +593,9 @@ impl Settings {
         }
         if self.api.rate_per_sec == 0 || self.api.burst == 0 {
             problems.push("api.rate_per_sec and api.burst must be at least 1".into());
+        }
+        if self.webhooks.concurrency == 0 {
+            problems.push("webhooks.concurrency must be at least 1".into());
         }
         if self.webhooks.timeout_secs == 0 || self.webhooks.retry_days == 0 {
             problems

@@ -216,6 +216,9 @@ async fn kassa_serve_answers_over_tls_scales_out_and_stops_cleanly() {
             // The test's receiver is on loopback.
             .env("KASSA_WEBHOOKS__ALLOW_PRIVATE", "true")
             .env("KASSA_INDEXER__POLL_MS", "50")
+            // Two deliveries in flight per worker: one process cannot hold every due
+            // delivery of the 20 keys, so both processes deliver.
+            .env("KASSA_WEBHOOKS__CONCURRENCY", "2")
             .env("RUST_LOG", "off")
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
