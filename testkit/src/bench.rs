@@ -1,7 +1,46 @@
-//! What the bench binaries share: a two-worker runtime (the machine's two cores) and latency
-//! percentiles.
+//! What the bench binaries share: a two-worker runtime (the machine's two cores), the world
+//! most of them measure in, and latency percentiles.
 
 use std::{future::Future, time::Duration};
+
+/// A bench's world: a fresh database (on `DATABASE_URL`'s server, or a private cluster kept
+/// alive by `cluster`), a local node at 400 ms slots on a free port, and the protocol
+/// bootstrapped on it with no merchant yet.
+pub struct World {
+    pub cluster: Option<crate::postgres::PgCluster>,
+    /// The server's admin URL, to drop the database at the end.
+    pub admin: String,
+    pub pool: sqlx::PgPool,
+    pub url: String,
+    pub net: kassa_localnet::server::Localnet,
+    pub scenario: crate::demo_day::Scenario,
+}
+
+/// Stands a bench's [`World`] up; panics with what failed.
+pub async fn world() -> World {
+    let (cluster, admin) =
+        crate::postgres::server_from_env().expect("DATABASE_URL or a private Postgres");
+    let (pool, url) = crate::postgres::fresh_database(&admin)
+        .await
+        .expect("a fresh database");
+    let net = kassa_localnet::server::start(kassa_localnet::server::LocalnetConfig {
+        rpc_addr: std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
+        ..Default::default()
+    })
+    .await
+    .expect("localnet");
+    let scenario = crate::demo_day::bare(&net.rpc_url)
+        .await
+        .expect("bootstrap");
+    World {
+        cluster,
+        admin,
+        pool,
+        url,
+        net,
+        scenario,
+    }
+}
 
 /// Runs `f` to completion on a multi-threaded runtime with two workers.
 pub fn run_on_two_workers<F: Future<Output = ()>>(f: F) {

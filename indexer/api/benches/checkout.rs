@@ -19,10 +19,6 @@
 
 use base64::{engine::general_purpose::STANDARD, Engine};
 use kassa_api::{ApiConfig, AppState};
-use kassa_localnet::{
-    node::NodeConfig,
-    server::{start, LocalnetConfig},
-};
 use kassa_sdk::{
     api::types::{PayTransaction, Role},
     payments::{OrderId, Payments},
@@ -38,7 +34,6 @@ use solana_sdk::{
     transaction::Transaction,
 };
 use std::{
-    net::SocketAddr,
     sync::Arc,
     time::{Duration, Instant},
 };
@@ -67,21 +62,14 @@ async fn ttfb(http: &reqwest::Client, url: &str, key: Option<&str>, n: usize) ->
 async fn run() {
     let requests = knob("KASSA_BENCH_REQUESTS", 500);
     let invoices = knob("KASSA_BENCH_INVOICES", 30);
-    let (_cluster, admin) =
-        kassa_testkit::postgres::server_from_env().expect("DATABASE_URL or a private Postgres");
-    let (pool, url) = kassa_testkit::postgres::fresh_database(&admin)
-        .await
-        .expect("a fresh database");
-    let net = start(LocalnetConfig {
-        rpc_addr: SocketAddr::from(([127, 0, 0, 1], 0)),
-        slot_interval: Duration::from_millis(400),
-        node: NodeConfig::default(),
-    })
-    .await
-    .expect("localnet");
-    let mut s = kassa_testkit::demo_day::bare(&net.rpc_url)
-        .await
-        .expect("bootstrap");
+    let kassa_testkit::bench::World {
+        cluster: _cluster,
+        admin,
+        pool,
+        url,
+        net,
+        scenario: mut s,
+    } = kassa_testkit::bench::world().await;
     let indexer_config = kassa_indexer::IndexerConfig::default();
     println!(
         "indexer poll {} ms, page watch poll {} ms; 2 cores",
@@ -93,10 +81,10 @@ async fn run() {
         kassa_indexer::source::Source::new(&net.rpc_url),
         indexer_config,
     ));
-    {
+    let indexing = {
         let indexer = indexer.clone();
-        tokio::spawn(async move { indexer.run(std::future::pending()).await });
-    }
+        tokio::spawn(async move { indexer.run(std::future::pending()).await })
+    };
     let m = s
         .merchant("Bench Shop", kassa_testkit::demo_day::shop_policy())
         .await
@@ -335,4 +323,6 @@ async fn run() {
         ms(gp99.saturating_sub(rp99))
     );
     drop(m);
+    indexing.abort();
+    kassa_testkit::postgres::drop_database(&admin, &url).await;
 }

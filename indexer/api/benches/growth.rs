@@ -286,8 +286,10 @@ async fn multiply(pool: &PgPool, target: i64) {
         values.join(", ")
     );
     let mut next = copies + 1;
-    while count(pool).await < target {
-        let missing = target - count(pool).await;
+    // Counted once: each copy adds exactly the template's events.
+    let mut stored = count(pool).await;
+    while stored < target {
+        let missing = target - stored;
         let n = ((missing + per_copy - 1) / per_copy).clamp(1, 10);
         let (from, to) = (next, next + n - 1);
         let mut tx = pool.begin().await.unwrap();
@@ -328,6 +330,7 @@ async fn multiply(pool: &PgPool, target: i64) {
             .unwrap();
         tx.commit().await.unwrap();
         next = to + 1;
+        stored += n * per_copy;
     }
 }
 

@@ -22,10 +22,6 @@ use kassa_api::{
     x402::paywall::{gate, Facilitator, Paywall, Price},
     ApiConfig, AppState,
 };
-use kassa_localnet::{
-    node::NodeConfig,
-    server::{start, LocalnetConfig},
-};
 use kassa_sdk::{
     api::types::{CreateOperatorKey, Role},
     x402::client::{AssetLimit, Client, Policy},
@@ -36,7 +32,6 @@ use kassa_testkit::{
 };
 use solana_sdk::signature::{Keypair, Signer};
 use std::{
-    net::SocketAddr,
     sync::Arc,
     time::{Duration, Instant},
 };
@@ -59,34 +54,43 @@ async fn timed(client: &Client, url: &str, n: usize, paid: bool) -> Vec<Duration
     out
 }
 
+/// Paid calls per second with every agent calling `url` `each` times at once.
+async fn in_parallel(clients: &[Arc<Client>], url: &str, each: usize) -> f64 {
+    let t = Instant::now();
+    let mut tasks = Vec::new();
+    for c in clients {
+        let (c, url) = (c.clone(), url.to_string());
+        tasks.push(tokio::spawn(
+            async move { timed(&c, &url, each, true).await },
+        ));
+    }
+    for t in tasks {
+        t.await.unwrap();
+    }
+    (clients.len() * each) as f64 / t.elapsed().as_secs_f64()
+}
+
 async fn run() {
     let calls = knob("KASSA_BENCH_CALLS", 200);
     let exact_calls = knob("KASSA_BENCH_EXACT", 40);
     let agents = knob("KASSA_BENCH_AGENTS", 8);
-    let (_cluster, admin) =
-        kassa_testkit::postgres::server_from_env().expect("DATABASE_URL or a private Postgres");
-    let (pool, url) = kassa_testkit::postgres::fresh_database(&admin)
-        .await
-        .expect("a fresh database");
-    let net = start(LocalnetConfig {
-        rpc_addr: SocketAddr::from(([127, 0, 0, 1], 0)),
-        slot_interval: Duration::from_millis(400),
-        node: NodeConfig::default(),
-    })
-    .await
-    .expect("localnet");
-    let mut s = kassa_testkit::demo_day::bare(&net.rpc_url)
-        .await
-        .expect("bootstrap");
+    let kassa_testkit::bench::World {
+        cluster: _cluster,
+        admin,
+        pool,
+        url,
+        net,
+        scenario: mut s,
+    } = kassa_testkit::bench::world().await;
     let indexer = Arc::new(kassa_indexer::Indexer::new(
         pool.clone(),
         kassa_indexer::source::Source::new(&net.rpc_url),
         kassa_indexer::IndexerConfig::default(),
     ));
-    {
+    let indexing = {
         let indexer = indexer.clone();
-        tokio::spawn(async move { indexer.run(std::future::pending()).await });
-    }
+        tokio::spawn(async move { indexer.run(std::future::pending()).await })
+    };
     let m = s
         .merchant("Bench Weather", kassa_testkit::demo_day::shop_policy())
         .await
@@ -258,37 +262,13 @@ async fn run() {
             limits,
         )));
     }
-    let each = (calls / 4).max(1);
-    let t = Instant::now();
-    let mut tasks = Vec::new();
-    for c in &clients {
-        let c = c.clone();
-        let url = format!("{base}/escrow");
-        tasks.push(tokio::spawn(
-            async move { timed(&c, &url, each, true).await },
-        ));
-    }
-    for t in tasks {
-        t.await.unwrap();
-    }
-    let escrow_parallel = (agents * each) as f64 / t.elapsed().as_secs_f64();
+    let escrow_parallel =
+        in_parallel(&clients, &format!("{base}/escrow"), (calls / 4).max(1)).await;
     for c in &clients {
         c.close_sessions().await.unwrap();
     }
-    let each = (exact_calls / 2).max(1);
-    let t = Instant::now();
-    let mut tasks = Vec::new();
-    for c in &clients {
-        let c = c.clone();
-        let url = format!("{base}/exact");
-        tasks.push(tokio::spawn(
-            async move { timed(&c, &url, each, true).await },
-        ));
-    }
-    for t in tasks {
-        t.await.unwrap();
-    }
-    let exact_parallel = (agents * each) as f64 / t.elapsed().as_secs_f64();
+    let exact_parallel =
+        in_parallel(&clients, &format!("{base}/exact"), (exact_calls / 2).max(1)).await;
     let _ = stop_tx.send(true);
 
     println!();
@@ -326,4 +306,6 @@ async fn run() {
         "escrow: every one of the last 20 calls' captures confirmed within {} of the run's end",
         ms(captured_by)
     );
+    indexing.abort();
+    kassa_testkit::postgres::drop_database(&admin, &url).await;
 }

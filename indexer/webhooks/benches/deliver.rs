@@ -14,15 +14,10 @@
 //! cargo bench -p kassa-webhooks --bench deliver     # DATABASE_URL, or a private cluster
 //! ```
 
-use kassa_localnet::{
-    node::NodeConfig,
-    server::{start, LocalnetConfig},
-};
 use kassa_sdk::{api::types::CreateWebhookEndpoint, webhook::Secret};
 use kassa_testkit::{bench::percentile, postgres::knob, receiver::Receiver};
 use kassa_webhooks::{endpoints, worker::Worker, Config, SealingKey, Webhooks};
 use std::{
-    net::SocketAddr,
     sync::Arc,
     time::{Duration, Instant},
 };
@@ -43,21 +38,14 @@ fn ms(d: Duration) -> String {
 async fn run() {
     let deliveries = knob("KASSA_BENCH_DELIVERIES", 5_000);
     let invoices = knob("KASSA_BENCH_INVOICES", 200);
-    let (_cluster, admin) =
-        kassa_testkit::postgres::server_from_env().expect("DATABASE_URL or a private Postgres");
-    let (pool, url) = kassa_testkit::postgres::fresh_database(&admin)
-        .await
-        .expect("a fresh database");
-    let net = start(LocalnetConfig {
-        rpc_addr: SocketAddr::from(([127, 0, 0, 1], 0)),
-        slot_interval: Duration::from_millis(400),
-        node: NodeConfig::default(),
-    })
-    .await
-    .expect("localnet");
-    let mut s = kassa_testkit::demo_day::bare(&net.rpc_url)
-        .await
-        .expect("bootstrap");
+    let kassa_testkit::bench::World {
+        cluster: _cluster,
+        admin,
+        pool,
+        url,
+        net,
+        scenario: mut s,
+    } = kassa_testkit::bench::world().await;
     let indexer_config = kassa_indexer::IndexerConfig::default();
     println!(
         "indexer poll {} ms, worker poll {} ms, 2 workers x {} in flight; 2 cores",
