@@ -740,6 +740,17 @@ mod tests {
     }
 
     #[test]
+    fn webhook_workers_need_a_delivery_in_flight_and_the_setting_reaches_them() {
+        let mut s = Settings::default();
+        s.webhooks.concurrency = 0;
+        let e = s.validate().unwrap_err().to_string();
+        assert!(e.contains("webhooks.concurrency must be at least 1"), "{e}");
+        s.webhooks.concurrency = 3;
+        s.webhooks.key = Some(SecretString::from("ab".repeat(32)));
+        assert_eq!(s.webhooks.config().unwrap().concurrency, 3);
+    }
+
+    #[test]
     fn passwords_are_redacted() {
         assert_eq!(
             redact("postgres://kassa:s3cret@db:5432/kassa"),
