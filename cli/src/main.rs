@@ -3,7 +3,7 @@
 //! minutes; moving to devnet or mainnet is a change of RPC URL.
 
 use clap::{Parser, Subcommand};
-use kassa::{demo, index, localnet, serve};
+use kassa::{archive, demo, index, localnet, serve};
 
 #[derive(Parser)]
 #[command(
@@ -30,6 +30,8 @@ enum Command {
     /// API accounts and keys.
     #[command(subcommand)]
     Account(AccountCommand),
+    /// Export the raw tables' slot partitions below a slot to CSV files and drop them.
+    Archive(archive::Args),
 }
 
 #[derive(Subcommand)]
@@ -56,6 +58,7 @@ fn main() -> anyhow::Result<()> {
             Command::Index(args) => index::run(args).await,
             Command::Serve(args) => serve::run(args).await,
             Command::Account(AccountCommand::Create(args)) => serve::create_account(args).await,
+            Command::Archive(args) => archive::run(args).await,
             Command::Demo(args) => {
                 if demo::run(args).await? {
                     Ok(())

@@ -289,6 +289,11 @@ impl Craft {
         let amount = (units.parse::<Decimal>().unwrap() * Decimal::from(1_000_000u64))
             .trunc()
             .to_string();
+        sqlx::query("SELECT chain.ensure_partitions(ARRAY[$1::int8])")
+            .bind(n as i64)
+            .execute(&self.pool)
+            .await
+            .unwrap();
         sqlx::query(
             "INSERT INTO chain.transaction (signature, slot, block_time, failed, fee, commitment)
              VALUES ($1, $2, $3, false, 5000, 'confirmed')",
@@ -329,8 +334,8 @@ impl Craft {
                     .enumerate()
             {
                 sqlx::query(
-                    "INSERT INTO chain.token_balance_change (signature, account_index, account, mint, owner, pre, post)
-                     VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                    "INSERT INTO chain.token_balance_change (signature, account_index, account, mint, owner, pre, post, slot)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
                 )
                 .bind(&sig[..])
                 .bind((i * 2 + j + 1) as i32)
@@ -339,16 +344,18 @@ impl Craft {
                 .bind(&owner.to_bytes()[..])
                 .bind(Decimal::from(pre))
                 .bind(Decimal::from(post))
+                .bind(n as i64)
                 .execute(&self.pool)
                 .await
                 .unwrap();
             }
         }
         sqlx::query(
-            "INSERT INTO compliance.inbox (signature, ix_index, inner_index, phase)
-             VALUES ($1, 0, 0, 'confirmed')",
+            "INSERT INTO compliance.inbox (signature, ix_index, inner_index, slot, phase)
+             VALUES ($1, 0, 0, $2, 'confirmed')",
         )
         .bind(&sig[..])
+        .bind(n as i64)
         .execute(&self.pool)
         .await
         .unwrap();
@@ -487,8 +494,8 @@ async fn x402_exact_payments_are_monitored_with_the_payers_kassa_payments() {
     // An inbox row names one source: a chain event or a settlement, never both or neither.
     for sql in [
         "INSERT INTO compliance.inbox (phase) VALUES ('confirmed')",
-        "INSERT INTO compliance.inbox (signature, ix_index, inner_index, x402_settlement, phase)
-         SELECT signature, 0, 0, x402_settlement_id, 'confirmed' FROM x402.settlement LIMIT 1",
+        "INSERT INTO compliance.inbox (signature, ix_index, inner_index, slot, x402_settlement, phase)
+         SELECT signature, 0, 0, 1, x402_settlement_id, 'confirmed' FROM x402.settlement LIMIT 1",
         "INSERT INTO compliance.inbox (x402_settlement, phase)
          SELECT x402_settlement_id, 'reverted' FROM x402.settlement LIMIT 1",
     ] {
@@ -790,7 +797,8 @@ async fn each_rule_hits_its_pattern_and_not_the_near_miss() {
         .await
         .unwrap();
     sqlx::query(
-        "INSERT INTO compliance.inbox (signature, ix_index, inner_index, phase) VALUES ($1, 0, 0, 'reverted')",
+        "INSERT INTO compliance.inbox (signature, ix_index, inner_index, slot, phase)
+         SELECT signature, 0, 0, slot, 'reverted' FROM chain.event WHERE signature = $1",
     )
     .bind(&sig)
     .execute(&pool)

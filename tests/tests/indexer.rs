@@ -58,45 +58,87 @@ const TABLES: [&str; 13] = [
 /// What the ingest tables guarantee beyond their constraints (migration 0006 replaced the
 /// per-row foreign keys to `transactions` with these checks and an append-only trigger).
 async fn assert_ingest_invariants(pool: &PgPool) {
-    let checks: [(&str, &'static str); 9] = [
+    let checks: [(&str, &'static str); 13] = [
         (
             "events without their transaction",
             "SELECT count(*) FROM chain.event c
-             WHERE NOT EXISTS (SELECT 1 FROM chain.transaction t WHERE t.signature = c.signature)",
+             WHERE NOT EXISTS (SELECT 1 FROM chain.transaction t
+                               WHERE (t.signature, t.slot) = (c.signature, c.slot))",
         ),
         (
             "instructions without their transaction",
             "SELECT count(*) FROM chain.instruction c
-             WHERE NOT EXISTS (SELECT 1 FROM chain.transaction t WHERE t.signature = c.signature)",
+             WHERE NOT EXISTS (SELECT 1 FROM chain.transaction t
+                               WHERE (t.signature, t.slot) = (c.signature, c.slot))",
         ),
         (
             "token balance changes without their transaction",
             "SELECT count(*) FROM chain.token_balance_change c
-             WHERE NOT EXISTS (SELECT 1 FROM chain.transaction t WHERE t.signature = c.signature)",
+             WHERE NOT EXISTS (SELECT 1 FROM chain.transaction t
+                               WHERE (t.signature, t.slot) = (c.signature, c.slot))",
         ),
         (
             "parked data without its transaction",
             "SELECT count(*) FROM chain.parked c
-             WHERE NOT EXISTS (SELECT 1 FROM chain.transaction t WHERE t.signature = c.signature)",
-        ),
-        (
-            "events at another slot than their transaction",
-            "SELECT count(*) FROM chain.event e JOIN chain.transaction t USING (signature) WHERE e.slot <> t.slot",
+             WHERE NOT EXISTS (SELECT 1 FROM chain.transaction t
+                               WHERE (t.signature, t.slot) = (c.signature, c.slot))",
         ),
         (
             "events or instructions of a failed transaction",
-            "SELECT (SELECT count(*) FROM chain.event JOIN chain.transaction t USING (signature) WHERE t.failed)
-                  + (SELECT count(*) FROM chain.instruction JOIN chain.transaction t USING (signature) WHERE t.failed)",
+            "SELECT (SELECT count(*) FROM chain.event JOIN chain.transaction t USING (signature, slot) WHERE t.failed)
+                  + (SELECT count(*) FROM chain.instruction JOIN chain.transaction t USING (signature, slot) WHERE t.failed)",
         ),
         (
             "events reverted without their transaction, or live in a reverted one",
-            "SELECT count(*) FROM chain.event e JOIN chain.transaction t USING (signature)
+            "SELECT count(*) FROM chain.event e JOIN chain.transaction t USING (signature, slot)
              WHERE e.reverted <> (t.commitment = 'reverted')",
         ),
         (
             "entities whose live history has a gap or a duplicate",
             "SELECT count(*) FROM (SELECT entity FROM chain.event WHERE NOT reverted GROUP BY entity
              HAVING max(seq) + 1 <> count(*) OR min(seq) <> 0) g",
+        ),
+        (
+            "live events without their (entity, seq) key, or keys without their live event",
+            "SELECT (SELECT count(*) FROM chain.event e WHERE NOT e.reverted AND NOT EXISTS (
+                         SELECT 1 FROM chain.entity_seq k WHERE (k.entity, k.seq) = (e.entity, e.seq)))
+                  + (SELECT count(*) FROM chain.entity_seq k WHERE NOT EXISTS (
+                         SELECT 1 FROM chain.event e
+                         WHERE (e.entity, e.seq) = (k.entity, k.seq) AND NOT e.reverted))",
+        ),
+        (
+            "raw rows outside the partitions chain.partition lists, or partitions it does not list",
+            "SELECT (SELECT count(*) FROM chain.transaction t WHERE NOT EXISTS (
+                         SELECT 1 FROM chain.partition p
+                         WHERE p.archived_at IS NULL AND t.slot >= p.lower AND t.slot < p.upper))
+                  + (SELECT count(*) FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+                     WHERE i.inhparent = 'chain.transaction'::regclass AND NOT EXISTS (
+                         SELECT 1 FROM chain.partition p
+                         WHERE p.archived_at IS NULL
+                           AND c.relname = 'transaction_' || lpad(p.lower::text, 12, '0')))",
+        ),
+        (
+            "queue rows whose slot is not their event's",
+            "SELECT (SELECT count(*) FROM webhooks.outbox o WHERE o.signature IS NOT NULL AND NOT EXISTS (
+                         SELECT 1 FROM chain.event e WHERE (e.signature, e.ix_index, e.inner_index, e.slot)
+                                                         = (o.signature, o.ix_index, o.inner_index, o.slot)))
+                  + (SELECT count(*) FROM settlement.inbox o WHERE NOT EXISTS (
+                         SELECT 1 FROM chain.event e WHERE (e.signature, e.ix_index, e.inner_index, e.slot)
+                                                         = (o.signature, o.ix_index, o.inner_index, o.slot)))
+                  + (SELECT count(*) FROM compliance.inbox o WHERE o.signature IS NOT NULL AND NOT EXISTS (
+                         SELECT 1 FROM chain.event e WHERE (e.signature, e.ix_index, e.inner_index, e.slot)
+                                                         = (o.signature, o.ix_index, o.inner_index, o.slot)))",
+        ),
+        (
+            "a partition without the next partition's width after the newest stored slot",
+            "SELECT count(*) FROM (SELECT max(slot) AS s FROM chain.transaction) m, chain.partitioning w
+             WHERE m.s IS NOT NULL AND NOT EXISTS (
+                 SELECT 1 FROM chain.partition p WHERE p.lower <= m.s + w.width AND p.upper > m.s + w.width)",
+        ),
+        (
+            "a signature stored twice while live",
+            "SELECT count(*) FROM (SELECT signature FROM chain.transaction WHERE commitment <> 'reverted'
+                                   GROUP BY signature HAVING count(*) > 1) d",
         ),
         (
             "projections ahead of or behind their entity's live history",
@@ -504,6 +546,199 @@ async fn transactions_that_never_finalize_are_rolled_back() {
     assert_ingest_invariants(&pool).await;
     let report = reconcile(&pool, &ix.source, &ix.metrics).await.unwrap();
     assert!(report.differences.is_empty(), "{:?}", report.differences);
+}
+
+/// The raw tables are partitioned by slot (migration 0025). A history spread over many small
+/// partitions is the same mirror as one held by a single partition; a live (entity, seq)
+/// stays unique across partitions; old partitions archive to files that hold exactly their
+/// rows, a partition with a transaction not yet finalized is not archived, and the slots of
+/// an archived partition are refused from then on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn raw_history_in_slot_partitions_mirrors_the_same_and_archives_to_files() {
+    let net = node(0).await;
+    run_scenario(&net.rpc_url).await.expect("scenario runs");
+    let (one, _) = fresh_db().await;
+    indexer(one.clone(), &net.rpc_url).pass().await.unwrap();
+    let (first, tip): (i64, i64) =
+        sqlx::query_as("SELECT min(slot), max(slot) FROM chain.transaction")
+            .fetch_one(&one)
+            .await
+            .unwrap();
+    let (many, _) = fresh_db().await;
+    sqlx::query("UPDATE chain.partitioning SET width = $1")
+        .bind(((tip - first) / 10).max(1))
+        .execute(&many)
+        .await
+        .unwrap();
+    let ix = indexer(many.clone(), &net.rpc_url);
+    ix.pass().await.unwrap();
+    let used = count(
+        &many,
+        "SELECT count(DISTINCT tableoid) FROM chain.transaction",
+    )
+    .await;
+    assert!(used >= 3, "the history lies in {used} partitions");
+    assert_eq!(
+        count(
+            &one,
+            "SELECT count(DISTINCT tableoid) FROM chain.transaction"
+        )
+        .await,
+        1
+    );
+    assert_eq!(dump(&many).await, dump(&one).await);
+
+    // The oldest stored transaction again, under another signature and in a later partition:
+    // its events' (entity, seq) are live already, and the key table refuses them.
+    let first: Vec<u8> =
+        sqlx::query_scalar("SELECT signature FROM chain.event ORDER BY slot, signature LIMIT 1")
+            .fetch_one(&many)
+            .await
+            .unwrap();
+    let first = Signature::try_from(first.as_slice()).unwrap();
+    let mut again =
+        decode_transaction(&ix.source.transaction(&first).await.unwrap().unwrap()).unwrap();
+    again.signature = Signature::from([7; 64]);
+    again.slot = tip as u64 * 3;
+    let err = store::apply(&many, &[again], None)
+        .await
+        .expect_err("a live (entity, seq) twice");
+    assert!(err.to_string().contains("entity_seq_pkey"), "{err}");
+
+    // Archiving below the third partition: the first is archived, the second still has a
+    // transaction that is not finalized and stops the run.
+    let parts = store::archive::partitions(&many).await.unwrap();
+    let (second, before) = (parts[1], parts[2].0);
+    const ROWS: &str = "coalesce(string_agg(x::text, E'\\n' ORDER BY x::text), '')";
+    let below = |what: &str, t: &str| {
+        sqlx::AssertSqlSafe(format!(
+            "SELECT {what} FROM chain.{t} x WHERE slot < {before}"
+        ))
+    };
+    let mut kept = Vec::new();
+    for t in store::archive::RAW_TABLES {
+        let rows: String = sqlx::query_scalar(below(ROWS, t))
+            .fetch_one(&many)
+            .await
+            .unwrap();
+        kept.push(rows);
+    }
+    let payments = count(&many, "SELECT count(*) FROM chain.payment").await;
+    let live_events = count(&many, "SELECT count(*) FROM chain.event WHERE NOT reverted").await;
+    let unsettled: Vec<u8> = sqlx::query_scalar(
+        "UPDATE chain.transaction SET commitment = 'confirmed'
+         WHERE signature = (SELECT signature FROM chain.transaction
+                            WHERE slot >= $1 AND slot < $2 LIMIT 1)
+         RETURNING signature",
+    )
+    .bind(second.0 as i64)
+    .bind(second.1 as i64)
+    .fetch_one(&many)
+    .await
+    .unwrap();
+    let dir = std::env::temp_dir().join(format!("kassa-archive-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    match store::archive(&many, before, &dir).await {
+        Err(store::ArchiveError::NotSettled {
+            lower,
+            pending: 1,
+            done: 1,
+            ..
+        }) if lower == second.0 => {}
+        other => panic!("archived past an unsettled partition: {other:?}"),
+    }
+    sqlx::query("UPDATE chain.transaction SET commitment = 'finalized' WHERE signature = $1")
+        .bind(&unsettled)
+        .execute(&many)
+        .await
+        .unwrap();
+    let archived = store::archive(&many, before, &dir).await.unwrap();
+    assert_eq!(
+        archived
+            .iter()
+            .map(|a| (a.lower, a.upper))
+            .collect::<Vec<_>>(),
+        vec![second]
+    );
+    assert_eq!(
+        count(
+            &many,
+            "SELECT count(*) FROM chain.partition WHERE archived_at IS NOT NULL"
+        )
+        .await,
+        2
+    );
+
+    // The files hold exactly the rows that left, and load back with COPY.
+    let mut db = many.acquire().await.unwrap();
+    for (t, want) in store::archive::RAW_TABLES.iter().zip(&kept) {
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "CREATE TEMP TABLE restored_{t} (LIKE chain.{t})"
+        )))
+        .execute(&mut *db)
+        .await
+        .unwrap();
+        let mut loaded = 0;
+        for (lower, _) in &parts[..2] {
+            let file = dir.join(format!("{}.csv", store::archive::part(t, *lower)));
+            let mut copy = db
+                .copy_in_raw(&format!(
+                    "COPY restored_{t} FROM STDIN (FORMAT csv, HEADER)"
+                ))
+                .await
+                .unwrap();
+            copy.send(std::fs::read(&file).unwrap()).await.unwrap();
+            loaded += copy.finish().await.unwrap();
+        }
+        let got: String = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+            "SELECT {ROWS} FROM restored_{t} x"
+        )))
+        .fetch_one(&mut *db)
+        .await
+        .unwrap();
+        assert_eq!(&got, want, "{t}: the archive's rows");
+        assert_eq!(
+            loaded as usize,
+            want.lines().filter(|l| !l.is_empty()).count(),
+            "{t}"
+        );
+        let left: i64 = sqlx::query_scalar(below("count(*)", t))
+            .fetch_one(&mut *db)
+            .await
+            .unwrap();
+        assert_eq!(left, 0, "{t}: rows below the archived slot");
+    }
+    drop(db);
+    assert!(!kept[2].is_empty(), "events were archived");
+
+    // The projections stay, the live keys went with their events, the rest is untouched.
+    assert_eq!(
+        count(&many, "SELECT count(*) FROM chain.payment").await,
+        payments
+    );
+    let keys = count(&many, "SELECT count(*) FROM chain.entity_seq").await;
+    let live = count(&many, "SELECT count(*) FROM chain.event WHERE NOT reverted").await;
+    assert_eq!(keys, live);
+    assert!(
+        live < live_events,
+        "{live} of {live_events} live events left"
+    );
+    assert_eq!(
+        count(
+            &many,
+            "SELECT count(*) FROM chain.entity_seq k WHERE NOT EXISTS (
+                 SELECT 1 FROM chain.event e WHERE (e.entity, e.seq) = (k.entity, k.seq) AND NOT e.reverted)"
+        )
+        .await,
+        0
+    );
+    let refused = sqlx::query("SELECT chain.ensure_partitions(ARRAY[$1::int8])")
+        .bind(parts[0].0 as i64)
+        .execute(&many)
+        .await
+        .expect_err("an archived slot");
+    assert!(refused.to_string().contains("was archived"), "{refused}");
+    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 /// Eight new merchants, approved, open `n` invoices between them, each its own transaction.

@@ -689,7 +689,7 @@ use proptest::prelude::*;
 async fn replay(pool: &PgPool, cafe: &Pubkey, treasury: &Pubkey) -> (i64, i64, i64) {
     let rows: Vec<(String, serde_json::Value, Vec<u8>)> = sqlx::query_as(
         "SELECT e.name, e.data, e.signature FROM chain.event e
-         JOIN chain.transaction t ON t.signature = e.signature
+         JOIN chain.transaction t ON (t.signature, t.slot) = (e.signature, e.slot)
          WHERE t.commitment = 'finalized' AND NOT e.reverted
          ORDER BY e.slot, e.signature, e.ix_index, e.inner_index",
     )

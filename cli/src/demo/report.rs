@@ -260,6 +260,23 @@ pub async fn print_and_check(s: &Scenario, indexer: &Indexer) -> Result<Checks> 
         counts.get::<i64, _>(3) == 0,
         "nothing should be parked".into(),
     );
+    // The raw history is partitioned by slot (docs/operations.md, "Archiving raw history"),
+    // and one live event per (entity, seq) is kept across partitions by `chain.entity_seq`.
+    let (partitions, width, keys): (i64, i64, i64) = sqlx::query_as(
+        "SELECT (SELECT count(*) FROM chain.partition WHERE archived_at IS NULL),
+                (SELECT width FROM chain.partitioning),
+                (SELECT count(*) FROM chain.entity_seq)",
+    )
+    .fetch_one(pool)
+    .await?;
+    println!(
+        "Raw history in {partitions} slot partitions of {width} slots (the next one made ahead); \
+         {keys} live (entity, seq) keys"
+    );
+    checks.check(
+        partitions >= 2 && keys == counts.get::<i64, _>(1),
+        "the raw history is partitioned and every live event holds its (entity, seq) key".into(),
+    );
 
     let report = reconcile(pool, &indexer.source, &indexer.metrics).await?;
     println!(

@@ -17,9 +17,14 @@
 //!   drain (the webhook outbox, the settlement and compliance inboxes) are emptied after each
 //!   stage, as a running deployment keeps them. Tables are vacuumed and analyzed, as
 //!   autovacuum would have done.
+//! - **Partitions.** The raw tables are partitioned by slot; the bench sets the partition width
+//!   so that a partition holds `KASSA_BENCH_PARTITION_EVENTS` events (default 1,000,000) of
+//!   this history's density, as an operator sizes it from the chain's event rate
+//!   (docs/operations.md).
 //! - **The apply.** At each stage a fresh lifecycle workload of `KASSA_BENCH_EVENTS` events
-//!   (default 100,000) under new random addresses goes through the indexer's pipeline
-//!   (`apply_in_order`, batches of `KASSA_BENCH_BATCH`), with everything the apply writes.
+//!   (default 100,000) under new random addresses, in the slots after the stored history (as
+//!   new transactions land at the tip), goes through the indexer's pipeline (`apply_in_order`,
+//!   batches of `KASSA_BENCH_BATCH`), with everything the apply writes.
 //! - **The reads.** `KASSA_BENCH_READS` requests each (default 2,000), one at a time, through
 //!   the API's router in process (no socket: what is measured is the handler and its queries),
 //!   with an operator's key, on payments picked at random over the whole table: the payment,
@@ -55,6 +60,9 @@ struct Stage {
     page: (Duration, Duration),
     timeline: (Duration, Duration),
     bytes: i64,
+    /// Partitions of the raw tables, and the events in the newest one.
+    partitions: i64,
+    current: i64,
 }
 
 fn main() {
@@ -77,6 +85,7 @@ async fn run() {
         kassa_indexer::IndexerConfig::default().batch_size,
     );
     let reads = env("KASSA_BENCH_READS", 2_000);
+    let per_partition = env("KASSA_BENCH_PARTITION_EVENTS", 1_000_000);
 
     let net = start(LocalnetConfig {
         rpc_addr: SocketAddr::from(([127, 0, 0, 1], 0)),
@@ -94,6 +103,18 @@ async fn run() {
     sqlx::query("INSERT INTO api.mint (address, decimals, token_program) VALUES ($1, 6, $2)")
         .bind(&recorded.mint.to_bytes()[..])
         .bind(&anchor_spl::token::ID.to_bytes()[..])
+        .execute(&pool)
+        .await
+        .unwrap();
+    // The recorded slots, which every copy of the workload reuses: the first stage's history
+    // is `stages[0]` events over them.
+    let first_slot = recorded.lifecycle.iter().map(|t| t.slot).min().unwrap();
+    let span = recorded.lifecycle.iter().map(|t| t.slot).max().unwrap() - first_slot + 1;
+    let width = (span as usize * per_partition)
+        .div_ceil(stages[0] as usize)
+        .max(1);
+    sqlx::query("UPDATE chain.partitioning SET width = $1")
+        .bind(width as i64)
         .execute(&pool)
         .await
         .unwrap();
@@ -141,7 +162,15 @@ async fn run() {
         settle(&pool).await;
         let stored = count(&pool).await;
 
-        let fresh = workload(&recorded.lifecycle, events);
+        // New transactions land after everything stored.
+        let top: i64 = sqlx::query_scalar("SELECT max(slot) FROM chain.transaction")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+        let mut fresh = workload(&recorded.lifecycle, events);
+        for t in &mut fresh {
+            t.slot = t.slot - first_slot + top as u64 + 1;
+        }
         let n: usize = fresh.iter().map(|t| t.events.len()).sum();
         let t = Instant::now();
         apply(&pool, &fresh, batch).await;
@@ -176,6 +205,15 @@ async fn run() {
             .fetch_one(&pool)
             .await
             .unwrap();
+        // How many partitions hold the history, and how full the one written to is.
+        let (partitions, current): (i64, i64) = sqlx::query_as(
+            "SELECT (SELECT count(*) FROM chain.partition),
+                    (SELECT count(*) FROM chain.event
+                     WHERE tableoid = (SELECT tableoid FROM chain.event ORDER BY slot DESC LIMIT 1))",
+        )
+        .fetch_one(&pool)
+        .await
+        .unwrap();
         let stage = Stage {
             stored,
             rate,
@@ -183,12 +221,14 @@ async fn run() {
             page: measured[1],
             timeline: measured[2],
             bytes,
+            partitions,
+            current,
         };
         report(&stage, done.first());
         done.push(stage);
     }
     println!(
-        "{} cores; apply batches of {batch} transactions; {events} events applied per stage; {reads} reads of each kind",
+        "{} cores; apply batches of {batch} transactions; {events} events applied per stage; {reads} reads of each kind; partitions of {width} slots (about {per_partition} events)",
         std::thread::available_parallelism().map_or(0, |n| n.get())
     );
     drop(api);
@@ -294,26 +334,32 @@ async fn multiply(pool: &PgPool, target: i64) {
         let (from, to) = (next, next + n - 1);
         let mut tx = pool.begin().await.unwrap();
         for sql in [
+            "SELECT chain.ensure_partitions(array_agg(DISTINCT t.slot + g * s.slots))
+             FROM template_transaction t, template_span s, generate_series($1::int8, $2::int8) g",
             "INSERT INTO chain.transaction (signature, slot, block_time, failed, fee, commitment)
              SELECT sha512(int8send(g) || t.signature), t.slot + g * s.slots,
                     t.block_time + g * s.secs, t.failed, t.fee, 'finalized'
              FROM template_transaction t, template_span s, generate_series($1::int8, $2::int8) g",
             "INSERT INTO chain.instruction (signature, ix_index, inner_index, program, name, args,
-                                            accounts)
+                                            accounts, slot)
              SELECT sha512(int8send(g) || i.signature), i.ix_index, i.inner_index, i.program,
-                    i.name, i.args, i.accounts
-             FROM template_instruction i, generate_series($1::int8, $2::int8) g",
+                    i.name, i.args, i.accounts, i.slot + g * s.slots
+             FROM template_instruction i, template_span s, generate_series($1::int8, $2::int8) g",
             "INSERT INTO chain.event (signature, ix_index, inner_index, slot, program, name, entity,
                                       seq, ts, actor, data, raw)
              SELECT sha512(int8send(g) || e.signature), e.ix_index, e.inner_index,
                     e.slot + g * s.slots, e.program, e.name, sha256(int8send(g) || e.entity),
                     e.seq, e.ts + g * s.secs, e.actor, e.data, e.raw
              FROM template_event e, template_span s, generate_series($1::int8, $2::int8) g",
+            "INSERT INTO chain.entity_seq (entity, seq)
+             SELECT sha256(int8send(g) || e.entity), e.seq
+             FROM template_event e, generate_series($1::int8, $2::int8) g WHERE NOT e.reverted",
             "INSERT INTO chain.token_balance_change (signature, account_index, account, mint, owner,
-                                                     pre, post)
+                                                     pre, post, slot)
              SELECT sha512(int8send(g) || c.signature), c.account_index, c.account, c.mint,
-                    c.owner, c.pre, c.post
-             FROM template_token_balance_change c, generate_series($1::int8, $2::int8) g",
+                    c.owner, c.pre, c.post, c.slot + g * s.slots
+             FROM template_token_balance_change c, template_span s,
+                  generate_series($1::int8, $2::int8) g",
             payments.as_str(),
         ] {
             sqlx::query(sqlx::AssertSqlSafe(sql.to_string()))
@@ -368,9 +414,11 @@ fn report(s: &Stage, first: Option<&Stage>) {
         None => String::new(),
     };
     println!(
-        "{} events stored ({:.1} GB): apply {:.0} events/s{}",
+        "{} events stored ({:.1} GB, {} partitions, {} events in the newest): apply {:.0} events/s{}",
         s.stored,
         s.bytes as f64 / 1e9,
+        s.partitions,
+        s.current,
         s.rate,
         first.map_or(String::new(), |b| format!(
             " ({:.2} of the first stage's)",

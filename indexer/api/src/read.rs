@@ -474,12 +474,12 @@ fn event_of(row: &PgRow) -> ApiResult<TimelineEvent> {
 const TIMELINE: &str =
     "SELECT e.seq, e.name, e.ts, e.actor, e.signature, e.slot, e.data, e.reverted,
             t.commitment, e.ix_index, e.inner_index
-     FROM chain.event e JOIN chain.transaction t USING (signature)
+     FROM chain.event e JOIN chain.transaction t USING (signature, slot)
      WHERE e.entity = $1 AND NOT e.reverted
      UNION ALL
      SELECT e.seq, e.name, e.ts, e.actor, e.signature, e.slot, e.data, e.reverted,
             t.commitment, e.ix_index, e.inner_index
-     FROM chain.event e JOIN chain.transaction t USING (signature)
+     FROM chain.event e JOIN chain.transaction t USING (signature, slot)
      WHERE e.entity = $1 AND e.reverted
      ORDER BY seq, reverted DESC, slot, ix_index, inner_index";
 
@@ -518,11 +518,16 @@ pub async fn get_transaction(
 ) -> ApiResult<Json<Transaction>> {
     let sig = wire::parse_signature("signature", &signature)?;
     let sig_bytes = sig.as_ref().to_vec();
-    let row = sqlx::query("SELECT * FROM chain.transaction WHERE signature = $1")
-        .bind(&sig_bytes)
-        .fetch_optional(&state.reads)
-        .await?
-        .ok_or_else(|| not_found("transaction", &signature))?;
+    // A signature that landed twice (once on an abandoned fork) is shown where it counts.
+    let row = sqlx::query(
+        "SELECT * FROM chain.transaction WHERE signature = $1
+         ORDER BY commitment = 'reverted', slot DESC LIMIT 1",
+    )
+    .bind(&sig_bytes)
+    .fetch_optional(&state.reads)
+    .await?
+    .ok_or_else(|| not_found("transaction", &signature))?;
+    let slot: i64 = get(&row, "slot")?;
     if let Some(m) = caller.scope() {
         // Its own, and nobody else's: a transaction that also touched another merchant's
         // merchant or payments (a wallet paying two invoices at once) is not shown to either.
@@ -532,10 +537,11 @@ pub async fn get_transaction(
              FROM chain.event e
              LEFT JOIN chain.payment p ON p.address = e.entity
              LEFT JOIN chain.merchant m ON m.address = e.entity
-             WHERE e.signature = $1",
+             WHERE e.signature = $1 AND e.slot = $3",
         )
         .bind(&sig_bytes)
         .bind(&m.to_bytes()[..])
+        .bind(slot)
         .fetch_one(&state.reads)
         .await?;
         if !visible {
@@ -545,9 +551,10 @@ pub async fn get_transaction(
     let commitment_text: String = get(&row, "commitment")?;
     let instructions = sqlx::query(
         "SELECT ix_index, inner_index, program, name, args, accounts FROM chain.instruction
-         WHERE signature = $1 ORDER BY ix_index, inner_index",
+         WHERE signature = $1 AND slot = $2 ORDER BY ix_index, inner_index",
     )
     .bind(&sig_bytes)
+    .bind(slot)
     .fetch_all(&state.reads)
     .await?
     .iter()
@@ -566,10 +573,11 @@ pub async fn get_transaction(
     .collect::<ApiResult<Vec<_>>>()?;
     let events = sqlx::query(
         "SELECT e.seq, e.name, e.ts, e.actor, e.signature, e.slot, e.data, e.reverted, t.commitment
-         FROM chain.event e JOIN chain.transaction t USING (signature)
-         WHERE e.signature = $1 ORDER BY e.ix_index, e.inner_index",
+         FROM chain.event e JOIN chain.transaction t USING (signature, slot)
+         WHERE e.signature = $1 AND e.slot = $2 ORDER BY e.ix_index, e.inner_index",
     )
     .bind(&sig_bytes)
+    .bind(slot)
     .fetch_all(&state.reads)
     .await?
     .iter()
@@ -577,7 +585,7 @@ pub async fn get_transaction(
     .collect::<ApiResult<Vec<_>>>()?;
     Ok(Json(Transaction {
         signature: key(&row, "signature")?,
-        slot: get(&row, "slot")?,
+        slot,
         block_time: get::<Option<i64>>(&row, "block_time")?.map(wire::rfc3339),
         failed: get(&row, "failed")?,
         fee: amount(&row, "fee")?,
@@ -616,7 +624,7 @@ async fn payment_state(
     // The payment's authorization (live first, else the latest rolled-back one).
     let paid = sqlx::query(
         "SELECT e.signature, e.slot, e.reverted, t.commitment FROM chain.event e
-         JOIN chain.transaction t USING (signature)
+         JOIN chain.transaction t USING (signature, slot)
          WHERE e.entity = $1 AND e.name = 'PaymentAuthorized'
          ORDER BY e.reverted, e.slot DESC LIMIT 1",
     )

@@ -170,6 +170,7 @@ async fn run() {
              $$ SELECT sha256(convert_to(tag, 'UTF8') || int8send(i)) $$;
          INSERT INTO api.mint (address, decimals, token_program)
          VALUES (pg_temp.w('mint', 0), 6, pg_temp.w('token', 0));
+         SELECT chain.ensure_partitions(ARRAY[10000001, 10000000 + {auth_n}]::int8[]);
          INSERT INTO chain.transaction (signature, slot, block_time, failed, fee, commitment)
          SELECT pg_temp.w('new-sig', i) || pg_temp.w('new-sig2', i), 10000000 + i,
                 1800000000 + i / 10, false, 5000, 'confirmed'
@@ -186,8 +187,9 @@ async fn run() {
                     'received', ((i % 1200 + 1) * 1000000)::text),
                 '\\x00'
          FROM generate_series(1::int8, {auth_n}) i;
-         INSERT INTO compliance.inbox (signature, ix_index, inner_index, phase)
-         SELECT pg_temp.w('new-sig', i) || pg_temp.w('new-sig2', i), 0, 0, 'confirmed'
+         INSERT INTO compliance.inbox (signature, ix_index, inner_index, slot, phase)
+         SELECT pg_temp.w('new-sig', i) || pg_temp.w('new-sig2', i), 0, 0, 10000000 + i,
+                'confirmed'
          FROM generate_series(1::int8, {auth_n}) i ORDER BY i;
          ANALYZE;"
     )))

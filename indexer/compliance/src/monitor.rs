@@ -151,7 +151,8 @@ pub async fn pass(pool: &PgPool, rpc: Option<&RpcClient>, config: &MonitorConfig
                 x.amount::text, extract(epoch FROM x.finished_at)::int8, x.signature
          FROM compliance.inbox i
          LEFT JOIN chain.event e
-             ON (e.signature, e.ix_index, e.inner_index) = (i.signature, i.ix_index, i.inner_index)
+             ON (e.signature, e.ix_index, e.inner_index, e.slot)
+              = (i.signature, i.ix_index, i.inner_index, i.slot)
          LEFT JOIN x402.settlement x ON x.x402_settlement_id = i.x402_settlement
          WHERE e.signature IS NOT NULL OR x.x402_settlement_id IS NOT NULL
          ORDER BY i.id LIMIT $1",
@@ -882,7 +883,8 @@ pub async fn lag_seconds(pool: &PgPool) -> Result<i64> {
                          - coalesce(min(e.ts), min(extract(epoch FROM x.finished_at))::int8), 0)
          FROM (SELECT * FROM compliance.inbox ORDER BY id LIMIT 1) i
          LEFT JOIN chain.event e
-             ON (e.signature, e.ix_index, e.inner_index) = (i.signature, i.ix_index, i.inner_index)
+             ON (e.signature, e.ix_index, e.inner_index, e.slot)
+              = (i.signature, i.ix_index, i.inner_index, i.slot)
          LEFT JOIN x402.settlement x ON x.x402_settlement_id = i.x402_settlement",
     )
     .fetch_one(pool)

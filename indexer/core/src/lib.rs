@@ -416,13 +416,15 @@ impl Indexer {
             let Some(last) = page.last().cloned() else {
                 break;
             };
-            let sigs: Vec<_> = page.into_iter().map(|(s, _)| s).collect();
+            let sigs: Vec<_> = page.iter().map(|(s, _)| *s).collect();
             let statuses = self.source.status(&sigs).await?;
             let mut done = Vec::new();
-            for (sig, status) in sigs.into_iter().zip(statuses) {
+            for (landed, status) in page.into_iter().zip(statuses) {
                 match status {
-                    Status::Finalized => done.push(sig),
-                    Status::Unknown => gone.push(sig),
+                    Status::Finalized(slot) if slot == landed.1 => done.push(landed),
+                    // Finalized in another slot: the landing stored here was on a fork that
+                    // was abandoned (the other landing is a row of its own).
+                    Status::Finalized(_) | Status::Unknown => gone.push(landed),
                     Status::Pending => {}
                 }
             }

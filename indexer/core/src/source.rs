@@ -56,7 +56,8 @@ pub struct Listed {
 /// What the cluster says about a stored transaction.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Status {
-    Finalized,
+    /// Finalized, in this slot.
+    Finalized(u64),
     /// Known but not yet finalized.
     Pending,
     /// The cluster does not know it (any more).
@@ -233,7 +234,7 @@ impl Source {
             out.extend(statuses.into_iter().map(|s| match s {
                 None => Status::Unknown,
                 Some(s) => match s.confirmation_status {
-                    Some(TransactionConfirmationStatus::Finalized) => Status::Finalized,
+                    Some(TransactionConfirmationStatus::Finalized) => Status::Finalized(s.slot),
                     _ => Status::Pending,
                 },
             }));

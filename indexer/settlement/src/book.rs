@@ -59,6 +59,8 @@ struct InboxRow {
     ix_index: i32,
     inner_index: i32,
     phase: String,
+    /// The slot its transaction landed in (the raw tables' partition key).
+    slot: i64,
     event: Option<(Pubkey, Vec<u8>)>,
 }
 
@@ -141,8 +143,8 @@ pub async fn pass(pool: &PgPool) -> Result<Booked> {
                                "a chain event could not be booked");
                 sqlx::query(
                     "INSERT INTO settlement.booking_exception
-                         (signature, ix_index, inner_index, phase, reason, created_at)
-                     VALUES ($1, $2, $3, $4, $5, $6)
+                         (signature, ix_index, inner_index, phase, reason, created_at, slot)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7)
                      ON CONFLICT (signature, ix_index, inner_index, phase) DO UPDATE
                          SET reason = EXCLUDED.reason, created_at = EXCLUDED.created_at,
                              resolved_at = NULL",
@@ -153,6 +155,7 @@ pub async fn pass(pool: &PgPool) -> Result<Booked> {
                 .bind(&row.phase)
                 .bind(e.to_string())
                 .bind(now)
+                .bind(row.slot)
                 .execute(&mut *tx)
                 .await?;
                 booked.exceptions += 1;
@@ -190,10 +193,11 @@ pub async fn drain(pool: &PgPool) -> Result<Booked> {
 
 async fn read(tx: &mut PgConnection) -> Result<Vec<InboxRow>> {
     sqlx::query(
-        "SELECT i.id, i.signature, i.ix_index, i.inner_index, i.phase, e.program, e.raw
+        "SELECT i.id, i.signature, i.ix_index, i.inner_index, i.phase, e.program, e.raw, i.slot
          FROM settlement.inbox i
-         LEFT JOIN chain.event e ON e.signature = i.signature AND e.ix_index = i.ix_index
-                                AND e.inner_index = i.inner_index
+         LEFT JOIN chain.event e
+             ON (e.signature, e.ix_index, e.inner_index, e.slot)
+              = (i.signature, i.ix_index, i.inner_index, i.slot)
          ORDER BY i.id LIMIT $1",
     )
     .bind(BATCH)
@@ -219,6 +223,7 @@ async fn read(tx: &mut PgConnection) -> Result<Vec<InboxRow>> {
             ix_index: r.get(2),
             inner_index: r.get(3),
             phase: r.get(4),
+            slot: r.get(7),
             event,
         })
     })
@@ -663,9 +668,9 @@ pub async fn rebook(pool: &PgPool) -> Result<u64> {
         "WITH again AS (
              UPDATE settlement.booking_exception SET resolved_at = now()
              WHERE resolved_at IS NULL
-             RETURNING signature, ix_index, inner_index, phase, created_at)
-         INSERT INTO settlement.inbox (signature, ix_index, inner_index, phase)
-         SELECT signature, ix_index, inner_index, phase FROM again
+             RETURNING signature, ix_index, inner_index, slot, phase, created_at)
+         INSERT INTO settlement.inbox (signature, ix_index, inner_index, slot, phase)
+         SELECT signature, ix_index, inner_index, slot, phase FROM again
          ORDER BY created_at, array_position(ARRAY['confirmed', 'finalized', 'reverted'], phase)",
     )
     .execute(&mut *tx)

@@ -157,9 +157,10 @@ async fn read(tx: &mut sqlx::PgConnection) -> Result<Vec<OutboxRow>> {
         "SELECT o.id, o.signature, o.ix_index, o.inner_index, o.phase, o.type, o.merchant, o.data,
                 o.created_at, e.program, e.name, e.entity, e.seq, e.slot, e.data, t.block_time
          FROM webhooks.outbox o
-         LEFT JOIN chain.event e ON e.signature = o.signature AND e.ix_index = o.ix_index
-                                AND e.inner_index = o.inner_index
-         LEFT JOIN chain.transaction t ON t.signature = o.signature
+         LEFT JOIN chain.event e
+             ON (e.signature, e.ix_index, e.inner_index, e.slot)
+              = (o.signature, o.ix_index, o.inner_index, o.slot)
+         LEFT JOIN chain.transaction t ON (t.signature, t.slot) = (o.signature, o.slot)
          ORDER BY o.id LIMIT $1",
     )
     .bind(BATCH)

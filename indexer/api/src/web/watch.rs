@@ -55,9 +55,9 @@ pub const CLOCK_TTL: Duration = Duration::from_secs(10);
 
 const READ: &str = "SELECT p.address, p.status,
             coalesce((SELECT max(e.seq) FROM chain.event e WHERE e.entity = p.address AND NOT e.reverted), 0) AS seq,
-            (SELECT count(*) FROM chain.event e JOIN chain.transaction t USING (signature)
+            (SELECT count(*) FROM chain.event e JOIN chain.transaction t USING (signature, slot)
               WHERE e.entity = p.address AND NOT e.reverted AND t.commitment = 'finalized') AS finalized,
-            coalesce((SELECT t.commitment = 'finalized' FROM chain.event e JOIN chain.transaction t USING (signature)
+            coalesce((SELECT t.commitment = 'finalized' FROM chain.event e JOIN chain.transaction t USING (signature, slot)
               WHERE e.entity = p.address AND NOT e.reverted AND e.name = 'PaymentAuthorized'
               ORDER BY e.seq DESC LIMIT 1), false) AS paid_final
      FROM chain.payment p WHERE p.address = ANY($1)";

@@ -34,42 +34,49 @@ pub async fn unfinalized(
     .collect()
 }
 
-fn bytes(signatures: &[Signature]) -> Vec<[u8; 64]> {
-    signatures.iter().map(|s| (*s).into()).collect()
+/// The (signature, slot) keys of stored transactions as two columns.
+fn columns(landed: &[(Signature, u64)]) -> (Vec<[u8; 64]>, Vec<i64>) {
+    landed
+        .iter()
+        .map(|(s, slot)| (<[u8; 64]>::from(*s), *slot as i64))
+        .unzip()
 }
 
 /// Marks finalized what the cluster finalized; with a lease, only while it is held.
 pub async fn mark_finalized(
     pool: &PgPool,
-    signatures: &[Signature],
+    landed: &[(Signature, u64)],
     lease: Option<&Lease>,
 ) -> Result<u64, StoreError> {
     let mut tx = pool.begin().await?;
     if let Some(lease) = lease {
         lease.hold(&mut tx).await?;
     }
+    let (signatures, slots) = columns(landed);
     // Each event of a transaction that finalized gets its `finalized` outbox row with the mark,
     // and its settlement inbox row when the ledger books it.
     let n: i64 = sqlx::query_scalar(
         "WITH marked AS (
              UPDATE chain.transaction SET commitment = 'finalized'
-             WHERE signature = ANY($1) AND commitment = 'confirmed'
-             RETURNING signature),
+             WHERE (signature, slot) IN (SELECT * FROM unnest($1::bytea[], $2::int8[]))
+               AND commitment = 'confirmed'
+             RETURNING signature, slot),
          notified AS (
-             INSERT INTO webhooks.outbox (signature, ix_index, inner_index, phase)
-             SELECT e.signature, e.ix_index, e.inner_index, 'finalized'
-             FROM chain.event e JOIN marked m ON m.signature = e.signature
+             INSERT INTO webhooks.outbox (signature, ix_index, inner_index, slot, phase)
+             SELECT e.signature, e.ix_index, e.inner_index, e.slot, 'finalized'
+             FROM chain.event e JOIN marked m USING (signature, slot)
              WHERE NOT e.reverted
              ORDER BY e.slot, e.signature, e.ix_index, e.inner_index),
          booked AS (
-             INSERT INTO settlement.inbox (signature, ix_index, inner_index, phase)
-             SELECT e.signature, e.ix_index, e.inner_index, 'finalized'
-             FROM chain.event e JOIN marked m ON m.signature = e.signature
+             INSERT INTO settlement.inbox (signature, ix_index, inner_index, slot, phase)
+             SELECT e.signature, e.ix_index, e.inner_index, e.slot, 'finalized'
+             FROM chain.event e JOIN marked m USING (signature, slot)
              WHERE NOT e.reverted AND settlement.books(e.name)
              ORDER BY e.slot, e.signature, e.ix_index, e.inner_index)
          SELECT count(*) FROM marked",
     )
-    .bind(bytes(signatures))
+    .bind(&signatures)
+    .bind(&slots)
     .fetch_one(&mut *tx)
     .await?;
     let n = n as u64;
@@ -82,43 +89,52 @@ pub async fn mark_finalized(
 /// With a lease, only while it is held.
 pub async fn revert(
     pool: &PgPool,
-    signatures: &[Signature],
+    landed: &[(Signature, u64)],
     lease: Option<&Lease>,
 ) -> Result<usize, StoreError> {
     let mut tx = pool.begin().await?;
     if let Some(lease) = lease {
         lease.hold(&mut tx).await?;
     }
+    let (signatures, slots) = columns(landed);
     sqlx::query(
         "UPDATE chain.transaction SET commitment = 'reverted'
-         WHERE signature = ANY($1) AND commitment = 'confirmed'",
+         WHERE (signature, slot) IN (SELECT * FROM unnest($1::bytea[], $2::int8[]))
+           AND commitment = 'confirmed'",
     )
-    .bind(bytes(signatures))
+    .bind(&signatures)
+    .bind(&slots)
     .execute(&mut *tx)
     .await?;
     // Each event rolled back gets its `reverted` outbox row: merchants told it at confirmed
     // are told it is retracted.
     let touched_rows = sqlx::query(
         "WITH rolled_back AS (
-             UPDATE chain.event SET reverted = true WHERE signature = ANY($1) AND NOT reverted
-             RETURNING signature, ix_index, inner_index, slot, program, name, raw),
+             UPDATE chain.event SET reverted = true
+             WHERE (signature, slot) IN (SELECT * FROM unnest($1::bytea[], $2::int8[]))
+               AND NOT reverted
+             RETURNING signature, ix_index, inner_index, slot, program, name, raw, entity, seq),
+         unkeyed AS (
+             DELETE FROM chain.entity_seq k USING rolled_back r
+             WHERE (k.entity, k.seq) = (r.entity, r.seq)),
          notified AS (
-             INSERT INTO webhooks.outbox (signature, ix_index, inner_index, phase)
-             SELECT signature, ix_index, inner_index, 'reverted' FROM rolled_back
+             INSERT INTO webhooks.outbox (signature, ix_index, inner_index, slot, phase)
+             SELECT signature, ix_index, inner_index, slot, 'reverted' FROM rolled_back
              ORDER BY slot, signature, ix_index, inner_index),
          booked AS (
-             INSERT INTO settlement.inbox (signature, ix_index, inner_index, phase)
-             SELECT signature, ix_index, inner_index, 'reverted' FROM rolled_back
+             INSERT INTO settlement.inbox (signature, ix_index, inner_index, slot, phase)
+             SELECT signature, ix_index, inner_index, slot, 'reverted' FROM rolled_back
              WHERE settlement.books(name)
              ORDER BY slot, signature, ix_index, inner_index),
          unmonitored AS (
-             INSERT INTO compliance.inbox (signature, ix_index, inner_index, phase)
-             SELECT signature, ix_index, inner_index, 'reverted' FROM rolled_back
+             INSERT INTO compliance.inbox (signature, ix_index, inner_index, slot, phase)
+             SELECT signature, ix_index, inner_index, slot, 'reverted' FROM rolled_back
              WHERE compliance.monitors(name)
              ORDER BY slot, signature, ix_index, inner_index)
          SELECT program, raw FROM rolled_back",
     )
-    .bind(bytes(signatures))
+    .bind(&signatures)
+    .bind(&slots)
     .fetch_all(&mut *tx)
     .await?;
     let mut events = Vec::new();
@@ -144,8 +160,8 @@ pub async fn revert(
     let n = entities.len();
     project(&mut tx, entities).await?;
     tx.commit().await?;
-    for s in signatures {
-        tracing::warn!(signature = %s, "transaction never finalized: rolled back");
+    for (s, slot) in landed {
+        tracing::warn!(signature = %s, slot, "transaction never finalized: rolled back");
     }
     Ok(n)
 }

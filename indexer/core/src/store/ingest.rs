@@ -122,12 +122,18 @@ async fn apply_in(db: &mut PgConnection, batch: &Batch) -> Result<Applied, Store
         return Ok(Applied::default());
     }
     let c = &batch.columns.transactions;
+    // The partitions of the batch's slots, and of the width after them, exist before its rows
+    // (one index probe when they already do).
+    sqlx::query("SELECT chain.ensure_partitions($1)")
+        .bind(&c.slot)
+        .execute(&mut *db)
+        .await?;
     let new: HashSet<Signature> = sqlx::query(
         "INSERT INTO chain.transaction (signature, slot, block_time, failed, fee, commitment)
          SELECT s, sl, bt, f, fee::numeric, 'confirmed'
          FROM unnest($1::bytea[], $2::int8[], $3::int8[], $4::bool[], $5::text[])
               AS t(s, sl, bt, f, fee)
-         ON CONFLICT (signature) DO NOTHING
+         ON CONFLICT (signature, slot) DO NOTHING
          RETURNING signature",
     )
     .bind(&c.signature)
@@ -236,6 +242,7 @@ impl TransactionColumns {
 #[derive(Default)]
 struct InstructionColumns {
     signature: Vec<[u8; 64]>,
+    slot: Vec<i64>,
     ix_index: Vec<i32>,
     inner_index: Vec<i32>,
     program: Vec<[u8; 32]>,
@@ -250,6 +257,7 @@ impl InstructionColumns {
         for t in txs {
             for i in &t.instructions {
                 c.signature.push(t.signature.into());
+                c.slot.push(t.slot as i64);
                 c.ix_index.push(i.ix_index);
                 c.inner_index.push(i.inner_index);
                 c.program.push(i.program.to_bytes());
@@ -268,10 +276,10 @@ impl InstructionColumns {
             return Ok(());
         }
         sqlx::query(
-            "INSERT INTO chain.instruction (signature, ix_index, inner_index, program, name, args, accounts)
-             SELECT s, i, j, p, n, a::jsonb, acc
+            "INSERT INTO chain.instruction (signature, ix_index, inner_index, program, name, args, accounts, slot)
+             SELECT s, i, j, p, n, a::jsonb, acc, sl
              FROM unnest($1::bytea[], $2::int4[], $3::int4[], $4::bytea[], $5::text[], $6::text[],
-                         $7::bytea[]) AS t(s, i, j, p, n, a, acc)",
+                         $7::bytea[], $8::int8[]) AS t(s, i, j, p, n, a, acc, sl)",
         )
         .bind(&self.signature)
         .bind(&self.ix_index)
@@ -280,6 +288,7 @@ impl InstructionColumns {
         .bind(&self.name)
         .bind(&self.args)
         .bind(&self.accounts)
+        .bind(&self.slot)
         .execute(&mut *db)
         .await?;
         Ok(())
@@ -289,6 +298,7 @@ impl InstructionColumns {
 #[derive(Default)]
 struct TokenChangeColumns {
     signature: Vec<[u8; 64]>,
+    slot: Vec<i64>,
     account_index: Vec<i32>,
     account: Vec<[u8; 32]>,
     mint: Vec<[u8; 32]>,
@@ -303,6 +313,7 @@ impl TokenChangeColumns {
         for t in txs {
             for x in &t.token_changes {
                 c.signature.push(t.signature.into());
+                c.slot.push(t.slot as i64);
                 c.account_index.push(x.account_index);
                 c.account.push(x.account.to_bytes());
                 c.mint.push(x.mint.to_bytes());
@@ -319,10 +330,10 @@ impl TokenChangeColumns {
             return Ok(());
         }
         sqlx::query(
-            "INSERT INTO chain.token_balance_change (signature, account_index, account, mint, owner, pre, post)
-             SELECT s, i, a, m, o, pre::numeric, post::numeric
+            "INSERT INTO chain.token_balance_change (signature, account_index, account, mint, owner, pre, post, slot)
+             SELECT s, i, a, m, o, pre::numeric, post::numeric, sl
              FROM unnest($1::bytea[], $2::int4[], $3::bytea[], $4::bytea[], $5::bytea[], $6::text[],
-                         $7::text[]) AS t(s, i, a, m, o, pre, post)",
+                         $7::text[], $8::int8[]) AS t(s, i, a, m, o, pre, post, sl)",
         )
         .bind(&self.signature)
         .bind(&self.account_index)
@@ -331,6 +342,7 @@ impl TokenChangeColumns {
         .bind(&self.owner)
         .bind(&self.pre)
         .bind(&self.post)
+        .bind(&self.slot)
         .execute(&mut *db)
         .await?;
         Ok(())
@@ -340,6 +352,7 @@ impl TokenChangeColumns {
 #[derive(Default)]
 struct ParkedColumns {
     signature: Vec<[u8; 64]>,
+    slot: Vec<i64>,
     ix_index: Vec<i32>,
     inner_index: Vec<i32>,
     program: Vec<[u8; 32]>,
@@ -353,6 +366,7 @@ impl ParkedColumns {
         for t in txs {
             for p in &t.parked {
                 c.signature.push(t.signature.into());
+                c.slot.push(t.slot as i64);
                 c.ix_index.push(p.ix_index);
                 c.inner_index.push(p.inner_index);
                 c.program.push(p.program.to_bytes());
@@ -376,9 +390,9 @@ impl ParkedColumns {
             tracing::warn!(%program, %reason, "parked undecodable data");
         }
         sqlx::query(
-            "INSERT INTO chain.parked (signature, ix_index, inner_index, program, reason, raw)
+            "INSERT INTO chain.parked (signature, ix_index, inner_index, program, reason, raw, slot)
              SELECT * FROM unnest($1::bytea[], $2::int4[], $3::int4[], $4::bytea[], $5::text[],
-                                  $6::bytea[])",
+                                  $6::bytea[], $7::int8[])",
         )
         .bind(&self.signature)
         .bind(&self.ix_index)
@@ -386,6 +400,7 @@ impl ParkedColumns {
         .bind(&self.program)
         .bind(&self.reason)
         .bind(&self.raw)
+        .bind(&self.slot)
         .execute(&mut *db)
         .await?;
         Ok(())
@@ -442,10 +457,10 @@ impl EventColumns {
             return Ok(());
         }
         sqlx::query(
-            // The webhook outbox gets one row per event, the settlement inbox one per event the
-            // ledger books and the compliance inbox one per authorization, in the same
-            // statement, so nothing is notified, booked or monitored that was not stored and
-            // nothing stored is left out.
+            // The live (entity, seq) key gets its row, the webhook outbox one row per event,
+            // the settlement inbox one per event the ledger books and the compliance inbox one
+            // per authorization, in the same statement, so nothing is notified, booked or
+            // monitored that was not stored and nothing stored is left out.
             "WITH stored AS (
                  INSERT INTO chain.event (signature, ix_index, inner_index, slot, program, name,
                                           entity, seq, ts, actor, data, raw)
@@ -454,17 +469,19 @@ impl EventColumns {
                              $6::text[], $7::bytea[], $8::int8[], $9::int8[], $10::bytea[],
                              $11::text[], $12::bytea[])
                       AS t(s, i, j, sl, p, n, e, q, ts, a, d, r)
-                 RETURNING signature, ix_index, inner_index, name),
+                 RETURNING signature, ix_index, inner_index, slot, name, entity, seq),
+             keyed AS (
+                 INSERT INTO chain.entity_seq (entity, seq) SELECT entity, seq FROM stored),
              booked AS (
-                 INSERT INTO settlement.inbox (signature, ix_index, inner_index, phase)
-                 SELECT signature, ix_index, inner_index, 'confirmed' FROM stored
+                 INSERT INTO settlement.inbox (signature, ix_index, inner_index, slot, phase)
+                 SELECT signature, ix_index, inner_index, slot, 'confirmed' FROM stored
                  WHERE settlement.books(name)),
              monitored AS (
-                 INSERT INTO compliance.inbox (signature, ix_index, inner_index, phase)
-                 SELECT signature, ix_index, inner_index, 'confirmed' FROM stored
+                 INSERT INTO compliance.inbox (signature, ix_index, inner_index, slot, phase)
+                 SELECT signature, ix_index, inner_index, slot, 'confirmed' FROM stored
                  WHERE compliance.monitors(name))
-             INSERT INTO webhooks.outbox (signature, ix_index, inner_index, phase)
-             SELECT signature, ix_index, inner_index, 'confirmed' FROM stored",
+             INSERT INTO webhooks.outbox (signature, ix_index, inner_index, slot, phase)
+             SELECT signature, ix_index, inner_index, slot, 'confirmed' FROM stored",
         )
         .bind(&self.signature)
         .bind(&self.ix_index)

@@ -8,14 +8,17 @@
 //! - [`projection`]: the projection rows of the entities a batch touched, folded and written;
 //! - [`finality`]: confirmed → finalized, or rolled back when the cluster forgot it;
 //! - [`cluster`]: one database mirrors one cluster;
-//! - [`lease`]: one writer per stream when several processes share the database.
+//! - [`lease`]: one writer per stream when several processes share the database;
+//! - [`archive`]: old slot partitions of the raw tables exported to files and dropped.
 
+pub mod archive;
 pub mod cluster;
 pub mod finality;
 pub mod ingest;
 pub mod lease;
 pub mod projection;
 
+pub use archive::{archive, ArchiveError, Archived};
 pub use cluster::claim_cluster;
 pub use finality::{mark_finalized, revert, unfinalized};
 pub use ingest::{apply, apply_batch, Batch};
