@@ -128,6 +128,16 @@ CREATE TABLE chain.entity_seq (
     CONSTRAINT entity_seq_pkey PRIMARY KEY (entity, seq)
 );
 
+-- An entity's projection folded up to its newest archived event, written by the archive
+-- (store/archive.rs) before its events leave: a rebuild (after a rollback, or events out of
+-- order) folds the entity's remaining live events on top of it.
+CREATE TABLE chain.checkpoint (
+    entity chain.pubkey PRIMARY KEY,
+    kind   text NOT NULL,
+    seq    int8 NOT NULL CHECK (seq >= 0),
+    state  jsonb NOT NULL
+);
+
 -- Makes every slot in `slots`, and the partition width after the highest, land in a
 -- partition: the indexer calls it before each batch, so the next partition exists before the
 -- first slot that needs it. Only the windows of slots that occur are created (a quiet program's
@@ -153,9 +163,11 @@ BEGIN
     ELSIF lo < 0 THEN
         RAISE EXCEPTION 'ensure_partitions: slot % is negative', lo;
     END IF;
-    -- The usual case, one index probe: the batch and the width after it are in one partition.
-    IF EXISTS (SELECT 1 FROM chain.partition
-               WHERE lower <= lo AND upper > hi + w AND archived_at IS NULL) THEN
+    -- The usual case, one range read of this small table: live partitions already cover
+    -- [lo, hi + w] without a gap.
+    IF (SELECT min(lower) <= lo AND max(upper) > hi + w
+               AND sum(upper - lower) = max(upper) - min(lower) AND bool_and(archived_at IS NULL)
+        FROM chain.partition WHERE upper > lo AND lower <= hi + w) THEN
         RETURN;
     END IF;
     PERFORM pg_advisory_xact_lock(hashtext('chain.ensure_partitions'));
@@ -190,7 +202,9 @@ END
 $$;
 
 -- The rows move: partitions for every stored slot, then the rows with their slots.
-SELECT chain.ensure_partitions(array_agg(DISTINCT slot)) FROM chain.transaction_old;
+-- (One slot per window of the width is enough: no partition exists yet.)
+SELECT chain.ensure_partitions(array_agg(DISTINCT slot - slot % w.width))
+FROM chain.transaction_old, chain.partitioning w;
 INSERT INTO chain.transaction (signature, slot, block_time, failed, fee, commitment)
 SELECT signature, slot, block_time, failed, fee, commitment FROM chain.transaction_old;
 INSERT INTO chain.instruction (signature, slot, ix_index, inner_index, program, name, args, accounts)
@@ -236,6 +250,9 @@ ALTER TABLE compliance.inbox ADD CONSTRAINT inbox_event_slot
 
 DROP TABLE chain.transaction_old, chain.instruction_old, chain.event_old,
            chain.token_balance_change_old, chain.parked_old;
+
+ANALYZE chain.transaction, chain.instruction, chain.event, chain.token_balance_change,
+        chain.parked, chain.entity_seq;
 
 CREATE VIEW chain.payment_timeline AS
 SELECT e.entity AS payment, e.seq, e.name, e.ts, e.actor, e.signature, e.slot, e.data,

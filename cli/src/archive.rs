@@ -25,14 +25,18 @@ pub async fn run(args: Args) -> Result<()> {
     let pool = store::connect_with(settings.database_url()?.expose_secret(), 2)
         .await
         .context("cannot open the database")?;
-    let archived = store::archive(&pool, args.before_slot, &args.to).await;
-    for a in archived.as_deref().unwrap_or_default() {
-        println!("slots [{}, {}) archived:", a.lower, a.upper);
+    // Each partition is printed as it is committed, so a run that stops early still lists
+    // the files it wrote.
+    let archived = store::archive(&pool, args.before_slot, &args.to, |a| {
+        println!(
+            "slots [{}, {}) archived ({} entities checkpointed):",
+            a.lower, a.upper, a.checkpoints
+        );
         for (path, rows) in &a.files {
             println!("  {rows:>10} rows  {}", path.display());
         }
-    }
-    let archived = archived?;
+    })
+    .await?;
     if archived.is_empty() {
         println!("no partition lies wholly below slot {}", args.before_slot);
     }

@@ -632,6 +632,10 @@ async fn payment_state(
     .fetch_optional(&state.reads)
     .await?;
     let (state_, signature, slot) = match &paid {
+        // Paid, with its authorization archived (`kassa archive` takes only finalized history).
+        None if get::<Option<Vec<u8>>>(&row, "payer")?.is_some() => {
+            (SettlementState::Finalized, None, None)
+        }
         None => (SettlementState::Pending, None, None),
         Some(r) => {
             let c = commitment(&get::<String>(r, "commitment")?, get(r, "reverted")?)?;

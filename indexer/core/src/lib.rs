@@ -339,11 +339,11 @@ impl Indexer {
         let Some(last) = listed.last().cloned() else {
             return Ok((0, 0));
         };
-        let all: Vec<_> = listed.iter().map(|l| l.signature).collect();
-        let known = store::known(&self.pool, &all).await?;
+        let all: Vec<_> = listed.iter().map(|l| (l.signature, l.slot)).collect();
+        let known = store::landed(&self.pool, &all).await?;
         let todo: Vec<Listed> = listed
             .into_iter()
-            .filter(|l| !known.contains(&l.signature))
+            .filter(|l| !known.contains(&(l.signature, l.slot)))
             .collect();
         let bar = if self.config.progress && todo.len() > self.config.batch_size {
             let bar = ProgressBar::new(todo.len() as u64).with_style(

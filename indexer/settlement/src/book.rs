@@ -147,7 +147,7 @@ pub async fn pass(pool: &PgPool) -> Result<Booked> {
                      VALUES ($1, $2, $3, $4, $5, $6, $7)
                      ON CONFLICT (signature, ix_index, inner_index, phase) DO UPDATE
                          SET reason = EXCLUDED.reason, created_at = EXCLUDED.created_at,
-                             resolved_at = NULL",
+                             slot = EXCLUDED.slot, resolved_at = NULL",
                 )
                 .bind(row.signature.as_ref())
                 .bind(row.ix_index)
@@ -404,11 +404,12 @@ async fn available(conn: &mut PgConnection, a: &NewAccount) -> Result<u64> {
     })
 }
 
-/// The net change of the treasury wallet's token accounts of `mint` in transaction `sig`.
+/// The net change of the treasury wallet's token accounts of `mint` in the transaction of
+/// `row`'s event (its landing: signature and slot).
 async fn treasury_change(
     conn: &mut PgConnection,
     ctx: &Context,
-    sig: &Signature,
+    row: &InboxRow,
     mint: &Pubkey,
 ) -> Result<i128> {
     let Some(treasury) = ctx.treasury else {
@@ -416,11 +417,13 @@ async fn treasury_change(
     };
     let change: String = sqlx::query_scalar(
         "SELECT coalesce(sum(post::numeric - pre::numeric), 0)::text
-         FROM chain.token_balance_change WHERE signature = $1 AND owner = $2 AND mint = $3",
+         FROM chain.token_balance_change
+         WHERE signature = $1 AND slot = $4 AND owner = $2 AND mint = $3",
     )
-    .bind(sig.as_ref())
+    .bind(row.signature.as_ref())
     .bind(&treasury.to_bytes()[..])
     .bind(&mint.to_bytes()[..])
+    .bind(row.slot)
     .fetch_one(&mut *conn)
     .await?;
     change
@@ -434,7 +437,7 @@ async fn merchant_part(
     conn: &mut PgConnection,
     ctx: &Context,
     b: &mut Builder,
-    sig: &Signature,
+    row: &InboxRow,
     merchant: &Pubkey,
     mint: &Pubkey,
     to_merchant: u64,
@@ -442,7 +445,8 @@ async fn merchant_part(
     if to_merchant == 0 || !setup::is_fiat(conn, merchant).await? {
         return Ok(false);
     }
-    let reached = treasury_change(conn, ctx, sig, mint).await?;
+    let sig = &row.signature;
+    let reached = treasury_change(conn, ctx, row, mint).await?;
     if reached < i128::from(to_merchant) {
         return Err(SettlementError::Invalid(format!(
             "merchant {merchant} is settled in fiat, but its {to_merchant} did not reach the \
@@ -534,22 +538,14 @@ async fn entry(
         } => {
             b.post(accounts::payers(code), accounts::escrow(code), out)?;
             b.post(accounts::fees(code), accounts::fee_revenue(code), fee)?;
-            to_treasury = merchant_part(
-                conn,
-                ctx,
-                &mut b,
-                &row.signature,
-                &merchant,
-                &mint,
-                to_merchant,
-            )
-            .await?;
+            to_treasury =
+                merchant_part(conn, ctx, &mut b, row, &merchant, &mint, to_merchant).await?;
         }
         Moved::Back(amount) => {
             b.post(accounts::payers(code), accounts::escrow(code), amount)?;
         }
         Moved::Refund(amount) => {
-            let paid = -treasury_change(conn, ctx, &row.signature, &mint).await?;
+            let paid = -treasury_change(conn, ctx, row, &mint).await?;
             if paid <= 0 || !setup::is_fiat(conn, &merchant).await? {
                 // The merchant paid it from its own wallet: nothing in custody moved.
                 return Ok(None);
@@ -620,7 +616,7 @@ async fn credit_entry(
     if !setup::is_fiat(conn, &merchant).await? {
         return Ok(None);
     }
-    let change = treasury_change(conn, ctx, &row.signature, &mint).await?;
+    let change = treasury_change(conn, ctx, row, &mint).await?;
     let Some((code, _)) = ctx.currencies.get(&mint) else {
         return Err(SettlementError::Invalid(format!(
             "mint {mint} has no currency in settlement.currency: add it, then book this event"

@@ -68,7 +68,8 @@ struct ChainRow {
     ix_index: i32,
     inner_index: i32,
     phase: String,
-    /// Absent if the event row is gone (it never is: events are append-only).
+    /// Absent if the event row is gone (never while a queue row names it: `kassa archive`
+    /// takes only partitions whose events no queue holds).
     event: Option<StoredEvent>,
 }
 
@@ -278,7 +279,24 @@ async fn resolve_lines(
         .bind(name)
         .bind(field)
     };
+    // The projections first, for lines and advances whose events were archived
+    // (`kassa archive`); their events, when stored, override them below.
     let mut advance_line = HashMap::new();
+    for r in
+        sqlx::query("SELECT address, chain.base58(line) FROM chain.advance WHERE address = ANY($1)")
+            .bind(&advances)
+            .fetch_all(&mut *tx)
+            .await?
+    {
+        let entity: Vec<u8> = r.get(0);
+        if let (Ok(a), Ok(l)) = (
+            Pubkey::try_from(entity.as_slice()),
+            r.get::<String, _>(1).parse::<Pubkey>(),
+        ) {
+            advance_line.insert(a, l);
+            lines.push(l.to_bytes().to_vec());
+        }
+    }
     if !advances.is_empty() {
         for r in by_name("AdvanceTaken", "line", advances)
             .fetch_all(&mut *tx)
@@ -296,6 +314,19 @@ async fn resolve_lines(
         }
     }
     let mut line_merchant = HashMap::new();
+    for r in sqlx::query(
+        "SELECT address, chain.base58(merchant) FROM chain.credit_line
+         WHERE address = ANY($1) AND merchant IS NOT NULL",
+    )
+    .bind(&lines)
+    .fetch_all(&mut *tx)
+    .await?
+    {
+        let entity: Vec<u8> = r.get(0);
+        if let Ok(l) = Pubkey::try_from(entity.as_slice()) {
+            line_merchant.insert(l, r.get::<String, _>(1));
+        }
+    }
     for r in by_name("LineApproved", "merchant", lines)
         .fetch_all(&mut *tx)
         .await?

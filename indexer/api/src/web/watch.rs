@@ -53,13 +53,15 @@ pub struct Watch {
 /// How long the pages trust a reading of the chain's clock (its offset from the wall clock).
 pub const CLOCK_TTL: Duration = Duration::from_secs(10);
 
+// A paid payment whose authorization is not stored was archived (`kassa archive` takes only
+// finalized history): it is finalized.
 const READ: &str = "SELECT p.address, p.status,
             coalesce((SELECT max(e.seq) FROM chain.event e WHERE e.entity = p.address AND NOT e.reverted), 0) AS seq,
             (SELECT count(*) FROM chain.event e JOIN chain.transaction t USING (signature, slot)
               WHERE e.entity = p.address AND NOT e.reverted AND t.commitment = 'finalized') AS finalized,
             coalesce((SELECT t.commitment = 'finalized' FROM chain.event e JOIN chain.transaction t USING (signature, slot)
               WHERE e.entity = p.address AND NOT e.reverted AND e.name = 'PaymentAuthorized'
-              ORDER BY e.seq DESC LIMIT 1), false) AS paid_final
+              ORDER BY e.seq DESC LIMIT 1), p.payer IS NOT NULL) AS paid_final
      FROM chain.payment p WHERE p.address = ANY($1)";
 
 /// The snapshot of one payment, read now.

@@ -154,6 +154,11 @@ impl Kind {
         }
     }
 
+    /// The kind whose [`Kind::name`] is `name`.
+    pub fn from_name(name: &str) -> Option<Kind> {
+        Kind::ALL.into_iter().find(|k| k.name() == name)
+    }
+
     /// The projection's name (its table without the schema), as metrics label it.
     pub fn name(self) -> &'static str {
         self.table().trim_start_matches("chain.")

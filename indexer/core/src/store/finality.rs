@@ -58,7 +58,7 @@ pub async fn mark_finalized(
     let n: i64 = sqlx::query_scalar(
         "WITH marked AS (
              UPDATE chain.transaction SET commitment = 'finalized'
-             WHERE (signature, slot) IN (SELECT * FROM unnest($1::bytea[], $2::int8[]))
+             WHERE signature = ANY($1) AND (signature, slot) IN (SELECT * FROM unnest($1::bytea[], $2::int8[]))
                AND commitment = 'confirmed'
              RETURNING signature, slot),
          notified AS (
@@ -99,7 +99,7 @@ pub async fn revert(
     let (signatures, slots) = columns(landed);
     sqlx::query(
         "UPDATE chain.transaction SET commitment = 'reverted'
-         WHERE (signature, slot) IN (SELECT * FROM unnest($1::bytea[], $2::int8[]))
+         WHERE signature = ANY($1) AND (signature, slot) IN (SELECT * FROM unnest($1::bytea[], $2::int8[]))
            AND commitment = 'confirmed'",
     )
     .bind(&signatures)
@@ -111,7 +111,7 @@ pub async fn revert(
     let touched_rows = sqlx::query(
         "WITH rolled_back AS (
              UPDATE chain.event SET reverted = true
-             WHERE (signature, slot) IN (SELECT * FROM unnest($1::bytea[], $2::int8[]))
+             WHERE signature = ANY($1) AND (signature, slot) IN (SELECT * FROM unnest($1::bytea[], $2::int8[]))
                AND NOT reverted
              RETURNING signature, ix_index, inner_index, slot, program, name, raw, entity, seq),
          unkeyed AS (

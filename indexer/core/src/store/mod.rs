@@ -110,7 +110,30 @@ pub async fn mark_synced(pool: &PgPool, stream: &str, slot: u64) -> Result<(), S
     Ok(())
 }
 
-/// Which of `signatures` are stored already.
+/// Which of the landings `(signature, slot)` are stored already (a signature stored in
+/// another slot is a landing on an abandoned fork, not this one).
+pub async fn landed(
+    pool: &PgPool,
+    landings: &[(Signature, u64)],
+) -> Result<HashSet<(Signature, u64)>, StoreError> {
+    let (signatures, slots): (Vec<&[u8]>, Vec<i64>) = landings
+        .iter()
+        .map(|(s, slot)| (s.as_ref(), *slot as i64))
+        .unzip();
+    sqlx::query(
+        "SELECT signature, slot FROM chain.transaction
+         WHERE signature = ANY($1) AND (signature, slot) IN (SELECT * FROM unnest($1, $2))",
+    )
+    .bind(signatures)
+    .bind(slots)
+    .fetch_all(pool)
+    .await?
+    .into_iter()
+    .map(|r| Ok((signature(r.get(0))?, r.get::<i64, _>(1) as u64)))
+    .collect()
+}
+
+/// Which of `signatures` are stored already, in any slot.
 pub async fn known(
     pool: &PgPool,
     signatures: &[Signature],

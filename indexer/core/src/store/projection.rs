@@ -132,38 +132,73 @@ pub async fn rows(pool: &PgPool, kind: Kind) -> Result<Vec<Row>, StoreError> {
         .collect()
 }
 
-/// Folds the live events of one entity from nothing. A history with a gap (events that
-/// arrived before earlier ones, through another program's stream) is not folded: the entity
-/// stays unprojected until the missing events arrive, so that a stored row is always the fold
-/// of its entity's whole live history.
+/// Folds the live events of one entity from nothing, or from its checkpoint when its early
+/// history was archived (`store::archive`: the fold up to its newest archived event). A
+/// history with a gap (events that arrived before earlier ones, through another program's
+/// stream) is not folded: the entity stays unprojected until the missing events arrive, so
+/// that a stored row is always the fold of its entity's whole live history.
 async fn rebuild(
     db: &mut PgConnection,
     entity: &Pubkey,
 ) -> Result<Result<Option<Row>, FoldError>, StoreError> {
+    let checkpoint: Option<(String, i64, String)> =
+        sqlx::query_as("SELECT kind, seq, state::text FROM chain.checkpoint WHERE entity = $1")
+            .bind(entity.as_ref())
+            .fetch_optional(&mut *db)
+            .await?;
+    let (state, after) = match checkpoint {
+        Some((kind, seq, state)) => (Some(checkpoint_row(entity, &kind, &state)?), seq),
+        None => (None, -1),
+    };
     let rows = sqlx::query(
-        "SELECT program, raw FROM chain.event WHERE entity = $1 AND NOT reverted ORDER BY seq",
+        "SELECT program, raw FROM chain.event WHERE entity = $1 AND NOT reverted AND seq > $2
+         ORDER BY seq",
     )
     .bind(entity.as_ref())
+    .bind(after)
     .fetch_all(&mut *db)
     .await?;
-    let mut state = None;
-    for (i, r) in rows.into_iter().enumerate() {
-        let program = super::pubkey(r.get(0))?;
-        let raw: Vec<u8> = r.get(1);
-        let event = KassaEvent::from_cpi(&program, &raw)
-            .map_err(|e| StoreError::Corrupt(e.to_string()))?
-            .ok_or_else(|| {
-                StoreError::Corrupt(format!("stored event of {entity} is not an event"))
-            })?;
-        if event.header().seq != i as u64 {
-            return Ok(Err(FoldError::Gap(i as u64)));
-        }
-        state = match fold(state, &event) {
-            Ok(s) => s,
-            Err(e) => return Ok(Err(e)),
-        };
+    let mut events = Vec::with_capacity(rows.len());
+    for r in rows {
+        events.push(stored_event(entity, r.get(0), r.get(1))?);
     }
-    Ok(Ok(state))
+    Ok(fold_from(state, after, &events))
+}
+
+/// `events` (in sequence order) folded on top of `state`, the fold up to sequence `after`
+/// (-1: nothing).
+pub(crate) fn fold_from(
+    mut state: Option<Row>,
+    after: i64,
+    events: &[KassaEvent],
+) -> Result<Option<Row>, FoldError> {
+    for (i, event) in events.iter().enumerate() {
+        let want = (after + 1) as u64 + i as u64;
+        if event.header().seq != want {
+            return Err(FoldError::Gap(want));
+        }
+        state = fold(state, event)?;
+    }
+    Ok(state)
+}
+
+/// A stored event's typed form.
+pub(crate) fn stored_event(
+    entity: &Pubkey,
+    program: &[u8],
+    raw: &[u8],
+) -> Result<KassaEvent, StoreError> {
+    KassaEvent::from_cpi(&super::pubkey(program)?, raw)
+        .map_err(|e| StoreError::Corrupt(e.to_string()))?
+        .ok_or_else(|| StoreError::Corrupt(format!("stored event of {entity} is not an event")))
+}
+
+/// A checkpoint's row.
+pub(crate) fn checkpoint_row(entity: &Pubkey, kind: &str, state: &str) -> Result<Row, StoreError> {
+    let kind = Kind::from_name(kind)
+        .ok_or_else(|| StoreError::Corrupt(format!("checkpoint of {entity}: kind {kind}")))?;
+    Row::from_json_str(kind, state)
+        .map_err(|e| StoreError::Corrupt(format!("checkpoint of {entity}: {e}")))
 }
 
 /// Brings the projections of the touched entities up to date. New events that continue the
