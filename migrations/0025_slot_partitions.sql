@@ -121,10 +121,13 @@ CREATE TABLE chain.parked (
 ) PARTITION BY RANGE (slot);
 
 -- One row per live event: a live (entity, seq) is unique across every partition. Rows of
--- archived partitions leave with them (an entity's later events carry higher sequences).
+-- archived partitions leave with them (an entity's later events carry higher sequences). The
+-- slot says which partition holds the event: an entity's history is read through here, one
+-- partition per event, instead of probing every partition's index.
 CREATE TABLE chain.entity_seq (
     entity chain.pubkey NOT NULL,
     seq    int8 NOT NULL,
+    slot   int8 NOT NULL,
     CONSTRAINT entity_seq_pkey PRIMARY KEY (entity, seq)
 );
 
@@ -215,8 +218,8 @@ INSERT INTO chain.event (signature, ix_index, inner_index, slot, program, name, 
 SELECT signature, ix_index, inner_index, slot, program, name, entity, seq, ts, actor, data, raw,
        reverted
 FROM chain.event_old;
-INSERT INTO chain.entity_seq (entity, seq)
-SELECT entity, seq FROM chain.event_old WHERE NOT reverted;
+INSERT INTO chain.entity_seq (entity, seq, slot)
+SELECT entity, seq, slot FROM chain.event_old WHERE NOT reverted;
 INSERT INTO chain.token_balance_change (signature, slot, account_index, account, mint, owner, pre,
                                         post)
 SELECT c.signature, t.slot, c.account_index, c.account, c.mint, c.owner, c.pre, c.post

@@ -102,10 +102,11 @@ async fn assert_ingest_invariants(pool: &PgPool) {
         (
             "live events without their (entity, seq) key, or keys without their live event",
             "SELECT (SELECT count(*) FROM chain.event e WHERE NOT e.reverted AND NOT EXISTS (
-                         SELECT 1 FROM chain.entity_seq k WHERE (k.entity, k.seq) = (e.entity, e.seq)))
+                         SELECT 1 FROM chain.entity_seq k
+                         WHERE (k.entity, k.seq, k.slot) = (e.entity, e.seq, e.slot)))
                   + (SELECT count(*) FROM chain.entity_seq k WHERE NOT EXISTS (
                          SELECT 1 FROM chain.event e
-                         WHERE (e.entity, e.seq) = (k.entity, k.seq) AND NOT e.reverted))",
+                         WHERE (e.entity, e.seq, e.slot) = (k.entity, k.seq, k.slot) AND NOT e.reverted))",
         ),
         (
             "raw rows outside the partitions chain.partition lists, or partitions it does not list",

@@ -3,6 +3,7 @@
 //! mirrored and checks it against the chain.
 
 mod api;
+mod archive;
 mod checkout;
 mod compliance;
 mod report;
@@ -133,6 +134,10 @@ pub async fn run(args: Args) -> Result<bool> {
     let pool = store::connect_with(&database_url, settings.database.max_connections)
         .await
         .context("cannot open the database")?;
+    sqlx::query("UPDATE chain.partitioning SET width = $1")
+        .bind(archive::WIDTH)
+        .execute(&pool)
+        .await?;
 
     let net = start(LocalnetConfig {
         rpc_addr: SocketAddr::from(([127, 0, 0, 1], args.rpc_port)),
@@ -207,6 +212,7 @@ pub async fn run(args: Args) -> Result<bool> {
     compliance::run(&indexer.pool, &mut s, &net.rpc_url, &api, &mut checks).await?;
     checkout::run(&indexer.pool, &mut s, &net.rpc_url, &api, &mut checks).await?;
     x402::run(&indexer.pool, &mut s, &net.rpc_url, &api, &mut checks).await?;
+    archive::run(&indexer, &mut checks).await?;
     println!("\nThe API (HTTPS, OpenAPI at {}/v1/openapi.json):", api.url);
     let cacert = api
         .ca_cert

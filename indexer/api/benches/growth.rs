@@ -351,9 +351,10 @@ async fn multiply(pool: &PgPool, target: i64) {
                     e.slot + g * s.slots, e.program, e.name, sha256(int8send(g) || e.entity),
                     e.seq, e.ts + g * s.secs, e.actor, e.data, e.raw
              FROM template_event e, template_span s, generate_series($1::int8, $2::int8) g",
-            "INSERT INTO chain.entity_seq (entity, seq)
-             SELECT sha256(int8send(g) || e.entity), e.seq
-             FROM template_event e, generate_series($1::int8, $2::int8) g WHERE NOT e.reverted",
+            "INSERT INTO chain.entity_seq (entity, seq, slot)
+             SELECT sha256(int8send(g) || e.entity), e.seq, e.slot + g * s.slots
+             FROM template_event e, template_span s, generate_series($1::int8, $2::int8) g
+             WHERE NOT e.reverted",
             "INSERT INTO chain.token_balance_change (signature, account_index, account, mint, owner,
                                                      pre, post, slot)
              SELECT sha512(int8send(g) || c.signature), c.account_index, c.account, c.mint,

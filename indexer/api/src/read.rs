@@ -470,12 +470,19 @@ fn event_of(row: &PgRow) -> ApiResult<TimelineEvent> {
 }
 
 /// An entity's events, live and reverted, in order of the entity's sequence (a rolled-back
-/// event before the live one that took its number), each half through its own index.
+/// event before the live one that took its number), each half through its own index: the live
+/// ones through their keys in `chain.entity_seq`, each read from the one partition its slot
+/// names (the lateral subquery keeps the planner from probing every partition by entity), the
+/// rolled-back ones through the partitions' small partial indexes.
 const TIMELINE: &str =
     "SELECT e.seq, e.name, e.ts, e.actor, e.signature, e.slot, e.data, e.reverted,
             t.commitment, e.ix_index, e.inner_index
-     FROM chain.event e JOIN chain.transaction t USING (signature, slot)
-     WHERE e.entity = $1 AND NOT e.reverted
+     FROM chain.entity_seq k
+     CROSS JOIN LATERAL (SELECT * FROM chain.event e
+                         WHERE (e.entity, e.seq, e.slot) = (k.entity, k.seq, k.slot)
+                           AND NOT e.reverted OFFSET 0) e
+     JOIN chain.transaction t ON (t.signature, t.slot) = (e.signature, e.slot)
+     WHERE k.entity = $1
      UNION ALL
      SELECT e.seq, e.name, e.ts, e.actor, e.signature, e.slot, e.data, e.reverted,
             t.commitment, e.ix_index, e.inner_index

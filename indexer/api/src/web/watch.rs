@@ -53,14 +53,23 @@ pub struct Watch {
 /// How long the pages trust a reading of the chain's clock (its offset from the wall clock).
 pub const CLOCK_TTL: Duration = Duration::from_secs(10);
 
-// A paid payment whose authorization is not stored was archived (`kassa archive` takes only
-// finalized history): it is finalized.
+// A payment's live events through their keys in `chain.entity_seq`, each read from the one
+// partition its slot names. A paid payment whose authorization is not stored was archived
+// (`kassa archive` takes only finalized history): it is finalized.
 const READ: &str = "SELECT p.address, p.status,
-            coalesce((SELECT max(e.seq) FROM chain.event e WHERE e.entity = p.address AND NOT e.reverted), 0) AS seq,
-            (SELECT count(*) FROM chain.event e JOIN chain.transaction t USING (signature, slot)
-              WHERE e.entity = p.address AND NOT e.reverted AND t.commitment = 'finalized') AS finalized,
-            coalesce((SELECT t.commitment = 'finalized' FROM chain.event e JOIN chain.transaction t USING (signature, slot)
-              WHERE e.entity = p.address AND NOT e.reverted AND e.name = 'PaymentAuthorized'
+            coalesce((SELECT max(k.seq) FROM chain.entity_seq k WHERE k.entity = p.address), 0) AS seq,
+            (SELECT count(*) FROM chain.entity_seq k
+              CROSS JOIN LATERAL (SELECT * FROM chain.event e
+                                  WHERE (e.entity, e.seq, e.slot) = (k.entity, k.seq, k.slot)
+                                    AND NOT e.reverted OFFSET 0) e
+              JOIN chain.transaction t ON (t.signature, t.slot) = (e.signature, e.slot)
+              WHERE k.entity = p.address AND t.commitment = 'finalized') AS finalized,
+            coalesce((SELECT t.commitment = 'finalized' FROM chain.entity_seq k
+              CROSS JOIN LATERAL (SELECT * FROM chain.event e
+                                  WHERE (e.entity, e.seq, e.slot) = (k.entity, k.seq, k.slot)
+                                    AND NOT e.reverted OFFSET 0) e
+              JOIN chain.transaction t ON (t.signature, t.slot) = (e.signature, e.slot)
+              WHERE k.entity = p.address AND e.name = 'PaymentAuthorized'
               ORDER BY e.seq DESC LIMIT 1), p.payer IS NOT NULL) AS paid_final
      FROM chain.payment p WHERE p.address = ANY($1)";
 

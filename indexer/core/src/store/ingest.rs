@@ -471,7 +471,8 @@ impl EventColumns {
                       AS t(s, i, j, sl, p, n, e, q, ts, a, d, r)
                  RETURNING signature, ix_index, inner_index, slot, name, entity, seq),
              keyed AS (
-                 INSERT INTO chain.entity_seq (entity, seq) SELECT entity, seq FROM stored),
+                 INSERT INTO chain.entity_seq (entity, seq, slot)
+                 SELECT entity, seq, slot FROM stored),
              booked AS (
                  INSERT INTO settlement.inbox (signature, ix_index, inner_index, slot, phase)
                  SELECT signature, ix_index, inner_index, slot, 'confirmed' FROM stored

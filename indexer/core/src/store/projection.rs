@@ -150,9 +150,13 @@ async fn rebuild(
         Some((kind, seq, state)) => (Some(checkpoint_row(entity, &kind, &state)?), seq),
         None => (None, -1),
     };
+    // Through the live keys, one partition per event.
     let rows = sqlx::query(
-        "SELECT program, raw FROM chain.event WHERE entity = $1 AND NOT reverted AND seq > $2
-         ORDER BY seq",
+        "SELECT e.program, e.raw FROM chain.entity_seq k
+         CROSS JOIN LATERAL (SELECT * FROM chain.event e
+                             WHERE (e.entity, e.seq, e.slot) = (k.entity, k.seq, k.slot)
+                               AND NOT e.reverted OFFSET 0) e
+         WHERE k.entity = $1 AND k.seq > $2 ORDER BY k.seq",
     )
     .bind(entity.as_ref())
     .bind(after)
@@ -234,7 +238,7 @@ pub async fn project(
             // from being inlined and run twice.
             "SELECT entity, j,
                     CASE WHEN j IS NULL THEN
-                        (SELECT max(seq) FROM chain.event e WHERE e.entity = r.entity AND NOT e.reverted)
+                        (SELECT max(seq) FROM chain.entity_seq k WHERE k.entity = r.entity)
                     END
              FROM (SELECT u.entity,
                           (SELECT row_to_json(t)::text FROM {} t WHERE t.address = u.entity) AS j
