@@ -133,6 +133,16 @@ pub async fn landed(
     .collect()
 }
 
+/// The end of the newest archived partition (0: none is archived). The archive takes the
+/// oldest partitions first.
+pub async fn archived_below(pool: &PgPool) -> Result<u64, StoreError> {
+    let upper: Option<i64> =
+        sqlx::query_scalar("SELECT max(upper) FROM chain.partition WHERE archived_at IS NOT NULL")
+            .fetch_one(pool)
+            .await?;
+    Ok(upper.unwrap_or(0).max(0) as u64)
+}
+
 /// Which of `signatures` are stored already, in any slot.
 pub async fn known(
     pool: &PgPool,
