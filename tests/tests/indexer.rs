@@ -626,6 +626,12 @@ async fn raw_history_in_slot_partitions_mirrors_the_same_and_archives_to_files()
         kept.push(rows);
     }
     let payments = count(&many, "SELECT count(*) FROM chain.payment").await;
+    let last_archived: i64 =
+        sqlx::query_scalar("SELECT max(slot) FROM chain.transaction WHERE slot < $1")
+            .bind(before as i64)
+            .fetch_one(&many)
+            .await
+            .unwrap();
     let projections = |pool: PgPool| async move {
         let mut out = Vec::new();
         for kind in Kind::ALL {
@@ -784,6 +790,37 @@ async fn raw_history_in_slot_partitions_mirrors_the_same_and_archives_to_files()
         .await
         .expect_err("an archived slot");
     assert!(refused.to_string().contains("was archived"), "{refused}");
+    // A paid payment whose authorization was archived reads as finalized on its checkout
+    // page (its history is final), as one whose authorization is stored does.
+    let paid_archived: Vec<Vec<u8>> = sqlx::query_scalar(
+        "SELECT address FROM chain.payment p WHERE payer IS NOT NULL AND NOT EXISTS (
+             SELECT 1 FROM chain.event e WHERE e.entity = p.address AND e.name = 'PaymentAuthorized')",
+    )
+    .fetch_all(&many)
+    .await
+    .unwrap();
+    assert!(
+        !paid_archived.is_empty(),
+        "no paid payment lost its authorization"
+    );
+    for p in &paid_archived {
+        let seen = kassa_api::web::watch::read_one(&many, &p.as_slice().try_into().unwrap())
+            .await
+            .unwrap();
+        assert!(seen.paid_final, "{}: {seen:?}", seen.status);
+    }
+    // A program idle since the archived slots lists from its cursor's slot, which lies in
+    // them: what it finds there was stored before it was archived, and the pass goes on.
+    sqlx::query("UPDATE chain.cursor SET slot = $1")
+        .bind(last_archived)
+        .execute(&many)
+        .await
+        .unwrap();
+    let again = ix
+        .pass()
+        .await
+        .expect("a pass from a cursor in the archived range");
+    assert_eq!(again.transactions, 0);
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
