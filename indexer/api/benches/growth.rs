@@ -63,6 +63,9 @@ struct Stage {
     /// Partitions of the raw tables, and the events in the newest one.
     partitions: i64,
     current: i64,
+    /// The largest tables (a partitioned one with all its partitions) with their indexes and
+    /// TOAST: name, table bytes, index bytes.
+    tables: Vec<(String, i64, i64)>,
 }
 
 fn main() {
@@ -214,7 +217,20 @@ async fn run() {
         .fetch_one(&pool)
         .await
         .unwrap();
+        // Where the bytes are: each table with its partitions, heap (and TOAST) beside indexes.
+        let tables: Vec<(String, i64, i64)> = sqlx::query_as(
+            "SELECT coalesce(p.inhparent, c.oid)::regclass::text AS t,
+                    sum(pg_table_size(c.oid))::int8, sum(pg_indexes_size(c.oid))::int8
+             FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+             LEFT JOIN pg_inherits p ON p.inhrelid = c.oid
+             WHERE c.relkind = 'r' AND n.nspname NOT IN ('pg_catalog', 'information_schema')
+             GROUP BY 1 ORDER BY sum(pg_total_relation_size(c.oid)) DESC LIMIT 8",
+        )
+        .fetch_all(&pool)
+        .await
+        .unwrap();
         let stage = Stage {
+            tables,
             stored,
             rate,
             payment: measured[0],
@@ -255,13 +271,21 @@ async fn count(pool: &PgPool) -> i64 {
         .unwrap()
 }
 
-/// The queues emptied as the workers would, then vacuumed and analyzed as autovacuum would.
+/// The queues emptied as the workers would, then vacuumed and analyzed as autovacuum would,
+/// and the writes flushed: a history months old is on disk, not in the checkpoint and the
+/// kernel's write-back queue the bench's minutes of copies leave behind, which would
+/// otherwise compete with what is measured next for the disk and the two cores.
 async fn settle(pool: &PgPool) {
     sqlx::query(sqlx::AssertSqlSafe(format!("TRUNCATE {QUEUES}")))
         .execute(pool)
         .await
         .unwrap();
     sqlx::query("VACUUM (ANALYZE)").execute(pool).await.unwrap();
+    if let Err(e) = sqlx::query("CHECKPOINT").execute(pool).await {
+        println!("(no CHECKPOINT: {e}; the measures below include the flush of the copies)");
+    }
+    // The server's files when it runs on this machine (the private cluster, or a local one).
+    let _ = std::process::Command::new("sync").status();
 }
 
 /// The first stage's history, kept as the template the copies are made of.
@@ -425,6 +449,15 @@ fn report(s: &Stage, first: Option<&Stage>) {
             " ({:.2} of the first stage's)",
             s.rate / b.rate
         ))
+    );
+    let per = |b: i64| b as f64 / s.stored.max(1) as f64;
+    println!(
+        "  bytes per stored event (table + indexes): {}",
+        s.tables
+            .iter()
+            .map(|(t, heap, idx)| format!("{t} {:.0} + {:.0}", per(*heap), per(*idx)))
+            .collect::<Vec<_>>()
+            .join(", ")
     );
     for (what, f) in [
         (

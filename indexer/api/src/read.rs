@@ -719,7 +719,9 @@ pub async fn settlement_status(
     let sig = wire::parse_signature("signature", s)?;
     // The payment this transaction authorized, if it did.
     let row = sqlx::query(
-        "SELECT e.entity FROM chain.event e WHERE e.signature = $1 AND e.name = 'PaymentAuthorized' LIMIT 1",
+        // From the transaction's key to its events' (slot, signature).
+        "SELECT e.entity FROM chain.transaction t JOIN chain.event e USING (signature, slot)
+         WHERE t.signature = $1 AND e.name = 'PaymentAuthorized' LIMIT 1",
     )
     .bind(sig.as_ref())
     .fetch_optional(&state.reads)

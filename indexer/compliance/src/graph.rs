@@ -45,8 +45,8 @@ pub async fn record_edges(conn: &mut PgConnection, signatures: &[Vec<u8>]) -> Re
     }
     let rows = sqlx::query(
         "SELECT c.signature, t.slot, c.mint, c.owner, sum(c.post - c.pre)
-         FROM chain.token_balance_change c JOIN chain.transaction t USING (signature, slot)
-         WHERE c.signature = ANY($1) AND c.owner IS NOT NULL AND NOT t.failed
+         FROM chain.transaction t JOIN chain.token_balance_change c USING (signature, slot)
+         WHERE t.signature = ANY($1) AND c.owner IS NOT NULL AND NOT t.failed
            AND c.owner NOT IN (SELECT wallet FROM compliance.hub WHERE wallet IS NOT NULL)
          GROUP BY 1, 2, 3, 4",
     )

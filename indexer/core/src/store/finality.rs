@@ -111,7 +111,7 @@ pub async fn revert(
     let touched_rows = sqlx::query(
         "WITH rolled_back AS (
              UPDATE chain.event SET reverted = true
-             WHERE signature = ANY($1) AND (signature, slot) IN (SELECT * FROM unnest($1::bytea[], $2::int8[]))
+             WHERE slot = ANY($2) AND (signature, slot) IN (SELECT * FROM unnest($1::bytea[], $2::int8[]))
                AND NOT reverted
              RETURNING signature, ix_index, inner_index, slot, program, name, raw, entity, seq),
          unkeyed AS (
