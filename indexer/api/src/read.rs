@@ -629,11 +629,21 @@ async fn payment_state(
     };
     let status: String = get(&row, "status")?;
     // The payment's authorization (live first, else the latest rolled-back one).
+    // Each half through its own index, as the timeline reads them: without a condition on
+    // `reverted` neither partial index applies and every partition is scanned.
     let paid = sqlx::query(
-        "SELECT e.signature, e.slot, e.reverted, t.commitment FROM chain.event e
-         JOIN chain.transaction t USING (signature, slot)
-         WHERE e.entity = $1 AND e.name = 'PaymentAuthorized'
-         ORDER BY e.reverted, e.slot DESC LIMIT 1",
+        "SELECT e.signature, e.slot, e.reverted, t.commitment
+         FROM chain.entity_seq k
+         CROSS JOIN LATERAL (SELECT * FROM chain.event e
+                             WHERE (e.entity, e.seq, e.slot) = (k.entity, k.seq, k.slot)
+                               AND NOT e.reverted OFFSET 0) e
+         JOIN chain.transaction t ON (t.signature, t.slot) = (e.signature, e.slot)
+         WHERE k.entity = $1 AND e.name = 'PaymentAuthorized'
+         UNION ALL
+         SELECT e.signature, e.slot, e.reverted, t.commitment
+         FROM chain.event e JOIN chain.transaction t USING (signature, slot)
+         WHERE e.entity = $1 AND e.reverted AND e.name = 'PaymentAuthorized'
+         ORDER BY reverted, slot DESC LIMIT 1",
     )
     .bind(&address.to_bytes()[..])
     .fetch_optional(&state.reads)
