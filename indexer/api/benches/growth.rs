@@ -13,10 +13,12 @@
 //!   copy gets its own signatures (SHA-512 of the copy number and the signature) and entity
 //!   addresses (SHA-256 of the copy number and the address), later slots and times, and is
 //!   finalized, as old history is. The copies' JSON and account lists still name the template's
-//!   addresses: the rows have the real size and shape, not new content. The queues the workers
-//!   drain (the webhook outbox, the settlement and compliance inboxes) are emptied after each
-//!   stage, as a running deployment keeps them. Tables are vacuumed and analyzed, as
-//!   autovacuum would have done.
+//!   addresses: the rows have the real size and shape, not new content. One copy per
+//!   statement, so each copy's rows lie on disk in the order the indexer wrote them. The
+//!   queues the workers drain (the webhook outbox, the settlement and compliance inboxes) are
+//!   emptied after each stage, as a running deployment keeps them. Tables are vacuumed and
+//!   analyzed, as autovacuum would have done, and the writes flushed (`CHECKPOINT`, `sync`)
+//!   before anything is measured.
 //! - **Partitions.** The raw tables are partitioned by slot; the bench sets the partition width
 //!   so that a partition holds `KASSA_BENCH_PARTITION_EVENTS` events (default 1,000,000) of
 //!   this history's density, as an operator sizes it from the chain's event rate
@@ -24,7 +26,13 @@
 //! - **The apply.** At each stage a fresh lifecycle workload of `KASSA_BENCH_EVENTS` events
 //!   (default 100,000) under new random addresses, in the slots after the stored history (as
 //!   new transactions land at the tip), goes through the indexer's pipeline (`apply_in_order`,
-//!   batches of `KASSA_BENCH_BATCH`), with everything the apply writes.
+//!   batches of `KASSA_BENCH_BATCH`), with everything the apply writes. Twice: first right
+//!   after the history was written ("cold": the random-keyed indexes over the whole history
+//!   that every batch touches, `chain.entity_seq`'s and `chain.payment`'s keys, mostly on
+//!   disk), then again after `pg_prewarm` read those two indexes into the kernel's cache, as
+//!   a running indexer keeps them. Each apply prints its costliest statements
+//!   (`pg_stat_statements`, when the server preloads it) and each stage the bytes per event of
+//!   the largest tables.
 //! - **The reads.** `KASSA_BENCH_READS` requests each (default 2,000), one at a time, through
 //!   the API's router in process (no socket: what is measured is the handler and its queries),
 //!   with an operator's key, on payments picked at random over the whole table: the payment,
@@ -55,17 +63,31 @@ const QUEUES: &str = "webhooks.outbox, settlement.inbox, compliance.inbox";
 /// What one stage measured.
 struct Stage {
     stored: i64,
+    /// The apply right after the history was written and flushed.
+    cold: f64,
+    cold_statements: Vec<(f64, i64, String)>,
+    /// What `prewarm` read into memory before the second apply (empty: nothing).
+    warmed: String,
+    /// The second apply, with the indexes every batch touches in memory.
     rate: f64,
-    payment: (Duration, Duration),
-    page: (Duration, Duration),
-    timeline: (Duration, Duration),
+    /// p50 and p99 of a payment by id, a merchant's page, a timeline: right after the
+    /// history was written, then with the tables they read in the kernel's cache.
+    cold_reads: [(Duration, Duration); 3],
+    /// GB of tables and indexes `prewarm_reads` read (0: no `pg_prewarm`).
+    read_warmed: f64,
+    warm_reads: [(Duration, Duration); 3],
     bytes: i64,
     /// Partitions of the raw tables, and the events in the newest one.
     partitions: i64,
     current: i64,
+    /// The apply's costliest statements: server time per event applied, blocks read into
+    /// shared buffers (from the kernel's cache or the disk) and the statement.
+    statements: Vec<(f64, i64, String)>,
     /// The largest tables (a partitioned one with all its partitions) with their indexes and
     /// TOAST: name, table bytes, index bytes.
     tables: Vec<(String, i64, i64)>,
+    /// Events stored once the stage's applies are in (what `tables` holds).
+    after: i64,
 }
 
 fn main() {
@@ -165,45 +187,23 @@ async fn run() {
         settle(&pool).await;
         let stored = count(&pool).await;
 
-        // New transactions land after everything stored.
-        let top: i64 = sqlx::query_scalar("SELECT max(slot) FROM chain.transaction")
-            .fetch_one(&pool)
-            .await
-            .unwrap();
-        let mut fresh = workload(&recorded.lifecycle, events);
-        for t in &mut fresh {
-            t.slot = t.slot - first_slot + top as u64 + 1;
-        }
-        let n: usize = fresh.iter().map(|t| t.events.len()).sum();
-        let t = Instant::now();
-        apply(&pool, &fresh, batch).await;
-        let rate = n as f64 / t.elapsed().as_secs_f64();
+        // The apply as it runs right after the copies (its random-keyed indexes mostly on
+        // disk), then with those indexes in memory, as a running indexer keeps them (it
+        // touches them on every batch).
+        let (cold, cold_statements) =
+            apply_fresh(&pool, &recorded, first_slot, events, batch).await;
+        let warmed = prewarm(&pool).await;
+        let (rate, statements) = apply_fresh(&pool, &recorded, first_slot, events, batch).await;
         settle(&pool).await;
 
-        let picked: Vec<(Vec<u8>, i64)> = sqlx::query_as(
-            "SELECT address, opened_at FROM chain.payment ORDER BY random() LIMIT $1",
-        )
-        .bind(reads as i64)
-        .fetch_all(&pool)
-        .await
-        .unwrap();
+        // The reads as they come after the history was written (what they touch mostly on
+        // disk: the database is larger than the machine's memory at 10 M), then again on other
+        // payments once the tables they read were read into the kernel's cache, as a deployment
+        // answering such reads all day keeps them when its memory holds them.
         let merchant = recorded.merchant.to_string();
-        let mut paths: [Vec<String>; 3] = Default::default();
-        for (address, opened_at) in &picked {
-            let a = bs58::encode(address).into_string();
-            let mut cursor = opened_at.to_be_bytes().to_vec();
-            cursor.extend_from_slice(address);
-            paths[0].push(format!("/v1/payments/{a}"));
-            paths[1].push(format!(
-                "/v1/payments?merchant={merchant}&limit=50&cursor={}",
-                URL_SAFE_NO_PAD.encode(cursor)
-            ));
-            paths[2].push(format!("/v1/payments/{a}/timeline"));
-        }
-        let mut measured = Vec::new();
-        for p in &paths {
-            measured.push(latencies(&api, &key.secret, p).await);
-        }
+        let cold_reads = read_pass(&pool, &api, &key.secret, &merchant, reads).await;
+        let read_warmed = prewarm_reads(&pool).await;
+        let warm_reads = read_pass(&pool, &api, &key.secret, &merchant, reads).await;
         let bytes: i64 = sqlx::query_scalar("SELECT pg_database_size(current_database())")
             .fetch_one(&pool)
             .await
@@ -230,12 +230,17 @@ async fn run() {
         .await
         .unwrap();
         let stage = Stage {
+            after: count(&pool).await,
+            cold,
+            cold_statements,
+            warmed,
+            statements,
             tables,
             stored,
             rate,
-            payment: measured[0],
-            page: measured[1],
-            timeline: measured[2],
+            cold_reads,
+            read_warmed,
+            warm_reads,
             bytes,
             partitions,
             current,
@@ -250,6 +255,90 @@ async fn run() {
     drop(api);
     pool.close().await;
     kassa_testkit::postgres::drop_database(&admin, &url).await;
+}
+
+/// Where the apply's time goes, from `pg_stat_statements` when the server preloads it
+/// (`shared_preload_libraries`); nothing otherwise.
+struct Statements(bool);
+
+impl Statements {
+    async fn reset(pool: &PgPool) -> Self {
+        let on = sqlx::query("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
+            .execute(pool)
+            .await
+            .is_ok()
+            && sqlx::query("SELECT pg_stat_statements_reset()")
+                .execute(pool)
+                .await
+                .is_ok();
+        Self(on)
+    }
+
+    async fn top(self, pool: &PgPool, events: usize) -> Vec<(f64, i64, String)> {
+        if !self.0 {
+            return Vec::new();
+        }
+        sqlx::query_as(
+            "SELECT total_exec_time * 1000 / $1, shared_blks_read,
+                    left(regexp_replace(query, '\\s+', ' ', 'g'), 70)
+             FROM pg_stat_statements WHERE dbid = (SELECT oid FROM pg_database
+                                                   WHERE datname = current_database())
+             ORDER BY total_exec_time DESC LIMIT 7",
+        )
+        .bind(events as f64)
+        .fetch_all(pool)
+        .await
+        .unwrap_or_default()
+    }
+}
+
+/// A fresh lifecycle workload under new random addresses, in the slots after everything
+/// stored (as new transactions land at the tip), through the indexer's pipeline: its rate in
+/// events per second and where its time went.
+async fn apply_fresh(
+    pool: &PgPool,
+    recorded: &kassa_testkit::workload::Recorded,
+    first_slot: u64,
+    events: usize,
+    batch: usize,
+) -> (f64, Vec<(f64, i64, String)>) {
+    let top: i64 = sqlx::query_scalar("SELECT max(slot) FROM chain.transaction")
+        .fetch_one(pool)
+        .await
+        .unwrap();
+    let mut fresh = workload(&recorded.lifecycle, events);
+    for t in &mut fresh {
+        t.slot = t.slot - first_slot + top as u64 + 1;
+    }
+    let n: usize = fresh.iter().map(|t| t.events.len()).sum();
+    let statements = Statements::reset(pool).await;
+    let t = Instant::now();
+    apply(pool, &fresh, batch).await;
+    let rate = n as f64 / t.elapsed().as_secs_f64();
+    (rate, statements.top(pool, n).await)
+}
+
+/// The indexes with random keys over the whole history that every batch writes (an entity's
+/// live keys, the payments' addresses) read into the kernel's cache with `pg_prewarm`, as they
+/// are in a deployment that has been applying for a while: each batch touches thousands of
+/// their pages. The names of what was read, or nothing without the extension.
+async fn prewarm(pool: &PgPool) -> String {
+    const HOT: [&str; 2] = ["chain.entity_seq_pkey", "chain.payment_pkey"];
+    if sqlx::query("CREATE EXTENSION IF NOT EXISTS pg_prewarm")
+        .execute(pool)
+        .await
+        .is_err()
+    {
+        return String::new();
+    }
+    for index in HOT {
+        sqlx::query("SELECT pg_prewarm($1::regclass, 'read')")
+            .bind(index)
+            .execute(pool)
+            .await
+            .unwrap();
+    }
+    HOT.join(", ")
 }
 
 /// `txs` through the indexer's pipeline, in batches of `batch`.
@@ -320,7 +409,12 @@ async fn template(pool: &PgPool) {
     .unwrap();
 }
 
-/// Copies of the template until at least `target` events are stored, ten copies per statement.
+/// Copies of the template until at least `target` events are stored, one copy per statement:
+/// each copy's rows are then written in the template's order, which is the order the indexer
+/// wrote them in (by slot; a payment where its last event left it), as a history the indexer
+/// built over months would lie on disk. (Several copies per statement interleaved them: a
+/// template row's copies side by side, so that 50 payments adjacent in time lay on 50
+/// different pages.)
 async fn multiply(pool: &PgPool, target: i64) {
     let (per_copy, copies): (i64, i64) = sqlx::query_as("SELECT events, copies FROM template_span")
         .fetch_one(pool)
@@ -353,9 +447,7 @@ async fn multiply(pool: &PgPool, target: i64) {
     // Counted once: each copy adds exactly the template's events.
     let mut stored = count(pool).await;
     while stored < target {
-        let missing = target - stored;
-        let n = ((missing + per_copy - 1) / per_copy).clamp(1, 10);
-        let (from, to) = (next, next + n - 1);
+        let (from, to) = (next, next);
         let mut tx = pool.begin().await.unwrap();
         for sql in [
             "SELECT chain.ensure_partitions(array_agg(DISTINCT t.slot + g * s.slots))
@@ -401,8 +493,68 @@ async fn multiply(pool: &PgPool, target: i64) {
             .unwrap();
         tx.commit().await.unwrap();
         next = to + 1;
-        stored += n * per_copy;
+        stored += per_copy;
     }
+}
+
+/// The three reads on `reads` payments picked at random over the whole table: p50 and p99 of
+/// each.
+async fn read_pass(
+    pool: &PgPool,
+    api: &axum::Router,
+    key: &str,
+    merchant: &str,
+    reads: usize,
+) -> [(Duration, Duration); 3] {
+    let picked: Vec<(Vec<u8>, i64)> =
+        sqlx::query_as("SELECT address, opened_at FROM chain.payment ORDER BY random() LIMIT $1")
+            .bind(reads as i64)
+            .fetch_all(pool)
+            .await
+            .unwrap();
+    let mut paths: [Vec<String>; 3] = Default::default();
+    for (address, opened_at) in &picked {
+        let a = bs58::encode(address).into_string();
+        let mut cursor = opened_at.to_be_bytes().to_vec();
+        cursor.extend_from_slice(address);
+        paths[0].push(format!("/v1/payments/{a}"));
+        paths[1].push(format!(
+            "/v1/payments?merchant={merchant}&limit=50&cursor={}",
+            URL_SAFE_NO_PAD.encode(cursor)
+        ));
+        paths[2].push(format!("/v1/payments/{a}/timeline"));
+    }
+    let mut measured = [(Duration::ZERO, Duration::ZERO); 3];
+    for (m, p) in measured.iter_mut().zip(&paths) {
+        *m = latencies(api, key, p).await;
+    }
+    measured
+}
+
+/// The tables the three reads touch (payments, live keys, and every partition of the events
+/// and transactions), with their indexes, read into the kernel's cache with `pg_prewarm`: the
+/// GB read (0 without the extension).
+async fn prewarm_reads(pool: &PgPool) -> f64 {
+    if sqlx::query("CREATE EXTENSION IF NOT EXISTS pg_prewarm")
+        .execute(pool)
+        .await
+        .is_err()
+    {
+        return 0.0;
+    }
+    let blocks: i64 = sqlx::query_scalar(
+        "WITH t AS (SELECT inhrelid AS r FROM pg_inherits
+                    WHERE inhparent IN ('chain.event'::regclass, 'chain.transaction'::regclass)
+                    UNION ALL SELECT 'chain.payment'::regclass
+                    UNION ALL SELECT 'chain.entity_seq'::regclass)
+         SELECT coalesce(sum(pg_prewarm(r::regclass, 'read')), 0)::int8
+         FROM (SELECT r FROM t UNION ALL
+               SELECT indexrelid FROM pg_index WHERE indrelid IN (SELECT r FROM t)) x",
+    )
+    .fetch_one(pool)
+    .await
+    .unwrap();
+    blocks as f64 * 8192.0 / 1e9
 }
 
 /// Sequential latencies of `paths` through the router, after one warm-up pass over 50 of them.
@@ -434,23 +586,41 @@ async fn latencies(api: &axum::Router, key: &str, paths: &[String]) -> (Duration
 
 fn report(s: &Stage, first: Option<&Stage>) {
     let ratio = |now: Duration, then: Duration| now.as_secs_f64() / then.as_secs_f64();
-    let vs = |f: &dyn Fn(&Stage) -> (Duration, Duration)| match first {
-        Some(b) => format!(" (p99 {:.2}x of the first stage's)", ratio(f(s).1, f(b).1)),
-        None => String::new(),
+    let of_first = |rate: &dyn Fn(&Stage) -> f64| {
+        first.map_or(String::new(), |b| {
+            format!(" ({:.2} of the first stage's)", rate(s) / rate(b))
+        })
     };
     println!(
-        "{} events stored ({:.1} GB, {} partitions, {} events in the newest): apply {:.0} events/s{}",
+        "{} events stored ({:.1} GB, {} partitions, {} events in the newest)",
         s.stored,
         s.bytes as f64 / 1e9,
         s.partitions,
         s.current,
-        s.rate,
-        first.map_or(String::new(), |b| format!(
-            " ({:.2} of the first stage's)",
-            s.rate / b.rate
-        ))
     );
-    let per = |b: i64| b as f64 / s.stored.max(1) as f64;
+    let statements = |list: &[(f64, i64, String)]| {
+        for (us, read, query) in list {
+            println!("    {us:5.1} µs/event, {read:6} blocks read: {query}");
+        }
+    };
+    println!(
+        "  apply, cold: {:.0} events/s{}",
+        s.cold,
+        of_first(&|s: &Stage| s.cold)
+    );
+    statements(&s.cold_statements);
+    if s.warmed.is_empty() {
+        println!("  (no pg_prewarm on this server: the second apply ran on what the first left)");
+    } else {
+        println!("  ({} read into memory)", s.warmed);
+    }
+    println!(
+        "  apply: {:.0} events/s{}",
+        s.rate,
+        of_first(&|s: &Stage| s.rate)
+    );
+    statements(&s.statements);
+    let per = |b: i64| b as f64 / s.after.max(1) as f64;
     println!(
         "  bytes per stored event (table + indexes): {}",
         s.tables
@@ -459,20 +629,35 @@ fn report(s: &Stage, first: Option<&Stage>) {
             .collect::<Vec<_>>()
             .join(", ")
     );
-    for (what, f) in [
-        (
-            "payment by id",
-            &(|s: &Stage| s.payment) as &dyn Fn(&Stage) -> (Duration, Duration),
-        ),
-        ("merchant page of 50", &|s: &Stage| s.page),
-        ("timeline", &|s: &Stage| s.timeline),
-    ] {
-        let (p50, p99) = f(s);
-        println!(
-            "  {what:<20} p50 {}  p99 {}{}",
-            millis(p50),
-            millis(p99),
-            vs(f)
+    let what = ["payment by id", "merchant page of 50", "timeline"];
+    let reads =
+        |label: &str, now: &[(Duration, Duration); 3], then: Option<&[(Duration, Duration); 3]>| {
+            println!("  reads, {label}:");
+            for (i, (p50, p99)) in now.iter().enumerate() {
+                println!(
+                    "    {:<20} p50 {}  p99 {}{}",
+                    what[i],
+                    millis(*p50),
+                    millis(*p99),
+                    then.map_or(String::new(), |b| format!(
+                        " (p99 {:.2}x of the first stage's)",
+                        ratio(*p99, b[i].1)
+                    ))
+                );
+            }
+        };
+    reads("cold", &s.cold_reads, first.map(|b| &b.cold_reads));
+    if s.read_warmed > 0.0 {
+        reads(
+            &format!("with the {:.1} GB they read in memory", s.read_warmed),
+            &s.warm_reads,
+            first.map(|b| &b.warm_reads),
+        );
+    } else {
+        reads(
+            "again (no pg_prewarm on this server)",
+            &s.warm_reads,
+            first.map(|b| &b.warm_reads),
         );
     }
 }
