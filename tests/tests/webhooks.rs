@@ -688,6 +688,90 @@ async fn a_rolled_back_transaction_is_retracted_by_a_reverted_notification() {
         .any(|g| g.kind() == "payment.opened.finalized"));
 }
 
+/// A payment whose authorization never finalizes reads as `reverted` in the status lookup, with
+/// the rolled-back signature, and `open` again as a payment: the lookup's rolled-back half
+/// (through the partitions' index of reverted events) after its live half found nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rolled_back_authorization_reads_as_reverted_in_the_status_lookup() {
+    let mut w = world(400, config()).await;
+    let m = w.merchant("Fork Cafe").await;
+    let customer = Keypair::new();
+    w.s.fund(&customer).await.unwrap();
+    let payment = w.s.invoice(&m, "FORK-2", 3 * USD).await.unwrap();
+    let usdc = w.s.proto.usdc;
+    w.s.pay(&m, &payment, &customer, &usdc).await.unwrap();
+    let paid = *w.s.signatures.last().unwrap();
+    w.caught_up().await;
+
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let state = kassa_api::AppState::new(
+        kassa_api::connect(&w.db_url, 2).await.unwrap(),
+        kassa_api::ApiConfig {
+            rpc_url: w.net.rpc_url.clone(),
+            ..kassa_api::ApiConfig::default()
+        },
+        None,
+    );
+    tokio::spawn(kassa_api::serve(
+        listener,
+        None,
+        kassa_api::router(state),
+        std::future::pending(),
+        Duration::from_secs(1),
+    ));
+    let (_, key) = kassa_api::auth::create_account(
+        &w.pool,
+        "Status reader",
+        kassa_sdk::api::types::Role::Operator,
+        None,
+    )
+    .await
+    .unwrap();
+    let status = || async {
+        reqwest::Client::new()
+            .get(format!("{base}/v1/status?reference={payment}"))
+            .bearer_auth(&key.secret)
+            .send()
+            .await
+            .unwrap()
+            .json::<Value>()
+            .await
+            .unwrap()
+    };
+    let st = status().await;
+    assert_eq!(st["state"], "confirmed", "{st}");
+    assert_eq!(st["signature"], paid.to_string());
+    assert_eq!(st["payment_status"], "authorized");
+
+    // The fork that held the payment is abandoned; the invoice before it finalizes.
+    {
+        let mut node = w.net.node.lock().await;
+        node.drop_transaction(&paid).unwrap();
+        for _ in 0..401 {
+            node.advance_slot().unwrap();
+        }
+    }
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while sqlx::query_scalar::<_, i64>(
+        "SELECT count(*) FROM chain.transaction
+         WHERE signature = $1 AND commitment = 'reverted'",
+    )
+    .bind(paid.as_ref())
+    .fetch_one(&w.pool)
+    .await
+    .unwrap()
+        == 0
+    {
+        assert!(std::time::Instant::now() < deadline, "never rolled back");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let st = status().await;
+    assert_eq!(st["state"], "reverted", "{st}");
+    assert_eq!(st["signature"], paid.to_string());
+    assert_eq!(st["payment_status"], "open");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_rotated_secret_signs_beside_the_old_one_during_the_overlap_only() {
     let mut w = world(32, config()).await;
