@@ -703,22 +703,13 @@ async fn a_rolled_back_authorization_reads_as_reverted_in_the_status_lookup() {
     let paid = *w.s.signatures.last().unwrap();
     w.caught_up().await;
 
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    let state = kassa_api::AppState::new(
+    let base = crate::api::serve_plain(kassa_api::AppState::new(
         kassa_api::connect(&w.db_url, 2).await.unwrap(),
         kassa_api::ApiConfig {
             rpc_url: w.net.rpc_url.clone(),
             ..kassa_api::ApiConfig::default()
         },
         None,
-    );
-    tokio::spawn(kassa_api::serve(
-        listener,
-        None,
-        kassa_api::router(state),
-        std::future::pending(),
-        Duration::from_secs(1),
     ));
     let (_, key) = kassa_api::auth::create_account(
         &w.pool,
