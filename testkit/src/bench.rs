@@ -42,6 +42,30 @@ pub async fn world() -> World {
     }
 }
 
+/// A [`World`]'s parts, bound at once by a bench: `(cluster, admin, pool, url, net, scenario)`.
+pub type Parts = (
+    Option<crate::postgres::PgCluster>,
+    String,
+    sqlx::PgPool,
+    String,
+    kassa_localnet::server::Localnet,
+    crate::demo_day::Scenario,
+);
+
+impl World {
+    /// The parts in field order; keep the cluster bound for as long as the database is used.
+    pub fn parts(self) -> Parts {
+        (
+            self.cluster,
+            self.admin,
+            self.pool,
+            self.url,
+            self.net,
+            self.scenario,
+        )
+    }
+}
+
 /// Runs `f` to completion on a multi-threaded runtime with two workers.
 pub fn run_on_two_workers<F: Future<Output = ()>>(f: F) {
     tokio::runtime::Builder::new_multi_thread()

@@ -62,14 +62,7 @@ async fn ttfb(http: &reqwest::Client, url: &str, key: Option<&str>, n: usize) ->
 async fn run() {
     let requests = knob("KASSA_BENCH_REQUESTS", 500);
     let invoices = knob("KASSA_BENCH_INVOICES", 30);
-    let kassa_testkit::bench::World {
-        cluster: _cluster,
-        admin,
-        pool,
-        url,
-        net,
-        scenario: mut s,
-    } = kassa_testkit::bench::world().await;
+    let (_cluster, admin, pool, url, net, mut s) = kassa_testkit::bench::world().await.parts();
     let indexer_config = kassa_indexer::IndexerConfig::default();
     println!(
         "indexer poll {} ms, page watch poll {} ms; 2 cores",

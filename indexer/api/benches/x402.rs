@@ -74,14 +74,7 @@ async fn run() {
     let calls = knob("KASSA_BENCH_CALLS", 200);
     let exact_calls = knob("KASSA_BENCH_EXACT", 40);
     let agents = knob("KASSA_BENCH_AGENTS", 8);
-    let kassa_testkit::bench::World {
-        cluster: _cluster,
-        admin,
-        pool,
-        url,
-        net,
-        scenario: mut s,
-    } = kassa_testkit::bench::world().await;
+    let (_cluster, admin, pool, url, net, mut s) = kassa_testkit::bench::world().await.parts();
     let indexer = Arc::new(kassa_indexer::Indexer::new(
         pool.clone(),
         kassa_indexer::source::Source::new(&net.rpc_url),

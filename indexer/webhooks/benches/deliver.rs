@@ -38,14 +38,7 @@ fn ms(d: Duration) -> String {
 async fn run() {
     let deliveries = knob("KASSA_BENCH_DELIVERIES", 5_000);
     let invoices = knob("KASSA_BENCH_INVOICES", 200);
-    let kassa_testkit::bench::World {
-        cluster: _cluster,
-        admin,
-        pool,
-        url,
-        net,
-        scenario: mut s,
-    } = kassa_testkit::bench::world().await;
+    let (_cluster, admin, pool, url, net, mut s) = kassa_testkit::bench::world().await.parts();
     let indexer_config = kassa_indexer::IndexerConfig::default();
     println!(
         "indexer poll {} ms, worker poll {} ms, 2 workers x {} in flight; 2 cores",
