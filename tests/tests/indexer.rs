@@ -59,7 +59,7 @@ const TABLES: [&str; 13] = [
 /// What the ingest tables guarantee beyond their constraints (migration 0006 replaced the
 /// per-row foreign keys to `transactions` with these checks and an append-only trigger).
 async fn assert_ingest_invariants(pool: &PgPool) {
-    let checks: [(&str, &'static str); 13] = [
+    let checks: [(&str, &'static str); 14] = [
         (
             "events without their transaction",
             "SELECT count(*) FROM chain.event c
@@ -107,6 +107,17 @@ async fn assert_ingest_invariants(pool: &PgPool) {
                   + (SELECT count(*) FROM chain.entity_seq k WHERE NOT EXISTS (
                          SELECT 1 FROM chain.event e
                          WHERE (e.entity, e.seq, e.slot) = (k.entity, k.seq, k.slot) AND NOT e.reverted))",
+        ),
+        (
+            "rolled-back events without their key in chain.reverted_key, or keys without their rolled-back event",
+            "SELECT (SELECT count(*) FROM chain.event e WHERE e.reverted AND NOT EXISTS (
+                         SELECT 1 FROM chain.reverted_key k
+                         WHERE (k.entity, k.slot, k.signature, k.ix_index, k.inner_index, k.seq)
+                             = (e.entity, e.slot, e.signature, e.ix_index, e.inner_index, e.seq)))
+                  + (SELECT count(*) FROM chain.reverted_key k WHERE NOT EXISTS (
+                         SELECT 1 FROM chain.event e
+                         WHERE (e.slot, e.signature, e.ix_index, e.inner_index) = (k.slot, k.signature, k.ix_index, k.inner_index)
+                           AND (e.entity, e.seq) = (k.entity, k.seq) AND e.reverted))",
         ),
         (
             "raw rows outside the partitions chain.partition lists, or partitions it does not list",

@@ -690,7 +690,8 @@ async fn a_rolled_back_transaction_is_retracted_by_a_reverted_notification() {
 
 /// A payment whose authorization never finalizes reads as `reverted` in the status lookup, with
 /// the rolled-back signature, and `open` again as a payment: the lookup's rolled-back half
-/// (through the partitions' index of reverted events) after its live half found nothing.
+/// (in the slots its key in `chain.reverted_key` names) after its live half found nothing. Its
+/// timeline lists the rolled-back authorization after the live invoice.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_rolled_back_authorization_reads_as_reverted_in_the_status_lookup() {
     let mut w = world(400, config()).await;
@@ -761,6 +762,36 @@ async fn a_rolled_back_authorization_reads_as_reverted_in_the_status_lookup() {
     assert_eq!(st["state"], "reverted", "{st}");
     assert_eq!(st["signature"], paid.to_string());
     assert_eq!(st["payment_status"], "open");
+    // The timeline lists the rolled-back authorization after the live invoice (found through
+    // `chain.reverted_key`, the live one through `chain.entity_seq`).
+    let timeline = reqwest::Client::new()
+        .get(format!("{base}/v1/payments/{payment}/timeline"))
+        .bearer_auth(&key.secret)
+        .send()
+        .await
+        .unwrap()
+        .json::<Value>()
+        .await
+        .unwrap();
+    let events: Vec<(&str, &str, &str)> = timeline
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            (
+                e["name"].as_str().unwrap(),
+                e["commitment"].as_str().unwrap(),
+                e["signature"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(events.len(), 2, "{timeline}");
+    assert_eq!(events[0].0, "InvoiceOpened");
+    assert_ne!(events[0].1, "reverted");
+    assert_eq!(
+        events[1],
+        ("PaymentAuthorized", "reverted", paid.to_string().as_str())
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -469,25 +469,38 @@ fn event_of(row: &PgRow) -> ApiResult<TimelineEvent> {
     })
 }
 
+/// The slots an entity's stored events (live and rolled back) lie within, from the keys kept
+/// beside the partitions (`chain.entity_seq`, `chain.reverted_key`); `None` when it has none.
+/// A read of the entity's events that names this range as parameters is pruned to the
+/// partitions inside it before Postgres starts the statement: one or two of them, however many
+/// the history holds (every partition a statement may touch is locked and started otherwise).
+async fn entity_slots(state: &AppState, entity: &[u8]) -> ApiResult<Option<(i64, i64)>> {
+    let (lower, upper): (Option<i64>, Option<i64>) = sqlx::query_as(
+        "SELECT min(slot), max(slot)
+         FROM (SELECT slot FROM chain.entity_seq WHERE entity = $1
+               UNION ALL SELECT slot FROM chain.reverted_key WHERE entity = $1) s",
+    )
+    .bind(entity)
+    .fetch_one(&state.reads)
+    .await?;
+    Ok(lower.zip(upper))
+}
+
 /// An entity's events, live and reverted, in order of the entity's sequence (a rolled-back
-/// event before the live one that took its number), each half through its own index: the live
-/// ones through their keys in `chain.entity_seq`, each read from the one partition its slot
-/// names (the lateral subquery keeps the planner from probing every partition by entity), the
-/// rolled-back ones through the partitions' small partial indexes.
+/// event before the live one that took its number), within the slots `entity_slots` found
+/// ($2, $3): each half through its own index in those partitions only.
 const TIMELINE: &str =
     "SELECT e.seq, e.name, e.ts, e.actor, e.signature, e.slot, e.data, e.reverted,
             t.commitment, e.ix_index, e.inner_index
-     FROM chain.entity_seq k
-     CROSS JOIN LATERAL (SELECT * FROM chain.event e
-                         WHERE (e.entity, e.seq, e.slot) = (k.entity, k.seq, k.slot)
-                           AND NOT e.reverted OFFSET 0) e
-     JOIN chain.transaction t ON (t.signature, t.slot) = (e.signature, e.slot)
-     WHERE k.entity = $1
+     FROM chain.event e JOIN chain.transaction t ON (t.signature, t.slot) = (e.signature, e.slot)
+     WHERE e.entity = $1 AND NOT e.reverted
+       AND e.slot BETWEEN $2 AND $3 AND t.slot BETWEEN $2 AND $3
      UNION ALL
      SELECT e.seq, e.name, e.ts, e.actor, e.signature, e.slot, e.data, e.reverted,
             t.commitment, e.ix_index, e.inner_index
-     FROM chain.event e JOIN chain.transaction t USING (signature, slot)
+     FROM chain.event e JOIN chain.transaction t ON (t.signature, t.slot) = (e.signature, e.slot)
      WHERE e.entity = $1 AND e.reverted
+       AND e.slot BETWEEN $2 AND $3 AND t.slot BETWEEN $2 AND $3
      ORDER BY seq, reverted DESC, slot, ix_index, inner_index";
 
 #[utoipa::path(get, path = "/v1/payments/{address}/timeline", tag = "payments",
@@ -503,8 +516,13 @@ pub async fn payment_timeline(
 ) -> ApiResult<Json<Vec<TimelineEvent>>> {
     let row = payment_row(&state, &caller, &address).await?;
     let p: Vec<u8> = get(&row, "address")?;
+    let Some((lower, upper)) = entity_slots(&state, &p).await? else {
+        return Ok(Json(Vec::new()));
+    };
     let rows = sqlx::query(TIMELINE)
         .bind(&p)
+        .bind(lower)
+        .bind(upper)
         .fetch_all(&state.reads)
         .await?;
     Ok(Json(rows.iter().map(event_of).collect::<ApiResult<_>>()?))
@@ -628,26 +646,33 @@ async fn payment_state(
         Err(e) => return Err(e),
     };
     let status: String = get(&row, "status")?;
-    // The payment's authorization (live first, else the latest rolled-back one).
-    // Each half through its own index, as the timeline reads them: without a condition on
-    // `reverted` neither partial index applies and every partition is scanned.
-    let paid = sqlx::query(
-        "SELECT e.signature, e.slot, e.reverted, t.commitment
-         FROM chain.entity_seq k
-         CROSS JOIN LATERAL (SELECT * FROM chain.event e
-                             WHERE (e.entity, e.seq, e.slot) = (k.entity, k.seq, k.slot)
-                               AND NOT e.reverted OFFSET 0) e
-         JOIN chain.transaction t ON (t.signature, t.slot) = (e.signature, e.slot)
-         WHERE k.entity = $1 AND e.name = 'PaymentAuthorized'
-         UNION ALL
-         SELECT e.signature, e.slot, e.reverted, t.commitment
-         FROM chain.event e JOIN chain.transaction t USING (signature, slot)
-         WHERE e.entity = $1 AND e.reverted AND e.name = 'PaymentAuthorized'
-         ORDER BY reverted, slot DESC LIMIT 1",
-    )
-    .bind(&address.to_bytes()[..])
-    .fetch_optional(&state.reads)
-    .await?;
+    // The payment's authorization (live first, else the latest rolled-back one), each half
+    // through its own index, in the partitions of the payment's slots only (as the timeline).
+    let entity = address.to_bytes();
+    let paid = match entity_slots(state, &entity).await? {
+        None => None,
+        Some((lower, upper)) => {
+            sqlx::query(
+                "SELECT e.signature, e.slot, e.reverted, t.commitment
+                 FROM chain.event e
+                 JOIN chain.transaction t ON (t.signature, t.slot) = (e.signature, e.slot)
+                 WHERE e.entity = $1 AND NOT e.reverted AND e.name = 'PaymentAuthorized'
+                   AND e.slot BETWEEN $2 AND $3 AND t.slot BETWEEN $2 AND $3
+                 UNION ALL
+                 SELECT e.signature, e.slot, e.reverted, t.commitment
+                 FROM chain.event e
+                 JOIN chain.transaction t ON (t.signature, t.slot) = (e.signature, e.slot)
+                 WHERE e.entity = $1 AND e.reverted AND e.name = 'PaymentAuthorized'
+                   AND e.slot BETWEEN $2 AND $3 AND t.slot BETWEEN $2 AND $3
+                 ORDER BY reverted, slot DESC LIMIT 1",
+            )
+            .bind(&entity[..])
+            .bind(lower)
+            .bind(upper)
+            .fetch_optional(&state.reads)
+            .await?
+        }
+    };
     let (state_, signature, slot) = match &paid {
         // Paid, with its authorization archived (`kassa archive` takes only finalized history).
         None if get::<Option<Vec<u8>>>(&row, "payer")?.is_some() => {

@@ -400,6 +400,11 @@ async fn drop_partition(
     )))
     .execute(&mut *tx)
     .await?;
+    sqlx::query("DELETE FROM chain.reverted_key WHERE slot >= $1 AND slot < $2")
+        .bind(lower as i64)
+        .bind(upper as i64)
+        .execute(&mut *tx)
+        .await?;
     for t in RAW_TABLES {
         let p = part(t, lower);
         for sql in [

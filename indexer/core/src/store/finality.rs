@@ -117,6 +117,9 @@ pub async fn revert(
          unkeyed AS (
              DELETE FROM chain.entity_seq k USING rolled_back r
              WHERE (k.entity, k.seq) = (r.entity, r.seq)),
+         rekeyed AS (
+             INSERT INTO chain.reverted_key (entity, slot, signature, ix_index, inner_index, seq)
+             SELECT entity, slot, signature, ix_index, inner_index, seq FROM rolled_back),
          notified AS (
              INSERT INTO webhooks.outbox (signature, ix_index, inner_index, slot, phase)
              SELECT signature, ix_index, inner_index, slot, 'reverted' FROM rolled_back
